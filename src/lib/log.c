@@ -1,0 +1,174 @@
+/*
+ * log.c - logging shared by every bulkhead process.
+ *
+ * Runs in every process, under whatever uid that process has.  Inputs are
+ * format strings from our own code; peer data reaches here only through
+ * log_quote().
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+
+static const char *log_role = "bulkhead";
+static char log_qube[64];
+static int log_to_stderr = 1;
+static enum log_level log_max_level = LOG_LEVEL_INFO;
+
+void
+log_init(const char *role, int to_stderr)
+{
+	log_role = role;
+	log_to_stderr = to_stderr;
+	if (!to_stderr)
+		openlog(role, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_level_from_env();
+}
+
+void
+log_set_qube(const char *qube)
+{
+	size_t n = strlen(qube);
+
+	if (n >= sizeof(log_qube))
+		n = sizeof(log_qube) - 1;
+	memcpy(log_qube, qube, n);
+	log_qube[n] = '\0';
+}
+
+void
+log_set_level(enum log_level level)
+{
+	log_max_level = level;
+}
+
+void
+log_level_from_env(void)
+{
+	const char *v = getenv("BULKHEAD_LOG_LEVEL");
+
+	if (v == NULL)
+		return;
+	if (strcmp(v, "err") == 0)
+		log_max_level = LOG_LEVEL_ERR;
+	else if (strcmp(v, "warn") == 0)
+		log_max_level = LOG_LEVEL_WARN;
+	else if (strcmp(v, "info") == 0)
+		log_max_level = LOG_LEVEL_INFO;
+	else if (strcmp(v, "debug") == 0)
+		log_max_level = LOG_LEVEL_DEBUG;
+}
+
+static void
+log_vemit(enum log_level level, int with_errno, int saved_errno,
+    const char *fmt, va_list ap)
+{
+	static const int prio[LOG_LEVEL_MAX] = {LOG_ERR, LOG_WARNING, LOG_INFO,
+	    LOG_DEBUG};
+	static const char *const name[LOG_LEVEL_MAX] = {"error", "warning",
+	    "info", "debug"};
+	char msg[1024];
+	int n;
+
+	if (level > log_max_level)
+		return;
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (n < 0)
+		return;
+	if (with_errno && (size_t)n < sizeof(msg))
+		(void)snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s",
+		    strerror(saved_errno));
+	if (log_to_stderr)
+		(void)fprintf(stderr, "%s%s%s%s: %s: %s\n", log_role,
+		    log_qube[0] ? "[" : "", log_qube, log_qube[0] ? "]" : "",
+		    name[level], msg);
+	else
+		syslog(prio[level], "%s%s%s%s", log_qube[0] ? "[" : "",
+		    log_qube, log_qube[0] ? "] " : "", msg);
+}
+
+#define LOG_BODY(level, with_errno)                                            \
+	do {                                                                   \
+		int saved_errno = errno;                                       \
+		va_list ap;                                                    \
+		va_start(ap, fmt);                                             \
+		log_vemit(level, with_errno, saved_errno, fmt, ap);            \
+		va_end(ap);                                                    \
+		errno = saved_errno;                                           \
+	} while (0)
+
+void
+log_warn(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_WARN, 1);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_WARN, 0);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_INFO, 0);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_DEBUG, 0);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_ERR, 1);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LEVEL_ERR, 0);
+	exit(1);
+}
+
+const char *
+log_quote(char *out, size_t outlen, const void *in, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = in;
+	size_t o = 0;
+	size_t i;
+
+	if (outlen == 0)
+		return out;
+	for (i = 0; i < len; i++) {
+		unsigned char c = p[i];
+		size_t need = (c >= 0x20 && c < 0x7f && c != '\\') ? 1 : 4;
+
+		if (o + need + 4 > outlen) {
+			if (o + 4 <= outlen) {
+				memcpy(out + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		if (need == 1) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o < outlen ? o : outlen - 1] = '\0';
+	return out;
+}

@@ -1,0 +1,167 @@
+/*
+ * sock.c - UNIX-socket helpers used by every process.  Paths come from our
+ * own configuration, never from a peer.
+ *
+ * sun_path holds 108 bytes; longer paths are reached through the directory:
+ * we open it with O_PATH and use "/proc/self/fd/N/name", which the kernel
+ * resolves for bind() and connect() alike.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "lib/sock.h"
+#include "lib/util.h"
+
+/*
+ * Fill sa for path.  If the path is too long, *ret_dirfd is an O_PATH fd of
+ * its directory that the caller closes after use.
+ */
+static int
+sock_addr(const char *path, struct sockaddr_un *sa, socklen_t *ret_len,
+    int *ret_dirfd)
+{
+	size_t n = strlen(path);
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	*ret_dirfd = -1;
+	if (n < sizeof(sa->sun_path)) {
+		memcpy(sa->sun_path, path, n + 1);
+	} else {
+		const char *slash = strrchr(path, '/');
+		char dir[PATH_MAX];
+		int dfd, r;
+
+		if (slash == NULL || (size_t)(slash - path) >= sizeof(dir))
+			return -ENAMETOOLONG;
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+		dfd = open(dir[0] ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return -errno;
+		r = str_printf(sa->sun_path, sizeof(sa->sun_path),
+		    "/proc/self/fd/%d/%s", dfd, slash + 1);
+		if (r < 0) {
+			(void)close(dfd);
+			return r;
+		}
+		*ret_dirfd = dfd;
+		n = strlen(sa->sun_path);
+	}
+	*ret_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	return 0;
+}
+
+int
+sock_listen(const char *path, mode_t mode, bool nonblock)
+{
+	char tmp[PATH_MAX];
+	struct sockaddr_un sa;
+	socklen_t salen;
+	int fd, dirfd = -1, r;
+
+	r = str_printf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX,
+	    SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+	if (fd < 0)
+		return -errno;
+	r = sock_addr(tmp, &sa, &salen, &dirfd);
+	if (r < 0)
+		goto out_close;
+	(void)unlink(tmp);
+	if (bind(fd, (struct sockaddr *)&sa, salen) < 0) {
+		r = -errno;
+		goto out_close;
+	}
+	if (chmod(tmp, mode) < 0 || listen(fd, 64) < 0 ||
+	    rename(tmp, path) < 0) {
+		r = -errno;
+		(void)unlink(tmp);
+		goto out_close;
+	}
+	close_fd(&dirfd);
+	return fd;
+out_close:
+	close_fd(&dirfd);
+	(void)close(fd);
+	return r;
+}
+
+int
+sock_connect(const char *path)
+{
+	struct sockaddr_un sa;
+	socklen_t salen;
+	int fd, dirfd = -1, r;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	r = sock_addr(path, &sa, &salen, &dirfd);
+	if (r < 0)
+		goto out_close;
+	do
+		r = connect(fd, (struct sockaddr *)&sa, salen);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		r = -errno;
+		goto out_close;
+	}
+	close_fd(&dirfd);
+	return fd;
+out_close:
+	close_fd(&dirfd);
+	(void)close(fd);
+	return r;
+}
+
+void
+sock_unlink_if_ours(const char *path, int fd)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) < 0 || stat(path, &b) < 0)
+		return;
+	if (a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		(void)unlink(path);
+}
+
+int
+sock_accept(int lfd, bool nonblock)
+{
+	int fd;
+
+	do
+		fd = accept4(lfd, NULL, NULL,
+		    SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0));
+	while (fd < 0 && errno == EINTR);
+	return fd < 0 ? -errno : fd;
+}
+
+int
+sock_peer_cred(int fd, pid_t *ret_pid, uid_t *ret_uid, gid_t *ret_gid)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return -errno;
+	if (ret_pid)
+		*ret_pid = uc.pid;
+	if (ret_uid)
+		*ret_uid = uc.uid;
+	if (ret_gid)
+		*ret_gid = uc.gid;
+	return 0;
+}

@@ -1,0 +1,33 @@
+/*
+ * sock.h - UNIX-socket helpers: paths of any length, listen, connect.
+ */
+#ifndef BULKHEAD_SOCK_H
+#define BULKHEAD_SOCK_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/*
+ * Listen on a new UNIX stream socket at path, replacing a stale socket
+ * there atomically (bound under a temporary name, then renamed), with the
+ * given mode.  Returns the listening fd (CLOEXEC, nonblocking if asked) or
+ * -errno.
+ */
+int sock_listen(const char *path, mode_t mode, bool nonblock);
+
+/* Connect to the UNIX stream socket at path (blocking). fd or -errno. */
+int sock_connect(const char *path);
+
+/*
+ * Remove path if it is still the socket whose inode fd has (so that a path
+ * re-created by someone else is left alone).
+ */
+void sock_unlink_if_ours(const char *path, int fd);
+
+/* Accept one connection (CLOEXEC); fd or -errno. */
+int sock_accept(int lfd, bool nonblock);
+
+/* Credentials of the peer of a connected UNIX socket. 0 or -errno. */
+int sock_peer_cred(int fd, pid_t *ret_pid, uid_t *ret_uid, gid_t *ret_gid);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * util.h - small helpers used everywhere: bounded string copies, integer
+ * parsing, fd flags, monotonic time.  Nothing here logs or exits.
+ */
+#ifndef BULKHEAD_UTIL_H
+#define BULKHEAD_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#ifndef FALLTHROUGH
+#define FALLTHROUGH __attribute__((fallthrough))
+#endif
+
+/*
+ * Copy the NUL-terminated src into dst of size dstlen.  Returns 0, or
+ * -ENAMETOOLONG (dst untouched but for a NUL at [0]) when it does not fit:
+ * truncation is an error, never silent.
+ */
+int str_copy(char *dst, size_t dstlen, const char *src);
+
+/* snprintf that treats truncation as an error: 0 or -ENAMETOOLONG. */
+int str_printf(char *dst, size_t dstlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Parse a decimal unsigned integer: digits only, no sign, no leading zeros
+ * (except "0" itself), at most max.  Returns 0 or -EINVAL/-ERANGE.
+ */
+int parse_u32(const char *s, uint32_t max, uint32_t *ret_value);
+
+/* true if s starts with prefix */
+bool str_startswith(const char *s, const char *prefix);
+
+int fd_set_nonblock(int fd, bool nonblock);
+int fd_set_cloexec(int fd, bool cloexec);
+
+/* Monotonic clock in milliseconds. */
+uint64_t now_ms(void);
+/* Monotonic clock in nanoseconds. */
+uint64_t now_ns(void);
+
+/* Close fd if >= 0 and set it to -1; errno preserved. */
+void close_fd(int *fd);
+
+/* Free p after wiping len bytes of it. */
+void freezero(void *p, size_t len);
+
+#endif

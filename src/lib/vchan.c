@@ -1,0 +1,160 @@
+/*
+ * vchan.c - the UNIX-socket implementation of the qrexec transport.
+ *
+ * Runs in every qrexec process.  Domain ids and ports come from validated
+ * protocol messages or our own arguments; paths from our configuration.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "lib/sock.h"
+#include "lib/util.h"
+#include "lib/vchan.h"
+
+int
+vchan_env_init(struct vchan_env *env)
+{
+	const char *dom = getenv("VCHAN_DOMAIN");
+	const char *dir = getenv("VCHAN_SOCKET_DIR");
+	const char *layout = getenv("BULKHEAD_VCHAN_LAYOUT");
+	int r;
+
+	memset(env, 0, sizeof(*env));
+	if (dom != NULL && dom[0] != '\0') {
+		r = parse_u32(dom, INT32_MAX, &env->my_dom);
+		if (r < 0)
+			return -EINVAL;
+	}
+	env->layout = dir ? VCHAN_LAYOUT_FLAT : VCHAN_LAYOUT_PER_QUBE;
+	r = str_copy(env->dir, sizeof(env->dir), dir ? dir : VCHAN_DEFAULT_DIR);
+	if (r < 0)
+		return r;
+	if (layout != NULL && layout[0] != '\0') {
+		if (strcmp(layout, "flat") == 0)
+			env->layout = VCHAN_LAYOUT_FLAT;
+		else if (strcmp(layout, "per-qube") == 0)
+			env->layout = VCHAN_LAYOUT_PER_QUBE;
+		else
+			return -EINVAL;
+	}
+	return 0;
+}
+
+uint32_t
+vchan_dir_dom(const struct vchan_env *env, const struct vchan_addr *a)
+{
+	if (env->layout != VCHAN_LAYOUT_PER_QUBE)
+		return env->my_dom;
+	if (a->server_dom != env->my_dom)
+		return a->server_dom;
+	return a->client_dom;
+}
+
+int
+vchan_path(const struct vchan_env *env, uint32_t dir_dom,
+    const struct vchan_addr *a, char *out, size_t outlen)
+{
+	if (env->layout == VCHAN_LAYOUT_PER_QUBE)
+		return str_printf(out, outlen, "%s/%u/vchan.%u.%u.%u.sock",
+		    env->dir, dir_dom, a->server_dom, a->client_dom, a->port);
+	return str_printf(out, outlen, "%s/vchan.%u.%u.%u.sock", env->dir,
+	    a->server_dom, a->client_dom, a->port);
+}
+
+int
+vchan_listen(const struct vchan_env *env, uint32_t dir_dom,
+    const struct vchan_addr *a, struct vchan_listener *ret)
+{
+	int r;
+
+	ret->fd = -1;
+	r = vchan_path(env, dir_dom, a, ret->path, sizeof(ret->path));
+	if (r < 0)
+		return r;
+	r = sock_listen(ret->path, 0600, true);
+	if (r < 0)
+		return r;
+	ret->fd = r;
+	return 0;
+}
+
+void
+vchan_listener_close(struct vchan_listener *l)
+{
+	if (l->fd >= 0) {
+		sock_unlink_if_ours(l->path, l->fd);
+		close_fd(&l->fd);
+	}
+}
+
+int
+vchan_accept(struct vchan_listener *l, int timeout_ms)
+{
+	uint64_t deadline = timeout_ms >= 0 ? now_ms() + (uint64_t)timeout_ms : 0;
+	int fd = -ETIMEDOUT;
+
+	for (;;) {
+		struct pollfd p = {.fd = l->fd, .events = POLLIN};
+		int wait = -1, r;
+
+		if (timeout_ms >= 0) {
+			uint64_t now = now_ms();
+
+			if (now >= deadline)
+				break;
+			wait = (int)(deadline - now);
+		}
+		r = poll(&p, 1, wait);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			fd = -errno;
+			break;
+		}
+		if (r == 0)
+			continue;
+		fd = sock_accept(l->fd, false);
+		if (fd == -EAGAIN)
+			continue;
+		break;
+	}
+	/* the path serves exactly one connection: remove it right away */
+	vchan_listener_close(l);
+	return fd;
+}
+
+int
+vchan_connect(const struct vchan_env *env, uint32_t dir_dom,
+    const struct vchan_addr *a, int timeout_ms)
+{
+	char path[PATH_MAX];
+	uint64_t deadline = now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
+	long backoff_us = 50;
+	int r;
+
+	r = vchan_path(env, dir_dom, a, path, sizeof(path));
+	if (r < 0)
+		return r;
+	for (;;) {
+		r = sock_connect(path);
+		if (r >= 0)
+			return r;
+		if (r != -ENOENT && r != -ECONNREFUSED)
+			return r;
+		if (timeout_ms >= 0 && now_ms() >= deadline)
+			return -ETIMEDOUT;
+		{
+			struct timespec ts = {.tv_sec = 0,
+			    .tv_nsec = backoff_us * 1000};
+
+			(void)nanosleep(&ts, NULL);
+		}
+		if (backoff_us < 10000)
+			backoff_us *= 2;
+	}
+}
