@@ -63,6 +63,10 @@ log_level_from_env(void)
 		log_max_level = LOG_LEVEL_DEBUG;
 }
 
+/* the format attribute lets -Wformat-nonliteral (clang) see fmt's origin */
+static void log_vemit(enum log_level level, int with_errno, int saved_errno,
+    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
 static void
 log_vemit(enum log_level level, int with_errno, int saved_errno,
     const char *fmt, va_list ap)
