@@ -69,6 +69,7 @@ static bool ctrl_ready; /* HELLO exchanged */
 static uint32_t ctrl_version;
 static struct msg_reader ctrl_rd;
 static int trigger_lfd = -1;
+static struct sock_ident trigger_id;
 static struct trigger triggers[AGENT_MAX_TRIGGERS];
 static struct call calls[AGENT_MAX_CALLS];
 static uint64_t ident_counter;
@@ -523,7 +524,7 @@ main(int argc, char **argv)
 		errno = -r;
 		fatal("listening on the control channel in %s", env.dir);
 	}
-	trigger_lfd = sock_listen(arg_trigger_path, 0666, true);
+	trigger_lfd = sock_listen(arg_trigger_path, 0666, true, &trigger_id);
 	if (trigger_lfd < 0) {
 		errno = -trigger_lfd;
 		fatal("listening on %s", arg_trigger_path);
@@ -567,7 +568,7 @@ main(int argc, char **argv)
 			    triggers[i].fd == pfd[3 + i].fd)
 				handle_trigger_input(&triggers[i]);
 	}
-	sock_unlink_if_ours(arg_trigger_path, trigger_lfd);
+	sock_unlink_if_ours(arg_trigger_path, &trigger_id);
 	vchan_listener_close(&ctrl_listener);
 	return 0;
 }

@@ -62,7 +62,8 @@ sock_addr(const char *path, struct sockaddr_un *sa, socklen_t *ret_len,
 }
 
 int
-sock_listen(const char *path, mode_t mode, bool nonblock)
+sock_listen(const char *path, mode_t mode, bool nonblock,
+    struct sock_ident *ret_id)
 {
 	char tmp[PATH_MAX];
 	struct sockaddr_un sa;
@@ -84,8 +85,23 @@ sock_listen(const char *path, mode_t mode, bool nonblock)
 		r = -errno;
 		goto out_close;
 	}
-	if (chmod(tmp, mode) < 0 || listen(fd, 64) < 0 ||
-	    rename(tmp, path) < 0) {
+	if (chmod(tmp, mode) < 0 || listen(fd, 64) < 0) {
+		r = -errno;
+		(void)unlink(tmp);
+		goto out_close;
+	}
+	if (ret_id != NULL) {
+		struct stat st;
+
+		if (stat(tmp, &st) < 0) {
+			r = -errno;
+			(void)unlink(tmp);
+			goto out_close;
+		}
+		ret_id->dev = st.st_dev;
+		ret_id->ino = st.st_ino;
+	}
+	if (rename(tmp, path) < 0) {
 		r = -errno;
 		(void)unlink(tmp);
 		goto out_close;
@@ -127,13 +143,13 @@ out_close:
 }
 
 void
-sock_unlink_if_ours(const char *path, int fd)
+sock_unlink_if_ours(const char *path, const struct sock_ident *id)
 {
-	struct stat a, b;
+	struct stat st;
 
-	if (fstat(fd, &a) < 0 || stat(path, &b) < 0)
+	if (lstat(path, &st) < 0)
 		return;
-	if (a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+	if (st.st_ino == id->ino && st.st_dev == id->dev)
 		(void)unlink(path);
 }
 

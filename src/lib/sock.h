@@ -7,22 +7,29 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+/* Which file a socket path was (a socket fd's own fstat is not it). */
+struct sock_ident {
+	dev_t dev;
+	ino_t ino;
+};
+
 /*
  * Listen on a new UNIX stream socket at path, replacing a stale socket
  * there atomically (bound under a temporary name, then renamed), with the
  * given mode.  Returns the listening fd (CLOEXEC, nonblocking if asked) or
- * -errno.
+ * -errno; *ret_id (if not NULL) identifies the file at path.
  */
-int sock_listen(const char *path, mode_t mode, bool nonblock);
+int sock_listen(const char *path, mode_t mode, bool nonblock,
+    struct sock_ident *ret_id);
 
 /* Connect to the UNIX stream socket at path (blocking). fd or -errno. */
 int sock_connect(const char *path);
 
 /*
- * Remove path if it is still the socket whose inode fd has (so that a path
+ * Remove path if it is still the socket sock_listen() made (so that a path
  * re-created by someone else is left alone).
  */
-void sock_unlink_if_ours(const char *path, int fd);
+void sock_unlink_if_ours(const char *path, const struct sock_ident *id);
 
 /* Accept one connection (CLOEXEC); fd or -errno. */
 int sock_accept(int lfd, bool nonblock);

@@ -76,7 +76,7 @@ vchan_listen(const struct vchan_env *env, uint32_t dir_dom,
 	r = vchan_path(env, dir_dom, a, ret->path, sizeof(ret->path));
 	if (r < 0)
 		return r;
-	r = sock_listen(ret->path, 0600, true);
+	r = sock_listen(ret->path, 0600, true, &ret->id);
 	if (r < 0)
 		return r;
 	ret->fd = r;
@@ -87,7 +87,7 @@ void
 vchan_listener_close(struct vchan_listener *l)
 {
 	if (l->fd >= 0) {
-		sock_unlink_if_ours(l->path, l->fd);
+		sock_unlink_if_ours(l->path, &l->id);
 		close_fd(&l->fd);
 	}
 }

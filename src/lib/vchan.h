@@ -30,6 +30,7 @@
 #include <limits.h>
 
 #include "config.h"
+#include "lib/sock.h"
 
 enum vchan_layout {
 	VCHAN_LAYOUT_FLAT,
@@ -75,6 +76,7 @@ int vchan_path(const struct vchan_env *env, uint32_t dir_dom,
 struct vchan_listener {
 	int fd;
 	char path[PATH_MAX];
+	struct sock_ident id;
 };
 
 /* Server end: start listening.  0 or -errno. */

@@ -80,6 +80,7 @@ static uint32_t agent_version;
 static struct msg_reader agent_rd;
 static struct buffer agent_out;
 static int listen_fd = -1;
+static struct sock_ident listen_id;
 static char sock_path[PATH_MAX], link_name[PATH_MAX], link_uuid[PATH_MAX];
 static struct client clients[MAX_CLIENTS];
 static struct pending pending[MAX_PENDING];
@@ -136,7 +137,7 @@ static void
 remove_sockets(void)
 {
 	if (listen_fd >= 0) {
-		sock_unlink_if_ours(sock_path, listen_fd);
+		sock_unlink_if_ours(sock_path, &listen_id);
 		close_fd(&listen_fd);
 	}
 	(void)unlink(link_name);
@@ -170,7 +171,7 @@ create_sockets(void)
 			return -errno;
 	}
 	/* access is governed by the directory: the admin side's only */
-	r = sock_listen(sock_path, 0666, true);
+	r = sock_listen(sock_path, 0666, true, &listen_id);
 	if (r < 0)
 		return r;
 	listen_fd = r;
