@@ -32,11 +32,11 @@ test_hello(void **state)
 
 /* Build exec params + tail into buf; returns the length. */
 static size_t
-mk_exec(uint8_t *buf, uint32_t dom, uint32_t port, const void *tail,
-    size_t taillen)
+mk_exec(
+    uint8_t *buf, uint32_t dom, uint32_t port, const void *tail, size_t taillen)
 {
-	struct qrexec_exec_params ep = {.ep_connect_domain = dom,
-	    .ep_connect_port = port};
+	struct qrexec_exec_params ep = {
+	    .ep_connect_domain = dom, .ep_connect_port = port};
 
 	memcpy(buf, &ep, sizeof(ep));
 	memcpy(buf + sizeof(ep), tail, taillen);
@@ -74,8 +74,8 @@ test_exec(void **state)
 	assert_int_equal(proto_exec_parse(buf, 8 + QREXEC_MAX_CMD_LEN, &e), 0);
 	buf[8 + QREXEC_MAX_CMD_LEN - 1] = 'a';
 	buf[8 + QREXEC_MAX_CMD_LEN] = '\0';
-	assert_int_equal(proto_exec_parse(buf, 8 + QREXEC_MAX_CMD_LEN + 1, &e),
-	    -EBADMSG);
+	assert_int_equal(
+	    proto_exec_parse(buf, 8 + QREXEC_MAX_CMD_LEN + 1, &e), -EBADMSG);
 }
 
 static void
@@ -101,8 +101,8 @@ test_service_connect(void **state)
 	assert_int_equal(proto_service_connect_parse(buf, n, &sc), -EBADMSG);
 	/* 33 bytes: too long */
 	memset(buf + 8, 0, 33);
-	assert_int_equal(proto_service_connect_parse(buf, 8 + 33, &sc),
-	    -EBADMSG);
+	assert_int_equal(
+	    proto_service_connect_parse(buf, 8 + 33, &sc), -EBADMSG);
 	/* a byte after the NUL */
 	n = mk_exec(buf, 43, 513, "ab\0c", 5);
 	assert_int_equal(proto_service_connect_parse(buf, n, &sc), -EBADMSG);
@@ -136,55 +136,54 @@ test_trigger4(void **state)
 
 	(void)state;
 	n = mk_trigger4(buf, "", "work", "SOCKET7", "qubes.Filecopy+a", 17);
-	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, n,
-			     &t, raw),
-	    0);
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, n, &t, raw), 0);
 	assert_string_equal(t.target, "work");
 	assert_string_equal(t.source, "");
 	assert_string_equal(t.ident, "SOCKET7");
 	assert_string_equal(t.service, "qubes.Filecopy+a");
 	/* wrong version: v4 triggers need v4 */
-	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE4, 3, buf, n,
-			     &t, raw),
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE4, 3, buf, n, &t, raw),
 	    -EPROTO);
 	/* the fixed part only, or less (QSB-089) */
-	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, 160,
-			     &t, raw),
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, 160, &t, raw),
 	    -EBADMSG);
-	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, 96,
-			     &t, raw),
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, 96, &t, raw),
 	    -EBADMSG);
 	/* service name without NUL, empty, leading '+', interior NUL */
 	n = mk_trigger4(buf, "", "work", "ab", "a", 1);
-	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, n,
-			     &t, raw),
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, n, &t, raw),
 	    -EINVAL);
 	assert_string_equal(raw, "ab");
 	n = mk_trigger4(buf, "", "work", "ab", "", 1);
-	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, n,
-			     &t, raw),
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, n, &t, raw),
 	    -EINVAL);
 	n = mk_trigger4(buf, "", "work", "ab", "+a", 3);
-	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, n,
-			     &t, raw),
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, n, &t, raw),
 	    -EINVAL);
 	n = mk_trigger4(buf, "", "work", "ab", "a\0a", 4);
-	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, n,
-			     &t, raw),
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, n, &t, raw),
 	    -EINVAL);
 	/* bad characters are refused, not rewritten */
 	n = mk_trigger4(buf, "", "wo/rk", "ab", "a", 2);
-	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, n,
-			     &t, raw),
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, n, &t, raw),
 	    -EINVAL);
 	n = mk_trigger4(buf, "", "work", "ab", "a b", 4);
-	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, n,
-			     &t, raw),
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, n, &t, raw),
 	    -EINVAL);
 	/* a bad ident is refused with the raw ident echoed */
 	n = mk_trigger4(buf, "", "work", "\1\2\3", "a", 2);
-	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, n,
-			     &t, raw),
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf, n, &t, raw),
 	    -EINVAL);
 	assert_memory_equal(raw, "\1\2\3", 4);
 	/* the longest service name, and one byte more */
@@ -192,14 +191,14 @@ test_trigger4(void **state)
 	memset(buf + 160, 'a', QREXEC_MAX_SERVICE_NAME_LEN + 1);
 	buf[160 + QREXEC_MAX_SERVICE_NAME_LEN - 1] = '\0';
 	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf,
-			     160 + QREXEC_MAX_SERVICE_NAME_LEN, &t, raw),
+	                     160 + QREXEC_MAX_SERVICE_NAME_LEN, &t, raw),
 	    0);
 	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE4, 4, buf,
-			     160 + QREXEC_MAX_SERVICE_NAME_LEN + 1, &t, raw),
+	                     160 + QREXEC_MAX_SERVICE_NAME_LEN + 1, &t, raw),
 	    -EBADMSG);
 	/* an unknown type */
-	assert_int_equal(proto_trigger_parse(0x999, 4, buf, n, &t, raw),
-	    -EPROTO);
+	assert_int_equal(
+	    proto_trigger_parse(0x999, 4, buf, n, &t, raw), -EPROTO);
 }
 
 static void
@@ -214,27 +213,27 @@ test_trigger2(void **state)
 	memcpy(t2.t2_service_name, "qubes.Svc", 9);
 	memcpy(t2.t2_target_domain, "work", 4);
 	memcpy(t2.t2_ident, "ab", 2);
-	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE, 2, &t2,
-			     sizeof(t2), &t, raw),
+	assert_int_equal(proto_trigger_parse(
+	                     MSG_TRIGGER_SERVICE, 2, &t2, sizeof(t2), &t, raw),
 	    0);
 	assert_string_equal(t.service, "qubes.Svc");
 	/* v2 triggers are not allowed once v3 is negotiated */
-	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE, 3, &t2,
-			     sizeof(t2), &t, raw),
+	assert_int_equal(proto_trigger_parse(
+	                     MSG_TRIGGER_SERVICE, 3, &t2, sizeof(t2), &t, raw),
 	    -EPROTO);
 	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE, 2, &t2,
-			     sizeof(t2) - 1, &t, raw),
+	                     sizeof(t2) - 1, &t, raw),
 	    -EBADMSG);
 	/* names Qubes' test refuses: "\0a", "+", "+a" */
 	memset(t2.t2_service_name, 0, sizeof(t2.t2_service_name));
 	memcpy(t2.t2_service_name, "\0a", 2);
-	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE, 2, &t2,
-			     sizeof(t2), &t, raw),
+	assert_int_equal(proto_trigger_parse(
+	                     MSG_TRIGGER_SERVICE, 2, &t2, sizeof(t2), &t, raw),
 	    -EINVAL);
 	memset(t2.t2_service_name, 0, sizeof(t2.t2_service_name));
 	memcpy(t2.t2_service_name, "+a", 2);
-	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE, 2, &t2,
-			     sizeof(t2), &t, raw),
+	assert_int_equal(proto_trigger_parse(
+	                     MSG_TRIGGER_SERVICE, 2, &t2, sizeof(t2), &t, raw),
 	    -EINVAL);
 }
 
@@ -243,14 +242,14 @@ test_data_hdr(void **state)
 {
 	(void)state;
 	assert_int_equal(proto_data_hdr_check(MSG_DATA_STDIN, 4096, 4096), 0);
-	assert_int_equal(proto_data_hdr_check(MSG_DATA_STDIN, 4097, 4096),
-	    -EBADMSG);
+	assert_int_equal(
+	    proto_data_hdr_check(MSG_DATA_STDIN, 4097, 4096), -EBADMSG);
 	assert_int_equal(proto_data_hdr_check(MSG_DATA_STDOUT, 0, 4096), 0);
 	assert_int_equal(proto_data_hdr_check(MSG_DATA_EXIT_CODE, 4, 65536), 0);
-	assert_int_equal(proto_data_hdr_check(MSG_DATA_EXIT_CODE, 3, 65536),
-	    -EBADMSG);
-	assert_int_equal(proto_data_hdr_check(MSG_DATA_EXIT_CODE, 5, 65536),
-	    -EBADMSG);
+	assert_int_equal(
+	    proto_data_hdr_check(MSG_DATA_EXIT_CODE, 3, 65536), -EBADMSG);
+	assert_int_equal(
+	    proto_data_hdr_check(MSG_DATA_EXIT_CODE, 5, 65536), -EBADMSG);
 	assert_int_equal(proto_data_hdr_check(MSG_HELLO, 4, 65536), -EBADMSG);
 	assert_int_equal(proto_max_chunk(2), 4096);
 	assert_int_equal(proto_max_chunk(3), 65536);
