@@ -60,8 +60,8 @@ main(int argc, char **argv)
 
 				if (e->d_name[0] == '.')
 					continue;
-				(void)snprintf(p, sizeof(p), "%s/%s", argv[i],
-				    e->d_name);
+				(void)snprintf(
+				    p, sizeof(p), "%s/%s", argv[i], e->d_name);
 				bad += run_file(p);
 				files++;
 			}
