@@ -182,9 +182,12 @@ conf_value_parse(const char *v, struct conf_value *out)
 		unsigned long long x = 0;
 
 		for (end = v; *end >= '0' && *end <= '9'; end++) {
-			if (x > (ULLONG_MAX - 9) / 10)
+			unsigned long long d = (unsigned long long)(*end - '0');
+
+			/* exact: Qubes' strtoull takes up to ULLONG_MAX */
+			if (x > (ULLONG_MAX - d) / 10)
 				return "integer too large";
-			x = x * 10 + (unsigned long long)(*end - '0');
+			x = x * 10 + d;
 		}
 		out->type = CONF_INT;
 		out->i = x;
