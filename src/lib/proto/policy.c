@@ -12,11 +12,15 @@
 #include "lib/proto/policy.h"
 #include "lib/proto/qrexec.h"
 
-/* Copy a value once; a second copy of the same key is an error. */
+/*
+ * Copy a value once; a second copy of the same key is an error, and so is
+ * an empty value: no name is empty (proto_target_valid() accepts "" only
+ * because an empty trigger target means @default).
+ */
 static int
 take(char *dst, bool *seen, const char *v, size_t vl, bool service)
 {
-	if (*seen || vl >= POLICY_VALUE_MAX_LEN)
+	if (*seen || vl == 0 || vl >= POLICY_VALUE_MAX_LEN)
 		return -EBADMSG;
 	if (service ? !proto_service_valid(v, vl) : !proto_target_valid(v, vl))
 		return -EBADMSG;
