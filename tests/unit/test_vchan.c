@@ -1,0 +1,425 @@
+/*
+ * test_vchan.c - the UNIX-socket transport (src/lib/vchan.c):
+ * vchan_env_init from VCHAN_DOMAIN, VCHAN_SOCKET_DIR and
+ * BULKHEAD_VCHAN_LAYOUT (defaults, bad values, limits); vchan_dir_dom and
+ * vchan_path in the flat and per-qube layouts (exact size and one short);
+ * listen, accept and connect with timeouts, the path removed right after
+ * accept or on timeout (and a re-created path left alone), connect
+ * retrying until a server appears (driven by the nanosleep mock, not by
+ * time), and poll/accept failures injected through the --wrap mocks.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lib/vchan.h"
+#include "unit.h"
+
+static const char *const env_vars[] = {
+    "VCHAN_DOMAIN", "VCHAN_SOCKET_DIR", "BULKHEAD_VCHAN_LAYOUT"};
+
+struct fixture {
+	char *dir;
+	struct vchan_env env; /* flat, in dir, my_dom 0 */
+};
+
+static void
+clear_env(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(env_vars) / sizeof(env_vars[0]); i++)
+		(void)unsetenv(env_vars[i]);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	fault_reset();
+	clear_env();
+	if (f == NULL)
+		return -1;
+	f->dir = unit_tmpdir();
+	(void)setenv("VCHAN_SOCKET_DIR", f->dir, 1);
+	if (vchan_env_init(&f->env) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	fault_reset();
+	clear_env();
+	unit_rmtree(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+test_env(void **state)
+{
+	struct vchan_env env;
+	char *big;
+
+	(void)state;
+	/* nothing set: the admin side's defaults */
+	clear_env();
+	memset(&env, 'x', sizeof(env));
+	assert_int_equal(vchan_env_init(&env), 0);
+	assert_int_equal(env.my_dom, 0);
+	assert_string_equal(env.dir, VCHAN_DEFAULT_DIR);
+	assert_int_equal(env.layout, VCHAN_LAYOUT_PER_QUBE);
+	/* a socket directory: flat (a qube's view) */
+	(void)setenv("VCHAN_SOCKET_DIR", "/some/dir", 1);
+	(void)setenv("VCHAN_DOMAIN", "12", 1);
+	assert_int_equal(vchan_env_init(&env), 0);
+	assert_int_equal(env.my_dom, 12);
+	assert_string_equal(env.dir, "/some/dir");
+	assert_int_equal(env.layout, VCHAN_LAYOUT_FLAT);
+	/* unless the layout says otherwise */
+	(void)setenv("BULKHEAD_VCHAN_LAYOUT", "per-qube", 1);
+	assert_int_equal(vchan_env_init(&env), 0);
+	assert_int_equal(env.layout, VCHAN_LAYOUT_PER_QUBE);
+	(void)unsetenv("VCHAN_SOCKET_DIR");
+	(void)setenv("BULKHEAD_VCHAN_LAYOUT", "flat", 1);
+	assert_int_equal(vchan_env_init(&env), 0);
+	assert_int_equal(env.layout, VCHAN_LAYOUT_FLAT);
+	assert_string_equal(env.dir, VCHAN_DEFAULT_DIR);
+	/* empty values are as if unset */
+	(void)setenv("BULKHEAD_VCHAN_LAYOUT", "", 1);
+	(void)setenv("VCHAN_DOMAIN", "", 1);
+	assert_int_equal(vchan_env_init(&env), 0);
+	assert_int_equal(env.my_dom, 0);
+	assert_int_equal(env.layout, VCHAN_LAYOUT_PER_QUBE);
+	/* bad values */
+	(void)setenv("BULKHEAD_VCHAN_LAYOUT", "Flat", 1);
+	assert_int_equal(vchan_env_init(&env), -EINVAL);
+	(void)unsetenv("BULKHEAD_VCHAN_LAYOUT");
+	(void)setenv("VCHAN_DOMAIN", "2147483647", 1);
+	assert_int_equal(vchan_env_init(&env), 0);
+	assert_int_equal(env.my_dom, 2147483647);
+	(void)setenv("VCHAN_DOMAIN", "2147483648", 1);
+	assert_int_equal(vchan_env_init(&env), -EINVAL);
+	(void)setenv("VCHAN_DOMAIN", "07", 1);
+	assert_int_equal(vchan_env_init(&env), -EINVAL);
+	(void)setenv("VCHAN_DOMAIN", "-1", 1);
+	assert_int_equal(vchan_env_init(&env), -EINVAL);
+	(void)setenv("VCHAN_DOMAIN", "dom0", 1);
+	assert_int_equal(vchan_env_init(&env), -EINVAL);
+	(void)unsetenv("VCHAN_DOMAIN");
+	/* a directory of PATH_MAX - 1 bytes fits; PATH_MAX does not */
+	big = malloc(PATH_MAX + 1);
+	assert_non_null(big);
+	memset(big, 'd', PATH_MAX);
+	big[PATH_MAX - 1] = '\0';
+	(void)setenv("VCHAN_SOCKET_DIR", big, 1);
+	assert_int_equal(vchan_env_init(&env), 0);
+	big[PATH_MAX - 1] = 'd';
+	big[PATH_MAX] = '\0';
+	(void)setenv("VCHAN_SOCKET_DIR", big, 1);
+	assert_int_equal(vchan_env_init(&env), -ENAMETOOLONG);
+	free(big);
+	clear_env();
+}
+
+static void
+test_paths(void **state)
+{
+	struct vchan_env env = {
+	    .my_dom = 0, .dir = "/r", .layout = VCHAN_LAYOUT_FLAT};
+	struct vchan_addr a = {.server_dom = 3, .client_dom = 0, .port = 513};
+	struct vchan_addr b = {.server_dom = 0, .client_dom = 7, .port = 514};
+	char out[64];
+
+	(void)state;
+	/* flat: one directory, whatever the domains */
+	assert_int_equal(vchan_dir_dom(&env, &a), 0);
+	assert_int_equal(vchan_path(&env, 3, &a, out, sizeof(out)), 0);
+	assert_string_equal(out, "/r/vchan.3.0.513.sock");
+	/* per-qube: the directory of the peer that is not us */
+	env.layout = VCHAN_LAYOUT_PER_QUBE;
+	assert_int_equal(vchan_dir_dom(&env, &a), 3);
+	assert_int_equal(vchan_dir_dom(&env, &b), 7);
+	env.my_dom = 3;
+	assert_int_equal(vchan_dir_dom(&env, &a), 0);
+	assert_int_equal(vchan_path(&env, 7, &b, out, sizeof(out)), 0);
+	assert_string_equal(out, "/r/7/vchan.0.7.514.sock");
+	/* exactly fits, and one byte short */
+	assert_int_equal(vchan_path(&env, 7, &b, out, 24), 0);
+	assert_int_equal(vchan_path(&env, 7, &b, out, 23), -ENAMETOOLONG);
+	/* the largest numbers */
+	a.server_dom = a.client_dom = a.port = UINT32_MAX;
+	assert_int_equal(vchan_path(&env, UINT32_MAX, &a, out, sizeof(out)), 0);
+	assert_string_equal(out,
+	    "/r/4294967295/vchan.4294967295.4294967295."
+	    "4294967295.sock");
+}
+
+static void
+test_listen_accept_connect(void **state)
+{
+	struct fixture *f = *state;
+	struct vchan_addr a = {.server_dom = 0, .client_dom = 5, .port = 600};
+	struct vchan_listener l;
+	char path[PATH_MAX], b = 0;
+	struct stat st;
+	int c, s;
+
+	assert_int_equal(vchan_listen(&f->env, 0, &a, &l), 0);
+	assert_true(l.fd >= 0);
+	assert_int_equal(vchan_path(&f->env, 0, &a, path, sizeof(path)), 0);
+	assert_string_equal(l.path, path);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	c = vchan_connect(&f->env, 0, &a, 1000);
+	assert_true(c >= 0);
+	s = vchan_accept(&l, 1000);
+	assert_true(s >= 0);
+	/* the listener is closed and its path removed at once */
+	assert_int_equal(l.fd, -1);
+	assert_int_equal(lstat(path, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	/* both ends blocking and close-on-exec */
+	assert_int_equal(fcntl(s, F_GETFL) & O_NONBLOCK, 0);
+	assert_int_equal(fcntl(c, F_GETFL) & O_NONBLOCK, 0);
+	assert_int_equal(fcntl(s, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	assert_int_equal(fcntl(c, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	assert_int_equal(write(c, "c", 1), 1);
+	assert_int_equal(read(s, &b, 1), 1);
+	assert_int_equal(b, 'c');
+	assert_int_equal(write(s, "s", 1), 1);
+	assert_int_equal(read(c, &b, 1), 1);
+	assert_int_equal(b, 's');
+	(void)close(c);
+	(void)close(s);
+	/* a second call on the same port meets no leftover listener */
+	assert_int_equal(vchan_connect(&f->env, 0, &a, 0), -ETIMEDOUT);
+}
+
+static void
+test_accept_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct vchan_addr a = {.server_dom = 0, .client_dom = 5, .port = 601};
+	struct vchan_listener l;
+	struct stat st;
+
+	/* nobody comes: -ETIMEDOUT, listener closed, path removed */
+	assert_int_equal(vchan_listen(&f->env, 0, &a, &l), 0);
+	assert_int_equal(vchan_accept(&l, 0), -ETIMEDOUT);
+	assert_int_equal(l.fd, -1);
+	assert_int_equal(lstat(l.path, &st), -1);
+	assert_int_equal(vchan_listen(&f->env, 0, &a, &l), 0);
+	assert_int_equal(vchan_accept(&l, 20), -ETIMEDOUT);
+	assert_int_equal(lstat(l.path, &st), -1);
+	/* closing a closed listener is harmless */
+	vchan_listener_close(&l);
+}
+
+static void
+test_listener_close(void **state)
+{
+	struct fixture *f = *state;
+	struct vchan_addr a = {.server_dom = 0, .client_dom = 5, .port = 602};
+	struct vchan_listener l1, l2;
+	struct stat st;
+
+	assert_int_equal(vchan_listen(&f->env, 0, &a, &l1), 0);
+	vchan_listener_close(&l1);
+	assert_int_equal(l1.fd, -1);
+	assert_int_equal(lstat(l1.path, &st), -1);
+	/* a newer listener took the path: the old one leaves it alone */
+	assert_int_equal(vchan_listen(&f->env, 0, &a, &l1), 0);
+	assert_int_equal(vchan_listen(&f->env, 0, &a, &l2), 0);
+	vchan_listener_close(&l1);
+	assert_int_equal(lstat(l2.path, &st), 0);
+	/* and it is l2's client that connects */
+	{
+		int c = vchan_connect(&f->env, 0, &a, 1000), s;
+
+		assert_true(c >= 0);
+		s = vchan_accept(&l2, 1000);
+		assert_true(s >= 0);
+		(void)close(s);
+		(void)close(c);
+	}
+	assert_int_equal(lstat(l2.path, &st), -1);
+}
+
+static void
+test_connect_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct vchan_addr a = {.server_dom = 0, .client_dom = 5, .port = 603};
+	char path[PATH_MAX];
+	int fd;
+
+	/* nothing there */
+	assert_int_equal(vchan_connect(&f->env, 0, &a, 0), -ETIMEDOUT);
+	assert_int_equal(vchan_connect(&f->env, 0, &a, 20), -ETIMEDOUT);
+	/* a stale socket (connection refused) is retried the same way */
+	assert_int_equal(vchan_path(&f->env, 0, &a, path, sizeof(path)), 0);
+	fd = unit_listen(path);
+	(void)close(fd);
+	assert_int_equal(vchan_connect(&f->env, 0, &a, 0), -ETIMEDOUT);
+	/* other errors end the wait at once, even without a timeout */
+	a.port = 604;
+	f->env.layout = VCHAN_LAYOUT_PER_QUBE;
+	unit_write_file(f->dir, "9", "not a directory", 0644);
+	assert_int_equal(vchan_connect(&f->env, 9, &a, -1), -ENOTDIR);
+	/* a path that cannot be formed */
+	memset(f->env.dir, 'x', sizeof(f->env.dir) - 1);
+	f->env.dir[sizeof(f->env.dir) - 1] = '\0';
+	assert_int_equal(vchan_connect(&f->env, 0, &a, 0), -ENAMETOOLONG);
+}
+
+static struct {
+	struct fixture *f;
+	struct vchan_addr a;
+	struct vchan_listener l;
+	int sleeps, listen_at;
+} retry;
+
+/* Instead of sleeping: count, and start the server at the chosen call. */
+static void
+retry_hook(void)
+{
+	if (++retry.sleeps == retry.listen_at)
+		assert_int_equal(
+		    vchan_listen(&retry.f->env, 0, &retry.a, &retry.l), 0);
+}
+
+static void
+test_connect_retry(void **state)
+{
+	struct fixture *f = *state;
+	int c, s;
+
+	memset(&retry, 0, sizeof(retry));
+	retry.f = f;
+	retry.a =
+	    (struct vchan_addr){.server_dom = 0, .client_dom = 5, .port = 605};
+	/* the server shows up while the client waits, without a limit */
+	retry.listen_at = 3;
+	nanosleep_hook = retry_hook;
+	c = vchan_connect(&f->env, 0, &retry.a, -1);
+	nanosleep_hook = NULL;
+	assert_true(c >= 0);
+	assert_int_equal(retry.sleeps, 3);
+	s = vchan_accept(&retry.l, 1000);
+	assert_true(s >= 0);
+	(void)close(s);
+	(void)close(c);
+}
+
+static void
+test_per_qube(void **state)
+{
+	struct fixture *f = *state;
+	struct vchan_addr a = {.server_dom = 0, .client_dom = 4, .port = 606};
+	struct vchan_listener l;
+	char *sub;
+	int c, s;
+
+	f->env.layout = VCHAN_LAYOUT_PER_QUBE;
+	/* the qube's directory must exist */
+	assert_int_equal(vchan_listen(&f->env, 4, &a, &l), -ENOENT);
+	assert_int_equal(l.fd, -1);
+	sub = unit_path(f->dir, "4");
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(vchan_listen(&f->env, 4, &a, &l), 0);
+	assert_true(strncmp(l.path, sub, strlen(sub)) == 0);
+	assert_string_equal(l.path + strlen(sub), "/vchan.0.4.606.sock");
+	/* the same channel in another qube's directory is another path */
+	assert_int_equal(vchan_connect(&f->env, 5, &a, 0), -ETIMEDOUT);
+	c = vchan_connect(&f->env, 4, &a, 1000);
+	assert_true(c >= 0);
+	s = vchan_accept(&l, -1);
+	assert_true(s >= 0);
+	(void)close(s);
+	(void)close(c);
+	free(sub);
+}
+
+static void
+test_accept_faults(void **state)
+{
+	struct fixture *f = *state;
+	struct vchan_addr a = {.server_dom = 0, .client_dom = 5, .port = 607};
+	struct vchan_listener l;
+	struct stat st;
+	int c, s;
+
+	/* EINTR from poll and a spurious wakeup (EAGAIN) are retried */
+	assert_int_equal(vchan_listen(&f->env, 0, &a, &l), 0);
+	c = vchan_connect(&f->env, 0, &a, 1000);
+	assert_true(c >= 0);
+	fault_set(F_POLL, -1, 0, 1, EINTR);
+	fault_set(F_ACCEPT4, l.fd, 0, 1, EAGAIN);
+	s = vchan_accept(&l, -1);
+	assert_true(s >= 0);
+	assert_int_equal(faults[F_POLL].calls, 3);
+	assert_int_equal(faults[F_ACCEPT4].calls, 2);
+	(void)close(s);
+	(void)close(c);
+	/* other errors: returned, and the listener is gone all the same */
+	fault_reset();
+	assert_int_equal(vchan_listen(&f->env, 0, &a, &l), 0);
+	fault_set(F_POLL, -1, 0, 1, ENOMEM);
+	assert_int_equal(vchan_accept(&l, -1), -ENOMEM);
+	assert_int_equal(l.fd, -1);
+	assert_int_equal(lstat(l.path, &st), -1);
+	fault_reset();
+	assert_int_equal(vchan_listen(&f->env, 0, &a, &l), 0);
+	c = vchan_connect(&f->env, 0, &a, 1000);
+	assert_true(c >= 0);
+	fault_set(F_ACCEPT4, l.fd, 0, 1, EMFILE);
+	assert_int_equal(vchan_accept(&l, 1000), -EMFILE);
+	assert_int_equal(lstat(l.path, &st), -1);
+	(void)close(c);
+	/* a path too long to listen on */
+	memset(f->env.dir, 'x', sizeof(f->env.dir) - 1);
+	f->env.dir[sizeof(f->env.dir) - 1] = '\0';
+	assert_int_equal(vchan_listen(&f->env, 0, &a, &l), -ENAMETOOLONG);
+	assert_int_equal(l.fd, -1);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(test_env),
+	    T(test_paths),
+	    T(test_listen_accept_connect),
+	    T(test_accept_timeout),
+	    T(test_listener_close),
+	    T(test_connect_timeout),
+	    T(test_connect_retry),
+	    T(test_per_qube),
+	    T(test_accept_faults),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
