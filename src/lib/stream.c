@@ -241,7 +241,11 @@ handle_msg(struct stream *s, const struct qrexec_hdr *hdr, uint8_t *body)
 		if (s->is_service)
 			return 0;
 		memcpy(&code, body, sizeof(code));
-		s->remote_status = code < 0 ? 255 : code;
+		/*
+		 * An exit status is 0..255.  Anything else is a failure: the
+		 * callers exit with this value, and 256 would become 0.
+		 */
+		s->remote_status = code < 0 || code > 255 ? 255 : code;
 		/* the remote process is gone: stop sending it input */
 		if (s->src >= 0) {
 			queue(s, src_type(s), NULL, 0);
