@@ -339,6 +339,8 @@ seed("stream_caller", "filtered", setup(4, True, 2, 1, b=0x0c) + caller_out)
 seed("stream_caller", "prefix", setup(2, True, 0, 0, b=0x10) + caller_out)
 seed("stream_caller", "exit_negative", setup(3, True) +
      msg(MSG_DATA_STDOUT) + msg(MSG_DATA_EXIT_CODE, u32(0xFFFFFFFF)))
+seed("stream_caller", "exit_256", setup(3, True) +
+     msg(MSG_DATA_STDOUT) + msg(MSG_DATA_EXIT_CODE, u32(256)))
 seed("stream_caller", "exit_first", setup(4, True, 2, 1) +
      msg(MSG_DATA_EXIT_CODE, u32(126)) + msg(MSG_DATA_STDOUT, b"after"))
 seed("stream_caller", "with_err_fd", setup(3, True, flip_err=True) +
