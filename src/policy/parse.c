@@ -829,7 +829,8 @@ list_policy_dir(struct loader *L, const char *dir, const char *from,
 			r = push_name(&names, &n, &cap, ov + dl + 1);
 		}
 	}
-	if (r == 0 && bad)
+	/* all or nothing, as Qubes; lint goes on with the valid names */
+	if (r == 0 && bad && !L->o->keep_going)
 		r = -EINVAL;
 	if (r < 0) {
 		free_names(names, n);
@@ -1047,8 +1048,9 @@ compat40(struct loader *L, const char *from, unsigned line)
 		int e;
 
 		policy_fmt(path, sizeof(path), "%s/%s", dir, files[i].name);
+		/* in_compat: the name resolves in the legacy directory */
 		e = include_service(L, files[i].service, 0, files[i].argument,
-		    0, path, from, line, 1);
+		    0, files[i].name, from, line, 1);
 		/*
 		 * After a file for one argument, the deny rules that 4.0 had
 		 * implicitly; not after the catch-all, so that later default
