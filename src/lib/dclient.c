@@ -195,6 +195,8 @@ dclient_run_local_service(const struct vchan_env *env, uint32_t domain,
 		sp.prefix_len = strlen(prefix);
 	}
 	stream_init(&s, &sp);
+	/* the stream closes the service's fds from here on */
+	p.in_fd = p.out_fd = -1;
 	if (c->is_rpc && sp.pid == 0 && c->send_descriptor)
 		(void)buffer_append(&s.to_sink, c->rpc_words,
 		    strlen(c->rpc_words) + 1);
@@ -202,6 +204,11 @@ dclient_run_local_service(const struct vchan_env *env, uint32_t domain,
 	stream_free(&s);
 	(void)close(chan);
 out:
+	/* no channel: close the service's end so that it sees EOF */
+	if (p.out_fd >= 0 && p.out_fd != p.in_fd)
+		(void)close(p.out_fd);
+	if (p.in_fd >= 0)
+		(void)close(p.in_fd);
 	qcmd_free(c);
 	(void)close(sigfd);
 	return code < 0 ? QREXEC_EXIT_PROBLEM : code;
