@@ -199,6 +199,17 @@ test_values(void **state)
 	assert_int_equal(parse("result=deny\nservice=a b", &r), -EBADMSG);
 	assert_int_equal(parse(ALLOW "service=+a", &r), -EBADMSG);
 	assert_int_equal(parse(ALLOW "service=", &r), -EBADMSG);
+	/* no value may be empty */
+	assert_int_equal(parse("result=allow\nuser=\ntarget=work\n"
+	                       "requested_target=work\nautostart=True",
+	                     &r),
+	    -EBADMSG);
+	assert_int_equal(parse("result=allow\nuser=alice\ntarget=\n"
+	                       "requested_target=work\nautostart=True",
+	                     &r),
+	    -EBADMSG);
+	assert_int_equal(parse(ALLOW "target_uuid=", &r), -EBADMSG);
+	assert_int_equal(parse(ALLOW "policy_source=", &r), -EBADMSG);
 	assert_int_equal(parse("result=allow\nuser=a/b\ntarget=work\n"
 	                       "requested_target=work\nautostart=True",
 	                     &r),

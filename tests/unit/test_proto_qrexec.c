@@ -1,7 +1,9 @@
 /*
  * test_proto_qrexec.c - the qrexec message validators: exact sizes, sizes
  * one off, maximum sizes, missing or misplaced NULs, bad characters,
- * unknown types and messages of the wrong protocol version.
+ * unknown types and messages of the wrong protocol version; for HELLO,
+ * exec and its reply, service-connect and -refused, connection-terminated,
+ * the three trigger formats, data headers, and the name checks.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -256,6 +258,214 @@ test_data_hdr(void **state)
 	assert_int_equal(proto_max_chunk(4), 65536);
 }
 
+static void
+test_exec_reply(void **state)
+{
+	struct qrexec_exec_params ep = {
+	    .ep_connect_domain = 7, .ep_connect_port = 0x12345};
+	uint8_t buf[16] = {0};
+	uint32_t d = 1, p = 1;
+
+	(void)state;
+	memcpy(buf, &ep, sizeof(ep));
+	assert_int_equal(proto_exec_reply_parse(buf, 8, &d, &p), 0);
+	assert_int_equal(d, 7);
+	assert_int_equal(p, 0x12345);
+	d = p = 1;
+	assert_int_equal(proto_exec_reply_parse(buf, 7, &d, &p), -EBADMSG);
+	assert_int_equal(proto_exec_reply_parse(buf, 9, &d, &p), -EBADMSG);
+	assert_int_equal(proto_exec_reply_parse(buf, 0, &d, &p), -EBADMSG);
+	/* untouched on failure */
+	assert_int_equal(d, 1);
+	assert_int_equal(proto_conn_terminated_parse(buf, 8, &d, &p), 0);
+	assert_int_equal(d, 7);
+	assert_int_equal(proto_conn_terminated_parse(buf, 7, &d, &p), -EBADMSG);
+	assert_int_equal(proto_conn_terminated_parse(buf, 9, &d, &p), -EBADMSG);
+}
+
+static void
+test_service_refused(void **state)
+{
+	char buf[QREXEC_IDENT_LEN + 1], ident[QREXEC_IDENT_LEN];
+
+	(void)state;
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, "SOCKET 12", 9);
+	assert_int_equal(
+	    proto_service_refused_parse(buf, QREXEC_IDENT_LEN, ident), 0);
+	assert_memory_equal(ident, buf, QREXEC_IDENT_LEN);
+	/* exactly 32 bytes */
+	assert_int_equal(
+	    proto_service_refused_parse(buf, QREXEC_IDENT_LEN - 1, ident),
+	    -EBADMSG);
+	assert_int_equal(
+	    proto_service_refused_parse(buf, QREXEC_IDENT_LEN + 1, ident),
+	    -EBADMSG);
+	/* the longest ident: 31 characters and the NUL */
+	memset(buf, 'i', QREXEC_IDENT_LEN - 1);
+	buf[QREXEC_IDENT_LEN - 1] = '\0';
+	assert_int_equal(
+	    proto_service_refused_parse(buf, QREXEC_IDENT_LEN, ident), 0);
+	/* no NUL at all */
+	buf[QREXEC_IDENT_LEN - 1] = 'i';
+	assert_int_equal(
+	    proto_service_refused_parse(buf, QREXEC_IDENT_LEN, ident),
+	    -EBADMSG);
+	/* bytes after the NUL */
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, "ab\0c", 4);
+	assert_int_equal(
+	    proto_service_refused_parse(buf, QREXEC_IDENT_LEN, ident),
+	    -EBADMSG);
+	buf[2] = 'x';
+	buf[3] = '\0';
+	buf[QREXEC_IDENT_LEN - 1] = 'z';
+	assert_int_equal(
+	    proto_service_refused_parse(buf, QREXEC_IDENT_LEN, ident),
+	    -EBADMSG);
+}
+
+static void
+test_ident_check(void **state)
+{
+	char id[QREXEC_IDENT_LEN];
+	int c;
+
+	(void)state;
+	/* each byte value as the only character */
+	for (c = 1; c < 256; c++) {
+		bool ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+		    (c >= 'a' && c <= 'z') || c == '_' || c == '-' ||
+		    c == '.' || c == ' ';
+
+		memset(id, 0, sizeof(id));
+		id[0] = (char)c;
+		assert_int_equal(proto_ident_check(id), ok ? 0 : -EBADMSG);
+	}
+}
+
+/* Build a v3 trigger: target, ident, then svclen bytes of svc. */
+static size_t
+mk_trigger3(uint8_t *buf, const char *tgt, const char *ident, const void *svc,
+    size_t svclen)
+{
+	struct qrexec_trigger3 t;
+
+	memset(&t, 0, sizeof(t));
+	memcpy(t.t3_target_domain, tgt, strlen(tgt));
+	memcpy(t.t3_ident, ident, strlen(ident));
+	memcpy(buf, &t, sizeof(t));
+	memcpy(buf + sizeof(t), svc, svclen);
+	return sizeof(t) + svclen;
+}
+
+static void
+test_trigger3(void **state)
+{
+	static uint8_t buf[96 + QREXEC_MAX_SERVICE_NAME_LEN + 2];
+	struct qrexec_trigger t;
+	char raw[32], tgt[65];
+	size_t n;
+
+	(void)state;
+	n = mk_trigger3(buf, "@dispvm:dvm", "SOCKET3", "qubes.Svc+x", 12);
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE3, 3, buf, n, &t, raw), 0);
+	assert_string_equal(t.target, "@dispvm:dvm");
+	assert_string_equal(t.source, "");
+	assert_string_equal(t.ident, "SOCKET3");
+	assert_string_equal(t.service, "qubes.Svc+x");
+	assert_int_equal(t.service_len, 11);
+	/* also once v4 is negotiated; never at v2 */
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE3, 4, buf, n, &t, raw), 0);
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE3, 2, buf, n, &t, raw),
+	    -EPROTO);
+	/* the fixed part only, or one byte less */
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE3, 3, buf, 96, &t, raw),
+	    -EBADMSG);
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE3, 3, buf, 95, &t, raw),
+	    -EBADMSG);
+	/* service: no NUL, a byte after the NUL */
+	n = mk_trigger3(buf, "work", "a", "svc", 3);
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE3, 3, buf, n, &t, raw),
+	    -EINVAL);
+	n = mk_trigger3(buf, "work", "a", "svc\0x", 5);
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE3, 3, buf, n, &t, raw),
+	    -EINVAL);
+	/* the longest service name, and one byte more */
+	(void)mk_trigger3(buf, "work", "a", "", 0);
+	memset(buf + 96, 's', QREXEC_MAX_SERVICE_NAME_LEN + 1);
+	buf[96 + QREXEC_MAX_SERVICE_NAME_LEN - 1] = '\0';
+	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE3, 3, buf,
+	                     96 + QREXEC_MAX_SERVICE_NAME_LEN, &t, raw),
+	    0);
+	assert_int_equal(proto_trigger_parse(MSG_TRIGGER_SERVICE3, 3, buf,
+	                     96 + QREXEC_MAX_SERVICE_NAME_LEN + 1, &t, raw),
+	    -EBADMSG);
+	/* a target of 63 characters; 64 leave no room for the NUL */
+	memset(tgt, 't', sizeof(tgt));
+	tgt[63] = '\0';
+	n = mk_trigger3(buf, tgt, "a", "svc", 4);
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE3, 3, buf, n, &t, raw), 0);
+	assert_string_equal(t.target, tgt);
+	tgt[63] = 't';
+	tgt[64] = '\0';
+	n = mk_trigger3(buf, tgt, "a", "svc", 4);
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE3, 3, buf, n, &t, raw),
+	    -EINVAL);
+	/* bytes after the target's NUL */
+	n = mk_trigger3(buf, "work", "a", "svc", 4);
+	buf[10] = 'x';
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE3, 3, buf, n, &t, raw),
+	    -EINVAL);
+	/* a bad ident: refused, echoed raw */
+	n = mk_trigger3(buf, "work", "a/b", "svc", 4);
+	assert_int_equal(
+	    proto_trigger_parse(MSG_TRIGGER_SERVICE3, 3, buf, n, &t, raw),
+	    -EINVAL);
+	assert_memory_equal(raw, "a/b", 4);
+}
+
+static void
+test_names(void **state)
+{
+	char s[70];
+	int c;
+
+	(void)state;
+	for (c = 0; c < 256; c++)
+		assert_int_equal(proto_name_char_ok((unsigned char)c),
+		    (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+		        (c >= 'a' && c <= 'z') || c == '_' || c == '-' ||
+		        c == '.');
+	/* targets: 0..63 characters, '@' and ':' allowed, '+' not */
+	memset(s, 'a', sizeof(s));
+	assert_true(proto_target_valid(s, 0));
+	assert_true(proto_target_valid(s, 63));
+	assert_false(proto_target_valid(s, 64));
+	assert_true(proto_target_valid("@dispvm:x", 9));
+	assert_false(proto_target_valid("a+b", 3));
+	assert_false(proto_target_valid("a b", 3));
+	/* services: non-empty name, '+' only after it */
+	assert_false(proto_service_valid("", 0));
+	assert_false(proto_service_valid("+a", 2));
+	assert_true(proto_service_valid("a+", 2));
+	assert_true(proto_service_valid("a+b+c", 5));
+	assert_false(proto_service_valid("a:b", 3));
+	assert_false(proto_service_valid("a@b", 3));
+	assert_false(proto_service_valid("a\0b", 3));
+	assert_int_equal(proto_max_chunk(0), 4096);
+}
+
 int
 main(void)
 {
@@ -266,6 +476,11 @@ main(void)
 	    cmocka_unit_test(test_trigger4),
 	    cmocka_unit_test(test_trigger2),
 	    cmocka_unit_test(test_data_hdr),
+	    cmocka_unit_test(test_exec_reply),
+	    cmocka_unit_test(test_service_refused),
+	    cmocka_unit_test(test_ident_check),
+	    cmocka_unit_test(test_trigger3),
+	    cmocka_unit_test(test_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
