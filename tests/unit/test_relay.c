@@ -323,9 +323,10 @@ bound_hook(struct pollfd *fds, nfds_t nfds, int timeout)
 	static uint8_t chunk[65536];
 
 	(void)timeout;
-	if (mb.stalled || nfds != 2 || fds[0].fd != mb.f->a)
+	if (mb.stalled || nfds != 2)
 		return;
-	if (!(fds[0].events & POLLIN)) {
+	/* a is not polled for input (or not polled at all) */
+	if (fds[0].fd != mb.f->a || !(fds[0].events & POLLIN)) {
 		/* read from a, minus what b's socket took, is in the relay */
 		size_t read_a = mb.written - unit_pending(mb.f->a);
 

@@ -280,6 +280,9 @@ run(struct fixture *f)
 		ssize_t n = read(f->pc, peer.raw + peer.rawlen,
 		    sizeof(peer.raw) - peer.rawlen);
 
+		/* a reset: the stream left messages of ours unread */
+		if (n < 0 && errno == ECONNRESET)
+			break;
 		assert_true(n >= 0);
 		if (n == 0)
 			break;
@@ -991,6 +994,206 @@ test_send_failure(void **state)
 	assert_int_equal(stream_send_failure(f->pc, 1, true), -EPIPE);
 }
 
+/* ---- local fds that are not sockets, and failures ---- */
+
+static void
+test_caller_pipes(void **state)
+{
+	struct fixture *f = *state;
+	int in[2], out[2];
+	char *got;
+
+	/* pipes (a terminal, a shell pipeline): closed, not shut down */
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	f->p.is_service = false;
+	f->p.sink = out[1];
+	f->p.src = in[0];
+	peer.reply_exit = 0;
+	peer.reply_stdout_eof = true;
+	peer_feed(MSG_DATA_STDOUT, "out");
+	assert_int_equal(io_write_all(in[1], "in", 2), 0);
+	(void)close(in[1]);
+	assert_int_equal(run(f), 0);
+	assert_string_equal(peer_text(MSG_DATA_STDIN), "in");
+	assert_int_equal(peer_count(MSG_DATA_STDIN, 0), 1);
+	assert_int_equal(unit_read_eof(out[0], &got), 3);
+	assert_string_equal(got, "out");
+	free(got);
+	(void)close(out[0]);
+}
+
+static void
+test_caller_stdin_restored(void **state)
+{
+	struct fixture *f = *state;
+	int in[2], saved, keep;
+
+	/*
+	 * Our own stdin shares its file description with whoever started
+	 * us: when done with it, it must be blocking again.
+	 */
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	saved = dup(0);
+	assert_true(saved >= 0);
+	keep = dup(in[0]);
+	assert_int_equal(dup2(in[0], 0), 0);
+	(void)close(in[0]);
+	f->p.is_service = false;
+	f->p.src = 0;
+	(void)close(in[1]);
+	peer_send(MSG_DATA_STDOUT, NULL, 0);
+	peer.reply_exit = 0;
+	assert_int_equal(run(f), 0);
+	assert_int_equal(dup2(saved, 0), 0);
+	(void)close(saved);
+	assert_int_equal(fcntl(keep, F_GETFL) & O_NONBLOCK, 0);
+	(void)close(keep);
+	assert_int_equal(peer_count(MSG_DATA_STDIN, 0), 1);
+}
+
+static void
+test_sink_errors(void **state)
+{
+	struct fixture *f = *state;
+	void (*old)(int);
+	int out[2];
+
+	/* the local reader is gone (EPIPE): its data is dropped */
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	(void)close(out[0]);
+	old = signal(SIGPIPE, SIG_IGN);
+	f->p.sink = out[1];
+	peer_feed(MSG_DATA_STDIN, "lost");
+	peer_feed(MSG_DATA_STDIN, "lost too");
+	peer_send(MSG_DATA_STDIN, NULL, 0);
+	feed(f->psrc, "still answered", true);
+	assert_int_equal(run(f), 0);
+	(void)signal(SIGPIPE, old);
+	check_service_frame(0);
+	assert_string_equal(peer_text(MSG_DATA_STDOUT), "still answered");
+	teardown(state);
+
+	/* any other write error: the same */
+	assert_int_equal(setup(state), 0);
+	f = *state;
+	fault_set(F_WRITE, f->sink, 0, -1, EIO);
+	poll_hook = peer_hook;
+	peer_feed(MSG_DATA_STDIN, "lost");
+	peer_send(MSG_DATA_STDIN, NULL, 0);
+	feed(f->psrc, "answer", true);
+	assert_int_equal(run(f), 0);
+	check_service_frame(0);
+	expect(f->psink, "");
+}
+
+static void
+test_src_read_error(void **state)
+{
+	struct fixture *f = *state;
+
+	/* a read error on the local output is its EOF */
+	fault_set(F_READ, f->src, 0, 1, EIO);
+	poll_hook = peer_hook;
+	feed(f->psrc, "never sent", false);
+	peer_send(MSG_DATA_STDIN, NULL, 0);
+	assert_int_equal(run(f), 0);
+	check_service_frame(0);
+	assert_int_equal(peer_count(MSG_DATA_STDOUT, -1), 1);
+}
+
+static void
+test_chan_errors(void **state)
+{
+	struct fixture *f = *state;
+
+	/* the channel cannot be written: the service side stops */
+	fault_set(F_SEND, f->c, 0, -1, EPIPE);
+	poll_hook = peer_hook;
+	feed(f->psrc, "x", false);
+	assert_int_equal(run(f), 0);
+	assert_int_equal(peer.n, 0);
+	teardown(state);
+
+	/* the channel cannot be read: the service side stops */
+	assert_int_equal(setup(state), 0);
+	f = *state;
+	fault_set(F_READ, f->c, 0, 1, EIO);
+	poll_hook = peer_hook;
+	peer_feed(MSG_DATA_STDIN, "x");
+	assert_int_equal(run(f), 0);
+	expect(f->psink, "");
+	teardown(state);
+
+	/* the caller side: no exit code, so -1 */
+	assert_int_equal(setup(state), 0);
+	f = *state;
+	f->p.is_service = false;
+	fault_set(F_READ, f->c, 0, 1, EIO);
+	poll_hook = peer_hook;
+	peer_feed(MSG_DATA_STDOUT, "x");
+	assert_int_equal(run(f), -1);
+}
+
+/* After the injected send failure, answer as a remote that exited. */
+static void
+late_exit_hook(struct pollfd *fds, nfds_t nfds, int timeout)
+{
+	static const int32_t code = 6;
+
+	peer_hook(fds, nfds, timeout);
+	if (faults[F_SEND].calls > 0 && faults[F_SEND].fail == 0 &&
+	    peer.reply_exit == -1) {
+		peer.reply_exit = -2; /* once */
+		peer_send(MSG_DATA_STDOUT, "bye", 3);
+		peer_send(MSG_DATA_STDOUT, NULL, 0);
+		peer_send(MSG_DATA_EXIT_CODE, &code, sizeof(code));
+	}
+}
+
+static void
+test_caller_chan_broken(void **state)
+{
+	struct fixture *f = *state;
+
+	/*
+	 * The caller cannot send any more: it stops reading its input but
+	 * still takes the rest of the remote's output and its exit code.
+	 */
+	f->p.is_service = false;
+	fault_set(F_SEND, f->c, 0, 1, EPIPE);
+	poll_hook = late_exit_hook;
+	feed(f->psrc, "input", false);
+	assert_int_equal(run(f), 6);
+	expect(f->psink, "bye");
+	assert_int_equal(peer_count(MSG_DATA_STDIN, -1), 0);
+	assert_int_equal(send(f->psrc, "x", 1, MSG_NOSIGNAL), -1);
+}
+
+static void
+test_poll_faults(void **state)
+{
+	struct fixture *f = *state;
+
+	/* EINTR: go on */
+	fault_set(F_POLL, -1, 0, 2, EINTR);
+	peer_send(MSG_DATA_STDIN, NULL, 0);
+	feed(f->psrc, "ok", true);
+	assert_int_equal(run(f), 0);
+	check_service_frame(0);
+	assert_true(faults[F_POLL].calls > 2);
+	teardown(state);
+
+	/* any other error: stop (the caller has no exit code then) */
+	assert_int_equal(setup(state), 0);
+	f = *state;
+	f->p.is_service = false;
+	fault_set(F_POLL, -1, 0, 1, ENOMEM);
+	peer_feed(MSG_DATA_STDOUT, "x");
+	assert_int_equal(run(f), -1);
+	expect(f->psink, "");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1019,6 +1222,13 @@ main(void)
 	    T(test_sink_limit),
 	    T(test_handshake),
 	    T(test_send_failure),
+	    T(test_caller_pipes),
+	    T(test_caller_stdin_restored),
+	    T(test_sink_errors),
+	    T(test_src_read_error),
+	    T(test_chan_errors),
+	    T(test_caller_chan_broken),
+	    T(test_poll_faults),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
