@@ -77,6 +77,7 @@ setup(void **state)
 	if (f == NULL)
 		return -1;
 	helper_fail = 0;
+	fault_reset();
 	/*
 	 * SIGCHLD must reach the signalfd of the code under test, so no
 	 * thread may take it: block it before any helper thread starts.
@@ -717,6 +718,57 @@ test_regress_local_service_fd_leak(void **state)
 	assert_true(waitpid(-1, &status, 0) > 0);
 }
 
+static void
+test_local_wait_for_session(void **state)
+{
+	struct fixture *f = *state;
+	struct caller c = {.sock_lfd = -1, .input = "x\n"};
+	char *marker = unit_path(f->dir, "session"), script[512], *got;
+	int fd;
+
+	(void)snprintf(script, sizeof(script),
+	    "#!/bin/sh\necho \"$QREXEC_REMOTE_DOMAIN\" >> %s\n", marker);
+	unit_write_file(f->svc, "qubes.WaitForSession", script, 0755);
+	unit_write_file(f->svc, "qubes.Echo", "#!/bin/sh\ncat\n", 0755);
+	unit_write_file(f->cfg, "qubes.Echo", "wait-for-session = 1\n", 0644);
+	/* the session is waited for before the service starts */
+	caller_start(f, &c);
+	assert_int_equal(run_local(f, "QUBESRPC qubes.Echo work", NULL), 0);
+	join(f);
+	c.out[c.outlen] = '\0';
+	assert_string_equal(c.out, "x\n");
+	/* but not for a "nogui:" call */
+	memset(&c, 0, sizeof(c));
+	c.sock_lfd = -1;
+	caller_start(f, &c);
+	assert_int_equal(
+	    run_local(f, "nogui:QUBESRPC qubes.Echo work", NULL), 0);
+	join(f);
+	fd = open(marker, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	(void)unit_read_eof(fd, &got);
+	(void)close(fd);
+	assert_string_equal(got, "work\n");
+	free(got);
+	free(marker);
+}
+
+static void
+test_local_spawn_failure(void **state)
+{
+	struct fixture *f = *state;
+	struct caller c = {.sock_lfd = -1};
+
+	/* the command cannot be started: 125 on the channel */
+	caller_start(f, &c);
+	fault_set(F_FORK, -1, 0, 1, EAGAIN);
+	assert_int_equal(run_local(f, "true", NULL), QREXEC_EXIT_PROBLEM);
+	fault_reset();
+	join(f);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.code, QREXEC_EXIT_PROBLEM);
+}
+
 /* ---- dclient_execute_vm ---- */
 
 #define VM_CMD "user:QUBESRPC qubes.Svc vm12"
@@ -923,34 +975,63 @@ test_execute_vm_failures(void **state)
 	assert_int_equal(vchan_path(&f->env, 5, &a, path, sizeof(path)), 0);
 	assert_int_equal(lstat(path, &st), -1);
 	vmcall_done(&v);
+
+	/* the caller's directory is broken: its channel cannot be reached */
+	p = unit_path(f->dir, "12");
+	assert_int_equal(rename(p, strcat(strcpy(path, p), ".old")), 0);
+	free(p);
+	unit_write_file(f->dir, "12", "not a directory", 0644);
+	vmcall_prepare(f, &v, false, false);
+	f->env.layout = VCHAN_LAYOUT_PER_QUBE;
+	start(f, vmcall_main, &v);
+	assert_int_equal(dclient_execute_vm(&f->env, f->dir, "target", 12,
+	                     VM_CMD, "SOCKET9", false),
+	    -ENOTDIR);
+	join(f);
+	check_service_connect(&v);
+	assert_int_equal(vchan_path(&f->env, 5, &a, path, sizeof(path)), 0);
+	assert_int_equal(lstat(path, &st), -1);
+	vmcall_done(&v);
+
+	/* the target's directory is missing: no relay listener */
+	p = unit_path(f->dir, "5");
+	assert_int_equal(rmdir(p), 0);
+	free(p);
+	vmcall_prepare(f, &v, false, false);
+	f->env.layout = VCHAN_LAYOUT_PER_QUBE;
+	(void)close(v.source.lfd);
+	v.source.lfd = -1;
+	start(f, vmcall_main, &v);
+	assert_int_equal(dclient_execute_vm(&f->env, f->dir, "target", 12,
+	                     VM_CMD, "SOCKET9", false),
+	    -ENOENT);
+	join(f);
+	vmcall_done(&v);
 }
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_is_adminvm),
-	    cmocka_unit_test_setup_teardown(test_connect, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_connect_errors, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_negotiate, setup, teardown),
+	    T(test_connect),
+	    T(test_connect_errors),
+	    T(test_negotiate),
 	    cmocka_unit_test(test_negotiate_replies),
 	    cmocka_unit_test(test_service_connect_ident),
-	    cmocka_unit_test_setup_teardown(test_local_exec, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_local_socket, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_local_socket_no_descriptor, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_local_shell, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_local_failures, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_regress_local_service_fd_leak, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_execute_vm_flat, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_execute_vm_relay, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-	        test_execute_vm_failures, setup, teardown),
+	    T(test_local_exec),
+	    T(test_local_socket),
+	    T(test_local_socket_no_descriptor),
+	    T(test_local_shell),
+	    T(test_local_failures),
+	    T(test_regress_local_service_fd_leak),
+	    T(test_local_wait_for_session),
+	    T(test_local_spawn_failure),
+	    T(test_execute_vm_flat),
+	    T(test_execute_vm_relay),
+	    T(test_execute_vm_failures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -264,9 +264,10 @@ run(struct fixture *f)
 	stream_init(&s, &f->p);
 	r = stream_run(&s, f->sigfd);
 	stream_free(&s);
-	if (f->p.sink >= 0)
+	/* (our own stdio sockets are shut down, not closed) */
+	if (f->p.sink > 2)
 		assert_int_equal(fcntl(f->p.sink, F_GETFD), -1);
-	if (f->p.src >= 0)
+	if (f->p.src > 2)
 		assert_int_equal(fcntl(f->p.src, F_GETFD), -1);
 	if (f->p.err >= 0)
 		assert_int_equal(fcntl(f->p.err, F_GETFD), -1);
@@ -1053,6 +1054,45 @@ test_caller_stdin_restored(void **state)
 }
 
 static void
+test_caller_stdio_sockets(void **state)
+{
+	struct fixture *f = *state;
+	int saved0, saved1, keep0, keep1;
+
+	/*
+	 * Our stdin and stdout are sockets (a socket service's client): they
+	 * are shut down, left open, and made blocking again.
+	 */
+	saved0 = dup(0);
+	saved1 = dup(1);
+	keep0 = dup(f->src);
+	keep1 = dup(f->sink);
+	assert_true(saved0 >= 0 && saved1 >= 0 && keep0 >= 0 && keep1 >= 0);
+	assert_int_equal(dup2(f->src, 0), 0);
+	assert_int_equal(dup2(f->sink, 1), 1);
+	f->p.is_service = false;
+	f->p.src = 0;
+	f->p.sink = 1;
+	peer.reply_exit = 0;
+	peer_feed(MSG_DATA_STDOUT, "out");
+	peer_send(MSG_DATA_STDOUT, NULL, 0);
+	feed(f->psrc, "in", true);
+	assert_int_equal(run(f), 0);
+	assert_true(fcntl(0, F_GETFD) >= 0);
+	assert_true(fcntl(1, F_GETFD) >= 0);
+	assert_int_equal(dup2(saved0, 0), 0);
+	assert_int_equal(dup2(saved1, 1), 1);
+	(void)close(saved0);
+	(void)close(saved1);
+	assert_int_equal(fcntl(keep0, F_GETFL) & O_NONBLOCK, 0);
+	assert_int_equal(fcntl(keep1, F_GETFL) & O_NONBLOCK, 0);
+	(void)close(keep0);
+	(void)close(keep1);
+	assert_string_equal(peer_text(MSG_DATA_STDIN), "in");
+	expect(f->psink, "out");
+}
+
+static void
 test_sink_errors(void **state)
 {
 	struct fixture *f = *state;
@@ -1224,6 +1264,7 @@ main(void)
 	    T(test_send_failure),
 	    T(test_caller_pipes),
 	    T(test_caller_stdin_restored),
+	    T(test_caller_stdio_sockets),
 	    T(test_sink_errors),
 	    T(test_src_read_error),
 	    T(test_chan_errors),
