@@ -1,0 +1,57 @@
+#!/bin/sh
+# test_admin.sh - qubes-policy (issue #3): list, get, replace, remove;
+# a replacement or removal that would break the policy is refused and
+# leaves the directory as it was.  TAP output.
+set -u
+Q=$1/src/policy/qubes-policy
+D=$(mktemp -d)
+trap 'rm -rf "$D"' EXIT
+mkdir "$D/include"
+n=0
+bad=0
+ok() { # description, then the command
+	d=$1
+	shift
+	n=$((n + 1))
+	if "$@" >/dev/null 2>&1; then
+		echo "ok $n - $d"
+	else
+		echo "not ok $n - $d"
+		bad=$((bad + 1))
+	fi
+}
+no() {
+	d=$1
+	shift
+	n=$((n + 1))
+	if "$@" >/dev/null 2>&1; then
+		echo "not ok $n - $d"
+		bad=$((bad + 1))
+	else
+		echo "ok $n - $d"
+	fi
+}
+replace() { printf "$2" | "$Q" -p "$D" -r "$1"; }
+ok "replace creates a file" replace 30-a 'a * @anyvm @anyvm allow\n'
+ok "the file has the text" sh -c "[ \"\$('$Q' -p '$D' -g 30-a)\" = 'a * @anyvm @anyvm allow' ]"
+no "a broken replacement is refused" replace 30-a 'a * @anyvm\n'
+ok "and the old text stays" grep -qx 'a \* @anyvm @anyvm allow' "$D/30-a.policy"
+no "an include of a missing file is refused" replace 20-i '!include include/x\n'
+ok "an include file is created" replace include/x 'x * @anyvm @anyvm deny\n'
+ok "now the include is accepted" replace 20-i '!include include/x\n'
+ok "--include works like include/" sh -c "'$Q' -p '$D' --include -g x | grep -q deny"
+ok "list shows the policy files" sh -c "[ \"\$('$Q' -p '$D' -l | tr '\n' ' ')\" = '20-i 30-a ' ]"
+ok "list --include shows the include files" sh -c "[ \"\$('$Q' -p '$D' -l --include)\" = x ]"
+no "removing an included file is refused" "$Q" -p "$D" -d include/x
+ok "and it is still there" test -f "$D/include/x"
+no "a name that makes an invalid file name is refused" replace Bad 'a * @anyvm @anyvm allow\n'
+ok "and nothing was written" sh -c "! ls -a '$D' | grep -q Bad"
+no "a path is not a name" "$Q" -p "$D" -g ../x
+no "get of a missing file fails" "$Q" -p "$D" -g nosuch
+ok "remove the includer" "$Q" -p "$D" -d 20-i
+ok "then the include file" "$Q" -p "$D" -d include/x
+ok "no temporary files are left" sh -c "[ \"\$(ls -a '$D' | tr '\n' ' ')\" = '. .. 30-a.policy include ' ]"
+s=0; "$Q" -p "$D" -x >/dev/null 2>&1 || s=$?
+ok "usage errors exit 2" test "$s" -eq 2
+echo "1..$n"
+[ "$bad" -eq 0 ]
