@@ -118,8 +118,10 @@ close_sink(struct stream *s)
 		return;
 	buffer_consume(&s->to_sink, buffer_len(&s->to_sink));
 	if (s->exit_on_client_eof) {
-		if (s->src >= 0)
+		if (s->src >= 0) {
+			s->prefix_len = 0; /* nothing may follow the EOF */
 			queue(s, src_type(s), NULL, 0);
+		}
 		s->sink = s->src = -1;
 		return;
 	}
@@ -248,6 +250,7 @@ handle_msg(struct stream *s, const struct qrexec_hdr *hdr, uint8_t *body)
 		s->remote_status = code < 0 || code > 255 ? 255 : code;
 		/* the remote process is gone: stop sending it input */
 		if (s->src >= 0) {
+			s->prefix_len = 0; /* nothing may follow the EOF */
 			queue(s, src_type(s), NULL, 0);
 			close_src(s);
 		}
