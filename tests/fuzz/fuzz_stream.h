@@ -18,7 +18,8 @@
  * -timeout catches a hang) with a status in -1..255; every fd it was
  * given is closed by it exactly once (the fd numbers are free again
  * afterwards, so a leak or a double close shows), and the channel fd is
- * left open for its owner.
+ * left open for its owner; what it sent on the channel is well-formed
+ * (see fs_check_sent()).
  */
 #ifndef BULKHEAD_FUZZ_STREAM_H
 #define BULKHEAD_FUZZ_STREAM_H
@@ -122,6 +123,66 @@ fs_fd_open(int fd)
 	return fd >= 0 && fcntl(fd, F_GETFD) >= 0;
 }
 
+/*
+ * What stream_run() sent to the peer (readable when the peer only shut
+ * its side down) must be well-formed: complete messages of our side's
+ * types that pass proto_data_hdr_check(), nothing on a stream after its
+ * EOF, nothing after an exit code, and a service's exit code 0 (no local
+ * process).
+ */
+static void
+fs_check_sent(int fd, bool is_service, uint32_t max_chunk)
+{
+	static uint8_t buf[4u << 20];
+	bool eof_out = false, eof_err = false, exited = false;
+	size_t len = 0, off = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		FUZZ_CHECK(len < sizeof(buf));
+	}
+	while (len - off >= 8) {
+		uint32_t type = fuzz_u32(buf + off);
+		uint32_t mlen = fuzz_u32(buf + off + 4);
+		bool *eof;
+
+		FUZZ_CHECK(proto_data_hdr_check(type, mlen, max_chunk) == 0);
+		FUZZ_CHECK(len - off - 8 >= mlen);
+		FUZZ_CHECK(!exited);
+		switch (type) {
+		case MSG_DATA_STDOUT:
+			FUZZ_CHECK(is_service);
+			eof = &eof_out;
+			break;
+		case MSG_DATA_STDIN:
+			FUZZ_CHECK(!is_service);
+			eof = &eof_out;
+			break;
+		case MSG_DATA_STDERR:
+			eof = &eof_err;
+			break;
+		default:
+			FUZZ_CHECK(type == MSG_DATA_EXIT_CODE && is_service);
+			FUZZ_CHECK(fuzz_u32(buf + off + 8) == 0);
+			exited = true;
+			eof = NULL;
+			break;
+		}
+		if (eof != NULL) {
+			FUZZ_CHECK(!*eof);
+			*eof = mlen == 0;
+		}
+		off += 8 + (size_t)mlen;
+	}
+	FUZZ_CHECK(off == len);
+}
+
 static void
 fuzz_stream_one(const uint8_t *data, size_t size, bool is_service)
 {
@@ -218,6 +279,9 @@ fuzz_stream_one(const uint8_t *data, size_t size, bool is_service)
 	for (i = 0; i < 3; i++)
 		FUZZ_CHECK(!fs_fd_open(given[i]));
 	FUZZ_CHECK(fs_fd_open(chan[0]));
+
+	if (chan[1] >= 0)
+		fs_check_sent(chan[1], is_service, s.max_chunk);
 
 	if (drain.running)
 		(void)pthread_join(drain.thread, NULL);
