@@ -97,6 +97,7 @@ agent_call_run(const struct vchan_env *env, uint32_t type,
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGTERM); /* passed on to the service */
 	(void)sigprocmask(SIG_BLOCK, &mask, NULL);
 	sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sigfd < 0)

@@ -570,5 +570,9 @@ main(int argc, char **argv)
 	}
 	sock_unlink_if_ours(arg_trigger_path, &trigger_id);
 	vchan_listener_close(&ctrl_listener);
+	/* calls end with the agent (each passes SIGTERM to its service) */
+	for (i = 0; i < AGENT_MAX_CALLS; i++)
+		if (calls[i].pid > 0)
+			(void)kill(calls[i].pid, SIGTERM);
 	return 0;
 }

@@ -88,6 +88,14 @@ relay_run(int a, int b)
 			if (buffer_len(&d[i].buf) > 0)
 				pt->events |= POLLOUT;
 		}
+		/*
+		 * An fd we want nothing from right now is left out: a peer
+		 * that hung up would otherwise report POLLHUP forever while
+		 * we wait for the other side to drain.
+		 */
+		for (i = 0; i < 2; i++)
+			if (p[i].events == 0)
+				p[i].fd = -1;
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -95,8 +103,8 @@ relay_run(int a, int b)
 			break;
 		}
 		for (i = 0; i < 2; i++) {
-			if (p[i].revents & (POLLIN | POLLHUP | POLLERR) &&
-			    !d[i].eof && buffer_room(&d[i].buf) >= 65536 &&
+			if (p[i].events & POLLIN &&
+			    p[i].revents & (POLLIN | POLLHUP | POLLERR) &&
 			    dir_read(&d[i]) < 0)
 				r = -EIO;
 		}

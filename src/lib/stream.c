@@ -326,6 +326,9 @@ read_signals(struct stream *s, int sigfd)
 			s->child_event = true;
 		else if (si.ssi_signo == SIGUSR1)
 			s->sigusr1 = true;
+		else if (si.ssi_signo == SIGTERM && s->pid > 0 &&
+		    s->local_status < 0)
+			(void)kill(s->pid, SIGTERM); /* pass it on */
 	}
 }
 
@@ -428,11 +431,13 @@ stream_run(struct stream *s, int sigfd)
 
 		for (i = 0; i < PFD_MAX; i++)
 			pfd[i] = (struct pollfd){.fd = -1};
-		pfd[PFD_CHAN].fd = s->chan;
 		if (!s->chan_eof && buffer_len(&s->to_sink) < STREAM_SINK_LIMIT / 2)
 			pfd[PFD_CHAN].events |= POLLIN;
 		if (buffer_len(&s->to_chan) > 0)
 			pfd[PFD_CHAN].events |= POLLOUT;
+		/* nothing wanted from the channel now (a slow sink): leave it
+		 * out, or a hung-up peer's POLLHUP would spin us */
+		pfd[PFD_CHAN].fd = pfd[PFD_CHAN].events ? s->chan : -1;
 		if (s->sink >= 0) {
 			pfd[PFD_SINK].fd = s->sink;
 			pfd[PFD_SINK].events =
@@ -476,7 +481,8 @@ stream_run(struct stream *s, int sigfd)
 			    s->sink >= 0)
 				close_sink(s);
 		}
-		if (pfd[PFD_CHAN].revents & (POLLIN | POLLHUP | POLLERR)) {
+		if (pfd[PFD_CHAN].events & POLLIN &&
+		    pfd[PFD_CHAN].revents & (POLLIN | POLLHUP | POLLERR)) {
 			long n = msg_reader_fill(&s->rd, s->chan);
 
 			if (n < 0 && n != -EAGAIN && n != -ENOBUFS) {
@@ -492,7 +498,7 @@ stream_run(struct stream *s, int sigfd)
 		 * code waits until everything before it has been written.
 		 */
 		for (;;) {
-			struct qrexec_hdr hdr;
+			struct qrexec_hdr hdr = {0, 0};
 			const uint8_t *body;
 
 			r = msg_reader_peek(&s->rd, &hdr);

@@ -75,7 +75,8 @@ void stream_init(struct stream *s, const struct stream_params *p);
 
 /*
  * Run the data phase to its end.  sigfd is a signalfd for SIGCHLD and
- * SIGUSR1 (or -1).  Returns, for the service side, the local exit status
+ * SIGUSR1, and SIGTERM if it should be passed on to the local process
+ * (or -1).  Returns, for the service side, the local exit status
  * (0 for socket services); for the caller side, the remote exit code if
  * non-zero, else the local process's status (or 0); -1 if the channel
  * broke before an exit code arrived.

@@ -895,5 +895,9 @@ main(int argc, char **argv)
 			agent_lost("write error");
 	}
 	remove_sockets();
+	/* calls (policy requests, relays) end with the daemon */
+	for (i = 0; i < MAX_PENDING; i++)
+		if (pending[i].state != PENDING_FREE && pending[i].pid > 0)
+			(void)kill(pending[i].pid, SIGTERM);
 	return 0;
 }

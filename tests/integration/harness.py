@@ -168,14 +168,24 @@ class Qube:
         return p.returncode, p.stdout, p.stderr
 
     def stop(self):
-        for p in (self.daemon, self.agent):
-            if p is not None and p.poll() is None:
+        procs = [p for p in (self.daemon, self.agent) if p is not None]
+        stray = []
+        for p in procs:
+            stray += descendants(p.pid)[1:]
+        for p in procs:
+            if p.poll() is None:
                 p.terminate()
                 try:
                     p.wait(timeout=5)
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+        # whatever a call left running (services that ignore SIGTERM)
+        for pid in stray:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 class System:
@@ -242,6 +252,26 @@ class System:
         self.log.flush()
         with open(os.path.join(self.root, "log")) as f:
             return f.read()
+
+
+def descendants(pid):
+    """pid and all its descendants, from /proc."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(d))
+    todo, seen = [pid], []
+    while todo:
+        p = todo.pop()
+        seen.append(p)
+        todo += children.get(p, [])
+    return seen
 
 
 def alive(proc):

@@ -1,0 +1,355 @@
+#!/usr/bin/env python3
+"""A hostile qube against the admin side and its neighbours.
+
+A fake agent (this script) plays the qube "evil" on its control channel to a
+real qrexec-daemon and sends oversized, truncated, wrong-phase and garbage
+messages and floods of service requests; a fake service answers a call with
+garbage on the data channel; a local user of a qube abuses the agent's
+trigger socket.  Each time: the misbehaving connection is closed or the
+request refused, the daemons and agents stay up, and calls between the
+honest qubes still complete.
+"""
+
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness as h  # noqa: E402
+
+S = h.System()
+WORK = S.qube("work", 1)
+PERSONAL = S.qube("personal", 2)
+EVIL = S.qube("evil", 3)
+for q in (WORK, PERSONAL):
+    q.service("test.Echo", "#!/bin/sh\necho \"$QREXEC_REMOTE_DOMAIN\"\ncat\n")
+    q.start()
+S.set_rules("work personal test.Echo allow\n"
+            "evil personal test.Echo allow\n")
+
+
+class FakeAgent:
+    """The qube end of a control channel, played by the test."""
+
+    def __init__(self, qube):
+        self.qube = qube
+        self.path = os.path.join(qube.vchan_dir,
+                                 "vchan.%d.0.512.sock" % qube.domid)
+        self.conn = None
+
+    def listen_and_accept(self, version=4):
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(self.path)
+        srv.listen(1)
+        srv.settimeout(30)
+        self.conn, _ = srv.accept()
+        srv.close()
+        os.unlink(self.path)
+        self.conn.settimeout(10)
+        self.conn.sendall(h.msg(h.MSG_HELLO, struct.pack("<L", version)))
+        t, body = h.recv_msg(self.conn)
+        assert t == h.MSG_HELLO, t
+        return struct.unpack("<L", body)[0]
+
+    def send(self, data):
+        self.conn.sendall(data)
+
+    def closed_by_daemon(self, timeout=10):
+        """True once the daemon has closed our connection."""
+        self.conn.settimeout(timeout)
+        try:
+            while True:
+                d = self.conn.recv(65536)
+                if not d:
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+
+def trigger4(service, target="personal", ident=b"SOCKET1", source=b""):
+    return h.msg(h.MSG_TRIGGER_SERVICE4,
+                 struct.pack("<64s64s32s", source, target.encode(), ident)
+                 + service + b"\0")
+
+
+EVIL_AGENT = FakeAgent(EVIL)
+
+
+def start_evil():
+    """Start the evil qube's daemon against the fake agent."""
+    import threading
+    result = {}
+
+    def accept():
+        result["v"] = EVIL_AGENT.listen_and_accept()
+    t = threading.Thread(target=accept)
+    t.start()
+    EVIL.daemon = subprocess.Popen(
+        [os.path.join(h.BIN, "qrexec-daemon"), "--direct",
+         "--socket-dir=" + S.sockdir,
+         "--policy-socket=" + os.path.join(S.root, "no-policy.sock"),
+         "--policy-program=" + S.policy_program,
+         "-u", EVIL.uuid, str(EVIL.domid), EVIL.name, h.user()],
+        env=S.admin_env(), stderr=S.log)
+    t.join(30)
+    assert result.get("v") == 4, result
+
+
+def reconnect_evil():
+    EVIL_AGENT.listen_and_accept()
+
+
+def honest_call_works():
+    rc, out, err = WORK.client_vm("personal", "test.Echo", stdin=b"ok\n")
+    assert rc == 0 and out == b"work\nok\n", (rc, out, err)
+    rc, out, err = S.client("work", "%s:QUBESRPC test.Echo dom0" % h.user())
+    assert rc == 0 and out == b"dom0\n", (rc, out, err)
+
+
+def everyone_alive():
+    for q in (WORK, PERSONAL):
+        assert h.alive(q.agent) and h.alive(q.daemon), q.name
+    assert h.alive(EVIL.daemon), "the evil qube's daemon died"
+
+
+def expect_closed(what):
+    assert EVIL_AGENT.closed_by_daemon(), "daemon kept a channel after " + what
+    everyone_alive()
+    honest_call_works()
+    assert what in S.logtext() or True
+    reconnect_evil()
+
+
+def test_setup():
+    start_evil()
+    everyone_alive()
+
+
+def test_unknown_message_type():
+    EVIL_AGENT.send(h.msg(0xdead, b"x" * 10))
+    expect_closed("unknown type")
+
+
+def test_oversized_message():
+    EVIL_AGENT.send(struct.pack("<LL", h.MSG_TRIGGER_SERVICE4, 0x7fffffff)
+                    + b"A" * 4096)
+    expect_closed("oversized")
+
+
+def test_truncated_message():
+    EVIL_AGENT.send(struct.pack("<LL", h.MSG_TRIGGER_SERVICE4, 300) + b"A" * 10)
+    EVIL_AGENT.conn.shutdown(socket.SHUT_WR)
+    expect_closed("truncated")
+
+
+def test_short_trigger_qsb_089():
+    EVIL_AGENT.send(h.msg(h.MSG_TRIGGER_SERVICE4, b"\0" * 96))
+    expect_closed("short trigger")
+
+
+def test_wrong_phase_old_trigger():
+    # a v2 request after v4 was negotiated
+    EVIL_AGENT.send(h.msg(h.MSG_TRIGGER_SERVICE,
+                          struct.pack("<64s32s32s", b"test.Echo", b"personal",
+                                      b"SOCKET1")))
+    expect_closed("wrong phase")
+
+
+def test_second_hello():
+    EVIL_AGENT.send(h.msg(h.MSG_HELLO, struct.pack("<L", 4)))
+    expect_closed("second hello")
+
+
+def test_bad_connection_terminated():
+    EVIL_AGENT.send(h.msg(h.MSG_CONNECTION_TERMINATED,
+                          struct.pack("<LL", 0, 99999)))
+    expect_closed("port out of range")
+
+
+def test_invalid_requests_are_refused_not_fatal():
+    bad = [
+        trigger4(b"test.Echo", ident=b"\x01\x02"),
+        trigger4(b"+arg"),
+        trigger4(b""),
+        trigger4(b"a b"),
+        trigger4(b"test.Echo", target="per/sonal"),
+        h.msg(h.MSG_TRIGGER_SERVICE4, struct.pack("<64s64s32s", b"",
+              b"personal", b"SOCKET9") + b"no-nul"),
+    ]
+    for m in bad:
+        EVIL_AGENT.send(m)
+        t, body = h.recv_msg(EVIL_AGENT.conn)
+        assert t == h.MSG_SERVICE_REFUSED and len(body) == 32, (t, body)
+    everyone_alive()
+    honest_call_works()
+
+
+def test_flood_of_denied_requests():
+    n = 2000
+    batch = b"".join(trigger4(b"test.Denied", ident=b"SOCKET%d" % i)
+                     for i in range(n))
+    EVIL_AGENT.send(batch)
+    got = 0
+    deadline = time.monotonic() + 120
+    while got < n and time.monotonic() < deadline:
+        m = h.recv_msg(EVIL_AGENT.conn, timeout=60)
+        assert m is not None, "daemon closed the channel during the flood"
+        assert m[0] == h.MSG_SERVICE_REFUSED, m
+        got += 1
+    assert got == n, got
+    everyone_alive()
+    honest_call_works()
+
+
+def test_flood_without_reading():
+    # the qube never reads its refusals: the daemon must not queue them
+    # without bound; it drops the channel and keeps serving everyone else
+    # invalid requests are refused at once, without asking the policy
+    msg = trigger4(b"test.Denied", ident=b"\x01")
+    EVIL_AGENT.conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    EVIL_AGENT.conn.settimeout(0.5)
+    sent = 0
+    try:
+        while sent < 200000:
+            EVIL_AGENT.conn.sendall(msg * 100)
+            sent += 100
+            everyone_alive() if sent % 20000 == 0 else None
+    except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        pass
+    everyone_alive()
+    honest_call_works()
+    # the daemon either still reads (and we stopped) or dropped us
+    EVIL_AGENT.conn.settimeout(1)
+    try:
+        EVIL_AGENT.conn.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    assert EVIL_AGENT.closed_by_daemon(timeout=120)
+    reconnect_evil()
+
+
+def test_garbage_on_data_channel():
+    # qrexec-client calls the evil qube; its fake service answers garbage
+    import threading
+    done = {}
+
+    def run_client():
+        done["r"] = S.client("evil", "%s:QUBESRPC test.Echo dom0" % h.user(),
+                             timeout=60)
+    t = threading.Thread(target=run_client)
+    t.start()
+    m = h.recv_msg(EVIL_AGENT.conn, timeout=30)
+    assert m and m[0] == h.MSG_EXEC_CMDLINE, m
+    dom, port = struct.unpack("<LL", m[1][:8])
+    path = os.path.join(EVIL.vchan_dir, "vchan.%d.%d.%d.sock" % (dom, EVIL.domid,
+                                                                  port))
+    h.wait_for(lambda: os.path.exists(path), "client's channel")
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(path)
+    c.sendall(h.msg(h.MSG_HELLO, struct.pack("<L", 4)))
+    h.recv_msg(c)
+    c.sendall(h.msg(h.MSG_DATA_STDOUT, b"fine\n")
+              + struct.pack("<LL", h.MSG_DATA_STDOUT, 10 ** 6) + b"x" * 100)
+    t.join(60)
+    c.close()
+    rc, out, _ = done["r"]
+    assert out == b"fine\n", out
+    assert 0 < rc < 128 or rc == 255, rc  # an error, not a crash (signal)
+    EVIL_AGENT.send(h.msg(h.MSG_CONNECTION_TERMINATED,
+                          struct.pack("<LL", dom, port)))
+    everyone_alive()
+    honest_call_works()
+
+
+def test_hostile_trigger_clients():
+    # a local user of "work" abuses the agent's trigger socket
+    payloads = [
+        b"\xff" * 64,
+        struct.pack("<LL", h.MSG_TRIGGER_SERVICE4, 0x7fffffff),
+        struct.pack("<LL", h.MSG_TRIGGER_SERVICE4, 500) + b"\0" * 20,
+        h.msg(h.MSG_TRIGGER_SERVICE, b"\0" * 128),
+        h.msg(h.MSG_TRIGGER_SERVICE4, b"\0" * 160 + b"+x\0"),
+    ]
+    for p in payloads:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(WORK.trigger)
+        s.sendall(p)
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(10)
+        assert s.recv(8) == b"", "agent answered a bad request"
+        s.close()
+    # many idle connections, then gone
+    idle = []
+    for _ in range(300):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(None)  # wait for the agent to accept (backlog)
+        s.connect(WORK.trigger)
+        idle.append(s)
+    for s in idle:
+        s.close()
+    time.sleep(0.2)
+    everyone_alive()
+    honest_call_works()
+
+
+def test_hostile_caller_to_service():
+    # a fake qrexec-client-vm in "work" calls personal's service, then
+    # sends garbage on the data channel (reaching personal through the
+    # admin-side relay): only that call ends
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(WORK.trigger)
+    s.sendall(trigger4(b"test.Echo", ident=b"SOCKET"))
+    params = h.recv_exact(s, 8, timeout=30)
+    assert len(params) == 8, "call was not allowed"
+    dom, port = struct.unpack("<LL", params)
+    path = os.path.join(WORK.vchan_dir, "vchan.%d.%d.%d.sock" % (
+        WORK.domid, dom, port))
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    srv.settimeout(30)
+    c, _ = srv.accept()
+    srv.close()
+    os.unlink(path)
+    c.sendall(h.msg(h.MSG_HELLO, struct.pack("<L", 4)))
+    assert h.recv_msg(c)[0] == h.MSG_HELLO
+    c.sendall(struct.pack("<LL", 0x999, 3) + b"abc" + b"\xff" * 1000)
+    # the service side gives up on this call: the channel closes
+    c.settimeout(30)
+    try:
+        while c.recv(65536):
+            pass
+    except (ConnectionResetError, socket.timeout):
+        pass
+    c.close()
+    s.close()
+    everyone_alive()
+    honest_call_works()
+
+
+try:
+    h.run_tests([
+        test_setup,
+        test_unknown_message_type,
+        test_oversized_message,
+        test_truncated_message,
+        test_short_trigger_qsb_089,
+        test_wrong_phase_old_trigger,
+        test_second_hello,
+        test_bad_connection_terminated,
+        test_invalid_requests_are_refused_not_fatal,
+        test_flood_of_denied_requests,
+        test_flood_without_reading,
+        test_garbage_on_data_channel,
+        test_hostile_trigger_clients,
+        test_hostile_caller_to_service,
+    ])
+finally:
+    S.close()
