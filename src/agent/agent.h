@@ -25,7 +25,7 @@
  * PROC_AGENT_CALL: run one exec request to its end (in the forked child).
  * Returns the process exit status for the call process.
  */
-int agent_call_run(const struct vchan_env *env, uint32_t type,
-    const struct qrexec_exec *req);
+int agent_call_run(
+    const struct vchan_env *env, uint32_t type, const struct qrexec_exec *req);
 
 #endif

@@ -56,8 +56,8 @@ just_exec(struct qcmd *c, const char *user)
 			}
 			r = 0;
 			if (c->send_descriptor)
-				r = io_write_all(fd, c->rpc_words,
-				    strlen(c->rpc_words) + 1);
+				r = io_write_all(
+				    fd, c->rpc_words, strlen(c->rpc_words) + 1);
 			(void)close(fd);
 			return r < 0 ? QREXEC_EXIT_PROBLEM : 0;
 		}
@@ -74,11 +74,12 @@ just_exec(struct qcmd *c, const char *user)
 }
 
 int
-agent_call_run(const struct vchan_env *env, uint32_t type,
-    const struct qrexec_exec *req)
+agent_call_run(
+    const struct vchan_env *env, uint32_t type, const struct qrexec_exec *req)
 {
 	struct vchan_addr a = {.server_dom = req->domain,
-	    .client_dom = env->my_dom, .port = req->port};
+	    .client_dom = env->my_dom,
+	    .port = req->port};
 	struct stream_params sp;
 	struct svc_target t;
 	struct svc_proc p;
@@ -111,8 +112,8 @@ agent_call_run(const struct vchan_env *env, uint32_t type,
 		user = c->user;
 		cmd_ok = true;
 		if (c->is_rpc) {
-			r = qcmd_load_config(c, svc_config_path(), err,
-			    sizeof(err));
+			r = qcmd_load_config(
+			    c, svc_config_path(), err, sizeof(err));
 			if (r < 0) {
 				log_warnx("service configuration: %s", err);
 				cmd_ok = false;
@@ -120,14 +121,14 @@ agent_call_run(const struct vchan_env *env, uint32_t type,
 				if (c->force_user)
 					user = c->force_user;
 				if (c->wait_for_session && !c->nogui)
-					(void)svc_wait_for_session(svc_path(),
-					    c->source_domain, user);
+					(void)svc_wait_for_session(
+					    svc_path(), c->source_domain, user);
 			}
 		}
 	}
 
-	chan = vchan_connect(env, vchan_dir_dom(env, &a), &a,
-	    CALL_CONNECT_TIMEOUT_MS);
+	chan = vchan_connect(
+	    env, vchan_dir_dom(env, &a), &a, CALL_CONNECT_TIMEOUT_MS);
 	if (chan < 0) {
 		log_warnx("data channel to %u port %u: %s", a.server_dom,
 		    a.port, strerror(-chan));
@@ -144,8 +145,8 @@ agent_call_run(const struct vchan_env *env, uint32_t type,
 	if (type == MSG_JUST_EXEC) {
 		int32_t rc = just_exec(cmd_ok ? c : NULL, user);
 
-		(void)msg_send(chan, MSG_DATA_EXIT_CODE, &rc, sizeof(rc), NULL,
-		    0);
+		(void)msg_send(
+		    chan, MSG_DATA_EXIT_CODE, &rc, sizeof(rc), NULL, 0);
 		qcmd_free(c);
 		return 0;
 	}
@@ -163,8 +164,8 @@ agent_call_run(const struct vchan_env *env, uint32_t type,
 		r = svc_lookup(svc_path(), c, &t, err, sizeof(err));
 		if (r < 0) {
 			log_warnx("%s", err);
-			code = r == -ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND
-					    : QREXEC_EXIT_PROBLEM;
+			code = r == -ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND :
+			                      QREXEC_EXIT_PROBLEM;
 			goto failed;
 		}
 		if (t.kind != SVC_EXEC) {
@@ -179,8 +180,8 @@ agent_call_run(const struct vchan_env *env, uint32_t type,
 			sp.exit_on_client_eof = c->exit_on_client_eof;
 			sp.exit_on_service_eof = c->exit_on_service_eof;
 		} else {
-			r = svc_spawn(t.path, c, user, SVC_STDIO_PIPES, NULL,
-			    &p);
+			r = svc_spawn(
+			    t.path, c, user, SVC_STDIO_PIPES, NULL, &p);
 			if (r < 0) {
 				code = QREXEC_EXIT_PROBLEM;
 				goto failed;
@@ -203,8 +204,8 @@ agent_call_run(const struct vchan_env *env, uint32_t type,
 	stream_init(&s, &sp);
 	/* a socket service first gets the descriptor, as if the caller sent it */
 	if (c->is_rpc && sp.pid == 0 && c->send_descriptor)
-		(void)buffer_append(&s.to_sink, c->rpc_words,
-		    strlen(c->rpc_words) + 1);
+		(void)buffer_append(
+		    &s.to_sink, c->rpc_words, strlen(c->rpc_words) + 1);
 	code = stream_run(&s, sigfd);
 	stream_free(&s);
 	qcmd_free(c);

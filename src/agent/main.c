@@ -34,16 +34,16 @@
 
 #define AGENT_DEFAULT_TRIGGER "/var/run/qubes/qrexec-agent"
 /* Calls and trigger clients we track at once (Qubes: 256). */
-#define AGENT_MAX_CALLS	   256
+#define AGENT_MAX_CALLS    256
 #define AGENT_MAX_TRIGGERS 256
 /* Bytes a trigger client may send: one v4 trigger. */
-#define AGENT_TRIGGER_MAX_LEN (sizeof(struct qrexec_trigger4) + \
-	QREXEC_MAX_SERVICE_NAME_LEN)
+#define AGENT_TRIGGER_MAX_LEN                                                  \
+	(sizeof(struct qrexec_trigger4) + QREXEC_MAX_SERVICE_NAME_LEN)
 
 enum trig_state {
 	TRIG_FREE,
-	TRIG_READING,	/* waiting for the client's request */
-	TRIG_PENDING,	/* forwarded, waiting for the daemon's verdict */
+	TRIG_READING,   /* waiting for the client's request */
+	TRIG_PENDING,   /* forwarded, waiting for the daemon's verdict */
 	TRIG_CONNECTED, /* connection details sent, call under way */
 	TRIG_STATE_MAX
 };
@@ -107,7 +107,8 @@ usage(FILE *f, int code)
 static int
 ctrl_listen(void)
 {
-	struct vchan_addr a = {.server_dom = env.my_dom, .client_dom = 0,
+	struct vchan_addr a = {.server_dom = env.my_dom,
+	    .client_dom = 0,
 	    .port = QREXEC_CTRL_PORT};
 
 	return vchan_listen(&env, vchan_dir_dom(&env, &a), &a, &ctrl_listener);
@@ -126,13 +127,13 @@ trigger_free(struct trigger *t)
 static void
 send_conn_terminated(uint32_t domain, uint32_t port)
 {
-	struct qrexec_exec_params ep = {.ep_connect_domain = domain,
-	    .ep_connect_port = port};
+	struct qrexec_exec_params ep = {
+	    .ep_connect_domain = domain, .ep_connect_port = port};
 
 	if (ctrl_fd < 0 || !ctrl_ready)
 		return;
-	if (msg_send(ctrl_fd, MSG_CONNECTION_TERMINATED, &ep, sizeof(ep),
-		NULL, 0) < 0)
+	if (msg_send(ctrl_fd, MSG_CONNECTION_TERMINATED, &ep, sizeof(ep), NULL,
+	        0) < 0)
 		log_warn("sending MSG_CONNECTION_TERMINATED");
 }
 
@@ -217,7 +218,7 @@ handle_service_connect(const uint8_t *body, uint32_t len)
 	t = trigger_by_ident(sc.ident);
 	if (t == NULL) {
 		log_warnx("MSG_SERVICE_CONNECT for an unknown request, "
-			  "ignoring");
+		          "ignoring");
 		return;
 	}
 	ep.ep_connect_domain = sc.domain;
@@ -251,7 +252,8 @@ handle_ctrl_msg(const struct qrexec_hdr *hdr, const uint8_t *body)
 		handle_service_connect(body, hdr->hdr_len);
 		return;
 	case MSG_SERVICE_REFUSED:
-		if (proto_service_refused_parse(body, hdr->hdr_len, ident) < 0) {
+		if (proto_service_refused_parse(body, hdr->hdr_len, ident) <
+		    0) {
 			log_warnx("invalid MSG_SERVICE_REFUSED, ignoring");
 			return;
 		}
@@ -289,16 +291,16 @@ handle_ctrl_input(void)
 				ctrl_reset("bad HELLO");
 				return;
 			}
-			ctrl_version = v < QREXEC_PROTOCOL_VERSION
-			    ? v
-			    : QREXEC_PROTOCOL_VERSION;
+			ctrl_version = v < QREXEC_PROTOCOL_VERSION ?
+			    v :
+			    QREXEC_PROTOCOL_VERSION;
 			if (ctrl_version < QREXEC_PROTOCOL_MIN_VERSION) {
 				ctrl_reset("incompatible protocol version");
 				return;
 			}
 			ctrl_ready = true;
-			log_debug("control channel up, protocol %u",
-			    ctrl_version);
+			log_debug(
+			    "control channel up, protocol %u", ctrl_version);
 			continue;
 		}
 		handle_ctrl_msg(&hdr, body);
@@ -340,8 +342,7 @@ forward_trigger(struct trigger *t, const struct qrexec_trigger *req)
 	char ident[QREXEC_IDENT_LEN] = {0};
 	int r;
 
-	(void)snprintf(ident, sizeof(ident), "SOCKET%" PRIu64,
-	    ++ident_counter);
+	(void)snprintf(ident, sizeof(ident), "SOCKET%" PRIu64, ++ident_counter);
 	memcpy(t->ident, ident, sizeof(ident));
 	(void)fd_set_nonblock(ctrl_fd, false);
 	if (ctrl_version >= QREXEC_PROTOCOL_V4) {
@@ -373,8 +374,8 @@ forward_trigger(struct trigger *t, const struct qrexec_trigger *req)
 		memcpy(t2.t2_service_name, req->service, req->service_len);
 		memcpy(t2.t2_target_domain, req->target, strlen(req->target));
 		memcpy(t2.t2_ident, ident, sizeof(ident));
-		r = msg_send(ctrl_fd, MSG_TRIGGER_SERVICE, &t2, sizeof(t2),
-		    NULL, 0);
+		r = msg_send(
+		    ctrl_fd, MSG_TRIGGER_SERVICE, &t2, sizeof(t2), NULL, 0);
 	}
 	(void)fd_set_nonblock(ctrl_fd, true);
 	return r;
@@ -410,7 +411,7 @@ handle_trigger_input(struct trigger *t)
 		return;
 	if (r <= 0 || hdr.hdr_type != MSG_TRIGGER_SERVICE4 ||
 	    proto_trigger_parse(hdr.hdr_type, QREXEC_PROTOCOL_V4, body,
-		hdr.hdr_len, &req, raw_ident) < 0) {
+	        hdr.hdr_len, &req, raw_ident) < 0) {
 		log_warnx("invalid request from qrexec-client-vm, refused");
 		trigger_free(t);
 		return;
@@ -535,13 +536,13 @@ main(int argc, char **argv)
 		int n = 0;
 
 		pfd[n++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
-		pfd[n++] = (struct pollfd){.fd = ctrl_fd >= 0 ? ctrl_fd
-							      : ctrl_listener.fd,
+		pfd[n++] = (struct pollfd){
+		    .fd = ctrl_fd >= 0 ? ctrl_fd : ctrl_listener.fd,
 		    .events = POLLIN};
 		pfd[n++] = (struct pollfd){.fd = trigger_lfd, .events = POLLIN};
 		for (i = 0; i < AGENT_MAX_TRIGGERS; i++)
-			pfd[n++] = (struct pollfd){.fd = triggers[i].fd,
-			    .events = POLLIN};
+			pfd[n++] = (struct pollfd){
+			    .fd = triggers[i].fd, .events = POLLIN};
 		r = poll(pfd, (nfds_t)n, -1);
 		if (r < 0) {
 			if (errno == EINTR)

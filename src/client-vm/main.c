@@ -26,7 +26,7 @@
 #include "lib/util.h"
 #include "lib/vchan.h"
 
-#define DEFAULT_AGENT_SOCKET "/var/run/qubes/qrexec-agent"
+#define DEFAULT_AGENT_SOCKET    "/var/run/qubes/qrexec-agent"
 #define DATA_CONNECT_TIMEOUT_MS (120 * 1000)
 
 static void
@@ -78,9 +78,9 @@ main(int argc, char **argv)
 	    {"filter-escape-chars-stdout", no_argument, NULL, 't'},
 	    {"filter-escape-chars-stderr", no_argument, NULL, 'T'},
 	    {"no-filter-escape-chars-stdout", no_argument, NULL,
-		OPT_NO_FILTER_STDOUT},
+	        OPT_NO_FILTER_STDOUT},
 	    {"no-filter-escape-chars-stderr", no_argument, NULL,
-		OPT_NO_FILTER_STDERR},
+	        OPT_NO_FILTER_STDERR},
 	    {"prefix-data", required_argument, NULL, 'p'},
 	    {"use-stdin-socket", no_argument, NULL, OPT_USE_STDIN_SOCKET},
 	    {"source-qube", required_argument, NULL, 's'},
@@ -88,7 +88,7 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *agent_socket = DEFAULT_AGENT_SOCKET, *prefix = NULL,
-		   *source = NULL;
+	           *source = NULL;
 	int replace_out = -1, replace_err = -1;
 	bool stdin_socket = false;
 	struct qrexec_trigger4 t4;
@@ -141,9 +141,11 @@ main(int argc, char **argv)
 			int type;
 			socklen_t len = sizeof(type);
 
-			if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+			if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) <
+			        0 ||
 			    type != SOCK_STREAM) {
-				(void)fprintf(stderr, "qrexec-client-vm: "
+				(void)fprintf(stderr,
+				    "qrexec-client-vm: "
 				    "--use-stdin-socket: stdin is not a stream "
 				    "socket\n");
 				return 2;
@@ -160,7 +162,8 @@ main(int argc, char **argv)
 	if (argc - optind < 2)
 		usage(stderr, 2);
 	if (argc - optind > 2 && stdin_socket) {
-		(void)fprintf(stderr, "qrexec-client-vm: a local program cannot "
+		(void)fprintf(stderr,
+		    "qrexec-client-vm: a local program cannot "
 		    "be combined with --use-stdin-socket\n");
 		return 2;
 	}
@@ -171,7 +174,8 @@ main(int argc, char **argv)
 
 	/* "$dispvm" is the old spelling of "@dispvm" */
 	if (str_copy(target, sizeof(target), argv[optind]) < 0) {
-		(void)fprintf(stderr, "qrexec-client-vm: target name too long\n");
+		(void)fprintf(
+		    stderr, "qrexec-client-vm: target name too long\n");
 		return 2;
 	}
 	for (i = 0; target[i]; i++)
@@ -184,7 +188,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (vchan_env_init(&env) < 0) {
-		(void)fprintf(stderr, "qrexec-client-vm: invalid VCHAN_* "
+		(void)fprintf(stderr,
+		    "qrexec-client-vm: invalid VCHAN_* "
 		    "environment\n");
 		return 2;
 	}
@@ -215,7 +220,8 @@ main(int argc, char **argv)
 		return QREXEC_EXIT_REQUEST_REFUSED;
 	}
 	if (r < 0) {
-		(void)fprintf(stderr, "qrexec-client-vm: short reply from the "
+		(void)fprintf(stderr,
+		    "qrexec-client-vm: short reply from the "
 		    "agent\n");
 		return 1;
 	}
@@ -245,7 +251,8 @@ main(int argc, char **argv)
 		int in[2], out[2];
 		char pidenv[32];
 
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) < 0 ||
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) <
+		        0 ||
 		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, out) < 0)
 			fatal("socketpair");
 		(void)snprintf(pidenv, sizeof(pidenv), "%d", (int)getpid());
@@ -272,9 +279,9 @@ main(int argc, char **argv)
 				if (d < 0)
 					_exit(1);
 				(void)snprintf(var, sizeof(var), "%d", d);
-				(void)setenv(k == 0	  ? "SAVED_FD_0"
-					     : k == 1 ? "SAVED_FD_1"
-						      : "SAVED_FD_2",
+				(void)setenv(k == 0 ? "SAVED_FD_0" :
+				        k == 1      ? "SAVED_FD_1" :
+				                      "SAVED_FD_2",
 				    var, 1);
 			}
 			if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0)

@@ -82,12 +82,13 @@ run_dom0_to_dom0(const char *cmdline)
 
 	/* the caller names the user, but it must be the default one */
 	if (!str_startswith(cmdline, "DEFAULT:")) {
-		(void)fprintf(stderr, "qrexec-client: admin-domain commands "
+		(void)fprintf(stderr,
+		    "qrexec-client: admin-domain commands "
 		    "must start with DEFAULT:\n");
 		return QREXEC_EXIT_PROBLEM;
 	}
-	r = qcmd_parse(cmdline + strlen("DEFAULT:"), false, &c, err,
-	    sizeof(err));
+	r = qcmd_parse(
+	    cmdline + strlen("DEFAULT:"), false, &c, err, sizeof(err));
 	if (r < 0 || !c->is_rpc) {
 		(void)fprintf(stderr, "qrexec-client: %s\n",
 		    r < 0 ? err : "only service calls can target dom0");
@@ -100,15 +101,17 @@ run_dom0_to_dom0(const char *cmdline)
 	if (r == 0)
 		r = svc_lookup(svc_path(), c, &t, err, sizeof(err));
 	if (r == 0 && t.kind != SVC_EXEC) {
-		(void)snprintf(err, sizeof(err), "%.400s: socket services "
-		    "cannot be called from the admin domain itself", t.path);
+		(void)snprintf(err, sizeof(err),
+		    "%.400s: socket services "
+		    "cannot be called from the admin domain itself",
+		    t.path);
 		r = -EINVAL;
 	}
 	if (r < 0) {
 		(void)fprintf(stderr, "qrexec-client: %s\n", err);
 		qcmd_free(c);
-		return r == -ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND
-				    : QREXEC_EXIT_PROBLEM;
+		return r == -ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND :
+		                      QREXEC_EXIT_PROBLEM;
 	}
 	svc_exec_rpc(t.path, c);
 }
@@ -131,16 +134,16 @@ run_vm_to_dom0(const struct vchan_env *env, const char *socket_dir,
 	}
 	memset(&sp, 0, sizeof(sp));
 	(void)str_copy(sp.sp_ident, sizeof(sp.sp_ident), ident);
-	r = dclient_negotiate(fd, MSG_SERVICE_CONNECT, 0, &sp, sizeof(sp), &dom,
-	    &port);
+	r = dclient_negotiate(
+	    fd, MSG_SERVICE_CONNECT, 0, &sp, sizeof(sp), &dom, &port);
 	(void)close(fd);
 	if (r < 0) {
-		(void)fprintf(stderr, "qrexec-client: negotiating: %s\n",
-		    strerror(-r));
+		(void)fprintf(
+		    stderr, "qrexec-client: negotiating: %s\n", strerror(-r));
 		return QREXEC_EXIT_PROBLEM;
 	}
-	return dclient_run_local_service(env, dom, port, src_name, cmdline,
-	    timeout_ms, prefix);
+	return dclient_run_local_service(
+	    env, dom, port, src_name, cmdline, timeout_ms, prefix);
 }
 
 int
@@ -168,8 +171,8 @@ main(int argc, char **argv)
 	struct vchan_env env;
 
 	log_init("qrexec-client", 1);
-	while ((opt = getopt_long(argc, argv, "hd:l:eEc:p:tTw:Wk", longopts,
-		    NULL)) != -1) {
+	while ((opt = getopt_long(
+	            argc, argv, "hd:l:eEc:p:tTw:Wk", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			usage(stdout, 0);
@@ -195,7 +198,7 @@ main(int argc, char **argv)
 			c2 = c1 ? strchr(c1 + 1, ',') : NULL;
 			if (c1 == NULL || c2 == NULL)
 				die_usage("-c takes REQUEST_ID,SOURCE_NAME,"
-					  "SOURCE_ID");
+				          "SOURCE_ID");
 			*c1 = *c2 = '\0';
 			req_id = optarg;
 			src_name = c1 + 1;
@@ -206,7 +209,7 @@ main(int argc, char **argv)
 			if (parse_u32(src_id, INT32_MAX, &id) < 0 || id == 0 ||
 			    dclient_is_adminvm(src_name))
 				die_usage("-c cannot be used for calls from "
-					  "the admin domain");
+				          "the admin domain");
 			break;
 		}
 		case 'p':
@@ -238,10 +241,11 @@ main(int argc, char **argv)
 			int type;
 			socklen_t len = sizeof(type);
 
-			if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+			if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) <
+			        0 ||
 			    type != SOCK_STREAM)
 				die_usage("--use-stdin-socket: stdin is not a "
-					  "stream socket");
+				          "stream socket");
 			stdin_socket = true;
 			break;
 		}
@@ -263,12 +267,13 @@ main(int argc, char **argv)
 	if (dclient_is_adminvm(domname)) {
 		if (req_id != NULL) {
 			r = run_vm_to_dom0(&env, socket_dir, req_id, src_name,
-			    src_id, cmdline,
-			    timeout_s ? timeout_s * 1000 : -1, prefix);
+			    src_id, cmdline, timeout_s ? timeout_s * 1000 : -1,
+			    prefix);
 			return exit_with_code ? r : 0;
 		}
 		if (local_cmd != NULL) {
-			(void)fprintf(stderr, "qrexec-client: -l is not "
+			(void)fprintf(stderr,
+			    "qrexec-client: -l is not "
 			    "supported for admin-domain targets\n");
 			return QREXEC_EXIT_PROBLEM;
 		}
@@ -278,8 +283,8 @@ main(int argc, char **argv)
 		uint32_t id;
 
 		(void)parse_u32(src_id, INT32_MAX, &id);
-		r = dclient_execute_vm(&env, socket_dir, domname, id, cmdline,
-		    req_id, just_exec);
+		r = dclient_execute_vm(
+		    &env, socket_dir, domname, id, cmdline, req_id, just_exec);
 		return r < 0 ? 137 : 0;
 	}
 
@@ -288,8 +293,8 @@ main(int argc, char **argv)
 		struct vchan_addr a;
 		struct stream_params sp;
 		struct stream s;
-		struct svc_proc p = {.pid = 0, .in_fd = -1, .out_fd = -1,
-		    .err_fd = -1};
+		struct svc_proc p = {
+		    .pid = 0, .in_fd = -1, .out_fd = -1, .err_fd = -1};
 		uint32_t dom, port;
 		sigset_t mask;
 		int fd, chan, version, sigfd;
@@ -298,8 +303,8 @@ main(int argc, char **argv)
 		if (fd < 0) {
 			(void)fprintf(stderr, "qrexec-client: %s: %s\n",
 			    domname,
-			    fd == -ENOENT ? "qrexec daemon not running"
-					  : strerror(-fd));
+			    fd == -ENOENT ? "qrexec daemon not running" :
+			                    strerror(-fd));
 			return QREXEC_EXIT_PROBLEM;
 		}
 		r = dclient_negotiate(fd,
@@ -315,8 +320,10 @@ main(int argc, char **argv)
 		a.port = port;
 		r = vchan_listen(&env, vchan_dir_dom(&env, &a), &a, &l);
 		if (r < 0) {
-			(void)fprintf(stderr, "qrexec-client: data channel: "
-			    "%s\n", strerror(-r));
+			(void)fprintf(stderr,
+			    "qrexec-client: data channel: "
+			    "%s\n",
+			    strerror(-r));
 			return QREXEC_EXIT_PROBLEM;
 		}
 		(void)setenv("QREXEC_REMOTE_DOMAIN", domname, 1);
@@ -333,8 +340,8 @@ main(int argc, char **argv)
 
 			r = qcmd_parse(local_cmd, false, &c, err, sizeof(err));
 			if (r == 0 && c->is_rpc) {
-				r = svc_lookup(svc_path(), c, &t, err,
-				    sizeof(err));
+				r = svc_lookup(
+				    svc_path(), c, &t, err, sizeof(err));
 				if (r == 0 && t.kind != SVC_EXEC)
 					r = -EINVAL;
 				if (r == 0)
@@ -346,20 +353,24 @@ main(int argc, char **argv)
 			}
 			qcmd_free(c);
 			if (r < 0) {
-				(void)fprintf(stderr, "qrexec-client: local "
-				    "command: %s\n", strerror(-r));
+				(void)fprintf(stderr,
+				    "qrexec-client: local "
+				    "command: %s\n",
+				    strerror(-r));
 				vchan_listener_close(&l);
 				return QREXEC_EXIT_PROBLEM;
 			}
 		}
 		chan = vchan_accept(&l, timeout_s ? timeout_s * 1000 : -1);
 		if (chan < 0) {
-			(void)fprintf(stderr, "qrexec-client: data channel: "
-			    "%s\n", strerror(-chan));
+			(void)fprintf(stderr,
+			    "qrexec-client: data channel: "
+			    "%s\n",
+			    strerror(-chan));
 			return QREXEC_EXIT_PROBLEM;
 		}
-		version = stream_handshake(chan,
-		    timeout_s ? timeout_s * 1000 : -1);
+		version =
+		    stream_handshake(chan, timeout_s ? timeout_s * 1000 : -1);
 		if (version < 0) {
 			(void)fprintf(stderr, "qrexec-client: handshake: %s\n",
 			    strerror(-version));

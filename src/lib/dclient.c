@@ -62,11 +62,10 @@ dclient_connect(const char *socket_dir, const char *name)
 
 int
 dclient_negotiate(int fd, uint32_t type, uint32_t connect_domain,
-    const void *tail, size_t taillen, uint32_t *ret_domain,
-    uint32_t *ret_port)
+    const void *tail, size_t taillen, uint32_t *ret_domain, uint32_t *ret_port)
 {
-	struct qrexec_exec_params ep = {.ep_connect_domain = connect_domain,
-	    .ep_connect_port = 0};
+	struct qrexec_exec_params ep = {
+	    .ep_connect_domain = connect_domain, .ep_connect_port = 0};
 	struct qrexec_hdr hdr;
 	uint8_t *body = NULL;
 	int r;
@@ -80,25 +79,25 @@ dclient_negotiate(int fd, uint32_t type, uint32_t connect_domain,
 	if (hdr.hdr_type != type)
 		r = -EBADMSG;
 	else
-		r = proto_exec_reply_parse(body, hdr.hdr_len, ret_domain,
-		    ret_port);
+		r = proto_exec_reply_parse(
+		    body, hdr.hdr_len, ret_domain, ret_port);
 	free(body);
 	return r;
 }
 
 int
-dclient_service_connect(int fd, const char *ident, uint32_t domain,
-    uint32_t port)
+dclient_service_connect(
+    int fd, const char *ident, uint32_t domain, uint32_t port)
 {
-	struct qrexec_exec_params ep = {.ep_connect_domain = domain,
-	    .ep_connect_port = port};
+	struct qrexec_exec_params ep = {
+	    .ep_connect_domain = domain, .ep_connect_port = port};
 	struct qrexec_service_params sp;
 
 	memset(&sp, 0, sizeof(sp));
 	if (str_copy(sp.sp_ident, sizeof(sp.sp_ident), ident) < 0)
 		return -ENAMETOOLONG;
-	return msg_send(fd, MSG_SERVICE_CONNECT, &ep, sizeof(ep), &sp,
-	    sizeof(sp));
+	return msg_send(
+	    fd, MSG_SERVICE_CONNECT, &ep, sizeof(ep), &sp, sizeof(sp));
 }
 
 int
@@ -106,12 +105,12 @@ dclient_run_local_service(const struct vchan_env *env, uint32_t domain,
     uint32_t port, const char *source, const char *cmdline,
     int connect_timeout_ms, const char *prefix)
 {
-	struct vchan_addr a = {.server_dom = domain, .client_dom = 0,
-	    .port = port};
+	struct vchan_addr a = {
+	    .server_dom = domain, .client_dom = 0, .port = port};
 	struct stream_params sp;
 	struct svc_target t;
-	struct svc_proc p = {.pid = -1, .in_fd = -1, .out_fd = -1,
-	    .err_fd = -1};
+	struct svc_proc p = {
+	    .pid = -1, .in_fd = -1, .out_fd = -1, .err_fd = -1};
 	struct stream s;
 	struct qcmd *c = NULL;
 	char err[512] = "";
@@ -148,17 +147,17 @@ dclient_run_local_service(const struct vchan_env *env, uint32_t domain,
 				p.pid = 0;
 			}
 		} else if (r == 0) {
-			r = svc_spawn(t.path, c, NULL, SVC_STDIO_PIPES_NOERR,
-			    NULL, &p);
+			r = svc_spawn(
+			    t.path, c, NULL, SVC_STDIO_PIPES_NOERR, NULL, &p);
 		}
-		code = r == -ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND
-				    : (r < 0 ? QREXEC_EXIT_PROBLEM : 0);
+		code = r == -ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND :
+		                      (r < 0 ? QREXEC_EXIT_PROBLEM : 0);
 	}
 	if (r < 0 && err[0])
 		log_warnx("%s", err);
 
-	chan = vchan_connect(env, vchan_dir_dom(env, &a), &a,
-	    connect_timeout_ms);
+	chan =
+	    vchan_connect(env, vchan_dir_dom(env, &a), &a, connect_timeout_ms);
 	if (chan < 0) {
 		log_warnx("data channel to domain %u port %u: %s", domain, port,
 		    strerror(-chan));
@@ -198,8 +197,8 @@ dclient_run_local_service(const struct vchan_env *env, uint32_t domain,
 	/* the stream closes the service's fds from here on */
 	p.in_fd = p.out_fd = -1;
 	if (c->is_rpc && sp.pid == 0 && c->send_descriptor)
-		(void)buffer_append(&s.to_sink, c->rpc_words,
-		    strlen(c->rpc_words) + 1);
+		(void)buffer_append(
+		    &s.to_sink, c->rpc_words, strlen(c->rpc_words) + 1);
 	code = stream_run(&s, sigfd);
 	stream_free(&s);
 	(void)close(chan);

@@ -32,12 +32,11 @@ int dclient_connect(const char *socket_dir, const char *name);
  * payload tail, read the reply {domain, port}.  0 or -errno.
  */
 int dclient_negotiate(int fd, uint32_t type, uint32_t connect_domain,
-    const void *tail, size_t taillen, uint32_t *ret_domain,
-    uint32_t *ret_port);
+    const void *tail, size_t taillen, uint32_t *ret_domain, uint32_t *ret_port);
 
 /* Tell the source's daemon where the call's data channel is. */
-int dclient_service_connect(int fd, const char *ident, uint32_t domain,
-    uint32_t port);
+int dclient_service_connect(
+    int fd, const char *ident, uint32_t domain, uint32_t port);
 
 /*
  * The admin side's end of a VM -> admin-domain call: run the QUBESRPC

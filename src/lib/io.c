@@ -47,8 +47,8 @@ io_write_all(int fd, const void *buf, size_t len)
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = send(fd, (const char *)buf + done, len - done,
-		    MSG_NOSIGNAL);
+		ssize_t n = send(
+		    fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == ENOTSOCK)
 			n = write(fd, (const char *)buf + done, len - done);

@@ -71,10 +71,10 @@ static void
 log_vemit(enum log_level level, int with_errno, int saved_errno,
     const char *fmt, va_list ap)
 {
-	static const int prio[LOG_LEVEL_MAX] = {LOG_ERR, LOG_WARNING, LOG_INFO,
-	    LOG_DEBUG};
-	static const char *const name[LOG_LEVEL_MAX] = {"error", "warning",
-	    "info", "debug"};
+	static const int prio[LOG_LEVEL_MAX] = {
+	    LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+	static const char *const name[LOG_LEVEL_MAX] = {
+	    "error", "warning", "info", "debug"};
 	char msg[1024];
 	int n;
 

@@ -32,10 +32,10 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-_Noreturn void fatal(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-_Noreturn void fatalx(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+_Noreturn void
+fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void
+fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
  * Render up to len bytes of an untrusted string for a log line: printable

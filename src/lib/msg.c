@@ -71,8 +71,8 @@ msg_reader_fill(struct msg_reader *r, int fd)
 }
 
 int
-msg_reader_next(struct msg_reader *r, struct qrexec_hdr *ret_hdr,
-    const uint8_t **ret_body)
+msg_reader_next(
+    struct msg_reader *r, struct qrexec_hdr *ret_hdr, const uint8_t **ret_body)
 {
 	struct qrexec_hdr untrusted_hdr;
 	size_t avail;
@@ -131,8 +131,8 @@ int
 msg_queue(struct buffer *out, uint32_t type, const void *p1, size_t l1,
     const void *p2, size_t l2)
 {
-	struct qrexec_hdr hdr = {.hdr_type = type,
-	    .hdr_len = (uint32_t)(l1 + l2)};
+	struct qrexec_hdr hdr = {
+	    .hdr_type = type, .hdr_len = (uint32_t)(l1 + l2)};
 	uint8_t *dst;
 	size_t total = sizeof(hdr) + l1 + l2;
 
@@ -151,11 +151,11 @@ msg_queue(struct buffer *out, uint32_t type, const void *p1, size_t l1,
 }
 
 int
-msg_send(int fd, uint32_t type, const void *p1, size_t l1, const void *p2,
-    size_t l2)
+msg_send(
+    int fd, uint32_t type, const void *p1, size_t l1, const void *p2, size_t l2)
 {
-	struct qrexec_hdr hdr = {.hdr_type = type,
-	    .hdr_len = (uint32_t)(l1 + l2)};
+	struct qrexec_hdr hdr = {
+	    .hdr_type = type, .hdr_len = (uint32_t)(l1 + l2)};
 	struct iovec iov[3] = {
 	    {.iov_base = &hdr, .iov_len = sizeof(hdr)},
 	    {.iov_base = (void *)(uintptr_t)p1, .iov_len = l1},
@@ -187,7 +187,8 @@ msg_send(int fd, uint32_t type, const void *p1, size_t l1, const void *p2,
 				skip -= iov[i].iov_len;
 				continue;
 			}
-			r = io_write_all(fd, (const char *)iov[i].iov_base + skip,
+			r = io_write_all(fd,
+			    (const char *)iov[i].iov_base + skip,
 			    iov[i].iov_len - skip);
 			if (r < 0)
 				return r;
@@ -198,8 +199,8 @@ msg_send(int fd, uint32_t type, const void *p1, size_t l1, const void *p2,
 }
 
 int
-msg_recv(int fd, uint32_t max_len, struct qrexec_hdr *ret_hdr,
-    uint8_t **ret_body)
+msg_recv(
+    int fd, uint32_t max_len, struct qrexec_hdr *ret_hdr, uint8_t **ret_body)
 {
 	struct qrexec_hdr untrusted_hdr;
 	uint8_t *body = NULL;

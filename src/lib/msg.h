@@ -17,7 +17,7 @@
 struct msg_reader {
 	uint32_t max_len; /* largest payload accepted on this channel */
 	struct buffer in; /* raw bytes read, not yet consumed */
-	size_t pending;	  /* bytes of the message last returned */
+	size_t pending;   /* bytes of the message last returned */
 	bool eof;
 };
 
@@ -40,8 +40,8 @@ long msg_reader_fill(struct msg_reader *r, int fd);
  * -EMSGSIZE if the header announces more than max_len, or -EPROTO if the
  * peer closed in the middle of a message.
  */
-int msg_reader_next(struct msg_reader *r, struct qrexec_hdr *ret_hdr,
-    const uint8_t **ret_body);
+int msg_reader_next(
+    struct msg_reader *r, struct qrexec_hdr *ret_hdr, const uint8_t **ret_body);
 
 /*
  * Look at the header of the next complete message without taking it.
@@ -68,8 +68,8 @@ int msg_send(int fd, uint32_t type, const void *p1, size_t l1, const void *p2,
  * buffer (freed by the caller, NULL when len is 0).  Returns 0, -EPIPE at
  * EOF before a header, -EPROTO on truncation, -EMSGSIZE, or -errno.
  */
-int msg_recv(int fd, uint32_t max_len, struct qrexec_hdr *ret_hdr,
-    uint8_t **ret_body);
+int msg_recv(
+    int fd, uint32_t max_len, struct qrexec_hdr *ret_hdr, uint8_t **ret_body);
 
 /* HELLO helpers (blocking). */
 int msg_send_hello(int fd, uint32_t version);

@@ -221,10 +221,10 @@ conf_value_parse(const char *v, struct conf_value *out)
 	while (is_blank(*end))
 		end++;
 	if (*end != '\0' && *end != '#') {
-		return out->type == CONF_INT
-		    ? "junk after integer (only decimal integers without "
-		      "leading zeros are supported)"
-		    : "junk after value";
+		return out->type == CONF_INT ?
+		    "junk after integer (only decimal integers without "
+		    "leading zeros are supported)" :
+		    "junk after value";
 	}
 	return NULL;
 }
@@ -253,8 +253,8 @@ qcmd_config_parse(struct qcmd *c, const char *name, const char *text,
 
 		lineno++;
 		if (ll >= sizeof(line)) {
-			(void)snprintf(err, errlen, "%s:%zu: line too long",
-			    name, lineno);
+			(void)snprintf(
+			    err, errlen, "%s:%zu: line too long", name, lineno);
 			return -EINVAL;
 		}
 		memcpy(line, text + pos, ll);
@@ -271,7 +271,7 @@ qcmd_config_parse(struct qcmd *c, const char *name, const char *text,
 		else if (is_blank(line[0]))
 			why = "whitespace at start of line";
 		else if (!((line[0] >= 'a' && line[0] <= 'z') ||
-			     (line[0] >= 'A' && line[0] <= 'Z')))
+		             (line[0] >= 'A' && line[0] <= 'Z')))
 			why = "invalid character at start of key";
 		else
 			why = NULL;
@@ -302,7 +302,8 @@ qcmd_config_parse(struct qcmd *c, const char *name, const char *text,
 			else if (v.type == CONF_BOOL)
 				c->wait_for_session = v.b;
 			else
-				why = "wait-for-session takes a boolean (or 0/1)";
+				why =
+				    "wait-for-session takes a boolean (or 0/1)";
 		} else if (strcmp(k, "exit-on-client-eof") == 0) {
 			seen = &seen_ceof;
 			if (v.type == CONF_BOOL)
@@ -350,7 +351,7 @@ bad:
 	}
 	if (c->force_user != NULL &&
 	    (!c->send_descriptor || c->exit_on_client_eof ||
-		c->exit_on_service_eof)) {
+	        c->exit_on_service_eof)) {
 		(void)snprintf(err, errlen,
 		    "%s: force-user cannot be combined with "
 		    "skip-service-descriptor or exit-on-*-eof",
@@ -361,8 +362,8 @@ bad:
 }
 
 int
-qcmd_load_config(struct qcmd *c, const char *config_path, char *err,
-    size_t errlen)
+qcmd_load_config(
+    struct qcmd *c, const char *config_path, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	char *text = NULL;
@@ -370,8 +371,8 @@ qcmd_load_config(struct qcmd *c, const char *config_path, char *err,
 	int r, fd;
 	ssize_t n;
 
-	r = svc_find_file(config_path, c->descriptor, path, sizeof(path), NULL,
-	    0, NULL);
+	r = svc_find_file(
+	    config_path, c->descriptor, path, sizeof(path), NULL, 0, NULL);
 	if (r == -ENOENT)
 		r = svc_find_file(config_path, c->service_name, path,
 		    sizeof(path), NULL, 0, NULL);
@@ -390,8 +391,10 @@ qcmd_load_config(struct qcmd *c, const char *config_path, char *err,
 	}
 	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)QCMD_MAX_CONFIG_SIZE) {
 		r = -EINVAL;
-		(void)snprintf(err, errlen, "%s: not a regular file of at most "
-		    "%u bytes", path, QCMD_MAX_CONFIG_SIZE);
+		(void)snprintf(err, errlen,
+		    "%s: not a regular file of at most "
+		    "%u bytes",
+		    path, QCMD_MAX_CONFIG_SIZE);
 		goto out;
 	}
 	text = malloc((size_t)st.st_size + 1);

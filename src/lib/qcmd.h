@@ -13,23 +13,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define QCMD_RPC_PREFIX	  "QUBESRPC"
+#define QCMD_RPC_PREFIX   "QUBESRPC"
 #define QCMD_NOGUI_PREFIX "nogui:"
 /* Largest per-service config file we read. */
 #define QCMD_MAX_CONFIG_SIZE (64u * 1024u)
 
 struct qcmd {
-	char *buf;	     /* owned copy of the whole command line */
-	const char *user;    /* NULL when parsed without a user part */
+	char *buf;        /* owned copy of the whole command line */
+	const char *user; /* NULL when parsed without a user part */
 	bool nogui;
 	const char *command; /* after user: and nogui: */
 
 	/* QUBESRPC calls only (is_rpc): */
 	bool is_rpc;
-	const char *rpc_words;	 /* "service[+arg] source ..." */
-	char *descriptor;	 /* "service+arg", '+' added if absent */
-	char *service_name;	 /* "service" */
-	const char *arg;	 /* into descriptor, after '+' ("" if none) */
+	const char *rpc_words; /* "service[+arg] source ..." */
+	char *descriptor;      /* "service+arg", '+' added if absent */
+	char *service_name;    /* "service" */
+	const char *arg;       /* into descriptor, after '+' ("" if none) */
 	char *source_domain;
 
 	/* per-service configuration */
@@ -55,8 +55,8 @@ void qcmd_free(struct qcmd *c);
  * is not an error.  Returns 0, or -errno with "file:line: reason" in err
  * (a file that cannot be read or parsed refuses the call, as in Qubes).
  */
-int qcmd_load_config(struct qcmd *c, const char *config_path, char *err,
-    size_t errlen);
+int qcmd_load_config(
+    struct qcmd *c, const char *config_path, char *err, size_t errlen);
 
 /*
  * Parse config text (the TOML subset): keys wait-for-session, force-user,

@@ -50,7 +50,7 @@ is_tcp_link(const char *t, size_t n)
 {
 	return (n == strlen(TCP_PREFIX) && memcmp(t, TCP_PREFIX, n) == 0) ||
 	    (n > strlen(TCP_PREFIX) &&
-		memcmp(t, TCP_PREFIX "/", strlen(TCP_PREFIX) + 1) == 0);
+	        memcmp(t, TCP_PREFIX "/", strlen(TCP_PREFIX) + 1) == 0);
 }
 
 int
@@ -76,8 +76,8 @@ svc_find_file(const char *path_list, const char *name, char *ret_path,
 			strcpy(ret_path + dl + 1, name);
 			r = lstat(ret_path, &st);
 			if (r == 0 && S_ISLNK(st.st_mode) && ret_link != NULL) {
-				ssize_t n = readlink(ret_path, ret_link,
-				    linklen - 1);
+				ssize_t n =
+				    readlink(ret_path, ret_link, linklen - 1);
 
 				if (n < 0)
 					return -errno;
@@ -202,8 +202,8 @@ svc_lookup(const char *path_list, struct qcmd *c, struct svc_target *ret,
 		r = svc_find_file(path_list, c->service_name, ret->path,
 		    sizeof(ret->path), &st, sizeof(link), link);
 	if (r == -ENOENT) {
-		(void)snprintf(err, errlen, "service not found: %s",
-		    c->descriptor);
+		(void)snprintf(
+		    err, errlen, "service not found: %s", c->descriptor);
 		return r;
 	}
 	if (r < 0) {
@@ -225,8 +225,8 @@ svc_lookup(const char *path_list, struct qcmd *c, struct svc_target *ret,
 		c->send_descriptor = true;
 		return 0;
 	}
-	(void)snprintf(err, errlen, "%s: not executable and not a socket",
-	    ret->path);
+	(void)snprintf(
+	    err, errlen, "%s: not executable and not a socket", ret->path);
 	return -EACCES;
 }
 
@@ -245,9 +245,9 @@ svc_connect(const struct svc_target *t, char *err, size_t errlen)
 	}
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-	hints.ai_family = (strchr(t->host, ':') || strchr(t->host, '%'))
-	    ? AF_INET6
-	    : AF_UNSPEC;
+	hints.ai_family = (strchr(t->host, ':') || strchr(t->host, '%')) ?
+	    AF_INET6 :
+	    AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	r = getaddrinfo(t->host, t->port, &hints, &ai);
@@ -256,8 +256,8 @@ svc_connect(const struct svc_target *t, char *err, size_t errlen)
 		    t->port, gai_strerror(r));
 		return -EINVAL;
 	}
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-	    ai->ai_protocol);
+	fd = socket(
+	    ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd < 0) {
 		r = -errno;
 		goto out;
@@ -303,7 +303,8 @@ svc_exec_rpc(const char *prog, const struct qcmd *c)
 	for (tok = strtok_r(words, " ", &save); tok;
 	     tok = strtok_r(NULL, " ", &save)) {
 		if (n >= ARRAY_SIZE(argv_w)) {
-			(void)fprintf(stderr, "qrexec: too many words in "
+			(void)fprintf(stderr,
+			    "qrexec: too many words in "
 			    "service command\n");
 			_exit(QREXEC_EXIT_PROBLEM);
 		}
@@ -311,8 +312,10 @@ svc_exec_rpc(const char *prog, const struct qcmd *c)
 	}
 	/* "service source" or "service source name|keyword target" */
 	if (n != 2 && n != 4) {
-		(void)fprintf(stderr, "qrexec: invalid number of words in "
-		    "service command: %zu\n", n);
+		(void)fprintf(stderr,
+		    "qrexec: invalid number of words in "
+		    "service command: %zu\n",
+		    n);
 		_exit(QREXEC_EXIT_PROBLEM);
 	}
 	nenv = 0;
@@ -321,16 +324,16 @@ svc_exec_rpc(const char *prog, const struct qcmd *c)
 			env[nenv++] = environ[i];
 	if (n == 4) {
 		if (asprintf(&env[nenv++], "QREXEC_REQUESTED_TARGET_TYPE=%s",
-			argv_w[2]) < 0)
+		        argv_w[2]) < 0)
 			goto problem;
 		if (strcmp(argv_w[2], "name") == 0) {
 			if (asprintf(&env[nenv++], "QREXEC_REQUESTED_TARGET=%s",
-				argv_w[3]) < 0)
+			        argv_w[3]) < 0)
 				goto problem;
 		} else if (strcmp(argv_w[2], "keyword") == 0) {
 			if (asprintf(&env[nenv++],
-				"QREXEC_REQUESTED_TARGET_KEYWORD=%s",
-				argv_w[3]) < 0)
+			        "QREXEC_REQUESTED_TARGET_KEYWORD=%s",
+			        argv_w[3]) < 0)
 				goto problem;
 		}
 	} else {
@@ -347,7 +350,7 @@ svc_exec_rpc(const char *prog, const struct qcmd *c)
 	plus = strchr(argv_w[0], '+');
 	if (plus != NULL) {
 		if (asprintf(&env[nenv++], "QREXEC_SERVICE_ARGUMENT=%s",
-			plus + 1) < 0)
+		        plus + 1) < 0)
 			goto problem;
 		if (plus[1] != '\0')
 			argv[1] = plus + 1;
@@ -355,8 +358,8 @@ svc_exec_rpc(const char *prog, const struct qcmd *c)
 	env[nenv] = NULL;
 	execve(prog, (char *const *)argv, env);
 	(void)fprintf(stderr, "qrexec: exec %s: %s\n", prog, strerror(errno));
-	_exit(errno == ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND
-			      : QREXEC_EXIT_PROBLEM);
+	_exit(errno == ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND :
+	                        QREXEC_EXIT_PROBLEM);
 problem:
 	(void)fprintf(stderr, "qrexec: out of memory\n");
 	_exit(QREXEC_EXIT_PROBLEM);
@@ -374,8 +377,10 @@ become_user(const char *user, const char **ret_shell)
 	if (geteuid() != 0) {
 		pw = getpwuid(geteuid());
 		if (pw == NULL || strcmp(pw->pw_name, user) != 0) {
-			(void)fprintf(stderr, "qrexec: requested user %s, but "
-			    "running as %s\n", user, pw ? pw->pw_name : "?");
+			(void)fprintf(stderr,
+			    "qrexec: requested user %s, but "
+			    "running as %s\n",
+			    user, pw ? pw->pw_name : "?");
 			return -EPERM;
 		}
 		return 0;
@@ -449,8 +454,10 @@ svc_spawn(const char *prog, const struct qcmd *c, const char *user,
 		if (nullfd < 0)
 			return -errno;
 	} else {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) < 0 ||
-		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, out) < 0) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) <
+		        0 ||
+		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, out) <
+		        0) {
 			r = -errno;
 			goto out_close;
 		}
@@ -487,14 +494,14 @@ svc_spawn(const char *prog, const struct qcmd *c, const char *user,
 			char arg0[64];
 			const char *base = strrchr(shell, '/');
 
-			(void)snprintf(arg0, sizeof(arg0), "-%s",
-			    base ? base + 1 : shell);
+			(void)snprintf(
+			    arg0, sizeof(arg0), "-%s", base ? base + 1 : shell);
 			execl(shell, arg0, "-c", c->command, (char *)NULL);
 		} else {
 			execl("/bin/sh", "sh", "-c", c->command, (char *)NULL);
 		}
-		(void)fprintf(stderr, "qrexec: exec shell: %s\n",
-		    strerror(errno));
+		(void)fprintf(
+		    stderr, "qrexec: exec shell: %s\n", strerror(errno));
 		_exit(QREXEC_EXIT_PROBLEM);
 	}
 	ret->pid = pid;
@@ -520,15 +527,15 @@ out_close:
 }
 
 int
-svc_wait_for_session(const char *path_list, const char *source,
-    const char *user)
+svc_wait_for_session(
+    const char *path_list, const char *source, const char *user)
 {
 	char path[PATH_MAX];
 	int p[2], status, r;
 	pid_t pid;
 
-	r = svc_find_file(path_list, "qubes.WaitForSession", path,
-	    sizeof(path), NULL, 0, NULL);
+	r = svc_find_file(path_list, "qubes.WaitForSession", path, sizeof(path),
+	    NULL, 0, NULL);
 	if (r < 0)
 		return r;
 	if (pipe2(p, O_CLOEXEC) < 0)

@@ -50,7 +50,7 @@ struct svc_target {
 	enum svc_kind kind;
 	char path[PATH_MAX];
 	char host[256]; /* SVC_TCP */
-	char port[8];	/* SVC_TCP */
+	char port[8];   /* SVC_TCP */
 };
 
 /*
@@ -77,9 +77,9 @@ struct svc_proc {
 };
 
 enum svc_stdio {
-	SVC_STDIO_PIPES,      /* stdin/stdout sockets, stderr captured */
+	SVC_STDIO_PIPES,       /* stdin/stdout sockets, stderr captured */
 	SVC_STDIO_PIPES_NOERR, /* stdin/stdout sockets, stderr inherited */
-	SVC_STDIO_NULL,	      /* everything /dev/null (MSG_JUST_EXEC) */
+	SVC_STDIO_NULL,        /* everything /dev/null (MSG_JUST_EXEC) */
 	SVC_STDIO_MAX
 };
 
@@ -107,7 +107,7 @@ _Noreturn void svc_exec_rpc(const char *prog, const struct qcmd *c);
  * it.  user (may be NULL) is written to its stdin.  Returns its exit
  * status, or -ENOENT.
  */
-int svc_wait_for_session(const char *path_list, const char *source,
-    const char *user);
+int svc_wait_for_session(
+    const char *path_list, const char *source, const char *user);
 
 #endif

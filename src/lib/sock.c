@@ -45,7 +45,8 @@ sock_addr(const char *path, struct sockaddr_un *sa, socklen_t *ret_len,
 			return -ENAMETOOLONG;
 		memcpy(dir, path, (size_t)(slash - path));
 		dir[slash - path] = '\0';
-		dfd = open(dir[0] ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		dfd =
+		    open(dir[0] ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (dfd < 0)
 			return -errno;
 		r = str_printf(sa->sun_path, sizeof(sa->sun_path),
@@ -62,8 +63,8 @@ sock_addr(const char *path, struct sockaddr_un *sa, socklen_t *ret_len,
 }
 
 int
-sock_listen(const char *path, mode_t mode, bool nonblock,
-    struct sock_ident *ret_id)
+sock_listen(
+    const char *path, mode_t mode, bool nonblock, struct sock_ident *ret_id)
 {
 	char tmp[PATH_MAX];
 	struct sockaddr_un sa;

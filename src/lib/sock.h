@@ -19,8 +19,8 @@ struct sock_ident {
  * given mode.  Returns the listening fd (CLOEXEC, nonblocking if asked) or
  * -errno; *ret_id (if not NULL) identifies the file at path.
  */
-int sock_listen(const char *path, mode_t mode, bool nonblock,
-    struct sock_ident *ret_id);
+int sock_listen(
+    const char *path, mode_t mode, bool nonblock, struct sock_ident *ret_id);
 
 /* Connect to the UNIX stream socket at path (blocking). fd or -errno. */
 int sock_connect(const char *path);

@@ -166,8 +166,8 @@ reap_local(struct stream *s, bool block)
 	while (r < 0 && errno == EINTR);
 	if (r != s->pid)
 		return;
-	s->local_status = WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-					      : WEXITSTATUS(status);
+	s->local_status =
+	    WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
 /* Write what we can of remote data into the sink. */
@@ -217,8 +217,8 @@ handle_msg(struct stream *s, const struct qrexec_hdr *hdr, uint8_t *body)
 	case MSG_DATA_STDOUT:
 		/* Qubes accepts both directions here (a VM-VM channel); so do
 		 * we, but only the expected one is quietly taken */
-		if (hdr->hdr_type != (s->is_service ? MSG_DATA_STDIN
-						    : MSG_DATA_STDOUT))
+		if (hdr->hdr_type !=
+		    (s->is_service ? MSG_DATA_STDIN : MSG_DATA_STDOUT))
 			log_debug("data message of the other direction");
 		if (s->sink < 0)
 			return 0;
@@ -394,9 +394,8 @@ stream_run(struct stream *s, int sigfd)
 		if (all_local_closed(s)) {
 			if (s->is_service) {
 				if (s->pid <= 0 || s->local_status >= 0) {
-					int32_t code = s->pid > 0
-					    ? s->local_status
-					    : 0;
+					int32_t code =
+					    s->pid > 0 ? s->local_status : 0;
 
 					queue(s, MSG_DATA_EXIT_CODE, &code,
 					    sizeof(code));
@@ -431,7 +430,15 @@ stream_run(struct stream *s, int sigfd)
 
 		for (i = 0; i < PFD_MAX; i++)
 			pfd[i] = (struct pollfd){.fd = -1};
-		if (!s->chan_eof && buffer_len(&s->to_sink) < STREAM_SINK_LIMIT / 2)
+		/*
+		 * Read the channel only while the sink keeps up and the reader
+		 * has room: with a full reader (a slow sink holds back its next
+		 * message), a readable channel would wake us at once, each time
+		 * to fail with -ENOBUFS, a busy loop.
+		 */
+		if (!s->chan_eof &&
+		    buffer_len(&s->to_sink) < STREAM_SINK_LIMIT / 2 &&
+		    buffer_room(&s->rd.in) > 0)
 			pfd[PFD_CHAN].events |= POLLIN;
 		if (buffer_len(&s->to_chan) > 0)
 			pfd[PFD_CHAN].events |= POLLOUT;
@@ -457,12 +464,12 @@ stream_run(struct stream *s, int sigfd)
 		pfd[PFD_SIG].events = POLLIN;
 		/* the same fd twice (single socket) is fine for poll */
 		timeout = ((s->chan_eof && msg_reader_has_partial(&s->rd) &&
-			       buffer_len(&s->to_sink) == 0) ||
-			      (s->prefix_len > 0 &&
-				  buffer_room(&s->to_chan) >=
-				      8 + s->max_chunk + 256))
-		    ? 0
-		    : -1;
+		               buffer_len(&s->to_sink) == 0) ||
+		              (s->prefix_len > 0 &&
+		                  buffer_room(&s->to_chan) >=
+		                      8 + s->max_chunk + 256)) ?
+		    0 :
+		    -1;
 		r = poll(pfd, PFD_MAX, timeout);
 		if (r < 0 && errno != EINTR) {
 			log_warn("poll");
@@ -502,25 +509,28 @@ stream_run(struct stream *s, int sigfd)
 			const uint8_t *body;
 
 			r = msg_reader_peek(&s->rd, &hdr);
-			if (r == 0 && s->rd.eof && msg_reader_has_partial(&s->rd))
+			if (r == 0 && s->rd.eof &&
+			    msg_reader_has_partial(&s->rd))
 				r = -EPROTO; /* truncated at EOF */
 			if (r == 0)
 				break;
 			if (r > 0 && buffer_len(&s->to_sink) > 0 &&
 			    s->sink >= 0 &&
 			    !(hdr.hdr_len > 0 &&
-				(hdr.hdr_type == MSG_DATA_STDIN ||
-				    hdr.hdr_type == MSG_DATA_STDOUT) &&
-				buffer_len(&s->to_sink) < STREAM_SINK_LIMIT / 2))
+			        (hdr.hdr_type == MSG_DATA_STDIN ||
+			            hdr.hdr_type == MSG_DATA_STDOUT) &&
+			        buffer_len(&s->to_sink) <
+			            STREAM_SINK_LIMIT / 2))
 				break;
 			if (r > 0)
 				r = msg_reader_next(&s->rd, &hdr, &body);
 			if (r < 0 ||
-			    proto_data_hdr_check(hdr.hdr_type, hdr.hdr_len,
-				s->max_chunk) < 0 ||
-			    handle_msg(s, &hdr, (uint8_t *)(uintptr_t)body) < 0) {
+			    proto_data_hdr_check(
+			        hdr.hdr_type, hdr.hdr_len, s->max_chunk) < 0 ||
+			    handle_msg(s, &hdr, (uint8_t *)(uintptr_t)body) <
+			        0) {
 				log_warnx("invalid message on data channel "
-					  "(type 0x%x, length %u), closing",
+				          "(type 0x%x, length %u), closing",
 				    hdr.hdr_type, hdr.hdr_len);
 				s->chan_broken = true;
 				s->chan_eof = true;
@@ -597,7 +607,7 @@ stream_send_failure(int chan, int exit_code, bool stderr_first)
 		    stderr_first ? MSG_DATA_STDOUT : MSG_DATA_STDERR, NULL, 0,
 		    NULL, 0);
 	if (r == 0)
-		r = msg_send(chan, MSG_DATA_EXIT_CODE, &code, sizeof(code),
-		    NULL, 0);
+		r = msg_send(
+		    chan, MSG_DATA_EXIT_CODE, &code, sizeof(code), NULL, 0);
 	return r;
 }

@@ -34,8 +34,8 @@ struct stream {
 
 	int sink, src, err; /* -1 once closed */
 	int sink_orig, src_orig, err_orig;
-	bool single;	     /* sink and src are one socket */
-	int saved_sink;	     /* for the SIGUSR1 switch; -1 once closed */
+	bool single;    /* sink and src are one socket */
+	int saved_sink; /* for the SIGUSR1 switch; -1 once closed */
 
 	pid_t pid; /* local process, 0 if none */
 	int local_status;
@@ -50,7 +50,7 @@ struct stream {
 	size_t prefix_len;
 
 	bool child_event; /* SIGCHLD seen */
-	bool sigusr1;	  /* SIGUSR1 seen: use the sink socket as src too */
+	bool sigusr1;     /* SIGUSR1 seen: use the sink socket as src too */
 
 	struct msg_reader rd;
 	struct buffer to_chan;

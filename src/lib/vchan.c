@@ -95,7 +95,8 @@ vchan_listener_close(struct vchan_listener *l)
 int
 vchan_accept(struct vchan_listener *l, int timeout_ms)
 {
-	uint64_t deadline = timeout_ms >= 0 ? now_ms() + (uint64_t)timeout_ms : 0;
+	uint64_t deadline =
+	    timeout_ms >= 0 ? now_ms() + (uint64_t)timeout_ms : 0;
 	int fd = -ETIMEDOUT;
 
 	for (;;) {
@@ -133,7 +134,8 @@ vchan_connect(const struct vchan_env *env, uint32_t dir_dom,
     const struct vchan_addr *a, int timeout_ms)
 {
 	char path[PATH_MAX];
-	uint64_t deadline = now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
+	uint64_t deadline =
+	    now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
 	long backoff_us = 50;
 	int r;
 
@@ -149,8 +151,8 @@ vchan_connect(const struct vchan_env *env, uint32_t dir_dom,
 		if (timeout_ms >= 0 && now_ms() >= deadline)
 			return -ETIMEDOUT;
 		{
-			struct timespec ts = {.tv_sec = 0,
-			    .tv_nsec = backoff_us * 1000};
+			struct timespec ts = {
+			    .tv_sec = 0, .tv_nsec = backoff_us * 1000};
 
 			(void)nanosleep(&ts, NULL);
 		}

@@ -39,9 +39,9 @@ enum vchan_layout {
 };
 
 struct vchan_env {
-	uint32_t my_dom;	    /* $VCHAN_DOMAIN, default 0 */
-	char dir[PATH_MAX];	    /* $VCHAN_SOCKET_DIR */
-	enum vchan_layout layout;   /* $BULKHEAD_VCHAN_LAYOUT */
+	uint32_t my_dom;          /* $VCHAN_DOMAIN, default 0 */
+	char dir[PATH_MAX];       /* $VCHAN_SOCKET_DIR */
+	enum vchan_layout layout; /* $BULKHEAD_VCHAN_LAYOUT */
 };
 
 struct vchan_addr {

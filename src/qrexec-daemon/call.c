@@ -103,8 +103,8 @@ ask_policy_program(const struct daemon_config *cfg,
 }
 
 int
-daemon_call_run(const struct daemon_config *cfg,
-    const struct qrexec_trigger *req, bool rs)
+daemon_call_run(
+    const struct daemon_config *cfg, const struct qrexec_trigger *req, bool rs)
 {
 	struct policy_reply pr;
 	const char *service, *source, *trailer;
@@ -133,7 +133,7 @@ daemon_call_run(const struct daemon_config *cfg,
 		int fd;
 
 		if (asprintf(&cmd, "QUBESRPC %s%s %s %s %s", service, trailer,
-			source, kw ? "keyword" : "name", kw ? rt + 1 : rt) < 0)
+		        source, kw ? "keyword" : "name", kw ? rt + 1 : rt) < 0)
 			return QREXEC_EXIT_PROBLEM;
 		(void)snprintf(id, sizeof(id), "%u", cfg->domid);
 		fd = dclient_connect(cfg->socket_dir, id);
@@ -143,12 +143,12 @@ daemon_call_run(const struct daemon_config *cfg,
 		}
 		memset(&sp, 0, sizeof(sp));
 		memcpy(sp.sp_ident, req->ident, sizeof(sp.sp_ident));
-		r = dclient_negotiate(fd, MSG_SERVICE_CONNECT, 0, &sp,
-		    sizeof(sp), &dom, &port);
+		r = dclient_negotiate(
+		    fd, MSG_SERVICE_CONNECT, 0, &sp, sizeof(sp), &dom, &port);
 		(void)close(fd);
 		if (r == 0)
-			(void)dclient_run_local_service(&cfg->env, dom, port,
-			    source, cmd, 5000, NULL);
+			(void)dclient_run_local_service(
+			    &cfg->env, dom, port, source, cmd, 5000, NULL);
 		free(cmd);
 		/* the verdict was already delivered by SERVICE_CONNECT */
 		return r < 0 ? QREXEC_EXIT_PROBLEM : 0;
@@ -157,12 +157,12 @@ daemon_call_run(const struct daemon_config *cfg,
 	if (strncmp(pr.target, "@dispvm:", 8) == 0 ||
 	    strncmp(pr.target_uuid, "@dispvm:", 8) == 0) {
 		/* XXX #5: disposables need bulkheadd (admin.vm.CreateDisposable) */
-		log_warnx("%s: disposable targets are not available yet",
-		    pr.target);
+		log_warnx(
+		    "%s: disposable targets are not available yet", pr.target);
 		return QREXEC_EXIT_PROBLEM;
 	}
 	if (asprintf(&cmd, "%s:QUBESRPC %s%s %s", pr.user, service, trailer,
-		source) < 0)
+	        source) < 0)
 		return QREXEC_EXIT_PROBLEM;
 	r = dclient_execute_vm(&cfg->env, cfg->socket_dir,
 	    pr.target_uuid[0] ? pr.target_uuid : pr.target, cfg->domid, cmd,

@@ -37,17 +37,17 @@
 #include "lib/util.h"
 #include "qrexec-daemon/daemon.h"
 
-#define MAX_CLIENTS	   ((int)QREXEC_MAX_CLIENTS)
-#define MAX_PENDING	   ((int)QREXEC_MAX_CLIENTS)
-#define PORT_UNUSED	   UINT32_MAX
+#define MAX_CLIENTS ((int)QREXEC_MAX_CLIENTS)
+#define MAX_PENDING ((int)QREXEC_MAX_CLIENTS)
+#define PORT_UNUSED UINT32_MAX
 /* Queued bytes for an agent that does not read before we give up on it. */
-#define AGENT_OUT_LIMIT	   (1024u * 1024u)
-#define STARTUP_TIMEOUT_S  60
+#define AGENT_OUT_LIMIT   (1024u * 1024u)
+#define STARTUP_TIMEOUT_S 60
 
 enum client_state {
 	CLIENT_FREE,
-	CLIENT_HELLO,	/* HELLO sent, waiting for theirs */
-	CLIENT_CMD,	/* waiting for the request */
+	CLIENT_HELLO,   /* HELLO sent, waiting for theirs */
+	CLIENT_CMD,     /* waiting for the request */
 	CLIENT_RUNNING, /* answered; waiting for the port to be released */
 	CLIENT_STATE_MAX
 };
@@ -60,7 +60,7 @@ struct client {
 
 enum pending_state {
 	PENDING_FREE,
-	PENDING_WAIT,	/* policy being asked */
+	PENDING_WAIT,    /* policy being asked */
 	PENDING_ALLOWED, /* a client connected the call */
 	PENDING_DENIED,
 	PENDING_STATE_MAX
@@ -84,8 +84,8 @@ static struct sock_ident listen_id;
 static char sock_path[PATH_MAX], link_name[PATH_MAX], link_uuid[PATH_MAX];
 static struct client clients[MAX_CLIENTS];
 static struct pending pending[MAX_PENDING];
-static uint32_t port_owner[MAX_CLIENTS];	/* connect_domain, or unused */
-static int port_notify[MAX_CLIENTS];		/* client fd to close */
+static uint32_t port_owner[MAX_CLIENTS]; /* connect_domain, or unused */
+static int port_notify[MAX_CLIENTS];     /* client fd to close */
 static volatile sig_atomic_t quit;
 static int ready_fd = -1; /* tells the parent we are up (not --direct) */
 
@@ -194,8 +194,7 @@ client_close(struct client *c)
 /* ---- the agent's channel ---- */
 
 static int
-agent_queue(uint32_t type, const void *p1, size_t l1, const void *p2,
-    size_t l2)
+agent_queue(uint32_t type, const void *p1, size_t l1, const void *p2, size_t l2)
 {
 	int r = msg_queue(&agent_out, type, p1, l1, p2, l2);
 
@@ -207,8 +206,8 @@ agent_queue(uint32_t type, const void *p1, size_t l1, const void *p2,
 static void
 send_refused(const char ident[QREXEC_IDENT_LEN])
 {
-	(void)agent_queue(MSG_SERVICE_REFUSED, ident, QREXEC_IDENT_LEN, NULL,
-	    0);
+	(void)agent_queue(
+	    MSG_SERVICE_REFUSED, ident, QREXEC_IDENT_LEN, NULL, 0);
 }
 
 static uint32_t
@@ -283,8 +282,8 @@ start_call(const struct qrexec_trigger *req)
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
 		(void)signal(SIGTERM, SIG_DFL);
 		(void)signal(SIGINT, SIG_DFL);
-		_exit(daemon_call_run(&cfg, req,
-		    req->type == MSG_TRIGGER_SERVICE4));
+		_exit(daemon_call_run(
+		    &cfg, req, req->type == MSG_TRIGGER_SERVICE4));
 	}
 	pending[i].state = PENDING_WAIT;
 	pending[i].pid = pid;
@@ -309,21 +308,21 @@ handle_agent_msg(const struct qrexec_hdr *hdr, const uint8_t *body)
 		    hdr->hdr_len, &req, raw_ident);
 		if (r == -EINVAL) {
 			log_warnx("invalid service request from the qube, "
-				  "refused");
+			          "refused");
 			send_refused(raw_ident);
 			return;
 		}
 		if (r < 0) {
-			agent_lost(r == -EPROTO
-				? "service request of the wrong version"
-				: "malformed service request");
+			agent_lost(r == -EPROTO ?
+			        "service request of the wrong version" :
+			        "malformed service request");
 			return;
 		}
 		start_call(&req);
 		return;
 	case MSG_CONNECTION_TERMINATED:
-		if (proto_conn_terminated_parse(body, hdr->hdr_len, &dom,
-			&port) < 0 ||
+		if (proto_conn_terminated_parse(
+		        body, hdr->hdr_len, &dom, &port) < 0 ||
 		    port < QREXEC_DATA_PORT_BASE ||
 		    port >= QREXEC_DATA_PORT_BASE + MAX_CLIENTS) {
 			agent_lost("malformed MSG_CONNECTION_TERMINATED");
@@ -355,8 +354,8 @@ handle_agent_input(void)
 	while (agent_fd >= 0 &&
 	    (r = msg_reader_next(&agent_rd, &hdr, &body)) != 0) {
 		if (r < 0) {
-			agent_lost(r == -EMSGSIZE ? "oversized message"
-						  : "truncated message");
+			agent_lost(r == -EMSGSIZE ? "oversized message" :
+			                            "truncated message");
 			return;
 		}
 		handle_agent_msg(&hdr, body);
@@ -373,7 +372,8 @@ static int
 agent_connect(int timeout_s)
 {
 	struct vchan_addr a = {.server_dom = cfg.domid,
-	    .client_dom = cfg.env.my_dom, .port = QREXEC_CTRL_PORT};
+	    .client_dom = cfg.env.my_dom,
+	    .port = QREXEC_CTRL_PORT};
 	uint64_t deadline = now_ms() + (uint64_t)timeout_s * 1000;
 	struct qrexec_peer_info pi;
 	uint32_t v;
@@ -382,8 +382,8 @@ agent_connect(int timeout_s)
 	for (;;) {
 		if (quit)
 			return -EINTR;
-		fd = vchan_connect(&cfg.env, vchan_dir_dom(&cfg.env, &a), &a,
-		    100);
+		fd = vchan_connect(
+		    &cfg.env, vchan_dir_dom(&cfg.env, &a), &a, 100);
 		if (fd >= 0)
 			break;
 		if (fd != -ETIMEDOUT)
@@ -398,8 +398,8 @@ agent_connect(int timeout_s)
 		(void)close(fd);
 		return -EPROTO;
 	}
-	agent_version = v < QREXEC_PROTOCOL_VERSION ? v
-						    : QREXEC_PROTOCOL_VERSION;
+	agent_version =
+	    v < QREXEC_PROTOCOL_VERSION ? v : QREXEC_PROTOCOL_VERSION;
 	if (agent_version < QREXEC_PROTOCOL_MIN_VERSION) {
 		log_warnx("the agent speaks protocol %u; at least %u is needed",
 		    v, QREXEC_PROTOCOL_MIN_VERSION);
@@ -447,8 +447,8 @@ agent_lost(const char *why)
 static void
 client_reply(struct client *c, uint32_t type, uint32_t port)
 {
-	struct qrexec_exec_params ep = {.ep_connect_domain = cfg.domid,
-	    .ep_connect_port = port};
+	struct qrexec_exec_params ep = {
+	    .ep_connect_domain = cfg.domid, .ep_connect_port = port};
 	struct qrexec_hdr hdr = {.hdr_type = type, .hdr_len = sizeof(ep)};
 	uint8_t buf[sizeof(hdr) + sizeof(ep)];
 
@@ -461,8 +461,8 @@ client_reply(struct client *c, uint32_t type, uint32_t port)
 }
 
 static void
-handle_client_cmd(struct client *c, const struct qrexec_hdr *hdr,
-    const uint8_t *body)
+handle_client_cmd(
+    struct client *c, const struct qrexec_hdr *hdr, const uint8_t *body)
 {
 	uint32_t port;
 
@@ -491,7 +491,7 @@ handle_client_cmd(struct client *c, const struct qrexec_hdr *hdr,
 		/* "DEFAULT:" stands for the qube's default user */
 		if (str_startswith(cmd, "DEFAULT:")) {
 			if (asprintf(&rewritten, "%s:%s", cfg.default_user,
-				cmd + strlen("DEFAULT:")) < 0) {
+			        cmd + strlen("DEFAULT:")) < 0) {
 				release_port(port, req.domain);
 				client_close(c);
 				return;
@@ -503,8 +503,8 @@ handle_client_cmd(struct client *c, const struct qrexec_hdr *hdr,
 			c->state = CLIENT_RUNNING;
 		ep.ep_connect_domain = req.domain;
 		ep.ep_connect_port = port;
-		r = agent_queue(hdr->hdr_type, &ep, sizeof(ep), cmd,
-		    strlen(cmd) + 1);
+		r = agent_queue(
+		    hdr->hdr_type, &ep, sizeof(ep), cmd, strlen(cmd) + 1);
 		free(rewritten);
 		if (r < 0)
 			agent_lost("output queue full");
@@ -523,11 +523,11 @@ handle_client_cmd(struct client *c, const struct qrexec_hdr *hdr,
 		for (i = 0; i < MAX_PENDING; i++)
 			if (pending[i].state == PENDING_WAIT &&
 			    strncmp(pending[i].ident, sc.ident,
-				QREXEC_IDENT_LEN) == 0)
+			        QREXEC_IDENT_LEN) == 0)
 				break;
 		if (i == MAX_PENDING) {
 			log_warnx("MSG_SERVICE_CONNECT for a request that is "
-				  "not pending");
+			          "not pending");
 			client_close(c);
 			return;
 		}
@@ -554,13 +554,12 @@ handle_client_cmd(struct client *c, const struct qrexec_hdr *hdr,
 		ep.ep_connect_port = port;
 		/* forwarded as received: the ident tail keeps its length */
 		if (agent_queue(MSG_SERVICE_CONNECT, &ep, sizeof(ep),
-			(const uint8_t *)body + sizeof(ep),
-			hdr->hdr_len - sizeof(ep)) < 0)
+		        (const uint8_t *)body + sizeof(ep),
+		        hdr->hdr_len - sizeof(ep)) < 0)
 			agent_lost("output queue full");
 		return;
 	}
-	log_warnx("unexpected message type 0x%x from a client",
-	    hdr->hdr_type);
+	log_warnx("unexpected message type 0x%x from a client", hdr->hdr_type);
 	client_close(c);
 }
 
@@ -610,10 +609,9 @@ handle_client_input(struct client *c)
 static void
 accept_client(void)
 {
-	struct qrexec_peer_info pi = {.pi_version =
-					  QREXEC_CLIENT_PROTOCOL_VERSION};
-	struct qrexec_hdr hdr = {.hdr_type = MSG_HELLO,
-	    .hdr_len = sizeof(pi)};
+	struct qrexec_peer_info pi = {
+	    .pi_version = QREXEC_CLIENT_PROTOCOL_VERSION};
+	struct qrexec_hdr hdr = {.hdr_type = MSG_HELLO, .hdr_len = sizeof(pi)};
 	uint8_t buf[sizeof(hdr) + sizeof(pi)];
 	int fd, i;
 
@@ -746,8 +744,8 @@ main(int argc, char **argv)
 	cfg.policy_socket = DAEMON_DEFAULT_POLICY_SOCKET;
 	cfg.policy_program = DAEMON_DEFAULT_POLICY_PROGRAM;
 	cfg.default_user = "user";
-	while ((opt = getopt_long(argc, argv, "hqp:Du:", longopts, NULL)) !=
-	    -1) {
+	while (
+	    (opt = getopt_long(argc, argv, "hqp:Du:", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'h':
 			usage(stdout, 0);
@@ -787,15 +785,16 @@ main(int argc, char **argv)
 	}
 	cfg.name = argv[optind + 1];
 	if (!proto_target_valid(cfg.name, strlen(cfg.name)) ||
-	    cfg.name[0] == '\0' || !proto_target_valid(cfg.uuid,
-					strlen(cfg.uuid))) {
+	    cfg.name[0] == '\0' ||
+	    !proto_target_valid(cfg.uuid, strlen(cfg.uuid))) {
 		(void)fprintf(stderr, "qrexec-daemon: invalid name or uuid\n");
 		return 2;
 	}
 	if (argc - optind == 3)
 		cfg.default_user = argv[optind + 2];
 	if (vchan_env_init(&cfg.env) < 0) {
-		(void)fprintf(stderr, "qrexec-daemon: invalid VCHAN_* "
+		(void)fprintf(stderr,
+		    "qrexec-daemon: invalid VCHAN_* "
 		    "environment\n");
 		return 2;
 	}
@@ -831,8 +830,8 @@ main(int argc, char **argv)
 
 	r = agent_connect(timeout_s);
 	if (r < 0) {
-		log_warnx("cannot connect to the qube's agent: %s",
-		    strerror(-r));
+		log_warnx(
+		    "cannot connect to the qube's agent: %s", strerror(-r));
 		signal_ready(1);
 		return 1;
 	}
@@ -861,11 +860,11 @@ main(int argc, char **argv)
 		pfd[n++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
 		pfd[n++] = (struct pollfd){.fd = agent_fd,
 		    .events = (short)(POLLIN |
-			(buffer_len(&agent_out) ? POLLOUT : 0))};
+		        (buffer_len(&agent_out) ? POLLOUT : 0))};
 		pfd[n++] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
 		for (i = 0; i < MAX_CLIENTS; i++)
-			pfd[n++] = (struct pollfd){.fd = clients[i].fd,
-			    .events = POLLIN};
+			pfd[n++] = (struct pollfd){
+			    .fd = clients[i].fd, .events = POLLIN};
 		r = poll(pfd, (nfds_t)n, -1);
 		if (r < 0) {
 			if (errno == EINTR)
@@ -882,7 +881,8 @@ main(int argc, char **argv)
 		if (agent_fd >= 0 && pfd[1].revents & POLLOUT &&
 		    buffer_flush(&agent_out, agent_fd) < 0)
 			agent_lost("write error");
-		if (agent_fd >= 0 && pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
+		if (agent_fd >= 0 &&
+		    pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
 			handle_agent_input();
 		if (agent_fd >= 0 && pfd[2].revents)
 			accept_client();

@@ -77,8 +77,8 @@ proto_policy_reply_parse(const char *buf, size_t len, struct policy_reply *ret)
 		} else if (KEY("target_uuid")) {
 			r = take(ret->target_uuid, &seen_uuid, v, vl, false);
 		} else if (KEY("requested_target")) {
-			r = take(ret->requested_target, &seen_req, v, vl,
-			    false);
+			r = take(
+			    ret->requested_target, &seen_req, v, vl, false);
 		} else if (KEY("service")) {
 			r = take(ret->service, &seen_svc, v, vl, true);
 		} else if (KEY("policy_source")) {
@@ -102,11 +102,11 @@ proto_policy_reply_parse(const char *buf, size_t len, struct policy_reply *ret)
 	if (!seen_result)
 		return -EBADMSG;
 	if (ret->result == POLICY_ALLOW)
-		return (seen_user && seen_target && seen_req && seen_auto)
-		    ? 0
-		    : -EBADMSG;
-	return (seen_user || seen_target || seen_req || seen_auto) ? -EBADMSG
-								   : 0;
+		return (seen_user && seen_target && seen_req && seen_auto) ?
+		    0 :
+		    -EBADMSG;
+	return (seen_user || seen_target || seen_req || seen_auto) ? -EBADMSG :
+	                                                             0;
 }
 
 int

@@ -32,7 +32,7 @@ struct policy_reply {
 	char target[POLICY_VALUE_MAX_LEN];
 	char target_uuid[POLICY_VALUE_MAX_LEN]; /* "" if absent */
 	char requested_target[POLICY_VALUE_MAX_LEN];
-	char service[POLICY_VALUE_MAX_LEN];	  /* "" if absent */
+	char service[POLICY_VALUE_MAX_LEN];       /* "" if absent */
 	char policy_source[POLICY_VALUE_MAX_LEN]; /* "" if absent */
 };
 
@@ -44,8 +44,8 @@ struct policy_reply {
  * characters of proto_target_valid, plus '+' for service).  Returns 0 or
  * -EBADMSG.
  */
-int proto_policy_reply_parse(const char *buf, size_t len,
-    struct policy_reply *ret);
+int
+proto_policy_reply_parse(const char *buf, size_t len, struct policy_reply *ret);
 
 /*
  * Format a request into out.  requested_source may be NULL (not sent).

@@ -15,8 +15,8 @@
 uint32_t
 proto_max_chunk(uint32_t version)
 {
-	return version >= QREXEC_PROTOCOL_V3 ? QREXEC_DATA_CHUNK_V3
-					     : QREXEC_DATA_CHUNK_V2;
+	return version >= QREXEC_PROTOCOL_V3 ? QREXEC_DATA_CHUNK_V3 :
+	                                       QREXEC_DATA_CHUNK_V2;
 }
 
 int
@@ -35,7 +35,8 @@ proto_hello_parse(const void *buf, size_t len, uint32_t *ret_version)
 static bool
 exact_cstring(const char *s, size_t len)
 {
-	return len > 0 && s[len - 1] == '\0' && memchr(s, '\0', len) == s + len - 1;
+	return len > 0 && s[len - 1] == '\0' &&
+	    memchr(s, '\0', len) == s + len - 1;
 }
 
 int
@@ -60,8 +61,8 @@ proto_exec_parse(const void *buf, size_t len, struct qrexec_exec *ret)
 }
 
 int
-proto_exec_reply_parse(const void *buf, size_t len, uint32_t *ret_domain,
-    uint32_t *ret_port)
+proto_exec_reply_parse(
+    const void *buf, size_t len, uint32_t *ret_domain, uint32_t *ret_port)
 {
 	struct qrexec_exec_params ep;
 
@@ -110,8 +111,8 @@ proto_ident_check(const char ident[QREXEC_IDENT_LEN])
 }
 
 int
-proto_service_connect_parse(const void *buf, size_t len,
-    struct qrexec_service_connect *ret)
+proto_service_connect_parse(
+    const void *buf, size_t len, struct qrexec_service_connect *ret)
 {
 	struct qrexec_exec_params ep;
 	const char *untrusted_ident;
@@ -133,8 +134,8 @@ proto_service_connect_parse(const void *buf, size_t len,
 }
 
 int
-proto_service_refused_parse(const void *buf, size_t len,
-    char ret_ident[QREXEC_IDENT_LEN])
+proto_service_refused_parse(
+    const void *buf, size_t len, char ret_ident[QREXEC_IDENT_LEN])
 {
 	if (len != QREXEC_IDENT_LEN)
 		return -EBADMSG;
@@ -145,8 +146,8 @@ proto_service_refused_parse(const void *buf, size_t len,
 }
 
 int
-proto_conn_terminated_parse(const void *buf, size_t len, uint32_t *ret_domain,
-    uint32_t *ret_port)
+proto_conn_terminated_parse(
+    const void *buf, size_t len, uint32_t *ret_domain, uint32_t *ret_port)
 {
 	return proto_exec_reply_parse(buf, len, ret_domain, ret_port);
 }
@@ -250,12 +251,13 @@ proto_trigger_parse(uint32_t type, uint32_t version, const void *buf,
 		if (proto_ident_check(t.t2_ident) < 0)
 			return -EINVAL;
 		if (name_field(t.t2_target_domain, sizeof(t.t2_target_domain),
-			ret->target) < 0)
+		        ret->target) < 0)
 			return -EINVAL;
 		nul = memchr(p, '\0', sizeof(t.t2_service_name));
 		if (nul == NULL)
 			return -EINVAL;
-		for (const char *q = nul; q < p + sizeof(t.t2_service_name); q++)
+		for (const char *q = nul; q < p + sizeof(t.t2_service_name);
+		     q++)
 			if (*q != '\0')
 				return -EINVAL;
 		if (service_tail(p, (size_t)(nul - p) + 1, ret) < 0)
@@ -275,7 +277,7 @@ proto_trigger_parse(uint32_t type, uint32_t version, const void *buf,
 		if (proto_ident_check(t.t3_ident) < 0)
 			return -EINVAL;
 		if (name_field(t.t3_target_domain, sizeof(t.t3_target_domain),
-			ret->target) < 0)
+		        ret->target) < 0)
 			return -EINVAL;
 		if (service_tail(p + sizeof(t), len - sizeof(t), ret) < 0)
 			return -EINVAL;
@@ -294,10 +296,10 @@ proto_trigger_parse(uint32_t type, uint32_t version, const void *buf,
 		if (proto_ident_check(t.t4_ident) < 0)
 			return -EINVAL;
 		if (name_field(t.t4_source_domain, sizeof(t.t4_source_domain),
-			ret->source) < 0)
+		        ret->source) < 0)
 			return -EINVAL;
 		if (name_field(t.t4_target_domain, sizeof(t.t4_target_domain),
-			ret->target) < 0)
+		        ret->target) < 0)
 			return -EINVAL;
 		if (service_tail(p + sizeof(t), len - sizeof(t), ret) < 0)
 			return -EINVAL;

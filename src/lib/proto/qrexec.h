@@ -26,30 +26,30 @@ enum {
 	QREXEC_PROTOCOL_V3 = 3, /* 64k data chunks, MSG_TRIGGER_SERVICE3 */
 	QREXEC_PROTOCOL_V4 = 4, /* MSG_TRIGGER_SERVICE4 (source field) */
 };
-#define QREXEC_PROTOCOL_VERSION	       QREXEC_PROTOCOL_V4
+#define QREXEC_PROTOCOL_VERSION        QREXEC_PROTOCOL_V4
 #define QREXEC_PROTOCOL_MIN_VERSION    QREXEC_PROTOCOL_V2
 #define QREXEC_CLIENT_PROTOCOL_VERSION 3
 
 /* Limits (named, checked before anything is allocated). */
-#define QREXEC_DATA_CHUNK_V2	     4096u
-#define QREXEC_DATA_CHUNK_V3	     65536u
-#define QREXEC_MAX_SERVICE_NAME_LEN  65000u /* incl. NUL, tail of trigger */
-#define QREXEC_MAX_CMD_LEN	     65535u /* incl. NUL, tail of exec */
-#define QREXEC_IDENT_LEN	     32u
-#define QREXEC_DOMAIN_FIELD_LEN	     64u
-#define QREXEC_V2_SERVICE_FIELD_LEN  64u
-#define QREXEC_V2_DOMAIN_FIELD_LEN   32u
-#define QREXEC_CTRL_PORT	     512u
-#define QREXEC_DATA_PORT_BASE	     513u
-#define QREXEC_MAX_CLIENTS	     256u
+#define QREXEC_DATA_CHUNK_V2        4096u
+#define QREXEC_DATA_CHUNK_V3        65536u
+#define QREXEC_MAX_SERVICE_NAME_LEN 65000u /* incl. NUL, tail of trigger */
+#define QREXEC_MAX_CMD_LEN          65535u /* incl. NUL, tail of exec */
+#define QREXEC_IDENT_LEN            32u
+#define QREXEC_DOMAIN_FIELD_LEN     64u
+#define QREXEC_V2_SERVICE_FIELD_LEN 64u
+#define QREXEC_V2_DOMAIN_FIELD_LEN  32u
+#define QREXEC_CTRL_PORT            512u
+#define QREXEC_DATA_PORT_BASE       513u
+#define QREXEC_MAX_CLIENTS          256u
 /* Largest message on a control channel: a v4 trigger with the longest name */
-#define QREXEC_MAX_CTRL_MSG_LEN	     (160u + QREXEC_MAX_SERVICE_NAME_LEN)
+#define QREXEC_MAX_CTRL_MSG_LEN (160u + QREXEC_MAX_SERVICE_NAME_LEN)
 /* Largest message a client may send to a daemon: exec params + command */
-#define QREXEC_MAX_CLIENT_MSG_LEN    (8u + QREXEC_MAX_CMD_LEN)
+#define QREXEC_MAX_CLIENT_MSG_LEN (8u + QREXEC_MAX_CMD_LEN)
 
 /* Exit codes with a meaning of their own. */
-#define QREXEC_EXIT_PROBLEM	     125
-#define QREXEC_EXIT_REQUEST_REFUSED  126
+#define QREXEC_EXIT_PROBLEM           125
+#define QREXEC_EXIT_REQUEST_REFUSED   126
 #define QREXEC_EXIT_SERVICE_NOT_FOUND 127
 
 enum qrexec_msg_type {
@@ -165,24 +165,24 @@ int proto_exec_parse(const void *buf, size_t len, struct qrexec_exec *ret);
  * The reply a daemon sends to a client's exec/connect request: exactly 8
  * bytes of params.  Returns 0 or -EBADMSG.
  */
-int proto_exec_reply_parse(const void *buf, size_t len, uint32_t *ret_domain,
-    uint32_t *ret_port);
+int proto_exec_reply_parse(
+    const void *buf, size_t len, uint32_t *ret_domain, uint32_t *ret_port);
 
 /*
  * MSG_SERVICE_CONNECT payload: 8 bytes of params and an ident of 1..32 bytes
  * that holds a NUL followed only by NULs, its characters allowlisted.
  * Returns 0 or -EBADMSG.
  */
-int proto_service_connect_parse(const void *buf, size_t len,
-    struct qrexec_service_connect *ret);
+int proto_service_connect_parse(
+    const void *buf, size_t len, struct qrexec_service_connect *ret);
 
 /* MSG_SERVICE_REFUSED payload: exactly 32 bytes, a valid ident. */
-int proto_service_refused_parse(const void *buf, size_t len,
-    char ret_ident[QREXEC_IDENT_LEN]);
+int proto_service_refused_parse(
+    const void *buf, size_t len, char ret_ident[QREXEC_IDENT_LEN]);
 
 /* MSG_CONNECTION_TERMINATED payload: exactly 8 bytes. */
-int proto_conn_terminated_parse(const void *buf, size_t len,
-    uint32_t *ret_domain, uint32_t *ret_port);
+int proto_conn_terminated_parse(
+    const void *buf, size_t len, uint32_t *ret_domain, uint32_t *ret_port);
 
 /*
  * Check a 32-byte ident field: characters [0-9A-Za-z_.- ], then a NUL, then
