@@ -123,7 +123,7 @@ for exe in "${exes[@]}"; do
 		failed=$((failed + 1))
 		# the report, for CI logs: libFuzzer's summary and the crash line
 		grep -E '^(==[0-9]+==ERROR|SUMMARY|.*invariant failed|.*runtime error|artifact_prefix=)' \
-			"$log" | head -n 20 | sed "s/^/fuzz: $name: /" >&2
+			"$log" | head -n 20 | sed "s/^/  $name: /" >&2
 	fi
 done
 
