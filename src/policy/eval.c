@@ -60,6 +60,44 @@ deny(struct policy_decision *d, bool notify, const char *fmt, ...)
 	d->ntargets = 0;
 }
 
+/* Copy src into dst (size n), truncating: for messages and file names. */
+static size_t
+copy_trunc(char *dst, size_t n, const char *src)
+{
+	size_t l = strlen(src);
+
+	if (l >= n)
+		l = n - 1;
+	memcpy(dst, src, l);
+	dst[l] = '\0';
+	return l;
+}
+
+/*
+ * The most common deny, "denied by policy FILE:LINE", without printf: it
+ * is on the hot path of every denied call.
+ */
+static void
+deny_by_rule(struct policy_decision *d, const struct policy_rule *rule)
+{
+	static const char pfx[] = "denied by policy ";
+	char num[16];
+	size_t o = sizeof(pfx) - 1, k = sizeof(num);
+	unsigned v = rule->line;
+
+	deny(d, rule->notify, "%s", "");
+	memcpy(d->reason, pfx, o);
+	o += copy_trunc(
+	    d->reason + o, sizeof(d->reason) - o - sizeof(num), rule->file);
+	num[--k] = '\0';
+	do {
+		num[--k] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	num[--k] = ':';
+	memcpy(d->reason + o, num + k, sizeof(num) - k);
+}
+
 /* Qubes' match_strings(): names and uuid:UUID refer to the same qube. */
 static bool
 match_strings(const struct sysinfo *si, const char *self, const char *other)
@@ -315,11 +353,14 @@ expand(
 static int
 add_target(struct policy_decision *d, const char *prefix, const char *name)
 {
+	size_t pl = strlen(prefix), nl = strlen(name);
 	char **n;
-	char *s;
+	char *s = malloc(pl + nl + 1);
 
-	if (asprintf(&s, "%s%s", prefix, name) < 0)
+	if (s == NULL)
 		return -ENOMEM;
+	memcpy(s, prefix, pl);
+	memcpy(s + pl, name, nl + 1);
 	n = reallocarray(d->targets, d->ntargets + 1, sizeof(*n));
 	if (n == NULL) {
 		free(s);
@@ -328,12 +369,6 @@ add_target(struct policy_decision *d, const char *prefix, const char *name)
 	d->targets = n;
 	d->targets[d->ntargets++] = s;
 	return 0;
-}
-
-static int
-cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 /*
@@ -348,7 +383,7 @@ collect_targets(
     const struct policy *p, const struct req *r, struct policy_decision *d)
 {
 	const struct sysinfo *si = r->si;
-	size_t n = sysinfo_count(si), nc, i, c;
+	size_t n = sysinfo_count(si), nc, c;
 	uint32_t *cand;
 	uint8_t *slot;
 	bool oom;
@@ -391,19 +426,20 @@ collect_targets(
 	/* XXX #3: Qubes #951, no loopback calls: drop the source itself */
 	if (r->src != NULL)
 		slot[2 * (size_t)(r->src - sysinfo_at(si, 0))] = 0;
-	for (i = 0; i < n && ret == 0; i++) {
-		const struct sysinfo_domain *dom = sysinfo_at(si, i);
+	/*
+	 * In C-locale order without sorting: names start with a letter, so
+	 * every "@dispvm:" choice sorts before every name, and both lists
+	 * follow the order of the names.
+	 */
+	for (c = 0; c < 2 * n && ret == 0; c++) {
+		size_t k = sysinfo_sorted_index(si, c % n);
+		const struct sysinfo_domain *dom = sysinfo_at(si, k);
 
-		if (dom->internal)
+		if (dom->internal || !slot[2 * k + (c < n ? 1 : 0)])
 			continue;
-		if (slot[2 * i])
-			ret = add_target(d, "", dom->name);
-		if (ret == 0 && slot[2 * i + 1])
-			ret = add_target(d, "@dispvm:", dom->name);
+		ret = add_target(d, c < n ? "@dispvm:" : "", dom->name);
 	}
 	free(slot);
-	if (ret == 0 && d->ntargets > 1)
-		qsort(d->targets, d->ntargets, sizeof(*d->targets), cmp_strp);
 	return ret;
 }
 
@@ -459,7 +495,7 @@ static void
 set_rule(struct policy_decision *d, const struct policy_rule *rule)
 {
 	d->has_rule = true;
-	policy_fmt(d->rule_file, sizeof(d->rule_file), "%s", rule->file);
+	(void)copy_trunc(d->rule_file, sizeof(d->rule_file), rule->file);
 	d->rule_line = rule->line;
 	d->autostart = rule->autostart;
 	d->notify = rule->notify;
@@ -754,8 +790,7 @@ policy_evaluate(const struct policy *p, struct sysinfo *si,
 	set_rule(d, rule);
 	switch (rule->action) {
 	case POLICY_ACTION_DENY:
-		deny(d, rule->notify, "denied by policy %s:%u", rule->file,
-		    rule->line);
+		deny_by_rule(d, rule);
 		return 0;
 	case POLICY_ACTION_ALLOW:
 		eval_allow(rule, &r, d);

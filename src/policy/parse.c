@@ -29,7 +29,7 @@
 
 #include "policy/internal.h"
 
-#define MAX_FIELDS 64u /* a rule has at most 10 valid fields */
+#define MAX_FIELDS 32u /* a rule has at most 10 valid fields */
 
 struct field {
 	char *s; /* NUL-terminated inside the scratch line */
@@ -220,11 +220,21 @@ rpcname_char(unsigned char c)
 static const char *
 invalid_chars(const char *s, bool allow_plus, char *out, size_t outlen)
 {
-	bool seen[256] = {false};
+	bool seen[256];
 	char one[2] = {0, 0}, q[8];
+	const char *t;
 	size_t o = 0;
 	unsigned c;
 
+	out[0] = '\0';
+	/* the common case first: nothing to report */
+	for (t = s; *t != '\0'; t++)
+		if (!rpcname_char((unsigned char)*t) ||
+		    (!allow_plus && *t == '+'))
+			break;
+	if (*t == '\0')
+		return out;
+	memset(seen, 0, sizeof(seen));
 	for (; *s != '\0'; s++) {
 		unsigned char ch = (unsigned char)*s;
 
@@ -388,7 +398,7 @@ build_rule(struct loader *L, const char *file, unsigned line,
     struct field *fields, size_t nfields)
 {
 	struct policy_rule r;
-	struct param params[MAX_FIELDS];
+	struct param params[MAX_FIELDS] POLICY_NOINIT; /* written first */
 	const char *svc, *arg;
 	char q[128];
 	size_t np = 0, i, j;
@@ -1089,6 +1099,19 @@ utf8_valid(const unsigned char *s, size_t n)
 		size_t k, need;
 		uint32_t v;
 
+		/* ASCII, the common case, a word at a time */
+		while (n - i >= 8) {
+			uint64_t w;
+
+			memcpy(&w, s + i, 8);
+			if (w & 0x8080808080808080ull)
+				break;
+			i += 8;
+		}
+		if (i >= n)
+			break;
+		c = s[i];
+
 		if (c < 0x80) {
 			i++;
 			continue;
@@ -1135,6 +1158,13 @@ scratch_reserve(struct loader *L, size_t n)
 	L->scratch = s;
 	L->scratch_cap = n;
 	return 0;
+}
+
+/* Printable ASCII but space: never whitespace, the common case. */
+static inline bool
+word_byte(char c)
+{
+	return c > ' ' && c < 0x7f;
 }
 
 static int
@@ -1187,7 +1217,8 @@ static int
 do_line(struct loader *L, const char *path, unsigned line, const char *s,
     size_t len, enum file_format fmt, const char *svc, const char *arg)
 {
-	struct field f[MAX_FIELDS];
+	/* written before read: not worth -ftrivial-auto-var-init's memset */
+	struct field f[MAX_FIELDS] POLICY_NOINIT;
 	size_t nf = 0, i = 0, o = 0;
 	char *buf;
 	int r;
@@ -1203,6 +1234,10 @@ do_line(struct loader *L, const char *path, unsigned line, const char *s,
 	if (r < 0)
 		return r;
 	buf = L->scratch;
+	if (fmt == FMT_POLICY) {
+		memcpy(buf, s, len);
+		i = o = len;
+	}
 	/* the 4.0 substitutions keep lengths, so columns stay right */
 	while (i < len) {
 		if (fmt == FMT_SERVICE && len - i >= 9 &&
@@ -1234,7 +1269,9 @@ do_line(struct loader *L, const char *path, unsigned line, const char *s,
 		}
 		start = i;
 		while (i < len &&
-		    policy_space_len((unsigned char *)buf + i, len - i) == 0)
+		    (word_byte(buf[i]) ||
+		        policy_space_len((unsigned char *)buf + i, len - i) ==
+		            0))
 			i++;
 		if (nf == 0 && buf[start] == '#')
 			return 0; /* a comment */
@@ -1284,8 +1321,14 @@ load_text(struct loader *L, const char *path, const char *text, size_t len,
 		int r;
 
 		line++;
-		while (pos < len && text[pos] != '\n' && text[pos] != '\r')
-			pos++;
+		{
+			/* "\n", "\r\n" and a lone "\r" end lines (Python) */
+			const char *nl = memchr(text + pos, '\n', len - pos);
+			size_t seg = nl ? (size_t)(nl - text) : len;
+			const char *cr = memchr(text + pos, '\r', seg - pos);
+
+			pos = cr ? (size_t)(cr - text) : seg;
+		}
 		end = pos;
 		if (pos < len) {
 			if (text[pos] == '\r' && pos + 1 < len &&

@@ -256,6 +256,8 @@ void sysinfo_unref(struct sysinfo *si);
 
 size_t sysinfo_count(const struct sysinfo *si);
 const struct sysinfo_domain *sysinfo_at(const struct sysinfo *si, size_t i);
+/* The index of the i-th domain in C-locale order of names. */
+size_t sysinfo_sorted_index(const struct sysinfo *si, size_t i);
 /* By name, or by "uuid:UUID".  NULL if unknown. */
 const struct sysinfo_domain *
 sysinfo_find(const struct sysinfo *si, const char *key);

@@ -32,6 +32,7 @@ struct sysinfo {
 	uint32_t *by_name;
 	uint32_t *by_uuid;
 	size_t cap;
+	uint32_t *sorted; /* indexes in name order */
 };
 
 static void
@@ -62,6 +63,7 @@ sysinfo_free(struct sysinfo *si)
 	free(si->doms);
 	free(si->by_name);
 	free(si->by_uuid);
+	free(si->sorted);
 	free(si);
 }
 
@@ -78,6 +80,12 @@ sysinfo_unref(struct sysinfo *si)
 {
 	if (si != NULL && --si->refs == 0)
 		sysinfo_free(si);
+}
+
+size_t
+sysinfo_sorted_index(const struct sysinfo *si, size_t i)
+{
+	return si->sorted[i];
 }
 
 size_t
@@ -288,6 +296,19 @@ index_insert(struct sysinfo *si, uint32_t *table, const char *key, uint32_t idx,
 	return 0;
 }
 
+/*
+ * qsort has no context argument; sysinfo_parse() runs in one thread of
+ * every process that calls it.
+ */
+static const struct sysinfo *sort_ctx;
+
+static int
+cmp_by_name(const void *a, const void *b)
+{
+	return strcmp(sort_ctx->doms[*(const uint32_t *)a].name,
+	    sort_ctx->doms[*(const uint32_t *)b].name);
+}
+
 int
 sysinfo_parse(const char *untrusted_json, size_t len, struct sysinfo **ret,
     char *err, size_t errlen)
@@ -296,6 +317,7 @@ sysinfo_parse(const char *untrusted_json, size_t len, struct sysinfo **ret,
 	json_error_t jerr;
 	json_t *root, *domains, *v;
 	const char *name;
+	size_t i;
 	int r = 0;
 
 	if (len > SYSINFO_MAX_JSON_LEN)
@@ -352,6 +374,17 @@ sysinfo_parse(const char *untrusted_json, size_t len, struct sysinfo **ret,
 		sysinfo_free(si);
 		return r;
 	}
+	si->sorted = calloc(si->n + 1, sizeof(*si->sorted));
+	if (si->sorted == NULL) {
+		policy_fmt(err, errlen, "out of memory");
+		sysinfo_free(si);
+		return -ENOMEM;
+	}
+	for (i = 0; i < si->n; i++)
+		si->sorted[i] = (uint32_t)i;
+	sort_ctx = si;
+	qsort(si->sorted, si->n, sizeof(*si->sorted), cmp_by_name);
+	sort_ctx = NULL;
 	/* names referring to other domains need not exist (Qubes' neither) */
 	*ret = si;
 	return 0;
