@@ -76,7 +76,12 @@ vchan_listen(const struct vchan_env *env, uint32_t dir_dom,
 	r = vchan_path(env, dir_dom, a, ret->path, sizeof(ret->path));
 	if (r < 0)
 		return r;
-	r = sock_listen(ret->path, 0600, true, &ret->id);
+	/*
+	 * Any uid may connect: access is the directory's business (each
+	 * qube's directory is reachable only by that qube and the admin
+	 * side), and the two ends of a call may run as different users.
+	 */
+	r = sock_listen(ret->path, 0666, true, &ret->id);
 	if (r < 0)
 		return r;
 	ret->fd = r;
