@@ -46,16 +46,13 @@ static void
 deny(struct policy_decision *d, bool notify, const char *fmt, ...)
 {
 	va_list ap;
-	size_t i;
 
 	d->verdict = POLICY_VERDICT_DENY;
 	d->notify = notify;
 	va_start(ap, fmt);
 	policy_vfmt(d->reason, sizeof(d->reason), fmt, ap);
 	va_end(ap);
-	for (i = 0; i < d->ntargets; i++)
-		free(d->targets[i]);
-	free(d->targets);
+	free(d->targets); /* one block: the pointers, then the strings */
 	d->targets = NULL;
 	d->ntargets = 0;
 }
@@ -307,8 +304,7 @@ expand(
 	case POLICY_TOK_ANYVM:
 		for (i = 0; i < n; i++) {
 			d = sysinfo_at(si, i);
-			if (t->kind == POLICY_TOK_ANY ||
-			    !policy_is_dom0(d->name))
+			if (t->kind == POLICY_TOK_ANY || !d->is_dom0)
 				slot[2 * i] = v;
 			if (d->template_for_dispvms)
 				slot[2 * i + 1] = v;
@@ -350,24 +346,34 @@ expand(
 	}
 }
 
+/*
+ * The choices of an ask, as one allocation: n pointers, then the strings
+ * they point to.  prefix[i] ("" or "@dispvm:") and name[i] make choice i.
+ */
 static int
-add_target(struct policy_decision *d, const char *prefix, const char *name)
+set_targets(struct policy_decision *d, const char *const *prefix,
+    const char *const *name, size_t n)
 {
-	size_t pl = strlen(prefix), nl = strlen(name);
-	char **n;
-	char *s = malloc(pl + nl + 1);
+	size_t bytes = n * sizeof(char *), i;
+	char **t, *p;
 
-	if (s == NULL)
+	for (i = 0; i < n; i++)
+		bytes += strlen(prefix[i]) + strlen(name[i]) + 1;
+	t = malloc(bytes ? bytes : 1);
+	if (t == NULL)
 		return -ENOMEM;
-	memcpy(s, prefix, pl);
-	memcpy(s + pl, name, nl + 1);
-	n = reallocarray(d->targets, d->ntargets + 1, sizeof(*n));
-	if (n == NULL) {
-		free(s);
-		return -ENOMEM;
+	p = (char *)(t + n);
+	for (i = 0; i < n; i++) {
+		size_t pl = strlen(prefix[i]), nl = strlen(name[i]);
+
+		t[i] = p;
+		memcpy(p, prefix[i], pl);
+		memcpy(p + pl, name[i], nl + 1);
+		p += pl + nl + 1;
 	}
-	d->targets = n;
-	d->targets[d->ntargets++] = s;
+	free(d->targets);
+	d->targets = t;
+	d->ntargets = n;
 	return 0;
 }
 
@@ -431,13 +437,24 @@ collect_targets(
 	 * every "@dispvm:" choice sorts before every name, and both lists
 	 * follow the order of the names.
 	 */
-	for (c = 0; c < 2 * n && ret == 0; c++) {
-		size_t k = sysinfo_sorted_index(si, c % n);
-		const struct sysinfo_domain *dom = sysinfo_at(si, k);
+	{
+		const char **pfx = calloc(2 * n + 1, sizeof(*pfx));
+		const char **nm = calloc(2 * n + 1, sizeof(*nm));
+		size_t m = 0;
 
-		if (dom->internal || !slot[2 * k + (c < n ? 1 : 0)])
-			continue;
-		ret = add_target(d, c < n ? "@dispvm:" : "", dom->name);
+		for (c = 0; c < 2 * n && pfx != NULL && nm != NULL; c++) {
+			size_t k = sysinfo_sorted_index(si, c % n);
+			const struct sysinfo_domain *dom = sysinfo_at(si, k);
+
+			if (dom->internal || !slot[2 * k + (c < n ? 1 : 0)])
+				continue;
+			pfx[m] = c < n ? "@dispvm:" : "";
+			nm[m++] = dom->name;
+		}
+		ret = pfx != NULL && nm != NULL ? set_targets(d, pfx, nm, m) :
+		                                  -ENOMEM;
+		free(pfx);
+		free(nm);
 	}
 	free(slot);
 	return ret;
@@ -566,9 +583,12 @@ eval_ask(const struct policy *p, const struct policy_rule *rule,
 
 	if (rule->has_redirect) {
 		/* as Qubes: the redirect as written, not expanded */
-		ret = add_target(d, "",
-		    policy_is_dom0(rule->redirect.text) ? "dom0" :
-		                                          rule->redirect.text);
+		const char *pfx = "";
+		const char *nm = policy_is_dom0(rule->redirect.text) ?
+		    "dom0" :
+		    rule->redirect.text;
+
+		ret = set_targets(d, &pfx, &nm, 1);
 	} else {
 		ret = collect_targets(p, r, d);
 	}
@@ -578,8 +598,6 @@ eval_ask(const struct policy *p, const struct policy_rule *rule,
 		for (i = 0, o = 0; i < d->ntargets; i++) {
 			if (no_autostart_ok(r->si, d->targets[i]))
 				d->targets[o++] = d->targets[i];
-			else
-				free(d->targets[i]);
 		}
 		d->ntargets = o;
 	}
@@ -807,12 +825,8 @@ policy_evaluate(const struct policy *p, struct sysinfo *si,
 void
 policy_decision_free(struct policy_decision *d)
 {
-	size_t i;
-
 	if (d == NULL)
 		return;
-	for (i = 0; i < d->ntargets; i++)
-		free(d->targets[i]);
 	free(d->targets);
 	d->targets = NULL;
 	d->ntargets = 0;
@@ -846,8 +860,6 @@ policy_decision_answer(
 	}
 	/* the choices are names we made: they fit */
 	(void)copy_name(d->target, d->targets[i]);
-	for (i = 0; i < d->ntargets; i++)
-		free(d->targets[i]);
 	free(d->targets);
 	d->targets = NULL;
 	d->ntargets = 0;

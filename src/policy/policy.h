@@ -221,6 +221,7 @@ struct sysinfo_domain {
 	size_t ntags;
 	bool template_for_dispvms;
 	bool internal;
+	bool is_dom0;         /* named "dom0" */
 	char *default_dispvm; /* NULL: none */
 	char *power_state;    /* "" if unknown */
 	char *guivm;          /* NULL: none */
@@ -282,7 +283,7 @@ struct policy_decision {
 	bool notify;
 	bool autostart;
 	bool has_rule;
-	char rule_file[POLICY_PATH_MAX];
+	char rule_file[1024]; /* for messages only: may be truncated */
 	unsigned rule_line;
 	char reason[POLICY_REASON_MAX]; /* deny: why */
 	/* allow: the resolved target ("dom0", "@dispvm:NAME", a name, uuid) */

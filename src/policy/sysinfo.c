@@ -213,6 +213,7 @@ parse_domain(const char *name, json_t *o, struct sysinfo_domain *d, char *err,
 	d->name = strdup(name);
 	if (d->name == NULL)
 		return -ENOMEM;
+	d->is_dom0 = strcmp(name, "dom0") == 0;
 	v = json_object_get(o, "uuid");
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_string(v) ||

@@ -163,6 +163,9 @@ policy_quote(char *out, size_t outlen, const char *s)
 bool
 policy_is_dom0(const char *s)
 {
+	/* a first-byte test first: this is on every match */
+	if (s[0] != '@' && s[0] != 'd' && s[0] != 'u')
+		return false;
 	return strcmp(s, "@adminvm") == 0 || strcmp(s, "dom0") == 0 ||
 	    strcmp(s, POLICY_DOM0_UUID) == 0;
 }
