@@ -111,6 +111,9 @@ usage(FILE *f, int code)
 	    "  -D, --direct              stay in the foreground, log to "
 	    "stderr\n"
 	    "  --user=USER               run as USER once the sockets exist\n"
+	    "  --ready-fd=FD             with --direct: write one byte to FD\n"
+	    "                            once the agent is connected (0) or\n"
+	    "                            could not be (1), then close it\n"
 	    "  -q, --quiet               log warnings and errors only\n"
 	    "\n"
 	    "Environment: VCHAN_DOMAIN, VCHAN_SOCKET_DIR, BULKHEAD_VCHAN_LAYOUT,\n"
@@ -720,6 +723,7 @@ main(int argc, char **argv)
 		OPT_SOCKET_DIR = 0x100,
 		OPT_POLICY_SOCKET,
 		OPT_USER,
+		OPT_READY_FD,
 	};
 	static const struct option longopts[] = {
 	    {"help", no_argument, NULL, 'h'},
@@ -730,6 +734,7 @@ main(int argc, char **argv)
 	    {"direct", no_argument, NULL, 'D'},
 	    {"uuid", required_argument, NULL, 'u'},
 	    {"user", required_argument, NULL, OPT_USER},
+	    {"ready-fd", required_argument, NULL, OPT_READY_FD},
 	    {NULL, 0, NULL, 0},
 	};
 	struct pollfd pfd[3 + MAX_CLIENTS];
@@ -771,6 +776,19 @@ main(int argc, char **argv)
 		case OPT_USER:
 			arg_user = optarg;
 			break;
+		case OPT_READY_FD: {
+			uint32_t fd;
+
+			if (parse_u32(optarg, 1024, &fd) < 0 || fd < 3 ||
+			    fcntl((int)fd, F_GETFD) < 0) {
+				(void)fprintf(stderr, "qrexec-daemon: "
+				    "--ready-fd: not an open fd\n");
+				return 2;
+			}
+			ready_fd = (int)fd;
+			(void)fd_set_cloexec(ready_fd, true);
+			break;
+		}
 		default:
 			usage(stderr, 2);
 		}

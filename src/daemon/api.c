@@ -1,0 +1,1556 @@
+/*
+ * api.c - the Admin API: qubesd's wire format on a local socket (and the
+ * internal socket for internal.GetSystemInfo), one request a connection.
+ *
+ * Runs in bulkheadd's main process (root).  Untrusted input: the request
+ * (method, argument, source, destination, payload), from local tools
+ * allowed by SO_PEERCRED (root or the "bulkhead" group) or, through the
+ * qrexec admin.* services, from qubes the policy allowed.  The request
+ * frame is validated by api_request_parse(); every payload is validated by
+ * its method before use; every write is one database transaction, so a
+ * failed call changes nothing.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "daemon/api_request.h"
+#include "daemon/bulkheadd.h"
+#include "lib/log.h"
+#include "lib/sock.h"
+#include "lib/util.h"
+
+#define STREAM_OUT_LIMIT (1024u * 1024u)
+
+enum conn_state {
+	CONN_READING,
+	CONN_DEFERRED, /* a lifecycle call waits for its outcome */
+	CONN_STREAM,   /* admin.Events */
+	CONN_WRITING,  /* reply queued, close when sent */
+	CONN_STATE_MAX
+};
+
+struct conn {
+	struct daemon *d;
+	int fd;
+	enum conn_state state;
+	bool internal;	/* the internal socket */
+	uid_t uid;
+	struct buffer in, out;
+	struct api_request req;
+	char stream_dest[API_MAX_QUBE + 1]; /* events of this qube; "" all */
+	struct conn *next;
+};
+
+/* The outcome of a method: a body, or an exception. */
+struct result {
+	struct buffer body;
+	const char *exc;
+	char msg[512];
+	bool deferred;
+	bool stream;
+};
+
+typedef int (*method_fn)(struct daemon *d, struct conn *c,
+    const struct api_request *r, struct db_qube *dest, struct result *res);
+
+enum {
+	M_ARG = 1,	     /* an argument is required */
+	M_NOARG = 2,	     /* no argument allowed */
+	M_PAYLOAD = 4,	     /* a payload is allowed */
+	M_DEST_ADMIN = 8,    /* destination must be dom0 */
+	M_WRITE = 16,	     /* runs in a transaction */
+	M_INTERNAL = 32,     /* internal socket only */
+	M_PREFIX = 64,	     /* method name is a prefix (Create.<class>) */
+};
+
+struct method {
+	const char *name;
+	unsigned flags;
+	method_fn fn;
+};
+
+static int exc(struct result *res, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+exc(struct result *res, const char *type, const char *fmt, ...)
+{
+	va_list ap;
+	size_t i;
+
+	res->exc = type;
+	va_start(ap, fmt);
+	(void)vsnprintf(res->msg, sizeof(res->msg), fmt, ap);
+	va_end(ap);
+	/* the client formats the message with %: never send a bare % */
+	for (i = 0; res->msg[i]; i++)
+		if (res->msg[i] == '%')
+			res->msg[i] = '_';
+	return -1;
+}
+
+static int
+out_str(struct result *res, const char *s)
+{
+	if (buffer_append(&res->body, s, strlen(s)) < 0)
+		return exc(res, "QubesException", "reply too large");
+	return 0;
+}
+
+static int out_fmt(struct result *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+out_fmt(struct result *res, const char *fmt, ...)
+{
+	char buf[8192];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return exc(res, "QubesException", "reply line too long");
+	return out_str(res, buf);
+}
+
+/* ---- events ---- */
+
+static void conn_close(struct daemon *d, struct conn *c);
+static void conn_flush(struct daemon *d, struct conn *c);
+
+void
+api_event(struct daemon *d, const char *subject, const char *event,
+    const char *const *kv)
+{
+	struct conn *c, *next;
+
+	for (c = d->conns; c; c = next) {
+		struct buffer *b = &c->out;
+		size_t i;
+		int r;
+
+		next = c->next;
+		if (c->state != CONN_STREAM)
+			continue;
+		if (c->stream_dest[0] && strcmp(c->stream_dest, subject) != 0)
+			continue;
+		r = buffer_append(b, "1\0", 2);
+		if (r == 0)
+			r = buffer_append(b, subject, strlen(subject) + 1);
+		if (r == 0)
+			r = buffer_append(b, event, strlen(event) + 1);
+		for (i = 0; kv && kv[i] && kv[i + 1] && r == 0; i += 2) {
+			r = buffer_append(b, kv[i], strlen(kv[i]) + 1);
+			if (r == 0)
+				r = buffer_append(b, kv[i + 1],
+				    strlen(kv[i + 1]) + 1);
+		}
+		if (r == 0)
+			r = buffer_append(b, "", 1);
+		if (r < 0) {
+			/* a subscriber that does not read is dropped */
+			log_warnx("event subscriber too slow, disconnecting");
+			conn_close(d, c);
+			continue;
+		}
+		conn_flush(d, c);
+	}
+}
+
+/* ---- helpers ---- */
+
+static int
+lookup_qube(struct daemon *d, const char *name, struct db_qube *q,
+    struct result *res)
+{
+	if (db_qube_by_name(&d->db, name, q) < 0)
+		return exc(res, "QubesVMNotFoundError", "No such domain: '%s'",
+		    name);
+	return 0;
+}
+
+static enum power_state
+state_of(struct daemon *d, uint32_t qid)
+{
+	struct running *r;
+
+	if (qid == 0)
+		return PS_RUNNING;
+	r = qube_running(d, qid);
+	return r ? r->rt.state : PS_HALTED;
+}
+
+/* Payload as a NUL-free C string (copied), at most max bytes. */
+static int
+payload_str(const struct api_request *r, size_t max, char **ret,
+    struct result *res)
+{
+	if (r->payload_len > max || memchr(r->payload, '\0', r->payload_len))
+		return exc(res, "ProtocolError", "invalid payload");
+	*ret = strndup((const char *)r->payload, r->payload_len);
+	if (*ret == NULL)
+		return exc(res, "QubesException", "out of memory");
+	return 0;
+}
+
+/* ---- methods: lists ---- */
+
+static int
+m_vmclass_list(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *dest, struct result *res)
+{
+	int i;
+
+	(void)d, (void)c, (void)r, (void)dest;
+	for (i = 0; i < QC_MAX; i++)
+		if (out_fmt(res, "%s\n", qclass_name((enum qube_class)i)) < 0)
+			return -1;
+	return 0;
+}
+
+struct list_ctx {
+	struct daemon *d;
+	struct result *res;
+	int err;
+};
+
+static int
+vm_list_one(const struct db_qube *q, void *arg)
+{
+	struct list_ctx *lc = arg;
+
+	if (out_fmt(lc->res, "%s class=%s state=%s uuid=%s\n", q->name,
+		q->klass, power_state_name(state_of(lc->d, q->qid)),
+		q->uuid) < 0) {
+		lc->err = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+m_vm_list(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *dest, struct result *res)
+{
+	struct list_ctx lc = {d, res, 0};
+
+	(void)c, (void)r;
+	if (dest->qid != 0)
+		return vm_list_one(dest, &lc);
+	if (db_qube_foreach(&d->db, vm_list_one, &lc) < 0 && lc.err == 0)
+		return exc(res, "QubesException", "database error");
+	return lc.err;
+}
+
+/* ---- properties ---- */
+
+struct prop_ctx {
+	struct daemon *d;
+	struct result *res;
+	const struct db_qube *q; /* NULL: global */
+	bool all;		 /* GetAll, else List */
+	int err;
+};
+
+static int
+serialize_prop(struct daemon *d, const struct db_qube *q,
+    const struct prop_def *p, bool escape, struct result *res)
+{
+	char *v = NULL;
+	bool def = true;
+	int r;
+
+	r = prop_get(&d->model, q, p, &v, &def);
+	if (r < 0)
+		return exc(res, "QubesException", "cannot read %s",
+		    prop_name(p));
+	if (escape) {
+		const char *s;
+
+		if (out_fmt(res, "%s default=%s type=%s ", prop_name(p),
+			def ? "True" : "False", prop_type_name(prop_type(p))) <
+		    0) {
+			free(v);
+			return -1;
+		}
+		for (s = r > 0 ? v : ""; *s; s++) {
+			const char *rep = *s == '\\' ? "\\\\"
+			    : *s == '\n'	     ? "\\n"
+						     : NULL;
+			char one[2] = {*s, 0};
+
+			if (out_str(res, rep ? rep : one) < 0) {
+				free(v);
+				return -1;
+			}
+		}
+		free(v);
+		return out_str(res, "\n");
+	}
+	r = out_fmt(res, "default=%s type=%s %s", def ? "True" : "False",
+	    prop_type_name(prop_type(p)), r > 0 ? v : "");
+	free(v);
+	return r;
+}
+
+static void
+prop_list_one(const struct prop_def *p, void *arg)
+{
+	struct prop_ctx *pc = arg;
+
+	if (pc->err)
+		return;
+	if (pc->all)
+		pc->err = serialize_prop(pc->d, pc->q, p, true, pc->res);
+	else
+		pc->err = out_fmt(pc->res, "%s\n", prop_name(p));
+}
+
+static const struct prop_def *
+find_prop(const struct db_qube *q, const char *name)
+{
+	return q ? prop_find(qube_class_of(q), name) : gprop_find(name);
+}
+
+static int
+props_list(struct daemon *d, const struct db_qube *q, bool all,
+    struct result *res)
+{
+	struct prop_ctx pc = {d, res, q, all, 0};
+
+	if (q)
+		prop_foreach(qube_class_of(q), prop_list_one, &pc);
+	else
+		gprop_foreach(prop_list_one, &pc);
+	return pc.err;
+}
+
+static int
+prop_op(struct daemon *d, const struct api_request *r, const struct db_qube *q,
+    struct result *res)
+{
+	const char *m = strrchr(r->method, '.') + 1;
+	const struct prop_def *p;
+	char *v = NULL, *old = NULL, *val = NULL;
+	bool def;
+	int rr;
+
+	if (strcmp(m, "List") == 0)
+		return props_list(d, q, false, res);
+	if (strcmp(m, "GetAll") == 0)
+		return props_list(d, q, true, res);
+	p = find_prop(q, r->arg);
+	if (p == NULL)
+		return exc(res, "QubesNoSuchPropertyError",
+		    "Invalid property '%s' of %s", r->arg,
+		    q ? q->name : "dom0");
+	if (strcmp(m, "Get") == 0)
+		return serialize_prop(d, q, p, false, res);
+	if (strcmp(m, "GetDefault") == 0) {
+		rr = prop_get_default(&d->model, q, p, &v);
+		if (rr > 0)
+			rr = out_fmt(res, "type=%s %s",
+			    prop_type_name(prop_type(p)), v);
+		free(v);
+		return rr < 0 ? exc(res, "QubesException", "cannot compute "
+						 "default") : 0;
+	}
+	if (strcmp(m, "Help") == 0)
+		return out_str(res, prop_help(p));
+	if (strcmp(m, "Set") == 0 || strcmp(m, "Reset") == 0) {
+		bool reset = m[0] == 'R';
+		char err[256] = "";
+		const char *ev_kv[7];
+
+		if (prop_readonly(p))
+			return exc(res, "QubesPropertyAccessError",
+			    "property %s is read-only", prop_name(p));
+		if (!reset) {
+			if (payload_str(r, MODEL_MAX_VALUE, &val, res) < 0)
+				return -1;
+			rr = prop_check(&d->model, q, p, val, &v, err,
+			    sizeof(err));
+			free(val);
+			if (rr == -EBUSY)
+				return exc(res, "QubesVMNotHaltedError", "%s",
+				    err);
+			if (rr < 0)
+				return exc(res, "QubesPropertyValueError",
+				    "%s", err);
+		} else if (strcmp(prop_name(p), "label") == 0 ||
+		    (strcmp(prop_name(p), "template") == 0 && q)) {
+			return exc(res, "QubesValueError", "property %s cannot "
+			    "be reset", prop_name(p));
+		}
+		rr = prop_get(&d->model, q, p, &old, &def);
+		if (rr < 0) {
+			free(v);
+			return exc(res, "QubesException", "database error");
+		}
+		rr = reset ? db_kv_del(&d->db, q ? DB_PROPS : DB_GLOBAL,
+				 q ? q->qid : 0, prop_name(p))
+			   : db_kv_set(&d->db, q ? DB_PROPS : DB_GLOBAL,
+				 q ? q->qid : 0, prop_name(p), v);
+		if (rr < 0) {
+			free(v);
+			free(old);
+			return exc(res, "QubesException", "database error");
+		}
+		{
+			char evname[160];
+
+			(void)snprintf(evname, sizeof(evname), "property-%s:%s",
+			    reset ? "reset" : "set", prop_name(p));
+			ev_kv[0] = "name";
+			ev_kv[1] = prop_name(p);
+			ev_kv[2] = "newvalue";
+			ev_kv[3] = v ? v : "";
+			ev_kv[4] = "oldvalue";
+			ev_kv[5] = old ? old : "";
+			ev_kv[6] = NULL;
+			api_event(d, q ? q->name : "", evname, ev_kv);
+		}
+		free(v);
+		free(old);
+		return 0;
+	}
+	return exc(res, "ProtocolError", "unknown method");
+}
+
+static int
+m_property(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *dest, struct result *res)
+{
+	(void)c, (void)dest;
+	return prop_op(d, r, NULL, res);
+}
+
+static int
+m_vm_property(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *dest, struct result *res)
+{
+	(void)c;
+	return prop_op(d, r, dest, res);
+}
+
+/* ---- features and tags ---- */
+
+static int
+feat_list_one(const char *k, const char *v, void *arg)
+{
+	(void)v;
+	return out_fmt(arg, "%s\n", k);
+}
+
+static int
+m_vm_feature(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *q, struct result *res)
+{
+	const char *m = strrchr(r->method, '.') + 1;
+	char *v = NULL;
+	int rr;
+
+	(void)c;
+	if (strcmp(m, "List") == 0)
+		return db_kv_foreach(&d->db, DB_FEATURES, q->qid,
+			   feat_list_one, res) < 0
+		    ? -1
+		    : 0;
+	if (!model_feature_valid(r->arg))
+		return exc(res, "ProtocolError", "invalid feature name");
+	if (strcmp(m, "Get") == 0 || strcmp(m, "CheckWithTemplate") == 0) {
+		struct db_qube cur = *q;
+		int depth;
+
+		/* CheckWithTemplate: the qube's, else its template's */
+		for (depth = 0; depth < 4; depth++) {
+			const struct prop_def *tp;
+			char *tname = NULL;
+			bool def;
+
+			rr = db_kv_get(&d->db, DB_FEATURES, cur.qid, r->arg, &v);
+			if (rr != 0 || m[0] == 'G')
+				break;
+			tp = prop_find(qube_class_of(&cur), "template");
+			if (tp == NULL ||
+			    prop_get(&d->model, &cur, tp, &tname, &def) <= 0) {
+				rr = 0;
+				break;
+			}
+			rr = tname[0] ? db_qube_by_name(&d->db, tname, &cur)
+				      : -ENOENT;
+			free(tname);
+			if (rr < 0) {
+				rr = 0;
+				break;
+			}
+		}
+		if (rr <= 0)
+			return exc(res, "QubesFeatureNotFoundError",
+			    "Feature not set for domain %s: %s", q->name,
+			    r->arg);
+		rr = out_str(res, v);
+		free(v);
+		return rr;
+	}
+	if (strcmp(m, "Set") == 0) {
+		const char *kv[7];
+		char *old = NULL;
+
+		if (payload_str(r, MODEL_MAX_VALUE, &v, res) < 0)
+			return -1;
+		(void)db_kv_get(&d->db, DB_FEATURES, q->qid, r->arg, &old);
+		rr = db_kv_set(&d->db, DB_FEATURES, q->qid, r->arg, v);
+		if (rr == 0) {
+			char ev[300];
+
+			(void)snprintf(ev, sizeof(ev), "feature-set:%s", r->arg);
+			kv[0] = "feature";
+			kv[1] = r->arg;
+			kv[2] = "value";
+			kv[3] = v;
+			kv[4] = "oldvalue";
+			kv[5] = old ? old : "";
+			kv[6] = NULL;
+			api_event(d, q->name, ev, kv);
+		}
+		free(v);
+		free(old);
+		return rr < 0 ? exc(res, "QubesException", "database error") : 0;
+	}
+	if (strcmp(m, "Remove") == 0) {
+		const char *kv[3] = {"feature", r->arg, NULL};
+		char ev[300];
+
+		rr = db_kv_del(&d->db, DB_FEATURES, q->qid, r->arg);
+		if (rr < 0)
+			return exc(res, "QubesException", "database error");
+		if (rr == 0)
+			return exc(res, "QubesFeatureNotFoundError",
+			    "Feature not set for domain %s: %s", q->name,
+			    r->arg);
+		(void)snprintf(ev, sizeof(ev), "feature-delete:%s", r->arg);
+		api_event(d, q->name, ev, kv);
+		return 0;
+	}
+	return exc(res, "ProtocolError", "unknown method");
+}
+
+static int
+tag_list_one(const char *t, void *arg)
+{
+	return out_fmt(arg, "%s\n", t);
+}
+
+static int
+m_vm_tag(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *q, struct result *res)
+{
+	const char *m = strrchr(r->method, '.') + 1;
+	const char *kv[3] = {"tag", r->arg, NULL};
+	char ev[300];
+	int rr;
+
+	(void)c;
+	if (strcmp(m, "List") == 0)
+		return db_tag_foreach(&d->db, q->qid, tag_list_one, res) < 0
+		    ? -1
+		    : 0;
+	if (!model_tag_valid(r->arg))
+		return exc(res, "QubesInvalidTagError", "invalid tag name");
+	if (strcmp(m, "Get") == 0) {
+		rr = db_tag_has(&d->db, q->qid, r->arg);
+		return rr < 0 ? exc(res, "QubesException", "database error")
+			      : out_str(res, rr ? "1" : "0");
+	}
+	if (strcmp(m, "Set") == 0) {
+		rr = db_tag_add(&d->db, q->qid, r->arg);
+		if (rr < 0)
+			return exc(res, "QubesException", "database error");
+		if (rr > 0) {
+			(void)snprintf(ev, sizeof(ev), "domain-tag-add:%s",
+			    r->arg);
+			api_event(d, q->name, ev, kv);
+		}
+		return 0;
+	}
+	if (strcmp(m, "Remove") == 0) {
+		rr = db_tag_del(&d->db, q->qid, r->arg);
+		if (rr < 0)
+			return exc(res, "QubesException", "database error");
+		if (rr == 0)
+			return exc(res, "QubesTagNotFoundError",
+			    "Tag not set for domain %s: %s", q->name, r->arg);
+		(void)snprintf(ev, sizeof(ev), "domain-tag-delete:%s", r->arg);
+		api_event(d, q->name, ev, kv);
+		return 0;
+	}
+	return exc(res, "ProtocolError", "unknown method");
+}
+
+/* ---- labels ---- */
+
+static int
+label_list_one(const struct db_label *l, void *arg)
+{
+	return out_fmt(arg, "%s\n", l->name);
+}
+
+static int
+m_label(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *dest, struct result *res)
+{
+	const char *m = strrchr(r->method, '.') + 1;
+	struct db_label l;
+	int rr;
+
+	(void)c, (void)dest;
+	if (strcmp(m, "List") == 0)
+		return db_label_foreach(&d->db, label_list_one, res) < 0 ? -1
+									 : 0;
+	if (!model_label_name_valid(r->arg))
+		return exc(res, "QubesInvalidLabelError", "invalid label name");
+	if (strcmp(m, "Create") == 0) {
+		char *color = NULL;
+		size_t i;
+
+		if (payload_str(r, 16, &color, res) < 0)
+			return -1;
+		/* 0xRRGGBB, as Qubes */
+		rr = strlen(color) == 8 && color[0] == '0' && color[1] == 'x';
+		for (i = 2; rr && color[i]; i++)
+			rr = strchr("0123456789abcdefABCDEF", color[i]) != NULL;
+		if (!rr) {
+			free(color);
+			return exc(res, "QubesInvalidLabelValueError",
+			    "colour must be 0xRRGGBB");
+		}
+		memset(&l, 0, sizeof(l));
+		(void)str_copy(l.name, sizeof(l.name), r->arg);
+		(void)str_copy(l.color, sizeof(l.color), color);
+		free(color);
+		if (db_label_get(&d->db, r->arg, &l) == 0)
+			return exc(res, "QubesValueError", "label %s exists",
+			    r->arg);
+		if (db_label_next_index(&d->db, &l.index) < 0 ||
+		    db_label_add(&d->db, &l) < 0)
+			return exc(res, "QubesException", "database error");
+		return 0;
+	}
+	if (db_label_get(&d->db, r->arg, &l) < 0)
+		return exc(res, "QubesLabelNotFoundError", "Label does not "
+		    "exist: %s", r->arg);
+	if (strcmp(m, "Get") == 0)
+		return out_str(res, l.color);
+	if (strcmp(m, "Index") == 0)
+		return out_fmt(res, "%u", l.index);
+	if (strcmp(m, "Remove") == 0) {
+		if (l.index <= 8)
+			return exc(res, "QubesLabelInUseError",
+			    "default labels cannot be removed");
+		if (db_prop_refs(&d->db, "label", l.name, NULL) != 0)
+			return exc(res, "QubesLabelInUseError",
+			    "label %s is in use", l.name);
+		return db_label_del(&d->db, l.name) < 0
+		    ? exc(res, "QubesException", "database error")
+		    : 0;
+	}
+	return exc(res, "ProtocolError", "unknown method");
+}
+
+/* ---- create and remove ---- */
+
+/*
+ * Create a qube of class klass.  tpl may be "" (none).  name and label
+ * are validated here.  Fills ret.
+ */
+static int
+create_qube(struct daemon *d, const char *src, const char *klass,
+    const char *tpl, const char *name, const char *label, bool dispvm_auto,
+    struct db_qube *ret, struct result *res)
+{
+	struct db_qube q, t, ex;
+	struct db_label l;
+	const char *kv[3];
+	char tag[64];
+	int c = qclass_parse(klass);
+
+	if (c < 0 || c == QC_ADMINVM)
+		return exc(res, "ProtocolError", "no such class %s", klass);
+	if (!model_name_valid(name) || strcmp(name, "dom0") == 0)
+		return exc(res, "QubesValueError", "invalid name %s", name);
+	if (db_qube_by_name(&d->db, name, &ex) == 0)
+		return exc(res, "QubesException", "qube %s already exists",
+		    name);
+	if (!model_label_name_valid(label) ||
+	    db_label_get(&d->db, label, &l) < 0)
+		return exc(res, "QubesLabelNotFoundError", "Label does not "
+		    "exist: %s", label);
+	if (tpl[0] && c != QC_APPVM && c != QC_DISPVM)
+		return exc(res, "ProtocolError", "%s cannot be based on a "
+		    "template", klass);
+	if (c == QC_APPVM || c == QC_DISPVM) {
+		char *dt = NULL;
+		bool def;
+
+		if (!tpl[0]) {
+			if (c == QC_DISPVM ||
+			    prop_get(&d->model, NULL,
+				gprop_find("default_template"), &dt, &def) <= 0 ||
+			    dt[0] == '\0') {
+				free(dt);
+				return exc(res, "QubesNoTemplateError",
+				    "a template is needed and none is set as "
+				    "default_template");
+			}
+		}
+		if (db_qube_by_name(&d->db, tpl[0] ? tpl : dt, &t) < 0) {
+			free(dt);
+			return exc(res, "QubesVMNotFoundError", "No such "
+			    "domain: '%s'", tpl);
+		}
+		free(dt);
+		if (c == QC_APPVM && qube_class_of(&t) != QC_TEMPLATEVM)
+			return exc(res, "QubesValueError", "%s is not a "
+			    "TemplateVM", t.name);
+	}
+	memset(&q, 0, sizeof(q));
+	if (db_qid_free(&d->db, &q.qid) < 0)
+		return exc(res, "QubesException", "too many qubes");
+	(void)str_copy(q.name, sizeof(q.name), name);
+	(void)str_copy(q.klass, sizeof(q.klass), klass);
+	if (model_uuid(q.uuid) < 0)
+		return exc(res, "QubesException", "cannot make a uuid");
+	if (db_qube_add(&d->db, &q) < 0 ||
+	    db_kv_set(&d->db, DB_PROPS, q.qid, "label", label) < 0)
+		return exc(res, "QubesException", "database error");
+	if ((c == QC_APPVM || c == QC_DISPVM) &&
+	    db_kv_set(&d->db, DB_PROPS, q.qid, "template", t.name) < 0)
+		return exc(res, "QubesException", "database error");
+	if (c == QC_DISPVM) {
+		char *flag = NULL;
+		bool def;
+		int rr = prop_get(&d->model, &t,
+		    prop_find(qube_class_of(&t), "template_for_dispvms"), &flag,
+		    &def);
+
+		rr = rr > 0 && strcmp(flag, "True") == 0;
+		free(flag);
+		if (!rr)
+			return exc(res, "QubesException", "%s is not a DVM "
+			    "template", t.name);
+		if (dispvm_auto && db_kv_set(&d->db, DB_PROPS, q.qid,
+				       "auto_cleanup", "True") < 0)
+			return exc(res, "QubesException", "database error");
+	}
+	(void)snprintf(tag, sizeof(tag), "created-by-%s", src);
+	if (db_tag_add(&d->db, q.qid, tag) < 0)
+		return exc(res, "QubesException", "database error");
+	kv[0] = "vm";
+	kv[1] = q.name;
+	kv[2] = NULL;
+	api_event(d, "", "domain-add", kv);
+	*ret = q;
+	return 0;
+}
+
+static int
+m_vm_create(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *dest, struct result *res)
+{
+	char *p = NULL, *tok, *save = NULL, *name = NULL, *label = NULL;
+	bool in_pool = strncmp(r->method, "admin.vm.CreateInPool.", 22) == 0;
+	const char *klass = r->method + (in_pool ? 22 : 16);
+	struct db_qube q;
+	int rr;
+
+	(void)c, (void)dest;
+	if (payload_str(r, 1024, &p, res) < 0)
+		return -1;
+	for (tok = strtok_r(p, " ", &save); tok; tok = strtok_r(NULL, " ",
+						     &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (eq == NULL)
+			goto bad;
+		*eq = '\0';
+		if (strcmp(tok, "name") == 0 && name == NULL)
+			name = eq + 1;
+		else if (strcmp(tok, "label") == 0 && label == NULL)
+			label = eq + 1;
+		else if (in_pool && (strcmp(tok, "pool") == 0 ||
+					strncmp(tok, "pool:", 5) == 0)) {
+			if (strcmp(eq + 1, "default") != 0) {
+				free(p);
+				return exc(res, "QubesException", "no such "
+				    "pool: only 'default' exists");
+			}
+		} else {
+			goto bad;
+		}
+	}
+	if (name == NULL || label == NULL)
+		goto bad;
+	rr = create_qube(d, r->src, klass, r->arg, name, label, false, &q, res);
+	free(p);
+	return rr;
+bad:
+	free(p);
+	return exc(res, "ProtocolError", "payload must be name=NAME label=LABEL");
+}
+
+static int
+m_vm_create_disposable(struct daemon *d, struct conn *c,
+    const struct api_request *r, struct db_qube *dest, struct result *res)
+{
+	struct db_qube dvm = *dest, q, x;
+	char *label = NULL, name[32];
+	bool def;
+	int tries, rr;
+
+	(void)c;
+	if (r->arg[0] && strcmp(r->arg, "uuid") != 0)
+		return exc(res, "ProtocolError", "invalid argument");
+	if (dest->qid == 0) {
+		/* dom0 as destination: the caller's default_dispvm */
+		struct db_qube srcq;
+		char *dd = NULL;
+
+		if (db_qube_by_name(&d->db, r->src, &srcq) < 0 ||
+		    prop_get(&d->model, &srcq,
+			prop_find(qube_class_of(&srcq), "default_dispvm"), &dd,
+			&def) <= 0 ||
+		    dd[0] == '\0' || db_qube_by_name(&d->db, dd, &dvm) < 0) {
+			free(dd);
+			return exc(res, "QubesException", "no default_dispvm "
+			    "for %s", r->src);
+		}
+		free(dd);
+	}
+	if (prop_get(&d->model, &dvm, prop_find(qube_class_of(&dvm), "label"),
+		&label, &def) <= 0)
+		return exc(res, "QubesException", "no label");
+	for (tries = 0; tries < 100; tries++) {
+		uint32_t id = (uint32_t)(now_ns() % 9000) + 1 + (uint32_t)tries;
+
+		(void)snprintf(name, sizeof(name), "disp%u", id);
+		if (db_qube_by_name(&d->db, name, &x) < 0)
+			break;
+	}
+	rr = create_qube(d, r->src, "DispVM", dvm.name, name, label, true, &q,
+	    res);
+	free(label);
+	if (rr < 0)
+		return rr;
+	return strcmp(r->arg, "uuid") == 0 ? out_fmt(res, "uuid:%s", q.uuid)
+					    : out_str(res, q.name);
+}
+
+/* Property names whose values reference other qubes. */
+static const char *const vm_refs[] = {"template", "default_dispvm", "netvm",
+    "guivm", "audiovm", "management_dispvm"};
+static const char *const global_vm_refs[] = {"default_template",
+    "default_dispvm", "default_netvm", "default_guivm", "default_audiovm",
+    "management_dispvm", "updatevm", "clockvm"};
+
+static int
+m_vm_remove(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *q, struct result *res)
+{
+	const char *kv[3];
+	uint32_t user;
+	size_t i;
+
+	(void)c, (void)r;
+	if (q->qid == 0)
+		return exc(res, "QubesVMInUseError", "dom0 cannot be removed");
+	if (state_of(d, q->qid) != PS_HALTED)
+		return exc(res, "QubesVMNotHaltedError", "Domain is powered "
+		    "on: %s", q->name);
+	for (i = 0; i < ARRAY_SIZE(vm_refs); i++) {
+		if (db_prop_refs(&d->db, vm_refs[i], q->name, &user) == 1) {
+			struct db_qube u;
+
+			(void)db_qube_by_qid(&d->db, user, &u);
+			return exc(res, "QubesVMInUseError", "Domain is in use: "
+			    "%s (%s of %s)", q->name, vm_refs[i], u.name);
+		}
+	}
+	for (i = 0; i < ARRAY_SIZE(global_vm_refs); i++) {
+		char *v = NULL;
+
+		if (db_kv_get(&d->db, DB_GLOBAL, 0, global_vm_refs[i], &v) > 0 &&
+		    strcmp(v, q->name) == 0) {
+			free(v);
+			return exc(res, "QubesVMInUseError", "Domain is in use: "
+			    "%s (global %s)", q->name, global_vm_refs[i]);
+		}
+		free(v);
+	}
+	if (db_qube_remove(&d->db, q->qid) < 0)
+		return exc(res, "QubesException", "database error");
+	if (qube_remove_files(d, q) < 0)
+		log_warnx("%s: some files could not be removed", q->name);
+	kv[0] = "vm";
+	kv[1] = q->name;
+	kv[2] = NULL;
+	api_event(d, "", "domain-delete", kv);
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static int
+m_vm_lifecycle(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *q, struct result *res)
+{
+	const char *m = strrchr(r->method, '.') + 1;
+	enum power_state st = state_of(d, q->qid);
+
+	if (q->qid == 0)
+		return exc(res, "QubesVMError", "the admin domain cannot be "
+		    "started or stopped");
+	if (strcmp(m, "Start") == 0) {
+		if (st != PS_HALTED)
+			return exc(res, "QubesVMNotHaltedError", "Domain is "
+			    "powered on: %s", q->name);
+		if (qube_start(d, q, c) < 0)
+			return -1; /* the reply was sent */
+		res->deferred = true;
+		return 0;
+	}
+	if (strcmp(m, "Shutdown") == 0) {
+		bool force = false, wait = false;
+
+		if (strcmp(r->arg, "force") == 0)
+			force = true;
+		else if (strcmp(r->arg, "wait") == 0)
+			wait = true;
+		else if (strcmp(r->arg, "force+wait") == 0)
+			force = wait = true;
+		else if (r->arg[0])
+			return exc(res, "ProtocolError", "invalid argument");
+		if (st == PS_HALTED)
+			return exc(res, "QubesVMNotStartedError", "Domain is "
+			    "powered off: %s", q->name);
+		if (qube_shutdown(d, q, force, wait ? c : NULL) < 0)
+			return exc(res, "QubesVMError", "shutdown failed");
+		res->deferred = wait;
+		return 0;
+	}
+	if (strcmp(m, "Kill") == 0) {
+		if (st == PS_HALTED)
+			return exc(res, "QubesVMNotStartedError", "Domain is "
+			    "powered off: %s", q->name);
+		return qube_kill(d, q) < 0
+		    ? exc(res, "QubesVMError", "kill failed")
+		    : 0;
+	}
+	if (strcmp(m, "Pause") == 0 || strcmp(m, "Unpause") == 0) {
+		bool pause = m[0] == 'P';
+
+		if (pause && st != PS_RUNNING)
+			return exc(res, "QubesVMNotRunningError", "Domain is not "
+			    "running: %s", q->name);
+		if (!pause && st != PS_PAUSED)
+			return exc(res, "QubesVMNotPausedError", "Domain is not "
+			    "paused: %s", q->name);
+		return qube_pause(d, q, pause) < 0
+		    ? exc(res, "QubesVMError", "failed")
+		    : 0;
+	}
+	return exc(res, "ProtocolError", "unknown method");
+}
+
+static int
+m_vm_current_state(struct daemon *d, struct conn *c,
+    const struct api_request *r, struct db_qube *q, struct result *res)
+{
+	(void)c, (void)r;
+	return out_fmt(res, "mem=0 mem_static_max=0 cputime=0 power_state=%s",
+	    power_state_name(state_of(d, q->qid)));
+}
+
+static int
+m_events(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *q, struct result *res)
+{
+	(void)r;
+	if (d->nstreams >= API_MAX_EVENT_STREAMS)
+		return exc(res, "QubesException", "too many event streams");
+	(void)str_copy(c->stream_dest, sizeof(c->stream_dest),
+	    q->qid == 0 ? "" : q->name);
+	res->stream = true;
+	return 0;
+}
+
+/* ---- volumes (the storage model lands with #5) ---- */
+
+static int
+m_vm_volume(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *q, struct result *res)
+{
+	static const char *const names[] = {"kernel", "private", "root",
+	    "volatile"};
+	enum qube_class k = qube_class_of(q);
+	const char *m = strrchr(r->method, '.') + 1;
+	size_t i;
+
+	(void)c;
+	if (k == QC_ADMINVM)
+		return strcmp(m, "List") == 0
+		    ? 0
+		    : exc(res, "QubesVolumeNotFoundError", "no such volume");
+	if (strcmp(m, "List") == 0) {
+		for (i = 0; i < ARRAY_SIZE(names); i++)
+			if (out_fmt(res, "%s\n", names[i]) < 0)
+				return -1;
+		return 0;
+	}
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		if (strcmp(r->arg, names[i]) == 0)
+			break;
+	if (i == ARRAY_SIZE(names))
+		return exc(res, "QubesVolumeNotFoundError", "no such volume");
+	{
+		bool root = strcmp(r->arg, "root") == 0;
+		bool priv = strcmp(r->arg, "private") == 0;
+		bool tplbased = k == QC_APPVM || k == QC_DISPVM;
+		bool snap = (root && tplbased) || (priv && k == QC_DISPVM);
+		bool save = (priv && k != QC_DISPVM) || (root && !tplbased);
+
+		return out_fmt(res,
+		    "pool=default\nvid=%s/qubes/%s/%s\nsize=0\nusage=0\n"
+		    "rw=%s\nsource=%s\nsave_on_stop=%s\nsnap_on_start=%s\n"
+		    "revisions_to_keep=0\nephemeral=%s\nis_outdated=False\n",
+		    d->cfg.state_dir, q->name, r->arg,
+		    (root && k == QC_APPVM) || !strcmp(r->arg, "kernel")
+			? "False"
+			: "True",
+		    snap ? "template" : "", save ? "True" : "False",
+		    snap ? "True" : "False",
+		    strcmp(r->arg, "volatile") == 0 ? "True" : "False");
+	}
+}
+
+/* ---- internal ---- */
+
+struct sysinfo_ctx {
+	struct daemon *d;
+	json_t *domains;
+};
+
+static int
+sysinfo_one(const struct db_qube *q, void *arg)
+{
+	struct sysinfo_ctx *sc = arg;
+	struct daemon *d = sc->d;
+	enum qube_class k = qube_class_of(q);
+	json_t *o = json_object(), *tags = json_array();
+	static const char *const strprops[] = {"default_dispvm", "guivm",
+	    "icon", "relayvm"};
+	const struct prop_def *p;
+	char *v = NULL;
+	bool def;
+	size_t i;
+
+	if (o == NULL || tags == NULL)
+		return -ENOMEM;
+	json_object_set_new(o, "type", json_string(q->klass));
+	json_object_set_new(o, "uuid", json_string(q->uuid));
+	json_object_set_new(o, "power_state",
+	    json_string(power_state_name(state_of(d, q->qid))));
+	p = prop_find(k, "template_for_dispvms");
+	json_object_set_new(o, "template_for_dispvms",
+	    json_boolean(p && prop_get(&d->model, q, p, &v, &def) > 0 &&
+		strcmp(v, "True") == 0));
+	free(v);
+	v = NULL;
+	for (i = 0; i < ARRAY_SIZE(strprops); i++) {
+		p = prop_find(k, strprops[i]);
+		if (p == NULL)
+			continue;
+		if (prop_get(&d->model, q, p, &v, &def) > 0 && v[0])
+			json_object_set_new(o, strprops[i], json_string(v));
+		else
+			json_object_set_new(o, strprops[i], json_null());
+		free(v);
+		v = NULL;
+	}
+	json_object_set_new(o, "tags", tags);
+	json_object_set_new(sc->domains, q->name, o);
+	return 0;
+}
+
+static int
+sysinfo_tag(const char *t, void *arg)
+{
+	return json_array_append_new(arg, json_string(t)) == 0 ? 0 : -ENOMEM;
+}
+
+static int
+sysinfo_tags(const struct db_qube *q, void *arg)
+{
+	struct sysinfo_ctx *sc = arg;
+	json_t *o = json_object_get(sc->domains, q->name);
+
+	if (o == NULL)
+		return 0;
+	return db_tag_foreach(&sc->d->db, q->qid, sysinfo_tag,
+	    json_object_get(o, "tags"));
+}
+
+static int
+m_system_info(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *q, struct result *res)
+{
+	struct sysinfo_ctx sc = {d, json_object()};
+	json_t *top = json_object();
+	char *s;
+	int rr;
+
+	(void)c, (void)r, (void)q;
+	if (sc.domains == NULL || top == NULL ||
+	    db_qube_foreach(&d->db, sysinfo_one, &sc) < 0 ||
+	    db_qube_foreach(&d->db, sysinfo_tags, &sc) < 0) {
+		json_decref(sc.domains);
+		json_decref(top);
+		return exc(res, "QubesException", "cannot build system info");
+	}
+	json_object_set_new(top, "domains", sc.domains);
+	s = json_dumps(top, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(top);
+	if (s == NULL)
+		return exc(res, "QubesException", "out of memory");
+	rr = out_str(res, s);
+	free(s);
+	return rr;
+}
+
+static const struct method methods[] = {
+    {"admin.vmclass.List", M_NOARG | M_DEST_ADMIN, m_vmclass_list},
+    {"admin.vm.List", M_NOARG, m_vm_list},
+    {"admin.property.List", M_NOARG | M_DEST_ADMIN, m_property},
+    {"admin.property.GetAll", M_NOARG | M_DEST_ADMIN, m_property},
+    {"admin.property.Get", M_ARG | M_DEST_ADMIN, m_property},
+    {"admin.property.GetDefault", M_ARG | M_DEST_ADMIN, m_property},
+    {"admin.property.Help", M_ARG | M_DEST_ADMIN, m_property},
+    {"admin.property.Set", M_ARG | M_PAYLOAD | M_DEST_ADMIN | M_WRITE,
+	m_property},
+    {"admin.property.Reset", M_ARG | M_DEST_ADMIN | M_WRITE, m_property},
+    {"admin.vm.property.List", M_NOARG, m_vm_property},
+    {"admin.vm.property.GetAll", M_NOARG, m_vm_property},
+    {"admin.vm.property.Get", M_ARG, m_vm_property},
+    {"admin.vm.property.GetDefault", M_ARG, m_vm_property},
+    {"admin.vm.property.Help", M_ARG, m_vm_property},
+    {"admin.vm.property.Set", M_ARG | M_PAYLOAD | M_WRITE, m_vm_property},
+    {"admin.vm.property.Reset", M_ARG | M_WRITE, m_vm_property},
+    {"admin.vm.feature.List", M_NOARG, m_vm_feature},
+    {"admin.vm.feature.Get", M_ARG, m_vm_feature},
+    {"admin.vm.feature.CheckWithTemplate", M_ARG, m_vm_feature},
+    {"admin.vm.feature.Set", M_ARG | M_PAYLOAD | M_WRITE, m_vm_feature},
+    {"admin.vm.feature.Remove", M_ARG | M_WRITE, m_vm_feature},
+    {"admin.vm.tag.List", M_NOARG, m_vm_tag},
+    {"admin.vm.tag.Get", M_ARG, m_vm_tag},
+    {"admin.vm.tag.Set", M_ARG | M_WRITE, m_vm_tag},
+    {"admin.vm.tag.Remove", M_ARG | M_WRITE, m_vm_tag},
+    {"admin.label.List", M_NOARG | M_DEST_ADMIN, m_label},
+    {"admin.label.Get", M_ARG | M_DEST_ADMIN, m_label},
+    {"admin.label.Index", M_ARG | M_DEST_ADMIN, m_label},
+    {"admin.label.Create", M_ARG | M_PAYLOAD | M_DEST_ADMIN | M_WRITE,
+	m_label},
+    {"admin.label.Remove", M_ARG | M_DEST_ADMIN | M_WRITE, m_label},
+    {"admin.vm.Create.", M_PREFIX | M_PAYLOAD | M_DEST_ADMIN | M_WRITE,
+	m_vm_create},
+    {"admin.vm.CreateInPool.",
+	M_PREFIX | M_PAYLOAD | M_DEST_ADMIN | M_WRITE, m_vm_create},
+    {"admin.vm.CreateDisposable", M_WRITE, m_vm_create_disposable},
+    {"admin.vm.Remove", M_NOARG | M_WRITE, m_vm_remove},
+    {"admin.vm.Start", M_NOARG, m_vm_lifecycle},
+    {"admin.vm.Shutdown", 0, m_vm_lifecycle},
+    {"admin.vm.Pause", M_NOARG, m_vm_lifecycle},
+    {"admin.vm.Unpause", M_NOARG, m_vm_lifecycle},
+    {"admin.vm.Kill", M_NOARG, m_vm_lifecycle},
+    {"admin.vm.CurrentState", M_NOARG, m_vm_current_state},
+    {"admin.Events", M_NOARG, m_events},
+    {"admin.vm.volume.List", M_NOARG, m_vm_volume},
+    {"admin.vm.volume.Info", M_ARG, m_vm_volume},
+    {"internal.GetSystemInfo", M_NOARG | M_INTERNAL, m_system_info},
+};
+
+static const struct method *
+find_method(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(methods); i++) {
+		const struct method *m = &methods[i];
+
+		if (m->flags & M_PREFIX) {
+			size_t n = strlen(m->name);
+
+			if (strncmp(name, m->name, n) == 0 && name[n] != '\0')
+				return m;
+		} else if (strcmp(name, m->name) == 0) {
+			return m;
+		}
+	}
+	return NULL;
+}
+
+/* ---- connections ---- */
+
+static void
+conn_close(struct daemon *d, struct conn *c)
+{
+	struct conn **pp;
+
+	for (pp = &d->conns; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	if (c->state == CONN_STREAM && d->nstreams > 0)
+		d->nstreams--;
+	qube_forget_conn(d, c);
+	loop_del(&d->loop, c->fd);
+	(void)close(c->fd);
+	buffer_free(&c->in);
+	buffer_free(&c->out);
+	d->nconns--;
+	free(c);
+}
+
+static void
+conn_flush(struct daemon *d, struct conn *c)
+{
+	long n = buffer_flush(&c->out, c->fd);
+
+	if (n < 0) {
+		conn_close(d, c);
+		return;
+	}
+	if (buffer_len(&c->out) == 0 && c->state == CONN_WRITING) {
+		(void)shutdown(c->fd, SHUT_WR);
+		conn_close(d, c);
+		return;
+	}
+	loop_set_events(&d->loop, c->fd,
+	    (short)((c->state == CONN_STREAM ? POLLIN : 0) |
+		(buffer_len(&c->out) ? POLLOUT : 0)));
+}
+
+static void
+send_frame(struct daemon *d, struct conn *c, const char *hdr, size_t hlen,
+    const void *body, size_t blen)
+{
+	if (buffer_append(&c->out, hdr, hlen) < 0 ||
+	    buffer_append(&c->out, body, blen) < 0) {
+		conn_close(d, c);
+		return;
+	}
+	c->state = CONN_WRITING;
+	conn_flush(d, c);
+}
+
+void
+api_reply_ok(struct daemon *d, struct conn *c, const char *data)
+{
+	send_frame(d, c, "0\0", 2, data ? data : "", data ? strlen(data) : 0);
+}
+
+void
+api_reply_exc(struct daemon *d, struct conn *c, const char *type,
+    const char *fmt, ...)
+{
+	char msg[512], frame[700];
+	va_list ap;
+	size_t i;
+	int n;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	for (i = 0; msg[i]; i++)
+		if (msg[i] == '%')
+			msg[i] = '_';
+	n = snprintf(frame, sizeof(frame), "%s%c%c%s", type, 0, 0, msg);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof(frame))
+		n = sizeof(frame) - 1;
+	send_frame(d, c, "2\0", 2, frame, (size_t)n + 1);
+}
+
+static bool
+write_method(const struct method *m)
+{
+	return (m->flags & M_WRITE) != 0;
+}
+
+static void
+dispatch(struct daemon *d, struct conn *c)
+{
+	struct api_request *r = &c->req;
+	const struct method *m;
+	struct result res;
+	struct db_qube dest;
+	char logbuf[64];
+	int rr;
+
+	memset(&res, 0, sizeof(res));
+	buffer_init(&res.body, API_MAX_REPLY);
+	if (api_request_parse(buffer_data(&c->in), buffer_len(&c->in), r) < 0) {
+		log_warnx("malformed Admin API request, closing");
+		conn_close(d, c);
+		goto out;
+	}
+	m = find_method(r->method);
+	if (m == NULL || ((m->flags & M_INTERNAL) && !c->internal) ||
+	    (!(m->flags & M_INTERNAL) && c->internal)) {
+		api_reply_exc(d, c, "ProtocolError", "unknown method %s",
+		    log_quote(logbuf, sizeof(logbuf), r->method,
+			strlen(r->method)));
+		goto out;
+	}
+	if (((m->flags & M_ARG) && r->arg[0] == '\0' &&
+		!(m->flags & M_PREFIX)) ||
+	    ((m->flags & M_NOARG) && r->arg[0] != '\0') ||
+	    (!(m->flags & M_PAYLOAD) && r->payload_len > 0 &&
+		!(m->flags & M_INTERNAL))) {
+		api_reply_exc(d, c, "ProtocolError", "invalid argument or "
+		    "payload for %s", r->method);
+		goto out;
+	}
+	if (lookup_qube(d, r->dest, &dest, &res) < 0)
+		goto reply;
+	if ((m->flags & M_DEST_ADMIN) && dest.qid != 0) {
+		exc(&res, "ProtocolError", "%s must be called on dom0",
+		    r->method);
+		goto reply;
+	}
+	if (write_method(m) && db_begin(&d->db) < 0) {
+		exc(&res, "QubesException", "database busy");
+		goto reply;
+	}
+	rr = m->fn(d, c, r, &dest, &res);
+	if (write_method(m)) {
+		if (rr < 0 || res.exc)
+			db_rollback(&d->db);
+		else if (db_commit(&d->db) < 0)
+			exc(&res, "QubesException", "database error: nothing "
+			    "changed");
+	}
+	if (res.deferred && res.exc == NULL) {
+		c->state = CONN_DEFERRED;
+		loop_set_events(&d->loop, c->fd, 0);
+		goto out;
+	}
+	if (res.stream && res.exc == NULL) {
+		const char *kv[] = {NULL};
+
+		c->state = CONN_STREAM;
+		d->nstreams++;
+		loop_set_events(&d->loop, c->fd, POLLIN);
+		api_event(d, c->stream_dest, "connection-established", kv);
+		goto out;
+	}
+	if (rr < 0 && res.exc == NULL && c->state != CONN_READING)
+		goto out; /* replied already (a failed start) */
+reply:
+	if (res.exc)
+		api_reply_exc(d, c, res.exc, "%s", res.msg);
+	else
+		send_frame(d, c, "0\0", 2, buffer_data(&res.body),
+		    buffer_len(&res.body));
+out:
+	buffer_free(&res.body);
+}
+
+static void
+conn_io(void *arg, int fd, short revents)
+{
+	struct conn *c = arg;
+	struct daemon *d = c->d;
+
+	(void)fd;
+	if (c->state == CONN_STREAM) {
+		char junk[256];
+
+		if (revents & (POLLHUP | POLLERR) ||
+		    (revents & POLLIN && read(c->fd, junk, sizeof(junk)) <= 0)) {
+			conn_close(d, c);
+			return;
+		}
+		if (revents & POLLOUT)
+			conn_flush(d, c);
+		return;
+	}
+	if (c->state == CONN_WRITING) {
+		if (revents & (POLLOUT | POLLHUP | POLLERR))
+			conn_flush(d, c);
+		return;
+	}
+	if (c->state != CONN_READING)
+		return;
+	for (;;) {
+		uint8_t *p = buffer_reserve(&c->in, 4096);
+		ssize_t n;
+
+		if (p == NULL) {
+			log_warnx("Admin API request too long, closing");
+			conn_close(d, c);
+			return;
+		}
+		n = read(c->fd, p, 4096);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0)
+			break;
+		buffer_commit(&c->in, (size_t)n);
+	}
+	/* EOF: the request is complete */
+	loop_set_events(&d->loop, c->fd, 0);
+	dispatch(d, c);
+}
+
+static bool
+peer_allowed(int fd, uid_t *ret_uid)
+{
+	static gid_t bulkhead_gid = (gid_t)-1;
+	static bool looked_up;
+	gid_t groups[64];
+	socklen_t len = sizeof(groups);
+	uid_t uid;
+	gid_t gid;
+	size_t i;
+
+	if (sock_peer_cred(fd, NULL, &uid, &gid) < 0)
+		return false;
+	*ret_uid = uid;
+	if (uid == 0)
+		return true;
+	if (!looked_up) {
+		struct group *g = getgrnam("bulkhead");
+
+		looked_up = true;
+		if (g)
+			bulkhead_gid = g->gr_gid;
+	}
+	if (bulkhead_gid == (gid_t)-1)
+		return false;
+	if (gid == bulkhead_gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+		for (i = 0; i < len / sizeof(gid_t); i++)
+			if (groups[i] == bulkhead_gid)
+				return true;
+	return false;
+}
+
+static void
+accept_conn(struct daemon *d, int lfd, bool internal)
+{
+	struct conn *c;
+	uid_t uid = 0;
+	int fd;
+
+	fd = sock_accept(lfd, true);
+	if (fd < 0)
+		return;
+	if (!peer_allowed(fd, &uid)) {
+		log_warnx("Admin API: refused a connection from uid %u",
+		    (unsigned)uid);
+		(void)close(fd);
+		return;
+	}
+	if (d->nconns >= API_MAX_CONNS) {
+		log_warnx("Admin API: too many connections, refusing one");
+		(void)close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		(void)close(fd);
+		return;
+	}
+	c->d = d;
+	c->fd = fd;
+	c->internal = internal;
+	c->uid = uid;
+	c->state = CONN_READING;
+	buffer_init(&c->in, API_MAX_REQUEST);
+	/* a reply, or the backlog of an event stream */
+	buffer_init(&c->out, API_MAX_REPLY + 4096);
+	if (loop_add(&d->loop, fd, POLLIN, conn_io, c) < 0) {
+		free(c);
+		(void)close(fd);
+		return;
+	}
+	c->next = d->conns;
+	d->conns = c;
+	d->nconns++;
+}
+
+static void
+api_accept(void *arg, int fd, short revents)
+{
+	(void)revents;
+	accept_conn(arg, fd, false);
+}
+
+static void
+internal_accept(void *arg, int fd, short revents)
+{
+	(void)revents;
+	accept_conn(arg, fd, true);
+}
+
+int
+api_listen(struct daemon *d)
+{
+	int r;
+
+	r = sock_listen(d->cfg.socket, 0660, true, NULL);
+	if (r < 0)
+		return r;
+	d->api_fd = r;
+	{
+		struct group *g = getgrnam("bulkhead");
+
+		if (g && chown(d->cfg.socket, 0, g->gr_gid) < 0)
+			log_warn("chown %s", d->cfg.socket);
+	}
+	r = sock_listen(d->cfg.internal_socket, 0660, true, NULL);
+	if (r < 0)
+		return r;
+	d->internal_fd = r;
+	if (loop_add(&d->loop, d->api_fd, POLLIN, api_accept, d) < 0 ||
+	    loop_add(&d->loop, d->internal_fd, POLLIN, internal_accept, d) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+void
+api_close_all(struct daemon *d)
+{
+	while (d->conns)
+		conn_close(d, d->conns);
+	(void)unlink(d->cfg.socket);
+	(void)unlink(d->cfg.internal_socket);
+	close_fd(&d->api_fd);
+	close_fd(&d->internal_fd);
+}

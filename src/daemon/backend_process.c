@@ -1,0 +1,142 @@
+/*
+ * backend_process.c - the "process" backend: a qube is its qrexec-agent
+ * running as a plain process (in a session of its own) with a channel
+ * directory of its own.  No isolation at all: it exists so that tests
+ * can drive bulkheadd end to end before (and beside) the namespace
+ * sandbox.  Selected only with "bulkheadd --backend=process".
+ *
+ * Runs in bulkheadd's main process; forks the qube's agent.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/bulkheadd.h"
+#include "lib/util.h"
+
+int find_program(struct daemon *d, const char *name, char *out, size_t n);
+
+static int
+proc_start(struct daemon *d, const struct db_qube *q, struct running *r,
+    char *err, size_t errlen)
+{
+	char prog[PATH_MAX], vchan[PATH_MAX], trig[PATH_MAX], log[PATH_MAX];
+	char svc[3 * PATH_MAX], domid[16];
+	const char *user = getenv("BULKHEAD_PROCESS_USER");
+	struct passwd *pw = NULL;
+	pid_t pid;
+
+	if (find_program(d, "qrexec-agent", prog, sizeof(prog)) < 0) {
+		(void)snprintf(err, errlen, "qrexec-agent not found");
+		return -ENOENT;
+	}
+	if (user != NULL && (pw = getpwnam(user)) == NULL) {
+		(void)snprintf(err, errlen, "no such user %s", user);
+		return -ENOENT;
+	}
+	(void)str_printf(vchan, sizeof(vchan), "%s/vchan/%u", d->cfg.run_dir,
+	    r->rt.domid);
+	(void)str_printf(trig, sizeof(trig), "--agent-socket=%s/qubes/%s/"
+	    "qrexec-agent.sock", d->cfg.run_dir, q->name);
+	(void)str_printf(log, sizeof(log), "%s/qubes/%s/agent.log",
+	    d->cfg.run_dir, q->name);
+	(void)str_printf(svc, sizeof(svc), "%s/qubes/%s/rpc:%s/qubes-rpc",
+	    d->cfg.state_dir, q->name, d->cfg.conf_dir);
+	(void)str_printf(domid, sizeof(domid), "%u", r->rt.domid);
+	if (pw && chown(vchan, pw->pw_uid, pw->pw_gid) < 0) {
+		(void)snprintf(err, errlen, "chown %s: %s", vchan,
+		    strerror(errno));
+		return -errno;
+	}
+	pid = fork();
+	if (pid < 0) {
+		(void)snprintf(err, errlen, "fork: %s", strerror(errno));
+		return -errno;
+	}
+	if (pid == 0) {
+		int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		    0644);
+		sigset_t none;
+
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		if (lfd >= 0) {
+			(void)dup2(lfd, 1);
+			(void)dup2(lfd, 2);
+		}
+		(void)setsid(); /* its own process group: killed as one */
+		if (pw && (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
+			      setuid(pw->pw_uid) < 0))
+			_exit(126);
+		(void)setenv("VCHAN_DOMAIN", domid, 1);
+		(void)setenv("VCHAN_SOCKET_DIR", vchan, 1);
+		(void)unsetenv("BULKHEAD_VCHAN_LAYOUT");
+		(void)setenv("QREXEC_SERVICE_PATH", svc, 1);
+		execl(prog, "qrexec-agent", trig, (char *)NULL);
+		_exit(127);
+	}
+	r->init_pid = pid;
+	return 0;
+}
+
+static int
+signal_group(struct running *r, int sig)
+{
+	if (r->init_pid <= 1)
+		return -ESRCH;
+	if (kill(-r->init_pid, sig) < 0 && kill(r->init_pid, sig) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+proc_shutdown(struct daemon *d, struct running *r)
+{
+	(void)d;
+	return signal_group(r, SIGTERM);
+}
+
+static int
+proc_kill(struct daemon *d, struct running *r)
+{
+	(void)d;
+	return signal_group(r, SIGKILL);
+}
+
+static int
+proc_pause(struct daemon *d, struct running *r)
+{
+	(void)d;
+	return signal_group(r, SIGSTOP);
+}
+
+static int
+proc_unpause(struct daemon *d, struct running *r)
+{
+	(void)d;
+	return signal_group(r, SIGCONT);
+}
+
+static void
+proc_cleanup(struct daemon *d, struct running *r)
+{
+	(void)d;
+	/* whatever the agent left running in its group goes with it */
+	(void)signal_group(r, SIGKILL);
+}
+
+const struct backend_ops backend_process = {
+    .name = "process",
+    .start = proc_start,
+    .shutdown = proc_shutdown,
+    .kill = proc_kill,
+    .pause = proc_pause,
+    .unpause = proc_unpause,
+    .cleanup = proc_cleanup,
+};

@@ -1,0 +1,144 @@
+/*
+ * bulkheadd.h - the admin daemon: it owns every qube's definition (the
+ * database) and state, serves the Admin API, and starts, supervises and
+ * stops qubes through a backend, with their qrexec daemons and the policy
+ * daemon.
+ *
+ * Roles:
+ *   PROC_BULKHEADD  the main process (root): database, Admin API
+ *                   dispatch, lifecycle, supervision.  Reads Admin API
+ *                   requests: from local admin tools (root or the
+ *                   "bulkhead" group, checked with SO_PEERCRED) and, via
+ *                   the qrexec admin.* services, from qubes allowed by
+ *                   the policy.  Each request is parsed by one function
+ *                   (api_request_parse) with explicit limits.
+ *   children        per running qube: its backend process(es) and its
+ *                   qrexec-daemon; one qrexec-policy-daemon.
+ */
+#ifndef BULKHEAD_BULKHEADD_H
+#define BULKHEAD_BULKHEADD_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "daemon/db.h"
+#include "daemon/loop.h"
+#include "daemon/model.h"
+#include "lib/buffer.h"
+
+/* An Admin API request is read whole before it is parsed: at most this. */
+#define API_MAX_REQUEST (64u * 1024u)
+/* A reply larger than this is a bug; the call fails instead. */
+#define API_MAX_REPLY (16u * 1024u * 1024u)
+/* Connections served at once (including event streams). */
+#define API_MAX_CONNS 256
+#define API_MAX_EVENT_STREAMS 64
+
+struct daemon;
+struct conn;
+
+/* A running (or starting/stopping) qube. */
+struct running {
+	struct daemon *d;
+	struct qube_rt rt;
+	char name[MODEL_MAX_NAME + 1];
+	pid_t init_pid;	  /* the backend's main process */
+	int init_pidfd;
+	pid_t qrexec_pid; /* its qrexec-daemon */
+	int qrexec_pidfd;
+	int ready_fd;	  /* read end: qrexec-daemon says "agent up" */
+	uint64_t start_timer;
+	uint64_t stop_timer;
+	struct conn *waiting_start;	/* admin.vm.Start to answer */
+	struct conn *waiting_stop[8];	/* admin.vm.Shutdown+wait */
+	bool auto_cleanup;
+	bool killing;
+	struct running *next;
+};
+
+/* A backend runs qubes (processes, namespace sandboxes, QEMU VMs). */
+struct backend_ops {
+	const char *name;
+	/*
+	 * Start q's init (with its qrexec agent); fill r->init_pid.  The
+	 * qube's channel directory exists.  0 or -errno (reason in err).
+	 */
+	int (*start)(struct daemon *d, const struct db_qube *q,
+	    struct running *r, char *err, size_t errlen);
+	/* Ask for a clean stop (the init exits when done). */
+	int (*shutdown)(struct daemon *d, struct running *r);
+	int (*kill)(struct daemon *d, struct running *r);
+	int (*pause)(struct daemon *d, struct running *r);
+	int (*unpause)(struct daemon *d, struct running *r);
+	/* After the init exited: release what the qube held. */
+	void (*cleanup)(struct daemon *d, struct running *r);
+};
+
+struct daemon_config {
+	char state_dir[PATH_MAX];
+	char run_dir[PATH_MAX];
+	char conf_dir[PATH_MAX];
+	char socket[PATH_MAX];
+	char internal_socket[PATH_MAX];
+	char bin_dir[PATH_MAX];	 /* where qrexec-daemon etc. are */
+	char backend[32];
+	bool start_policy_daemon;
+	bool debug;
+};
+
+struct daemon {
+	struct daemon_config cfg;
+	struct db db;
+	struct model model;
+	struct loop loop;
+	const struct backend_ops *backend;
+	struct running *running;
+	int api_fd, internal_fd;
+	struct conn *conns;
+	unsigned nconns, nstreams;
+	pid_t policy_pid;
+	int policy_pidfd;
+	unsigned policy_restarts;
+};
+
+/* ---- api.c ---- */
+int api_listen(struct daemon *d);
+void api_close_all(struct daemon *d);
+/* Send an event to every subscriber interested in subject. */
+void api_event(struct daemon *d, const char *subject, const char *event,
+    const char *const *kv);
+/* Finish a deferred call with "0\0" (data may be NULL) or an exception. */
+void api_reply_ok(struct daemon *d, struct conn *c, const char *data);
+void api_reply_exc(struct daemon *d, struct conn *c, const char *type,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* ---- qubes.c: lifecycle ---- */
+struct running *qube_running(struct daemon *d, uint32_t qid);
+struct qube_rt *qube_rt_lookup(void *ctx, uint32_t qid);
+/*
+ * Start q.  On success the start is under way and c (if not NULL) gets
+ * its reply when the agent is up or the start failed.  Returns 0, or
+ * -errno with a reply already sent to c.
+ */
+int qube_start(struct daemon *d, const struct db_qube *q, struct conn *c);
+/* force: kill after shutdown_timeout; c waits if not NULL. */
+int qube_shutdown(struct daemon *d, const struct db_qube *q, bool force,
+    struct conn *c);
+int qube_kill(struct daemon *d, const struct db_qube *q);
+int qube_pause(struct daemon *d, const struct db_qube *q, bool pause);
+/* A connection went away: forget any deferred reply to it. */
+void qube_forget_conn(struct daemon *d, struct conn *c);
+/* At startup: adopt qubes still running from a previous bulkheadd. */
+void qube_reconcile(struct daemon *d);
+/* At exit: stop everything (bulkheadd --stop-qubes-on-exit). */
+void qube_stop_all(struct daemon *d);
+/* Remove a qube's files (private volume etc.). */
+int qube_remove_files(struct daemon *d, const struct db_qube *q);
+int qube_policy_start(struct daemon *d);
+
+/* ---- backends ---- */
+extern const struct backend_ops backend_process;
+
+#endif

@@ -1,0 +1,361 @@
+/*
+ * main.c - bulkheadd (PROC_BULKHEADD): the admin daemon.
+ *
+ * Runs as root on the admin side.  Creates its directories, opens the
+ * database, serves the Admin API (api.c), adopts qubes that survived a
+ * restart (qubes.c), starts the policy daemon and the autostart qubes, and
+ * runs until SIGTERM/SIGINT.  Qubes keep running when bulkheadd stops; a
+ * new bulkheadd adopts them.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon/bulkheadd.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+int find_program(struct daemon *d, const char *name, char *out, size_t n);
+
+static struct daemon daemon_state;
+
+static void
+usage(FILE *f, int code)
+{
+	(void)fprintf(f,
+	    "usage: bulkheadd [options]\n"
+	    "\n"
+	    "The admin daemon of bulkhead: it owns the qube database, serves\n"
+	    "the Admin API (qubesd's protocol) to the qvm-* tools and, through\n"
+	    "qrexec admin.* calls under policy, to qubes; it starts and stops\n"
+	    "qubes through a backend and supervises their qrexec daemons and\n"
+	    "the policy daemon.  It runs in the foreground unless --daemon.\n"
+	    "\n"
+	    "Options:\n"
+	    "  --state-dir DIR        database and qube files (default %s)\n"
+	    "  --socket PATH          Admin API socket (default "
+	    "RUN/qubesd.sock)\n"
+	    "  --internal-socket PATH internal.GetSystemInfo for the policy\n"
+	    "                         daemon (default RUN/qubesd.internal."
+	    "sock)\n"
+	    "  --run-dir DIR          runtime directory (default %s)\n"
+	    "  --conf-dir DIR         configuration and policy (default %s)\n"
+	    "  --backend NAME         how qubes run: process (plain processes,\n"
+	    "                         no isolation: for tests) or none\n"
+	    "  --no-policy-daemon     do not start qrexec-policy-daemon\n"
+	    "  --daemon               detach and log to syslog\n"
+	    "  -d, --debug            debug logging\n"
+	    "  -h, --help             show this help\n"
+	    "\n"
+	    "Environment: BULKHEAD_BIN_DIR (where its helper programs are),\n"
+	    "BULKHEAD_PROCESS_USER (the user of process-backend qubes),\n"
+	    "BULKHEAD_LOG_LEVEL.\n"
+	    "\n"
+	    "Exit status: 0 after SIGTERM or SIGINT, 1 on a fatal error, 2 on\n"
+	    "bad usage.\n",
+	    BULKHEAD_STATE_DIR, BULKHEAD_RUN_DIR, BULKHEAD_CONF_DIR);
+	exit(code);
+}
+
+static void
+on_signal(void *arg, int fd, short revents)
+{
+	struct daemon *d = arg;
+	struct signalfd_siginfo si;
+
+	(void)revents;
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD) {
+			int status;
+
+			/* pidfds tell us who; this only collects zombies */
+			while (waitpid(-1, &status, WNOHANG) > 0)
+				;
+			continue;
+		}
+		log_info("signal %d: stopping (qubes keep running)",
+		    (int)si.ssi_signo);
+		loop_quit(&d->loop);
+	}
+}
+
+static int
+mkdirs(struct daemon *d)
+{
+	char p[PATH_MAX];
+	const char *sub[] = {"qrexec", "vchan", "qubes", "policy.d",
+	    "qubes-rpc-dom0"};
+	size_t i;
+
+	if (mkdir(d->cfg.state_dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (str_printf(p, sizeof(p), "%s/qubes", d->cfg.state_dir) < 0 ||
+	    (mkdir(p, 0700) < 0 && errno != EEXIST))
+		return -errno;
+	if (mkdir(d->cfg.run_dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	/* an empty policy directory denies everything, which is safe; a
+	 * missing one would be a policy error */
+	if (str_printf(p, sizeof(p), "%s/policy.d", d->cfg.conf_dir) == 0 &&
+	    (mkdir(d->cfg.conf_dir, 0755) == 0 || errno == EEXIST))
+		(void)mkdir(p, 0755);
+	for (i = 0; i < ARRAY_SIZE(sub); i++) {
+		if (str_printf(p, sizeof(p), "%s/%s", d->cfg.run_dir, sub[i]) < 0)
+			return -ENAMETOOLONG;
+		/* qubes never see these: only their own vchan/<id> */
+		if (mkdir(p, strcmp(sub[i], "vchan") == 0 ? 0711 : 0755) < 0 &&
+		    errno != EEXIST)
+			return -errno;
+	}
+	return 0;
+}
+
+/*
+ * The admin.* qrexec services a qube may call (under policy): each is a
+ * link to bulkhead-admin-service, which relays the call to our socket.
+ */
+static void
+install_admin_services(struct daemon *d)
+{
+	static const char *const names[] = {"admin.vmclass.List",
+	    "admin.vm.List", "admin.property.List", "admin.property.Get",
+	    "admin.property.GetAll", "admin.property.GetDefault",
+	    "admin.property.Help", "admin.property.Set",
+	    "admin.property.Reset", "admin.vm.property.List",
+	    "admin.vm.property.Get", "admin.vm.property.GetAll",
+	    "admin.vm.property.GetDefault", "admin.vm.property.Help",
+	    "admin.vm.property.Set", "admin.vm.property.Reset",
+	    "admin.vm.feature.List", "admin.vm.feature.Get",
+	    "admin.vm.feature.CheckWithTemplate", "admin.vm.feature.Set",
+	    "admin.vm.feature.Remove", "admin.vm.tag.List", "admin.vm.tag.Get",
+	    "admin.vm.tag.Set", "admin.vm.tag.Remove", "admin.label.List",
+	    "admin.label.Get", "admin.label.Index", "admin.label.Create",
+	    "admin.label.Remove", "admin.vm.Create.AppVM",
+	    "admin.vm.Create.TemplateVM", "admin.vm.Create.StandaloneVM",
+	    "admin.vm.Create.DispVM", "admin.vm.CreateDisposable",
+	    "admin.vm.Remove", "admin.vm.Start", "admin.vm.Shutdown",
+	    "admin.vm.Pause", "admin.vm.Unpause", "admin.vm.Kill",
+	    "admin.vm.CurrentState", "admin.Events", "admin.vm.volume.List",
+	    "admin.vm.volume.Info"};
+	char prog[PATH_MAX];
+	size_t i;
+
+	if (find_program(d, "bulkhead-admin-service", prog, sizeof(prog)) < 0) {
+		log_warnx("bulkhead-admin-service not found: qubes cannot use "
+			  "the Admin API");
+		return;
+	}
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		char link[PATH_MAX];
+
+		if (str_printf(link, sizeof(link), "%s/qubes-rpc-dom0/%s",
+			d->cfg.run_dir, names[i]) < 0)
+			continue;
+		(void)unlink(link);
+		if (symlink(prog, link) < 0)
+			log_warn("%s", link);
+	}
+}
+
+static int
+autostart_one(const struct db_qube *q, void *arg)
+{
+	struct daemon *d = arg;
+	const struct prop_def *p = prop_find(qube_class_of(q), "autostart");
+	char *v = NULL;
+	bool def;
+
+	if (p && prop_get(&d->model, q, p, &v, &def) > 0 &&
+	    strcmp(v, "True") == 0 && qube_running(d, q->qid) == NULL) {
+		log_info("%s: autostart", q->name);
+		(void)qube_start(d, q, NULL);
+	}
+	free(v);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum {
+		OPT_STATE = 0x100,
+		OPT_SOCKET,
+		OPT_INTERNAL,
+		OPT_RUN,
+		OPT_CONF,
+		OPT_BACKEND,
+		OPT_NO_POLICY,
+		OPT_DAEMON,
+	};
+	static const struct option longopts[] = {
+	    {"state-dir", required_argument, NULL, OPT_STATE},
+	    {"socket", required_argument, NULL, OPT_SOCKET},
+	    {"internal-socket", required_argument, NULL, OPT_INTERNAL},
+	    {"run-dir", required_argument, NULL, OPT_RUN},
+	    {"conf-dir", required_argument, NULL, OPT_CONF},
+	    {"backend", required_argument, NULL, OPT_BACKEND},
+	    {"no-policy-daemon", no_argument, NULL, OPT_NO_POLICY},
+	    {"daemon", no_argument, NULL, OPT_DAEMON},
+	    {"debug", no_argument, NULL, 'd'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct daemon *d = &daemon_state;
+	struct daemon_config *cfg = &d->cfg;
+	bool detach = false;
+	char err[512], dbpath[PATH_MAX], self[PATH_MAX];
+	const char *bindir = getenv("BULKHEAD_BIN_DIR");
+	sigset_t mask;
+	int opt, sfd, r;
+	ssize_t n;
+
+	memset(d, 0, sizeof(*d));
+	d->api_fd = d->internal_fd = d->policy_pidfd = -1;
+	(void)str_copy(cfg->state_dir, sizeof(cfg->state_dir),
+	    BULKHEAD_STATE_DIR);
+	(void)str_copy(cfg->run_dir, sizeof(cfg->run_dir), BULKHEAD_RUN_DIR);
+	(void)str_copy(cfg->conf_dir, sizeof(cfg->conf_dir), BULKHEAD_CONF_DIR);
+	(void)str_copy(cfg->backend, sizeof(cfg->backend), "none");
+	cfg->start_policy_daemon = true;
+	log_init("bulkheadd", 1);
+	while ((opt = getopt_long(argc, argv, "dh", longopts, NULL)) != -1) {
+		char *dst = NULL;
+		size_t dl = 0;
+
+		switch (opt) {
+		case OPT_STATE:
+			dst = cfg->state_dir;
+			dl = sizeof(cfg->state_dir);
+			break;
+		case OPT_SOCKET:
+			dst = cfg->socket;
+			dl = sizeof(cfg->socket);
+			break;
+		case OPT_INTERNAL:
+			dst = cfg->internal_socket;
+			dl = sizeof(cfg->internal_socket);
+			break;
+		case OPT_RUN:
+			dst = cfg->run_dir;
+			dl = sizeof(cfg->run_dir);
+			break;
+		case OPT_CONF:
+			dst = cfg->conf_dir;
+			dl = sizeof(cfg->conf_dir);
+			break;
+		case OPT_BACKEND:
+			dst = cfg->backend;
+			dl = sizeof(cfg->backend);
+			break;
+		case OPT_NO_POLICY:
+			cfg->start_policy_daemon = false;
+			break;
+		case OPT_DAEMON:
+			detach = true;
+			break;
+		case 'd':
+			cfg->debug = true;
+			break;
+		case 'h':
+			usage(stdout, 0);
+			break;
+		default:
+			usage(stderr, 2);
+		}
+		if (dst && str_copy(dst, dl, optarg) < 0) {
+			(void)fprintf(stderr, "bulkheadd: %s: path too long\n",
+			    optarg);
+			return 2;
+		}
+	}
+	if (optind != argc)
+		usage(stderr, 2);
+	if (strcmp(cfg->backend, "process") == 0) {
+		d->backend = &backend_process;
+	} else if (strcmp(cfg->backend, "none") != 0) {
+		(void)fprintf(stderr, "bulkheadd: unknown backend %s (process, "
+		    "none)\n", cfg->backend);
+		return 2;
+	}
+	if (cfg->socket[0] == '\0' &&
+	    str_printf(cfg->socket, sizeof(cfg->socket), "%s/qubesd.sock",
+		cfg->run_dir) < 0)
+		return 2;
+	if (cfg->internal_socket[0] == '\0' &&
+	    str_printf(cfg->internal_socket, sizeof(cfg->internal_socket),
+		"%s/qubesd.internal.sock", cfg->run_dir) < 0)
+		return 2;
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0)
+		self[n] = '\0';
+	(void)str_copy(cfg->bin_dir, sizeof(cfg->bin_dir),
+	    bindir ? bindir : (n > 0 ? dirname(self) : "/usr/local/bin"));
+	if (cfg->debug)
+		log_set_level(LOG_LEVEL_DEBUG);
+
+	if (detach) {
+		if (daemon(0, 0) < 0) {
+			perror("bulkheadd: daemon");
+			return 1;
+		}
+		log_init("bulkheadd", 0);
+	}
+	(void)umask(022);
+	r = mkdirs(d);
+	if (r < 0) {
+		errno = -r;
+		fatal("creating %s and %s", cfg->state_dir, cfg->run_dir);
+	}
+	if (str_printf(dbpath, sizeof(dbpath), "%s/qubes.db", cfg->state_dir) <
+	    0)
+		fatalx("state directory path too long");
+	if (db_open(&d->db, dbpath, err, sizeof(err)) < 0)
+		fatalx("database: %s", err);
+	d->model.db = &d->db;
+	d->model.rt = qube_rt_lookup;
+	d->model.ctx = d;
+	loop_init(&d->loop);
+
+	(void)signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	(void)sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0 || loop_add(&d->loop, sfd, POLLIN, on_signal, d) < 0)
+		fatal("signalfd");
+
+	r = api_listen(d);
+	if (r < 0) {
+		errno = -r;
+		fatal("listening on %s", cfg->socket);
+	}
+	install_admin_services(d);
+	qube_reconcile(d);
+	if (cfg->start_policy_daemon)
+		(void)qube_policy_start(d);
+	(void)db_qube_foreach(&d->db, autostart_one, d);
+	log_info("ready: %s (backend %s)", cfg->socket, cfg->backend);
+
+	r = loop_run(&d->loop);
+	if (r < 0)
+		log_warnx("event loop: %s", strerror(-r));
+	api_close_all(d);
+	if (d->policy_pid > 0)
+		(void)kill(d->policy_pid, SIGTERM);
+	db_close(&d->db);
+	loop_free(&d->loop);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,1003 @@
+/*
+ * qubes.c - qube lifecycle in bulkheadd (main process, root): start a
+ * qube through the backend, start and watch its qrexec-daemon, notice
+ * when it stops, clean up, remove disposables; adopt qubes that survived a
+ * restart of bulkheadd; supervise the policy daemon.
+ *
+ * Every process is watched through a pidfd, so a qube adopted after a
+ * restart (no longer our child) is watched like one we started.  Runtime
+ * facts live in <run>/qubes/<name>/state, written when a qube is up.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/bulkheadd.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+struct running *
+qube_running(struct daemon *d, uint32_t qid)
+{
+	struct running *r;
+
+	for (r = d->running; r; r = r->next)
+		if (r->rt.qid == qid)
+			return r;
+	return NULL;
+}
+
+struct qube_rt *
+qube_rt_lookup(void *ctx, uint32_t qid)
+{
+	struct running *r = qube_running(ctx, qid);
+
+	return r ? &r->rt : NULL;
+}
+
+/* ---- paths and small helpers ---- */
+
+static int
+qpath(struct daemon *d, char *out, size_t n, const char *name,
+    const char *leaf)
+{
+	return str_printf(out, n, "%s/qubes/%s%s%s", d->cfg.run_dir, name,
+	    leaf ? "/" : "", leaf ? leaf : "");
+}
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	char *p;
+
+	if (str_copy(tmp, sizeof(tmp), path) < 0)
+		return -ENAMETOOLONG;
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Remove a directory tree (no symlinks followed). */
+static int
+rm_rf(const char *path)
+{
+	DIR *dir;
+	struct dirent *e;
+	int r = 0;
+
+	dir = opendir(path);
+	if (dir == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(dir)) != NULL) {
+		char p[PATH_MAX];
+		struct stat st;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (str_printf(p, sizeof(p), "%s/%s", path, e->d_name) < 0)
+			continue;
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			r |= rm_rf(p);
+		else if (unlink(p) < 0)
+			r = -errno;
+	}
+	(void)closedir(dir);
+	if (rmdir(path) < 0 && errno != ENOENT)
+		r = -errno;
+	return r;
+}
+
+/* Start time of a process (field 22 of /proc/pid/stat), 0 if gone. */
+static unsigned long long
+proc_start(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long st = 0;
+	ssize_t n;
+	int fd, i;
+
+	(void)str_printf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (p == NULL)
+		return 0;
+	for (i = 0; i < 20 && p; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		st = strtoull(p + 1, NULL, 10);
+	return st;
+}
+
+/* Find a program of ours: next to bulkheadd, in the build tree, on PATH. */
+int find_program(struct daemon *d, const char *name, char *out, size_t n);
+
+int
+find_program(struct daemon *d, const char *name, char *out, size_t n)
+{
+	/* beside us (installed), or elsewhere in the build tree */
+	static const char *const rel[] = {"", "/..", "/../policy",
+	    "/../qrexec-daemon", "/../agent", "/../client", "/../daemon"};
+	static const char *const sys[] = {"/usr/local/bin", "/usr/bin",
+	    "/usr/local/libexec/bulkhead", "/usr/libexec/bulkhead"};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(rel); i++) {
+		char p[PATH_MAX];
+
+		(void)str_printf(p, sizeof(p), "%s%s/%s", d->cfg.bin_dir,
+		    rel[i], name);
+		if (access(p, X_OK) == 0)
+			return str_copy(out, n, p);
+	}
+	for (i = 0; i < ARRAY_SIZE(sys); i++) {
+		char p[PATH_MAX];
+
+		(void)str_printf(p, sizeof(p), "%s/%s", sys[i], name);
+		if (access(p, X_OK) == 0)
+			return str_copy(out, n, p);
+	}
+	return -ENOENT;
+}
+
+static void
+events_for(struct daemon *d, const char *name, const char *event)
+{
+	const char *kv[] = {NULL};
+
+	api_event(d, name, event, kv);
+}
+
+/* Write <run>/qubes/<name>/state for reconciliation after a restart. */
+static void
+write_state(struct daemon *d, struct running *r)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	FILE *f;
+
+	if (qpath(d, path, sizeof(path), r->name, "state") < 0)
+		return;
+	(void)str_printf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (f == NULL)
+		return;
+	(void)fprintf(f, "qid=%u\ninit_pid=%d\ninit_start=%llu\n"
+			 "qrexec_pid=%d\nqrexec_start=%llu\nstart_time=%llu\n"
+			 "state=%s\n",
+	    r->rt.qid, (int)r->init_pid, proc_start(r->init_pid),
+	    (int)r->qrexec_pid, proc_start(r->qrexec_pid),
+	    (unsigned long long)r->rt.start_time,
+	    power_state_name(r->rt.state));
+	if (fclose(f) != 0 || rename(tmp, path) < 0)
+		log_warn("%s: writing state", r->name);
+}
+
+/* ---- stopping ---- */
+
+static void finish_waiters(struct daemon *d, struct running *r,
+    const char *exc, const char *msg);
+
+static void
+running_unlink(struct daemon *d, struct running *r)
+{
+	struct running **pp;
+
+	for (pp = &d->running; *pp; pp = &(*pp)->next)
+		if (*pp == r) {
+			*pp = r->next;
+			return;
+		}
+}
+
+static void
+remove_disposable(struct daemon *d, uint32_t qid, const char *name)
+{
+	struct db_qube q;
+	const char *kv[3] = {"vm", name, NULL};
+
+	if (db_qube_by_qid(&d->db, qid, &q) < 0)
+		return;
+	if (db_begin(&d->db) < 0)
+		return;
+	if (db_qube_remove(&d->db, qid) < 0 || db_commit(&d->db) < 0) {
+		db_rollback(&d->db);
+		log_warnx("%s: cannot remove the disposable", name);
+		return;
+	}
+	(void)qube_remove_files(d, &q);
+	api_event(d, "", "domain-delete", kv);
+	log_info("%s: disposable removed", name);
+}
+
+/* The qube's init is gone: release everything it had. */
+static void
+qube_halted(struct daemon *d, struct running *r)
+{
+	char path[PATH_MAX];
+	bool was_starting = r->rt.state == PS_TRANSIENT;
+
+	if (r->init_pidfd >= 0) {
+		loop_del(&d->loop, r->init_pidfd);
+		close_fd(&r->init_pidfd);
+	}
+	if (r->qrexec_pidfd >= 0) {
+		loop_del(&d->loop, r->qrexec_pidfd);
+		(void)syscall(SYS_pidfd_send_signal, r->qrexec_pidfd, SIGTERM,
+		    NULL, 0);
+		close_fd(&r->qrexec_pidfd);
+	}
+	if (r->ready_fd >= 0) {
+		loop_del(&d->loop, r->ready_fd);
+		close_fd(&r->ready_fd);
+	}
+	if (r->start_timer)
+		loop_timer_cancel(&d->loop, r->start_timer);
+	if (r->stop_timer)
+		loop_timer_cancel(&d->loop, r->stop_timer);
+	if (d->backend && d->backend->cleanup)
+		d->backend->cleanup(d, r);
+	if (str_printf(path, sizeof(path), "%s/vchan/%u", d->cfg.run_dir,
+		r->rt.domid) == 0)
+		(void)rm_rf(path);
+	if (qpath(d, path, sizeof(path), r->name, NULL) == 0)
+		(void)rm_rf(path);
+	r->rt.state = PS_HALTED;
+	if (r->waiting_start) {
+		api_reply_exc(d, r->waiting_start, "QubesVMError",
+		    "%s stopped while starting (see the qube's logs)", r->name);
+		r->waiting_start = NULL;
+	}
+	finish_waiters(d, r, NULL, NULL);
+	events_for(d, r->name, was_starting ? "domain-start-failed"
+					    : "domain-shutdown");
+	log_info("%s: halted", r->name);
+	running_unlink(d, r);
+	if (r->auto_cleanup)
+		remove_disposable(d, r->rt.qid, r->name);
+	free(r);
+}
+
+static void
+finish_waiters(struct daemon *d, struct running *r, const char *exc,
+    const char *msg)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(r->waiting_stop); i++) {
+		if (r->waiting_stop[i] == NULL)
+			continue;
+		if (exc)
+			api_reply_exc(d, r->waiting_stop[i], exc, "%s", msg);
+		else
+			api_reply_ok(d, r->waiting_stop[i], NULL);
+		r->waiting_stop[i] = NULL;
+	}
+}
+
+static void
+reap(pid_t pid)
+{
+	int status;
+
+	/* our child: collect it; an adopted process is not ours to reap */
+	(void)waitpid(pid, &status, WNOHANG);
+}
+
+static void
+init_exited(void *arg, int fd, short revents)
+{
+	struct running *r = arg;
+	struct daemon *d = r->d;
+
+	(void)fd, (void)revents;
+	reap(r->init_pid);
+	qube_halted(d, r);
+}
+
+static int spawn_qrexec_daemon(struct daemon *d, struct running *r,
+    const struct db_qube *q);
+
+static void
+qrexec_exited(void *arg, int fd, short revents)
+{
+	struct running *r = arg;
+	struct daemon *d = r->d;
+	struct db_qube q;
+
+	(void)fd, (void)revents;
+	reap(r->qrexec_pid);
+	loop_del(&d->loop, r->qrexec_pidfd);
+	close_fd(&r->qrexec_pidfd);
+	if (r->rt.state != PS_RUNNING && r->rt.state != PS_PAUSED)
+		return;
+	/* the qube runs on: give it its qrexec back */
+	log_warnx("%s: qrexec-daemon exited; starting it again", r->name);
+	if (db_qube_by_qid(&d->db, r->rt.qid, &q) == 0 &&
+	    spawn_qrexec_daemon(d, r, &q) == 0)
+		write_state(d, r);
+}
+
+/* ---- starting ---- */
+
+static void
+start_failed(struct daemon *d, struct running *r, const char *why)
+{
+	log_warnx("%s: start failed: %s", r->name, why);
+	if (r->waiting_start) {
+		api_reply_exc(d, r->waiting_start, "QubesVMError",
+		    "%s: start failed: %s", r->name, why);
+		r->waiting_start = NULL;
+	}
+	r->killing = true;
+	if (d->backend && r->init_pid > 0)
+		(void)d->backend->kill(d, r);
+	else
+		qube_halted(d, r);
+}
+
+static void
+ready_read(void *arg, int fd, short revents)
+{
+	struct running *r = arg;
+	struct daemon *d = r->d;
+	char c = 1;
+	ssize_t n;
+
+	(void)revents;
+	n = read(fd, &c, 1);
+	loop_del(&d->loop, fd);
+	close_fd(&r->ready_fd);
+	if (r->rt.state != PS_TRANSIENT)
+		return;
+	if (n != 1 || c != 0) {
+		start_failed(d, r, "its qrexec agent did not connect");
+		return;
+	}
+	if (r->start_timer) {
+		loop_timer_cancel(&d->loop, r->start_timer);
+		r->start_timer = 0;
+	}
+	r->rt.state = PS_RUNNING;
+	r->rt.start_time = (uint64_t)time(NULL);
+	write_state(d, r);
+	log_info("%s: running (domain %u)", r->name, r->rt.domid);
+	events_for(d, r->name, "domain-start");
+	if (r->waiting_start) {
+		api_reply_ok(d, r->waiting_start, NULL);
+		r->waiting_start = NULL;
+	}
+}
+
+static void
+start_timeout(void *arg)
+{
+	struct running *r = arg;
+	struct daemon *d = r->d;
+
+	r->start_timer = 0;
+	if (r->rt.state == PS_TRANSIENT)
+		start_failed(d, r, "timed out waiting for its qrexec agent");
+}
+
+static int
+prop_str(struct daemon *d, const struct db_qube *q, const char *name,
+    char *out, size_t n)
+{
+	const struct prop_def *p = prop_find(qube_class_of(q), name);
+	char *v = NULL;
+	bool def;
+	int r;
+
+	if (p == NULL)
+		return -ENOENT;
+	r = prop_get(&d->model, q, p, &v, &def);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	r = str_copy(out, n, v);
+	free(v);
+	return r;
+}
+
+static int
+spawn_qrexec_daemon(struct daemon *d, struct running *r,
+    const struct db_qube *q)
+{
+	char prog[PATH_MAX], policy_prog[PATH_MAX], sockdir[PATH_MAX];
+	char vchan[PATH_MAX], policy_sock[PATH_MAX], svc[2 * PATH_MAX + 2];
+	char log[PATH_MAX], domid[16], timeout[16], user[64];
+	const char *pu = getenv("BULKHEAD_PROCESS_USER");
+	int p[2] = {-1, -1};
+	pid_t pid;
+
+	if (find_program(d, "qrexec-daemon", prog, sizeof(prog)) < 0) {
+		log_warnx("qrexec-daemon not found");
+		return -ENOENT;
+	}
+	if (find_program(d, "qrexec-policy-exec", policy_prog,
+		sizeof(policy_prog)) < 0)
+		(void)str_copy(policy_prog, sizeof(policy_prog), "/bin/false");
+	(void)str_printf(sockdir, sizeof(sockdir), "--socket-dir=%s/qrexec",
+	    d->cfg.run_dir);
+	(void)str_printf(vchan, sizeof(vchan), "%s/vchan", d->cfg.run_dir);
+	(void)str_printf(policy_sock, sizeof(policy_sock),
+	    "--policy-socket=%s/policy.sock", d->cfg.run_dir);
+	(void)str_printf(svc, sizeof(svc), "%s/qubes-rpc-dom0:%s/qubes-rpc-dom0",
+	    d->cfg.run_dir, d->cfg.conf_dir);
+	(void)str_printf(domid, sizeof(domid), "%u", r->rt.domid);
+	if (prop_str(d, q, "qrexec_timeout", timeout, sizeof(timeout)) < 0)
+		(void)str_copy(timeout, sizeof(timeout), "60");
+	/* the process backend's qubes run as the user bulkheadd names */
+	if (strcmp(d->backend->name, "process") == 0)
+		(void)str_copy(user, sizeof(user), pu ? pu : "root");
+	else if (prop_str(d, q, "default_user", user, sizeof(user)) < 0)
+		(void)str_copy(user, sizeof(user), "user");
+	(void)qpath(d, log, sizeof(log), r->name, "qrexec-daemon.log");
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		(void)close(p[0]);
+		(void)close(p[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		char policy_opt[PATH_MAX + 20];
+		int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		    0600);
+		sigset_t none;
+
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		if (lfd >= 0) {
+			(void)dup2(lfd, 1);
+			(void)dup2(lfd, 2);
+		}
+		if (dup2(p[1], 3) < 0)
+			_exit(127);
+		(void)setsid();
+		(void)setenv("VCHAN_DOMAIN", "0", 1);
+		(void)setenv("VCHAN_SOCKET_DIR", vchan, 1);
+		(void)setenv("BULKHEAD_VCHAN_LAYOUT", "per-qube", 1);
+		(void)setenv("QREXEC_SERVICE_PATH", svc, 1);
+		(void)setenv("QREXEC_STARTUP_TIMEOUT", timeout, 1);
+		(void)str_printf(policy_opt, sizeof(policy_opt),
+		    "--policy-program=%s", policy_prog);
+		execl(prog, "qrexec-daemon", "--direct", "--ready-fd=3", "-q",
+		    sockdir, policy_sock, policy_opt, "-u", q->uuid, domid,
+		    q->name, user, (char *)NULL);
+		_exit(127);
+	}
+	(void)close(p[1]);
+	r->qrexec_pid = pid;
+	r->qrexec_pidfd = pidfd_open(pid, 0);
+	if (r->qrexec_pidfd >= 0)
+		(void)loop_add(&d->loop, r->qrexec_pidfd, POLLIN, qrexec_exited,
+		    r);
+	if (r->ready_fd >= 0) {
+		loop_del(&d->loop, r->ready_fd);
+		close_fd(&r->ready_fd);
+	}
+	r->ready_fd = p[0];
+	if (r->rt.state == PS_TRANSIENT)
+		(void)loop_add(&d->loop, r->ready_fd, POLLIN, ready_read, r);
+	else
+		close_fd(&r->ready_fd); /* a restart: nobody waits */
+	return 0;
+}
+
+static struct running *
+running_new(struct daemon *d, const struct db_qube *q)
+{
+	struct running *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		return NULL;
+	r->d = d;
+	r->rt.qid = q->qid;
+	r->rt.domid = q->qid;
+	r->rt.state = PS_TRANSIENT;
+	(void)str_copy(r->name, sizeof(r->name), q->name);
+	r->init_pidfd = r->qrexec_pidfd = r->ready_fd = -1;
+	r->next = d->running;
+	d->running = r;
+	return r;
+}
+
+int
+qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
+{
+	char path[PATH_MAX], err[256] = "", vm[16], tval[16];
+	enum qube_class k = qube_class_of(q);
+	struct running *r;
+	uint32_t timeout = 60;
+	int rc;
+
+	if (k == QC_ADMINVM) {
+		api_reply_exc(d, c, "QubesVMError", "dom0 is always running");
+		return -EINVAL;
+	}
+	if (d->backend == NULL) {
+		api_reply_exc(d, c, "QubesVMError", "no backend to run qubes "
+		    "(bulkheadd --backend)");
+		return -ENOTSUP;
+	}
+	if (prop_str(d, q, "virt_mode", vm, sizeof(vm)) == 0 &&
+	    strcmp(vm, "vm") == 0 && strcmp(d->backend->name, "vm") != 0) {
+		/* never fall back silently from a VM to a sandbox */
+		api_reply_exc(d, c, "QubesVMError", "%s has virt_mode=vm, but "
+		    "the QEMU backend is not available here", q->name);
+		return -ENOTSUP;
+	}
+	if (k == QC_APPVM || k == QC_DISPVM) {
+		struct db_qube t;
+		char tname[64];
+
+		if (prop_str(d, q, "template", tname, sizeof(tname)) < 0 ||
+		    db_qube_by_name(&d->db, tname, &t) < 0) {
+			api_reply_exc(d, c, "QubesNoTemplateError", "%s has no "
+			    "template", q->name);
+			return -ENOENT;
+		}
+	}
+	r = running_new(d, q);
+	if (r == NULL) {
+		api_reply_exc(d, c, "QubesException", "out of memory");
+		return -ENOMEM;
+	}
+	{
+		char *ac = NULL;
+
+		r->auto_cleanup = k == QC_DISPVM &&
+		    db_kv_get(&d->db, DB_PROPS, q->qid, "auto_cleanup", &ac) > 0 &&
+		    strcmp(ac, "True") == 0;
+		free(ac);
+	}
+	events_for(d, q->name, "domain-pre-start");
+	rc = str_printf(path, sizeof(path), "%s/vchan/%u", d->cfg.run_dir,
+	    r->rt.domid);
+	if (rc == 0)
+		rc = mkdir_p(path, 0700);
+	if (rc == 0)
+		rc = qpath(d, path, sizeof(path), q->name, NULL);
+	if (rc == 0)
+		rc = mkdir_p(path, 0755);
+	if (rc < 0) {
+		(void)str_printf(err, sizeof(err), "runtime directories: %s",
+		    strerror(-rc));
+		goto fail;
+	}
+	rc = d->backend->start(d, q, r, err, sizeof(err));
+	if (rc < 0)
+		goto fail;
+	r->init_pidfd = pidfd_open(r->init_pid, 0);
+	if (r->init_pidfd < 0 || loop_add(&d->loop, r->init_pidfd, POLLIN,
+				     init_exited, r) < 0) {
+		(void)str_printf(err, sizeof(err), "pidfd_open: %s",
+		    strerror(errno));
+		rc = -errno;
+		goto fail_kill;
+	}
+	rc = spawn_qrexec_daemon(d, r, q);
+	if (rc < 0) {
+		(void)str_printf(err, sizeof(err), "qrexec-daemon: %s",
+		    strerror(-rc));
+		goto fail_kill;
+	}
+	if (prop_str(d, q, "qrexec_timeout", tval, sizeof(tval)) == 0)
+		(void)parse_u32(tval, 86400, &timeout);
+	/* the daemon gives up at the timeout; this is the backstop */
+	r->start_timer = loop_timer_add(&d->loop, (uint64_t)timeout * 1000 +
+		5000, start_timeout, r);
+	r->waiting_start = c;
+	log_info("%s: starting", q->name);
+	return 0;
+fail_kill:
+	r->waiting_start = c;
+	start_failed(d, r, err);
+	return -1;
+fail:
+	running_unlink(d, r);
+	if (qpath(d, path, sizeof(path), q->name, NULL) == 0)
+		(void)rm_rf(path);
+	events_for(d, q->name, "domain-start-failed");
+	api_reply_exc(d, c, "QubesVMError", "%s: start failed: %s", q->name,
+	    err);
+	free(r);
+	return rc < 0 ? rc : -EIO;
+}
+
+static void
+stop_timeout(void *arg)
+{
+	struct running *r = arg;
+	struct daemon *d = r->d;
+
+	r->stop_timer = 0;
+	if (r->rt.state != PS_HALTING)
+		return;
+	if (r->killing) {
+		(void)d->backend->kill(d, r);
+		return;
+	}
+	finish_waiters(d, r, "QubesVMShutdownTimeoutError",
+	    "shutdown timed out");
+}
+
+int
+qube_shutdown(struct daemon *d, const struct db_qube *q, bool force,
+    struct conn *c)
+{
+	struct running *r = qube_running(d, q->qid);
+	uint32_t timeout = 60;
+	char tval[16];
+	size_t i;
+
+	if (r == NULL)
+		return -ESRCH;
+	if (c != NULL) {
+		for (i = 0; i < ARRAY_SIZE(r->waiting_stop); i++)
+			if (r->waiting_stop[i] == NULL) {
+				r->waiting_stop[i] = c;
+				break;
+			}
+		if (i == ARRAY_SIZE(r->waiting_stop))
+			return -EBUSY;
+	}
+	if (r->rt.state == PS_HALTING)
+		return 0;
+	if (r->rt.state == PS_PAUSED)
+		(void)d->backend->unpause(d, r);
+	r->rt.state = PS_HALTING;
+	r->killing = force;
+	events_for(d, r->name, "domain-pre-shutdown");
+	(void)d->backend->shutdown(d, r);
+	if (prop_str(d, q, "shutdown_timeout", tval, sizeof(tval)) == 0)
+		(void)parse_u32(tval, 86400, &timeout);
+	r->stop_timer = loop_timer_add(&d->loop, (uint64_t)timeout * 1000,
+	    stop_timeout, r);
+	return 0;
+}
+
+int
+qube_kill(struct daemon *d, const struct db_qube *q)
+{
+	struct running *r = qube_running(d, q->qid);
+
+	if (r == NULL)
+		return -ESRCH;
+	r->killing = true;
+	if (r->rt.state == PS_TRANSIENT && r->waiting_start) {
+		api_reply_exc(d, r->waiting_start, "QubesVMError",
+		    "%s was killed while starting", r->name);
+		r->waiting_start = NULL;
+	}
+	r->rt.state = PS_HALTING;
+	return d->backend->kill(d, r);
+}
+
+int
+qube_pause(struct daemon *d, const struct db_qube *q, bool pause)
+{
+	struct running *r = qube_running(d, q->qid);
+	int rc;
+
+	if (r == NULL)
+		return -ESRCH;
+	rc = pause ? d->backend->pause(d, r) : d->backend->unpause(d, r);
+	if (rc < 0)
+		return rc;
+	r->rt.state = pause ? PS_PAUSED : PS_RUNNING;
+	write_state(d, r);
+	events_for(d, r->name, pause ? "domain-paused" : "domain-unpaused");
+	return 0;
+}
+
+void
+qube_forget_conn(struct daemon *d, struct conn *c)
+{
+	struct running *r;
+	size_t i;
+
+	for (r = d->running; r; r = r->next) {
+		if (r->waiting_start == c)
+			r->waiting_start = NULL;
+		for (i = 0; i < ARRAY_SIZE(r->waiting_stop); i++)
+			if (r->waiting_stop[i] == c)
+				r->waiting_stop[i] = NULL;
+	}
+}
+
+int
+qube_remove_files(struct daemon *d, const struct db_qube *q)
+{
+	char path[PATH_MAX];
+
+	if (str_printf(path, sizeof(path), "%s/qubes/%s", d->cfg.state_dir,
+		q->name) < 0)
+		return -ENAMETOOLONG;
+	return rm_rf(path);
+}
+
+void
+qube_stop_all(struct daemon *d)
+{
+	struct running *r;
+
+	for (r = d->running; r; r = r->next)
+		if (d->backend)
+			(void)d->backend->kill(d, r);
+}
+
+/* ---- reconciliation after a restart ---- */
+
+struct state_file {
+	uint32_t qid;
+	pid_t init_pid, qrexec_pid;
+	unsigned long long init_start, qrexec_start, start_time;
+	char state[16];
+};
+
+static int
+read_state(const char *path, struct state_file *sf)
+{
+	char line[128];
+	FILE *f = fopen(path, "re");
+
+	memset(sf, 0, sizeof(*sf));
+	if (f == NULL)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		int i;
+		unsigned long long v;
+
+		if (sscanf(line, "qid=%u", &sf->qid) == 1)
+			continue;
+		if (sscanf(line, "init_pid=%d", &i) == 1)
+			sf->init_pid = i;
+		else if (sscanf(line, "qrexec_pid=%d", &i) == 1)
+			sf->qrexec_pid = i;
+		else if (sscanf(line, "init_start=%llu", &v) == 1)
+			sf->init_start = v;
+		else if (sscanf(line, "qrexec_start=%llu", &v) == 1)
+			sf->qrexec_start = v;
+		else if (sscanf(line, "start_time=%llu", &v) == 1)
+			sf->start_time = v;
+		else
+			(void)sscanf(line, "state=%15s", sf->state);
+	}
+	(void)fclose(f);
+	return sf->qid > 0 ? 0 : -EINVAL;
+}
+
+static bool
+same_process(pid_t pid, unsigned long long start)
+{
+	return pid > 1 && start != 0 && proc_start(pid) == start;
+}
+
+static void
+adopt_or_clean(struct daemon *d, const char *name)
+{
+	char path[PATH_MAX];
+	struct state_file sf;
+	struct db_qube q;
+	struct running *r;
+
+	if (qpath(d, path, sizeof(path), name, "state") < 0)
+		return;
+	if (read_state(path, &sf) < 0 ||
+	    db_qube_by_qid(&d->db, sf.qid, &q) < 0 ||
+	    strcmp(q.name, name) != 0 ||
+	    !same_process(sf.init_pid, sf.init_start)) {
+		/* not running any more: clean what is left */
+		if (sf.qrexec_pid > 1 && same_process(sf.qrexec_pid,
+					     sf.qrexec_start))
+			(void)kill(sf.qrexec_pid, SIGTERM);
+		if (sf.init_pid > 1 && same_process(sf.init_pid,
+					  sf.init_start))
+			(void)kill(-sf.init_pid, SIGKILL);
+		if (str_printf(path, sizeof(path), "%s/vchan/%u",
+			d->cfg.run_dir, sf.qid) == 0 && sf.qid > 0)
+			(void)rm_rf(path);
+		if (qpath(d, path, sizeof(path), name, NULL) == 0)
+			(void)rm_rf(path);
+		log_info("%s: found stopped, cleaned up", name);
+		return;
+	}
+	r = running_new(d, &q);
+	if (r == NULL)
+		return;
+	r->init_pid = sf.init_pid;
+	r->rt.start_time = sf.start_time;
+	r->rt.state = strcmp(sf.state, "Paused") == 0 ? PS_PAUSED : PS_RUNNING;
+	{
+		char *ac = NULL;
+
+		r->auto_cleanup = qube_class_of(&q) == QC_DISPVM &&
+		    db_kv_get(&d->db, DB_PROPS, q.qid, "auto_cleanup", &ac) > 0 &&
+		    strcmp(ac, "True") == 0;
+		free(ac);
+	}
+	r->init_pidfd = pidfd_open(r->init_pid, 0);
+	if (r->init_pidfd < 0) {
+		qube_halted(d, r);
+		return;
+	}
+	(void)loop_add(&d->loop, r->init_pidfd, POLLIN, init_exited, r);
+	if (same_process(sf.qrexec_pid, sf.qrexec_start)) {
+		r->qrexec_pid = sf.qrexec_pid;
+		r->qrexec_pidfd = pidfd_open(sf.qrexec_pid, 0);
+		if (r->qrexec_pidfd >= 0)
+			(void)loop_add(&d->loop, r->qrexec_pidfd, POLLIN,
+			    qrexec_exited, r);
+	} else if (spawn_qrexec_daemon(d, r, &q) < 0) {
+		log_warnx("%s: cannot restart its qrexec-daemon", name);
+	}
+	write_state(d, r);
+	log_info("%s: still running, adopted", name);
+}
+
+struct stale {
+	uint32_t qid[64];
+	char name[64][MODEL_MAX_NAME + 1];
+	size_t n;
+	struct daemon *d;
+};
+
+static int
+collect_stale(const struct db_qube *q, void *arg)
+{
+	struct stale *st = arg;
+	char *ac = NULL;
+	bool stale;
+
+	if (qube_class_of(q) != QC_DISPVM || qube_running(st->d, q->qid))
+		return 0;
+	stale = db_kv_get(&st->d->db, DB_PROPS, q->qid, "auto_cleanup",
+		    &ac) > 0 &&
+	    strcmp(ac, "True") == 0;
+	free(ac);
+	if (stale && st->n < ARRAY_SIZE(st->qid)) {
+		st->qid[st->n] = q->qid;
+		(void)str_copy(st->name[st->n], sizeof(st->name[0]), q->name);
+		st->n++;
+	}
+	return 0;
+}
+
+void
+qube_reconcile(struct daemon *d)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *dir;
+	int tries;
+
+	if (str_printf(path, sizeof(path), "%s/qubes", d->cfg.run_dir) < 0)
+		return;
+	dir = opendir(path);
+	if (dir != NULL) {
+		while ((e = readdir(dir)) != NULL) {
+			if (e->d_name[0] == '.')
+				continue;
+			adopt_or_clean(d, e->d_name);
+		}
+		(void)closedir(dir);
+	}
+	/* disposables that died with the previous bulkheadd */
+	for (tries = 0; tries < DB_MAX_QID / 64 + 1; tries++) {
+		struct stale *st = calloc(1, sizeof(*st));
+		size_t i, n;
+
+		if (st == NULL)
+			break;
+		st->d = d;
+		(void)db_qube_foreach(&d->db, collect_stale, st);
+		for (i = 0; i < st->n; i++)
+			remove_disposable(d, st->qid[i], st->name[i]);
+		n = st->n;
+		free(st);
+		if (n < 64)
+			break;
+	}
+}
+
+/* ---- the policy daemon ---- */
+
+static void policy_exited(void *arg, int fd, short revents);
+
+static void
+policy_restart(void *arg)
+{
+	(void)qube_policy_start(arg);
+}
+
+static void
+policy_exited(void *arg, int fd, short revents)
+{
+	struct daemon *d = arg;
+
+	(void)fd, (void)revents;
+	reap(d->policy_pid);
+	loop_del(&d->loop, d->policy_pidfd);
+	close_fd(&d->policy_pidfd);
+	d->policy_pid = 0;
+	if (d->loop.quit)
+		return;
+	d->policy_restarts++;
+	log_warnx("qrexec-policy-daemon exited; restarting it");
+	(void)loop_timer_add(&d->loop,
+	    d->policy_restarts > 5 ? 10000 : 1000, policy_restart, d);
+}
+
+int
+qube_policy_start(struct daemon *d)
+{
+	char prog[PATH_MAX], sock[PATH_MAX], internal[PATH_MAX];
+	char dirs[2 * PATH_MAX + 2], log[PATH_MAX];
+	pid_t pid;
+
+	if (find_program(d, "qrexec-policy-daemon", prog, sizeof(prog)) < 0) {
+		log_warnx("qrexec-policy-daemon not found: every qrexec call "
+			  "between qubes will be denied");
+		return -ENOENT;
+	}
+	(void)str_printf(sock, sizeof(sock), "%s/policy.sock", d->cfg.run_dir);
+	(void)str_printf(internal, sizeof(internal), "%s", d->cfg.internal_socket);
+	(void)str_printf(dirs, sizeof(dirs), "%s/policy.d:%s/policy.d",
+	    d->cfg.run_dir, d->cfg.conf_dir);
+	(void)str_printf(log, sizeof(log), "%s/policy-daemon.log",
+	    d->cfg.run_dir);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		    0600);
+		sigset_t none;
+
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		if (lfd >= 0) {
+			(void)dup2(lfd, 1);
+			(void)dup2(lfd, 2);
+		}
+		(void)setsid();
+		execl(prog, "qrexec-policy-daemon", "--debug", "--socket", sock,
+		    "--qubesd-socket", internal, "--qubesd-format", "qubes",
+		    "--policy-dir", dirs, (char *)NULL);
+		_exit(127);
+	}
+	d->policy_pid = pid;
+	d->policy_pidfd = pidfd_open(pid, 0);
+	if (d->policy_pidfd >= 0)
+		(void)loop_add(&d->loop, d->policy_pidfd, POLLIN, policy_exited,
+		    d);
+	return 0;
+}
