@@ -232,7 +232,8 @@ handle(int fd, int tty)
 		q.ntargets = json_array_size(targets);
 		(void)policy_prompt(tty, tty, &q, answer);
 	}
-	(void)strcat(answer, "\n");
+	/* answer is at most POLICY_PROMPT_ANSWER_MAX - 1 long: room for \n */
+	memcpy(answer + strlen(answer), "\n", 2);
 	if (send(fd, answer, strlen(answer), MSG_NOSIGNAL) < 0)
 		(void)fprintf(
 		    stderr, PROG ": answer not sent: %s\n", strerror(errno));

@@ -752,7 +752,7 @@ run(struct daemon *D)
 	size_t cap = DAEMON_MAX_CONNS + 4;
 
 	pfd = calloc(cap, sizeof(*pfd));
-	who = calloc(cap, sizeof(*who));
+	who = calloc(cap, sizeof(struct conn *));
 	if (pfd == NULL || who == NULL)
 		fatalx("out of memory");
 	while (!D->quit) {
@@ -790,7 +790,6 @@ run(struct daemon *D)
 		r = poll(pfd, n, timeout);
 		if (r < 0 && errno != EINTR)
 			fatal("poll");
-		now = mono_ms();
 		if (r > 0) {
 			if (pfd[1].revents & POLLIN)
 				drain_inotify(D);

@@ -395,6 +395,8 @@ collect_targets(
 	bool oom;
 	int ret = 0;
 
+	if (n == 0)
+		return 0; /* no qubes, no choices */
 	slot = calloc(2 * n + SLOT_EXTRA, 1);
 	if (slot == NULL)
 		return -ENOMEM;

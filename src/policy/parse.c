@@ -399,7 +399,7 @@ build_rule(struct loader *L, const char *file, unsigned line,
 {
 	struct policy_rule r;
 	struct param params[MAX_FIELDS] POLICY_NOINIT; /* written first */
-	const char *svc, *arg;
+	const char *svc = NULL, *arg = NULL;
 	char q[128];
 	size_t np = 0, i, j;
 	int e;
@@ -667,6 +667,11 @@ resolve(struct loader *L, const char *rel, char *out, const char *from,
 	return 0;
 }
 
+/*
+ * Includes recurse through these functions, bounded by
+ * POLICY_MAX_INCLUDE_DEPTH and the include-loop check.
+ * NOLINTBEGIN(misc-no-recursion)
+ */
 /* Load the file at path (already resolved) in a format. */
 static int
 include_path(struct loader *L, const char *path, const char *from,
@@ -892,7 +897,7 @@ include_service(struct loader *L, const char *svc, unsigned svc_col,
     const char *arg, unsigned arg_col, const char *rel, const char *from,
     unsigned line, unsigned col)
 {
-	const char *s, *a;
+	const char *s = NULL, *a = NULL;
 	int r;
 
 	r = check_service_arg(
@@ -1095,7 +1100,7 @@ utf8_valid(const unsigned char *s, size_t n)
 	size_t i = 0;
 
 	while (i < n) {
-		unsigned char c = s[i];
+		unsigned char c;
 		size_t k, need;
 		uint32_t v;
 
@@ -1345,6 +1350,8 @@ load_text(struct loader *L, const char *path, const char *text, size_t len,
 	}
 	return ret;
 }
+
+/* NOLINTEND(misc-no-recursion) */
 
 /* ---- the service index ---- */
 

@@ -46,8 +46,10 @@ get_line(int fd, char *out, size_t outlen)
 			continue;
 		if (r < 0)
 			return -errno;
-		if (r == 0)
+		if (r == 0) {
+			out[n] = '\0';
 			return n == 0 ? -EPIPE : 0;
+		}
 		if (c == '\n')
 			break;
 		if (n + 1 < outlen)
@@ -63,7 +65,7 @@ int
 policy_prompt(int infd, int outfd, const struct policy_prompt_q *q,
     char ret_answer[POLICY_PROMPT_ANSWER_MAX])
 {
-	char line[256], buf[512];
+	char line[256] = "", buf[512];
 	size_t i, def = 0;
 
 	(void)snprintf(buf, sizeof(buf),
@@ -90,8 +92,14 @@ policy_prompt(int infd, int outfd, const struct policy_prompt_q *q,
 			(void)snprintf(buf, sizeof(buf),
 			    "Target number or name, n to deny: ");
 		put(outfd, buf);
-		if (get_line(infd, line, sizeof(line)) == -EPIPE)
-			break;
+		int r = get_line(infd, line, sizeof(line));
+
+		if (r == -EMSGSIZE) {
+			put(outfd, "Too long.\n");
+			continue;
+		}
+		if (r < 0)
+			break; /* end of input or an error: no */
 		if (strcmp(line, "n") == 0 || strcmp(line, "no") == 0)
 			break;
 		if (line[0] == '\0' && def > 0) {

@@ -531,7 +531,7 @@ sysinfo_fetch(const char *socket_path, bool qubes_format, int timeout_ms,
 	/* both end with one more NUL: the literal's own */
 	size_t reqlen = qubes_format ? sizeof(qubes_req) : sizeof(bulkhead_req);
 	char *buf = NULL;
-	size_t len, off = 0;
+	size_t len = 0, off = 0;
 	int fd, r;
 
 	fd = connect_unix(socket_path, timeout_ms);

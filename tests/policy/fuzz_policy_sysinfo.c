@@ -4,6 +4,7 @@
  * be findable by name and by uuid.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "policy/policy.h"
@@ -26,8 +27,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (sysinfo_find(si, d->name) != d)
 			__builtin_trap();
 		if (d->uuid != NULL) {
-			memcpy(key, "uuid:", 5);
-			memcpy(key + 5, d->uuid, strlen(d->uuid) + 1);
+			(void)snprintf(key, sizeof(key), "uuid:%s", d->uuid);
 			if (sysinfo_find(si, key) != d)
 				__builtin_trap();
 		}

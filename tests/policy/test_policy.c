@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <errno.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -329,13 +330,19 @@ setup_tmp(void **state)
 }
 
 static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
 teardown_tmp(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static int
@@ -712,13 +719,15 @@ test_request_parse(void **state)
 	    "source=a\nintended_target=b\n"
 	    "service_and_arg=");
 	memset(big + n, 's', POLICY_MAX_SERVICE_ARG_LEN + 1);
-	memcpy(big + n + POLICY_MAX_SERVICE_ARG_LEN, "\n\n", 2);
+	big[n + POLICY_MAX_SERVICE_ARG_LEN] = '\n';
+	big[n + POLICY_MAX_SERVICE_ARG_LEN + 1] = '\n';
 	assert_int_equal(policy_daemon_request_parse(big,
 	                     n + POLICY_MAX_SERVICE_ARG_LEN + 2, false, &r),
 	    (int)(n + POLICY_MAX_SERVICE_ARG_LEN + 2));
 	policy_daemon_request_clear(&r);
 	memset(big + n, 's', POLICY_MAX_SERVICE_ARG_LEN + 1);
-	memcpy(big + n + POLICY_MAX_SERVICE_ARG_LEN + 1, "\n\n", 2);
+	big[n + POLICY_MAX_SERVICE_ARG_LEN + 1] = '\n';
+	big[n + POLICY_MAX_SERVICE_ARG_LEN + 2] = '\n';
 	assert_int_equal(policy_daemon_request_parse(big,
 	                     n + POLICY_MAX_SERVICE_ARG_LEN + 3, false, &r),
 	    -EBADMSG);
@@ -878,11 +887,12 @@ fake_qubesd(int lfd, const char *reply, size_t replylen, bool qubes)
 			break;
 		n += (size_t)r;
 	}
-	if (qubes ?
-	        (n != 39 ||
-	            memcmp(buf, "internal.GetSystemInfo+ dom0 name dom0", 39)) :
-	        (n != 34 ||
-	            memcmp(buf, "internal.GetSystemInfo\0dom0\0dom0\0\0", 34)))
+	if (qubes ? (n != 39 ||
+	                memcmp(buf, "internal.GetSystemInfo+ dom0 name dom0",
+	                    39) != 0) :
+	            (n != 34 ||
+	                memcmp(buf, "internal.GetSystemInfo\0dom0\0dom0\0\0",
+	                    34) != 0))
 		_exit(2);
 	if (write(fd, reply, replylen) != (ssize_t)replylen)
 		_exit(3);
@@ -925,7 +935,8 @@ test_sysinfo_fetch(void **state)
 	static const char exc[] = "2\0QubesException\0\0boom\0";
 
 	(void)state;
-	memcpy(reply, "0\0", 2);
+	reply[0] = '0';
+	reply[1] = '\0';
 	memcpy(reply + 2, sysinfo_json, sizeof(sysinfo_json) - 1);
 	assert_int_equal(fetch_from(reply, sizeof(reply) - 1, false, &si), 0);
 	assert_int_equal(sysinfo_count(si), 5);
