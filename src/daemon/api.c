@@ -47,6 +47,8 @@ struct conn {
 	struct buffer in, out;
 	struct api_request req;
 	char stream_dest[API_MAX_QUBE + 1]; /* events of this qube; "" all */
+	bool busy;	/* being dispatched: closing waits until it returns */
+	bool dead;
 	struct conn *next;
 };
 
@@ -1216,6 +1218,12 @@ conn_close(struct daemon *d, struct conn *c)
 {
 	struct conn **pp;
 
+	if (c->busy) {
+		c->dead = true;
+		loop_del(&d->loop, c->fd);
+		return;
+	}
+
 	for (pp = &d->conns; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
@@ -1247,8 +1255,7 @@ conn_flush(struct daemon *d, struct conn *c)
 		return;
 	}
 	loop_set_events(&d->loop, c->fd,
-	    (short)((c->state == CONN_STREAM ? POLLIN : 0) |
-		(buffer_len(&c->out) ? POLLOUT : 0)));
+	    (short)(buffer_len(&c->out) ? POLLOUT : 0));
 }
 
 static void
@@ -1311,6 +1318,7 @@ dispatch(struct daemon *d, struct conn *c)
 
 	memset(&res, 0, sizeof(res));
 	buffer_init(&res.body, API_MAX_REPLY);
+	c->busy = true;
 	if (api_request_parse(buffer_data(&c->in), buffer_len(&c->in), r) < 0) {
 		log_warnx("malformed Admin API request, closing");
 		conn_close(d, c);
@@ -1361,12 +1369,13 @@ dispatch(struct daemon *d, struct conn *c)
 		const char *kv[] = {NULL};
 
 		c->state = CONN_STREAM;
+		c->out.limit = STREAM_OUT_LIMIT;
 		d->nstreams++;
-		loop_set_events(&d->loop, c->fd, POLLIN);
+		loop_set_events(&d->loop, c->fd, 0);
 		api_event(d, c->stream_dest, "connection-established", kv);
 		goto out;
 	}
-	if (rr < 0 && res.exc == NULL && c->state != CONN_READING)
+	if (c->state != CONN_READING || c->dead)
 		goto out; /* replied already (a failed start) */
 reply:
 	if (res.exc)
@@ -1376,6 +1385,9 @@ reply:
 		    buffer_len(&res.body));
 out:
 	buffer_free(&res.body);
+	c->busy = false;
+	if (c->dead)
+		conn_close(d, c);
 }
 
 static void
@@ -1386,10 +1398,12 @@ conn_io(void *arg, int fd, short revents)
 
 	(void)fd;
 	if (c->state == CONN_STREAM) {
-		char junk[256];
-
-		if (revents & (POLLHUP | POLLERR) ||
-		    (revents & POLLIN && read(c->fd, junk, sizeof(junk)) <= 0)) {
+		/*
+		 * The subscriber shut its write side to end the request, so
+		 * EOF on read means nothing; it is gone when the socket
+		 * hangs up entirely.
+		 */
+		if (revents & (POLLHUP | POLLERR)) {
 			conn_close(d, c);
 			return;
 		}

@@ -1,0 +1,200 @@
+"""Test harness for bulkheadd: a daemon in a temp directory with the
+process backend (qubes are plain processes), and an Admin API client."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.environ.get("BULKHEAD_BUILD_DIR") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build")
+BIN = os.path.join(BUILD, "src")
+
+
+class ApiError(Exception):
+    def __init__(self, typ, msg):
+        super().__init__("%s: %s" % (typ, msg))
+        self.type = typ
+        self.msg = msg
+
+
+def raw_call(sock, data, timeout=30):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(sock)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    out = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        out += d
+    s.close()
+    return out
+
+
+def parse_reply(out):
+    if out.startswith(b"0\0"):
+        return out[2:].decode()
+    if out.startswith(b"2\0"):
+        parts = out[2:].split(b"\0")
+        raise ApiError(parts[0].decode(), parts[2].decode())
+    raise ApiError("EmptyReply" if not out else "BadFrame", repr(out[:80]))
+
+
+class Bulkheadd:
+    def __init__(self, backend="process"):
+        self.root = tempfile.mkdtemp(prefix="bulkheadd-test-")
+        self.state = os.path.join(self.root, "state")
+        self.run = os.path.join(self.root, "run")
+        self.conf = os.path.join(self.root, "conf")
+        self.sock = os.path.join(self.run, "qubesd.sock")
+        self.internal = os.path.join(self.run, "qubesd.internal.sock")
+        self.backend = backend
+        self.proc = None
+        self.logf = open(os.path.join(self.root, "bulkheadd.log"), "a")
+        os.makedirs(os.path.join(self.conf, "policy.d"))
+
+    def start(self):
+        env = dict(os.environ)
+        env.pop("VCHAN_SOCKET_DIR", None)
+        self.proc = subprocess.Popen(
+            [os.path.join(BIN, "daemon", "bulkheadd"), "--state-dir",
+             self.state, "--run-dir", self.run, "--conf-dir", self.conf,
+             "--backend", self.backend, "--debug"],
+            env=env, stderr=self.logf, stdout=self.logf)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if os.path.exists(self.sock):
+                try:
+                    self.call("admin.vm.List")
+                    return self
+                except (OSError, ApiError):
+                    pass
+            if self.proc.poll() is not None:
+                raise RuntimeError("bulkheadd exited: " + self.log())
+            time.sleep(0.02)
+        raise RuntimeError("bulkheadd did not come up: " + self.log())
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=20)
+        self.proc = None
+
+    def call(self, method, dest="dom0", arg="", payload=b"", src="dom0",
+             sock=None):
+        if isinstance(payload, str):
+            payload = payload.encode()
+        head = "%s+%s %s name %s\0" % (method, arg, src, dest)
+        return parse_reply(raw_call(sock or self.sock,
+                                    head.encode() + payload))
+
+    def log(self):
+        self.logf.flush()
+        with open(os.path.join(self.root, "bulkheadd.log")) as f:
+            return f.read()[-4000:]
+
+    def qubes(self):
+        out = {}
+        for line in self.call("admin.vm.List").splitlines():
+            name, *kv = line.split(" ")
+            out[name] = dict(x.split("=", 1) for x in kv)
+        return out
+
+    def prop(self, vm, name):
+        v = self.call("admin.vm.property.Get", vm, name)
+        head, _, value = v.partition(" type=")
+        typ, _, value = value.partition(" ")
+        return value, head == "default=True"
+
+    def create(self, klass, name, label="red", template=""):
+        self.call("admin.vm.Create." + klass, arg=template,
+                  payload="name=%s label=%s" % (name, label))
+
+    def qrexec_client(self, target, cmd, stdin=b"", timeout=30):
+        env = dict(os.environ)
+        env.update(VCHAN_DOMAIN="0",
+                   VCHAN_SOCKET_DIR=os.path.join(self.run, "vchan"),
+                   BULKHEAD_VCHAN_LAYOUT="per-qube")
+        p = subprocess.run(
+            [os.path.join(BIN, "qrexec-client"),
+             "--socket-dir=" + os.path.join(self.run, "qrexec"), "-d", target,
+             cmd], env=env, input=stdin, capture_output=True, timeout=timeout)
+        return p.returncode, p.stdout, p.stderr
+
+    def service(self, qube, name, script):
+        d = os.path.join(self.state, "qubes", qube, "rpc")
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, name)
+        with open(path, "w") as f:
+            f.write(script)
+        os.chmod(path, 0o755)
+
+    def processes(self):
+        """pids of processes whose command line mentions our root."""
+        pids = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit() or int(d) == os.getpid():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    cmd = f.read()
+                with open("/proc/%s/environ" % d, "rb") as f:
+                    envb = f.read()
+            except OSError:
+                continue
+            if self.root.encode() in cmd or self.root.encode() in envb:
+                pids.append(int(d))
+        return pids
+
+    def close(self):
+        try:
+            for name, info in self.qubes().items():
+                if name != "dom0" and info.get("state") != "Halted":
+                    try:
+                        self.call("admin.vm.Kill", name)
+                    except ApiError:
+                        pass
+        except Exception:
+            pass
+        self.stop()
+        time.sleep(0.2)
+        for pid in self.processes():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.logf.close()
+        if os.environ.get("BULKHEAD_KEEP_TMP"):
+            sys.stderr.write("kept %s\n" % self.root)
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def wait_for(pred, what, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def expect_exc(typ, fn, *args, **kw):
+    try:
+        fn(*args, **kw)
+    except ApiError as e:
+        assert e.type == typ, "expected %s, got %s" % (typ, e)
+        return e
+    raise AssertionError("expected %s, call succeeded" % typ)
+
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..",
+                                "integration"))
+from harness import run_tests  # noqa: E402,F401

@@ -1,0 +1,387 @@
+#!/usr/bin/env python3
+"""bulkheadd's Admin API: Qubes' wire format and semantics, end to end
+with the process backend (qubes as plain processes)."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(__file__))
+import bh  # noqa: E402
+from bh import ApiError, expect_exc  # noqa: E402
+
+D = bh.Bulkheadd().start()
+
+
+def test_dom0_and_classes():
+    q = D.qubes()
+    assert q["dom0"]["class"] == "AdminVM" and q["dom0"]["state"] == "Running"
+    assert q["dom0"]["uuid"] == "00000000-0000-0000-0000-000000000000"
+    classes = D.call("admin.vmclass.List").split()
+    assert classes == ["AdminVM", "TemplateVM", "AppVM", "StandaloneVM",
+                       "DispVM"], classes
+
+
+def test_labels():
+    names = D.call("admin.label.List").splitlines()
+    assert names == ["red", "orange", "yellow", "green", "gray", "blue",
+                     "purple", "black"], names
+    assert D.call("admin.label.Get", arg="red") == "0xcc0000"
+    assert D.call("admin.label.Index", arg="black") == "8"
+    D.call("admin.label.Create", arg="pink", payload="0xff88cc")
+    assert D.call("admin.label.Get", arg="pink") == "0xff88cc"
+    assert D.call("admin.label.Index", arg="pink") == "9"
+    expect_exc("QubesInvalidLabelValueError", D.call, "admin.label.Create",
+               arg="bad", payload="pink")
+    expect_exc("QubesLabelInUseError", D.call, "admin.label.Remove",
+               arg="red")
+    D.call("admin.label.Remove", arg="pink")
+    expect_exc("QubesLabelNotFoundError", D.call, "admin.label.Get",
+               arg="pink")
+
+
+def test_create():
+    D.create("TemplateVM", "tpl", "black")
+    D.create("AppVM", "work", "blue", template="tpl")
+    D.create("StandaloneVM", "alone", "green")
+    q = D.qubes()
+    assert q["tpl"]["class"] == "TemplateVM" and q["tpl"]["state"] == "Halted"
+    assert q["work"]["class"] == "AppVM"
+    assert D.prop("work", "template") == ("tpl", False)
+    assert D.prop("work", "label") == ("blue", False)
+    assert "created-by-dom0" in D.call("admin.vm.tag.List", "work").split()
+    expect_exc("QubesException", D.create, "AppVM", "work", "red", "tpl")
+    expect_exc("QubesValueError", D.create, "AppVM", "1bad", "red", "tpl")
+    expect_exc("QubesValueError", D.create, "AppVM", "x" * 32, "red", "tpl")
+    expect_exc("QubesLabelNotFoundError", D.create, "AppVM", "w2", "nope",
+               "tpl")
+    expect_exc("QubesVMNotFoundError", D.create, "AppVM", "w2", "red", "nope")
+    expect_exc("QubesValueError", D.create, "AppVM", "w2", "red", "work")
+    expect_exc("ProtocolError", D.create, "TemplateVM", "t2", "red", "tpl")
+    expect_exc("ProtocolError", D.create, "AdminVM", "a2", "red")
+    expect_exc("ProtocolError", D.call, "admin.vm.Create.AppVM", arg="tpl",
+               payload="name=w3")
+    expect_exc("ProtocolError", D.call, "admin.vm.Create.AppVM", arg="tpl",
+               payload="name=w3 label=red name=w4")
+    assert "w2" not in D.qubes() and "w3" not in D.qubes()
+
+
+def test_default_template():
+    expect_exc("QubesNoTemplateError", D.create, "AppVM", "nodefault")
+    D.call("admin.property.Set", arg="default_template", payload="tpl")
+    D.create("AppVM", "personal", "yellow")
+    assert D.prop("personal", "template") == ("tpl", False)
+    expect_exc("QubesPropertyValueError", D.call, "admin.property.Set",
+               arg="default_template", payload="work")
+
+
+def test_property_formats():
+    v = D.call("admin.vm.property.Get", "work", "memory")
+    assert v == "default=True type=int 400", v
+    v = D.call("admin.vm.property.Get", "work", "netvm")
+    assert v == "default=True type=vm ", v
+    names = D.call("admin.vm.property.List", "work").split()
+    assert names == sorted(names) and "memory" in names and "qid" in names
+    lines = D.call("admin.vm.property.GetAll", "work").splitlines()
+    assert [x.split(" ")[0] for x in lines] == names
+    assert "label default=False type=label blue" in lines
+    assert D.call("admin.vm.property.GetDefault", "work",
+                  "memory") == "type=int 400"
+    assert D.call("admin.vm.property.Help", "work", "memory")
+    expect_exc("QubesNoSuchPropertyError", D.call, "admin.vm.property.Get",
+               "work", "nonexistent")
+    # template-only properties are not on a TemplateVM
+    expect_exc("QubesNoSuchPropertyError", D.call, "admin.vm.property.Get",
+               "tpl", "template")
+
+
+def test_property_set_and_inheritance():
+    D.call("admin.vm.property.Set", "tpl", "memory", "1000")
+    assert D.prop("work", "memory") == ("1000", True)  # from the template
+    D.call("admin.vm.property.Set", "work", "memory", "512")
+    assert D.prop("work", "memory") == ("512", False)
+    D.call("admin.vm.property.Reset", "work", "memory")
+    assert D.prop("work", "memory") == ("1000", True)
+    D.call("admin.vm.property.Set", "work", "autostart", "yes")
+    assert D.prop("work", "autostart") == ("True", False)
+    D.call("admin.vm.property.Set", "work", "autostart", "False")
+    D.call("admin.vm.property.Set", "work", "virt_mode", "hvm")
+    assert D.prop("work", "virt_mode") == ("vm", False)
+    D.call("admin.vm.property.Reset", "work", "virt_mode")
+    assert D.prop("work", "virt_mode") == ("sandbox", True)
+    for prop, bad in (("memory", "-1"), ("memory", "12x"), ("vcpus", "0"),
+                      ("autostart", "maybe"), ("virt_mode", "xen"),
+                      ("label", "nolabel"), ("default_dispvm", "tpl"),
+                      ("netvm", "tpl"), ("template", "work"),
+                      ("default_user", "a b"), ("kernelopts", "a\nb")):
+        expect_exc("QubesPropertyValueError", D.call,
+                   "admin.vm.property.Set", "work", prop, bad)
+    for ro in ("name", "qid", "uuid", "klass", "xid"):
+        expect_exc("QubesPropertyAccessError", D.call,
+                   "admin.vm.property.Set", "work", ro, "x")
+    expect_exc("QubesValueError", D.call, "admin.vm.property.Reset", "work",
+               "label")
+
+
+def test_features_and_tags():
+    D.call("admin.vm.feature.Set", "work", "service.cups", "1")
+    D.call("admin.vm.feature.Set", "tpl", "gui", "1")
+    assert D.call("admin.vm.feature.Get", "work", "service.cups") == "1"
+    assert D.call("admin.vm.feature.List", "work").split() == ["service.cups"]
+    expect_exc("QubesFeatureNotFoundError", D.call, "admin.vm.feature.Get",
+               "work", "gui")
+    assert D.call("admin.vm.feature.CheckWithTemplate", "work", "gui") == "1"
+    D.call("admin.vm.feature.Remove", "work", "service.cups")
+    expect_exc("QubesFeatureNotFoundError", D.call, "admin.vm.feature.Remove",
+               "work", "service.cups")
+    D.call("admin.vm.tag.Set", "work", "project-x")
+    assert D.call("admin.vm.tag.Get", "work", "project-x") == "1"
+    assert D.call("admin.vm.tag.Get", "work", "other") == "0"
+    D.call("admin.vm.tag.Remove", "work", "project-x")
+    expect_exc("QubesTagNotFoundError", D.call, "admin.vm.tag.Remove", "work",
+               "project-x")
+    expect_exc("QubesInvalidTagError", D.call, "admin.vm.tag.Set", "work",
+               "bad@tag")
+
+
+def test_global_properties():
+    names = D.call("admin.property.List").split()
+    assert "default_template" in names and "default_dispvm" in names
+    assert D.call("admin.property.Get", arg="default_qrexec_timeout") == \
+        "default=True type=int 60"
+    assert "default_template default=False type=vm tpl" in \
+        D.call("admin.property.GetAll").splitlines()
+    expect_exc("ProtocolError", D.call, "admin.property.Get", "work",
+               "default_template")
+
+
+class Events:
+    def __init__(self, dest="dom0"):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(20)
+        self.s.connect(D.sock)
+        self.s.sendall(("admin.Events+ dom0 name %s\0" % dest).encode())
+        self.s.shutdown(socket.SHUT_WR)
+        self.buf = b""
+        assert self.next()[1] == "connection-established"
+
+    def next(self):
+        while True:
+            if self.buf.startswith(b"1\0"):
+                parts = self.buf[2:].split(b"\0")
+                # subject, event, k, v, ..., "" (terminator)
+                for end in range(2, len(parts), 2):
+                    if parts[end] == b"":
+                        kv = [p.decode() for p in parts[2:end]]
+                        used = sum(len(p) + 1 for p in parts[:end + 1])
+                        self.buf = self.buf[2 + used:]
+                        return (parts[0].decode(), parts[1].decode(),
+                                dict(zip(kv[::2], kv[1::2])))
+            d = self.s.recv(65536)
+            assert d, "event stream closed"
+            self.buf += d
+
+    def close(self):
+        self.s.close()
+
+
+def test_events():
+    ev = Events()
+    D.call("admin.vm.property.Set", "work", "vcpus", "4")
+    subj, name, kv = ev.next()
+    assert (subj, name) == ("work", "property-set:vcpus"), (subj, name)
+    assert kv["newvalue"] == "4" and kv["name"] == "vcpus", kv
+    D.create("AppVM", "evq", "red", "tpl")
+    subj, name, kv = ev.next()
+    assert name == "domain-add" and kv["vm"] == "evq", (name, kv)
+    D.call("admin.vm.Remove", "evq")
+    subj, name, kv = ev.next()
+    assert name == "domain-delete" and kv["vm"] == "evq", (name, kv)
+    ev.close()
+    # a stream for one qube sees only that qube
+    ev = Events("work")
+    D.call("admin.vm.feature.Set", "personal", "x", "1")
+    D.call("admin.vm.feature.Set", "work", "y", "1")
+    subj, name, kv = ev.next()
+    assert (subj, name) == ("work", "feature-set:y"), (subj, name)
+    ev.close()
+
+
+def test_lifecycle_and_qrexec():
+    D.service("work", "test.Hello",
+              "#!/bin/sh\necho \"hello $QREXEC_REMOTE_DOMAIN\"\n")
+    ev = Events("work")
+    D.call("admin.vm.Start", "work")
+    names = []
+    while "domain-start" not in names:
+        names.append(ev.next()[1])
+    assert names[0] == "domain-pre-start", names
+    assert D.qubes()["work"]["state"] == "Running"
+    st = D.call("admin.vm.CurrentState", "work")
+    assert st.endswith("power_state=Running"), st
+    assert D.prop("work", "xid")[0] == D.prop("work", "qid")[0]
+    expect_exc("QubesVMNotHaltedError", D.call, "admin.vm.Start", "work")
+    expect_exc("QubesVMNotHaltedError", D.call, "admin.vm.property.Set",
+               "work", "memory", "300")
+    rc, out, err = D.qrexec_client("work", "DEFAULT:QUBESRPC test.Hello dom0")
+    assert rc == 0 and out == b"hello dom0\n", (rc, out, err)
+    D.call("admin.vm.Pause", "work")
+    assert D.qubes()["work"]["state"] == "Paused"
+    D.call("admin.vm.Unpause", "work")
+    assert D.qubes()["work"]["state"] == "Running"
+    D.call("admin.vm.Shutdown", "work", "wait")
+    assert D.qubes()["work"]["state"] == "Halted"
+    assert D.prop("work", "xid")[0] == "-1"
+    expect_exc("QubesVMNotStartedError", D.call, "admin.vm.Shutdown", "work")
+    ev.close()
+    # killing
+    D.call("admin.vm.Start", "work")
+    D.call("admin.vm.Kill", "work")
+    bh.wait_for(lambda: D.qubes()["work"]["state"] == "Halted", "halt")
+    # no process of the qube is left
+    bh.wait_for(lambda: not [p for p in D.processes()
+                             if p != D.proc.pid and is_qube_proc(p)],
+                "no qube processes")
+
+
+def is_qube_proc(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return b"qrexec-agent" in f.read()
+    except OSError:
+        return False
+
+
+def test_start_failures():
+    D.call("admin.vm.property.Set", "personal", "virt_mode", "vm")
+    e = expect_exc("QubesVMError", D.call, "admin.vm.Start", "personal")
+    assert "QEMU" in e.msg, e.msg
+    D.call("admin.vm.property.Reset", "personal", "virt_mode")
+    expect_exc("QubesVMError", D.call, "admin.vm.Start", "dom0")
+
+
+def test_disposables():
+    D.create("AppVM", "dvm", "red", "tpl")
+    expect_exc("QubesException", D.call, "admin.vm.CreateDisposable", "dvm")
+    D.call("admin.vm.property.Set", "dvm", "template_for_dispvms", "True")
+    name = D.call("admin.vm.CreateDisposable", "dvm")
+    assert name.startswith("disp"), name
+    assert D.qubes()[name]["class"] == "DispVM"
+    assert D.prop(name, "template") == ("dvm", False)
+    assert D.prop(name, "auto_cleanup") == ("True", False)
+    assert D.prop(name, "label") == ("red", False)
+    D.call("admin.vm.Start", name)
+    D.call("admin.vm.Kill", name)
+    bh.wait_for(lambda: name not in D.qubes(), "disposable removal")
+    uuid = D.call("admin.vm.CreateDisposable", "dvm", "uuid")
+    assert uuid.startswith("uuid:") and len(uuid) == 41, uuid
+    # a disposable's default: the caller's default_dispvm
+    D.call("admin.vm.property.Set", "work", "default_dispvm", "dvm")
+    name = D.call("admin.vm.CreateDisposable", "dom0", src="work")
+    assert D.prop(name, "template")[0] == "dvm"
+    # removal of the DVM template is refused while it is used
+    expect_exc("QubesVMInUseError", D.call, "admin.vm.Remove", "dvm")
+
+
+def test_volumes():
+    vols = D.call("admin.vm.volume.List", "work").split()
+    assert vols == ["kernel", "private", "root", "volatile"], vols
+    info = dict(l.split("=", 1) for l in D.call(
+        "admin.vm.volume.Info", "work", "root").splitlines())
+    assert info["snap_on_start"] == "True" and info["source"] == "template"
+    info = dict(l.split("=", 1) for l in D.call(
+        "admin.vm.volume.Info", "work", "private").splitlines())
+    assert info["save_on_stop"] == "True"
+    expect_exc("QubesVolumeNotFoundError", D.call, "admin.vm.volume.Info",
+               "work", "nope")
+
+
+def test_system_info():
+    info = json.loads(D.call("internal.GetSystemInfo", sock=D.internal))
+    doms = info["domains"]
+    assert doms["dom0"]["type"] == "AdminVM"
+    assert doms["work"]["type"] == "AppVM" and "created-by-dom0" in \
+        doms["work"]["tags"]
+    assert doms["dvm"]["template_for_dispvms"] is True
+    assert doms["work"]["default_dispvm"] == "dvm"
+    assert doms["work"]["power_state"] in ("Halted", "Running")
+    # only on the internal socket, and nothing else there
+    expect_exc("ProtocolError", D.call, "internal.GetSystemInfo")
+    expect_exc("ProtocolError", D.call, "admin.vm.List", sock=D.internal)
+
+
+def test_protocol_errors():
+    expect_exc("ProtocolError", D.call, "admin.vm.Nonexistent")
+    expect_exc("ProtocolError", D.call, "admin.vm.List", arg="x")
+    expect_exc("ProtocolError", D.call, "admin.vm.List", payload="x")
+    expect_exc("ProtocolError", D.call, "admin.vm.property.Get", "work")
+    expect_exc("QubesVMNotFoundError", D.call, "admin.vm.property.List",
+               "nosuch")
+
+
+def test_remove():
+    expect_exc("QubesVMInUseError", D.call, "admin.vm.Remove", "tpl")
+    D.call("admin.vm.Remove", "alone")
+    assert "alone" not in D.qubes()
+    expect_exc("QubesVMInUseError", D.call, "admin.vm.Remove", "dom0")
+
+
+def test_access_denied_for_other_users():
+    # a user neither root nor in the "bulkhead" group gets nothing
+    p = subprocess.run(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+         sys.executable, "-c",
+         "import socket,sys; s=socket.socket(socket.AF_UNIX);"
+         "s.connect(sys.argv[1]); s.sendall(b'admin.vm.List+ dom0 name dom0\\0');"
+         "s.shutdown(1); print(repr(s.recv(100)))", D.sock],
+        capture_output=True, text=True)
+    # either the socket's mode stops it, or the daemon closes on it
+    assert "b''" in p.stdout or "Permission denied" in p.stderr, (p.stdout,
+                                                                   p.stderr)
+
+
+def test_concurrent_calls():
+    errors = []
+
+    def worker(i):
+        try:
+            for j in range(20):
+                D.call("admin.vm.feature.Set", "work", "c%d" % i, str(j))
+                assert D.call("admin.vm.feature.Get", "work",
+                              "c%d" % i) == str(j)
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors, errors
+
+
+try:
+    bh.run_tests([
+        test_dom0_and_classes,
+        test_labels,
+        test_create,
+        test_default_template,
+        test_property_formats,
+        test_property_set_and_inheritance,
+        test_features_and_tags,
+        test_global_properties,
+        test_events,
+        test_lifecycle_and_qrexec,
+        test_start_failures,
+        test_disposables,
+        test_volumes,
+        test_system_info,
+        test_protocol_errors,
+        test_remove,
+        test_access_denied_for_other_users,
+        test_concurrent_calls,
+    ])
+finally:
+    D.close()
