@@ -563,6 +563,24 @@ handle_request(
 }
 
 static void
+conn_write(struct daemon *D, struct conn *c)
+{
+	while (c->reply_off < c->reply_len) {
+		ssize_t n = send(c->fd, c->reply + c->reply_off,
+		    c->reply_len - c->reply_off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0)
+			break;
+		c->reply_off += (size_t)n;
+	}
+	conn_close(D, c);
+}
+
+static void
 conn_read(struct daemon *D, struct conn *c)
 {
 	struct policy_daemon_request req;
@@ -607,24 +625,9 @@ conn_read(struct daemon *D, struct conn *c)
 	}
 	handle_request(D, c, &req);
 	policy_daemon_request_clear(&req);
-}
-
-static void
-conn_write(struct daemon *D, struct conn *c)
-{
-	while (c->reply_off < c->reply_len) {
-		ssize_t n = send(c->fd, c->reply + c->reply_off,
-		    c->reply_len - c->reply_off, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return;
-		if (n < 0)
-			break;
-		c->reply_off += (size_t)n;
-	}
-	conn_close(D, c);
+	/* the reply almost always fits the socket buffer: no extra poll */
+	if (c->state == C_WRITE)
+		conn_write(D, c);
 }
 
 static void
