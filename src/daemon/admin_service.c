@@ -41,18 +41,19 @@ main(int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	if (svc == NULL || src == NULL) {
-		(void)fprintf(stderr, "bulkhead-admin-service: run me as a "
+		(void)fprintf(stderr,
+		    "bulkhead-admin-service: run me as a "
 		    "qrexec service (admin.*)\n");
 		return 2;
 	}
 	if (sock == NULL) {
-		(void)snprintf(path, sizeof(path), "%s/qubesd.sock",
-		    BULKHEAD_RUN_DIR);
+		(void)snprintf(
+		    path, sizeof(path), "%s/qubesd.sock", BULKHEAD_RUN_DIR);
 		sock = path;
 	}
 	if (type != NULL && strcmp(type, "keyword") == 0 && kw != NULL)
-		r = str_printf(hdr, sizeof(hdr), "%s %s keyword %s", svc, src,
-		    kw);
+		r = str_printf(
+		    hdr, sizeof(hdr), "%s %s keyword %s", svc, src, kw);
 	else
 		r = str_printf(hdr, sizeof(hdr), "%s %s name %s", svc, src,
 		    target && target[0] ? target : "dom0");
@@ -71,9 +72,9 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (io_write_all(fd, hdr, strlen(hdr) + 1) < 0 ||
-	    io_write_all(fd, payload, plen) < 0 ||
-	    shutdown(fd, SHUT_WR) < 0) {
-		(void)fprintf(stderr, "bulkhead-admin-service: sending the "
+	    io_write_all(fd, payload, plen) < 0 || shutdown(fd, SHUT_WR) < 0) {
+		(void)fprintf(stderr,
+		    "bulkhead-admin-service: sending the "
 		    "call failed\n");
 		return 1;
 	}

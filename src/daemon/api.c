@@ -42,12 +42,12 @@ struct conn {
 	struct daemon *d;
 	int fd;
 	enum conn_state state;
-	bool internal;	/* the internal socket */
+	bool internal; /* the internal socket */
 	uid_t uid;
 	struct buffer in, out;
 	struct api_request req;
 	char stream_dest[API_MAX_QUBE + 1]; /* events of this qube; "" all */
-	bool busy;	/* being dispatched: closing waits until it returns */
+	bool busy; /* being dispatched: closing waits until it returns */
 	bool dead;
 	struct conn *next;
 };
@@ -65,13 +65,13 @@ typedef int (*method_fn)(struct daemon *d, struct conn *c,
     const struct api_request *r, struct db_qube *dest, struct result *res);
 
 enum {
-	M_ARG = 1,	     /* an argument is required */
-	M_NOARG = 2,	     /* no argument allowed */
-	M_PAYLOAD = 4,	     /* a payload is allowed */
-	M_DEST_ADMIN = 8,    /* destination must be dom0 */
-	M_WRITE = 16,	     /* runs in a transaction */
-	M_INTERNAL = 32,     /* internal socket only */
-	M_PREFIX = 64,	     /* method name is a prefix (Create.<class>) */
+	M_ARG = 1,        /* an argument is required */
+	M_NOARG = 2,      /* no argument allowed */
+	M_PAYLOAD = 4,    /* a payload is allowed */
+	M_DEST_ADMIN = 8, /* destination must be dom0 */
+	M_WRITE = 16,     /* runs in a transaction */
+	M_INTERNAL = 32,  /* internal socket only */
+	M_PREFIX = 64,    /* method name is a prefix (Create.<class>) */
 };
 
 struct method {
@@ -155,8 +155,8 @@ api_event(struct daemon *d, const char *subject, const char *event,
 		for (i = 0; kv && kv[i] && kv[i + 1] && r == 0; i += 2) {
 			r = buffer_append(b, kv[i], strlen(kv[i]) + 1);
 			if (r == 0)
-				r = buffer_append(b, kv[i + 1],
-				    strlen(kv[i + 1]) + 1);
+				r = buffer_append(
+				    b, kv[i + 1], strlen(kv[i + 1]) + 1);
 		}
 		if (r == 0)
 			r = buffer_append(b, "", 1);
@@ -173,12 +173,12 @@ api_event(struct daemon *d, const char *subject, const char *event,
 /* ---- helpers ---- */
 
 static int
-lookup_qube(struct daemon *d, const char *name, struct db_qube *q,
-    struct result *res)
+lookup_qube(
+    struct daemon *d, const char *name, struct db_qube *q, struct result *res)
 {
 	if (db_qube_by_name(&d->db, name, q) < 0)
-		return exc(res, "QubesVMNotFoundError", "No such domain: '%s'",
-		    name);
+		return exc(
+		    res, "QubesVMNotFoundError", "No such domain: '%s'", name);
 	return 0;
 }
 
@@ -195,11 +195,16 @@ state_of(struct daemon *d, uint32_t qid)
 
 /* Payload as a NUL-free C string (copied), at most max bytes. */
 static int
-payload_str(const struct api_request *r, size_t max, char **ret,
-    struct result *res)
+payload_str(
+    const struct api_request *r, size_t max, char **ret, struct result *res)
 {
-	if (r->payload_len > max || memchr(r->payload, '\0', r->payload_len))
-		return exc(res, "ProtocolError", "invalid payload");
+	if (r->payload_len > max)
+		return exc(res, "ProtocolError",
+		    "payload too long (at most %zu "
+		    "bytes)",
+		    max);
+	if (memchr(r->payload, '\0', r->payload_len))
+		return exc(res, "ProtocolError", "NUL byte in payload");
 	*ret = strndup((const char *)r->payload, r->payload_len);
 	if (*ret == NULL)
 		return exc(res, "QubesException", "out of memory");
@@ -233,8 +238,8 @@ vm_list_one(const struct db_qube *q, void *arg)
 	struct list_ctx *lc = arg;
 
 	if (out_fmt(lc->res, "%s class=%s state=%s uuid=%s\n", q->name,
-		q->klass, power_state_name(state_of(lc->d, q->qid)),
-		q->uuid) < 0) {
+	        q->klass, power_state_name(state_of(lc->d, q->qid)),
+	        q->uuid) < 0) {
 		lc->err = -1;
 		return -1;
 	}
@@ -261,7 +266,7 @@ struct prop_ctx {
 	struct daemon *d;
 	struct result *res;
 	const struct db_qube *q; /* NULL: global */
-	bool all;		 /* GetAll, else List */
+	bool all;                /* GetAll, else List */
 	int err;
 };
 
@@ -275,21 +280,21 @@ serialize_prop(struct daemon *d, const struct db_qube *q,
 
 	r = prop_get(&d->model, q, p, &v, &def);
 	if (r < 0)
-		return exc(res, "QubesException", "cannot read %s",
-		    prop_name(p));
+		return exc(
+		    res, "QubesException", "cannot read %s", prop_name(p));
 	if (escape) {
 		const char *s;
 
 		if (out_fmt(res, "%s default=%s type=%s ", prop_name(p),
-			def ? "True" : "False", prop_type_name(prop_type(p))) <
-		    0) {
+		        def ? "True" : "False",
+		        prop_type_name(prop_type(p))) < 0) {
 			free(v);
 			return -1;
 		}
 		for (s = r > 0 ? v : ""; *s; s++) {
-			const char *rep = *s == '\\' ? "\\\\"
-			    : *s == '\n'	     ? "\\n"
-						     : NULL;
+			const char *rep = *s == '\\' ? "\\\\" :
+			    *s == '\n'               ? "\\n" :
+			                               NULL;
 			char one[2] = {*s, 0};
 
 			if (out_str(res, rep ? rep : one) < 0) {
@@ -326,8 +331,8 @@ find_prop(const struct db_qube *q, const char *name)
 }
 
 static int
-props_list(struct daemon *d, const struct db_qube *q, bool all,
-    struct result *res)
+props_list(
+    struct daemon *d, const struct db_qube *q, bool all, struct result *res)
 {
 	struct prop_ctx pc = {d, res, q, all, 0};
 
@@ -362,11 +367,13 @@ prop_op(struct daemon *d, const struct api_request *r, const struct db_qube *q,
 	if (strcmp(m, "GetDefault") == 0) {
 		rr = prop_get_default(&d->model, q, p, &v);
 		if (rr > 0)
-			rr = out_fmt(res, "type=%s %s",
-			    prop_type_name(prop_type(p)), v);
+			rr = out_fmt(
+			    res, "type=%s %s", prop_type_name(prop_type(p)), v);
 		free(v);
-		return rr < 0 ? exc(res, "QubesException", "cannot compute "
-						 "default") : 0;
+		return rr < 0 ? exc(res, "QubesException",
+		                    "cannot compute "
+		                    "default") :
+		                0;
 	}
 	if (strcmp(m, "Help") == 0)
 		return out_str(res, prop_help(p));
@@ -381,19 +388,21 @@ prop_op(struct daemon *d, const struct api_request *r, const struct db_qube *q,
 		if (!reset) {
 			if (payload_str(r, MODEL_MAX_VALUE, &val, res) < 0)
 				return -1;
-			rr = prop_check(&d->model, q, p, val, &v, err,
-			    sizeof(err));
+			rr = prop_check(
+			    &d->model, q, p, val, &v, err, sizeof(err));
 			free(val);
 			if (rr == -EBUSY)
-				return exc(res, "QubesVMNotHaltedError", "%s",
-				    err);
+				return exc(
+				    res, "QubesVMNotHaltedError", "%s", err);
 			if (rr < 0)
-				return exc(res, "QubesPropertyValueError",
-				    "%s", err);
+				return exc(
+				    res, "QubesPropertyValueError", "%s", err);
 		} else if (strcmp(prop_name(p), "label") == 0 ||
 		    (strcmp(prop_name(p), "template") == 0 && q)) {
-			return exc(res, "QubesValueError", "property %s cannot "
-			    "be reset", prop_name(p));
+			return exc(res, "QubesValueError",
+			    "property %s cannot "
+			    "be reset",
+			    prop_name(p));
 		}
 		rr = prop_get(&d->model, q, p, &old, &def);
 		if (rr < 0) {
@@ -401,9 +410,9 @@ prop_op(struct daemon *d, const struct api_request *r, const struct db_qube *q,
 			return exc(res, "QubesException", "database error");
 		}
 		rr = reset ? db_kv_del(&d->db, q ? DB_PROPS : DB_GLOBAL,
-				 q ? q->qid : 0, prop_name(p))
-			   : db_kv_set(&d->db, q ? DB_PROPS : DB_GLOBAL,
-				 q ? q->qid : 0, prop_name(p), v);
+		                 q ? q->qid : 0, prop_name(p)) :
+		             db_kv_set(&d->db, q ? DB_PROPS : DB_GLOBAL,
+		                 q ? q->qid : 0, prop_name(p), v);
 		if (rr < 0) {
 			free(v);
 			free(old);
@@ -465,10 +474,10 @@ m_vm_feature(struct daemon *d, struct conn *c, const struct api_request *r,
 
 	(void)c;
 	if (strcmp(m, "List") == 0)
-		return db_kv_foreach(&d->db, DB_FEATURES, q->qid,
-			   feat_list_one, res) < 0
-		    ? -1
-		    : 0;
+		return db_kv_foreach(&d->db, DB_FEATURES, q->qid, feat_list_one,
+		           res) < 0 ?
+		    -1 :
+		    0;
 	if (!model_feature_valid(r->arg))
 		return exc(res, "ProtocolError", "invalid feature name");
 	if (strcmp(m, "Get") == 0 || strcmp(m, "CheckWithTemplate") == 0) {
@@ -481,7 +490,8 @@ m_vm_feature(struct daemon *d, struct conn *c, const struct api_request *r,
 			char *tname = NULL;
 			bool def;
 
-			rr = db_kv_get(&d->db, DB_FEATURES, cur.qid, r->arg, &v);
+			rr =
+			    db_kv_get(&d->db, DB_FEATURES, cur.qid, r->arg, &v);
 			if (rr != 0 || m[0] == 'G')
 				break;
 			tp = prop_find(qube_class_of(&cur), "template");
@@ -490,8 +500,8 @@ m_vm_feature(struct daemon *d, struct conn *c, const struct api_request *r,
 				rr = 0;
 				break;
 			}
-			rr = tname[0] ? db_qube_by_name(&d->db, tname, &cur)
-				      : -ENOENT;
+			rr = tname[0] ? db_qube_by_name(&d->db, tname, &cur) :
+			                -ENOENT;
 			free(tname);
 			if (rr < 0) {
 				rr = 0;
@@ -517,7 +527,8 @@ m_vm_feature(struct daemon *d, struct conn *c, const struct api_request *r,
 		if (rr == 0) {
 			char ev[300];
 
-			(void)snprintf(ev, sizeof(ev), "feature-set:%s", r->arg);
+			(void)snprintf(
+			    ev, sizeof(ev), "feature-set:%s", r->arg);
 			kv[0] = "feature";
 			kv[1] = r->arg;
 			kv[2] = "value";
@@ -529,7 +540,8 @@ m_vm_feature(struct daemon *d, struct conn *c, const struct api_request *r,
 		}
 		free(v);
 		free(old);
-		return rr < 0 ? exc(res, "QubesException", "database error") : 0;
+		return rr < 0 ? exc(res, "QubesException", "database error") :
+		                0;
 	}
 	if (strcmp(m, "Remove") == 0) {
 		const char *kv[3] = {"feature", r->arg, NULL};
@@ -566,23 +578,23 @@ m_vm_tag(struct daemon *d, struct conn *c, const struct api_request *r,
 
 	(void)c;
 	if (strcmp(m, "List") == 0)
-		return db_tag_foreach(&d->db, q->qid, tag_list_one, res) < 0
-		    ? -1
-		    : 0;
+		return db_tag_foreach(&d->db, q->qid, tag_list_one, res) < 0 ?
+		    -1 :
+		    0;
 	if (!model_tag_valid(r->arg))
 		return exc(res, "QubesInvalidTagError", "invalid tag name");
 	if (strcmp(m, "Get") == 0) {
 		rr = db_tag_has(&d->db, q->qid, r->arg);
-		return rr < 0 ? exc(res, "QubesException", "database error")
-			      : out_str(res, rr ? "1" : "0");
+		return rr < 0 ? exc(res, "QubesException", "database error") :
+		                out_str(res, rr ? "1" : "0");
 	}
 	if (strcmp(m, "Set") == 0) {
 		rr = db_tag_add(&d->db, q->qid, r->arg);
 		if (rr < 0)
 			return exc(res, "QubesException", "database error");
 		if (rr > 0) {
-			(void)snprintf(ev, sizeof(ev), "domain-tag-add:%s",
-			    r->arg);
+			(void)snprintf(
+			    ev, sizeof(ev), "domain-tag-add:%s", r->arg);
 			api_event(d, q->name, ev, kv);
 		}
 		return 0;
@@ -619,8 +631,8 @@ m_label(struct daemon *d, struct conn *c, const struct api_request *r,
 
 	(void)c, (void)dest;
 	if (strcmp(m, "List") == 0)
-		return db_label_foreach(&d->db, label_list_one, res) < 0 ? -1
-									 : 0;
+		return db_label_foreach(&d->db, label_list_one, res) < 0 ? -1 :
+		                                                           0;
 	if (!model_label_name_valid(r->arg))
 		return exc(res, "QubesInvalidLabelError", "invalid label name");
 	if (strcmp(m, "Create") == 0) {
@@ -643,16 +655,18 @@ m_label(struct daemon *d, struct conn *c, const struct api_request *r,
 		(void)str_copy(l.color, sizeof(l.color), color);
 		free(color);
 		if (db_label_get(&d->db, r->arg, &l) == 0)
-			return exc(res, "QubesValueError", "label %s exists",
-			    r->arg);
+			return exc(
+			    res, "QubesValueError", "label %s exists", r->arg);
 		if (db_label_next_index(&d->db, &l.index) < 0 ||
 		    db_label_add(&d->db, &l) < 0)
 			return exc(res, "QubesException", "database error");
 		return 0;
 	}
 	if (db_label_get(&d->db, r->arg, &l) < 0)
-		return exc(res, "QubesLabelNotFoundError", "Label does not "
-		    "exist: %s", r->arg);
+		return exc(res, "QubesLabelNotFoundError",
+		    "Label does not "
+		    "exist: %s",
+		    r->arg);
 	if (strcmp(m, "Get") == 0)
 		return out_str(res, l.color);
 	if (strcmp(m, "Index") == 0)
@@ -664,9 +678,9 @@ m_label(struct daemon *d, struct conn *c, const struct api_request *r,
 		if (db_prop_refs(&d->db, "label", l.name, NULL) != 0)
 			return exc(res, "QubesLabelInUseError",
 			    "label %s is in use", l.name);
-		return db_label_del(&d->db, l.name) < 0
-		    ? exc(res, "QubesException", "database error")
-		    : 0;
+		return db_label_del(&d->db, l.name) < 0 ?
+		    exc(res, "QubesException", "database error") :
+		    0;
 	}
 	return exc(res, "ProtocolError", "unknown method");
 }
@@ -693,15 +707,19 @@ create_qube(struct daemon *d, const char *src, const char *klass,
 	if (!model_name_valid(name) || strcmp(name, "dom0") == 0)
 		return exc(res, "QubesValueError", "invalid name %s", name);
 	if (db_qube_by_name(&d->db, name, &ex) == 0)
-		return exc(res, "QubesException", "qube %s already exists",
-		    name);
+		return exc(
+		    res, "QubesException", "qube %s already exists", name);
 	if (!model_label_name_valid(label) ||
 	    db_label_get(&d->db, label, &l) < 0)
-		return exc(res, "QubesLabelNotFoundError", "Label does not "
-		    "exist: %s", label);
+		return exc(res, "QubesLabelNotFoundError",
+		    "Label does not "
+		    "exist: %s",
+		    label);
 	if (tpl[0] && c != QC_APPVM && c != QC_DISPVM)
-		return exc(res, "ProtocolError", "%s cannot be based on a "
-		    "template", klass);
+		return exc(res, "ProtocolError",
+		    "%s cannot be based on a "
+		    "template",
+		    klass);
 	if (c == QC_APPVM || c == QC_DISPVM) {
 		char *dt = NULL;
 		bool def;
@@ -709,7 +727,8 @@ create_qube(struct daemon *d, const char *src, const char *klass,
 		if (!tpl[0]) {
 			if (c == QC_DISPVM ||
 			    prop_get(&d->model, NULL,
-				gprop_find("default_template"), &dt, &def) <= 0 ||
+			        gprop_find("default_template"), &dt,
+			        &def) <= 0 ||
 			    dt[0] == '\0') {
 				free(dt);
 				return exc(res, "QubesNoTemplateError",
@@ -719,13 +738,17 @@ create_qube(struct daemon *d, const char *src, const char *klass,
 		}
 		if (db_qube_by_name(&d->db, tpl[0] ? tpl : dt, &t) < 0) {
 			free(dt);
-			return exc(res, "QubesVMNotFoundError", "No such "
-			    "domain: '%s'", tpl);
+			return exc(res, "QubesVMNotFoundError",
+			    "No such "
+			    "domain: '%s'",
+			    tpl);
 		}
 		free(dt);
 		if (c == QC_APPVM && qube_class_of(&t) != QC_TEMPLATEVM)
-			return exc(res, "QubesValueError", "%s is not a "
-			    "TemplateVM", t.name);
+			return exc(res, "QubesValueError",
+			    "%s is not a "
+			    "TemplateVM",
+			    t.name);
 	}
 	memset(&q, 0, sizeof(q));
 	if (db_qid_free(&d->db, &q.qid) < 0)
@@ -750,10 +773,13 @@ create_qube(struct daemon *d, const char *src, const char *klass,
 		rr = rr > 0 && strcmp(flag, "True") == 0;
 		free(flag);
 		if (!rr)
-			return exc(res, "QubesException", "%s is not a DVM "
-			    "template", t.name);
-		if (dispvm_auto && db_kv_set(&d->db, DB_PROPS, q.qid,
-				       "auto_cleanup", "True") < 0)
+			return exc(res, "QubesException",
+			    "%s is not a DVM "
+			    "template",
+			    t.name);
+		if (dispvm_auto &&
+		    db_kv_set(&d->db, DB_PROPS, q.qid, "auto_cleanup", "True") <
+		        0)
 			return exc(res, "QubesException", "database error");
 	}
 	(void)snprintf(tag, sizeof(tag), "created-by-%s", src);
@@ -780,8 +806,8 @@ m_vm_create(struct daemon *d, struct conn *c, const struct api_request *r,
 	(void)c, (void)dest;
 	if (payload_str(r, 1024, &p, res) < 0)
 		return -1;
-	for (tok = strtok_r(p, " ", &save); tok; tok = strtok_r(NULL, " ",
-						     &save)) {
+	for (tok = strtok_r(p, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save)) {
 		char *eq = strchr(tok, '=');
 
 		if (eq == NULL)
@@ -791,11 +817,13 @@ m_vm_create(struct daemon *d, struct conn *c, const struct api_request *r,
 			name = eq + 1;
 		else if (strcmp(tok, "label") == 0 && label == NULL)
 			label = eq + 1;
-		else if (in_pool && (strcmp(tok, "pool") == 0 ||
-					strncmp(tok, "pool:", 5) == 0)) {
+		else if (in_pool &&
+		    (strcmp(tok, "pool") == 0 ||
+		        strncmp(tok, "pool:", 5) == 0)) {
 			if (strcmp(eq + 1, "default") != 0) {
 				free(p);
-				return exc(res, "QubesException", "no such "
+				return exc(res, "QubesException",
+				    "no such "
 				    "pool: only 'default' exists");
 			}
 		} else {
@@ -809,7 +837,8 @@ m_vm_create(struct daemon *d, struct conn *c, const struct api_request *r,
 	return rr;
 bad:
 	free(p);
-	return exc(res, "ProtocolError", "payload must be name=NAME label=LABEL");
+	return exc(
+	    res, "ProtocolError", "payload must be name=NAME label=LABEL");
 }
 
 static int
@@ -831,17 +860,19 @@ m_vm_create_disposable(struct daemon *d, struct conn *c,
 
 		if (db_qube_by_name(&d->db, r->src, &srcq) < 0 ||
 		    prop_get(&d->model, &srcq,
-			prop_find(qube_class_of(&srcq), "default_dispvm"), &dd,
-			&def) <= 0 ||
+		        prop_find(qube_class_of(&srcq), "default_dispvm"), &dd,
+		        &def) <= 0 ||
 		    dd[0] == '\0' || db_qube_by_name(&d->db, dd, &dvm) < 0) {
 			free(dd);
-			return exc(res, "QubesException", "no default_dispvm "
-			    "for %s", r->src);
+			return exc(res, "QubesException",
+			    "no default_dispvm "
+			    "for %s",
+			    r->src);
 		}
 		free(dd);
 	}
 	if (prop_get(&d->model, &dvm, prop_find(qube_class_of(&dvm), "label"),
-		&label, &def) <= 0)
+	        &label, &def) <= 0)
 		return exc(res, "QubesException", "no label");
 	for (tries = 0; tries < 100; tries++) {
 		uint32_t id = (uint32_t)(now_ns() % 9000) + 1 + (uint32_t)tries;
@@ -850,13 +881,129 @@ m_vm_create_disposable(struct daemon *d, struct conn *c,
 		if (db_qube_by_name(&d->db, name, &x) < 0)
 			break;
 	}
-	rr = create_qube(d, r->src, "DispVM", dvm.name, name, label, true, &q,
-	    res);
+	rr = create_qube(
+	    d, r->src, "DispVM", dvm.name, name, label, true, &q, res);
 	free(label);
 	if (rr < 0)
 		return rr;
-	return strcmp(r->arg, "uuid") == 0 ? out_fmt(res, "uuid:%s", q.uuid)
-					    : out_str(res, q.name);
+	return strcmp(r->arg, "uuid") == 0 ? out_fmt(res, "uuid:%s", q.uuid) :
+	                                     out_str(res, q.name);
+}
+
+/*
+ * admin.vm.Clone (a bulkhead extension; Qubes' qvm-clone makes many calls):
+ * dest is the qube to copy, payload "name=NEW [label=LABEL]".  The new
+ * qube gets the class, properties, features and tags (but created-by-*)
+ * in one transaction, so a crash leaves either no clone or a whole one.
+ */
+struct clone_ctx {
+	struct daemon *d;
+	uint32_t to;
+	int err;
+};
+
+static int
+clone_prop(const char *k, const char *v, void *arg)
+{
+	struct clone_ctx *cc = arg;
+
+	if (strcmp(k, "label") == 0)
+		return 0; /* set by the creation */
+	if (db_kv_set(&cc->d->db, DB_PROPS, cc->to, k, v) < 0)
+		return cc->err = -EIO;
+	return 0;
+}
+
+static int
+clone_feature(const char *k, const char *v, void *arg)
+{
+	struct clone_ctx *cc = arg;
+
+	if (db_kv_set(&cc->d->db, DB_FEATURES, cc->to, k, v) < 0)
+		return cc->err = -EIO;
+	return 0;
+}
+
+static int
+clone_tag(const char *t, void *arg)
+{
+	struct clone_ctx *cc = arg;
+
+	if (strncmp(t, "created-by-", 11) == 0)
+		return 0;
+	if (db_tag_add(&cc->d->db, cc->to, t) < 0)
+		return cc->err = -EIO;
+	return 0;
+}
+
+static int create_qube(struct daemon *d, const char *src, const char *klass,
+    const char *tpl, const char *name, const char *label, bool dispvm_auto,
+    struct db_qube *ret, struct result *res);
+
+static int
+m_vm_clone(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *q, struct result *res)
+{
+	char *p = NULL, *tok, *save = NULL, *name = NULL, *label = NULL;
+	char *oldlabel = NULL, *tpl = NULL;
+	struct clone_ctx cc = {d, 0, 0};
+	struct db_qube n;
+	bool def;
+	int rr;
+
+	(void)c;
+	if (q->qid == 0 || qube_class_of(q) == QC_DISPVM)
+		return exc(
+		    res, "QubesException", "%s cannot be cloned", q->name);
+	if (payload_str(r, 256, &p, res) < 0)
+		return -1;
+	for (tok = strtok_r(p, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '=');
+
+		if (eq == NULL)
+			goto bad;
+		*eq = '\0';
+		if (strcmp(tok, "name") == 0 && name == NULL)
+			name = eq + 1;
+		else if (strcmp(tok, "label") == 0 && label == NULL)
+			label = eq + 1;
+		else
+			goto bad;
+	}
+	if (name == NULL)
+		goto bad;
+	if (label == NULL &&
+	    prop_get(&d->model, q, prop_find(qube_class_of(q), "label"),
+	        &oldlabel, &def) <= 0) {
+		free(p);
+		return exc(res, "QubesException", "no label");
+	}
+	if (prop_find(qube_class_of(q), "template") != NULL)
+		(void)prop_get(&d->model, q,
+		    prop_find(qube_class_of(q), "template"), &tpl, &def);
+	rr = create_qube(d, r->src, q->klass, tpl ? tpl : "", name,
+	    label ? label : oldlabel, false, &n, res);
+	free(tpl);
+	free(oldlabel);
+	free(p);
+	if (rr < 0)
+		return rr;
+	cc.to = n.qid;
+	if (db_kv_foreach(&d->db, DB_PROPS, q->qid, clone_prop, &cc) < 0 ||
+	    db_kv_foreach(&d->db, DB_FEATURES, q->qid, clone_feature, &cc) <
+	        0 ||
+	    db_tag_foreach(&d->db, q->qid, clone_tag, &cc) < 0 || cc.err)
+		return exc(res, "QubesException", "database error");
+	if (label != NULL &&
+	    db_kv_set(&d->db, DB_PROPS, n.qid, "label", label) < 0)
+		return exc(res, "QubesException", "database error");
+	return 0;
+bad:
+	free(p);
+	return exc(res, "ProtocolError",
+	    "payload must be name=NAME "
+	    "[label=LABEL]");
 }
 
 /* Property names whose values reference other qubes. */
@@ -878,25 +1025,32 @@ m_vm_remove(struct daemon *d, struct conn *c, const struct api_request *r,
 	if (q->qid == 0)
 		return exc(res, "QubesVMInUseError", "dom0 cannot be removed");
 	if (state_of(d, q->qid) != PS_HALTED)
-		return exc(res, "QubesVMNotHaltedError", "Domain is powered "
-		    "on: %s", q->name);
+		return exc(res, "QubesVMNotHaltedError",
+		    "Domain is powered "
+		    "on: %s",
+		    q->name);
 	for (i = 0; i < ARRAY_SIZE(vm_refs); i++) {
 		if (db_prop_refs(&d->db, vm_refs[i], q->name, &user) == 1) {
 			struct db_qube u;
 
 			(void)db_qube_by_qid(&d->db, user, &u);
-			return exc(res, "QubesVMInUseError", "Domain is in use: "
-			    "%s (%s of %s)", q->name, vm_refs[i], u.name);
+			return exc(res, "QubesVMInUseError",
+			    "Domain is in use: "
+			    "%s (%s of %s)",
+			    q->name, vm_refs[i], u.name);
 		}
 	}
 	for (i = 0; i < ARRAY_SIZE(global_vm_refs); i++) {
 		char *v = NULL;
 
-		if (db_kv_get(&d->db, DB_GLOBAL, 0, global_vm_refs[i], &v) > 0 &&
+		if (db_kv_get(&d->db, DB_GLOBAL, 0, global_vm_refs[i], &v) >
+		        0 &&
 		    strcmp(v, q->name) == 0) {
 			free(v);
-			return exc(res, "QubesVMInUseError", "Domain is in use: "
-			    "%s (global %s)", q->name, global_vm_refs[i]);
+			return exc(res, "QubesVMInUseError",
+			    "Domain is in use: "
+			    "%s (global %s)",
+			    q->name, global_vm_refs[i]);
 		}
 		free(v);
 	}
@@ -921,12 +1075,15 @@ m_vm_lifecycle(struct daemon *d, struct conn *c, const struct api_request *r,
 	enum power_state st = state_of(d, q->qid);
 
 	if (q->qid == 0)
-		return exc(res, "QubesVMError", "the admin domain cannot be "
+		return exc(res, "QubesVMError",
+		    "the admin domain cannot be "
 		    "started or stopped");
 	if (strcmp(m, "Start") == 0) {
 		if (st != PS_HALTED)
-			return exc(res, "QubesVMNotHaltedError", "Domain is "
-			    "powered on: %s", q->name);
+			return exc(res, "QubesVMNotHaltedError",
+			    "Domain is "
+			    "powered on: %s",
+			    q->name);
 		if (qube_start(d, q, c) < 0)
 			return -1; /* the reply was sent */
 		res->deferred = true;
@@ -944,8 +1101,10 @@ m_vm_lifecycle(struct daemon *d, struct conn *c, const struct api_request *r,
 		else if (r->arg[0])
 			return exc(res, "ProtocolError", "invalid argument");
 		if (st == PS_HALTED)
-			return exc(res, "QubesVMNotStartedError", "Domain is "
-			    "powered off: %s", q->name);
+			return exc(res, "QubesVMNotStartedError",
+			    "Domain is "
+			    "powered off: %s",
+			    q->name);
 		if (qube_shutdown(d, q, force, wait ? c : NULL) < 0)
 			return exc(res, "QubesVMError", "shutdown failed");
 		res->deferred = wait;
@@ -953,24 +1112,30 @@ m_vm_lifecycle(struct daemon *d, struct conn *c, const struct api_request *r,
 	}
 	if (strcmp(m, "Kill") == 0) {
 		if (st == PS_HALTED)
-			return exc(res, "QubesVMNotStartedError", "Domain is "
-			    "powered off: %s", q->name);
-		return qube_kill(d, q) < 0
-		    ? exc(res, "QubesVMError", "kill failed")
-		    : 0;
+			return exc(res, "QubesVMNotStartedError",
+			    "Domain is "
+			    "powered off: %s",
+			    q->name);
+		return qube_kill(d, q) < 0 ?
+		    exc(res, "QubesVMError", "kill failed") :
+		    0;
 	}
 	if (strcmp(m, "Pause") == 0 || strcmp(m, "Unpause") == 0) {
 		bool pause = m[0] == 'P';
 
 		if (pause && st != PS_RUNNING)
-			return exc(res, "QubesVMNotRunningError", "Domain is not "
-			    "running: %s", q->name);
+			return exc(res, "QubesVMNotRunningError",
+			    "Domain is not "
+			    "running: %s",
+			    q->name);
 		if (!pause && st != PS_PAUSED)
-			return exc(res, "QubesVMNotPausedError", "Domain is not "
-			    "paused: %s", q->name);
-		return qube_pause(d, q, pause) < 0
-		    ? exc(res, "QubesVMError", "failed")
-		    : 0;
+			return exc(res, "QubesVMNotPausedError",
+			    "Domain is not "
+			    "paused: %s",
+			    q->name);
+		return qube_pause(d, q, pause) < 0 ?
+		    exc(res, "QubesVMError", "failed") :
+		    0;
 	}
 	return exc(res, "ProtocolError", "unknown method");
 }
@@ -991,8 +1156,8 @@ m_events(struct daemon *d, struct conn *c, const struct api_request *r,
 	(void)r;
 	if (d->nstreams >= API_MAX_EVENT_STREAMS)
 		return exc(res, "QubesException", "too many event streams");
-	(void)str_copy(c->stream_dest, sizeof(c->stream_dest),
-	    q->qid == 0 ? "" : q->name);
+	(void)str_copy(
+	    c->stream_dest, sizeof(c->stream_dest), q->qid == 0 ? "" : q->name);
 	res->stream = true;
 	return 0;
 }
@@ -1003,17 +1168,17 @@ static int
 m_vm_volume(struct daemon *d, struct conn *c, const struct api_request *r,
     struct db_qube *q, struct result *res)
 {
-	static const char *const names[] = {"kernel", "private", "root",
-	    "volatile"};
+	static const char *const names[] = {
+	    "kernel", "private", "root", "volatile"};
 	enum qube_class k = qube_class_of(q);
 	const char *m = strrchr(r->method, '.') + 1;
 	size_t i;
 
 	(void)c;
 	if (k == QC_ADMINVM)
-		return strcmp(m, "List") == 0
-		    ? 0
-		    : exc(res, "QubesVolumeNotFoundError", "no such volume");
+		return strcmp(m, "List") == 0 ?
+		    0 :
+		    exc(res, "QubesVolumeNotFoundError", "no such volume");
 	if (strcmp(m, "List") == 0) {
 		for (i = 0; i < ARRAY_SIZE(names); i++)
 			if (out_fmt(res, "%s\n", names[i]) < 0)
@@ -1037,9 +1202,9 @@ m_vm_volume(struct daemon *d, struct conn *c, const struct api_request *r,
 		    "rw=%s\nsource=%s\nsave_on_stop=%s\nsnap_on_start=%s\n"
 		    "revisions_to_keep=0\nephemeral=%s\nis_outdated=False\n",
 		    d->cfg.state_dir, q->name, r->arg,
-		    (root && k == QC_APPVM) || !strcmp(r->arg, "kernel")
-			? "False"
-			: "True",
+		    (root && k == QC_APPVM) || !strcmp(r->arg, "kernel") ?
+		        "False" :
+		        "True",
 		    snap ? "template" : "", save ? "True" : "False",
 		    snap ? "True" : "False",
 		    strcmp(r->arg, "volatile") == 0 ? "True" : "False");
@@ -1060,8 +1225,8 @@ sysinfo_one(const struct db_qube *q, void *arg)
 	struct daemon *d = sc->d;
 	enum qube_class k = qube_class_of(q);
 	json_t *o = json_object(), *tags = json_array();
-	static const char *const strprops[] = {"default_dispvm", "guivm",
-	    "icon", "relayvm"};
+	static const char *const strprops[] = {
+	    "default_dispvm", "guivm", "icon", "relayvm"};
 	const struct prop_def *p;
 	char *v = NULL;
 	bool def;
@@ -1076,7 +1241,7 @@ sysinfo_one(const struct db_qube *q, void *arg)
 	p = prop_find(k, "template_for_dispvms");
 	json_object_set_new(o, "template_for_dispvms",
 	    json_boolean(p && prop_get(&d->model, q, p, &v, &def) > 0 &&
-		strcmp(v, "True") == 0));
+	        strcmp(v, "True") == 0));
 	free(v);
 	v = NULL;
 	for (i = 0; i < ARRAY_SIZE(strprops); i++) {
@@ -1109,8 +1274,8 @@ sysinfo_tags(const struct db_qube *q, void *arg)
 
 	if (o == NULL)
 		return 0;
-	return db_tag_foreach(&sc->d->db, q->qid, sysinfo_tag,
-	    json_object_get(o, "tags"));
+	return db_tag_foreach(
+	    &sc->d->db, q->qid, sysinfo_tag, json_object_get(o, "tags"));
 }
 
 static int
@@ -1149,7 +1314,7 @@ static const struct method methods[] = {
     {"admin.property.GetDefault", M_ARG | M_DEST_ADMIN, m_property},
     {"admin.property.Help", M_ARG | M_DEST_ADMIN, m_property},
     {"admin.property.Set", M_ARG | M_PAYLOAD | M_DEST_ADMIN | M_WRITE,
-	m_property},
+        m_property},
     {"admin.property.Reset", M_ARG | M_DEST_ADMIN | M_WRITE, m_property},
     {"admin.vm.property.List", M_NOARG, m_vm_property},
     {"admin.vm.property.GetAll", M_NOARG, m_vm_property},
@@ -1170,15 +1335,15 @@ static const struct method methods[] = {
     {"admin.label.List", M_NOARG | M_DEST_ADMIN, m_label},
     {"admin.label.Get", M_ARG | M_DEST_ADMIN, m_label},
     {"admin.label.Index", M_ARG | M_DEST_ADMIN, m_label},
-    {"admin.label.Create", M_ARG | M_PAYLOAD | M_DEST_ADMIN | M_WRITE,
-	m_label},
+    {"admin.label.Create", M_ARG | M_PAYLOAD | M_DEST_ADMIN | M_WRITE, m_label},
     {"admin.label.Remove", M_ARG | M_DEST_ADMIN | M_WRITE, m_label},
     {"admin.vm.Create.", M_PREFIX | M_PAYLOAD | M_DEST_ADMIN | M_WRITE,
-	m_vm_create},
-    {"admin.vm.CreateInPool.",
-	M_PREFIX | M_PAYLOAD | M_DEST_ADMIN | M_WRITE, m_vm_create},
+        m_vm_create},
+    {"admin.vm.CreateInPool.", M_PREFIX | M_PAYLOAD | M_DEST_ADMIN | M_WRITE,
+        m_vm_create},
     {"admin.vm.CreateDisposable", M_WRITE, m_vm_create_disposable},
     {"admin.vm.Remove", M_NOARG | M_WRITE, m_vm_remove},
+    {"admin.vm.Clone", M_NOARG | M_PAYLOAD | M_WRITE, m_vm_clone},
     {"admin.vm.Start", M_NOARG, m_vm_lifecycle},
     {"admin.vm.Shutdown", 0, m_vm_lifecycle},
     {"admin.vm.Pause", M_NOARG, m_vm_lifecycle},
@@ -1254,8 +1419,8 @@ conn_flush(struct daemon *d, struct conn *c)
 		conn_close(d, c);
 		return;
 	}
-	loop_set_events(&d->loop, c->fd,
-	    (short)(buffer_len(&c->out) ? POLLOUT : 0));
+	loop_set_events(
+	    &d->loop, c->fd, (short)(buffer_len(&c->out) ? POLLOUT : 0));
 }
 
 static void
@@ -1278,8 +1443,8 @@ api_reply_ok(struct daemon *d, struct conn *c, const char *data)
 }
 
 void
-api_reply_exc(struct daemon *d, struct conn *c, const char *type,
-    const char *fmt, ...)
+api_reply_exc(
+    struct daemon *d, struct conn *c, const char *type, const char *fmt, ...)
 {
 	char msg[512], frame[700];
 	va_list ap;
@@ -1328,17 +1493,19 @@ dispatch(struct daemon *d, struct conn *c)
 	if (m == NULL || ((m->flags & M_INTERNAL) && !c->internal) ||
 	    (!(m->flags & M_INTERNAL) && c->internal)) {
 		api_reply_exc(d, c, "ProtocolError", "unknown method %s",
-		    log_quote(logbuf, sizeof(logbuf), r->method,
-			strlen(r->method)));
+		    log_quote(
+		        logbuf, sizeof(logbuf), r->method, strlen(r->method)));
 		goto out;
 	}
 	if (((m->flags & M_ARG) && r->arg[0] == '\0' &&
-		!(m->flags & M_PREFIX)) ||
+	        !(m->flags & M_PREFIX)) ||
 	    ((m->flags & M_NOARG) && r->arg[0] != '\0') ||
 	    (!(m->flags & M_PAYLOAD) && r->payload_len > 0 &&
-		!(m->flags & M_INTERNAL))) {
-		api_reply_exc(d, c, "ProtocolError", "invalid argument or "
-		    "payload for %s", r->method);
+	        !(m->flags & M_INTERNAL))) {
+		api_reply_exc(d, c, "ProtocolError",
+		    "invalid argument or "
+		    "payload for %s",
+		    r->method);
 		goto out;
 	}
 	if (lookup_qube(d, r->dest, &dest, &res) < 0)
@@ -1357,7 +1524,8 @@ dispatch(struct daemon *d, struct conn *c)
 		if (rr < 0 || res.exc)
 			db_rollback(&d->db);
 		else if (db_commit(&d->db) < 0)
-			exc(&res, "QubesException", "database error: nothing "
+			exc(&res, "QubesException",
+			    "database error: nothing "
 			    "changed");
 	}
 	if (res.deferred && res.exc == NULL) {

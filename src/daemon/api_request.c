@@ -76,12 +76,12 @@ api_request_parse(const uint8_t *buf, size_t len, struct api_request *ret)
 	plus = memchr(f[0], '+', fl[0]);
 	if (plus != NULL) {
 		if (field(f[0], (size_t)(plus - f[0]), 1, API_MAX_METHOD,
-			method_char, ret->method) < 0 ||
+		        method_char, ret->method) < 0 ||
 		    field(plus + 1, fl[0] - (size_t)(plus - f[0]) - 1, 0,
-			API_MAX_ARG, arg_char, ret->arg) < 0)
+		        API_MAX_ARG, arg_char, ret->arg) < 0)
 			return -EBADMSG;
 	} else if (field(f[0], fl[0], 1, API_MAX_METHOD, method_char,
-		       ret->method) < 0) {
+	               ret->method) < 0) {
 		return -EBADMSG;
 	}
 	if (field(f[1], fl[1], 1, API_MAX_QUBE, name_char, ret->src) < 0)

@@ -40,18 +40,20 @@ proc_start(struct daemon *d, const struct db_qube *q, struct running *r,
 		(void)snprintf(err, errlen, "no such user %s", user);
 		return -ENOENT;
 	}
-	(void)str_printf(vchan, sizeof(vchan), "%s/vchan/%u", d->cfg.run_dir,
-	    r->rt.domid);
-	(void)str_printf(trig, sizeof(trig), "--agent-socket=%s/qubes/%s/"
-	    "qrexec-agent.sock", d->cfg.run_dir, q->name);
-	(void)str_printf(log, sizeof(log), "%s/qubes/%s/agent.log",
+	(void)str_printf(
+	    vchan, sizeof(vchan), "%s/vchan/%u", d->cfg.run_dir, r->rt.domid);
+	(void)str_printf(trig, sizeof(trig),
+	    "--agent-socket=%s/qubes/%s/"
+	    "qrexec-agent.sock",
 	    d->cfg.run_dir, q->name);
+	(void)str_printf(
+	    log, sizeof(log), "%s/qubes/%s/agent.log", d->cfg.run_dir, q->name);
 	(void)str_printf(svc, sizeof(svc), "%s/qubes/%s/rpc:%s/qubes-rpc",
 	    d->cfg.state_dir, q->name, d->cfg.conf_dir);
 	(void)str_printf(domid, sizeof(domid), "%u", r->rt.domid);
 	if (pw && chown(vchan, pw->pw_uid, pw->pw_gid) < 0) {
-		(void)snprintf(err, errlen, "chown %s: %s", vchan,
-		    strerror(errno));
+		(void)snprintf(
+		    err, errlen, "chown %s: %s", vchan, strerror(errno));
 		return -errno;
 	}
 	pid = fork();
@@ -60,8 +62,8 @@ proc_start(struct daemon *d, const struct db_qube *q, struct running *r,
 		return -errno;
 	}
 	if (pid == 0) {
-		int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		    0644);
+		int lfd =
+		    open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		sigset_t none;
 
 		sigemptyset(&none);
@@ -71,8 +73,9 @@ proc_start(struct daemon *d, const struct db_qube *q, struct running *r,
 			(void)dup2(lfd, 2);
 		}
 		(void)setsid(); /* its own process group: killed as one */
-		if (pw && (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
-			      setuid(pw->pw_uid) < 0))
+		if (pw &&
+		    (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
+		        setuid(pw->pw_uid) < 0))
 			_exit(126);
 		(void)setenv("VCHAN_DOMAIN", domid, 1);
 		(void)setenv("VCHAN_SOCKET_DIR", vchan, 1);

@@ -33,7 +33,7 @@
 /* A reply larger than this is a bug; the call fails instead. */
 #define API_MAX_REPLY (16u * 1024u * 1024u)
 /* Connections served at once (including event streams). */
-#define API_MAX_CONNS 256
+#define API_MAX_CONNS         256
 #define API_MAX_EVENT_STREAMS 64
 
 struct daemon;
@@ -44,15 +44,15 @@ struct running {
 	struct daemon *d;
 	struct qube_rt rt;
 	char name[MODEL_MAX_NAME + 1];
-	pid_t init_pid;	  /* the backend's main process */
+	pid_t init_pid; /* the backend's main process */
 	int init_pidfd;
 	pid_t qrexec_pid; /* its qrexec-daemon */
 	int qrexec_pidfd;
-	int ready_fd;	  /* read end: qrexec-daemon says "agent up" */
+	int ready_fd; /* read end: qrexec-daemon says "agent up" */
 	uint64_t start_timer;
 	uint64_t stop_timer;
-	struct conn *waiting_start;	/* admin.vm.Start to answer */
-	struct conn *waiting_stop[8];	/* admin.vm.Shutdown+wait */
+	struct conn *waiting_start;   /* admin.vm.Start to answer */
+	struct conn *waiting_stop[8]; /* admin.vm.Shutdown+wait */
 	bool auto_cleanup;
 	bool killing;
 	struct running *next;
@@ -82,7 +82,7 @@ struct daemon_config {
 	char conf_dir[PATH_MAX];
 	char socket[PATH_MAX];
 	char internal_socket[PATH_MAX];
-	char bin_dir[PATH_MAX];	 /* where qrexec-daemon etc. are */
+	char bin_dir[PATH_MAX]; /* where qrexec-daemon etc. are */
 	char backend[32];
 	bool start_policy_daemon;
 	bool debug;
@@ -124,8 +124,8 @@ struct qube_rt *qube_rt_lookup(void *ctx, uint32_t qid);
  */
 int qube_start(struct daemon *d, const struct db_qube *q, struct conn *c);
 /* force: kill after shutdown_timeout; c waits if not NULL. */
-int qube_shutdown(struct daemon *d, const struct db_qube *q, bool force,
-    struct conn *c);
+int qube_shutdown(
+    struct daemon *d, const struct db_qube *q, bool force, struct conn *c);
 int qube_kill(struct daemon *d, const struct db_qube *q);
 int qube_pause(struct daemon *d, const struct db_qube *q, bool pause);
 /* A connection went away: forget any deferred reply to it. */

@@ -52,8 +52,7 @@ static const char *const migrations[] = {
     " '00000000-0000-0000-0000-000000000000', 'AdminVM');"
     "INSERT INTO props VALUES (0, 'label', 'black');",
 };
-_Static_assert(sizeof(migrations) / sizeof(migrations[0]) ==
-	DB_SCHEMA_VERSION,
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DB_SCHEMA_VERSION,
     "one migration a schema version");
 
 static int
@@ -100,9 +99,9 @@ db_open(struct db *db, const char *path, char *err, size_t errlen)
 
 	memset(db, 0, sizeof(*db));
 	if (sqlite3_open_v2(path, &db->h,
-		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-		    SQLITE_OPEN_NOMUTEX,
-		NULL) != SQLITE_OK) {
+	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	            SQLITE_OPEN_NOMUTEX,
+	        NULL) != SQLITE_OK) {
 		(void)snprintf(err, errlen, "%s: %s", path,
 		    db->h ? sqlite3_errmsg(db->h) : "cannot open");
 		db_close(db);
@@ -113,17 +112,20 @@ db_open(struct db *db, const char *path, char *err, size_t errlen)
 	 * WAL: readers never block the writer; synchronous=FULL: a commit is
 	 * on disk when it returns (a crash after "0\0" keeps the change).
 	 */
-	if (exec_sql(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-			 "PRAGMA foreign_keys=ON;") < 0 ||
+	if (exec_sql(db,
+	        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	        "PRAGMA foreign_keys=ON;") < 0 ||
 	    user_version(db, &v) < 0) {
-		(void)snprintf(err, errlen, "%s: %s", path,
-		    sqlite3_errmsg(db->h));
+		(void)snprintf(
+		    err, errlen, "%s: %s", path, sqlite3_errmsg(db->h));
 		db_close(db);
 		return -EIO;
 	}
 	if (v > DB_SCHEMA_VERSION) {
-		(void)snprintf(err, errlen, "%s: schema version %d is newer than "
-		    "this bulkheadd (%d)", path, v, DB_SCHEMA_VERSION);
+		(void)snprintf(err, errlen,
+		    "%s: schema version %d is newer than "
+		    "this bulkheadd (%d)",
+		    path, v, DB_SCHEMA_VERSION);
 		db_close(db);
 		return -EPROTO;
 	}
@@ -133,15 +135,18 @@ db_open(struct db *db, const char *path, char *err, size_t errlen)
 		r = exec_sql(db, "BEGIN IMMEDIATE");
 		if (r == 0)
 			r = exec_sql(db, migrations[v]);
-		(void)snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", v + 1);
+		(void)snprintf(
+		    sql, sizeof(sql), "PRAGMA user_version=%d", v + 1);
 		if (r == 0)
 			r = exec_sql(db, sql);
 		if (r == 0)
 			r = exec_sql(db, "COMMIT");
 		if (r < 0) {
 			(void)exec_sql(db, "ROLLBACK");
-			(void)snprintf(err, errlen, "%s: migrating to schema %d "
-			    "failed", path, v + 1);
+			(void)snprintf(err, errlen,
+			    "%s: migrating to schema %d "
+			    "failed",
+			    path, v + 1);
 			db_close(db);
 			return r;
 		}
@@ -213,15 +218,15 @@ row_qube(sqlite3_stmt *st, struct db_qube *q)
 }
 
 int
-db_qube_foreach(struct db *db,
-    int (*fn)(const struct db_qube *q, void *arg), void *arg)
+db_qube_foreach(
+    struct db *db, int (*fn)(const struct db_qube *q, void *arg), void *arg)
 {
 	sqlite3_stmt *st;
 	struct db_qube q;
 	int r, s;
 
-	r = prep(db, "SELECT qid, name, uuid, class FROM qubes ORDER BY name",
-	    &st);
+	r = prep(
+	    db, "SELECT qid, name, uuid, class FROM qubes ORDER BY name", &st);
 	if (r < 0)
 		return r;
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -273,8 +278,8 @@ int
 db_qube_by_qid(struct db *db, uint32_t qid, struct db_qube *ret)
 {
 	return qube_by(db,
-	    "SELECT qid, name, uuid, class FROM qubes WHERE qid = ?", NULL,
-	    qid, ret);
+	    "SELECT qid, name, uuid, class FROM qubes WHERE qid = ?", NULL, qid,
+	    ret);
 }
 
 int
@@ -306,8 +311,9 @@ db_qube_add(struct db *db, const struct db_qube *q)
 	sqlite3_stmt *st;
 	int r;
 
-	r = prep(db, "INSERT INTO qubes (qid, name, uuid, class) "
-		     "VALUES (?, ?, ?, ?)",
+	r = prep(db,
+	    "INSERT INTO qubes (qid, name, uuid, class) "
+	    "VALUES (?, ?, ?, ?)",
 	    &st);
 	if (r < 0)
 		return r;
@@ -359,14 +365,15 @@ db_qid_free(struct db *db, uint32_t *ret_qid)
 }
 
 int
-db_prop_refs(struct db *db, const char *name, const char *value,
-    uint32_t *ret_qid)
+db_prop_refs(
+    struct db *db, const char *name, const char *value, uint32_t *ret_qid)
 {
 	sqlite3_stmt *st;
 	int r;
 
-	r = prep(db, "SELECT qid FROM props WHERE name = ? AND value = ? "
-		     "LIMIT 1",
+	r = prep(db,
+	    "SELECT qid FROM props WHERE name = ? AND value = ? "
+	    "LIMIT 1",
 	    &st);
 	if (r < 0)
 		return r;
@@ -384,20 +391,21 @@ db_prop_refs(struct db *db, const char *name, const char *value,
 	return r;
 }
 
-static const char *const kv_table[DB_KV_MAX] = {"props", "features",
-    "global_props"};
+static const char *const kv_table[DB_KV_MAX] = {
+    "props", "features", "global_props"};
 
 int
-db_kv_get(struct db *db, enum db_kv t, uint32_t qid, const char *key,
-    char **ret)
+db_kv_get(
+    struct db *db, enum db_kv t, uint32_t qid, const char *key, char **ret)
 {
 	char sql[128];
 	sqlite3_stmt *st;
 	int r;
 
 	(void)snprintf(sql, sizeof(sql),
-	    t == DB_GLOBAL ? "SELECT value FROM %s WHERE name = ?1"
-			   : "SELECT value FROM %s WHERE name = ?1 AND qid = ?2",
+	    t == DB_GLOBAL ?
+	        "SELECT value FROM %s WHERE name = ?1" :
+	        "SELECT value FROM %s WHERE name = ?1 AND qid = ?2",
 	    kv_table[t]);
 	r = prep(db, sql, &st);
 	if (r < 0)
@@ -428,9 +436,9 @@ db_kv_set(struct db *db, enum db_kv t, uint32_t qid, const char *key,
 
 	(void)snprintf(sql, sizeof(sql),
 	    t == DB_GLOBAL ? "INSERT OR REPLACE INTO %s (name, value) "
-			     "VALUES (?1, ?3)"
-			   : "INSERT OR REPLACE INTO %s (name, qid, value) "
-			     "VALUES (?1, ?2, ?3)",
+	                     "VALUES (?1, ?3)" :
+	                     "INSERT OR REPLACE INTO %s (name, qid, value) "
+	                     "VALUES (?1, ?2, ?3)",
 	    kv_table[t]);
 	r = prep(db, sql, &st);
 	if (r < 0)
@@ -450,8 +458,8 @@ db_kv_del(struct db *db, enum db_kv t, uint32_t qid, const char *key)
 	int r;
 
 	(void)snprintf(sql, sizeof(sql),
-	    t == DB_GLOBAL ? "DELETE FROM %s WHERE name = ?1"
-			   : "DELETE FROM %s WHERE name = ?1 AND qid = ?2",
+	    t == DB_GLOBAL ? "DELETE FROM %s WHERE name = ?1" :
+	                     "DELETE FROM %s WHERE name = ?1 AND qid = ?2",
 	    kv_table[t]);
 	r = prep(db, sql, &st);
 	if (r < 0)
@@ -472,9 +480,9 @@ db_kv_foreach(struct db *db, enum db_kv t, uint32_t qid,
 	int r, s;
 
 	(void)snprintf(sql, sizeof(sql),
-	    t == DB_GLOBAL
-		? "SELECT name, value FROM %s ORDER BY name"
-		: "SELECT name, value FROM %s WHERE qid = ?1 ORDER BY name",
+	    t == DB_GLOBAL ?
+	        "SELECT name, value FROM %s ORDER BY name" :
+	        "SELECT name, value FROM %s WHERE qid = ?1 ORDER BY name",
 	    kv_table[t]);
 	r = prep(db, sql, &st);
 	if (r < 0)
@@ -516,8 +524,8 @@ db_tag_add(struct db *db, uint32_t qid, const char *tag)
 	sqlite3_stmt *st;
 	int r;
 
-	r = prep(db, "INSERT OR IGNORE INTO tags (qid, name) VALUES (?, ?)",
-	    &st);
+	r = prep(
+	    db, "INSERT OR IGNORE INTO tags (qid, name) VALUES (?, ?)", &st);
 	if (r < 0)
 		return r;
 	(void)sqlite3_bind_int(st, 1, (int)qid);
@@ -572,8 +580,8 @@ row_label(sqlite3_stmt *st, struct db_label *l)
 }
 
 int
-db_label_foreach(struct db *db,
-    int (*fn)(const struct db_label *l, void *arg), void *arg)
+db_label_foreach(
+    struct db *db, int (*fn)(const struct db_label *l, void *arg), void *arg)
 {
 	sqlite3_stmt *st;
 	struct db_label l;
@@ -621,8 +629,8 @@ db_label_add(struct db *db, const struct db_label *l)
 	sqlite3_stmt *st;
 	int r;
 
-	r = prep(db, "INSERT INTO labels (idx, name, color) VALUES (?, ?, ?)",
-	    &st);
+	r = prep(
+	    db, "INSERT INTO labels (idx, name, color) VALUES (?, ?, ?)", &st);
 	if (r < 0)
 		return r;
 	(void)sqlite3_bind_int(st, 1, (int)l->index);

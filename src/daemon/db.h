@@ -15,7 +15,7 @@
 #include <sqlite3.h>
 
 #define DB_SCHEMA_VERSION 1
-#define DB_MAX_QID	  10000 /* as Qubes */
+#define DB_MAX_QID        10000 /* as Qubes */
 
 struct db {
 	sqlite3 *h;
@@ -43,8 +43,8 @@ void db_rollback(struct db *db);
 
 /* ---- qubes ---- */
 /* Call fn for every qube ordered by name; stops early if fn returns < 0. */
-int db_qube_foreach(struct db *db,
-    int (*fn)(const struct db_qube *q, void *arg), void *arg);
+int db_qube_foreach(
+    struct db *db, int (*fn)(const struct db_qube *q, void *arg), void *arg);
 int db_qube_by_name(struct db *db, const char *name, struct db_qube *ret);
 int db_qube_by_qid(struct db *db, uint32_t qid, struct db_qube *ret);
 int db_qube_by_uuid(struct db *db, const char *uuid, struct db_qube *ret);
@@ -53,8 +53,8 @@ int db_qube_remove(struct db *db, uint32_t qid);
 /* The lowest free qid >= 1, or -ENOSPC. */
 int db_qid_free(struct db *db, uint32_t *ret_qid);
 /* Number of qubes whose property name has value (references). */
-int db_prop_refs(struct db *db, const char *name, const char *value,
-    uint32_t *ret_qid);
+int db_prop_refs(
+    struct db *db, const char *name, const char *value, uint32_t *ret_qid);
 
 /* ---- key/value tables: per-qube props, features; global props ---- */
 enum db_kv {
@@ -68,8 +68,8 @@ enum db_kv {
  * Get a value.  Returns 1 and a malloc'd string in *ret (caller frees),
  * 0 if absent, -errno on error.
  */
-int db_kv_get(struct db *db, enum db_kv t, uint32_t qid, const char *key,
-    char **ret);
+int db_kv_get(
+    struct db *db, enum db_kv t, uint32_t qid, const char *key, char **ret);
 int db_kv_set(struct db *db, enum db_kv t, uint32_t qid, const char *key,
     const char *value);
 /* Returns 1 if a row was removed, 0 if there was none. */
@@ -91,8 +91,8 @@ struct db_label {
 	char name[32];
 	char color[16]; /* 0xRRGGBB */
 };
-int db_label_foreach(struct db *db,
-    int (*fn)(const struct db_label *l, void *arg), void *arg);
+int db_label_foreach(
+    struct db *db, int (*fn)(const struct db_label *l, void *arg), void *arg);
 int db_label_get(struct db *db, const char *name, struct db_label *ret);
 int db_label_add(struct db *db, const struct db_label *l);
 int db_label_del(struct db *db, const char *name);

@@ -73,7 +73,9 @@ loop_timer_add(struct loop *l, uint64_t ms, loop_timer_cb cb, void *arg)
 		l->capt = cap;
 	}
 	l->t[l->nt++] = (struct loop_timer){.id = ++l->next_timer_id,
-	    .deadline_ms = now_ms() + ms, .cb = cb, .arg = arg};
+	    .deadline_ms = now_ms() + ms,
+	    .cb = cb,
+	    .arg = arg};
 	return l->next_timer_id;
 }
 
@@ -119,8 +121,8 @@ loop_run(struct loop *l)
 
 		compact(l);
 		if (capp < l->nw) {
-			struct pollfd *np = reallocarray(p, l->nw + 16,
-			    sizeof(*np));
+			struct pollfd *np =
+			    reallocarray(p, l->nw + 16, sizeof(*np));
 
 			if (np == NULL) {
 				free(p);
@@ -131,15 +133,15 @@ loop_run(struct loop *l)
 		}
 		n = l->nw;
 		for (i = 0; i < n; i++)
-			p[i] = (struct pollfd){.fd = l->w[i].fd,
-			    .events = l->w[i].events};
+			p[i] = (struct pollfd){
+			    .fd = l->w[i].fd, .events = l->w[i].events};
 		for (i = 0; i < l->nt; i++)
 			if (l->t[i].deadline_ms < soonest)
 				soonest = l->t[i].deadline_ms;
 		now = now_ms();
-		timeout = soonest == UINT64_MAX ? -1
-		    : soonest <= now		 ? 0
-						 : (int)(soonest - now);
+		timeout = soonest == UINT64_MAX ? -1 :
+		    soonest <= now              ? 0 :
+		                                  (int)(soonest - now);
 		r = poll(p, (nfds_t)n, timeout);
 		if (r < 0 && errno != EINTR) {
 			free(p);

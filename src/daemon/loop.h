@@ -43,8 +43,8 @@ void loop_set_events(struct loop *l, int fd, short events);
 /* Stop watching fd (safe from inside a callback). */
 void loop_del(struct loop *l, int fd);
 /* Call cb once after ms milliseconds; returns a timer id (> 0) or 0. */
-uint64_t loop_timer_add(struct loop *l, uint64_t ms, loop_timer_cb cb,
-    void *arg);
+uint64_t
+loop_timer_add(struct loop *l, uint64_t ms, loop_timer_cb cb, void *arg);
 void loop_timer_cancel(struct loop *l, uint64_t id);
 /* Run until loop_quit() or an unrecoverable poll error (-errno). */
 int loop_run(struct loop *l);

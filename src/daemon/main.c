@@ -93,8 +93,8 @@ static int
 mkdirs(struct daemon *d)
 {
 	char p[PATH_MAX];
-	const char *sub[] = {"qrexec", "vchan", "qubes", "policy.d",
-	    "qubes-rpc-dom0"};
+	const char *sub[] = {
+	    "qrexec", "vchan", "qubes", "policy.d", "qubes-rpc-dom0"};
 	size_t i;
 
 	if (mkdir(d->cfg.state_dir, 0700) < 0 && errno != EEXIST)
@@ -110,7 +110,8 @@ mkdirs(struct daemon *d)
 	    (mkdir(d->cfg.conf_dir, 0755) == 0 || errno == EEXIST))
 		(void)mkdir(p, 0755);
 	for (i = 0; i < ARRAY_SIZE(sub); i++) {
-		if (str_printf(p, sizeof(p), "%s/%s", d->cfg.run_dir, sub[i]) < 0)
+		if (str_printf(p, sizeof(p), "%s/%s", d->cfg.run_dir, sub[i]) <
+		    0)
 			return -ENAMETOOLONG;
 		/* qubes never see these: only their own vchan/<id> */
 		if (mkdir(p, strcmp(sub[i], "vchan") == 0 ? 0711 : 0755) < 0 &&
@@ -130,36 +131,35 @@ install_admin_services(struct daemon *d)
 	static const char *const names[] = {"admin.vmclass.List",
 	    "admin.vm.List", "admin.property.List", "admin.property.Get",
 	    "admin.property.GetAll", "admin.property.GetDefault",
-	    "admin.property.Help", "admin.property.Set",
-	    "admin.property.Reset", "admin.vm.property.List",
-	    "admin.vm.property.Get", "admin.vm.property.GetAll",
-	    "admin.vm.property.GetDefault", "admin.vm.property.Help",
-	    "admin.vm.property.Set", "admin.vm.property.Reset",
-	    "admin.vm.feature.List", "admin.vm.feature.Get",
-	    "admin.vm.feature.CheckWithTemplate", "admin.vm.feature.Set",
-	    "admin.vm.feature.Remove", "admin.vm.tag.List", "admin.vm.tag.Get",
-	    "admin.vm.tag.Set", "admin.vm.tag.Remove", "admin.label.List",
-	    "admin.label.Get", "admin.label.Index", "admin.label.Create",
-	    "admin.label.Remove", "admin.vm.Create.AppVM",
-	    "admin.vm.Create.TemplateVM", "admin.vm.Create.StandaloneVM",
-	    "admin.vm.Create.DispVM", "admin.vm.CreateDisposable",
-	    "admin.vm.Remove", "admin.vm.Start", "admin.vm.Shutdown",
-	    "admin.vm.Pause", "admin.vm.Unpause", "admin.vm.Kill",
-	    "admin.vm.CurrentState", "admin.Events", "admin.vm.volume.List",
-	    "admin.vm.volume.Info"};
+	    "admin.property.Help", "admin.property.Set", "admin.property.Reset",
+	    "admin.vm.property.List", "admin.vm.property.Get",
+	    "admin.vm.property.GetAll", "admin.vm.property.GetDefault",
+	    "admin.vm.property.Help", "admin.vm.property.Set",
+	    "admin.vm.property.Reset", "admin.vm.feature.List",
+	    "admin.vm.feature.Get", "admin.vm.feature.CheckWithTemplate",
+	    "admin.vm.feature.Set", "admin.vm.feature.Remove",
+	    "admin.vm.tag.List", "admin.vm.tag.Get", "admin.vm.tag.Set",
+	    "admin.vm.tag.Remove", "admin.label.List", "admin.label.Get",
+	    "admin.label.Index", "admin.label.Create", "admin.label.Remove",
+	    "admin.vm.Create.AppVM", "admin.vm.Create.TemplateVM",
+	    "admin.vm.Create.StandaloneVM", "admin.vm.Create.DispVM",
+	    "admin.vm.CreateDisposable", "admin.vm.Remove", "admin.vm.Start",
+	    "admin.vm.Shutdown", "admin.vm.Pause", "admin.vm.Unpause",
+	    "admin.vm.Kill", "admin.vm.CurrentState", "admin.Events",
+	    "admin.vm.volume.List", "admin.vm.volume.Info"};
 	char prog[PATH_MAX];
 	size_t i;
 
 	if (find_program(d, "bulkhead-admin-service", prog, sizeof(prog)) < 0) {
 		log_warnx("bulkhead-admin-service not found: qubes cannot use "
-			  "the Admin API");
+		          "the Admin API");
 		return;
 	}
 	for (i = 0; i < ARRAY_SIZE(names); i++) {
 		char link[PATH_MAX];
 
 		if (str_printf(link, sizeof(link), "%s/qubes-rpc-dom0/%s",
-			d->cfg.run_dir, names[i]) < 0)
+		        d->cfg.run_dir, names[i]) < 0)
 			continue;
 		(void)unlink(link);
 		if (symlink(prog, link) < 0)
@@ -221,8 +221,8 @@ main(int argc, char **argv)
 
 	memset(d, 0, sizeof(*d));
 	d->api_fd = d->internal_fd = d->policy_pidfd = -1;
-	(void)str_copy(cfg->state_dir, sizeof(cfg->state_dir),
-	    BULKHEAD_STATE_DIR);
+	(void)str_copy(
+	    cfg->state_dir, sizeof(cfg->state_dir), BULKHEAD_STATE_DIR);
 	(void)str_copy(cfg->run_dir, sizeof(cfg->run_dir), BULKHEAD_RUN_DIR);
 	(void)str_copy(cfg->conf_dir, sizeof(cfg->conf_dir), BULKHEAD_CONF_DIR);
 	(void)str_copy(cfg->backend, sizeof(cfg->backend), "none");
@@ -273,8 +273,8 @@ main(int argc, char **argv)
 			usage(stderr, 2);
 		}
 		if (dst && str_copy(dst, dl, optarg) < 0) {
-			(void)fprintf(stderr, "bulkheadd: %s: path too long\n",
-			    optarg);
+			(void)fprintf(
+			    stderr, "bulkheadd: %s: path too long\n", optarg);
 			return 2;
 		}
 	}
@@ -283,17 +283,19 @@ main(int argc, char **argv)
 	if (strcmp(cfg->backend, "process") == 0) {
 		d->backend = &backend_process;
 	} else if (strcmp(cfg->backend, "none") != 0) {
-		(void)fprintf(stderr, "bulkheadd: unknown backend %s (process, "
-		    "none)\n", cfg->backend);
+		(void)fprintf(stderr,
+		    "bulkheadd: unknown backend %s (process, "
+		    "none)\n",
+		    cfg->backend);
 		return 2;
 	}
 	if (cfg->socket[0] == '\0' &&
 	    str_printf(cfg->socket, sizeof(cfg->socket), "%s/qubesd.sock",
-		cfg->run_dir) < 0)
+	        cfg->run_dir) < 0)
 		return 2;
 	if (cfg->internal_socket[0] == '\0' &&
 	    str_printf(cfg->internal_socket, sizeof(cfg->internal_socket),
-		"%s/qubesd.internal.sock", cfg->run_dir) < 0)
+	        "%s/qubesd.internal.sock", cfg->run_dir) < 0)
 		return 2;
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0)

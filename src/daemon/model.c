@@ -15,27 +15,27 @@
 #include "lib/util.h"
 
 enum def_kind {
-	D_NONE,		   /* no default: "not set" */
-	D_CONST,	   /* dval */
-	D_GLOBAL,	   /* the global property dval */
+	D_NONE,            /* no default: "not set" */
+	D_CONST,           /* dval */
+	D_GLOBAL,          /* the global property dval */
 	D_TEMPLATE_CONST,  /* the template's, else dval */
 	D_TEMPLATE_GLOBAL, /* the template's, else the global property dval */
-	D_COMPUTED,	   /* computed by fn */
+	D_COMPUTED,        /* computed by fn */
 	D_KIND_MAX
 };
 
 enum {
-	PF_RO = 1,	    /* never settable */
-	PF_RUNNING_RO = 2,  /* not while the qube runs */
-	PF_NOT_NULL = 4,    /* vm/label: "" (None) not allowed */
+	PF_RO = 1,         /* never settable */
+	PF_RUNNING_RO = 2, /* not while the qube runs */
+	PF_NOT_NULL = 4,   /* vm/label: "" (None) not allowed */
 };
 
 enum vm_constraint {
 	VC_ANY,
-	VC_TEMPLATE,	 /* a TemplateVM */
+	VC_TEMPLATE,     /* a TemplateVM */
 	VC_DVM_TEMPLATE, /* a qube with template_for_dispvms */
-	VC_NETVM,	 /* provides_network */
-	VC_DISPVM_BASE,	 /* DispVM's template: an AppVM for dispvms */
+	VC_NETVM,        /* provides_network */
+	VC_DISPVM_BASE,  /* DispVM's template: an AppVM for dispvms */
 	VC_MAX
 };
 
@@ -47,8 +47,8 @@ struct prop_def {
 	enum def_kind dk;
 	const char *dval;
 	int (*computed)(struct model *m, const struct db_qube *q, char **ret);
-	long long min, max;	/* PT_INT */
-	enum vm_constraint vc;	/* PT_VM */
+	long long min, max;    /* PT_INT */
+	enum vm_constraint vc; /* PT_VM */
 	const char *help;
 };
 
@@ -57,131 +57,132 @@ static int comp_qid(struct model *m, const struct db_qube *q, char **ret);
 static int comp_uuid(struct model *m, const struct db_qube *q, char **ret);
 static int comp_klass(struct model *m, const struct db_qube *q, char **ret);
 static int comp_icon(struct model *m, const struct db_qube *q, char **ret);
-static int comp_updateable(struct model *m, const struct db_qube *q,
-    char **ret);
+static int
+comp_updateable(struct model *m, const struct db_qube *q, char **ret);
 static int comp_xid(struct model *m, const struct db_qube *q, char **ret);
-static int comp_start_time(struct model *m, const struct db_qube *q,
-    char **ret);
-static int comp_include_in_backups(struct model *m, const struct db_qube *q,
-    char **ret);
+static int
+comp_start_time(struct model *m, const struct db_qube *q, char **ret);
+static int
+comp_include_in_backups(struct model *m, const struct db_qube *q, char **ret);
 
-#define TPL (QCB(QC_APPVM) | QCB(QC_DISPVM))
+#define TPL    (QCB(QC_APPVM) | QCB(QC_DISPVM))
 #define DVMTPL (QCB(QC_APPVM) | QCB(QC_STANDALONEVM))
 
 /* Sorted by name: GetAll and List print them in this order. */
 static const struct prop_def props[] = {
     {"audiovm", PT_VM, QC_VMS, 0, D_GLOBAL, "default_audiovm", NULL, 0, 0,
-	VC_ANY, "qube that provides audio to this qube"},
-    {"auto_cleanup", PT_BOOL, QCB(QC_DISPVM), 0, D_CONST, "False", NULL, 0,
-	0, VC_ANY, "remove this disposable when it stops"},
+        VC_ANY, "qube that provides audio to this qube"},
+    {"auto_cleanup", PT_BOOL, QCB(QC_DISPVM), 0, D_CONST, "False", NULL, 0, 0,
+        VC_ANY, "remove this disposable when it stops"},
     {"autostart", PT_BOOL, QC_VMS, 0, D_CONST, "False", NULL, 0, 0, VC_ANY,
-	"start this qube when bulkheadd starts"},
+        "start this qube when bulkheadd starts"},
     {"debug", PT_BOOL, QC_VMS, 0, D_CONST, "False", NULL, 0, 0, VC_ANY,
-	"keep the qube's logs verbose and its console available"},
-    {"default_dispvm", PT_VM, QC_ALL, 0, D_GLOBAL, "default_dispvm", NULL, 0,
-	0, VC_DVM_TEMPLATE, "the DVM template of @dispvm calls from this "
-			    "qube"},
+        "keep the qube's logs verbose and its console available"},
+    {"default_dispvm", PT_VM, QC_ALL, 0, D_GLOBAL, "default_dispvm", NULL, 0, 0,
+        VC_DVM_TEMPLATE,
+        "the DVM template of @dispvm calls from this "
+        "qube"},
     {"default_user", PT_STR, QC_VMS, 0, D_TEMPLATE_CONST, "user", NULL, 0, 0,
-	VC_ANY, "user that commands run as by default"},
-    {"guivm", PT_VM, QC_VMS, 0, D_GLOBAL, "default_guivm", NULL, 0, 0,
-	VC_ANY, "qube that shows this qube's windows"},
+        VC_ANY, "user that commands run as by default"},
+    {"guivm", PT_VM, QC_VMS, 0, D_GLOBAL, "default_guivm", NULL, 0, 0, VC_ANY,
+        "qube that shows this qube's windows"},
     {"icon", PT_STR, QC_ALL, PF_RO, D_COMPUTED, NULL, comp_icon, 0, 0, VC_ANY,
-	"icon name (class and label)"},
+        "icon name (class and label)"},
     {"include_in_backups", PT_BOOL, QC_ALL, 0, D_COMPUTED, NULL,
-	comp_include_in_backups, 0, 0, VC_ANY,
-	"whether backups include this qube"},
+        comp_include_in_backups, 0, 0, VC_ANY,
+        "whether backups include this qube"},
     {"installed_by_rpm", PT_BOOL, QC_ALL, 0, D_CONST, "False", NULL, 0, 0,
-	VC_ANY, "installed by a package (templates)"},
+        VC_ANY, "installed by a package (templates)"},
     {"kernel", PT_STR, QC_VMS, PF_RUNNING_RO, D_TEMPLATE_GLOBAL,
-	"default_kernel", NULL, 0, 0, VC_ANY, "kernel of a VM qube"},
-    {"kernelopts", PT_STR, QC_VMS, PF_RUNNING_RO, D_TEMPLATE_CONST, "", NULL,
-	0, 0, VC_ANY, "kernel command line of a VM qube"},
-    {"keyboard_layout", PT_STR, QC_VMS, 0, D_CONST, "us++", NULL, 0, 0,
-	VC_ANY, "keyboard layout (layout+variant+options)"},
-    {"klass", PT_STR, QC_ALL, PF_RO, D_COMPUTED, NULL, comp_klass, 0, 0,
-	VC_ANY, "class of the qube"},
+        "default_kernel", NULL, 0, 0, VC_ANY, "kernel of a VM qube"},
+    {"kernelopts", PT_STR, QC_VMS, PF_RUNNING_RO, D_TEMPLATE_CONST, "", NULL, 0,
+        0, VC_ANY, "kernel command line of a VM qube"},
+    {"keyboard_layout", PT_STR, QC_VMS, 0, D_CONST, "us++", NULL, 0, 0, VC_ANY,
+        "keyboard layout (layout+variant+options)"},
+    {"klass", PT_STR, QC_ALL, PF_RO, D_COMPUTED, NULL, comp_klass, 0, 0, VC_ANY,
+        "class of the qube"},
     {"label", PT_LABEL, QC_ALL, PF_NOT_NULL, D_NONE, NULL, NULL, 0, 0, VC_ANY,
-	"colour of the qube's windows and icons"},
-    {"management_dispvm", PT_VM, QC_ALL, 0, D_GLOBAL, "management_dispvm",
-	NULL, 0, 0, VC_DVM_TEMPLATE, "DVM template for managing this qube"},
-    {"maxmem", PT_INT, QC_VMS, PF_RUNNING_RO, D_TEMPLATE_CONST, "4000", NULL,
-	0, 1048576, VC_ANY, "maximum memory, MiB"},
-    {"memory", PT_INT, QC_VMS, PF_RUNNING_RO, D_TEMPLATE_CONST, "400", NULL,
-	0, 1048576, VC_ANY, "memory, MiB (a limit for namespace qubes)"},
+        "colour of the qube's windows and icons"},
+    {"management_dispvm", PT_VM, QC_ALL, 0, D_GLOBAL, "management_dispvm", NULL,
+        0, 0, VC_DVM_TEMPLATE, "DVM template for managing this qube"},
+    {"maxmem", PT_INT, QC_VMS, PF_RUNNING_RO, D_TEMPLATE_CONST, "4000", NULL, 0,
+        1048576, VC_ANY, "maximum memory, MiB"},
+    {"memory", PT_INT, QC_VMS, PF_RUNNING_RO, D_TEMPLATE_CONST, "400", NULL, 0,
+        1048576, VC_ANY, "memory, MiB (a limit for namespace qubes)"},
     {"name", PT_STR, QC_ALL, PF_RO, D_COMPUTED, NULL, comp_name, 0, 0, VC_ANY,
-	"name of the qube"},
-    {"netvm", PT_VM, QC_VMS, PF_RUNNING_RO, D_GLOBAL, "default_netvm", NULL,
-	0, 0, VC_NETVM, "qube that provides network to this qube"},
-    {"provides_network", PT_BOOL, QC_VMS, PF_RUNNING_RO, D_CONST, "False",
-	NULL, 0, 0, VC_ANY, "this qube gives network to others"},
+        "name of the qube"},
+    {"netvm", PT_VM, QC_VMS, PF_RUNNING_RO, D_GLOBAL, "default_netvm", NULL, 0,
+        0, VC_NETVM, "qube that provides network to this qube"},
+    {"provides_network", PT_BOOL, QC_VMS, PF_RUNNING_RO, D_CONST, "False", NULL,
+        0, 0, VC_ANY, "this qube gives network to others"},
     {"qid", PT_INT, QC_ALL, PF_RO, D_COMPUTED, NULL, comp_qid, 0, 0, VC_ANY,
-	"internal id"},
+        "internal id"},
     {"qrexec_timeout", PT_INT, QC_VMS, 0, D_TEMPLATE_GLOBAL,
-	"default_qrexec_timeout", NULL, 1, 86400, VC_ANY,
-	"seconds to wait for the qube's qrexec agent at start"},
+        "default_qrexec_timeout", NULL, 1, 86400, VC_ANY,
+        "seconds to wait for the qube's qrexec agent at start"},
     {"shutdown_timeout", PT_INT, QC_VMS, 0, D_TEMPLATE_GLOBAL,
-	"default_shutdown_timeout", NULL, 1, 86400, VC_ANY,
-	"seconds to wait for a clean shutdown before killing"},
-    {"start_time", PT_STR, QC_ALL, PF_RO, D_COMPUTED, NULL, comp_start_time,
-	0, 0, VC_ANY, "when the qube started (seconds since the epoch)"},
+        "default_shutdown_timeout", NULL, 1, 86400, VC_ANY,
+        "seconds to wait for a clean shutdown before killing"},
+    {"start_time", PT_STR, QC_ALL, PF_RO, D_COMPUTED, NULL, comp_start_time, 0,
+        0, VC_ANY, "when the qube started (seconds since the epoch)"},
     {"template", PT_VM, TPL, PF_RUNNING_RO | PF_NOT_NULL, D_GLOBAL,
-	"default_template", NULL, 0, 0, VC_TEMPLATE,
-	"template the qube's root comes from"},
+        "default_template", NULL, 0, 0, VC_TEMPLATE,
+        "template the qube's root comes from"},
     {"template_for_dispvms", PT_BOOL, DVMTPL, 0, D_CONST, "False", NULL, 0, 0,
-	VC_ANY, "disposables can be made from this qube"},
-    {"updateable", PT_BOOL, QC_ALL, PF_RO, D_COMPUTED, NULL, comp_updateable,
-	0, 0, VC_ANY, "whether changes to the root are kept"},
+        VC_ANY, "disposables can be made from this qube"},
+    {"updateable", PT_BOOL, QC_ALL, PF_RO, D_COMPUTED, NULL, comp_updateable, 0,
+        0, VC_ANY, "whether changes to the root are kept"},
     {"uuid", PT_STR, QC_ALL, PF_RO, D_COMPUTED, NULL, comp_uuid, 0, 0, VC_ANY,
-	"uuid of the qube"},
+        "uuid of the qube"},
     {"vcpus", PT_INT, QC_VMS, PF_RUNNING_RO, D_TEMPLATE_CONST, "2", NULL, 1,
-	256, VC_ANY, "virtual CPUs (a CPU limit for namespace qubes)"},
+        256, VC_ANY, "virtual CPUs (a CPU limit for namespace qubes)"},
     {"virt_mode", PT_STR, QC_VMS, PF_RUNNING_RO, D_TEMPLATE_GLOBAL,
-	"default_virt_mode", NULL, 0, 0, VC_ANY,
-	"sandbox (namespaces) or vm (QEMU); hvm and pvh mean vm"},
+        "default_virt_mode", NULL, 0, 0, VC_ANY,
+        "sandbox (namespaces) or vm (QEMU); hvm and pvh mean vm"},
     {"xid", PT_INT, QC_ALL, PF_RO, D_COMPUTED, NULL, comp_xid, 0, 0, VC_ANY,
-	"domain id while running, -1 otherwise"},
+        "domain id while running, -1 otherwise"},
 };
 
 /* Global properties (qubes-prefs). */
 static const struct prop_def gprops[] = {
     {"check_updates_vm", PT_BOOL, 0, 0, D_CONST, "True", NULL, 0, 0, VC_ANY,
-	"check for updates inside qubes"},
+        "check for updates inside qubes"},
     {"clockvm", PT_VM, 0, 0, D_NONE, NULL, NULL, 0, 0, VC_ANY,
-	"qube that keeps the time"},
+        "qube that keeps the time"},
     {"default_audiovm", PT_VM, 0, 0, D_CONST, "dom0", NULL, 0, 0, VC_ANY,
-	"default audiovm"},
-    {"default_dispvm", PT_VM, 0, 0, D_NONE, NULL, NULL, 0, 0,
-	VC_DVM_TEMPLATE, "default DVM template"},
+        "default audiovm"},
+    {"default_dispvm", PT_VM, 0, 0, D_NONE, NULL, NULL, 0, 0, VC_DVM_TEMPLATE,
+        "default DVM template"},
     {"default_guivm", PT_VM, 0, 0, D_CONST, "dom0", NULL, 0, 0, VC_ANY,
-	"default guivm"},
+        "default guivm"},
     {"default_kernel", PT_STR, 0, 0, D_CONST, "", NULL, 0, 0, VC_ANY,
-	"default kernel of VM qubes"},
+        "default kernel of VM qubes"},
     {"default_netvm", PT_VM, 0, 0, D_NONE, NULL, NULL, 0, 0, VC_NETVM,
-	"default netvm"},
+        "default netvm"},
     {"default_pool", PT_STR, 0, 0, D_CONST, "default", NULL, 0, 0, VC_ANY,
-	"default storage pool"},
+        "default storage pool"},
     {"default_qrexec_timeout", PT_INT, 0, 0, D_CONST, "60", NULL, 1, 86400,
-	VC_ANY, "default qrexec_timeout"},
+        VC_ANY, "default qrexec_timeout"},
     {"default_shutdown_timeout", PT_INT, 0, 0, D_CONST, "60", NULL, 1, 86400,
-	VC_ANY, "default shutdown_timeout"},
+        VC_ANY, "default shutdown_timeout"},
     {"default_template", PT_VM, 0, 0, D_NONE, NULL, NULL, 0, 0, VC_TEMPLATE,
-	"default template of new qubes"},
-    {"default_virt_mode", PT_STR, 0, 0, D_CONST, "sandbox", NULL, 0, 0,
-	VC_ANY, "virt_mode of new qubes: sandbox or vm"},
+        "default template of new qubes"},
+    {"default_virt_mode", PT_STR, 0, 0, D_CONST, "sandbox", NULL, 0, 0, VC_ANY,
+        "virt_mode of new qubes: sandbox or vm"},
     {"management_dispvm", PT_VM, 0, 0, D_NONE, NULL, NULL, 0, 0,
-	VC_DVM_TEMPLATE, "default management_dispvm"},
+        VC_DVM_TEMPLATE, "default management_dispvm"},
     {"stats_interval", PT_INT, 0, 0, D_CONST, "3", NULL, 1, 3600, VC_ANY,
-	"seconds between statistics"},
+        "seconds between statistics"},
     {"updatevm", PT_VM, 0, 0, D_NONE, NULL, NULL, 0, 0, VC_ANY,
-	"qube that downloads updates"},
+        "qube that downloads updates"},
 };
 
-static const char *const class_names[QC_MAX] = {"AdminVM", "TemplateVM",
-    "AppVM", "StandaloneVM", "DispVM"};
-static const char *const state_names[PS_MAX] = {"Halted", "Transient",
-    "Running", "Paused", "Halting"};
-static const char *const type_names[PT_MAX] = {"str", "int", "bool", "vm",
-    "label"};
+static const char *const class_names[QC_MAX] = {
+    "AdminVM", "TemplateVM", "AppVM", "StandaloneVM", "DispVM"};
+static const char *const state_names[PS_MAX] = {
+    "Halted", "Transient", "Running", "Paused", "Halting"};
+static const char *const type_names[PT_MAX] = {
+    "str", "int", "bool", "vm", "label"};
 
 const char *
 qclass_name(enum qube_class c)
@@ -268,8 +269,8 @@ prop_readonly(const struct prop_def *p)
 }
 
 void
-prop_foreach(enum qube_class c,
-    void (*fn)(const struct prop_def *p, void *arg), void *arg)
+prop_foreach(enum qube_class c, void (*fn)(const struct prop_def *p, void *arg),
+    void *arg)
 {
 	size_t i;
 
@@ -344,11 +345,11 @@ comp_icon(struct model *m, const struct db_qube *q, char **ret)
 	if (r <= 0)
 		return r;
 	(void)snprintf(buf, sizeof(buf), "%s-%s",
-	    qube_class_of(q) == QC_TEMPLATEVM	    ? "templatevm"
-		: qube_class_of(q) == QC_STANDALONEVM ? "standalonevm"
-		: qube_class_of(q) == QC_DISPVM	      ? "dispvm"
-		: qube_class_of(q) == QC_ADMINVM      ? "adminvm"
-						      : "appvm",
+	    qube_class_of(q) == QC_TEMPLATEVM       ? "templatevm" :
+	        qube_class_of(q) == QC_STANDALONEVM ? "standalonevm" :
+	        qube_class_of(q) == QC_DISPVM       ? "dispvm" :
+	        qube_class_of(q) == QC_ADMINVM      ? "adminvm" :
+	                                              "appvm",
 	    label);
 	free(label);
 	return dup_ret(ret, buf);
@@ -360,10 +361,10 @@ comp_updateable(struct model *m, const struct db_qube *q, char **ret)
 	enum qube_class c = qube_class_of(q);
 
 	(void)m;
-	return dup_ret(ret, (c == QC_TEMPLATEVM || c == QC_STANDALONEVM ||
-				c == QC_ADMINVM)
-		? "True"
-		: "False");
+	return dup_ret(ret,
+	    (c == QC_TEMPLATEVM || c == QC_STANDALONEVM || c == QC_ADMINVM) ?
+	        "True" :
+	        "False");
 }
 
 static int
@@ -407,8 +408,8 @@ comp_include_in_backups(struct model *m, const struct db_qube *q, char **ret)
 
 /* ---- values ---- */
 
-static int template_of(struct model *m, const struct db_qube *q,
-    struct db_qube *ret);
+static int
+template_of(struct model *m, const struct db_qube *q, struct db_qube *ret);
 
 static int
 default_value(struct model *m, const struct db_qube *q,
@@ -453,8 +454,8 @@ prop_get(struct model *m, const struct db_qube *q, const struct prop_def *p,
 	if (p == NULL)
 		return -ENOENT;
 	if (p->dk != D_COMPUTED || p->computed == comp_include_in_backups) {
-		r = q ? db_kv_get(m->db, DB_PROPS, q->qid, p->name, ret)
-		      : db_kv_get(m->db, DB_GLOBAL, 0, p->name, ret);
+		r = q ? db_kv_get(m->db, DB_PROPS, q->qid, p->name, ret) :
+		        db_kv_get(m->db, DB_GLOBAL, 0, p->name, ret);
 		if (r != 0) {
 			*is_default = false;
 			return r;
@@ -527,7 +528,8 @@ check_vm(struct model *m, const struct db_qube *q, const struct prop_def *p,
 
 	if (v[0] == '\0') {
 		if (p->flags & PF_NOT_NULL) {
-			(void)snprintf(err, errlen, "%s cannot be none", p->name);
+			(void)snprintf(
+			    err, errlen, "%s cannot be none", p->name);
 			return -EINVAL;
 		}
 		return 0;
@@ -537,8 +539,8 @@ check_vm(struct model *m, const struct db_qube *q, const struct prop_def *p,
 		return -EINVAL;
 	}
 	if (q != NULL && t.qid == q->qid && p->vc != VC_ANY) {
-		(void)snprintf(err, errlen, "%s cannot be the qube itself",
-		    p->name);
+		(void)snprintf(
+		    err, errlen, "%s cannot be the qube itself", p->name);
 		return -EINVAL;
 	}
 	vc = p->vc;
@@ -550,30 +552,35 @@ check_vm(struct model *m, const struct db_qube *q, const struct prop_def *p,
 		return 0;
 	case VC_TEMPLATE:
 		if (qube_class_of(&t) != QC_TEMPLATEVM) {
-			(void)snprintf(err, errlen, "%s is not a TemplateVM", v);
+			(void)snprintf(
+			    err, errlen, "%s is not a TemplateVM", v);
 			return -EINVAL;
 		}
 		return 0;
 	case VC_DISPVM_BASE:
 	case VC_DVM_TEMPLATE:
-		r = prop_get(m, &t, prop_find(qube_class_of(&t),
-					"template_for_dispvms"),
-		    &flag, &def);
+		r = prop_get(m, &t,
+		    prop_find(qube_class_of(&t), "template_for_dispvms"), &flag,
+		    &def);
 		r = (r > 0 && strcmp(flag, "True") == 0) ? 0 : -EINVAL;
 		free(flag);
 		if (r < 0)
-			(void)snprintf(err, errlen, "%s is not a DVM template "
-			    "(template_for_dispvms is not set)", v);
+			(void)snprintf(err, errlen,
+			    "%s is not a DVM template "
+			    "(template_for_dispvms is not set)",
+			    v);
 		return r;
 	case VC_NETVM:
-		r = prop_get(m, &t, prop_find(qube_class_of(&t),
-					"provides_network"),
-		    &flag, &def);
+		r = prop_get(m, &t,
+		    prop_find(qube_class_of(&t), "provides_network"), &flag,
+		    &def);
 		r = (r > 0 && strcmp(flag, "True") == 0) ? 0 : -EINVAL;
 		free(flag);
 		if (r < 0)
-			(void)snprintf(err, errlen, "%s does not provide "
-			    "network", v);
+			(void)snprintf(err, errlen,
+			    "%s does not provide "
+			    "network",
+			    v);
 		return r;
 	case VC_MAX:
 		break;
@@ -585,8 +592,8 @@ static int
 parse_bool(const char *v, const char **ret)
 {
 	static const char *const yes[] = {"True", "true", "on", "yes", "1"};
-	static const char *const no[] = {"False", "false", "off", "no", "0",
-	    ""};
+	static const char *const no[] = {
+	    "False", "false", "off", "no", "0", ""};
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(yes); i++)
@@ -611,8 +618,8 @@ prop_check(struct model *m, const struct db_qube *q, const struct prop_def *p,
 	int r;
 
 	if (p->flags & PF_RO) {
-		(void)snprintf(err, errlen, "property %s is read-only",
-		    p->name);
+		(void)snprintf(
+		    err, errlen, "property %s is read-only", p->name);
 		return -EPERM;
 	}
 	if (strlen(v) > MODEL_MAX_VALUE || !printable(v, MODEL_MAX_VALUE)) {
@@ -623,16 +630,18 @@ prop_check(struct model *m, const struct db_qube *q, const struct prop_def *p,
 		struct qube_rt *rt = m->rt(m->ctx, q->qid);
 
 		if (rt != NULL && rt->state != PS_HALTED) {
-			(void)snprintf(err, errlen, "cannot change %s of a "
-			    "running qube", p->name);
+			(void)snprintf(err, errlen,
+			    "cannot change %s of a "
+			    "running qube",
+			    p->name);
 			return -EBUSY;
 		}
 	}
 	switch (p->type) {
 	case PT_BOOL:
 		if (parse_bool(v, &b) < 0) {
-			(void)snprintf(err, errlen, "%s takes a boolean",
-			    p->name);
+			(void)snprintf(
+			    err, errlen, "%s takes a boolean", p->name);
 			return -EINVAL;
 		}
 		v = b;
@@ -654,8 +663,10 @@ prop_check(struct model *m, const struct db_qube *q, const struct prop_def *p,
 		v = norm;
 		break;
 bad_int:
-		(void)snprintf(err, errlen, "%s takes an integer from %lld to "
-		    "%lld", p->name, p->min, p->max);
+		(void)snprintf(err, errlen,
+		    "%s takes an integer from %lld to "
+		    "%lld",
+		    p->name, p->min, p->max);
 		return -EINVAL;
 	}
 	case PT_VM:
@@ -679,8 +690,10 @@ bad_int:
 			if (strcmp(v, "hvm") == 0 || strcmp(v, "pvh") == 0)
 				v = "vm"; /* Qubes' modes are all VMs here */
 			if (strcmp(v, "sandbox") != 0 && strcmp(v, "vm") != 0) {
-				(void)snprintf(err, errlen, "%s is sandbox or "
-				    "vm (hvm, pvh)", p->name);
+				(void)snprintf(err, errlen,
+				    "%s is sandbox or "
+				    "vm (hvm, pvh)",
+				    p->name);
 				return -EINVAL;
 			}
 		} else if (strcmp(p->name, "default_user") == 0) {
@@ -690,7 +703,8 @@ bad_int:
 				if (!user_char(v[i]))
 					break;
 			if (v[0] == '\0' || v[i] != '\0' || i > 32) {
-				(void)snprintf(err, errlen, "invalid user name");
+				(void)snprintf(
+				    err, errlen, "invalid user name");
 				return -EINVAL;
 			}
 		}

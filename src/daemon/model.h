@@ -91,8 +91,8 @@ bool prop_readonly(const struct prop_def *p);
  * and *is_default, 0 if it has no value (Qubes' AttributeError), or
  * -errno.  q NULL means a global property.
  */
-int prop_get(struct model *m, const struct db_qube *q,
-    const struct prop_def *p, char **ret, bool *is_default);
+int prop_get(struct model *m, const struct db_qube *q, const struct prop_def *p,
+    char **ret, bool *is_default);
 /* What the value would be if reset.  Same returns as prop_get. */
 int prop_get_default(struct model *m, const struct db_qube *q,
     const struct prop_def *p, char **ret);
@@ -103,9 +103,9 @@ int prop_get_default(struct model *m, const struct db_qube *q,
  * or -EINVAL with the reason in err, -EPERM (read-only), -EBUSY (cannot
  * change while running).
  */
-int prop_check(struct model *m, const struct db_qube *q,
-    const struct prop_def *p, const char *untrusted_value, char **ret,
-    char *err, size_t errlen);
+int
+prop_check(struct model *m, const struct db_qube *q, const struct prop_def *p,
+    const char *untrusted_value, char **ret, char *err, size_t errlen);
 
 /* The qube's class as an enum (from its row). */
 enum qube_class qube_class_of(const struct db_qube *q);

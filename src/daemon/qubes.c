@@ -49,8 +49,7 @@ qube_rt_lookup(void *ctx, uint32_t qid)
 /* ---- paths and small helpers ---- */
 
 static int
-qpath(struct daemon *d, char *out, size_t n, const char *name,
-    const char *leaf)
+qpath(struct daemon *d, char *out, size_t n, const char *name, const char *leaf)
 {
 	return str_printf(out, n, "%s/qubes/%s%s%s", d->cfg.run_dir, name,
 	    leaf ? "/" : "", leaf ? leaf : "");
@@ -151,8 +150,8 @@ find_program(struct daemon *d, const char *name, char *out, size_t n)
 	for (i = 0; i < ARRAY_SIZE(rel); i++) {
 		char p[PATH_MAX];
 
-		(void)str_printf(p, sizeof(p), "%s%s/%s", d->cfg.bin_dir,
-		    rel[i], name);
+		(void)str_printf(
+		    p, sizeof(p), "%s%s/%s", d->cfg.bin_dir, rel[i], name);
 		if (access(p, X_OK) == 0)
 			return str_copy(out, n, p);
 	}
@@ -187,9 +186,10 @@ write_state(struct daemon *d, struct running *r)
 	f = fopen(tmp, "we");
 	if (f == NULL)
 		return;
-	(void)fprintf(f, "qid=%u\ninit_pid=%d\ninit_start=%llu\n"
-			 "qrexec_pid=%d\nqrexec_start=%llu\nstart_time=%llu\n"
-			 "state=%s\n",
+	(void)fprintf(f,
+	    "qid=%u\ninit_pid=%d\ninit_start=%llu\n"
+	    "qrexec_pid=%d\nqrexec_start=%llu\nstart_time=%llu\n"
+	    "state=%s\n",
 	    r->rt.qid, (int)r->init_pid, proc_start(r->init_pid),
 	    (int)r->qrexec_pid, proc_start(r->qrexec_pid),
 	    (unsigned long long)r->rt.start_time,
@@ -200,8 +200,8 @@ write_state(struct daemon *d, struct running *r)
 
 /* ---- stopping ---- */
 
-static void finish_waiters(struct daemon *d, struct running *r,
-    const char *exc, const char *msg);
+static void finish_waiters(
+    struct daemon *d, struct running *r, const char *exc, const char *msg);
 
 static void
 running_unlink(struct daemon *d, struct running *r)
@@ -248,8 +248,8 @@ qube_halted(struct daemon *d, struct running *r)
 	}
 	if (r->qrexec_pidfd >= 0) {
 		loop_del(&d->loop, r->qrexec_pidfd);
-		(void)syscall(SYS_pidfd_send_signal, r->qrexec_pidfd, SIGTERM,
-		    NULL, 0);
+		(void)syscall(
+		    SYS_pidfd_send_signal, r->qrexec_pidfd, SIGTERM, NULL, 0);
 		close_fd(&r->qrexec_pidfd);
 	}
 	if (r->ready_fd >= 0) {
@@ -263,7 +263,7 @@ qube_halted(struct daemon *d, struct running *r)
 	if (d->backend && d->backend->cleanup)
 		d->backend->cleanup(d, r);
 	if (str_printf(path, sizeof(path), "%s/vchan/%u", d->cfg.run_dir,
-		r->rt.domid) == 0)
+	        r->rt.domid) == 0)
 		(void)rm_rf(path);
 	if (qpath(d, path, sizeof(path), r->name, NULL) == 0)
 		(void)rm_rf(path);
@@ -274,8 +274,8 @@ qube_halted(struct daemon *d, struct running *r)
 		r->waiting_start = NULL;
 	}
 	finish_waiters(d, r, NULL, NULL);
-	events_for(d, r->name, was_starting ? "domain-start-failed"
-					    : "domain-shutdown");
+	events_for(d, r->name,
+	    was_starting ? "domain-start-failed" : "domain-shutdown");
 	log_info("%s: halted", r->name);
 	running_unlink(d, r);
 	if (r->auto_cleanup)
@@ -284,8 +284,8 @@ qube_halted(struct daemon *d, struct running *r)
 }
 
 static void
-finish_waiters(struct daemon *d, struct running *r, const char *exc,
-    const char *msg)
+finish_waiters(
+    struct daemon *d, struct running *r, const char *exc, const char *msg)
 {
 	size_t i;
 
@@ -320,8 +320,8 @@ init_exited(void *arg, int fd, short revents)
 	qube_halted(d, r);
 }
 
-static int spawn_qrexec_daemon(struct daemon *d, struct running *r,
-    const struct db_qube *q);
+static int spawn_qrexec_daemon(
+    struct daemon *d, struct running *r, const struct db_qube *q);
 
 static void
 qrexec_exited(void *arg, int fd, short revents)
@@ -406,8 +406,8 @@ start_timeout(void *arg)
 }
 
 static int
-prop_str(struct daemon *d, const struct db_qube *q, const char *name,
-    char *out, size_t n)
+prop_str(struct daemon *d, const struct db_qube *q, const char *name, char *out,
+    size_t n)
 {
 	const struct prop_def *p = prop_find(qube_class_of(q), name);
 	char *v = NULL;
@@ -425,8 +425,8 @@ prop_str(struct daemon *d, const struct db_qube *q, const char *name,
 }
 
 static int
-spawn_qrexec_daemon(struct daemon *d, struct running *r,
-    const struct db_qube *q)
+spawn_qrexec_daemon(
+    struct daemon *d, struct running *r, const struct db_qube *q)
 {
 	char prog[PATH_MAX], policy_prog[PATH_MAX], sockdir[PATH_MAX];
 	char vchan[PATH_MAX], policy_sock[PATH_MAX], svc[2 * PATH_MAX + 2];
@@ -439,16 +439,17 @@ spawn_qrexec_daemon(struct daemon *d, struct running *r,
 		log_warnx("qrexec-daemon not found");
 		return -ENOENT;
 	}
-	if (find_program(d, "qrexec-policy-exec", policy_prog,
-		sizeof(policy_prog)) < 0)
+	if (find_program(
+	        d, "qrexec-policy-exec", policy_prog, sizeof(policy_prog)) < 0)
 		(void)str_copy(policy_prog, sizeof(policy_prog), "/bin/false");
-	(void)str_printf(sockdir, sizeof(sockdir), "--socket-dir=%s/qrexec",
-	    d->cfg.run_dir);
+	(void)str_printf(
+	    sockdir, sizeof(sockdir), "--socket-dir=%s/qrexec", d->cfg.run_dir);
 	(void)str_printf(vchan, sizeof(vchan), "%s/vchan", d->cfg.run_dir);
 	(void)str_printf(policy_sock, sizeof(policy_sock),
 	    "--policy-socket=%s/policy.sock", d->cfg.run_dir);
-	(void)str_printf(svc, sizeof(svc), "%s/qubes-rpc-dom0:%s/qubes-rpc-dom0",
-	    d->cfg.run_dir, d->cfg.conf_dir);
+	(void)str_printf(svc, sizeof(svc),
+	    "%s/qubes-rpc-dom0:%s/qubes-rpc-dom0", d->cfg.run_dir,
+	    d->cfg.conf_dir);
 	(void)str_printf(domid, sizeof(domid), "%u", r->rt.domid);
 	if (prop_str(d, q, "qrexec_timeout", timeout, sizeof(timeout)) < 0)
 		(void)str_copy(timeout, sizeof(timeout), "60");
@@ -468,8 +469,8 @@ spawn_qrexec_daemon(struct daemon *d, struct running *r,
 	}
 	if (pid == 0) {
 		char policy_opt[PATH_MAX + 20];
-		int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		    0600);
+		int lfd =
+		    open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		sigset_t none;
 
 		sigemptyset(&none);
@@ -497,8 +498,8 @@ spawn_qrexec_daemon(struct daemon *d, struct running *r,
 	r->qrexec_pid = pid;
 	r->qrexec_pidfd = pidfd_open(pid, 0);
 	if (r->qrexec_pidfd >= 0)
-		(void)loop_add(&d->loop, r->qrexec_pidfd, POLLIN, qrexec_exited,
-		    r);
+		(void)loop_add(
+		    &d->loop, r->qrexec_pidfd, POLLIN, qrexec_exited, r);
 	if (r->ready_fd >= 0) {
 		loop_del(&d->loop, r->ready_fd);
 		close_fd(&r->ready_fd);
@@ -543,15 +544,18 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 		return -EINVAL;
 	}
 	if (d->backend == NULL) {
-		api_reply_exc(d, c, "QubesVMError", "no backend to run qubes "
+		api_reply_exc(d, c, "QubesVMError",
+		    "no backend to run qubes "
 		    "(bulkheadd --backend)");
 		return -ENOTSUP;
 	}
 	if (prop_str(d, q, "virt_mode", vm, sizeof(vm)) == 0 &&
 	    strcmp(vm, "vm") == 0 && strcmp(d->backend->name, "vm") != 0) {
 		/* never fall back silently from a VM to a sandbox */
-		api_reply_exc(d, c, "QubesVMError", "%s has virt_mode=vm, but "
-		    "the QEMU backend is not available here", q->name);
+		api_reply_exc(d, c, "QubesVMError",
+		    "%s has virt_mode=vm, but "
+		    "the QEMU backend is not available here",
+		    q->name);
 		return -ENOTSUP;
 	}
 	if (k == QC_APPVM || k == QC_DISPVM) {
@@ -560,8 +564,10 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 
 		if (prop_str(d, q, "template", tname, sizeof(tname)) < 0 ||
 		    db_qube_by_name(&d->db, tname, &t) < 0) {
-			api_reply_exc(d, c, "QubesNoTemplateError", "%s has no "
-			    "template", q->name);
+			api_reply_exc(d, c, "QubesNoTemplateError",
+			    "%s has no "
+			    "template",
+			    q->name);
 			return -ENOENT;
 		}
 	}
@@ -574,13 +580,14 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 		char *ac = NULL;
 
 		r->auto_cleanup = k == QC_DISPVM &&
-		    db_kv_get(&d->db, DB_PROPS, q->qid, "auto_cleanup", &ac) > 0 &&
+		    db_kv_get(&d->db, DB_PROPS, q->qid, "auto_cleanup", &ac) >
+		        0 &&
 		    strcmp(ac, "True") == 0;
 		free(ac);
 	}
 	events_for(d, q->name, "domain-pre-start");
-	rc = str_printf(path, sizeof(path), "%s/vchan/%u", d->cfg.run_dir,
-	    r->rt.domid);
+	rc = str_printf(
+	    path, sizeof(path), "%s/vchan/%u", d->cfg.run_dir, r->rt.domid);
 	if (rc == 0)
 		rc = mkdir_p(path, 0700);
 	if (rc == 0)
@@ -588,32 +595,32 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 	if (rc == 0)
 		rc = mkdir_p(path, 0755);
 	if (rc < 0) {
-		(void)str_printf(err, sizeof(err), "runtime directories: %s",
-		    strerror(-rc));
+		(void)str_printf(
+		    err, sizeof(err), "runtime directories: %s", strerror(-rc));
 		goto fail;
 	}
 	rc = d->backend->start(d, q, r, err, sizeof(err));
 	if (rc < 0)
 		goto fail;
 	r->init_pidfd = pidfd_open(r->init_pid, 0);
-	if (r->init_pidfd < 0 || loop_add(&d->loop, r->init_pidfd, POLLIN,
-				     init_exited, r) < 0) {
-		(void)str_printf(err, sizeof(err), "pidfd_open: %s",
-		    strerror(errno));
+	if (r->init_pidfd < 0 ||
+	    loop_add(&d->loop, r->init_pidfd, POLLIN, init_exited, r) < 0) {
+		(void)str_printf(
+		    err, sizeof(err), "pidfd_open: %s", strerror(errno));
 		rc = -errno;
 		goto fail_kill;
 	}
 	rc = spawn_qrexec_daemon(d, r, q);
 	if (rc < 0) {
-		(void)str_printf(err, sizeof(err), "qrexec-daemon: %s",
-		    strerror(-rc));
+		(void)str_printf(
+		    err, sizeof(err), "qrexec-daemon: %s", strerror(-rc));
 		goto fail_kill;
 	}
 	if (prop_str(d, q, "qrexec_timeout", tval, sizeof(tval)) == 0)
 		(void)parse_u32(tval, 86400, &timeout);
 	/* the daemon gives up at the timeout; this is the backstop */
-	r->start_timer = loop_timer_add(&d->loop, (uint64_t)timeout * 1000 +
-		5000, start_timeout, r);
+	r->start_timer = loop_timer_add(
+	    &d->loop, (uint64_t)timeout * 1000 + 5000, start_timeout, r);
 	r->waiting_start = c;
 	log_info("%s: starting", q->name);
 	return 0;
@@ -626,8 +633,8 @@ fail:
 	if (qpath(d, path, sizeof(path), q->name, NULL) == 0)
 		(void)rm_rf(path);
 	events_for(d, q->name, "domain-start-failed");
-	api_reply_exc(d, c, "QubesVMError", "%s: start failed: %s", q->name,
-	    err);
+	api_reply_exc(
+	    d, c, "QubesVMError", "%s: start failed: %s", q->name, err);
 	free(r);
 	return rc < 0 ? rc : -EIO;
 }
@@ -645,13 +652,13 @@ stop_timeout(void *arg)
 		(void)d->backend->kill(d, r);
 		return;
 	}
-	finish_waiters(d, r, "QubesVMShutdownTimeoutError",
-	    "shutdown timed out");
+	finish_waiters(
+	    d, r, "QubesVMShutdownTimeoutError", "shutdown timed out");
 }
 
 int
-qube_shutdown(struct daemon *d, const struct db_qube *q, bool force,
-    struct conn *c)
+qube_shutdown(
+    struct daemon *d, const struct db_qube *q, bool force, struct conn *c)
 {
 	struct running *r = qube_running(d, q->qid);
 	uint32_t timeout = 60;
@@ -679,8 +686,8 @@ qube_shutdown(struct daemon *d, const struct db_qube *q, bool force,
 	(void)d->backend->shutdown(d, r);
 	if (prop_str(d, q, "shutdown_timeout", tval, sizeof(tval)) == 0)
 		(void)parse_u32(tval, 86400, &timeout);
-	r->stop_timer = loop_timer_add(&d->loop, (uint64_t)timeout * 1000,
-	    stop_timeout, r);
+	r->stop_timer =
+	    loop_timer_add(&d->loop, (uint64_t)timeout * 1000, stop_timeout, r);
 	return 0;
 }
 
@@ -739,7 +746,7 @@ qube_remove_files(struct daemon *d, const struct db_qube *q)
 	char path[PATH_MAX];
 
 	if (str_printf(path, sizeof(path), "%s/qubes/%s", d->cfg.state_dir,
-		q->name) < 0)
+	        q->name) < 0)
 		return -ENAMETOOLONG;
 	return rm_rf(path);
 }
@@ -816,14 +823,14 @@ adopt_or_clean(struct daemon *d, const char *name)
 	    strcmp(q.name, name) != 0 ||
 	    !same_process(sf.init_pid, sf.init_start)) {
 		/* not running any more: clean what is left */
-		if (sf.qrexec_pid > 1 && same_process(sf.qrexec_pid,
-					     sf.qrexec_start))
+		if (sf.qrexec_pid > 1 &&
+		    same_process(sf.qrexec_pid, sf.qrexec_start))
 			(void)kill(sf.qrexec_pid, SIGTERM);
-		if (sf.init_pid > 1 && same_process(sf.init_pid,
-					  sf.init_start))
+		if (sf.init_pid > 1 && same_process(sf.init_pid, sf.init_start))
 			(void)kill(-sf.init_pid, SIGKILL);
 		if (str_printf(path, sizeof(path), "%s/vchan/%u",
-			d->cfg.run_dir, sf.qid) == 0 && sf.qid > 0)
+		        d->cfg.run_dir, sf.qid) == 0 &&
+		    sf.qid > 0)
 			(void)rm_rf(path);
 		if (qpath(d, path, sizeof(path), name, NULL) == 0)
 			(void)rm_rf(path);
@@ -840,7 +847,8 @@ adopt_or_clean(struct daemon *d, const char *name)
 		char *ac = NULL;
 
 		r->auto_cleanup = qube_class_of(&q) == QC_DISPVM &&
-		    db_kv_get(&d->db, DB_PROPS, q.qid, "auto_cleanup", &ac) > 0 &&
+		    db_kv_get(&d->db, DB_PROPS, q.qid, "auto_cleanup", &ac) >
+		        0 &&
 		    strcmp(ac, "True") == 0;
 		free(ac);
 	}
@@ -879,8 +887,8 @@ collect_stale(const struct db_qube *q, void *arg)
 
 	if (qube_class_of(q) != QC_DISPVM || qube_running(st->d, q->qid))
 		return 0;
-	stale = db_kv_get(&st->d->db, DB_PROPS, q->qid, "auto_cleanup",
-		    &ac) > 0 &&
+	stale =
+	    db_kv_get(&st->d->db, DB_PROPS, q->qid, "auto_cleanup", &ac) > 0 &&
 	    strcmp(ac, "True") == 0;
 	free(ac);
 	if (stale && st->n < ARRAY_SIZE(st->qid)) {
@@ -952,8 +960,8 @@ policy_exited(void *arg, int fd, short revents)
 		return;
 	d->policy_restarts++;
 	log_warnx("qrexec-policy-daemon exited; restarting it");
-	(void)loop_timer_add(&d->loop,
-	    d->policy_restarts > 5 ? 10000 : 1000, policy_restart, d);
+	(void)loop_timer_add(
+	    &d->loop, d->policy_restarts > 5 ? 10000 : 1000, policy_restart, d);
 }
 
 int
@@ -965,21 +973,22 @@ qube_policy_start(struct daemon *d)
 
 	if (find_program(d, "qrexec-policy-daemon", prog, sizeof(prog)) < 0) {
 		log_warnx("qrexec-policy-daemon not found: every qrexec call "
-			  "between qubes will be denied");
+		          "between qubes will be denied");
 		return -ENOENT;
 	}
 	(void)str_printf(sock, sizeof(sock), "%s/policy.sock", d->cfg.run_dir);
-	(void)str_printf(internal, sizeof(internal), "%s", d->cfg.internal_socket);
+	(void)str_printf(
+	    internal, sizeof(internal), "%s", d->cfg.internal_socket);
 	(void)str_printf(dirs, sizeof(dirs), "%s/policy.d:%s/policy.d",
 	    d->cfg.run_dir, d->cfg.conf_dir);
-	(void)str_printf(log, sizeof(log), "%s/policy-daemon.log",
-	    d->cfg.run_dir);
+	(void)str_printf(
+	    log, sizeof(log), "%s/policy-daemon.log", d->cfg.run_dir);
 	pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		int lfd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		    0600);
+		int lfd =
+		    open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		sigset_t none;
 
 		sigemptyset(&none);
@@ -997,7 +1006,7 @@ qube_policy_start(struct daemon *d)
 	d->policy_pid = pid;
 	d->policy_pidfd = pidfd_open(pid, 0);
 	if (d->policy_pidfd >= 0)
-		(void)loop_add(&d->loop, d->policy_pidfd, POLLIN, policy_exited,
-		    d);
+		(void)loop_add(
+		    &d->loop, d->policy_pidfd, POLLIN, policy_exited, d);
 	return 0;
 }

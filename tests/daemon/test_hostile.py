@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""A hostile Admin API caller: malformed headers, oversized payloads,
+floods of calls and of event subscriptions, a subscriber that never
+reads.  bulkheadd must stay up, answer everyone else, and change nothing
+it was not asked to."""
+
+import os
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import bh  # noqa: E402
+from bh import ApiError, expect_exc  # noqa: E402
+
+D = bh.Bulkheadd(backend="none").start()
+D.create("TemplateVM", "tpl", "black")
+D.create("AppVM", "work", "red", "tpl")
+
+
+def snapshot():
+    return (D.call("admin.vm.List"),
+            D.call("admin.vm.property.GetAll", "work"),
+            D.call("admin.vm.feature.List", "work"),
+            D.call("admin.vm.tag.List", "work"),
+            D.call("admin.property.GetAll"),
+            D.call("admin.label.List"))
+
+
+BASE = snapshot()
+
+
+def alive_and_unchanged():
+    assert D.proc.poll() is None, "bulkheadd died"
+    assert snapshot() == BASE, "state changed"
+
+
+def raw(data, timeout=10, shut=True):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(D.sock)
+    try:
+        s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            out += d
+    except (BrokenPipeError, ConnectionResetError):
+        out = b"<reset>"
+    s.close()
+    return out
+
+
+def test_malformed_headers():
+    bad = [
+        b"admin.vm.List+ dom0 name dom0",            # no NUL
+        b"admin.vm.List+ dom0 name\0",               # three fields
+        b"admin.vm.List+ dom0 name dom0 x\0",        # five fields
+        b"admin.vm.List+  dom0 name dom0\0",         # empty field
+        b"admin.vm.List+ dom0 uuid dom0\0",          # bad dest type
+        b"admin.vm.List+ dom0 keyword work\0",       # unknown keyword
+        b"admin/vm.List+ dom0 name dom0\0",          # bad method char
+        b"+ dom0 name dom0\0",                       # empty method
+        b"admin.vm.List+a b dom0 name dom0\0",
+        b"admin.vm.List+ dom\xff0 name dom0\0",      # bad source
+        b"admin.vm.List+ dom0 name " + b"x" * 40 + b"\0",
+        b"a" * 300 + b"+ dom0 name dom0\0",          # method too long
+        b"admin.vm.List+" + b"a" * 300 + b" dom0 name dom0\0",
+        b"\0",
+        b"",
+    ]
+    for b in bad:
+        out = raw(b)
+        assert out in (b"", b"<reset>"), (b, out)
+    alive_and_unchanged()
+
+
+def test_oversized_payloads():
+    out = raw(b"admin.vm.feature.Set+x dom0 name work\0" + b"A" * 70000)
+    assert out in (b"", b"<reset>"), out[:60]
+    # a payload that never ends: the daemon stops reading and closes
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(D.sock)
+    sent = 0
+    try:
+        while sent < 50 * 1024 * 1024:
+            s.sendall(b"B" * 65536)
+            sent += 65536
+    except (BrokenPipeError, ConnectionResetError, socket.timeout):
+        pass
+    s.close()
+    assert sent < 50 * 1024 * 1024, "the daemon kept reading forever"
+    # values too long for a property or with a NUL
+    expect_exc("ProtocolError", D.call, "admin.vm.feature.Set", "work", "y",
+               "a\0b")
+    e = expect_exc("ProtocolError", D.call, "admin.vm.property.Set",
+                   "work", "kernelopts", "a" * 5000)
+    assert "too long" in e.msg, e.msg
+    alive_and_unchanged()
+
+
+def test_flood_of_calls():
+    errors = []
+
+    def worker():
+        try:
+            for _ in range(150):
+                D.call("admin.vm.List")
+                expect_exc("QubesNoSuchPropertyError", D.call,
+                           "admin.vm.property.Get", "work", "nope")
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+    ts = [threading.Thread(target=worker) for _ in range(16)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors, errors[:3]
+    alive_and_unchanged()
+
+
+def subscribe():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.connect(D.sock)
+    s.sendall(b"admin.Events+ dom0 name dom0\0")
+    s.shutdown(socket.SHUT_WR)
+    return s
+
+
+def test_flood_of_subscriptions():
+    subs = []
+    refused = 0
+    for _ in range(100):
+        s = subscribe()
+        first = s.recv(4096)
+        if first.startswith(b"1\0"):
+            subs.append(s)
+        else:
+            assert first.startswith(b"2\0") or first == b"", first
+            refused += 1
+            s.close()
+    assert refused > 0 and len(subs) <= 64, (len(subs), refused)
+    alive_and_unchanged()
+    for s in subs:
+        s.close()
+    time.sleep(0.2)
+    # slots come back
+    s = subscribe()
+    assert s.recv(4096).startswith(b"1\0")
+    s.close()
+
+
+def test_subscriber_that_never_reads():
+    s = subscribe()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    assert s.recv(100).startswith(b"1\0")
+    # ~2.4 MB of events; the subscriber reads none of them
+    big = "v" * 4000
+    for i in range(300):
+        D.call("admin.vm.feature.Set", "work", "spam", big + str(i))
+    D.call("admin.vm.feature.Remove", "work", "spam")
+    # the daemon dropped it rather than buffer without bound
+    s.settimeout(10)
+    total = 0
+    try:
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            total += len(d)
+    except (ConnectionResetError, socket.timeout):
+        pass
+    assert total < 2 * 1024 * 1024, "the daemon buffered everything: %d" % \
+        total
+    s.close()
+    alive_and_unchanged()
+
+
+def test_idle_connections_do_not_lock_out():
+    idle = []
+    for _ in range(300):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(5)
+        try:
+            s.connect(D.sock)
+            idle.append(s)
+        except OSError:
+            s.close()
+            break
+    for s in idle:
+        s.close()
+    time.sleep(0.3)
+    alive_and_unchanged()
+
+
+try:
+    bh.run_tests([
+        test_malformed_headers,
+        test_oversized_payloads,
+        test_flood_of_calls,
+        test_flood_of_subscriptions,
+        test_subscriber_that_never_reads,
+        test_idle_connections_do_not_lock_out,
+    ])
+finally:
+    D.close()

@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""bulkheadd survives faults: kill -9 at many points during writes leaves a
+consistent database holding every acknowledged change; a restarted daemon
+finds running qubes again or cleans up after dead ones; nothing is left
+behind."""
+
+import os
+import random
+import signal
+import sqlite3
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import bh  # noqa: E402
+from bh import ApiError  # noqa: E402
+
+ROUNDS = int(os.environ.get("BULKHEAD_KILL_ROUNDS", "25"))
+
+
+def db_check(path):
+    """Open the database as a fresh process would, and check it."""
+    con = sqlite3.connect(path)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+        # every qube is whole: a label, and a template for AppVMs
+        for qid, name, klass in con.execute(
+                "SELECT qid, name, class FROM qubes"):
+            props = dict(con.execute(
+                "SELECT name, value FROM props WHERE qid = ?", (qid,)))
+            assert "label" in props, "qube %s without a label" % name
+            if klass == "AppVM":
+                assert "template" in props, "AppVM %s without template" % name
+            if qid:
+                tags = [t for (t,) in con.execute(
+                    "SELECT name FROM tags WHERE qid = ?", (qid,))]
+                assert any(t.startswith("created-by-") for t in tags), name
+        return {n: k for _, n, k in con.execute(
+            "SELECT qid, name, class FROM qubes")}
+    finally:
+        con.close()
+
+
+def test_kill9_during_writes():
+    d = bh.Bulkheadd(backend="none")
+    rnd = random.Random(1234)
+    acked = {}      # name -> "present" | "absent"
+    acked_props = {}  # (name, prop) -> value
+    try:
+        d.start()
+        d.create("TemplateVM", "tpl", "black")
+        acked["tpl"] = "present"
+        seq = 0
+        for rnd_i in range(ROUNDS):
+            stop = threading.Event()
+            local_acks = []
+            inflight = []  # the call under way when the daemon died
+
+            def writer():
+                nonlocal seq
+                while not stop.is_set():
+                    seq += 1
+                    name = "q%d" % seq
+                    op = seq % 4
+                    inflight[:] = [name, "q%d" % (seq - 3)]
+                    try:
+                        if op == 0 or op == 1:
+                            d.create("AppVM", name, "red", "tpl")
+                            local_acks.append(("present", name, None, None))
+                            d.call("admin.vm.property.Set", name, "memory",
+                                   str(300 + seq))
+                            local_acks.append(("prop", name, "memory",
+                                               str(300 + seq)))
+                            d.call("admin.vm.feature.Set", name, "f", "1")
+                            d.call("admin.vm.tag.Set", name, "t%d" % seq)
+                        elif op == 2:
+                            d.call("admin.vm.Clone", "tpl",
+                                   payload="name=%s" % name)
+                            local_acks.append(("present", name, None, None))
+                        else:
+                            victim = "q%d" % (seq - 3)
+                            d.call("admin.vm.Remove", victim)
+                            local_acks.append(("absent", victim, None, None))
+                    except (ApiError, OSError):
+                        return  # the daemon died under us
+            t = threading.Thread(target=writer)
+            t.start()
+            time.sleep(rnd.uniform(0.0, 0.25))
+            d.proc.send_signal(signal.SIGKILL)
+            d.proc.wait()
+            stop.set()
+            t.join(30)
+            for kind, name, prop, value in local_acks:
+                if kind == "prop":
+                    acked_props[(name, prop)] = value
+                else:
+                    acked[name] = kind
+            names = db_check(os.path.join(d.state, "qubes.db"))
+            # every acknowledged change is there
+            for name, want in acked.items():
+                have = "present" if name in names else "absent"
+                if name in inflight and have != want:
+                    # its last call may have committed without a reply
+                    acked[name] = have
+                    continue
+                assert have == want, "round %d: %s should be %s" % (
+                    rnd_i, name, want)
+            for name in names:
+                assert name in acked or name in inflight or name == "dom0", \
+                    "round %d: %s appeared without an acknowledged call" % (
+                        rnd_i, name)
+                acked.setdefault(name, "present")
+            d.start()
+            for (name, prop), value in acked_props.items():
+                if acked.get(name) == "present":
+                    assert d.prop(name, prop)[0] == value, (name, prop)
+        assert len(acked) > ROUNDS, "too few writes happened: %d" % len(acked)
+    finally:
+        d.close()
+
+
+def test_restart_adopts_running_qube():
+    d = bh.Bulkheadd().start()
+    try:
+        d.create("TemplateVM", "tpl", "black")
+        d.create("AppVM", "work", "red", "tpl")
+        d.service("work", "test.Hi", "#!/bin/sh\necho hi\n")
+        d.call("admin.vm.Start", "work")
+        d.stop(signal.SIGKILL)
+        # the qube and its qrexec live on without bulkheadd
+        rc, out, _ = d.qrexec_client("work", "DEFAULT:QUBESRPC test.Hi dom0")
+        assert rc == 0 and out == b"hi\n", (rc, out)
+        d.start()
+        assert d.qubes()["work"]["state"] == "Running"
+        rc, out, _ = d.qrexec_client("work", "DEFAULT:QUBESRPC test.Hi dom0")
+        assert rc == 0 and out == b"hi\n", (rc, out)
+        d.call("admin.vm.Shutdown", "work", "wait")
+        assert d.qubes()["work"]["state"] == "Halted"
+        assert no_qube_processes(d), d.processes()
+        # SIGTERM also leaves qubes running
+        d.call("admin.vm.Start", "work")
+        d.stop(signal.SIGTERM)
+        d.start()
+        assert d.qubes()["work"]["state"] == "Running"
+        d.call("admin.vm.Kill", "work")
+        bh.wait_for(lambda: d.qubes()["work"]["state"] == "Halted", "halt")
+        assert no_qube_processes(d), d.processes()
+    finally:
+        d.close()
+
+
+def qube_pids(d):
+    out = []
+    for pid in d.processes():
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if b"qrexec-agent" in cmd or b"qrexec-daemon" in cmd:
+            out.append(pid)
+    return out
+
+
+def no_qube_processes(d):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if not qube_pids(d):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_restart_cleans_up_dead_qube():
+    d = bh.Bulkheadd().start()
+    try:
+        d.create("TemplateVM", "tpl", "black")
+        d.create("AppVM", "work", "red", "tpl")
+        d.call("admin.vm.property.Set", "work", "template_for_dispvms", "1")
+        d.call("admin.vm.Start", "work")
+        disp = d.call("admin.vm.CreateDisposable", "work")
+        d.call("admin.vm.Start", disp)
+        d.stop(signal.SIGKILL)
+        # the qubes die while nobody watches
+        for pid in qube_pids(d):
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    if b"qrexec-agent" in f.read():
+                        os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.2)
+        d.start()
+        q = d.qubes()
+        assert q["work"]["state"] == "Halted", q
+        assert disp not in q, "a dead disposable was kept"
+        assert no_qube_processes(d), d.processes()
+        assert os.listdir(os.path.join(d.run, "qubes")) == []
+        assert os.listdir(os.path.join(d.run, "vchan")) == []
+    finally:
+        d.close()
+
+
+def test_qube_init_dies():
+    d = bh.Bulkheadd().start()
+    try:
+        d.create("TemplateVM", "tpl", "black")
+        d.create("AppVM", "work", "red", "tpl")
+        d.call("admin.vm.Start", "work")
+        for pid in qube_pids(d):
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if b"qrexec-agent" in f.read():
+                    os.kill(pid, signal.SIGKILL)
+        bh.wait_for(lambda: d.qubes()["work"]["state"] == "Halted", "halt")
+        assert no_qube_processes(d), d.processes()
+        # and it starts again
+        d.call("admin.vm.Start", "work")
+        assert d.qubes()["work"]["state"] == "Running"
+    finally:
+        d.close()
+
+
+try:
+    bh.run_tests([
+        test_kill9_during_writes,
+        test_restart_adopts_running_qube,
+        test_restart_cleans_up_dead_qube,
+        test_qube_init_dies,
+    ])
+finally:
+    pass
