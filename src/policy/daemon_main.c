@@ -68,7 +68,7 @@ enum conn_state {
 struct conn {
 	int fd;
 	enum conn_state state;
-	char *buf;
+	char *untrusted_buf; /* the request, until it is parsed */
 	size_t len;
 	uint64_t deadline;
 	struct policy_decision dec;
@@ -78,7 +78,7 @@ struct conn {
 	pid_t ask_pid;
 	char *ask_out; /* what is still to be sent to the agent */
 	size_t ask_out_len, ask_out_off;
-	char ask_in[DAEMON_AGENT_ANSWER_MAX];
+	char untrusted_ask_in[DAEMON_AGENT_ANSWER_MAX];
 	size_t ask_in_len;
 	char reply[POLICY_REPLY_BUF_LEN];
 	size_t reply_len, reply_off;
@@ -301,7 +301,7 @@ conn_close(struct daemon *D, struct conn *c)
 	if (c->have_dec)
 		policy_decision_free(&c->dec);
 	free(c->ask_out);
-	free(c->buf);
+	free(c->untrusted_buf);
 	free(c);
 	D->nconns--;
 }
@@ -513,8 +513,8 @@ finish_ask(struct daemon *D, struct conn *c)
 	}
 	(void)close(c->ask_fd);
 	c->ask_fd = -1;
-	if (policy_agent_answer_parse(
-	        c->ask_in, c->ask_in_len, &allowed, target) < 0) {
+	if (policy_agent_answer_parse(c->untrusted_ask_in,
+	        c->untrusted_ask_in_len, &allowed, target) < 0) {
 		log_warnx("ask: invalid answer from the agent, denying");
 		allowed = false;
 	}
@@ -595,8 +595,8 @@ conn_read(struct daemon *D, struct conn *c)
 			conn_close(D, c);
 			return;
 		}
-		n = read(
-		    c->fd, c->buf + c->len, POLICY_REQUEST_MAX_LEN - c->len);
+		n = read(c->fd, c->untrusted_buf + c->len,
+		    POLICY_REQUEST_MAX_LEN - c->len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -611,7 +611,7 @@ conn_read(struct daemon *D, struct conn *c)
 		}
 		c->len += (size_t)n;
 	}
-	r = policy_daemon_request_parse(c->buf, c->len, eof, &req);
+	r = policy_daemon_request_parse(c->untrusted_buf, c->len, eof, &req);
 	if (r == -EAGAIN && !eof)
 		return;
 	if (r < 0) {
@@ -619,7 +619,8 @@ conn_read(struct daemon *D, struct conn *c)
 
 		/* as Qubes: no answer to a request it cannot parse */
 		log_warnx("invalid policy request %s, closing",
-		    log_quote(q, sizeof(q), c->buf, c->len < 64 ? c->len : 64));
+		    log_quote(q, sizeof(q), c->untrusted_buf,
+		        c->len < 64 ? c->len : 64));
 		conn_close(D, c);
 		return;
 	}
@@ -640,7 +641,7 @@ conn_ask_io(struct daemon *D, struct conn *c, short revents)
 
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			log_warnx("ask: agent: %s, denying", strerror(errno));
-			c->ask_in_len = 0;
+			c->untrusted_ask_in_len = 0;
 			finish_ask(D, c);
 			return;
 		}
@@ -649,15 +650,18 @@ conn_ask_io(struct daemon *D, struct conn *c, short revents)
 		return;
 	}
 	if (revents & (POLLIN | POLLHUP | POLLERR)) {
-		ssize_t n = read(c->ask_fd, c->ask_in + c->ask_in_len,
-		    sizeof(c->ask_in) - c->ask_in_len);
+		ssize_t n = read(c->ask_fd,
+		    c->untrusted_ask_in + c->untrusted_ask_in_len,
+		    sizeof(c->untrusted_ask_in) - c->untrusted_ask_in_len);
 
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n > 0) {
-			c->ask_in_len += (size_t)n;
-			if (memchr(c->ask_in, '\n', c->ask_in_len) == NULL &&
-			    c->ask_in_len < sizeof(c->ask_in))
+			c->untrusted_ask_in_len += (size_t)n;
+			if (memchr(c->untrusted_ask_in, '\n',
+			        c->untrusted_ask_in_len) == NULL &&
+			    c->untrusted_ask_in_len <
+			        sizeof(c->untrusted_ask_in))
 				return;
 		}
 		finish_ask(D, c);
@@ -680,8 +684,8 @@ accept_conns(struct daemon *D)
 		}
 		c = calloc(1, sizeof(*c));
 		if (c != NULL)
-			c->buf = malloc(POLICY_REQUEST_MAX_LEN + 1);
-		if (c == NULL || c->buf == NULL) {
+			c->untrusted_buf = malloc(POLICY_REQUEST_MAX_LEN + 1);
+		if (c == NULL || c->untrusted_buf == NULL) {
 			free(c);
 			(void)close(fd);
 			log_warnx("out of memory, closing a connection");
