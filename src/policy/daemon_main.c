@@ -79,7 +79,7 @@ struct conn {
 	char *ask_out; /* what is still to be sent to the agent */
 	size_t ask_out_len, ask_out_off;
 	char untrusted_ask_in[DAEMON_AGENT_ANSWER_MAX];
-	size_t ask_in_len;
+	size_t untrusted_ask_in_len;
 	char reply[POLICY_REPLY_BUF_LEN];
 	size_t reply_len, reply_off;
 	struct conn *next;
