@@ -22,7 +22,7 @@ static void
 usage(FILE *f)
 {
 	(void)fprintf(f,
-	    "Usage: " PROG " [OPTIONS] --system-info FILE SOURCE TARGET "
+	    "Usage: " PROG " [OPTIONS] [--system-info FILE] SOURCE TARGET "
 	    "SERVICE[+ARG]\n"
 	    "\n"
 	    "Evaluate one qrexec call against the policy and print the "
@@ -59,13 +59,29 @@ usage(FILE *f)
 	    "                          [" POLICY_DEFAULT_DIRS "]\n"
 	    "  -c, --compat-dir DIR    the legacy directory of !compat-4.0\n"
 	    "                          [" POLICY_DEFAULT_COMPAT_DIR "]\n"
-	    "  -s, --system-info FILE  internal.GetSystemInfo JSON "
-	    "(required)\n"
+	    "  -s, --system-info FILE  internal.GetSystemInfo JSON (without "
+	    "it: from\n"
+	    "                          --qubesd-socket)\n"
+	    "  -q, --qubesd-socket PATH\n"
+	    "                          without --system-info, ask the admin "
+	    "daemon's\n"
+	    "                          internal socket for it\n"
+	    "                          [" POLICY_DEFAULT_QUBESD_SOCKET "]\n"
 	    "  -r, --requested-source NAME\n"
 	    "                          the source a RemoteVM relay names\n"
+	    "  -R, --reply             print only what qrexec-policy-daemon "
+	    "would\n"
+	    "                          reply (an ask, which cannot be asked "
+	    "here, is\n"
+	    "                          result=deny); exit 0 for allow, 1 "
+	    "otherwise.\n"
+	    "                          Implied when run as qrexec-policy-exec, "
+	    "so that\n"
+	    "                          qrexec-daemon --policy-program can "
+	    "use it\n"
 	    "  -h, --help              show this help\n"
 	    "\n"
-	    "Exit status:\n"
+	    "Exit status (without --reply):\n"
 	    "  0  a decision was printed (allow, deny or ask)\n"
 	    "  1  an error: the policy or the system information could not "
 	    "be\n"
@@ -87,6 +103,49 @@ put_line(const char *key, const char *value)
 	(void)putchar('\n');
 }
 
+/*
+ * --reply (qrexec-policy-exec): the daemon's reply and nothing else, for
+ * qrexec-daemon's --policy-program fallback.  Nobody can be asked here,
+ * so an ask is a deny, as Qubes' program does without a GUI qube.
+ */
+static int
+reply_main(struct policy *p, struct sysinfo *si, struct policy_dirs *dirs,
+    char **args, const char *rsrc)
+{
+	struct policy_decision d;
+	struct policy_query q;
+	char out[POLICY_REPLY_BUF_LEN];
+	int r, status = 1;
+
+	memset(&q, 0, sizeof(q));
+	q.untrusted_source = args[0];
+	q.untrusted_intended_target = args[1];
+	q.untrusted_service_and_arg = args[2];
+	q.untrusted_requested_source = rsrc;
+	if (policy_evaluate(p, si, &q, &d) < 0) {
+		(void)printf("result=deny\n");
+		goto out;
+	}
+	r = d.verdict == POLICY_VERDICT_ALLOW ?
+	    policy_decision_format(&d, out, sizeof(out)) :
+	    -EACCES;
+	if (r >= 0 && d.verdict == POLICY_VERDICT_ALLOW) {
+		(void)printf("%s\n", out);
+		status = 0;
+	} else {
+		(void)fprintf(stderr, PROG ": denied: %s\n",
+		    d.verdict == POLICY_VERDICT_ASK ? "ask: nobody to ask" :
+		                                      d.reason);
+		(void)printf("result=deny\n");
+	}
+	policy_decision_free(&d);
+out:
+	policy_free(p);
+	sysinfo_unref(si);
+	policy_dirs_free(dirs);
+	return fflush(stdout) != 0 ? 1 : status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -95,6 +154,8 @@ main(int argc, char **argv)
 	    {"compat-dir", required_argument, NULL, 'c'},
 	    {"system-info", required_argument, NULL, 's'},
 	    {"requested-source", required_argument, NULL, 'r'},
+	    {"qubesd-socket", required_argument, NULL, 'q'},
+	    {"reply", no_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -106,12 +167,16 @@ main(int argc, char **argv)
 	struct policy *p = NULL;
 	struct sysinfo *si = NULL;
 	const char *compat = POLICY_DEFAULT_COMPAT_DIR, *sifile = NULL;
-	const char *rsrc = NULL;
+	const char *rsrc = NULL, *qsock = POLICY_DEFAULT_QUBESD_SOCKET;
+	const char *slash = strrchr(argv[0], '/');
+	bool reply =
+	    strcmp(slash ? slash + 1 : argv[0], "qrexec-policy-exec") == 0;
 	char err[POLICY_ERRMSG_MAX + POLICY_PATH_MAX];
 	char out[POLICY_REPLY_BUF_LEN];
 	int c, r, status = 0;
 
-	while ((c = getopt_long(argc, argv, "p:c:s:r:h", opts, NULL)) != -1) {
+	while (
+	    (c = getopt_long(argc, argv, "p:c:s:r:q:Rh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			r = policy_dirs_add(&dirs, optarg);
@@ -132,6 +197,12 @@ main(int argc, char **argv)
 		case 'r':
 			rsrc = optarg;
 			break;
+		case 'q':
+			qsock = optarg;
+			break;
+		case 'R':
+			reply = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -140,11 +211,11 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (argc - optind != 3 || sifile == NULL) {
-		(void)fprintf(stderr, PROG ": %s\n",
-		    sifile == NULL ? "--system-info is required" :
-		                     "expected SOURCE TARGET SERVICE[+ARG]");
+	if (argc - optind != 3) {
+		(void)fprintf(
+		    stderr, PROG ": expected SOURCE TARGET SERVICE[+ARG]\n");
 		usage(stderr);
+		policy_dirs_free(&dirs);
 		return 2;
 	}
 	if (dirs.n == 0 && policy_dirs_add(&dirs, POLICY_DEFAULT_DIRS) < 0) {
@@ -152,7 +223,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 
-	r = sysinfo_load_file(sifile, &si, err, sizeof(err));
+	if (sifile != NULL)
+		r = sysinfo_load_file(sifile, &si, err, sizeof(err));
+	else
+		r = sysinfo_fetch(qsock, false, 5000, &si, err, sizeof(err));
 	if (r < 0) {
 		(void)fprintf(stderr, PROG ": system information: %s\n", err);
 		status = 1;
@@ -171,6 +245,8 @@ main(int argc, char **argv)
 		(void)printf("result=deny\n");
 		goto out;
 	}
+	if (reply)
+		return reply_main(p, si, &dirs, argv + optind, rsrc);
 
 	memset(&q, 0, sizeof(q));
 	q.untrusted_source = argv[optind];

@@ -1,7 +1,8 @@
 #!/bin/sh
 # test_admin.sh - qubes-policy (issue #3): list, get, replace, remove;
 # a replacement or removal that would break the policy is refused and
-# leaves the directory as it was.  TAP output.
+# leaves the directory as it was.  Then qrexec-policy-eval as
+# qrexec-daemon's --policy-program (qrexec-policy-exec).  TAP output.
 set -u
 Q=$1/src/policy/qubes-policy
 D=$(mktemp -d)
@@ -53,5 +54,17 @@ ok "then the include file" "$Q" -p "$D" -d include/x
 ok "no temporary files are left" sh -c "[ \"\$(ls -a '$D' | tr '\n' ' ')\" = '. .. 30-a.policy include ' ]"
 s=0; "$Q" -p "$D" -x >/dev/null 2>&1 || s=$?
 ok "usage errors exit 2" test "$s" -eq 2
+
+# the policy program: run as qrexec-policy-exec, with qrexec-daemon's argv
+E=$1/src/policy/qrexec-policy-eval
+SI=$(cd "$(dirname "$0")" && pwd)/golden/sysinfo.json
+ln -s "$E" "$D/qrexec-policy-exec"
+replace 40-x 'x * work personal allow\nx * work vault ask\n' >/dev/null
+pe() { "$D/qrexec-policy-exec" -p "$D" -s "$SI" -- "$@"; }
+ok "policy program: allow exits 0" pe work personal x
+ok "policy program: the reply is the daemon's" sh -c "'$D/qrexec-policy-exec' -p '$D' -s '$SI' -- work personal x | grep -qx 'requested_target=personal'"
+no "policy program: an ask (nobody to ask) exits 1" pe work vault x
+ok "policy program: and prints result=deny" sh -c "'$D/qrexec-policy-exec' -p '$D' -s '$SI' -- work vault x 2>/dev/null | grep -qx result=deny"
+no "policy program: a deny exits 1" pe work dom0 y
 echo "1..$n"
 [ "$bad" -eq 0 ]
