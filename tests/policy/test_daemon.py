@@ -376,6 +376,67 @@ def main():
         os.kill(pid, signal.SIGTERM)
         os.waitpid(pid, 0)
         os.close(master)
+    # the daemon's own terminal prompt (no agent socket, a controlling tty)
+    write_atomic(main_file,
+                 "test.Ask * work @anyvm ask default_target=vault\n")
+    sock = os.path.join(tmp, "tty.sock")
+    pid, master = pty.fork()
+    if pid == 0:
+        os.execv(DAEMON, [DAEMON, "-d", "--socket", sock, "--policy-dir",
+                          pdir, "--compat-dir", os.path.join(tmp, "compat"),
+                          "--system-info", SYSINFO, "--ask-timeout", "5"])
+    try:
+        ok = wait_for(lambda: os.path.exists(sock))
+        box = {}
+
+        def ask_tty():
+            box["r"] = decision(sock, "work", "vault", "test.Ask")
+        t = threading.Thread(target=ask_tty)
+        t.start()
+        screen = read_until(master, b"n to deny: ")
+        check("daemon prompts on its terminal without an agent",
+              ok and b"work wants to call test.Ask" in screen
+              and b"vault  (default)" in screen, screen[-300:])
+        os.write(master, b"personal\n")
+        t.join(10)
+        check("an answer by name on the terminal allows",
+              box.get("r") == "allow:personal", box)
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+        os.close(master)
+
+    # started as root with --user, the daemon drops to that user
+    if os.geteuid() == 0:
+        try:
+            import pwd
+            nobody = pwd.getpwnam("nobody")
+        except KeyError:
+            nobody = None
+        if nobody is not None:
+            os.chmod(tmp, 0o755)
+            write_atomic(main_file, "test.Svc * work personal allow\n")
+            os.chmod(main_file, 0o644)
+            proc, sock = start_daemon(tmp, ["--user", "nobody"])
+            try:
+                with open("/proc/%d/status" % proc.pid,
+                          encoding="ascii") as f:
+                    st = dict(l.split(":", 1) for l in f if ":" in l)
+                uids = st["Uid"].split()
+                gids = st["Gid"].split()
+                check("--user: every uid is the user's",
+                      uids == [str(nobody.pw_uid)] * 4, uids)
+                check("--user: every gid is the user's",
+                      gids == [str(nobody.pw_gid)] * 4, gids)
+                check("--user: no_new_privs is set",
+                      st.get("NoNewPrivs", "").strip() == "1", st)
+                check("--user: the socket belongs to the user",
+                      os.stat(sock).st_uid == nobody.pw_uid)
+                check("--user: requests are still answered",
+                      decision(sock, "work", "personal", "test.Svc")
+                      == "allow:personal")
+            finally:
+                stop(proc)
     shutil.rmtree(tmp)
     print("1..%d" % len(results))
     return 0 if all(results) else 1
