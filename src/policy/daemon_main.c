@@ -587,14 +587,10 @@ conn_read(struct daemon *D, struct conn *c)
 	bool eof = false;
 	int r;
 
-	for (;;) {
+	/* a full buffer is parsed first: a request of exactly the limit fits */
+	while (c->len < POLICY_REQUEST_MAX_LEN) {
 		ssize_t n;
 
-		if (c->len >= POLICY_REQUEST_MAX_LEN) {
-			log_warnx("request too long, closing");
-			conn_close(D, c);
-			return;
-		}
 		n = read(c->fd, c->untrusted_buf + c->len,
 		    POLICY_REQUEST_MAX_LEN - c->len);
 		if (n < 0 && errno == EINTR)
@@ -612,8 +608,10 @@ conn_read(struct daemon *D, struct conn *c)
 		c->len += (size_t)n;
 	}
 	r = policy_daemon_request_parse(c->untrusted_buf, c->len, eof, &req);
-	if (r == -EAGAIN && !eof)
+	if (r == -EAGAIN && !eof && c->len < POLICY_REQUEST_MAX_LEN)
 		return;
+	if (r == -EAGAIN)
+		r = -EMSGSIZE; /* full, and still no end: too long */
 	if (r < 0) {
 		char q[96];
 
