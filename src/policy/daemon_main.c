@@ -870,11 +870,13 @@ usage(FILE *f)
 	    "                           internal.GetSystemInfo on every "
 	    "request\n"
 	    "                           [" POLICY_DEFAULT_QUBESD_SOCKET "]\n"
-	    "      --qubesd-format bulkhead|qubes\n"
-	    "                           the call's wire format: "
-	    "\"method\\0src\\0dest\\0arg\\0\"\n"
-	    "                           (bulkhead, default) or Qubes 4.2's\n"
-	    "                           \"method+arg src name dest\\0\"\n"
+	    "      --qubesd-format qubes|nul\n"
+	    "                           the call's wire format: Qubes 4.2's\n"
+	    "                           \"method+arg src name dest\\0\" "
+	    "(qubes, the\n"
+	    "                           default, as bulkheadd serves it) or\n"
+	    "                           \"method\\0src\\0dest\\0arg\\0\" "
+	    "(nul)\n"
 	    "  -a, --ask-socket PATH    the policy agent's socket "
 	    "(bulkhead-policy-agent)\n"
 	    "  -t, --ask-timeout SECS   how long an ask may wait [60]\n"
@@ -940,6 +942,7 @@ main(int argc, char **argv)
 	D.socket_path = POLICY_DEFAULT_SOCKET;
 	D.compat_dir = POLICY_DEFAULT_COMPAT_DIR;
 	D.ask_timeout_s = 60;
+	D.qubesd_qubes_format = true;
 	D.lfd = -1;
 	D.ifd = -1;
 	while ((c = getopt_long(
@@ -973,10 +976,12 @@ main(int argc, char **argv)
 		case 'F':
 			if (strcmp(optarg, "qubes") == 0)
 				D.qubesd_qubes_format = true;
-			else if (strcmp(optarg, "bulkhead") != 0) {
+			else if (strcmp(optarg, "nul") == 0)
+				D.qubesd_qubes_format = false;
+			else {
 				(void)fprintf(stderr,
-				    PROG ": --qubesd-format: bulkhead or "
-				         "qubes\n");
+				    PROG ": --qubesd-format: qubes or "
+				         "nul\n");
 				return 2;
 			}
 			break;

@@ -67,6 +67,9 @@ usage(FILE *f)
 	    "daemon's\n"
 	    "                          internal socket for it\n"
 	    "                          [" POLICY_DEFAULT_QUBESD_SOCKET "]\n"
+	    "      --qubesd-format qubes|nul\n"
+	    "                          the call's wire format (see "
+	    "qrexec-policy-daemon)\n"
 	    "  -r, --requested-source NAME\n"
 	    "                          the source a RemoteVM relay names\n"
 	    "  -R, --reply             print only what qrexec-policy-daemon "
@@ -155,6 +158,7 @@ main(int argc, char **argv)
 	    {"system-info", required_argument, NULL, 's'},
 	    {"requested-source", required_argument, NULL, 'r'},
 	    {"qubesd-socket", required_argument, NULL, 'q'},
+	    {"qubesd-format", required_argument, NULL, 'F'},
 	    {"reply", no_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -169,6 +173,7 @@ main(int argc, char **argv)
 	const char *compat = POLICY_DEFAULT_COMPAT_DIR, *sifile = NULL;
 	const char *rsrc = NULL, *qsock = POLICY_DEFAULT_QUBESD_SOCKET;
 	const char *slash = strrchr(argv[0], '/');
+	bool qubes_fmt = true;
 	bool reply =
 	    strcmp(slash ? slash + 1 : argv[0], "qrexec-policy-exec") == 0;
 	char err[POLICY_ERRMSG_MAX + POLICY_PATH_MAX];
@@ -200,6 +205,16 @@ main(int argc, char **argv)
 		case 'q':
 			qsock = optarg;
 			break;
+		case 'F':
+			if (strcmp(optarg, "qubes") != 0 &&
+			    strcmp(optarg, "nul") != 0) {
+				(void)fprintf(stderr,
+				    PROG ": --qubesd-format: qubes or nul\n");
+				policy_dirs_free(&dirs);
+				return 2;
+			}
+			qubes_fmt = strcmp(optarg, "qubes") == 0;
+			break;
 		case 'R':
 			reply = true;
 			break;
@@ -226,7 +241,8 @@ main(int argc, char **argv)
 	if (sifile != NULL)
 		r = sysinfo_load_file(sifile, &si, err, sizeof(err));
 	else
-		r = sysinfo_fetch(qsock, false, 5000, &si, err, sizeof(err));
+		r = sysinfo_fetch(
+		    qsock, qubes_fmt, 5000, &si, err, sizeof(err));
 	if (r < 0) {
 		(void)fprintf(stderr, PROG ": system information: %s\n", err);
 		status = 1;

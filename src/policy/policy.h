@@ -243,11 +243,12 @@ int sysinfo_parse(const char *untrusted_json, size_t len, struct sysinfo **ret,
 int sysinfo_load_file(
     const char *path, struct sysinfo **ret, char *err, size_t errlen);
 /*
- * Ask a qubesd-style daemon at socket_path: send
- * "internal.GetSystemInfo\0dom0\0dom0\0\0" (qubes_format: Qubes 4.2's
- * "internal.GetSystemInfo+ dom0 name dom0\0"), shut down writing, read
- * "0\0" + JSON ("2\0..." is the daemon's exception).  timeout_ms bounds the
- * whole exchange.  Returns 0 or -errno/-EBADMSG/-ETIMEDOUT.
+ * Ask a qubesd-style daemon at socket_path for internal.GetSystemInfo:
+ * qubes_format sends Qubes 4.2's "internal.GetSystemInfo+ dom0 name
+ * dom0\0" (what bulkheadd serves), otherwise the NUL-separated
+ * "internal.GetSystemInfo\0dom0\0dom0\0\0"; then shuts down writing and
+ * reads "0\0" + JSON ("2\0..." is the daemon's exception).  timeout_ms
+ * bounds the whole exchange.  Returns 0 or -errno/-EBADMSG/-ETIMEDOUT.
  */
 int sysinfo_fetch(const char *socket_path, bool qubes_format, int timeout_ms,
     struct sysinfo **ret, char *err, size_t errlen);
