@@ -1,0 +1,153 @@
+/*
+ * init.c - bulkhead-init (PROC_QUBE_INIT): PID 1 of a namespace qube.
+ *
+ * Runs as the qube's root inside its user namespace, under the qube's
+ * seccomp filter, with the capabilities the launcher left.  It starts
+ * qrexec-agent (and starts it again if it dies, with a backoff), reaps
+ * every orphan, and on SIGTERM stops the qube: SIGTERM to every process,
+ * a grace period, SIGKILL, exit.  It reads nothing from other processes.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+
+#define GRACE_MS 3000
+
+static pid_t
+start_agent(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		(void)setsid();
+		(void)setenv("VCHAN_SOCKET_DIR", SANDBOX_VCHAN_DIR, 1);
+		(void)setenv("QREXEC_SERVICE_PATH",
+		    "/run/qubes-rpc:/usr/local/etc/qubes-rpc:/etc/qubes-rpc:"
+		    "/rw/config/qubes-rpc:" SANDBOX_RPC_DIR,
+		    1);
+		(void)setenv("QUBES_RPC_CONFIG_PATH",
+		    "/run/qubes/rpc-config:/usr/local/etc/qubes/rpc-config:"
+		    "/etc/qubes/rpc-config",
+		    1);
+		execl(SANDBOX_TOOLS_DIR "/qrexec-agent", "qrexec-agent",
+		    "--agent-socket=" SANDBOX_AGENT_SOCK, (char *)NULL);
+		perror("bulkhead-init: exec qrexec-agent");
+		_exit(127);
+	}
+	return pid;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Stop everything: SIGTERM, a grace period, SIGKILL; then exit. */
+static _Noreturn void
+shutdown_all(int sfd)
+{
+	uint64_t deadline = now_ms() + GRACE_MS;
+	struct signalfd_siginfo si;
+
+	(void)kill(-1, SIGTERM);
+	(void)kill(-1, SIGCONT);
+	for (;;) {
+		pid_t w;
+		int status;
+
+		while ((w = waitpid(-1, &status, WNOHANG)) > 0)
+			;
+		if (w < 0 && errno == ECHILD)
+			break;
+		if (now_ms() >= deadline) {
+			(void)kill(-1, SIGKILL);
+			while (waitpid(-1, &status, 0) > 0 || errno == EINTR)
+				;
+			break;
+		}
+		(void)usleep(10000);
+		while (read(sfd, &si, sizeof(si)) > 0)
+			;
+	}
+	exit(0);
+}
+
+int
+main(void)
+{
+	struct signalfd_siginfo si;
+	sigset_t mask;
+	pid_t agent;
+	uint64_t last_start;
+	unsigned restarts = 0;
+	int sfd;
+
+	if (getpid() != 1) {
+		(void)fprintf(stderr,
+		    "bulkhead-init: runs only as the qube's "
+		    "PID 1\n");
+		return 2;
+	}
+	(void)umask(022);
+	(void)mkdir("/run/qubes", 0755);
+	sigfillset(&mask);
+	(void)sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		perror("bulkhead-init: signalfd");
+		return 1;
+	}
+	agent = start_agent();
+	last_start = now_ms();
+	for (;;) {
+		fd_set r;
+
+		FD_ZERO(&r);
+		FD_SET(sfd, &r);
+		if (select(sfd + 1, &r, NULL, NULL, NULL) < 0 && errno != EINTR)
+			break;
+		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT ||
+			    si.ssi_signo == SIGPWR)
+				shutdown_all(sfd);
+			if (si.ssi_signo != SIGCHLD)
+				continue;
+			for (;;) {
+				int status;
+				pid_t w = waitpid(-1, &status, WNOHANG);
+
+				if (w <= 0)
+					break;
+				if (w != agent)
+					continue; /* an orphan, reaped */
+				/* qrexec is how the qube is reached: keep it */
+				if (now_ms() - last_start < 1000)
+					restarts++;
+				else
+					restarts = 0;
+				if (restarts > 10)
+					(void)sleep(1);
+				agent = start_agent();
+				last_start = now_ms();
+			}
+		}
+	}
+	return 1;
+}

@@ -1,0 +1,55 @@
+/*
+ * sandbox.h - the namespace sandbox of a qube.
+ *
+ * Roles:
+ *   PROC_SANDBOX  bulkhead-sandbox, root, started by bulkheadd for one
+ *                 qube: checks its arguments again, creates the qube's
+ *                 cgroup, builds its root filesystem in a private mount
+ *                 namespace (idmapped so the qube's uid range owns it),
+ *                 clones the qube into new user, pid, mount, net, ipc, uts
+ *                 and cgroup namespaces, then only supervises it: it
+ *                 passes on shutdown, kill, pause and resume, and removes
+ *                 the cgroup when the qube is gone.  It never reads a byte
+ *                 the qube writes.
+ *   PROC_QUBE_INIT bulkhead-init, PID 1 of the qube (its root, in the
+ *                 qube's user namespace, seccomp-confined): starts and
+ *                 restarts qrexec-agent, reaps, and on SIGTERM stops
+ *                 everything in the qube.
+ */
+#ifndef BULKHEAD_SANDBOX_H
+#define BULKHEAD_SANDBOX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Each qube's ids: a range of this size from uid_base. */
+#define SANDBOX_ID_RANGE 65536u
+#define SANDBOX_UID_BASE 1000000u
+/* The default user inside a qube. */
+#define SANDBOX_USER_UID     1000u
+#define SANDBOX_DEFAULT_PIDS 4096u
+
+/* Where bulkhead's programs and services appear inside a qube. */
+#define SANDBOX_TOOLS_DIR  "/run/bulkhead/bin"
+#define SANDBOX_RPC_DIR    "/run/bulkhead/qubes-rpc"
+#define SANDBOX_VCHAN_DIR  "/run/qubes-vchan"
+#define SANDBOX_AGENT_SOCK "/run/qubes/qrexec-agent"
+
+/*
+ * Signals PROC_SANDBOX understands (from bulkheadd): SIGTERM shut the
+ * qube down, SIGINT kill it, SIGRTMIN+1 freeze it, SIGRTMIN+2 thaw it.
+ */
+#define SANDBOX_SIG_FREEZE (SIGRTMIN + 1)
+#define SANDBOX_SIG_THAW   (SIGRTMIN + 2)
+
+/* The uid base of a qube, from its qid. */
+static inline uint32_t
+sandbox_uid_base(uint32_t qid)
+{
+	return SANDBOX_UID_BASE + qid * SANDBOX_ID_RANGE;
+}
+
+/* The seccomp filter every process of a qube runs under.  0 or -errno. */
+int sandbox_seccomp_load(void);
+
+#endif
