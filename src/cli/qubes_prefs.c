@@ -1,0 +1,11 @@
+/*
+ * qubes_prefs.c - qubes-prefs: the global properties (prefs.c does the
+ * work).  Runs as the administrator; see prefs.c for its inputs.
+ */
+#include "cli/tools.h"
+
+int
+main(int argc, char **argv)
+{
+	return prefs_main(argc, argv, true);
+}
