@@ -47,7 +47,7 @@ proc_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	    "qrexec-agent.sock",
 	    d->cfg.run_dir, q->name);
 	(void)str_printf(
-	    log, sizeof(log), "%s/qubes/%s/agent.log", d->cfg.run_dir, q->name);
+	    log, sizeof(log), "%s/log/%s.agent.log", d->cfg.state_dir, q->name);
 	(void)str_printf(svc, sizeof(svc), "%s/qubes/%s/rpc:%s/qubes-rpc",
 	    d->cfg.state_dir, q->name, d->cfg.conf_dir);
 	(void)str_printf(domid, sizeof(domid), "%u", r->rt.domid);

@@ -140,5 +140,8 @@ int qube_policy_start(struct daemon *d);
 
 /* ---- backends ---- */
 extern const struct backend_ops backend_process;
+extern const struct backend_ops backend_sandbox;
+/* (Re)build the host template's /etc from the host's, minus secrets. */
+int backend_sandbox_make_host_template(struct daemon *d, const char *name);
 
 #endif

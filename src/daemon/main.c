@@ -50,8 +50,9 @@ usage(FILE *f, int code)
 	    "sock)\n"
 	    "  --run-dir DIR          runtime directory (default %s)\n"
 	    "  --conf-dir DIR         configuration and policy (default %s)\n"
-	    "  --backend NAME         how qubes run: process (plain processes,\n"
-	    "                         no isolation: for tests) or none\n"
+	    "  --backend NAME         how qubes run: sandbox (namespaces, the\n"
+	    "                         default), process (plain processes, no\n"
+	    "                         isolation: for tests) or none\n"
 	    "  --no-policy-daemon     do not start qrexec-policy-daemon\n"
 	    "  --daemon               detach and log to syslog\n"
 	    "  -d, --debug            debug logging\n"
@@ -101,6 +102,9 @@ mkdirs(struct daemon *d)
 		return -errno;
 	if (str_printf(p, sizeof(p), "%s/qubes", d->cfg.state_dir) < 0 ||
 	    (mkdir(p, 0700) < 0 && errno != EEXIST))
+		return -errno;
+	if (str_printf(p, sizeof(p), "%s/log", d->cfg.state_dir) < 0 ||
+	    (mkdir(p, 0750) < 0 && errno != EEXIST))
 		return -errno;
 	if (mkdir(d->cfg.run_dir, 0755) < 0 && errno != EEXIST)
 		return -errno;
@@ -167,6 +171,79 @@ install_admin_services(struct daemon *d)
 	}
 }
 
+struct host_tpl {
+	bool found;
+	char name[MODEL_MAX_NAME + 1];
+	struct daemon *d;
+};
+
+static int
+find_host_template(const struct db_qube *q, void *arg)
+{
+	struct host_tpl *h = arg;
+	char *v = NULL;
+
+	if (db_kv_get(&h->d->db, DB_FEATURES, q->qid, "bulkhead.host-template",
+	        &v) > 0 &&
+	    strcmp(v, "1") == 0) {
+		h->found = true;
+		(void)str_copy(h->name, sizeof(h->name), q->name);
+	}
+	free(v);
+	return 0;
+}
+
+/*
+ * The embedded default template: made from the host's own files, so
+ * qubes can run without any download.  Its /etc is rebuilt at every
+ * start, so that it follows the host's updates.
+ */
+static void
+ensure_host_template(struct daemon *d)
+{
+	struct host_tpl h = {false, "host", d};
+	struct db_qube q;
+	char *dt = NULL;
+	int r;
+
+	(void)db_qube_foreach(&d->db, find_host_template, &h);
+	if (!h.found) {
+		char uuid[40];
+
+		if (db_qube_by_name(&d->db, "host", &q) == 0) {
+			log_warnx("a qube named host exists: no host template");
+			return;
+		}
+		memset(&q, 0, sizeof(q));
+		(void)str_copy(q.name, sizeof(q.name), "host");
+		(void)str_copy(q.klass, sizeof(q.klass), "TemplateVM");
+		if (model_uuid(uuid) < 0 || db_qid_free(&d->db, &q.qid) < 0 ||
+		    db_begin(&d->db) < 0)
+			return;
+		(void)str_copy(q.uuid, sizeof(q.uuid), uuid);
+		if (db_qube_add(&d->db, &q) < 0 ||
+		    db_kv_set(&d->db, DB_PROPS, q.qid, "label", "black") < 0 ||
+		    db_kv_set(&d->db, DB_FEATURES, q.qid,
+		        "bulkhead.host-template", "1") < 0 ||
+		    db_tag_add(&d->db, q.qid, "created-by-dom0") < 0 ||
+		    (db_kv_get(&d->db, DB_GLOBAL, 0, "default_template", &dt) ==
+		            0 &&
+		        db_kv_set(&d->db, DB_GLOBAL, 0, "default_template",
+		            "host") < 0) ||
+		    db_commit(&d->db) < 0) {
+			db_rollback(&d->db);
+			free(dt);
+			log_warnx("cannot create the host template");
+			return;
+		}
+		free(dt);
+		log_info("created the host template \"host\"");
+	}
+	r = backend_sandbox_make_host_template(d, h.name);
+	if (r < 0)
+		log_warnx("host template %s: %s", h.name, strerror(-r));
+}
+
 static int
 autostart_one(const struct db_qube *q, void *arg)
 {
@@ -225,7 +302,7 @@ main(int argc, char **argv)
 	    cfg->state_dir, sizeof(cfg->state_dir), BULKHEAD_STATE_DIR);
 	(void)str_copy(cfg->run_dir, sizeof(cfg->run_dir), BULKHEAD_RUN_DIR);
 	(void)str_copy(cfg->conf_dir, sizeof(cfg->conf_dir), BULKHEAD_CONF_DIR);
-	(void)str_copy(cfg->backend, sizeof(cfg->backend), "none");
+	(void)str_copy(cfg->backend, sizeof(cfg->backend), "sandbox");
 	cfg->start_policy_daemon = true;
 	log_init("bulkheadd", 1);
 	while ((opt = getopt_long(argc, argv, "dh", longopts, NULL)) != -1) {
@@ -280,12 +357,14 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(stderr, 2);
-	if (strcmp(cfg->backend, "process") == 0) {
+	if (strcmp(cfg->backend, "sandbox") == 0) {
+		d->backend = &backend_sandbox;
+	} else if (strcmp(cfg->backend, "process") == 0) {
 		d->backend = &backend_process;
 	} else if (strcmp(cfg->backend, "none") != 0) {
 		(void)fprintf(stderr,
-		    "bulkheadd: unknown backend %s (process, "
-		    "none)\n",
+		    "bulkheadd: unknown backend %s (sandbox, "
+		    "process, none)\n",
 		    cfg->backend);
 		return 2;
 	}
@@ -345,6 +424,8 @@ main(int argc, char **argv)
 		fatal("listening on %s", cfg->socket);
 	}
 	install_admin_services(d);
+	if (d->backend == &backend_sandbox)
+		ensure_host_template(d);
 	qube_reconcile(d);
 	if (cfg->start_policy_daemon)
 		(void)qube_policy_start(d);

@@ -142,18 +142,20 @@ find_program(struct daemon *d, const char *name, char *out, size_t n)
 {
 	/* beside us (installed), or elsewhere in the build tree */
 	static const char *const rel[] = {"", "/..", "/../policy",
-	    "/../qrexec-daemon", "/../agent", "/../client", "/../daemon"};
+	    "/../qrexec-daemon", "/../agent", "/../client", "/../daemon",
+	    "/../sandbox", "/../cli"};
 	static const char *const sys[] = {"/usr/local/bin", "/usr/bin",
 	    "/usr/local/libexec/bulkhead", "/usr/libexec/bulkhead"};
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(rel); i++) {
-		char p[PATH_MAX];
+		char p[PATH_MAX], real[PATH_MAX];
 
 		(void)str_printf(
 		    p, sizeof(p), "%s%s/%s", d->cfg.bin_dir, rel[i], name);
-		if (access(p, X_OK) == 0)
-			return str_copy(out, n, p);
+		/* canonical: the sandbox launcher accepts nothing else */
+		if (access(p, X_OK) == 0 && realpath(p, real) != NULL)
+			return str_copy(out, n, real);
 	}
 	for (i = 0; i < ARRAY_SIZE(sys); i++) {
 		char p[PATH_MAX];
@@ -458,7 +460,9 @@ spawn_qrexec_daemon(
 		(void)str_copy(user, sizeof(user), pu ? pu : "root");
 	else if (prop_str(d, q, "default_user", user, sizeof(user)) < 0)
 		(void)str_copy(user, sizeof(user), "user");
-	(void)qpath(d, log, sizeof(log), r->name, "qrexec-daemon.log");
+	/* logs outlive the qube's runtime directory, as Qubes' do */
+	(void)str_printf(log, sizeof(log), "%s/log/%s.qrexec.log",
+	    d->cfg.state_dir, r->name);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
 	pid = fork();

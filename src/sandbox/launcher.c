@@ -64,6 +64,7 @@ struct args {
 	char upper[PATH_MAX]; /* persistent upper (a template session) */
 	bool rw_root;         /* own root, read-write (standalone) */
 	char volatile_dir[PATH_MAX];
+	char mountpoint[PATH_MAX]; /* where the root is assembled */
 	struct layer priv;
 	struct layer priv_lower; /* disposable: private is a snapshot */
 	char vchan[PATH_MAX];
@@ -154,6 +155,8 @@ usage(FILE *f, int code)
 	    "  --upper DIR              keep writes here (with DIR/../work)\n"
 	    "  --rw-root DIR,BASE       the qube's own root, read-write\n"
 	    "  --volatile DIR           scratch space, emptied by bulkheadd\n"
+	    "  --mountpoint DIR         where the root is assembled (its path\n"
+	    "                           must be searchable by everyone)\n"
 	    "  --private DIR,BASE       the private volume (/rw, /home)\n"
 	    "  --private-lower DIR,BASE a disposable's private snapshot\n"
 	    "  --vchan DIR              the qube's channel directory\n"
@@ -189,6 +192,7 @@ parse_args(int argc, char **argv)
 		O_MEM,
 		O_CPU,
 		O_PIDS,
+		O_MNT,
 	};
 	static const struct option lo[] = {
 	    {"name", required_argument, NULL, O_NAME},
@@ -206,6 +210,7 @@ parse_args(int argc, char **argv)
 	    {"memory", required_argument, NULL, O_MEM},
 	    {"vcpus", required_argument, NULL, O_CPU},
 	    {"pids", required_argument, NULL, O_PIDS},
+	    {"mountpoint", required_argument, NULL, O_MNT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -272,6 +277,10 @@ parse_args(int argc, char **argv)
 			if (parse_u32(optarg, 1024, &A.vcpus) < 0)
 				goto bad;
 			break;
+		case O_MNT:
+			r = path_check(optarg, true, 0, A.mountpoint,
+			    sizeof(A.mountpoint));
+			break;
 		case O_PIDS:
 			if (parse_u32(optarg, 1000000, &A.pids) < 0 ||
 			    A.pids < 16)
@@ -290,7 +299,8 @@ parse_args(int argc, char **argv)
 		}
 	}
 	if (optind != argc || A.name[0] == '\0' || A.qid == 0 ||
-	    A.volatile_dir[0] == '\0' || vchan_arg == NULL || A.ntools == 0)
+	    A.volatile_dir[0] == '\0' || A.mountpoint[0] == '\0' ||
+	    vchan_arg == NULL || A.ntools == 0)
 		usage(stderr, 2);
 	A.base = sandbox_uid_base(A.qid);
 	/* the parts the qube writes must be its own (or root's) */
@@ -1139,9 +1149,9 @@ main(int argc, char **argv)
 		log_warnx("must run as root");
 		return 1;
 	}
-	if (str_printf(R, sizeof(R), "%s/root", A.volatile_dir) < 0 ||
-	    (mkdir(R, 0755) < 0 && errno != EEXIST))
-		fatal("%s", R);
+	/* the qube's new root must be reachable once it is no longer host
+	 * root: it is assembled under a searchable path */
+	(void)str_copy(R, sizeof(R), A.mountpoint);
 	(void)cgroup_setup();
 
 	/* everything below happens in a mount namespace of our own */

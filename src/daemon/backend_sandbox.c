@@ -1,0 +1,484 @@
+/*
+ * backend_sandbox.c - the namespace-sandbox backend, bulkhead's embedded
+ * default: each qube runs under bulkhead-sandbox (the small privileged
+ * launcher) in its own namespaces, with its root built from its template.
+ *
+ * Runs in bulkheadd's main process (root).  It lays out the qube's
+ * directories and hands the launcher a command line; the launcher checks
+ * all of it again.
+ *
+ * Storage (Qubes' semantics):
+ *   <state>/qubes/<name>/private   the private volume (/rw, /home), kept
+ *   <state>/qubes/<name>/volatile  scratch and the root's upper layer,
+ *                                  emptied at every start and stop
+ *   <state>/qubes/<tpl>/root       a template's root tree
+ *   <state>/qubes/host/etc         the host template's /etc (its /usr is
+ *                                  the host's, read-only)
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon/bulkheadd.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "sandbox/sandbox.h"
+
+int find_program(struct daemon *d, const char *name, char *out, size_t n);
+
+/* Programs a qube gets in /run/bulkhead/bin. */
+static const char *const qube_tools[] = {"bulkhead-init", "qrexec-agent",
+    "qrexec-client-vm", "qfile-agent", "qfile-unpacker"};
+
+static int
+qdir(struct daemon *d, char *out, size_t n, const char *name, const char *leaf)
+{
+	return str_printf(
+	    out, n, "%s/qubes/%s/%s", d->cfg.state_dir, name, leaf);
+}
+
+static int
+rm_tree(const char *path)
+{
+	pid_t pid;
+	int status;
+
+	/* a child, so that nothing here follows a qube's symlinks */
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		execl("/bin/rm", "rm", "-rf", "--one-file-system", "--", path,
+		    (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+static int
+mkdir_owned(const char *p, mode_t mode, uid_t uid)
+{
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return -errno;
+	if (chown(p, uid, uid) < 0 || chmod(p, mode) < 0)
+		return -errno;
+	return 0;
+}
+
+/* A qube's private volume, made at its first start. */
+static int
+ensure_private(struct daemon *d, const char *name, uint32_t base)
+{
+	char p[PATH_MAX], home[PATH_MAX];
+	struct stat st;
+	int r;
+
+	if (qdir(d, p, sizeof(p), name, "") < 0)
+		return -ENAMETOOLONG;
+	if (mkdir(p, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (qdir(d, p, sizeof(p), name, "private") < 0)
+		return -ENAMETOOLONG;
+	if (stat(p, &st) == 0)
+		return 0;
+	if ((r = mkdir_owned(p, 0755, base)) < 0)
+		return r;
+	(void)str_printf(home, sizeof(home), "%s/home", p);
+	if ((r = mkdir_owned(home, 0755, base)) < 0)
+		return r;
+	(void)str_printf(home, sizeof(home), "%s/home/user", p);
+	if ((r = mkdir_owned(home, 0700, base + SANDBOX_USER_UID)) < 0)
+		return r;
+	(void)str_printf(home, sizeof(home), "%s/config", p);
+	if ((r = mkdir_owned(home, 0755, base)) < 0)
+		return r;
+	(void)str_printf(home, sizeof(home), "%s/usrlocal", p);
+	return mkdir_owned(home, 0755, base);
+}
+
+static int
+prop_s(struct daemon *d, const struct db_qube *q, const char *name, char *out,
+    size_t n)
+{
+	const struct prop_def *p = prop_find(qube_class_of(q), name);
+	char *v = NULL;
+	bool def;
+	int r;
+
+	if (p == NULL || prop_get(&d->model, q, p, &v, &def) <= 0)
+		return -ENOENT;
+	r = str_copy(out, n, v);
+	free(v);
+	return r;
+}
+
+/* true if q is the embedded host template */
+static bool
+is_host_template(struct daemon *d, const struct db_qube *q)
+{
+	char *v = NULL;
+	bool yes;
+
+	yes = db_kv_get(&d->db, DB_FEATURES, q->qid, "bulkhead.host-template",
+	          &v) > 0 &&
+	    strcmp(v, "1") == 0;
+	free(v);
+	return yes;
+}
+
+struct argv {
+	char *a[96];
+	size_t n;
+	char buf[16384];
+	size_t used;
+};
+
+static int push(struct argv *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+push(struct argv *v, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (v->n + 2 >= ARRAY_SIZE(v->a))
+		return -E2BIG;
+	va_start(ap, fmt);
+	n = vsnprintf(v->buf + v->used, sizeof(v->buf) - v->used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(v->buf) - v->used)
+		return -E2BIG;
+	v->a[v->n++] = v->buf + v->used;
+	v->a[v->n] = NULL;
+	v->used += (size_t)n + 1;
+	return 0;
+}
+
+/* The root layout arguments of q (its template's, for template-based). */
+static int
+root_args(struct daemon *d, const struct db_qube *q, struct argv *v, char *err,
+    size_t errlen)
+{
+	enum qube_class k = qube_class_of(q);
+	struct db_qube t = *q, dvm;
+	char tname[64], p[PATH_MAX];
+
+	if (k == QC_DISPVM) {
+		/* a disposable's root is its DVM template's template's */
+		if (prop_s(d, q, "template", tname, sizeof(tname)) < 0 ||
+		    db_qube_by_name(&d->db, tname, &dvm) < 0) {
+			(void)snprintf(err, errlen, "no DVM template");
+			return -ENOENT;
+		}
+		t = dvm;
+		k = QC_APPVM;
+	}
+	if (k == QC_APPVM) {
+		if (prop_s(d, &t, "template", tname, sizeof(tname)) < 0 ||
+		    db_qube_by_name(&d->db, tname, &t) < 0) {
+			(void)snprintf(err, errlen, "no template");
+			return -ENOENT;
+		}
+	}
+	if (is_host_template(d, &t)) {
+		if (qube_class_of(q) == QC_TEMPLATEVM) {
+			(void)snprintf(err, errlen,
+			    "%s is built from the host's "
+			    "own files and cannot be started or changed; use a "
+			    "real template (qvm-template install) to customise",
+			    q->name);
+			return -EPERM;
+		}
+		if (qdir(d, p, sizeof(p), t.name, "etc") < 0)
+			return -ENAMETOOLONG;
+		return push(v, "--host-root=%s", p);
+	}
+	if (qdir(d, p, sizeof(p), t.name, "root") < 0)
+		return -ENAMETOOLONG;
+	if (access(p, F_OK) < 0) {
+		(void)snprintf(
+		    err, errlen, "%s has no root filesystem (%s)", t.name, p);
+		return -ENOENT;
+	}
+	if (qube_class_of(q) == QC_STANDALONEVM)
+		return push(v, "--rw-root=%s,0", p);
+	if (qube_class_of(q) == QC_TEMPLATEVM) {
+		/* a template's own session writes straight to its root */
+		return push(v, "--rw-root=%s,0", p);
+	}
+	return push(v, "--lower=%s,0", p);
+}
+
+static int
+sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
+    char *err, size_t errlen)
+{
+	uint32_t base = sandbox_uid_base(q->qid);
+	char prog[PATH_MAX], p[PATH_MAX], vchan[PATH_MAX], log[PATH_MAX];
+	char mem[16], cpus[16];
+	struct argv v;
+	size_t i;
+	int rc;
+	pid_t pid;
+
+	memset(&v, 0, sizeof(v));
+	if (find_program(d, "bulkhead-sandbox", prog, sizeof(prog)) < 0) {
+		(void)snprintf(err, errlen, "bulkhead-sandbox not found");
+		return -ENOENT;
+	}
+	if ((rc = ensure_private(d, q->name, base)) < 0) {
+		(void)snprintf(
+		    err, errlen, "private volume: %s", strerror(-rc));
+		return rc;
+	}
+	/* a fresh volatile area at every start */
+	if (qdir(d, p, sizeof(p), q->name, "volatile") < 0)
+		return -ENAMETOOLONG;
+	(void)rm_tree(p);
+	if (mkdir(p, 0700) < 0) {
+		(void)snprintf(err, errlen, "%s: %s", p, strerror(errno));
+		return -errno;
+	}
+	(void)str_printf(
+	    vchan, sizeof(vchan), "%s/vchan/%u", d->cfg.run_dir, r->rt.domid);
+	if (chown(vchan, base, base) < 0) {
+		(void)snprintf(err, errlen, "%s: %s", vchan, strerror(errno));
+		return -errno;
+	}
+	if (prop_s(d, q, "memory", mem, sizeof(mem)) < 0)
+		(void)str_copy(mem, sizeof(mem), "400");
+	if (prop_s(d, q, "vcpus", cpus, sizeof(cpus)) < 0)
+		(void)str_copy(cpus, sizeof(cpus), "2");
+	rc = push(&v, "bulkhead-sandbox");
+	if (rc == 0)
+		rc = push(&v, "--name=%s", q->name);
+	if (rc == 0)
+		rc = push(&v, "--qid=%u", q->qid);
+	if (rc == 0)
+		rc = root_args(d, q, &v, err, errlen);
+	if (rc == 0)
+		rc = push(&v, "--volatile=%s", p);
+	if (rc == 0 &&
+	    str_printf(p, sizeof(p), "%s/qubes/%s/root", d->cfg.run_dir,
+	        q->name) == 0) {
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			rc = -errno;
+		else
+			rc = push(&v, "--mountpoint=%s", p);
+	}
+	if (rc == 0 && qdir(d, p, sizeof(p), q->name, "private") == 0)
+		rc = push(&v, "--private=%s,%u", p, base);
+	if (rc == 0 && qube_class_of(q) == QC_DISPVM) {
+		/* a disposable's private: a snapshot of its DVM template's */
+		char tname[64];
+		struct db_qube dvm;
+
+		if (prop_s(d, q, "template", tname, sizeof(tname)) == 0 &&
+		    db_qube_by_name(&d->db, tname, &dvm) == 0 &&
+		    ensure_private(d, dvm.name, sandbox_uid_base(dvm.qid)) ==
+		        0 &&
+		    qdir(d, p, sizeof(p), dvm.name, "private") == 0)
+			rc = push(&v, "--private-lower=%s,%u", p,
+			    sandbox_uid_base(dvm.qid));
+	}
+	if (rc == 0)
+		rc = push(&v, "--vchan=%s", vchan);
+	for (i = 0; rc == 0 && i < ARRAY_SIZE(qube_tools); i++)
+		if (find_program(d, qube_tools[i], p, sizeof(p)) == 0)
+			rc = push(&v, "--tool=%s", p);
+	if (rc == 0 &&
+	    str_printf(p, sizeof(p), "%s/qubes-rpc", d->cfg.conf_dir) == 0 &&
+	    access(p, F_OK) == 0)
+		rc = push(&v, "--rpc-dir=%s", p);
+	if (rc == 0)
+		rc = push(&v, "--memory=%s", mem);
+	if (rc == 0)
+		rc = push(&v, "--vcpus=%s", cpus);
+	if (rc < 0) {
+		if (err[0] == '\0')
+			(void)snprintf(
+			    err, errlen, "arguments: %s", strerror(-rc));
+		return rc;
+	}
+	(void)str_printf(
+	    log, sizeof(log), "%s/log/%s.log", d->cfg.state_dir, q->name);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int lfd =
+		    open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+		sigset_t none;
+
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		if (lfd >= 0) {
+			(void)dup2(lfd, 1);
+			(void)dup2(lfd, 2);
+		}
+		(void)setsid();
+		execv(prog, v.a);
+		_exit(127);
+	}
+	r->init_pid = pid;
+	return 0;
+}
+
+static int
+sig(struct running *r, int s)
+{
+	if (r->init_pid <= 1 || kill(r->init_pid, s) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+sb_shutdown(struct daemon *d, struct running *r)
+{
+	(void)d;
+	return sig(r, SIGTERM);
+}
+
+static int
+sb_kill(struct daemon *d, struct running *r)
+{
+	(void)d;
+	return sig(r, SIGINT);
+}
+
+static int
+sb_pause(struct daemon *d, struct running *r)
+{
+	(void)d;
+	return sig(r, SANDBOX_SIG_FREEZE);
+}
+
+static int
+sb_unpause(struct daemon *d, struct running *r)
+{
+	(void)d;
+	return sig(r, SANDBOX_SIG_THAW);
+}
+
+static void
+sb_cleanup(struct daemon *d, struct running *r)
+{
+	char p[PATH_MAX];
+
+	if (qdir(d, p, sizeof(p), r->name, "volatile") == 0)
+		(void)rm_tree(p);
+}
+
+const struct backend_ops backend_sandbox = {
+    .name = "sandbox",
+    .start = sb_start,
+    .shutdown = sb_shutdown,
+    .kill = sb_kill,
+    .pause = sb_pause,
+    .unpause = sb_unpause,
+    .cleanup = sb_cleanup,
+};
+
+/* ---- the embedded host template ---- */
+
+/* What of the host's /etc a qube may see: no secrets, no host config. */
+static const char *const etc_keep[] = {"alternatives", "bash.bashrc",
+    "bash_completion", "bash_completion.d", "bindresvport.blacklist",
+    "ca-certificates", "ca-certificates.conf", "debian_version", "deluser.conf",
+    "environment", "fonts", "gai.conf", "host.conf", "inputrc", "issue",
+    "issue.net", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "locale.alias",
+    "locale.gen", "localtime", "login.defs", "magic", "magic.mime", "mailcap",
+    "mailcap.order", "mime.types", "nsswitch.conf", "os-release", "profile",
+    "profile.d", "protocols", "python3", "python3.11", "rpc", "services",
+    "shells", "skel", "ssl", "terminfo", "timezone", "vim", "xdg", "X11",
+    "gtk-3.0", "dconf", "perl", "ethertypes", "networks", "mke2fs.conf"};
+
+static int
+write_text(const char *dir, const char *name, const char *text, mode_t mode)
+{
+	char p[PATH_MAX];
+	int fd, r = 0;
+
+	if (str_printf(p, sizeof(p), "%s/%s", dir, name) < 0)
+		return -ENAMETOOLONG;
+	fd = open(
+	    p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) < 0)
+		r = -errno;
+	(void)close(fd);
+	return r;
+}
+
+int
+backend_sandbox_make_host_template(struct daemon *d, const char *name)
+{
+	char etc[PATH_MAX], tmp[PATH_MAX];
+	size_t i;
+	pid_t pid;
+	int status, r;
+
+	if (qdir(d, etc, sizeof(etc), name, "") < 0)
+		return -ENAMETOOLONG;
+	if (mkdir(etc, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (qdir(d, etc, sizeof(etc), name, "etc") < 0 ||
+	    str_printf(tmp, sizeof(tmp), "%s.new", etc) < 0)
+		return -ENAMETOOLONG;
+	(void)rm_tree(tmp);
+	if (mkdir(tmp, 0755) < 0)
+		return -errno;
+	for (i = 0; i < ARRAY_SIZE(etc_keep); i++) {
+		char src[PATH_MAX];
+
+		(void)str_printf(src, sizeof(src), "/etc/%s", etc_keep[i]);
+		if (access(src, F_OK) < 0)
+			continue;
+		pid = fork();
+		if (pid < 0)
+			return -errno;
+		if (pid == 0) {
+			execl("/bin/cp", "cp", "-a", "--", src, tmp,
+			    (char *)NULL);
+			_exit(127);
+		}
+		(void)waitpid(pid, &status, 0);
+	}
+	/* accounts of the qube, not of the host */
+	r = write_text(tmp, "passwd",
+	    "root:x:0:0:root:/root:/bin/bash\n"
+	    "user:x:1000:1000:user:/home/user:/bin/bash\n"
+	    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+	    0644);
+	if (r == 0)
+		r = write_text(tmp, "group",
+		    "root:x:0:\nqubes:x:98:user\nuser:x:1000:\n"
+		    "nogroup:x:65534:\n",
+		    0644);
+	if (r == 0)
+		r = write_text(tmp, "shadow",
+		    "root:*:19000:0:99999:7:::\nuser:*:19000:0:99999:7:::\n",
+		    0640);
+	if (r == 0)
+		r = write_text(tmp, "resolv.conf", "# no network yet\n", 0644);
+	if (r < 0)
+		return r;
+	(void)rm_tree(etc);
+	if (rename(tmp, etc) < 0)
+		return -errno;
+	log_info("%s: host template prepared (%s)", name, etc);
+	return 0;
+}
