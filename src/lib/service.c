@@ -11,10 +11,12 @@
 #include <grp.h>
 #include <netdb.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -284,85 +286,160 @@ strip_env(const char *e)
 	    !str_startswith(e, "QREXEC_AGENT_PID=");
 }
 
-void
-svc_exec_rpc(const char *prog, const struct qcmd *c)
-{
-	char *words = NULL, *tok, *save = NULL;
-	const char *argv_w[8];
-	char **env = NULL;
+/* Qubes' argv and added environment of an RPC service (svc_exec_rpc). */
+struct rpc_exec {
 	const char *argv[3];
-	size_t n = 0, nenv = 0, i;
-	const char *plus;
+	char *vars[6]; /* "QREXEC_...=..." to add, in order */
+	size_t nvars;
+	char *words; /* argv points into it */
+};
 
-	for (i = 0; environ[i]; i++)
-		nenv++;
-	env = calloc(nenv + 8, sizeof(*env));
-	words = strdup(c->rpc_words);
-	if (env == NULL || words == NULL)
-		goto problem;
-	for (tok = strtok_r(words, " ", &save); tok;
+static void
+rpc_exec_free(struct rpc_exec *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->nvars; i++)
+		free(x->vars[i]);
+	free(x->words);
+	memset(x, 0, sizeof(*x));
+}
+
+static int
+rpc_var(struct rpc_exec *x, const char *name, const char *value)
+{
+	if (asprintf(&x->vars[x->nvars], "%s=%s", name, value) < 0)
+		return -ENOMEM;
+	x->nvars++;
+	return 0;
+}
+
+/*
+ * Split the service words and build argv and the QREXEC_* variables.
+ * Returns 0, -ENOMEM, or -EINVAL with the reason in err.
+ */
+static int
+rpc_exec_prepare(const char *prog, const struct qcmd *c, struct rpc_exec *x,
+    char *err, size_t errlen)
+{
+	char *tok, *save = NULL;
+	const char *w[8];
+	const char *plus;
+	size_t n = 0;
+
+	memset(x, 0, sizeof(*x));
+	x->words = strdup(c->rpc_words);
+	if (x->words == NULL)
+		return -ENOMEM;
+	for (tok = strtok_r(x->words, " ", &save); tok;
 	     tok = strtok_r(NULL, " ", &save)) {
-		if (n >= ARRAY_SIZE(argv_w)) {
-			(void)fprintf(stderr,
-			    "qrexec: too many words in "
-			    "service command\n");
-			_exit(QREXEC_EXIT_PROBLEM);
+		if (n >= ARRAY_SIZE(w)) {
+			(void)snprintf(
+			    err, errlen, "too many words in service command");
+			return -EINVAL;
 		}
-		argv_w[n++] = tok;
+		w[n++] = tok;
 	}
 	/* "service source" or "service source name|keyword target" */
 	if (n != 2 && n != 4) {
-		(void)fprintf(stderr,
-		    "qrexec: invalid number of words in "
-		    "service command: %zu\n",
-		    n);
+		(void)snprintf(err, errlen,
+		    "invalid number of words in service command: %zu", n);
+		return -EINVAL;
+	}
+	if (rpc_var(x, "QREXEC_REQUESTED_TARGET_TYPE", n == 4 ? w[2] : "") < 0)
+		return -ENOMEM;
+	if (n == 4 && strcmp(w[2], "name") == 0 &&
+	    rpc_var(x, "QREXEC_REQUESTED_TARGET", w[3]) < 0)
+		return -ENOMEM;
+	if (n == 4 && strcmp(w[2], "keyword") == 0 &&
+	    rpc_var(x, "QREXEC_REQUESTED_TARGET_KEYWORD", w[3]) < 0)
+		return -ENOMEM;
+	if (rpc_var(x, "QREXEC_SERVICE_FULL_NAME", w[0]) < 0 ||
+	    rpc_var(x, "QREXEC_REMOTE_DOMAIN", w[1]) < 0)
+		return -ENOMEM;
+	x->argv[0] = prog;
+	plus = strchr(w[0], '+');
+	if (plus != NULL) {
+		if (rpc_var(x, "QREXEC_SERVICE_ARGUMENT", plus + 1) < 0)
+			return -ENOMEM;
+		if (plus[1] != '\0')
+			x->argv[1] = plus + 1;
+	}
+	return 0;
+}
+
+/*
+ * A child's environment: base, where each "K=V" of set (NULL-terminated,
+ * may be NULL) replaces K in place or is appended, in order (as setenv
+ * would do), without inherited QREXEC* variables if strip, followed by the
+ * variables of x (may be NULL).  Returns a calloc'd array of pointers
+ * borrowed from its arguments, or NULL.
+ */
+static char **
+env_build(
+    char *const *base, char *const *set, bool strip, const struct rpc_exec *x)
+{
+	size_t nbase = 0, nset = 0, n = 0, i, k;
+	bool *used;
+	char **env;
+
+	while (base[nbase])
+		nbase++;
+	while (set && set[nset])
+		nset++;
+	env = calloc(nbase + nset + ARRAY_SIZE(x->vars) + 1, sizeof(*env));
+	used = calloc(nset + 1, sizeof(*used));
+	if (env == NULL || used == NULL) {
+		free(env);
+		free(used);
+		return NULL;
+	}
+	for (i = 0; i < nbase; i++) {
+		const char *e = base[i];
+
+		for (k = 0; k < nset; k++) {
+			size_t kl = strcspn(set[k], "=") + 1;
+
+			if (!used[k] && strncmp(e, set[k], kl) == 0) {
+				e = set[k];
+				used[k] = true;
+				break;
+			}
+		}
+		if (!(strip && strip_env(e)))
+			env[n++] = (char *)e;
+	}
+	for (k = 0; k < nset; k++)
+		if (!used[k])
+			env[n++] = set[k];
+	for (i = 0; x && i < x->nvars; i++)
+		env[n++] = x->vars[i];
+	free(used);
+	return env;
+}
+
+void
+svc_exec_rpc(const char *prog, const struct qcmd *c)
+{
+	struct rpc_exec x;
+	char err[128], **env = NULL;
+	int r;
+
+	r = rpc_exec_prepare(prog, c, &x, err, sizeof(err));
+	if (r == -EINVAL) {
+		(void)fprintf(stderr, "qrexec: %s\n", err);
 		_exit(QREXEC_EXIT_PROBLEM);
 	}
-	nenv = 0;
-	for (i = 0; environ[i]; i++)
-		if (!strip_env(environ[i]))
-			env[nenv++] = environ[i];
-	if (n == 4) {
-		if (asprintf(&env[nenv++], "QREXEC_REQUESTED_TARGET_TYPE=%s",
-		        argv_w[2]) < 0)
-			goto problem;
-		if (strcmp(argv_w[2], "name") == 0) {
-			if (asprintf(&env[nenv++], "QREXEC_REQUESTED_TARGET=%s",
-			        argv_w[3]) < 0)
-				goto problem;
-		} else if (strcmp(argv_w[2], "keyword") == 0) {
-			if (asprintf(&env[nenv++],
-			        "QREXEC_REQUESTED_TARGET_KEYWORD=%s",
-			        argv_w[3]) < 0)
-				goto problem;
-		}
-	} else {
-		env[nenv++] = (char *)"QREXEC_REQUESTED_TARGET_TYPE=";
+	if (r == 0)
+		env = env_build(environ, NULL, true, &x);
+	if (env == NULL) {
+		(void)fprintf(stderr, "qrexec: out of memory\n");
+		_exit(QREXEC_EXIT_PROBLEM);
 	}
-	if (asprintf(&env[nenv++], "QREXEC_SERVICE_FULL_NAME=%s", argv_w[0]) <
-	    0)
-		goto problem;
-	if (asprintf(&env[nenv++], "QREXEC_REMOTE_DOMAIN=%s", argv_w[1]) < 0)
-		goto problem;
-	argv[0] = prog;
-	argv[1] = NULL;
-	argv[2] = NULL;
-	plus = strchr(argv_w[0], '+');
-	if (plus != NULL) {
-		if (asprintf(&env[nenv++], "QREXEC_SERVICE_ARGUMENT=%s",
-		        plus + 1) < 0)
-			goto problem;
-		if (plus[1] != '\0')
-			argv[1] = plus + 1;
-	}
-	env[nenv] = NULL;
-	execve(prog, (char *const *)argv, env);
+	execve(prog, (char *const *)x.argv, env);
 	(void)fprintf(stderr, "qrexec: exec %s: %s\n", prog, strerror(errno));
 	_exit(errno == ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND :
 	                        QREXEC_EXIT_PROBLEM);
-problem:
-	(void)fprintf(stderr, "qrexec: out of memory\n");
-	_exit(QREXEC_EXIT_PROBLEM);
 }
 
 /* In the child: become user (if root), or check that we already are. */
@@ -439,14 +516,277 @@ setup_stdio(int in, int out, int err)
 	return 0;
 }
 
+/*
+ * The fast way to start a service: everything the child needs is prepared
+ * here, in the parent, and the child makes system calls only.  It shares
+ * our memory until it execs (clone with CLONE_VM | CLONE_VFORK, as
+ * posix_spawn does): no copy of the page tables, and none of the
+ * copy-on-write faults that a fork()ed child and its parent take (a user
+ * lookup in a fork child alone faults in much of libc's data).  So the
+ * child must not allocate, use stdio or NSS, or call libc's set*id()
+ * (they would signal our threads): raw system calls only.  What fails in
+ * it, it leaves in fail_step/fail_errno, and we print it on its stderr as
+ * the fork path's child would.  Anything unusual (no such user, a wrong
+ * one, bad service words, no memory) takes the fork path, whose child
+ * reports it exactly as before.
+ */
+enum spawn_step {
+	SPAWN_OK,
+	SPAWN_FAIL_SILENT, /* dup2, chdir: exit 125, no message */
+	SPAWN_FAIL_IDS,
+	SPAWN_FAIL_EXEC,
+	SPAWN_STEP_MAX
+};
+
+struct spawn_plan {
+	int fd[3]; /* become 0, 1, 2 */
+	const char *path;
+	const char *user;
+	char *const *argv;
+	char **envp;
+	struct rpc_exec rpc; /* an RPC service's argv and variables */
+	const char *shell_argv[4];
+	char shell_arg0[64];
+	char *set[5]; /* HOME, USER, LOGNAME, SHELL, as become_user sets */
+	bool set_ids;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;
+	int ngroups;
+	char *home; /* chdir there, else "/"; NULL: stay */
+	char *shell;
+	/* written by the child */
+	volatile enum spawn_step fail_step;
+	volatile int fail_errno;
+};
+
+static void
+spawn_plan_free(struct spawn_plan *p)
+{
+	size_t i;
+
+	rpc_exec_free(&p->rpc);
+	for (i = 0; i < ARRAY_SIZE(p->set); i++)
+		free(p->set[i]);
+	free(p->envp);
+	free(p->groups);
+	free(p->home);
+	free(p->shell);
+}
+
+/* become_user's lookups, done here.  0, or -1: take the fork path. */
+static int
+spawn_plan_user(struct spawn_plan *p, const char *user)
+{
+	struct passwd *pw;
+	size_t n = 0;
+	int ng = 16;
+
+	if (user == NULL)
+		return 0;
+	if (geteuid() != 0) {
+		pw = getpwuid(geteuid());
+		return pw != NULL && strcmp(pw->pw_name, user) == 0 ? 0 : -1;
+	}
+	pw = getpwnam(user);
+	if (pw == NULL || pw->pw_dir == NULL)
+		return -1;
+	p->home = strdup(pw->pw_dir);
+	if (p->home == NULL ||
+	    asprintf(&p->set[n++], "HOME=%s", pw->pw_dir) < 0 ||
+	    asprintf(&p->set[n++], "USER=%s", pw->pw_name) < 0 ||
+	    asprintf(&p->set[n++], "LOGNAME=%s", pw->pw_name) < 0)
+		return -1;
+	if (pw->pw_shell && pw->pw_shell[0] == '/') {
+		p->shell = strdup(pw->pw_shell);
+		if (p->shell == NULL ||
+		    asprintf(&p->set[n++], "SHELL=%s", pw->pw_shell) < 0)
+			return -1;
+	}
+	if (pw->pw_uid == 0 && getuid() == 0)
+		return 0;
+	/* initgroups(): the user's groups, at most NGROUPS_MAX of them */
+	p->set_ids = true;
+	p->uid = pw->pw_uid;
+	p->gid = pw->pw_gid;
+	for (;;) {
+		int got = ng;
+		gid_t *g = reallocarray(p->groups, (size_t)ng, sizeof(*g));
+
+		if (g == NULL)
+			return -1;
+		p->groups = g;
+		if (getgrouplist(pw->pw_name, pw->pw_gid, g, &got) >= 0) {
+			long max = sysconf(_SC_NGROUPS_MAX);
+
+			p->ngroups = max > 0 && got > max ? (int)max : got;
+			return 0;
+		}
+		if (got <= ng || got > 65536)
+			return -1;
+		ng = got;
+	}
+}
+
+/* Everything but the fds.  0, or -1: take the fork path. */
+static int
+spawn_plan_init(struct spawn_plan *p, const char *prog, const struct qcmd *c,
+    const char *user)
+{
+	char err[128];
+
+	if (spawn_plan_user(p, user) < 0)
+		return -1;
+	if (prog != NULL) {
+		if (rpc_exec_prepare(prog, c, &p->rpc, err, sizeof(err)) < 0)
+			return -1;
+		p->path = prog;
+		p->argv = (char *const *)p->rpc.argv;
+		p->envp = env_build(environ, p->set, true, &p->rpc);
+	} else {
+		/*
+		 * As root for a user, a login shell, as su - would give; the
+		 * fork path tests this after become_user, so only if we are
+		 * still root then.
+		 */
+		bool login = geteuid() == 0 && user != NULL &&
+		    (!p->set_ids || p->uid == 0);
+		const char *shell = login && p->shell ? p->shell : "/bin/sh";
+		const char *base = strrchr(shell, '/');
+
+		if (login)
+			(void)snprintf(p->shell_arg0, sizeof(p->shell_arg0),
+			    "-%s", base ? base + 1 : shell);
+		else
+			(void)str_copy(
+			    p->shell_arg0, sizeof(p->shell_arg0), "sh");
+		p->shell_argv[0] = p->shell_arg0;
+		p->shell_argv[1] = "-c";
+		p->shell_argv[2] = c->command;
+		p->path = shell;
+		p->argv = (char *const *)p->shell_argv;
+		p->envp = env_build(environ, p->set, false, NULL);
+	}
+	p->user = user;
+	return p->envp == NULL ? -1 : 0;
+}
+
+/* Stack of the child until it execs: its few frames, with room to spare. */
+#define SPAWN_STACK_SIZE (64u * 1024u)
+
+/*
+ * The child: system calls only (see above), so it is not instrumented by
+ * ASan either (it runs on a stack of its own that ASan knows nothing of).
+ * Never returns.
+ */
+__attribute__((no_sanitize_address)) static int
+spawn_child(void *arg)
+{
+	struct spawn_plan *p = arg;
+	sigset_t none;
+	int s;
+
+	for (s = 1; s < NSIG; s++)
+		if (s != SIGKILL && s != SIGSTOP)
+			(void)signal(s, SIG_DFL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	if (dup2(p->fd[0], 0) < 0 || dup2(p->fd[1], 1) < 0 ||
+	    dup2(p->fd[2], 2) < 0 ||
+	    syscall(SYS_close_range, 3U, ~0U, 0U) < 0) {
+		p->fail_step = SPAWN_FAIL_SILENT;
+		_exit(QREXEC_EXIT_PROBLEM);
+	}
+	if (p->set_ids &&
+	    (syscall(SYS_setgroups, (size_t)p->ngroups, p->groups) < 0 ||
+	        syscall(SYS_setgid, p->gid) < 0 ||
+	        syscall(SYS_setuid, p->uid) < 0)) {
+		p->fail_errno = errno;
+		p->fail_step = SPAWN_FAIL_IDS;
+		_exit(QREXEC_EXIT_PROBLEM);
+	}
+	if (p->home != NULL) {
+		if (chdir(p->home) < 0 && chdir("/") < 0) {
+			p->fail_step = SPAWN_FAIL_SILENT;
+			_exit(QREXEC_EXIT_PROBLEM);
+		}
+		(void)setsid();
+	}
+	execve(p->path, p->argv, p->envp);
+	p->fail_errno = errno;
+	p->fail_step = SPAWN_FAIL_EXEC;
+	_exit(p->argv == (char *const *)p->rpc.argv && errno == ENOENT ?
+	        QREXEC_EXIT_SERVICE_NOT_FOUND :
+	        QREXEC_EXIT_PROBLEM);
+}
+
+/*
+ * Start the child of a prepared plan: clone(CLONE_VM | CLONE_VFORK), as
+ * posix_spawn does, on a stack of its own; we resume once it has exec'd
+ * or exited.  Every signal stays blocked until the child has reset its
+ * handlers, so none of ours runs in it.  pid, or -1 with errno.
+ */
+static pid_t
+spawn_clone(struct spawn_plan *p)
+{
+	sigset_t all, old;
+	void *stack;
+	pid_t pid;
+	int e;
+
+	stack = mmap(NULL, SPAWN_STACK_SIZE, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return -1;
+	sigfillset(&all);
+	(void)sigprocmask(SIG_SETMASK, &all, &old);
+	pid = clone(spawn_child, (uint8_t *)stack + SPAWN_STACK_SIZE,
+	    CLONE_VM | CLONE_VFORK | SIGCHLD, p);
+	e = errno;
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	(void)munmap(stack, SPAWN_STACK_SIZE);
+	errno = e;
+	return pid;
+}
+
+/* Say on the child's stderr what went wrong in it, as the fork path does. */
+static void
+spawn_report(const struct spawn_plan *p)
+{
+	FILE *f;
+	int fd;
+
+	if (p->fail_step != SPAWN_FAIL_IDS && p->fail_step != SPAWN_FAIL_EXEC)
+		return;
+	fd = dup(p->fd[2]);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (f == NULL) {
+		if (fd >= 0)
+			(void)close(fd);
+		return;
+	}
+	if (p->fail_step == SPAWN_FAIL_IDS)
+		(void)fprintf(f, "qrexec: cannot become %s: %s\n", p->user,
+		    strerror(p->fail_errno));
+	else if (p->argv == (char *const *)p->rpc.argv)
+		(void)fprintf(f, "qrexec: exec %s: %s\n", p->path,
+		    strerror(p->fail_errno));
+	else
+		(void)fprintf(
+		    f, "qrexec: exec shell: %s\n", strerror(p->fail_errno));
+	(void)fclose(f);
+}
+
 int
 svc_spawn(const char *prog, const struct qcmd *c, const char *user,
     enum svc_stdio stdio, char *const *extra_env, struct svc_proc *ret)
 {
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
+	struct spawn_plan plan;
 	int nullfd = -1, r;
 	pid_t pid;
 
+	memset(&plan, 0, sizeof(plan));
 	ret->pid = -1;
 	ret->in_fd = ret->out_fd = ret->err_fd = -1;
 	if (stdio == SVC_STDIO_NULL) {
@@ -466,6 +806,25 @@ svc_spawn(const char *prog, const struct qcmd *c, const char *user,
 			goto out_close;
 		}
 	}
+	if (extra_env == NULL && spawn_plan_init(&plan, prog, c, user) == 0) {
+		if (stdio == SVC_STDIO_NULL)
+			plan.fd[0] = plan.fd[1] = plan.fd[2] = nullfd;
+		else {
+			plan.fd[0] = in[0];
+			plan.fd[1] = out[1];
+			plan.fd[2] = stdio == SVC_STDIO_PIPES ? errp[1] : 2;
+		}
+		pid = spawn_clone(&plan);
+		if (pid > 0)
+			spawn_report(&plan);
+		spawn_plan_free(&plan);
+		if (pid < 0) {
+			r = -errno;
+			goto out_close;
+		}
+		goto started;
+	}
+	spawn_plan_free(&plan);
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
@@ -504,6 +863,7 @@ svc_spawn(const char *prog, const struct qcmd *c, const char *user,
 		    stderr, "qrexec: exec shell: %s\n", strerror(errno));
 		_exit(QREXEC_EXIT_PROBLEM);
 	}
+started:
 	ret->pid = pid;
 	if (stdio != SVC_STDIO_NULL) {
 		ret->in_fd = in[1];

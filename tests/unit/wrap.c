@@ -1,7 +1,7 @@
 /*
  * wrap.c - linker --wrap mocks for the unit tests that need to reach error
  * exits: EINTR, EAGAIN, short reads and writes, ENOMEM, and failures of
- * socket(), fork() and friends.  Every wrapper passes through to the real
+ * socket(), fork() (and clone(), which F_FORK fails too) and friends.  Every wrapper passes through to the real
  * function unless faults[] (unit.h) says otherwise.
  *
  * The test programs that link this file get -Wl,--wrap=<fn> for every
@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -42,6 +43,7 @@ int __real_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags);
 int __real_socket(int domain, int type, int proto);
 int __real_connect(int fd, const struct sockaddr *sa, socklen_t len);
 pid_t __real_fork(void);
+int __real_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
 int __real_socketpair(int domain, int type, int proto, int sv[2]);
 int __real_pipe2(int fds[2], int flags);
 int __real_nanosleep(const struct timespec *req, struct timespec *rem);
@@ -62,6 +64,7 @@ int __wrap_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags);
 int __wrap_socket(int domain, int type, int proto);
 int __wrap_connect(int fd, const struct sockaddr *sa, socklen_t len);
 pid_t __wrap_fork(void);
+int __wrap_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
 int __wrap_socketpair(int domain, int type, int proto, int sv[2]);
 int __wrap_pipe2(int fds[2], int flags);
 int __wrap_nanosleep(const struct timespec *req, struct timespec *rem);
@@ -260,6 +263,16 @@ __wrap_fork(void)
 	if (hit(&faults[F_FORK], -1))
 		return -1;
 	return __real_fork();
+}
+
+/* svc_spawn starts services with clone(CLONE_VM | CLONE_VFORK): a fork
+ * for the tests' purposes.  Only the four-argument form is used. */
+int
+__wrap_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...)
+{
+	if (hit(&faults[F_FORK], -1))
+		return -1;
+	return __real_clone(fn, stack, flags, arg);
 }
 
 int
