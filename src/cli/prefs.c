@@ -176,8 +176,9 @@ help_properties(const struct target *t)
 		free(line);
 		admin_reply_free(&r);
 	}
+	rc = i == names.n ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 	admin_strv_free(&names);
-	return i == names.n ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	return rc;
 }
 
 /*

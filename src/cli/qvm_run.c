@@ -587,7 +587,7 @@ run_main(struct run_opts *o, char *vmname, struct admin_strv *exclude)
 	const char **names;
 	bool *gui_of;
 	pid_t *pids;
-	char *disp = NULL, *disp_label = NULL;
+	char *disp = NULL, *disp_label = NULL, *disp_template = NULL;
 	size_t n = 0, i, npids = 0;
 	int rc = CLI_EXIT_OK, verbose = o->verbose - (o->passio ? 1 : 0);
 
@@ -643,14 +643,18 @@ run_main(struct run_opts *o, char *vmname, struct admin_strv *exclude)
 			o->gui = has_gui(vm->name);
 		gui_of[0] = o->gui > 0;
 	}
-	if (o->dispvm && o->gui < 0) {
-		/* the template decides, as Qubes' redirected calls do */
-		char *t = o->dispvm_template ?
+	if (o->dispvm) {
+		/*
+		 * Until it exists, a disposable's properties and features are
+		 * its template's (Qubes' redirected calls): the one named, or
+		 * dom0's default_dispvm.
+		 */
+		disp_template = o->dispvm_template ?
 		    cli_strdup(o->dispvm_template) :
 		    property("dom0", "default_dispvm");
-
-		o->gui = t != NULL && has_gui(t);
-		free(t);
+		if (o->gui < 0)
+			o->gui =
+			    disp_template != NULL && has_gui(disp_template);
 	}
 	if (n > 1 && o->passio && o->localcmd == NULL)
 		cli_usage_fail("--pass-io cannot be used when more than 1 qube "
@@ -665,7 +669,7 @@ run_main(struct run_opts *o, char *vmname, struct admin_strv *exclude)
 	for (i = 0; i < n; i++) {
 		const char *vm = names[i];
 		char state[ADMIN_NAME_MAX];
-		char *service = NULL, *prefix = NULL, *feature_vm = NULL;
+		char *service = NULL, *prefix = NULL;
 		const char *user;
 		long timeout = -1;
 		pid_t pid;
@@ -729,14 +733,8 @@ run_main(struct run_opts *o, char *vmname, struct admin_strv *exclude)
 			free(in);
 			free(du);
 		}
-		/* the features of a disposable-to-be are its template's */
-		if (o->dispvm)
-			feature_vm = o->dispvm_template ?
-			    cli_strdup(o->dispvm_template) :
-			    property("dom0", "default_dispvm");
-		choose_service(
-		    o, feature_vm ? feature_vm : vm, &service, &prefix, &user);
-		free(feature_vm);
+		choose_service(o, disp_template ? disp_template : vm, &service,
+		    &prefix, &user);
 		if (o->dispvm) {
 			struct admin_reply r;
 			char *to;
@@ -820,6 +818,7 @@ run_main(struct run_opts *o, char *vmname, struct admin_strv *exclude)
 		(void)fputs("\033[0m", stderr);
 	free(disp);
 	free(disp_label);
+	free(disp_template);
 	free(pids);
 	free(gui_of);
 	free(names);
