@@ -1038,14 +1038,11 @@ qube_child(void *arg)
 		_exit(1);
 	(void)close(go_pipe[0]);
 	/*
-	 * The maps are written: become the qube's root, i.e. the first id
-	 * of its range (until now we are host root, unmapped here).
+	 * Still host root's uid (unmapped here), with every capability of
+	 * the new user namespace: reach the root wherever the admin keeps
+	 * it (its path need not be searchable by the qube's ids), then
+	 * become the qube's root.
 	 */
-	if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
-	    setresuid(0, 0, 0) < 0) {
-		perror("bulkhead-sandbox: becoming the qube's root");
-		_exit(1);
-	}
 	if (sethostname(A.name, strlen(A.name)) < 0)
 		_exit(1);
 	loopback_up();
@@ -1073,6 +1070,12 @@ qube_child(void *arg)
 	    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	if (umount2("/.oldroot", MNT_DETACH) < 0 || rmdir("/.oldroot") < 0) {
 		perror("bulkhead-sandbox: leaving the host's root");
+		_exit(1);
+	}
+	/* the maps are written: become the first id of the qube's range */
+	if (setresgid(0, 0, 0) < 0 || setgroups(0, NULL) < 0 ||
+	    setresuid(0, 0, 0) < 0) {
+		perror("bulkhead-sandbox: becoming the qube's root");
 		_exit(1);
 	}
 	if (drop_caps() < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
