@@ -29,6 +29,7 @@
  * setup error or a pipe run that did not deliver, 2 on bad usage.
  */
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -426,6 +427,7 @@ cmd_conc(int argc, char **argv)
 	long total = 0, failures = 0, hangs = 0, nlat = 0;
 	double *all;
 	uint64_t t0, t1;
+	pid_t parent;
 
 	while ((opt = getopt(argc, argv, "+j:n:t:c:")) != -1) {
 		switch (opt) {
@@ -458,6 +460,7 @@ cmd_conc(int argc, char **argv)
 		}
 	}
 	t0 = now_ns();
+	parent = getpid();
 	for (w = 0; w < workers; w++) {
 		pid_t pid = fork();
 
@@ -468,6 +471,11 @@ cmd_conc(int argc, char **argv)
 		if (pid == 0) {
 			struct conc_result *me = res[w];
 			int reports = 0;
+
+			/* no worker outlives the driver (bench/run kills it) */
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 ||
+			    getppid() != parent)
+				_exit(1);
 
 			for (i = 0; i < calls; i++) {
 				uint64_t c0 = now_ns();
