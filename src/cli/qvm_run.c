@@ -26,8 +26,10 @@
 
 #include "cli/cli.h"
 
-#define QREXEC_CLIENT_ENV  "BULKHEAD_QREXEC_CLIENT"
-#define QREXEC_CLIENT_NAME "qrexec-client"
+#define QREXEC_CLIENT_ENV "BULKHEAD_QREXEC_CLIENT"
+/* The qrexec daemons' sockets, for a bulkheadd with another run dir. */
+#define QREXEC_SOCKET_DIR_ENV "BULKHEAD_QREXEC_SOCKET_DIR"
+#define QREXEC_CLIENT_NAME    "qrexec-client"
 /* Exit code for a failure before the command ran (Qubes returns -1). */
 #define RUN_EXIT_ERROR 255
 /* Most qubes --all runs the command in at once. */
@@ -130,6 +132,9 @@ usage(FILE *f)
 	    "\n" CLI_ENV_HELP "  " QREXEC_CLIENT_ENV
 	    "  the qrexec-client program (default: the one\n"
 	    "                          next to qvm-run, else from PATH)\n"
+	    "  " QREXEC_SOCKET_DIR_ENV
+	    "  the qrexec daemons' sockets, given to\n"
+	    "                          qrexec-client as --socket-dir\n"
 	    "  DISPLAY                 whether to wait for the GUI session\n");
 }
 
@@ -373,7 +378,8 @@ spawn_qrexec(const struct run_opts *o, const char *vm, const char *service,
     const char *user, const char *prefix, bool null_io, bool filter_esc,
     bool nowait, long timeout, const char *stdin_data)
 {
-	char *argv[20], *target, *client, tbuf[32];
+	char *argv[24], *target, *client, tbuf[32], *sockdir = NULL;
+	const char *sd = getenv(QREXEC_SOCKET_DIR_ENV);
 	int n = 0, in[2] = {-1, -1};
 	pid_t pid;
 
@@ -381,6 +387,10 @@ spawn_qrexec(const struct run_opts *o, const char *vm, const char *service,
 	target = cli_asprintf("%s:QUBESRPC %s%s dom0", user ? user : "DEFAULT",
 	    service, strchr(service, '+') != NULL ? "" : "+");
 	argv[n++] = client;
+	if (sd != NULL && sd[0] != '\0') {
+		sockdir = cli_asprintf("--socket-dir=%s", sd);
+		argv[n++] = sockdir;
+	}
 	argv[n++] = "-d";
 	argv[n++] = (char *)vm;
 	if (filter_esc)
@@ -408,6 +418,7 @@ spawn_qrexec(const struct run_opts *o, const char *vm, const char *service,
 		cli_errx("pipe: %s", strerror(errno));
 		free(target);
 		free(client);
+		free(sockdir);
 		return -1;
 	}
 	(void)fflush(stdout);
@@ -451,6 +462,7 @@ spawn_qrexec(const struct run_opts *o, const char *vm, const char *service,
 	}
 	free(target);
 	free(client);
+	free(sockdir);
 	return pid;
 }
 
