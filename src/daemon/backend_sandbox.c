@@ -25,9 +25,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/bulkheadd.h"
+#include "lib/cgroup.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "sandbox/sandbox.h"
@@ -257,8 +259,16 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 		(void)snprintf(err, errlen, "%s: %s", vchan, strerror(errno));
 		return -errno;
 	}
-	if (prop_s(d, q, "memory", mem, sizeof(mem)) < 0)
-		(void)str_copy(mem, sizeof(mem), "400");
+	/*
+	 * Qubes starts a VM with "memory" and lets qmemman balloon it up to
+	 * "maxmem" (0: no balancing, "memory" is all it gets).  A sandbox
+	 * takes pages as it needs them, so its cgroup limit is the ceiling.
+	 */
+	if (prop_s(d, q, "maxmem", mem, sizeof(mem)) < 0 ||
+	    strcmp(mem, "0") == 0) {
+		if (prop_s(d, q, "memory", mem, sizeof(mem)) < 0)
+			(void)str_copy(mem, sizeof(mem), "400");
+	}
 	if (prop_s(d, q, "vcpus", cpus, sizeof(cpus)) < 0)
 		(void)str_copy(cpus, sizeof(cpus), "2");
 	rc = push(&v, "bulkhead-sandbox");
@@ -361,8 +371,28 @@ sb_kill(struct daemon *d, struct running *r)
 static int
 sb_pause(struct daemon *d, struct running *r)
 {
+	struct timespec tick = {0, 2 * 1000 * 1000};
+	int rc, i;
+
 	(void)d;
-	return sig(r, SANDBOX_SIG_FREEZE);
+	rc = sig(r, SANDBOX_SIG_FREEZE);
+	if (rc < 0)
+		return rc;
+	/*
+	 * The launcher freezes the cgroup; Pause answers once no process
+	 * of the qube runs.  A freeze normally takes a few milliseconds;
+	 * one stuck in FREEZING (a task in uninterruptible sleep) is
+	 * reported paused after a second, with a warning.
+	 */
+	for (i = 0; i < 500; i++) {
+		rc = cgroup_qube_frozen(r->name);
+		if (rc != 0)
+			break;
+		(void)nanosleep(&tick, NULL);
+	}
+	if (rc == 0)
+		log_warnx("%s: still freezing after a second", r->name);
+	return 0;
 }
 
 static int

@@ -41,6 +41,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/cgroup.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "sandbox/sandbox.h"
@@ -337,36 +338,6 @@ static const char *const cg_ctrl[CG_MAX] = {"memory", "pids", "cpu", "freezer"};
 static char cg_path[CG_MAX][PATH_MAX];
 static char cg2_path[PATH_MAX];
 
-/* Our own cgroup in a v1 hierarchy of controller ctrl ("" for v2). */
-static int
-own_cgroup(const char *ctrl, char *out, size_t n)
-{
-	char line[PATH_MAX + 64];
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	int r = -ENOENT;
-
-	if (f == NULL)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		char *c1 = strchr(line, ':'), *c2, *nl;
-
-		if (c1 == NULL || (c2 = strchr(c1 + 1, ':')) == NULL)
-			continue;
-		*c2 = '\0';
-		nl = strchr(c2 + 1, '\n');
-		if (nl)
-			*nl = '\0';
-		/* "ctrl[,ctrl...]" (v1) or "" (v2) */
-		if (ctrl[0] == '\0' ? c1[1] == '\0' :
-		                      strstr(c1 + 1, ctrl) != NULL) {
-			r = str_copy(out, n, c2 + 1);
-			break;
-		}
-	}
-	(void)fclose(f);
-	return r;
-}
-
 static int
 write_file(const char *dir, const char *file, const char *val)
 {
@@ -391,32 +362,21 @@ cgroup_setup(void)
 	int i, made = 0;
 
 	for (i = 0; i < CG_MAX; i++) {
-		char root[PATH_MAX];
-		struct stat st;
-
-		if (str_printf(root, sizeof(root), "/sys/fs/cgroup/%s",
-		        cg_ctrl[i]) < 0 ||
-		    stat(root, &st) < 0 ||
-		    own_cgroup(cg_ctrl[i], own, sizeof(own)) < 0)
+		if (cgroup_qube_dir(cg_ctrl[i], A.name, cg_path[i],
+		        sizeof(cg_path[i])) < 0) {
+			cg_path[i][0] = '\0';
 			continue;
-		if (str_printf(cg_path[i], sizeof(cg_path[i]),
-		        "%s%s/bulkhead-%s", root, strcmp(own, "/") ? own : "",
-		        A.name) < 0)
-			continue;
+		}
 		if (mkdir(cg_path[i], 0755) < 0 && errno != EEXIST) {
 			cg_path[i][0] = '\0';
 			continue;
 		}
 		made++;
 	}
-	if (made == 0 &&
-	    access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0 &&
-	    own_cgroup("", own, sizeof(own)) == 0) {
+	if (made == 0 && cgroup_own("", own, sizeof(own)) == 0 &&
+	    cgroup_qube_dir("", A.name, cg2_path, sizeof(cg2_path)) == 0) {
 		/* pure cgroup v2 */
-		if (str_printf(cg2_path, sizeof(cg2_path),
-		        "/sys/fs/cgroup%s/bulkhead-%s",
-		        strcmp(own, "/") ? own : "", A.name) == 0 &&
-		    (mkdir(cg2_path, 0755) == 0 || errno == EEXIST)) {
+		if (mkdir(cg2_path, 0755) == 0 || errno == EEXIST) {
 			char parent[PATH_MAX];
 
 			(void)str_printf(parent, sizeof(parent),

@@ -1,0 +1,31 @@
+/*
+ * cgroup.h - where a qube's cgroups live.  bulkhead-sandbox creates them
+ * as children of its own cgroup (bulkhead-<name>), and bulkheadd, whose
+ * child it is and which shares its cgroup, finds them by the same rule.
+ */
+#ifndef BULKHEAD_CGROUP_H
+#define BULKHEAD_CGROUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * The calling process's cgroup in the v1 hierarchy holding controller
+ * ctrl, or in the v2 hierarchy when ctrl is "".  0 or -errno.
+ */
+int cgroup_own(const char *ctrl, char *out, size_t n);
+
+/*
+ * The directory of qube name's cgroup for controller ctrl (v1) or, with
+ * ctrl "", the unified v2 one.  0 or -errno; -ENOENT when that hierarchy
+ * is not mounted.
+ */
+int cgroup_qube_dir(const char *ctrl, const char *name, char *out, size_t n);
+
+/*
+ * Is qube name's cgroup frozen?  1 frozen, 0 not (or still freezing),
+ * -errno when neither a v1 freezer nor v2 is there.
+ */
+int cgroup_qube_frozen(const char *name);
+
+#endif

@@ -1,0 +1,341 @@
+#!/usr/bin/env python3
+"""Namespace-sandbox qubes end to end (bulkheadd's default backend, on the
+embedded host template): lifecycle, Qubes' volume semantics, disposables,
+faults, and a hostile qube trying to get out.  After every path, nothing
+is left: no process in a qube's uid range, no cgroup, no volatile data."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import bh  # noqa: E402
+from bh import ApiError, expect_exc  # noqa: E402
+
+UID_BASE = 1000000
+D = bh.Bulkheadd(backend="sandbox")
+
+
+def run(qube, cmd, user="root", timeout=60, stdin=b""):
+    return D.qrexec_client(qube, "%s:%s" % (user, cmd), stdin=stdin,
+                           timeout=timeout)
+
+
+def sh(qube, cmd, user="root"):
+    rc, out, err = run(qube, cmd, user)
+    return rc, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def sandbox_pids():
+    """Processes running in any qube's uid range."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if os.stat("/proc/" + d).st_uid >= UID_BASE:
+                pids.append(int(d))
+        except OSError:
+            pass
+    return pids
+
+
+def our_cgroups():
+    found = []
+    for root, dirs, _ in os.walk("/sys/fs/cgroup"):
+        for d in dirs:
+            if d.startswith("bulkhead-"):
+                found.append(os.path.join(root, d))
+        if root.count("/") > 8:
+            dirs[:] = []
+    return found
+
+
+QIDS = {}
+
+
+def qid(name):
+    if name not in QIDS:
+        QIDS[name] = int(D.prop(name, "qid")[0])
+    return QIDS[name]
+
+
+def pids_of(name):
+    lo = UID_BASE + qid(name) * 65536
+    out = []
+    for pid in sandbox_pids():
+        try:
+            if lo <= os.stat("/proc/%d" % pid).st_uid < lo + 65536:
+                out.append(pid)
+        except OSError:
+            pass
+    return out
+
+
+def nothing_left(names=()):
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        left = [p for n in names for p in pids_of(n)]
+        cgs = [c for c in our_cgroups()
+               if any(c.endswith("bulkhead-" + n) for n in names)]
+        vol = [n for n in names if os.path.exists(
+            os.path.join(D.state, "qubes", n, "volatile"))]
+        if not left and not cgs and not vol:
+            return True
+        time.sleep(0.05)
+    raise AssertionError("left behind: pids %s cgroups %s volatile %s" % (
+        left, cgs, vol))
+
+
+def test_start():
+    D.start()
+    assert D.qubes()["host"]["class"] == "TemplateVM"
+    assert D.call("admin.property.Get", arg="default_template") == \
+        "default=False type=vm host"
+    D.create("AppVM", "work", "red")
+    D.create("AppVM", "other", "green")
+    qid("work"), qid("other")
+    D.call("admin.vm.Start", "work")
+    D.call("admin.vm.Start", "other")
+    rc, out, err = sh("work", "hostname; id -un; cat /proc/1/comm; "
+                      "ls /proc | grep -c '^[0-9]'", user="user")
+    lines = out.split()
+    assert rc == 0 and lines[:3] == ["work", "user", "bulkhead-init"], (rc,
+                                                                       out, err)
+    assert int(lines[3]) < 12, out  # only the qube's own processes
+
+
+def test_host_template_cannot_start():
+    e = expect_exc("QubesVMError", D.call, "admin.vm.Start", "host")
+    assert "host's own files" in e.msg, e.msg
+
+
+def test_volumes():
+    # private is kept; the root's changes are not; the host is untouched
+    rc, out, err = sh("work", "echo kept > /rw/kept; echo gone > /etc/gone; "
+                      "echo home > /home/user/h && cat /home/user/h")
+    assert rc == 0 and out == "home\n", (rc, out, err)
+    assert not os.path.exists("/etc/gone")
+    D.call("admin.vm.Shutdown", "work", "wait")
+    nothing_left(["work"])
+    D.call("admin.vm.Start", "work")
+    rc, out, _ = sh("work", "cat /rw/kept; cat /etc/gone 2>&1; "
+                    "cat /home/user/h")
+    assert out.startswith("kept\n") and "No such file" in out and \
+        out.endswith("home\n"), out
+    rc, out, _ = sh("work", "touch /usr/x 2>&1; echo rc=$?")
+    assert "Read-only file system" in out and "rc=1" in out, repr(out)
+
+
+def test_no_host_secrets():
+    rc, out, _ = sh("work", "cat /etc/shadow; ls /etc/ssh 2>&1; "
+                    "grep -c . /etc/passwd")
+    assert "root:*:" in out and "No such file" in out, out
+    assert out.strip().endswith("3"), out  # root, user, nobody: no host users
+
+
+def test_isolation_processes():
+    me = os.getpid()
+    rc, out, _ = sh("work", "kill -0 %d 2>&1; echo rc=$?; ls /proc/%d 2>&1"
+                    % (D.proc.pid, me))
+    assert "rc=1" in out and "No such file" in out, out
+    # the other qube's processes are not there either
+    other = pids_of("other")
+    assert other, "no process of the other qube found"
+    rc, out, _ = sh("work", "kill -9 %d 2>&1; echo rc=$?" % other[0])
+    assert "rc=1" in out, out
+    assert D.qubes()["other"]["state"] == "Running"
+
+
+def test_isolation_mount_modules_ptrace():
+    py = ("import ctypes, errno, os\n"
+          "libc = ctypes.CDLL(None, use_errno=True)\n"
+          "def t(name, r):\n"
+          "    print(name, 'ok' if r == 0 else errno.errorcode["
+          "ctypes.get_errno()])\n"
+          "t('mount', libc.mount(b'x', b'/tmp', b'tmpfs', 0, None))\n"
+          "t('init_module', libc.syscall(175, None, 0, b''))\n"
+          "t('ptrace', libc.ptrace(0, 0, None, None))\n"
+          "t('unshare_user', libc.unshare(0x10000000))\n"
+          "t('bpf', libc.syscall(321, 0, None, 0))\n"
+          "t('keyctl', libc.syscall(250, 0, 0, 0, 0, 0))\n"
+          "t('reboot', libc.syscall(169, 0xfee1dead, 672274793, 0x1234567, "
+          "None))\n")
+    rc, out, err = run("work", "python3 -", stdin=py.encode())
+    res = dict(l.split() for l in out.decode().splitlines())
+    assert res and all(v != "ok" for v in res.values()), (res, err)
+    assert set(res) == {"mount", "init_module", "ptrace", "unshare_user",
+                        "bpf", "keyctl", "reboot"}, res
+
+
+def test_isolation_proc_and_sys():
+    rc, out, _ = sh("work", "echo 1 > /proc/sys/kernel/sysrq 2>&1; "
+                    "echo rc=$?; readlink /proc/1/root; "
+                    "ls /sys/class/net")
+    assert "rc=1" in out, out
+    lines = out.split()
+    assert lines[-1] == "lo", out  # loopback only
+
+
+def test_isolation_host_sockets():
+    # an abstract socket on the host is not reachable (network namespace)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind("\0bulkhead-test-abstract")
+    srv.listen(1)
+    try:
+        py = ("import socket\ns = socket.socket(socket.AF_UNIX)\n"
+              "try:\n s.connect('\\0bulkhead-test-abstract'); print('reached')\n"
+              "except OSError as e: print('refused', e.errno)\n")
+        rc, out, _ = run("work", "python3 -", stdin=py.encode())
+        assert b"refused" in out, out
+    finally:
+        srv.close()
+    # nor are bulkheadd's sockets: they are not in the qube's filesystem
+    rc, out, _ = sh("work", "ls /run; ls %s 2>&1" % D.run)
+    assert "qubesd.sock" not in out and "No such file" in out, out
+
+
+def test_pids_limit():
+    # a fork bomb stops at the qube's pids limit (4096 by default); the
+    # agent made the service a session leader, so killpg(0) takes it all
+    py = ("import os\n"
+          "n = 0\n"
+          "try:\n"
+          "    while n < 20000:\n"
+          "        if os.fork() == 0:\n"
+          "            os.execv('/bin/sleep', ['sleep', '60'])\n"
+          "        n += 1\n"
+          "except OSError as e:\n"
+          "    print('stopped', n, e.errno, flush=True)\n"
+          "os.killpg(0, 9)\n")
+    rc, out, _ = run("work", "python3 -", stdin=py.encode(), timeout=120)
+    assert b"stopped" in out, out
+    n = int(out.split()[1])
+    assert n < 4200 and out.split()[2] == b"11", out  # EAGAIN
+    # the other qube is fine
+    rc, out, _ = sh("other", "echo alive")
+    assert rc == 0 and out == "alive\n", (rc, out)
+
+
+def test_memory_limit():
+    D.call("admin.vm.Shutdown", "work", "wait")
+    D.call("admin.vm.property.Set", "work", "maxmem", "96")
+    D.call("admin.vm.Start", "work")
+    rc, out, _ = run("work", "python3 -c 'b = bytearray(400 * 1024 * 1024); "
+                     "print(len(b))'", timeout=120)
+    assert rc != 0 and b"419430400" not in out, (rc, out)
+    rc, out, _ = sh("other", "echo alive")
+    assert rc == 0 and out == "alive\n", (rc, out)
+    D.call("admin.vm.Shutdown", "work", "wait")
+    D.call("admin.vm.property.Reset", "work", "maxmem")
+    D.call("admin.vm.Start", "work")
+
+
+def test_pause():
+    D.call("admin.vm.Pause", "work")
+    assert D.qubes()["work"]["state"] == "Paused"
+    frozen = []
+    for root, dirs, files in os.walk("/sys/fs/cgroup/freezer"):
+        if root.endswith("bulkhead-work"):
+            with open(os.path.join(root, "freezer.state")) as f:
+                frozen.append(f.read().strip())
+    if frozen:
+        assert frozen == ["FROZEN"], frozen
+    D.call("admin.vm.Unpause", "work")
+    rc, out, _ = sh("work", "echo thawed")
+    assert out == "thawed\n", out
+
+
+def test_init_dies():
+    launcher = None
+    for pid in pids_of("work"):
+        try:
+            with open("/proc/%d/comm" % pid) as f:
+                if f.read().strip() == "bulkhead-init":
+                    launcher = pid
+        except OSError:
+            pass
+    assert launcher, "no init found for work"
+    os.kill(launcher, signal.SIGKILL)
+    bh.wait_for(lambda: D.qubes()["work"]["state"] == "Halted", "halt")
+    nothing_left(["work"])
+    assert D.qubes()["other"]["state"] == "Running"
+
+
+def test_shutdown_timeout_kills():
+    D.call("admin.vm.property.Set", "work", "shutdown_timeout", "1")
+    D.call("admin.vm.Start", "work")
+    # a process that ignores SIGTERM, in its own session
+    run("work", "setsid sh -c 'trap \"\" TERM; sleep 300' >/dev/null 2>&1 "
+        "</dev/null &")
+    D.call("admin.vm.Shutdown", "work", "force+wait")
+    assert D.qubes()["work"]["state"] == "Halted"
+    nothing_left(["work"])
+
+
+def test_disposable():
+    D.create("AppVM", "dvm", "red")
+    qid("dvm")
+    D.call("admin.vm.property.Set", "dvm", "template_for_dispvms", "True")
+    D.call("admin.vm.Start", "dvm")
+    sh("dvm", "echo from-dvm > /rw/seed")
+    D.call("admin.vm.Shutdown", "dvm", "wait")
+    name = D.call("admin.vm.CreateDisposable", "dvm")
+    qid(name)
+    D.call("admin.vm.Start", name)
+    rc, out, _ = sh(name, "cat /rw/seed; echo changed > /rw/seed; hostname")
+    assert out == "from-dvm\n%s\n" % name, out
+    D.call("admin.vm.Kill", name)
+    bh.wait_for(lambda: name not in D.qubes(), "disposable removed")
+    assert not os.path.exists(os.path.join(D.state, "qubes", name))
+    nothing_left([name])
+    # the DVM template's private is untouched
+    D.call("admin.vm.Start", "dvm")
+    rc, out, _ = sh("dvm", "cat /rw/seed")
+    assert out == "from-dvm\n", out
+    D.call("admin.vm.Kill", "dvm")
+
+
+def test_daemon_restart_adopts():
+    D.call("admin.vm.Start", "work")
+    D.stop(signal.SIGKILL)
+    rc, out, _ = sh("work", "echo still")
+    assert out == "still\n", out
+    D.start()
+    assert D.qubes()["work"]["state"] == "Running"
+    D.call("admin.vm.Shutdown", "work", "wait")
+    nothing_left(["work"])
+
+
+def test_everything_stops_clean():
+    for name, info in D.qubes().items():
+        if name != "dom0" and info["state"] != "Halted":
+            D.call("admin.vm.Shutdown", name, "wait")
+    nothing_left(["work", "other", "dvm"])
+    assert not our_cgroups(), our_cgroups()
+
+
+try:
+    bh.run_tests([
+        test_start,
+        test_host_template_cannot_start,
+        test_volumes,
+        test_no_host_secrets,
+        test_isolation_processes,
+        test_isolation_mount_modules_ptrace,
+        test_isolation_proc_and_sys,
+        test_isolation_host_sockets,
+        test_pids_limit,
+        test_memory_limit,
+        test_pause,
+        test_init_dies,
+        test_shutdown_timeout_kills,
+        test_disposable,
+        test_daemon_restart_adopts,
+        test_everything_stops_clean,
+    ])
+finally:
+    D.close()
