@@ -456,7 +456,7 @@ write_text(const char *dir, const char *name, const char *text, mode_t mode)
 int
 backend_sandbox_make_host_template(struct daemon *d, const char *name)
 {
-	char etc[PATH_MAX], tmp[PATH_MAX];
+	char etc[PATH_MAX], tmp[PATH_MAX], src_pd[PATH_MAX];
 	size_t i;
 	pid_t pid;
 	int status, r;
@@ -504,6 +504,17 @@ backend_sandbox_make_host_template(struct daemon *d, const char *name)
 		    0640);
 	if (r == 0)
 		r = write_text(tmp, "resolv.conf", "# no network yet\n", 0644);
+	/* login shells reset PATH: keep the qube's qrexec tools on it */
+	if (r == 0 &&
+	    str_printf(src_pd, sizeof(src_pd), "%s/profile.d", tmp) == 0 &&
+	    (mkdir(src_pd, 0755) == 0 || errno == EEXIST))
+		r = write_text(src_pd, "bulkhead.sh",
+		    "# bulkhead: the qube's tools (qrexec-client-vm, ...)\n"
+		    "case \":$PATH:\" in\n"
+		    "*:" SANDBOX_TOOLS_DIR ":*) ;;\n"
+		    "*) PATH=\"$PATH:" SANDBOX_TOOLS_DIR "\" ;;\n"
+		    "esac\n",
+		    0644);
 	if (r < 0)
 		return r;
 	(void)rm_tree(etc);

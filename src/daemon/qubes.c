@@ -239,6 +239,15 @@ remove_disposable(struct daemon *d, uint32_t qid, const char *name)
 
 /* The qube's init is gone: release everything it had. */
 static void
+reap(pid_t pid)
+{
+	int status;
+
+	/* our child: collect it; an adopted process is not ours to reap */
+	(void)waitpid(pid, &status, WNOHANG);
+}
+
+static void
 qube_halted(struct daemon *d, struct running *r)
 {
 	char path[PATH_MAX];
@@ -249,9 +258,25 @@ qube_halted(struct daemon *d, struct running *r)
 		close_fd(&r->init_pidfd);
 	}
 	if (r->qrexec_pidfd >= 0) {
+		struct pollfd pfd = {.fd = r->qrexec_pidfd, .events = POLLIN};
+
+		/*
+		 * Wait (briefly) for its qrexec-daemon to be gone: its
+		 * sockets and links must not outlive the qube, nor be
+		 * removed under a new daemon if the qube starts again.
+		 */
 		loop_del(&d->loop, r->qrexec_pidfd);
 		(void)syscall(
 		    SYS_pidfd_send_signal, r->qrexec_pidfd, SIGTERM, NULL, 0);
+		if (poll(&pfd, 1, 2000) == 0) {
+			log_warnx(
+			    "%s: qrexec-daemon ignored SIGTERM; killing it",
+			    r->name);
+			(void)syscall(SYS_pidfd_send_signal, r->qrexec_pidfd,
+			    SIGKILL, NULL, 0);
+			(void)poll(&pfd, 1, 1000);
+		}
+		reap(r->qrexec_pid);
 		close_fd(&r->qrexec_pidfd);
 	}
 	if (r->ready_fd >= 0) {
@@ -300,15 +325,6 @@ finish_waiters(
 			api_reply_ok(d, r->waiting_stop[i], NULL);
 		r->waiting_stop[i] = NULL;
 	}
-}
-
-static void
-reap(pid_t pid)
-{
-	int status;
-
-	/* our child: collect it; an adopted process is not ours to reap */
-	(void)waitpid(pid, &status, WNOHANG);
 }
 
 static void
@@ -491,6 +507,8 @@ spawn_qrexec_daemon(
 		(void)setenv("BULKHEAD_VCHAN_LAYOUT", "per-qube", 1);
 		(void)setenv("QREXEC_SERVICE_PATH", svc, 1);
 		(void)setenv("QREXEC_STARTUP_TIMEOUT", timeout, 1);
+		/* autostart and @dispvm targets go through our Admin API */
+		(void)setenv("BULKHEAD_ADMIN_SOCKET", d->cfg.socket, 1);
 		(void)str_printf(policy_opt, sizeof(policy_opt),
 		    "--policy-program=%s", policy_prog);
 		execl(prog, "qrexec-daemon", "--direct", "--ready-fd=3", "-q",

@@ -21,6 +21,7 @@
 #include "lib/io.h"
 #include "lib/log.h"
 #include "lib/proto/policy.h"
+#include "lib/qubesd.h"
 #include "lib/sock.h"
 #include "lib/util.h"
 #include "qrexec-daemon/daemon.h"
@@ -102,12 +103,113 @@ ask_policy_program(const struct daemon_config *cfg,
 	return r;
 }
 
+/*
+ * bulkheadd answers admin.vm.Start when the qube is up or its own start
+ * timeout (the qube's qrexec_timeout) has passed; this only guards
+ * against a wedged admin daemon.
+ */
+#define START_WAIT_S 3600
+
+/* A qube name as Qubes allows them (what bulkheadd hands out). */
+static bool
+qube_name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 31 ||
+	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+		return false;
+	for (i = 0; i < n; i++)
+		if (!proto_name_char_ok((unsigned char)s[i]) || s[i] == '@' ||
+		    s[i] == ':' || s[i] == '+')
+			return false;
+	return true;
+}
+
+/* Is the qube's daemon socket there (Qubes' test before autostart)? */
+static bool
+target_running(const struct daemon_config *cfg, const char *target)
+{
+	char p[PATH_MAX];
+
+	return str_printf(p, sizeof(p), "%s/qrexec.%s", cfg->socket_dir,
+	           target) == 0 &&
+	    access(p, F_OK) == 0;
+}
+
+/* admin.vm.Start, which answers once the qube's agent is connected */
+static int
+start_qube(const struct daemon_config *cfg, const char *name)
+{
+	char err[256];
+	int r;
+
+	log_info("%s: starting it for a call", name);
+	r = qubesd_call(cfg->admin_socket, "admin.vm.Start", NULL, name,
+	    START_WAIT_S, NULL, err, sizeof(err));
+	if (r < 0)
+		log_warnx("%s: could not start it: %s", name, err);
+	return r;
+}
+
+/*
+ * A call to "@dispvm:DVM": a new disposable of DVM, started, the call run
+ * in it, and the disposable killed when the call ends (it removes itself:
+ * auto_cleanup).  Knowing when the call ends needs the relay, i.e. the
+ * per-qube channel layout that bulkheadd uses.
+ */
+static int
+call_disposable(const struct daemon_config *cfg, const char *dvm,
+    const char *cmd, const char *ident)
+{
+	char err[256], *disp = NULL;
+	int r;
+
+	if (cfg->env.layout != VCHAN_LAYOUT_PER_QUBE) {
+		log_warnx("@dispvm:%s: disposables need the per-qube channel "
+		          "layout (BULKHEAD_VCHAN_LAYOUT=per-qube)",
+		    dvm);
+		return -ENOTSUP;
+	}
+	r = qubesd_call(cfg->admin_socket, "admin.vm.CreateDisposable", NULL,
+	    dvm, 60, &disp, err, sizeof(err));
+	if (r < 0) {
+		log_warnx("@dispvm:%s: %s", dvm, err);
+		return r;
+	}
+	/* bulkheadd's answer, checked all the same before it names a path */
+	if (!qube_name_ok(disp)) {
+		log_warnx("@dispvm:%s: bad name from the admin daemon", dvm);
+		free(disp);
+		return -EPROTO;
+	}
+	log_info("@dispvm:%s: created %s", dvm, disp);
+	r = start_qube(cfg, disp);
+	if (r == 0)
+		r = dclient_execute_vm(&cfg->env, cfg->socket_dir, disp,
+		    cfg->domid, cmd, ident, false);
+	if (qubesd_call(cfg->admin_socket, "admin.vm.Kill", NULL, disp, 60,
+	        NULL, err, sizeof(err)) == 0) {
+		/* halted, it removes itself */
+	} else if (strncmp(err, "QubesVMNotStartedError", 22) == 0) {
+		/* it never ran: nothing will remove it but us */
+		if (qubesd_call(cfg->admin_socket, "admin.vm.Remove", NULL,
+		        disp, 60, NULL, err, sizeof(err)) < 0 &&
+		    strncmp(err, "QubesVMNotFoundError", 20) != 0)
+			log_warnx("%s: remove: %s", disp, err);
+	} else {
+		log_warnx("%s: kill: %s", disp, err);
+	}
+	free(disp);
+	return r;
+}
+
 int
 daemon_call_run(
     const struct daemon_config *cfg, const struct qrexec_trigger *req, bool rs)
 {
 	struct policy_reply pr;
-	const char *service, *source, *trailer;
+	const char *service, *source, *trailer, *target;
 	char *cmd = NULL;
 	int r;
 
@@ -154,19 +256,22 @@ daemon_call_run(
 		return r < 0 ? QREXEC_EXIT_PROBLEM : 0;
 	}
 
-	if (strncmp(pr.target, "@dispvm:", 8) == 0 ||
-	    strncmp(pr.target_uuid, "@dispvm:", 8) == 0) {
-		/* XXX #5: disposables need bulkheadd (admin.vm.CreateDisposable) */
-		log_warnx(
-		    "%s: disposable targets are not available yet", pr.target);
-		return QREXEC_EXIT_PROBLEM;
-	}
 	if (asprintf(&cmd, "%s:QUBESRPC %s%s %s", pr.user, service, trailer,
 	        source) < 0)
 		return QREXEC_EXIT_PROBLEM;
-	r = dclient_execute_vm(&cfg->env, cfg->socket_dir,
-	    pr.target_uuid[0] ? pr.target_uuid : pr.target, cfg->domid, cmd,
-	    req->ident, false);
+	if (strncmp(pr.target, "@dispvm:", 8) == 0) {
+		r = call_disposable(cfg, pr.target + 8, cmd, req->ident);
+		free(cmd);
+		return r < 0 ? QREXEC_EXIT_PROBLEM : 0;
+	}
+	target = pr.target_uuid[0] ? pr.target_uuid : pr.target;
+	if (pr.autostart && !target_running(cfg, target) &&
+	    start_qube(cfg, pr.target) < 0) {
+		free(cmd);
+		return QREXEC_EXIT_PROBLEM;
+	}
+	r = dclient_execute_vm(&cfg->env, cfg->socket_dir, target, cfg->domid,
+	    cmd, req->ident, false);
 	free(cmd);
 	return r < 0 ? QREXEC_EXIT_PROBLEM : 0;
 }

@@ -31,6 +31,7 @@
 
 #define DAEMON_DEFAULT_POLICY_SOCKET  BULKHEAD_RUN_DIR "/policy.sock"
 #define DAEMON_DEFAULT_POLICY_PROGRAM "/usr/bin/qrexec-policy-exec"
+#define DAEMON_DEFAULT_ADMIN_SOCKET   BULKHEAD_RUN_DIR "/qubesd.sock"
 
 struct daemon_config {
 	uint32_t domid;
@@ -40,6 +41,7 @@ struct daemon_config {
 	const char *socket_dir;
 	const char *policy_socket;
 	const char *policy_program;
+	const char *admin_socket; /* bulkheadd: autostart and disposables */
 	struct vchan_env env;
 };
 

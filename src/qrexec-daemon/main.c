@@ -33,6 +33,7 @@
 #include "lib/io.h"
 #include "lib/log.h"
 #include "lib/msg.h"
+#include "lib/qubesd.h"
 #include "lib/sock.h"
 #include "lib/util.h"
 #include "qrexec-daemon/daemon.h"
@@ -108,6 +109,9 @@ usage(FILE *f, int code)
 	    "  --policy-socket=PATH      policy daemon (default %s)\n"
 	    "  -p, --policy-program=PATH used when the policy socket is absent\n"
 	    "                            or answers badly (default %s)\n"
+	    "  --admin-socket=PATH       bulkheadd's Admin API, to start targets\n"
+	    "                            (autostart) and disposables (default\n"
+	    "                            $BULKHEAD_ADMIN_SOCKET or %s)\n"
 	    "  -D, --direct              stay in the foreground, log to "
 	    "stderr\n"
 	    "  --user=USER               run as USER once the sockets exist\n"
@@ -123,7 +127,7 @@ usage(FILE *f, int code)
 	    "Exit status: 0 after SIGTERM, 1 if the agent never came or setup\n"
 	    "failed, 2 on bad usage.\n",
 	    DCLIENT_DEFAULT_SOCKET_DIR, DAEMON_DEFAULT_POLICY_SOCKET,
-	    DAEMON_DEFAULT_POLICY_PROGRAM);
+	    DAEMON_DEFAULT_POLICY_PROGRAM, DAEMON_DEFAULT_ADMIN_SOCKET);
 	exit(code);
 }
 
@@ -139,13 +143,46 @@ on_signal(int sig)
 static void
 remove_sockets(void)
 {
-	if (listen_fd >= 0) {
+	struct stat st;
+
+	if (listen_fd < 0)
+		return;
+	/*
+	 * A daemon started for the qube since owns the socket and the
+	 * links now (they are created after the socket): leave them.
+	 */
+	if (lstat(sock_path, &st) == 0 && st.st_ino == listen_id.ino &&
+	    st.st_dev == listen_id.dev) {
+		(void)unlink(link_name);
+		if (link_uuid[0])
+			(void)unlink(link_uuid);
 		sock_unlink_if_ours(sock_path, &listen_id);
-		close_fd(&listen_fd);
 	}
-	(void)unlink(link_name);
-	if (link_uuid[0])
-		(void)unlink(link_uuid);
+	close_fd(&listen_fd);
+}
+
+/* Point link at target, atomically replacing what was there. */
+static int
+symlink_replace(const char *target, const char *link)
+{
+	char tmp[PATH_MAX];
+
+	if (str_printf(tmp, sizeof(tmp), "%s.%d.new", link, (int)getpid()) <
+	    0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	(void)unlink(tmp);
+	if (symlink(target, tmp) < 0)
+		return -1;
+	if (rename(tmp, link) < 0) {
+		int e = errno;
+
+		(void)unlink(tmp);
+		errno = e;
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -164,20 +201,16 @@ create_sockets(void)
 		    "%s/qrexec.uuid:%s", cfg.socket_dir, cfg.uuid);
 	if (r < 0)
 		return r;
-	(void)snprintf(target, sizeof(target), "qrexec.%u", cfg.domid);
-	(void)unlink(link_name);
-	if (symlink(target, link_name) < 0)
-		return -errno;
-	if (link_uuid[0]) {
-		(void)unlink(link_uuid);
-		if (symlink(target, link_uuid) < 0)
-			return -errno;
-	}
 	/* access is governed by the directory: the admin side's only */
 	r = sock_listen(sock_path, 0666, true, &listen_id);
 	if (r < 0)
 		return r;
 	listen_fd = r;
+	/* the links last: see remove_sockets() */
+	(void)snprintf(target, sizeof(target), "qrexec.%u", cfg.domid);
+	if (symlink_replace(target, link_name) < 0 ||
+	    (link_uuid[0] && symlink_replace(target, link_uuid) < 0))
+		return -errno;
 	return 0;
 }
 
@@ -724,6 +757,7 @@ main(int argc, char **argv)
 		OPT_POLICY_SOCKET,
 		OPT_USER,
 		OPT_READY_FD,
+		OPT_ADMIN_SOCKET,
 	};
 	static const struct option longopts[] = {
 	    {"help", no_argument, NULL, 'h'},
@@ -735,6 +769,7 @@ main(int argc, char **argv)
 	    {"uuid", required_argument, NULL, 'u'},
 	    {"user", required_argument, NULL, OPT_USER},
 	    {"ready-fd", required_argument, NULL, OPT_READY_FD},
+	    {"admin-socket", required_argument, NULL, OPT_ADMIN_SOCKET},
 	    {NULL, 0, NULL, 0},
 	};
 	struct pollfd pfd[3 + MAX_CLIENTS];
@@ -749,6 +784,9 @@ main(int argc, char **argv)
 	cfg.policy_socket = DAEMON_DEFAULT_POLICY_SOCKET;
 	cfg.policy_program = DAEMON_DEFAULT_POLICY_PROGRAM;
 	cfg.default_user = "user";
+	cfg.admin_socket = getenv(QUBESD_SOCKET_ENV);
+	if (cfg.admin_socket == NULL || cfg.admin_socket[0] == '\0')
+		cfg.admin_socket = DAEMON_DEFAULT_ADMIN_SOCKET;
 	while (
 	    (opt = getopt_long(argc, argv, "hqp:Du:", longopts, NULL)) != -1) {
 		switch (opt) {
@@ -776,12 +814,16 @@ main(int argc, char **argv)
 		case OPT_USER:
 			arg_user = optarg;
 			break;
+		case OPT_ADMIN_SOCKET:
+			cfg.admin_socket = optarg;
+			break;
 		case OPT_READY_FD: {
 			uint32_t fd;
 
 			if (parse_u32(optarg, 1024, &fd) < 0 || fd < 3 ||
 			    fcntl((int)fd, F_GETFD) < 0) {
-				(void)fprintf(stderr, "qrexec-daemon: "
+				(void)fprintf(stderr,
+				    "qrexec-daemon: "
 				    "--ready-fd: not an open fd\n");
 				return 2;
 			}

@@ -299,8 +299,51 @@ def test_disposable():
     D.call("admin.vm.Kill", "dvm")
 
 
-def test_daemon_restart_adopts():
+def test_dispvm_call_and_autostart():
+    # a qube calls "@dispvm:dvm": a disposable is made, serves the call,
+    # and is gone afterwards; a call to a halted qube starts it
+    rpc = os.path.join(D.conf, "qubes-rpc")
+    os.makedirs(rpc, exist_ok=True)
+    with open(os.path.join(rpc, "test.Echo"), "w") as f:
+        f.write("#!/bin/sh\necho \"in=$(hostname) from=$QREXEC_REMOTE_DOMAIN\"\n"
+                "cat\n")
+    os.chmod(os.path.join(rpc, "test.Echo"), 0o755)
+    with open(os.path.join(D.conf, "policy.d", "30-test.policy"), "w") as f:
+        f.write("test.Echo * work @dispvm:dvm allow\n"
+                "test.Echo * work @dispvm allow\n"
+                "test.Echo * work other allow\n")
+    D.call("admin.vm.property.Set", "work", "default_dispvm", "dvm")
+    for q in ("work", "other"):  # services are seen at start
+        if D.qubes()[q]["state"] != "Halted":
+            D.call("admin.vm.Shutdown", q, "wait")
     D.call("admin.vm.Start", "work")
+    before = set(D.qubes())
+    for target in ("@dispvm:dvm", "@dispvm"):
+        rc, out, err = sh("work", "echo payload | qrexec-client-vm %s "
+                          "test.Echo" % target)
+        assert rc == 0, (rc, out, err)
+        lines = out.splitlines()
+        assert lines[0].startswith("in=disp") and \
+            lines[0].endswith(" from=work") and lines[1] == "payload", out
+        disp = lines[0].split()[0][3:]
+        bh.wait_for(lambda: disp not in D.qubes(), "disposable removed")
+        assert not os.path.exists(os.path.join(D.state, "qubes", disp))
+        assert set(D.qubes()) == before, set(D.qubes()) ^ before
+    # not allowed: no disposable is made
+    rc, out, err = sh("work", "qrexec-client-vm @dispvm:dvm test.Other; "
+                      "echo rc=$?")
+    assert "rc=126" in out, (out, err)
+    assert set(D.qubes()) == before
+    # autostart
+    assert D.qubes()["other"]["state"] == "Halted"
+    rc, out, err = sh("work", "echo x | qrexec-client-vm other test.Echo")
+    assert rc == 0 and out == "in=other from=work\nx\n", (rc, out, err)
+    assert D.qubes()["other"]["state"] == "Running"
+
+
+def test_daemon_restart_adopts():
+    if D.qubes()["work"]["state"] == "Halted":
+        D.call("admin.vm.Start", "work")
     D.stop(signal.SIGKILL)
     rc, out, _ = sh("work", "echo still")
     assert out == "still\n", out
@@ -334,6 +377,7 @@ try:
         test_init_dies,
         test_shutdown_timeout_kills,
         test_disposable,
+        test_dispvm_call_and_autostart,
         test_daemon_restart_adopts,
         test_everything_stops_clean,
     ])
