@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -54,7 +55,9 @@ usage(FILE *f, int code)
 	    "                         default), process (plain processes, no\n"
 	    "                         isolation: for tests) or none\n"
 	    "  --no-policy-daemon     do not start qrexec-policy-daemon\n"
-	    "  --daemon               detach and log to syslog\n"
+	    "  --daemon               detach once ready (the parent exits 0\n"
+	    "                         then, 1 if start-up failed); log to\n"
+	    "                         STATE/log/bulkheadd.log\n"
 	    "  -d, --debug            debug logging\n"
 	    "  -h, --help             show this help\n"
 	    "\n"
@@ -62,10 +65,103 @@ usage(FILE *f, int code)
 	    "BULKHEAD_PROCESS_USER (the user of process-backend qubes),\n"
 	    "BULKHEAD_LOG_LEVEL.\n"
 	    "\n"
-	    "Exit status: 0 after SIGTERM or SIGINT, 1 on a fatal error, 2 on\n"
-	    "bad usage.\n",
+	    "One bulkheadd a state directory: STATE/bulkheadd.lock holds the\n"
+	    "running one's pid.\n"
+	    "\n"
+	    "Exit status: 0 after SIGTERM or SIGINT, 1 on a fatal error (or\n"
+	    "another bulkheadd using the state directory), 2 on bad usage.\n",
 	    BULKHEAD_STATE_DIR, BULKHEAD_RUN_DIR, BULKHEAD_CONF_DIR);
 	exit(code);
+}
+
+/*
+ * One daemon a state directory: a second one would serve the same
+ * database and fight over the same qubes.  The lock lives as long as the
+ * process; the file holds its pid for people and scripts.
+ */
+static void
+lock_state(const struct daemon_config *cfg)
+{
+	char path[PATH_MAX], pid[32] = "";
+	ssize_t n;
+	int fd;
+
+	if (str_printf(
+	        path, sizeof(path), "%s/bulkheadd.lock", cfg->state_dir) < 0)
+		fatalx("state directory path too long");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		fatal("%s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK)
+			fatal("locking %s", path);
+		n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		fatalx("another bulkheadd%s%s%s is using %s",
+		    pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "",
+		    cfg->state_dir);
+	}
+	(void)snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
+		log_warn("%s", path);
+	/* fd stays open (and locked) until we exit */
+}
+
+/*
+ * --daemon: the parent waits until the child is serving (or has died), so
+ * that "bulkheadd --daemon && qvm-ls" works.  Returns the fd to write the
+ * "ready" byte to, in the child.
+ */
+static int
+detach(void)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		fatal("pipe");
+	pid = fork();
+	if (pid < 0)
+		fatal("fork");
+	if (pid > 0) {
+		(void)close(p[1]);
+		if (read(p[0], &c, 1) == 1)
+			_exit(0);
+		(void)fprintf(stderr,
+		    "bulkheadd: start-up failed (see the "
+		    "messages above or the log)\n");
+		_exit(1);
+	}
+	(void)close(p[0]);
+	(void)setsid();
+	return p[1];
+}
+
+/* Detached: stdin from /dev/null, stdout and stderr to our log file. */
+static void
+redirect_output(const struct daemon_config *cfg)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)dup2(fd, STDIN_FILENO);
+		(void)close(fd);
+	}
+	if (str_printf(
+	        path, sizeof(path), "%s/log/bulkheadd.log", cfg->state_dir) < 0)
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_warn("%s", path);
+		return;
+	}
+	(void)dup2(fd, STDOUT_FILENO);
+	(void)dup2(fd, STDERR_FILENO);
+	(void)close(fd);
 }
 
 static void
@@ -289,7 +385,8 @@ main(int argc, char **argv)
 	};
 	struct daemon *d = &daemon_state;
 	struct daemon_config *cfg = &d->cfg;
-	bool detach = false;
+	bool daemonize = false;
+	int ready_fd = -1;
 	char err[512], dbpath[PATH_MAX], self[PATH_MAX];
 	const char *bindir = getenv("BULKHEAD_BIN_DIR");
 	sigset_t mask;
@@ -338,7 +435,7 @@ main(int argc, char **argv)
 			cfg->start_policy_daemon = false;
 			break;
 		case OPT_DAEMON:
-			detach = true;
+			daemonize = true;
 			break;
 		case 'd':
 			cfg->debug = true;
@@ -384,19 +481,17 @@ main(int argc, char **argv)
 	if (cfg->debug)
 		log_set_level(LOG_LEVEL_DEBUG);
 
-	if (detach) {
-		if (daemon(0, 0) < 0) {
-			perror("bulkheadd: daemon");
-			return 1;
-		}
-		log_init("bulkheadd", 0);
-	}
+	if (daemonize)
+		ready_fd = detach();
 	(void)umask(022);
 	r = mkdirs(d);
 	if (r < 0) {
 		errno = -r;
 		fatal("creating %s and %s", cfg->state_dir, cfg->run_dir);
 	}
+	lock_state(cfg);
+	if (daemonize)
+		redirect_output(cfg);
 	if (str_printf(dbpath, sizeof(dbpath), "%s/qubes.db", cfg->state_dir) <
 	    0)
 		fatalx("state directory path too long");
@@ -431,6 +526,11 @@ main(int argc, char **argv)
 		(void)qube_policy_start(d);
 	(void)db_qube_foreach(&d->db, autostart_one, d);
 	log_info("ready: %s (backend %s)", cfg->socket, cfg->backend);
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "", 1) < 0)
+			log_warn("telling the parent we are ready");
+		close_fd(&ready_fd);
+	}
 
 	r = loop_run(&d->loop);
 	if (r < 0)

@@ -1,7 +1,8 @@
 /*
  * log.c - logging shared by every bulkhead process.
  *
- * Runs in every process, under whatever uid that process has.  Inputs are
+ * Runs in every process, under whatever uid that process has.  Lines
+ * written to a log file (stderr a regular file) start with UTC time.  Inputs are
  * format strings from our own code; peer data reaches here only through
  * log_quote().
  */
@@ -9,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -86,11 +89,27 @@ log_vemit(enum log_level level, int with_errno, int saved_errno,
 	if (with_errno && (size_t)n < sizeof(msg))
 		(void)snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s",
 		    strerror(saved_errno));
-	if (log_to_stderr)
-		(void)fprintf(stderr, "%s%s%s%s: %s: %s\n", log_role,
+	if (log_to_stderr) {
+		struct stat st;
+		char stamp[40] = "";
+
+		/* a log file (not a terminal or a pipe) gets the time */
+		if (fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
+			struct timespec ts;
+			struct tm tm;
+
+			(void)clock_gettime(CLOCK_REALTIME, &ts);
+			if (gmtime_r(&ts.tv_sec, &tm) != NULL)
+				(void)snprintf(stamp, sizeof(stamp),
+				    "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ",
+				    tm.tm_year + 1900, tm.tm_mon + 1,
+				    tm.tm_mday, tm.tm_hour, tm.tm_min,
+				    tm.tm_sec, ts.tv_nsec / 1000000);
+		}
+		(void)fprintf(stderr, "%s%s%s%s%s: %s: %s\n", stamp, log_role,
 		    log_qube[0] ? "[" : "", log_qube, log_qube[0] ? "]" : "",
 		    name[level], msg);
-	else
+	} else
 		syslog(prio[level], "%s%s%s%s", log_qube[0] ? "[" : "",
 		    log_qube, log_qube[0] ? "] " : "", msg);
 }

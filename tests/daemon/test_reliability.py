@@ -8,6 +8,7 @@ import os
 import random
 import signal
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -222,12 +223,52 @@ def test_qube_init_dies():
         d.close()
 
 
+def test_one_daemon_per_state_dir():
+    # a second bulkheadd on the same state would serve the same database
+    # and fight over the same qubes: it is refused, naming the first
+    d = bh.Bulkheadd()
+    try:
+        d.start()
+        cmd = [os.path.join(bh.BIN, "daemon", "bulkheadd"), "--state-dir",
+               d.state, "--run-dir", d.run + "2", "--conf-dir", d.conf,
+               "--backend", "none"]
+        p = subprocess.run(cmd, capture_output=True, timeout=20)
+        assert p.returncode == 1, p
+        assert b"another bulkheadd (pid %d)" % d.proc.pid in p.stderr, p
+        assert d.call("admin.vm.List").startswith("dom0 ")
+        with open(os.path.join(d.state, "bulkheadd.lock")) as f:
+            assert f.read() == "%d\n" % d.proc.pid
+        d.stop()
+        # --daemon: the parent returns once the socket serves, and the
+        # daemon logs to STATE/log/bulkheadd.log
+        p = subprocess.run(cmd + ["--daemon"], capture_output=True,
+                           timeout=20)
+        assert p.returncode == 0, p
+        sock = os.path.join(d.run + "2", "qubesd.sock")
+        assert d.call("admin.vm.List", sock=sock).startswith("dom0 ")
+        with open(os.path.join(d.state, "bulkheadd.lock")) as f:
+            pid = int(f.read())
+        assert os.getsid(pid) == pid  # detached: its own session
+        p2 = subprocess.run(cmd + ["--daemon"], capture_output=True,
+                            timeout=20)
+        assert p2.returncode == 1 and b"start-up failed" in p2.stderr and \
+            b"another bulkheadd (pid %d)" % pid in p2.stderr, p2
+        os.kill(pid, signal.SIGTERM)
+        bh.wait_for(lambda: not os.path.exists("/proc/%d" % pid), "exit")
+        with open(os.path.join(d.state, "log", "bulkheadd.log")) as f:
+            log = f.read()
+        assert "bulkheadd: info: ready: " + sock in log, log
+    finally:
+        d.close()
+
+
 try:
     bh.run_tests([
         test_kill9_during_writes,
         test_restart_adopts_running_qube,
         test_restart_cleans_up_dead_qube,
         test_qube_init_dies,
+        test_one_daemon_per_state_dir,
     ])
 finally:
     pass
