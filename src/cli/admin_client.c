@@ -292,7 +292,7 @@ admin_connect(const char *sock, int timeout_ms)
 
 	for (;;) {
 		int fd = sock_connect(sock);
-		struct timespec ts = {0, 100 * 1000 * 1000};
+		struct timespec ts = {0, 100000000L}; /* 100 ms */
 
 		if (fd >= 0 || timeout_ms <= 0 || now_ms() >= deadline ||
 		    (fd != -ENOENT && fd != -ECONNREFUSED && fd != -EAGAIN))
@@ -304,14 +304,14 @@ admin_connect(const char *sock, int timeout_ms)
 /* One connection of admin_call_many(). */
 struct conn {
 	struct admin_call *call;
-	int fd;
 	char *req;
 	size_t req_len;
 	size_t sent;
-	bool wr_done;
 	char *rbuf;
 	size_t rlen;
 	size_t rcap;
+	int fd;
+	bool wr_done;
 };
 
 static void

@@ -32,7 +32,7 @@
 #define ADMIN_SOURCE "dom0"
 
 /* Largest reply we read (qvm-ls on thousands of qubes is a few MiB). */
-#define ADMIN_REPLY_MAX (64u * 1024 * 1024)
+#define ADMIN_REPLY_MAX ((size_t)64 * 1024 * 1024)
 /* Largest request, header and payload: qubesd's own buffer_size. */
 #define ADMIN_REQUEST_MAX 65536
 /* Longest exception type name ("QubesVMNotFoundError"). */
@@ -44,7 +44,7 @@
 /* Calls admin_call_many() keeps open at once. */
 #define ADMIN_PARALLEL_MAX 16
 /* Largest admin.Events frame, and most key/value pairs in one. */
-#define ADMIN_EVENT_FRAME_MAX (1024 * 1024)
+#define ADMIN_EVENT_FRAME_MAX ((size_t)1024 * 1024)
 #define ADMIN_EVENT_KW_MAX    64
 
 /*

@@ -269,7 +269,7 @@ cli_print_call_error(const char *method, int error)
 		break;
 	case -EMSGSIZE:
 		cli_errx(
-		    "%s: reply larger than %u bytes", method, ADMIN_REPLY_MAX);
+		    "%s: reply larger than %zu bytes", method, ADMIN_REPLY_MAX);
 		break;
 	case -E2BIG:
 		cli_errx("%s: request larger than %u bytes", method,
@@ -507,7 +507,7 @@ cli_select(const struct admin_vm_list *list, char *const *names, size_t nnames,
 	if (!all_qubes && exclude != NULL && exclude->n > 0)
 		cli_usage_fail("--exclude can only be used with --all");
 	/* at most every qube, once */
-	s.vm = calloc(list->n + 1, sizeof(*s.vm));
+	s.vm = calloc(list->n + 1, sizeof(const struct admin_vm *));
 	if (s.vm == NULL)
 		return -ENOMEM;
 	if (all_qubes) {
@@ -650,7 +650,6 @@ cli_wrap(
 			(void)fprintf(f, "\n%*s", (int)indent2, "");
 			col = indent2;
 			pend = 0;
-			line_empty = true;
 		}
 		(void)fprintf(f, "%*s%.*s", (int)pend, "", (int)n, p);
 		col += pend + n;

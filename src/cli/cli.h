@@ -87,8 +87,8 @@ bool cli_common_opt(int c, struct cli_common *co, void (*usage)(FILE *f));
 void cli_errx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A usage error: "prog: <message>" and a pointer to --help; exit 2. */
-_Noreturn void
-cli_usage_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void cli_usage_fail(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 
 /*
  * Quote a string from the daemon or the command line for a message:

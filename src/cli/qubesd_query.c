@@ -314,7 +314,7 @@ main(int argc, char **argv)
 	}
 	if (nul)
 		(void)io_write_all(STDOUT_FILENO, "", 1);
-	if (fail && status == 2) {
+	if (fail && status == 2 && keep != NULL) {
 		struct admin_reply r;
 
 		keep[kept] = '\0';

@@ -171,8 +171,8 @@ main(int argc, char **argv)
 	say = cli_verbosity(&co) >= 1;
 	if (cli_list_qubes(&list) < 0)
 		return CLI_EXIT_FAIL;
-	vms = cli_calloc(list.n + 1, sizeof(*vms));
-	match = cli_calloc(list.n + 1, sizeof(*match));
+	vms = cli_calloc(list.n + 1, sizeof(const struct admin_vm *));
+	match = cli_calloc(list.n + 1, sizeof(const struct admin_vm *));
 	if (all) {
 		for (i = 0; i < list.n; i++)
 			if (strcmp(list.vm[i].klass, "AdminVM") != 0 &&
@@ -194,7 +194,7 @@ main(int argc, char **argv)
 				vms[n++] = vm;
 		}
 	}
-	qsort(vms, n, sizeof(*vms), cmp_vm);
+	qsort(vms, n, sizeof(const struct admin_vm *), cmp_vm);
 	if (running || paused || templ || networked) {
 		(void)snprintf(status, sizeof(status), "%s%s%s%s",
 		    running ? ", running" : "", paused ? ", paused" : "",

@@ -174,7 +174,7 @@ static void
 load_props(struct lsvm **vms, size_t n)
 {
 	struct admin_call *calls = cli_calloc(n, sizeof(*calls));
-	struct lsvm **who = cli_calloc(n, sizeof(*who));
+	struct lsvm **who = cli_calloc(n, sizeof(struct lsvm *));
 	size_t i, m = 0;
 
 	for (i = 0; i < n; i++) {
@@ -415,6 +415,19 @@ flags_text(struct lsvm *v)
 	    {"debug", 'D'},
 	    {"autostart", 'A'},
 	};
+	/* the power state's letter: its first, in lower case */
+	static const struct {
+		const char *state;
+		char letter;
+	} states[] = {
+	    {"Running", 'r'},
+	    {"Transient", 't'},
+	    {"Paused", 'p'},
+	    {"Suspended", 's'},
+	    {"Halting", 'h'},
+	    {"Dying", 'd'},
+	    {"Crashed", 'c'},
+	};
 	char f[9], buf[16];
 	const char *vmode, *st = v->vm->state;
 	size_t i;
@@ -430,13 +443,14 @@ flags_text(struct lsvm *v)
 	f[1] = '-';
 	if (strcasecmp(st, "unknown") == 0)
 		f[1] = '?';
-	else if (strcmp(st, "Running") == 0 || strcmp(st, "Transient") == 0 ||
-	    strcmp(st, "Paused") == 0 || strcmp(st, "Suspended") == 0 ||
-	    strcmp(st, "Halting") == 0 || strcmp(st, "Dying") == 0 ||
-	    strcmp(st, "Crashed") == 0)
-		f[1] = (char)(st[0] - 'A' + 'a');
-	for (i = 0; i < sizeof(bools) / sizeof(bools[0]); i++)
-		f[2 + i] = prop_true(v, bools[i].prop) ? bools[i].letter : '-';
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		if (strcmp(st, states[i].state) == 0)
+			f[1] = states[i].letter;
+	for (i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+		f[2 + i] = '-';
+		if (prop_true(v, bools[i].prop))
+			f[2 + i] = bools[i].letter;
+	}
 	f[8] = '\0';
 	return cli_strdup(f);
 }
@@ -739,27 +753,49 @@ selected(struct lsvm **doms, size_t n, const struct lsvm *v)
 	return false;
 }
 
+/*
+ * Append the clients of parent, depth first, as qvm_ls.py's
+ * tree_append_child: every qube of the system in its order, those that
+ * use parent as netvm, each network qube followed by its own clients.  An
+ * explicit stack rather than recursion; every qube has one netvm, so from
+ * a root each is reached once at most, and cap bounds the rows anyway.
+ */
 static void
 tree_children(struct ls *ls, struct lsvm **doms, size_t ndoms,
-    struct lsvm *parent, int level, struct row *rows, size_t *nrows, size_t cap)
+    struct lsvm *root, struct row *rows, size_t *nrows, size_t cap)
 {
-	size_t i;
+	struct lsvm **parent =
+	    cli_calloc(ls->list.n + 1, sizeof(struct lsvm *));
+	size_t *next = cli_calloc(ls->list.n + 1, sizeof(*next));
+	size_t depth = 1;
 
-	/* connected_vms: every qube of the system, in its order */
-	for (i = 0; i < ls->list.n && *nrows < cap; i++) {
-		struct lsvm *child = &ls->v[i];
+	parent[0] = root;
+	while (depth > 0 && *nrows < cap) {
+		size_t top = depth - 1, i = next[top];
+		struct lsvm *child;
 		const char *nv;
 
-		if (child == parent || netvm_of(child, &nv) != 1 ||
-		    strcmp(nv, parent->vm->name) != 0 ||
+		if (i >= ls->list.n) {
+			depth--;
+			continue;
+		}
+		next[top]++;
+		child = &ls->v[i];
+		if (child == parent[top] || netvm_of(child, &nv) != 1 ||
+		    strcmp(nv, parent[top]->vm->name) != 0 ||
 		    !selected(doms, ndoms, child))
 			continue;
 		rows[*nrows].v = child;
-		rows[(*nrows)++].depth = level;
-		if (prop_true(child, "provides_network"))
-			tree_children(ls, doms, ndoms, child, level + 1, rows,
-			    nrows, cap);
+		rows[(*nrows)++].depth = (int)depth;
+		if (prop_true(child, "provides_network") &&
+		    depth <= ls->list.n) {
+			parent[depth] = child;
+			next[depth] = 0;
+			depth++;
+		}
 	}
+	free(next);
+	free(parent);
 }
 
 /* qvm_ls.py's sort_to_tree: roots, then each network provider's tree. */
@@ -771,7 +807,8 @@ sort_to_tree(struct ls *ls, struct lsvm **doms, size_t n, struct row *rows)
 
 	{
 		/* children are found among all qubes: their netvms too */
-		struct lsvm **all = cli_calloc(ls->list.n, sizeof(*all));
+		struct lsvm **all =
+		    cli_calloc(ls->list.n, sizeof(struct lsvm *));
 
 		for (i = 0; i < ls->list.n; i++)
 			all[i] = &ls->v[i];
@@ -797,7 +834,7 @@ sort_to_tree(struct ls *ls, struct lsvm **doms, size_t n, struct row *rows)
 			continue;
 		rows[nrows].v = doms[i];
 		rows[nrows++].depth = 0;
-		tree_children(ls, doms, n, doms[i], 1, rows, &nrows, n * 4);
+		tree_children(ls, doms, n, doms[i], rows, &nrows, n * 4);
 	}
 	free(placed);
 	return nrows;
@@ -1376,7 +1413,7 @@ main(int argc, char **argv)
 	if (cli_select(&ls.list, names.v, names.n, all, &exclude, true, &sel) <
 	    0)
 		return CLI_EXIT_FAIL;
-	doms = cli_calloc(ls.list.n + 1, sizeof(*doms));
+	doms = cli_calloc(ls.list.n + 1, sizeof(struct lsvm *));
 	if (names.n == 0 && !all) {
 		for (i = 0; i < ls.list.n; i++)
 			doms[ndoms++] = &ls.v[i];
@@ -1391,7 +1428,7 @@ main(int argc, char **argv)
 		if (!doms[i]->gone && passes(doms[i], &fl))
 			doms[j++] = doms[i];
 	ndoms = j;
-	qsort(doms, ndoms, sizeof(*doms), cmp_lsvm_name);
+	qsort(doms, ndoms, sizeof(struct lsvm *), cmp_lsvm_name);
 
 	rows = cli_calloc(ndoms * 4 + 1, sizeof(*rows));
 	if (tree && !raw) {

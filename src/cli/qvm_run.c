@@ -258,8 +258,12 @@ shell_quote(const char *s)
 	*o++ = '\'';
 	for (i = 0; s[i] != '\0'; i++) {
 		if (s[i] == '\'') {
-			memcpy(o, "'\"'\"'", 5);
-			o += 5;
+			/* close, an escaped quote, reopen: '"'"' */
+			*o++ = '\'';
+			*o++ = '"';
+			*o++ = '\'';
+			*o++ = '"';
+			*o++ = '\'';
 		} else {
 			*o++ = s[i];
 		}

@@ -246,8 +246,9 @@ wait_down(struct admin_events *es, struct outcome *w, uint64_t deadline_ms)
 			 * whose event has another name.
 			 */
 			drop_halted(w);
-			next_poll =
-			    now + SHUTDOWN_POLL_MS * (es->fd >= 0 ? 4 : 1);
+			next_poll = now +
+			    (uint64_t)SHUTDOWN_POLL_MS *
+			        (uint64_t)(es->fd >= 0 ? 4 : 1);
 			continue;
 		}
 		if (now >= deadline_ms)
@@ -286,7 +287,7 @@ wait_down(struct admin_events *es, struct outcome *w, uint64_t deadline_ms)
 static void
 outcome_init(struct outcome *o, size_t n)
 {
-	o->vm = cli_calloc(n, sizeof(*o->vm));
+	o->vm = cli_calloc(n, sizeof(const struct admin_vm *));
 	o->why = cli_calloc(n, sizeof(*o->why));
 	o->n = 0;
 }

@@ -106,7 +106,7 @@ main(int argc, char **argv)
 
 	/* is_running() first, as Qubes' start_expert() */
 	state = cli_call_each(sel.vm, sel.n, "admin.vm.CurrentState", NULL);
-	halted = cli_calloc(sel.n, sizeof(*halted));
+	halted = cli_calloc(sel.n, sizeof(const struct admin_vm *));
 	for (i = 0; i < sel.n; i++) {
 		char pstate[ADMIN_NAME_MAX];
 

@@ -176,8 +176,8 @@ test_request_header(void **state)
 	    buf, sizeof(buf), "dom0", "work", "admin.vm.Start", NULL);
 	assert_int_equal(n, (int)sizeof("admin.vm.Start+ dom0 name work"));
 	assert_memory_equal(buf, "admin.vm.Start+ dom0 name work", (size_t)n);
-	n = admin_request_header(buf, sizeof(buf), "dom0", "work",
-	    "admin.vm.Shutdown", "force+wait");
+	assert_true(admin_request_header(buf, sizeof(buf), "dom0", "work",
+	                "admin.vm.Shutdown", "force+wait") > 0);
 	assert_string_equal(buf, "admin.vm.Shutdown+force+wait dom0 name work");
 	/* no space, control character or '+' where the daemon splits */
 	assert_int_equal(admin_request_header(buf, sizeof(buf), "dom0", "a b",
@@ -278,10 +278,10 @@ test_parse_vm_list(void **state)
 		    admin_parse_vm_list(bad[i], strlen(bad[i]), &l), -EBADMSG);
 	/* one more than the longest name that fits, then that one */
 	memset(longname, 'a', ADMIN_NAME_MAX);
-	(void)strcpy(longname + ADMIN_NAME_MAX, " class=AppVM\n");
+	(void)snprintf(longname + ADMIN_NAME_MAX, 32, " class=AppVM\n");
 	assert_int_equal(
 	    admin_parse_vm_list(longname, strlen(longname), &l), -EBADMSG);
-	(void)strcpy(longname + ADMIN_NAME_MAX - 1, " class=AppVM\n");
+	(void)snprintf(longname + ADMIN_NAME_MAX - 1, 32, " class=AppVM\n");
 	assert_int_equal(
 	    admin_parse_vm_list(longname, strlen(longname), &l), 0);
 	admin_vm_list_free(&l);
