@@ -1116,9 +1116,15 @@ m_vm_lifecycle(struct daemon *d, struct conn *c, const struct api_request *r,
 			    "Domain is "
 			    "powered off: %s",
 			    q->name);
-		return qube_kill(d, q) < 0 ?
-		    exc(res, "QubesVMError", "kill failed") :
-		    0;
+		switch (qube_kill(d, q, c)) {
+		case 0:
+			res->deferred = true;
+			return 0;
+		case 1:
+			return 0;
+		default:
+			return exc(res, "QubesVMError", "kill failed");
+		}
 	}
 	if (strcmp(m, "Pause") == 0 || strcmp(m, "Unpause") == 0) {
 		bool pause = m[0] == 'P';

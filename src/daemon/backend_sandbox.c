@@ -40,6 +40,32 @@ int find_program(struct daemon *d, const char *name, char *out, size_t n);
 static const char *const qube_tools[] = {"bulkhead-init", "qrexec-agent",
     "qrexec-client-vm", "qfile-agent", "qfile-unpacker"};
 
+/*
+ * bulkhead's own services for qubes (qubes.VMShell, ...): in the build
+ * tree beside the programs, or installed under libexec.
+ */
+static int
+find_agent_rpc_dir(struct daemon *d, char *out, size_t n)
+{
+	static const char *const rel[] = {
+	    "/../qubes-rpc", "/../libexec/bulkhead/qubes-rpc"};
+	static const char *const sys[] = {
+	    "/usr/local/libexec/bulkhead/qubes-rpc",
+	    "/usr/libexec/bulkhead/qubes-rpc"};
+	char p[PATH_MAX], real[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(rel); i++)
+		if (str_printf(p, sizeof(p), "%s%s", d->cfg.bin_dir, rel[i]) ==
+		        0 &&
+		    realpath(p, real) != NULL)
+			return str_copy(out, n, real);
+	for (i = 0; i < ARRAY_SIZE(sys); i++)
+		if (access(sys[i], F_OK) == 0)
+			return str_copy(out, n, sys[i]);
+	return -ENOENT;
+}
+
 static int
 qdir(struct daemon *d, char *out, size_t n, const char *name, const char *leaf)
 {
@@ -312,6 +338,8 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	    str_printf(p, sizeof(p), "%s/qubes-rpc", d->cfg.conf_dir) == 0 &&
 	    access(p, F_OK) == 0)
 		rc = push(&v, "--rpc-dir=%s", p);
+	if (rc == 0 && find_agent_rpc_dir(d, p, sizeof(p)) == 0)
+		rc = push(&v, "--agent-rpc-dir=%s", p);
 	if (rc == 0)
 		rc = push(&v, "--memory=%s", mem);
 	if (rc == 0)

@@ -126,7 +126,11 @@ int qube_start(struct daemon *d, const struct db_qube *q, struct conn *c);
 /* force: kill after shutdown_timeout; c waits if not NULL. */
 int qube_shutdown(
     struct daemon *d, const struct db_qube *q, bool force, struct conn *c);
-int qube_kill(struct daemon *d, const struct db_qube *q);
+/*
+ * Kill q's qube; c (if not NULL) is answered when it has halted.  0: c
+ * will be answered, 1: killed but c must be answered now, <0: -errno.
+ */
+int qube_kill(struct daemon *d, const struct db_qube *q, struct conn *c);
 int qube_pause(struct daemon *d, const struct db_qube *q, bool pause);
 /* A connection went away: forget any deferred reply to it. */
 void qube_forget_conn(struct daemon *d, struct conn *c);

@@ -714,12 +714,25 @@ qube_shutdown(
 }
 
 int
-qube_kill(struct daemon *d, const struct db_qube *q)
+qube_kill(struct daemon *d, const struct db_qube *q, struct conn *c)
 {
 	struct running *r = qube_running(d, q->qid);
+	bool waited;
+	size_t i;
+	int rc;
 
 	if (r == NULL)
 		return -ESRCH;
+	/*
+	 * c is answered once the qube has halted, as libvirt's destroy
+	 * returns; with every waiting slot taken, at once.
+	 */
+	for (i = 0; c != NULL && i < ARRAY_SIZE(r->waiting_stop); i++)
+		if (r->waiting_stop[i] == NULL) {
+			r->waiting_stop[i] = c;
+			break;
+		}
+	waited = c != NULL && i < ARRAY_SIZE(r->waiting_stop);
 	r->killing = true;
 	if (r->rt.state == PS_TRANSIENT && r->waiting_start) {
 		api_reply_exc(d, r->waiting_start, "QubesVMError",
@@ -727,7 +740,14 @@ qube_kill(struct daemon *d, const struct db_qube *q)
 		r->waiting_start = NULL;
 	}
 	r->rt.state = PS_HALTING;
-	return d->backend->kill(d, r);
+	rc = d->backend->kill(d, r);
+	if (rc < 0) {
+		for (i = 0; i < ARRAY_SIZE(r->waiting_stop); i++)
+			if (r->waiting_stop[i] == c)
+				r->waiting_stop[i] = NULL;
+		return rc;
+	}
+	return waited ? 0 : 1;
 }
 
 int

@@ -36,7 +36,8 @@ start_agent(void)
 		(void)setenv("VCHAN_SOCKET_DIR", SANDBOX_VCHAN_DIR, 1);
 		(void)setenv("QREXEC_SERVICE_PATH",
 		    "/run/qubes-rpc:/usr/local/etc/qubes-rpc:/etc/qubes-rpc:"
-		    "/rw/config/qubes-rpc:" SANDBOX_RPC_DIR,
+		    "/rw/config/qubes-rpc:" SANDBOX_RPC_DIR
+		    ":" SANDBOX_AGENT_RPC_DIR,
 		    1);
 		(void)setenv("QUBES_RPC_CONFIG_PATH",
 		    "/run/qubes/rpc-config:/usr/local/etc/qubes/rpc-config:"

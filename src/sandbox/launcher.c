@@ -72,6 +72,7 @@ struct args {
 	char tools[MAX_TOOLS][PATH_MAX];
 	size_t ntools;
 	char rpc_dir[PATH_MAX];
+	char agent_rpc_dir[PATH_MAX];
 	uint32_t memory_mib, vcpus, pids;
 };
 
@@ -163,6 +164,7 @@ usage(FILE *f, int code)
 	    "  --vchan DIR              the qube's channel directory\n"
 	    "  --tool FILE              a program for %s (repeat)\n"
 	    "  --rpc-dir DIR            services for %s\n"
+	    "  --agent-rpc-dir DIR      bulkhead's own services, for %s\n"
 	    "Limits:\n"
 	    "  --memory MIB --vcpus N --pids N\n"
 	    "\n"
@@ -170,7 +172,7 @@ usage(FILE *f, int code)
 	    "SIGRTMIN+1 freezes it, SIGRTMIN+2 thaws it.\n"
 	    "Exit status: the qube init's; 1 on a setup error; 2 on bad "
 	    "usage.\n",
-	    SANDBOX_TOOLS_DIR, SANDBOX_RPC_DIR);
+	    SANDBOX_TOOLS_DIR, SANDBOX_RPC_DIR, SANDBOX_AGENT_RPC_DIR);
 	exit(code);
 }
 
@@ -190,6 +192,7 @@ parse_args(int argc, char **argv)
 		O_VCHAN,
 		O_TOOL,
 		O_RPC,
+		O_AGENT_RPC,
 		O_MEM,
 		O_CPU,
 		O_PIDS,
@@ -208,6 +211,7 @@ parse_args(int argc, char **argv)
 	    {"vchan", required_argument, NULL, O_VCHAN},
 	    {"tool", required_argument, NULL, O_TOOL},
 	    {"rpc-dir", required_argument, NULL, O_RPC},
+	    {"agent-rpc-dir", required_argument, NULL, O_AGENT_RPC},
 	    {"memory", required_argument, NULL, O_MEM},
 	    {"vcpus", required_argument, NULL, O_CPU},
 	    {"pids", required_argument, NULL, O_PIDS},
@@ -269,6 +273,10 @@ parse_args(int argc, char **argv)
 		case O_RPC:
 			r = path_check(
 			    optarg, true, 0, A.rpc_dir, sizeof(A.rpc_dir));
+			break;
+		case O_AGENT_RPC:
+			r = path_check(optarg, true, 0, A.agent_rpc_dir,
+			    sizeof(A.agent_rpc_dir));
 			break;
 		case O_MEM:
 			if (parse_u32(optarg, 1048576, &A.memory_mib) < 0)
@@ -916,6 +924,12 @@ build_common(void)
 		if ((r = mk("run/bulkhead/qubes-rpc", 0755, (uid_t)-1)) < 0 ||
 		    (r = bind_at(A.rpc_dir, "run/bulkhead/qubes-rpc", true)) <
 		        0)
+			return r;
+	}
+	if (A.agent_rpc_dir[0]) {
+		if ((r = mk("run/bulkhead/agent-rpc", 0755, (uid_t)-1)) < 0 ||
+		    (r = bind_at(
+		         A.agent_rpc_dir, "run/bulkhead/agent-rpc", true)) < 0)
 			return r;
 	}
 	return 0;

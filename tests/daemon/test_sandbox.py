@@ -108,6 +108,25 @@ def test_start():
     assert int(lines[3]) < 12, out  # only the qube's own processes
 
 
+def test_vmshell():
+    # bulkhead's own qubes.VMShell (what qvm-run uses): a login shell of
+    # the calling user, reading commands from stdin, with the qube's tools
+    rc, out, err = D.qrexec_client(
+        "work", "user:QUBESRPC qubes.VMShell+ dom0",
+        stdin=b"id -un; command -v qrexec-client-vm; exit 3\n")
+    assert rc == 3 and out == b"user\n/run/bulkhead/bin/qrexec-client-vm\n", \
+        (rc, out, err)
+    # a service the qube provides itself comes first
+    rc, out, _ = sh("work", "mkdir -p /rw/config/qubes-rpc && printf "
+                    "'#!/bin/sh\\necho mine\\n' > "
+                    "/rw/config/qubes-rpc/qubes.WaitForSession && "
+                    "chmod +x /rw/config/qubes-rpc/qubes.WaitForSession")
+    assert rc == 0, out
+    rc, out, _ = D.qrexec_client("work",
+                                 "user:QUBESRPC qubes.WaitForSession+ dom0")
+    assert out == b"mine\n", out
+
+
 def test_host_template_cannot_start():
     e = expect_exc("QubesVMError", D.call, "admin.vm.Start", "host")
     assert "host's own files" in e.msg, e.msg
@@ -364,6 +383,7 @@ def test_everything_stops_clean():
 try:
     bh.run_tests([
         test_start,
+        test_vmshell,
         test_host_template_cannot_start,
         test_volumes,
         test_no_host_secrets,
