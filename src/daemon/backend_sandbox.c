@@ -281,7 +281,13 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	}
 	(void)str_printf(
 	    vchan, sizeof(vchan), "%s/vchan/%u", d->cfg.run_dir, r->rt.domid);
-	if (chown(vchan, base, base) < 0) {
+	/*
+	 * The qube's own channel directory, bound into it: every user of
+	 * the qube makes channels there (qrexec-client-vm listens for its
+	 * data), as any user of a Xen qube can.  Sticky, like /tmp.  Only
+	 * this qube can reach it: <run>/vchan is root's alone.
+	 */
+	if (chown(vchan, base, base) < 0 || chmod(vchan, 01777) < 0) {
 		(void)snprintf(err, errlen, "%s: %s", vchan, strerror(errno));
 		return -errno;
 	}

@@ -213,10 +213,20 @@ mkdirs(struct daemon *d)
 		if (str_printf(p, sizeof(p), "%s/%s", d->cfg.run_dir, sub[i]) <
 		    0)
 			return -ENAMETOOLONG;
-		/* qubes never see these: only their own vchan/<id> */
-		if (mkdir(p, strcmp(sub[i], "vchan") == 0 ? 0711 : 0755) < 0 &&
-		    errno != EEXIST)
+		/*
+		 * Qubes never see these, only their own vchan/<id>, bound
+		 * into sandboxes; process-backend qubes reach theirs by
+		 * path, so for them vchan/ may be traversed.
+		 */
+		if (strcmp(sub[i], "vchan") == 0) {
+			mode_t m = d->backend == &backend_process ? 0711 : 0700;
+
+			if ((mkdir(p, m) < 0 && errno != EEXIST) ||
+			    chmod(p, m) < 0)
+				return -errno;
+		} else if (mkdir(p, 0755) < 0 && errno != EEXIST) {
 			return -errno;
+		}
 	}
 	return 0;
 }
