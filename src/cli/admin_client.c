@@ -279,9 +279,16 @@ admin_request_header(char *out, size_t outlen, const char *src,
 const char *
 admin_socket_path(void)
 {
+	static char path[4096];
 	const char *s = getenv(ADMIN_SOCKET_ENV);
 
-	return s != NULL && s[0] != '\0' ? s : ADMIN_SOCKET_DEFAULT;
+	if (s != NULL && s[0] != '\0')
+		return s;
+	/* under $BULKHEAD_RUN_DIR when that is set */
+	if (path[0] == '\0' &&
+	    bulkhead_run_path(path, sizeof(path), "qubesd.sock") < 0)
+		return ADMIN_SOCKET_DEFAULT;
+	return path;
 }
 
 int

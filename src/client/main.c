@@ -54,7 +54,8 @@ usage(FILE *f, int code)
 	    "none)\n"
 	    "  -W                    with -c: wait until the call ends\n"
 	    "  -k                    accepted for compatibility (#4)\n"
-	    "  --socket-dir=DIR      daemon sockets (default %s)\n"
+	    "  --socket-dir=DIR      daemon sockets (default %s,\n"
+	    "                        or $BULKHEAD_RUN_DIR/qrexec)\n"
 	    "  --use-stdin-socket    fd 0 is a socket for both directions\n"
 	    "\n"
 	    "Exit status: the remote exit code (0 with -E); 125 on a qrexec\n"
@@ -162,7 +163,8 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *domname = NULL, *local_cmd = NULL, *prefix = NULL;
-	const char *socket_dir = DCLIENT_DEFAULT_SOCKET_DIR;
+	static char default_dir[PATH_MAX];
+	const char *socket_dir = default_dir;
 	char *req_id = NULL, *src_name = NULL, *src_id = NULL;
 	bool just_exec = false, exit_with_code = true, stdin_socket = false;
 	bool replace_out = false, replace_err = false;
@@ -170,6 +172,9 @@ main(int argc, char **argv)
 	const char *cmdline;
 	struct vchan_env env;
 
+	if (bulkhead_run_path(default_dir, sizeof(default_dir), "qrexec") < 0)
+		(void)str_copy(default_dir, sizeof(default_dir),
+		    DCLIENT_DEFAULT_SOCKET_DIR);
 	log_init("qrexec-client", 1);
 	while ((opt = getopt_long(
 	            argc, argv, "hd:l:eEc:p:tTw:Wk", longopts, NULL)) != -1) {

@@ -47,8 +47,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (sock == NULL) {
-		(void)snprintf(
-		    path, sizeof(path), "%s/qubesd.sock", BULKHEAD_RUN_DIR);
+		(void)bulkhead_run_path(path, sizeof(path), "qubesd.sock");
 		sock = path;
 	}
 	if (type != NULL && strcmp(type, "keyword") == 0 && kw != NULL)

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "lib/util.h"
 
 int
@@ -133,4 +134,18 @@ freezero(void *p, size_t len)
 		return;
 	explicit_bzero(p, len);
 	free(p);
+}
+
+const char *
+bulkhead_run_dir(void)
+{
+	const char *e = getenv("BULKHEAD_RUN_DIR");
+
+	return e != NULL && e[0] == '/' ? e : BULKHEAD_RUN_DIR;
+}
+
+int
+bulkhead_run_path(char *out, size_t n, const char *leaf)
+{
+	return str_printf(out, n, "%s/%s", bulkhead_run_dir(), leaf);
 }

@@ -9,6 +9,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * bulkhead's runtime directory: $BULKHEAD_RUN_DIR when it is set to an
+ * absolute path, else the built-in one (/run/bulkhead).  Every default
+ * socket path is under it, so one variable moves a whole installation
+ * (tests, a second instance).
+ */
+const char *bulkhead_run_dir(void);
+
+/* "<run dir>/<leaf>" into out: 0 or -ENAMETOOLONG. */
+int bulkhead_run_path(char *out, size_t n, const char *leaf);
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #ifndef FALLTHROUGH

@@ -31,7 +31,8 @@ vchan_env_init(struct vchan_env *env)
 			return -EINVAL;
 	}
 	env->layout = dir ? VCHAN_LAYOUT_FLAT : VCHAN_LAYOUT_PER_QUBE;
-	r = str_copy(env->dir, sizeof(env->dir), dir ? dir : VCHAN_DEFAULT_DIR);
+	r = dir ? str_copy(env->dir, sizeof(env->dir), dir) :
+	          bulkhead_run_path(env->dir, sizeof(env->dir), "vchan");
 	if (r < 0)
 		return r;
 	if (layout != NULL && layout[0] != '\0') {

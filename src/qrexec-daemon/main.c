@@ -120,7 +120,8 @@ usage(FILE *f, int code)
 	    "                            could not be (1), then close it\n"
 	    "  -q, --quiet               log warnings and errors only\n"
 	    "\n"
-	    "Environment: VCHAN_DOMAIN, VCHAN_SOCKET_DIR, BULKHEAD_VCHAN_LAYOUT,\n"
+	    "Environment: BULKHEAD_RUN_DIR (moves the defaults above from\n"
+	    "/run/bulkhead), VCHAN_DOMAIN, VCHAN_SOCKET_DIR, BULKHEAD_VCHAN_LAYOUT,\n"
 	    "QREXEC_STARTUP_TIMEOUT (seconds to wait for the agent, default "
 	    "60).\n"
 	    "\n"
@@ -778,15 +779,26 @@ main(int argc, char **argv)
 	const char *to;
 	int opt, sigfd, r, i, timeout_s = STARTUP_TIMEOUT_S;
 	bool quiet = false;
+	static char d_sockdir[PATH_MAX], d_policy[PATH_MAX], d_admin[PATH_MAX];
 
 	log_init("qrexec-daemon", 1);
-	cfg.socket_dir = DCLIENT_DEFAULT_SOCKET_DIR;
-	cfg.policy_socket = DAEMON_DEFAULT_POLICY_SOCKET;
+	/* defaults under $BULKHEAD_RUN_DIR when that is set */
+	cfg.socket_dir =
+	    bulkhead_run_path(d_sockdir, sizeof(d_sockdir), "qrexec") == 0 ?
+	    d_sockdir :
+	    DCLIENT_DEFAULT_SOCKET_DIR;
+	cfg.policy_socket =
+	    bulkhead_run_path(d_policy, sizeof(d_policy), "policy.sock") == 0 ?
+	    d_policy :
+	    DAEMON_DEFAULT_POLICY_SOCKET;
 	cfg.policy_program = DAEMON_DEFAULT_POLICY_PROGRAM;
 	cfg.default_user = "user";
 	cfg.admin_socket = getenv(QUBESD_SOCKET_ENV);
 	if (cfg.admin_socket == NULL || cfg.admin_socket[0] == '\0')
-		cfg.admin_socket = DAEMON_DEFAULT_ADMIN_SOCKET;
+		cfg.admin_socket = bulkhead_run_path(d_admin, sizeof(d_admin),
+		                       "qubesd.sock") == 0 ?
+		    d_admin :
+		    DAEMON_DEFAULT_ADMIN_SOCKET;
 	while (
 	    (opt = getopt_long(argc, argv, "hqp:Du:", longopts, NULL)) != -1) {
 		switch (opt) {

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "config.h"
 #include "lib/util.h"
 
 static void
@@ -175,6 +176,35 @@ test_freezero(void **state)
 	freezero(NULL, 32);
 }
 
+/* $BULKHEAD_RUN_DIR moves every default socket; only an absolute path */
+static void
+test_run_dir(void **state)
+{
+	char p[64];
+
+	(void)state;
+	assert_int_equal(unsetenv("BULKHEAD_RUN_DIR"), 0);
+	assert_string_equal(bulkhead_run_dir(), BULKHEAD_RUN_DIR);
+	assert_int_equal(bulkhead_run_path(p, sizeof(p), "qubesd.sock"), 0);
+	assert_string_equal(p, BULKHEAD_RUN_DIR "/qubesd.sock");
+	assert_int_equal(setenv("BULKHEAD_RUN_DIR", "/tmp/x", 1), 0);
+	assert_int_equal(bulkhead_run_path(p, sizeof(p), "vchan"), 0);
+	assert_string_equal(p, "/tmp/x/vchan");
+	assert_int_equal(setenv("BULKHEAD_RUN_DIR", "relative", 1), 0);
+	assert_string_equal(bulkhead_run_dir(), BULKHEAD_RUN_DIR);
+	assert_int_equal(setenv("BULKHEAD_RUN_DIR", "", 1), 0);
+	assert_string_equal(bulkhead_run_dir(), BULKHEAD_RUN_DIR);
+	/* too long for the buffer: an error, never a truncated path */
+	assert_int_equal(
+	    setenv("BULKHEAD_RUN_DIR",
+	        "/a/very/long/directory/name/that/does/not/fit", 1),
+	    0);
+	assert_int_equal(
+	    bulkhead_run_path(p, sizeof(p), "qubesd.internal.sock.longer"),
+	    -ENAMETOOLONG);
+	assert_int_equal(unsetenv("BULKHEAD_RUN_DIR"), 0);
+}
+
 int
 main(void)
 {
@@ -187,6 +217,7 @@ main(void)
 	    cmocka_unit_test(test_clock),
 	    cmocka_unit_test(test_close_fd),
 	    cmocka_unit_test(test_freezero),
+	    cmocka_unit_test(test_run_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
