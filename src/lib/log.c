@@ -91,7 +91,7 @@ log_vemit(enum log_level level, int with_errno, int saved_errno,
 		    strerror(saved_errno));
 	if (log_to_stderr) {
 		struct stat st;
-		char stamp[40] = "";
+		char stamp[96] = "";
 
 		/* a log file (not a terminal or a pipe) gets the time */
 		if (fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
