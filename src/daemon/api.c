@@ -432,6 +432,9 @@ prop_op(struct daemon *d, const struct api_request *r, const struct db_qube *q,
 			ev_kv[6] = NULL;
 			api_event(d, q ? q->name : "", evname, ev_kv);
 		}
+		/* a DVM template no more (or again): its preloads follow */
+		if (q && strcmp(prop_name(p), "template_for_dispvms") == 0)
+			preload_schedule(d, 0);
 		free(v);
 		free(old);
 		return 0;
@@ -537,6 +540,8 @@ m_vm_feature(struct daemon *d, struct conn *c, const struct api_request *r,
 			kv[5] = old ? old : "";
 			kv[6] = NULL;
 			api_event(d, q->name, ev, kv);
+			if (strcmp(r->arg, "preload-dispvm-max") == 0)
+				preload_schedule(d, 0);
 		}
 		free(v);
 		free(old);
@@ -556,6 +561,8 @@ m_vm_feature(struct daemon *d, struct conn *c, const struct api_request *r,
 			    r->arg);
 		(void)snprintf(ev, sizeof(ev), "feature-delete:%s", r->arg);
 		api_event(d, q->name, ev, kv);
+		if (strcmp(r->arg, "preload-dispvm-max") == 0)
+			preload_schedule(d, 0);
 		return 0;
 	}
 	return exc(res, "ProtocolError", "unknown method");
@@ -841,14 +848,39 @@ bad:
 	    res, "ProtocolError", "payload must be name=NAME label=LABEL");
 }
 
+/* A new disposable of dvm, auto_cleanup, named disp<N>. */
+static int
+new_disposable(struct daemon *d, const char *src, const struct db_qube *dvm,
+    struct db_qube *ret, struct result *res)
+{
+	struct db_qube x;
+	char *label = NULL, name[32];
+	bool def;
+	int tries, rr;
+
+	if (prop_get(&d->model, dvm, prop_find(qube_class_of(dvm), "label"),
+	        &label, &def) <= 0)
+		return exc(res, "QubesException", "no label");
+	for (tries = 0; tries < 100; tries++) {
+		uint32_t id = (uint32_t)(now_ns() % 9000) + 1 + (uint32_t)tries;
+
+		(void)snprintf(name, sizeof(name), "disp%u", id);
+		if (db_qube_by_name(&d->db, name, &x) < 0)
+			break;
+	}
+	rr = create_qube(
+	    d, src, "DispVM", dvm->name, name, label, true, ret, res);
+	free(label);
+	return rr;
+}
+
 static int
 m_vm_create_disposable(struct daemon *d, struct conn *c,
     const struct api_request *r, struct db_qube *dest, struct result *res)
 {
-	struct db_qube dvm = *dest, q, x;
-	char *label = NULL, name[32];
+	struct db_qube dvm = *dest, q;
 	bool def;
-	int tries, rr;
+	int rr;
 
 	(void)c;
 	if (r->arg[0] && strcmp(r->arg, "uuid") != 0)
@@ -871,23 +903,32 @@ m_vm_create_disposable(struct daemon *d, struct conn *c,
 		}
 		free(dd);
 	}
-	if (prop_get(&d->model, &dvm, prop_find(qube_class_of(&dvm), "label"),
-	        &label, &def) <= 0)
-		return exc(res, "QubesException", "no label");
-	for (tries = 0; tries < 100; tries++) {
-		uint32_t id = (uint32_t)(now_ns() % 9000) + 1 + (uint32_t)tries;
-
-		(void)snprintf(name, sizeof(name), "disp%u", id);
-		if (db_qube_by_name(&d->db, name, &x) < 0)
-			break;
-	}
-	rr = create_qube(
-	    d, r->src, "DispVM", dvm.name, name, label, true, &q, res);
-	free(label);
+	/* a preloaded one of this DVM template, if one is ready */
+	if (preload_take(d, &dvm, &q) == 0)
+		return strcmp(r->arg, "uuid") == 0 ?
+		    out_fmt(res, "uuid:%s", q.uuid) :
+		    out_str(res, q.name);
+	rr = new_disposable(d, r->src, &dvm, &q, res);
 	if (rr < 0)
 		return rr;
 	return strcmp(r->arg, "uuid") == 0 ? out_fmt(res, "uuid:%s", q.uuid) :
 	                                     out_str(res, q.name);
+}
+
+int
+api_new_disposable(struct daemon *d, const struct db_qube *dvm,
+    struct db_qube *ret, char *err, size_t errlen)
+{
+	struct result res;
+	int rr;
+
+	memset(&res, 0, sizeof(res));
+	buffer_init(&res.body, API_MAX_REPLY);
+	rr = new_disposable(d, "dom0", dvm, ret, &res);
+	if (rr < 0)
+		(void)snprintf(err, errlen, "%s: %s", res.exc, res.msg);
+	buffer_free(&res.body);
+	return rr;
 }
 
 /*
@@ -1079,6 +1120,13 @@ m_vm_lifecycle(struct daemon *d, struct conn *c, const struct api_request *r,
 		    "the admin domain cannot be "
 		    "started or stopped");
 	if (strcmp(m, "Start") == 0) {
+		struct running *run = qube_running(d, q->qid);
+
+		/* a preloaded disposable just handed out: it is started */
+		if (run != NULL && run->handed_out) {
+			run->handed_out = false;
+			return 0;
+		}
 		if (st != PS_HALTED)
 			return exc(res, "QubesVMNotHaltedError",
 			    "Domain is "
@@ -1433,6 +1481,8 @@ static void
 send_frame(struct daemon *d, struct conn *c, const char *hdr, size_t hlen,
     const void *body, size_t blen)
 {
+	if (c == NULL)
+		return; /* an internal request (a preload): nobody to answer */
 	if (buffer_append(&c->out, hdr, hlen) < 0 ||
 	    buffer_append(&c->out, body, blen) < 0) {
 		conn_close(d, c);

@@ -55,6 +55,7 @@ struct running {
 	struct conn *waiting_stop[8]; /* admin.vm.Shutdown+wait */
 	bool auto_cleanup;
 	bool killing;
+	bool handed_out; /* a preloaded disposable given out, not yet Started */
 	struct running *next;
 };
 
@@ -146,6 +147,22 @@ int qube_policy_start(struct daemon *d);
 extern const struct backend_ops backend_process;
 extern const struct backend_ops backend_sandbox;
 /* (Re)build the host template's /etc from the host's, minus secrets. */
+/*
+ * Preloaded disposables (preload.c).  preload_schedule: reconsider every
+ * DVM template's preloads from the loop, after delay_ms.  preload_take:
+ * admin.vm.CreateDisposable's fast path, 0 with *ret a ready disposable of
+ * dvm (unpaused), or -ENOENT.  The hooks: q came up / went down.
+ */
+void preload_schedule(struct daemon *d, uint64_t delay_ms);
+int
+preload_take(struct daemon *d, const struct db_qube *dvm, struct db_qube *ret);
+void preload_running(struct daemon *d, const struct db_qube *q);
+void
+preload_halted(struct daemon *d, const struct db_qube *q, bool was_starting);
+/* A new disposable of dvm (auto_cleanup), as CreateDisposable makes. */
+int api_new_disposable(struct daemon *d, const struct db_qube *dvm,
+    struct db_qube *ret, char *err, size_t errlen);
+
 int backend_sandbox_make_host_template(struct daemon *d, const char *name);
 
 #endif

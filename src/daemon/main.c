@@ -535,6 +535,7 @@ main(int argc, char **argv)
 	if (cfg->start_policy_daemon)
 		(void)qube_policy_start(d);
 	(void)db_qube_foreach(&d->db, autostart_one, d);
+	preload_schedule(d, 0);
 	log_info("ready: %s (backend %s)", cfg->socket, cfg->backend);
 	if (ready_fd >= 0) {
 		if (write(ready_fd, "", 1) < 0)

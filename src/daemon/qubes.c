@@ -257,6 +257,18 @@ qube_halted(struct daemon *d, struct running *r)
 		loop_del(&d->loop, r->init_pidfd);
 		close_fd(&r->init_pidfd);
 	}
+	/*
+	 * Nothing of the qube runs any more: answer who waits now.  The
+	 * clean-up below finishes before this loop reads another request,
+	 * so no caller can see a half-cleaned qube.
+	 */
+	r->rt.state = PS_HALTED;
+	if (r->waiting_start) {
+		api_reply_exc(d, r->waiting_start, "QubesVMError",
+		    "%s stopped while starting (see the qube's logs)", r->name);
+		r->waiting_start = NULL;
+	}
+	finish_waiters(d, r, NULL, NULL);
 	if (r->qrexec_pidfd >= 0) {
 		struct pollfd pfd = {.fd = r->qrexec_pidfd, .events = POLLIN};
 
@@ -294,17 +306,16 @@ qube_halted(struct daemon *d, struct running *r)
 		(void)rm_rf(path);
 	if (qpath(d, path, sizeof(path), r->name, NULL) == 0)
 		(void)rm_rf(path);
-	r->rt.state = PS_HALTED;
-	if (r->waiting_start) {
-		api_reply_exc(d, r->waiting_start, "QubesVMError",
-		    "%s stopped while starting (see the qube's logs)", r->name);
-		r->waiting_start = NULL;
-	}
-	finish_waiters(d, r, NULL, NULL);
 	events_for(d, r->name,
 	    was_starting ? "domain-start-failed" : "domain-shutdown");
 	log_info("%s: halted", r->name);
 	running_unlink(d, r);
+	{
+		struct db_qube q;
+
+		if (db_qube_by_qid(&d->db, r->rt.qid, &q) == 0)
+			preload_halted(d, &q, was_starting);
+	}
 	if (r->auto_cleanup)
 		remove_disposable(d, r->rt.qid, r->name);
 	free(r);
@@ -409,6 +420,12 @@ ready_read(void *arg, int fd, short revents)
 	if (r->waiting_start) {
 		api_reply_ok(d, r->waiting_start, NULL);
 		r->waiting_start = NULL;
+	} else {
+		struct db_qube q;
+
+		/* nobody asked: a preload, maybe */
+		if (db_qube_by_qid(&d->db, r->rt.qid, &q) == 0)
+			preload_running(d, &q);
 	}
 }
 
@@ -638,6 +655,8 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 		    err, sizeof(err), "qrexec-daemon: %s", strerror(-rc));
 		goto fail_kill;
 	}
+	/* found again (and stopped) if bulkheadd dies before it is up */
+	write_state(d, r);
 	if (prop_str(d, q, "qrexec_timeout", tval, sizeof(tval)) == 0)
 		(void)parse_u32(tval, 86400, &timeout);
 	/* the daemon gives up at the timeout; this is the backstop */
@@ -910,6 +929,22 @@ adopt_or_clean(struct daemon *d, const char *name)
 		log_warnx("%s: cannot restart its qrexec-daemon", name);
 	}
 	write_state(d, r);
+	if (strcmp(sf.state, "Running") != 0 &&
+	    strcmp(sf.state, "Paused") != 0) {
+		/*
+		 * It was starting when the last bulkheadd went away: nobody
+		 * waits for it and its readiness can no longer be told.
+		 * Kill it through the backend, which releases what it holds;
+		 * its exit is then handled as any other.
+		 */
+		log_info("%s: was %s when bulkheadd stopped: killing it", name,
+		    sf.state);
+		r->rt.state = PS_HALTING;
+		r->killing = true;
+		if (d->backend == NULL || d->backend->kill(d, r) < 0)
+			(void)kill(r->init_pid, SIGKILL);
+		return;
+	}
 	log_info("%s: still running, adopted", name);
 }
 

@@ -419,8 +419,9 @@ agent_connect(int timeout_s)
 	for (;;) {
 		if (quit)
 			return -EINTR;
+		/* short tries, so that SIGTERM (quit) is seen at once */
 		fd = vchan_connect(
-		    &cfg.env, vchan_dir_dom(&cfg.env, &a), &a, 100);
+		    &cfg.env, vchan_dir_dom(&cfg.env, &a), &a, 20);
 		if (fd >= 0)
 			break;
 		if (fd != -ETIMEDOUT)

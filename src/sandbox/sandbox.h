@@ -30,12 +30,12 @@
 #define SANDBOX_DEFAULT_PIDS 4096u
 
 /* Where bulkhead's programs and services appear inside a qube. */
-#define SANDBOX_TOOLS_DIR  "/run/bulkhead/bin"
-#define SANDBOX_RPC_DIR    "/run/bulkhead/qubes-rpc"
+#define SANDBOX_TOOLS_DIR "/run/bulkhead/bin"
+#define SANDBOX_RPC_DIR   "/run/bulkhead/qubes-rpc"
 /* bulkhead's own qube services (qubes.VMShell, ...): looked up last */
 #define SANDBOX_AGENT_RPC_DIR "/run/bulkhead/agent-rpc"
-#define SANDBOX_VCHAN_DIR  "/run/qubes-vchan"
-#define SANDBOX_AGENT_SOCK "/run/qubes/qrexec-agent"
+#define SANDBOX_VCHAN_DIR     "/run/qubes-vchan"
+#define SANDBOX_AGENT_SOCK    "/run/qubes/qrexec-agent"
 
 /*
  * Signals PROC_SANDBOX understands (from bulkheadd): SIGTERM shut the

@@ -60,9 +60,10 @@ class Bulkheadd:
         self.logf = open(os.path.join(self.root, "bulkheadd.log"), "a")
         os.makedirs(os.path.join(self.conf, "policy.d"))
 
-    def start(self):
+    def start(self, env_extra=None):
         env = dict(os.environ)
         env.pop("VCHAN_SOCKET_DIR", None)
+        env.update(env_extra or {})
         self.proc = subprocess.Popen(
             [os.path.join(BIN, "daemon", "bulkheadd"), "--state-dir",
              self.state, "--run-dir", self.run, "--conf-dir", self.conf,

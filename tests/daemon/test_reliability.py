@@ -262,6 +262,57 @@ def test_one_daemon_per_state_dir():
         d.close()
 
 
+def test_restart_kills_starting_qube():
+    # bulkheadd is killed while a qube starts (its agent never comes):
+    # the next bulkheadd finds the qube from its state file and stops it,
+    # instead of leaving its processes behind
+    d = bh.Bulkheadd()
+    try:
+        fake = os.path.join(d.root, "bin")
+        os.makedirs(fake)
+        for sub, _, files in os.walk(bh.BIN):
+            for f in files:
+                p = os.path.join(sub, f)
+                if os.access(p, os.X_OK) and "." not in f and \
+                        not os.path.exists(os.path.join(fake, f)):
+                    os.symlink(p, os.path.join(fake, f))
+        os.unlink(os.path.join(fake, "qrexec-agent"))
+        with open(os.path.join(fake, "qrexec-agent"), "w") as f:
+            f.write("#!/bin/sh\nexec python3 -c 'import time; "
+                    "time.sleep(1000)' \"$@\"\n")
+        os.chmod(os.path.join(fake, "qrexec-agent"), 0o755)
+        d.start({"BULKHEAD_BIN_DIR": fake})
+        d.create("TemplateVM", "tpl", "black")
+        d.create("AppVM", "work", "red", "tpl")
+
+        def start_work():
+            try:
+                d.call("admin.vm.Start", "work")
+            except (OSError, ApiError):
+                pass  # bulkheadd is killed under it: no answer
+        threading.Thread(target=start_work, daemon=True).start()
+
+        def sleeper():
+            return [p for p in d.processes()
+                    if b"time.sleep(1000)" in open("/proc/%d/cmdline" % p,
+                                                    "rb").read()]
+        bh.wait_for(sleeper, "the qube's (fake) agent")
+        state = os.path.join(d.run, "qubes", "work", "state")
+        bh.wait_for(lambda: os.path.exists(state), "the state file")
+        with open(state) as f:
+            assert "state=Transient" in f.read()
+        d.stop(signal.SIGKILL)
+        assert sleeper(), "the starting qube died with bulkheadd"
+        d.start()
+        bh.wait_for(lambda: not sleeper(), "the starting qube killed")
+        assert d.qubes()["work"]["state"] == "Halted"
+        assert not os.path.exists(state)
+        assert no_qube_processes(d), d.processes()
+        assert "work: was Transient when bulkheadd stopped" in d.log()
+    finally:
+        d.close()
+
+
 try:
     bh.run_tests([
         test_kill9_during_writes,
@@ -269,6 +320,7 @@ try:
         test_restart_cleans_up_dead_qube,
         test_qube_init_dies,
         test_one_daemon_per_state_dir,
+        test_restart_kills_starting_qube,
     ])
 finally:
     pass

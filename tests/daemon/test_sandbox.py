@@ -86,8 +86,16 @@ def nothing_left(names=()):
         if not left and not cgs and not vol:
             return True
         time.sleep(0.05)
+    def what(pid):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            return "%d uid %d (%s)" % (pid, os.stat("/proc/%d" % pid).st_uid,
+                                      cmd.strip())
+        except OSError:
+            return str(pid)
     raise AssertionError("left behind: pids %s cgroups %s volatile %s" % (
-        left, cgs, vol))
+        [what(p) for p in left], cgs, vol))
 
 
 def test_start():
@@ -360,6 +368,64 @@ def test_dispvm_call_and_autostart():
     assert D.qubes()["other"]["state"] == "Running"
 
 
+def test_preloaded_disposables():
+    # Qubes 4.3's preload-dispvm-max: N disposables ready (paused) ahead
+    def ready():
+        try:
+            return D.call("admin.vm.feature.Get", "dvm",
+                          "preload-dispvm").split()
+        except ApiError:
+            return []
+    D.call("admin.vm.feature.Set", "dvm", "preload-dispvm-max", "2")
+    bh.wait_for(lambda: len(ready()) == 2, "two preloaded disposables")
+    first = ready()
+    for n in first:
+        qid(n)  # known while it exists, for nothing_left()
+    qs = D.qubes()
+    for name in first:
+        assert qs[name]["class"] == "DispVM" and qs[name]["state"] == \
+            "Paused", qs[name]
+        assert D.call("admin.vm.feature.Get", name, "internal") == "1"
+    # one is handed out at once, running, and Start answers at once
+    name = D.call("admin.vm.CreateDisposable", "dvm")
+    assert name in first, (name, first)
+    assert D.qubes()[name]["state"] == "Running"
+    D.call("admin.vm.Start", name)
+    expect_exc("QubesVMNotHaltedError", D.call, "admin.vm.Start", name)
+    expect_exc("QubesFeatureNotFoundError", D.call, "admin.vm.feature.Get",
+               name, "internal")
+    rc, out, _ = sh(name, "hostname")
+    assert out == name + "\n", out
+    # and another is preloaded in its place
+    bh.wait_for(lambda: len(ready()) == 2 and name not in ready(),
+                "the refill")
+    D.call("admin.vm.Kill", name)
+    bh.wait_for(lambda: name not in D.qubes(), "the used one removed")
+    # they survive a restart of bulkheadd
+    before = ready()
+    for n in before:
+        qid(n)
+    D.stop(signal.SIGKILL)
+    D.start()
+    assert sorted(ready()) == sorted(before), (ready(), before)
+    # fewer wanted: the extra ones go
+    D.call("admin.vm.feature.Set", "dvm", "preload-dispvm-max", "1")
+    bh.wait_for(lambda: len(ready()) == 1 and len(
+        [q for q in D.qubes() if q.startswith("disp")]) == 1, "one left")
+    D.call("admin.vm.feature.Remove", "dvm", "preload-dispvm-max")
+    bh.wait_for(lambda: not [q for q in D.qubes() if q.startswith("disp")],
+                "all preloads gone")
+    expect_exc("QubesFeatureNotFoundError", D.call, "admin.vm.feature.Get",
+               "dvm", "preload-dispvm")
+    nothing_left(before + first)
+    # a broken value is ignored, with a warning
+    D.call("admin.vm.feature.Set", "dvm", "preload-dispvm-max", "lots")
+    time.sleep(0.5)
+    assert not [q for q in D.qubes() if q.startswith("disp")]
+    assert "preload-dispvm-max is not a number" in D.log()
+    D.call("admin.vm.feature.Remove", "dvm", "preload-dispvm-max")
+
+
 def test_daemon_restart_adopts():
     if D.qubes()["work"]["state"] == "Halted":
         D.call("admin.vm.Start", "work")
@@ -398,6 +464,7 @@ try:
         test_shutdown_timeout_kills,
         test_disposable,
         test_dispvm_call_and_autostart,
+        test_preloaded_disposables,
         test_daemon_restart_adopts,
         test_everything_stops_clean,
     ])
