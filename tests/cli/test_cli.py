@@ -995,6 +995,57 @@ def man_pages():
         eq((p.returncode, p.stderr.decode()), (0, ""), page)
 
 
+def built_programs():
+    """name -> path of every executable the build made under src/."""
+    found = {}
+    for root, dirs, files in os.walk(os.path.join(BUILD, "src")):
+        dirs[:] = sorted(d for d in dirs if not d.endswith(".p"))
+        for f in sorted(files):
+            path = os.path.join(root, f)
+            if os.access(path, os.X_OK) and not f.endswith((".a", ".so")):
+                found.setdefault(f, path)
+    return found
+
+
+@test
+def man_pages_all():
+    # every page in man/ (the daemons' too): renders without a warning at
+    # 80 and 132 columns, and names every long option that its
+    # program's --help lists (programs without --help are skipped)
+    mandir = os.path.join(SOURCE, "man")
+    pages = sorted(f for f in os.listdir(mandir)
+                   if re.search(r"\.[1-8]$", f))
+    check(len(pages) > len(TOOLS), pages)
+    progs = built_programs()
+    for page in pages:
+        path = os.path.join(mandir, page)
+        p = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", path],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        eq((p.returncode, p.stderr.decode()), (0, ""), page)
+        if shutil.which("man"):
+            for width in ("80", "132"):
+                env = dict(os.environ, MANWIDTH=width)
+                p = subprocess.run(["man", "-l", path], env=env,
+                                   stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+                eq((p.returncode, p.stderr.decode()), (0, ""),
+                   "man -l %s at %s columns" % (page, width))
+        prog = progs.get(page[:-2])
+        if prog is None:
+            continue
+        h = subprocess.run([prog, "--help"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=10)
+        if h.returncode != 0:
+            continue
+        with open(path) as f:
+            text = f.read().replace("\\-", "-")
+        for opt in sorted(set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*",
+                                         h.stdout.decode()))):
+            check(re.search(re.escape(opt) + r"(?![\w-])", text),
+                  "%s: %s is in --help, not in the page" % (page, opt))
+
+
 @test
 def completion():
     script = os.path.join(SOURCE, "completion", "bulkhead.bash")
