@@ -11,13 +11,21 @@
  * failed call changes nothing.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -27,6 +35,7 @@
 #include "lib/log.h"
 #include "lib/sock.h"
 #include "lib/util.h"
+#include "sandbox/sandbox.h"
 
 #define STREAM_OUT_LIMIT (1024u * 1024u)
 
@@ -1216,51 +1225,340 @@ m_events(struct daemon *d, struct conn *c, const struct api_request *r,
 	return 0;
 }
 
-/* ---- volumes (the storage model lands with #5) ---- */
+/* ---- volumes ---- */
+
+/*
+ * A qube's volumes are directories under <state>/qubes/<name>/ (the
+ * namespace backend's storage, a "dir" pool): private (/rw, /home) and,
+ * for TemplateVMs and StandaloneVMs of their own, root; volatile is
+ * scratch, emptied at every stop.  An AppVM's (or disposable's) root is
+ * its template's, seen through an overlay: a snapshot, as in Qubes.  The
+ * host template's root is the host's own /usr: never ours to copy.
+ */
+static const char *const volume_names[] = {"private", "root", "volatile"};
+
+struct clone_token {
+	char token[33];
+	uint32_t qid;
+	char vol[16];
+};
+
+/* CloneFrom tokens, used once (Qubes' semantics), lost at a restart */
+static struct clone_token clone_tokens[16];
+
+/* a copy in progress: CloneTo answers when it ends */
+struct clone_op {
+	struct daemon *d;
+	struct conn *c;
+	pid_t pid;
+	int result_fd; /* the copier writes 0 (done) or 1 (failed) here */
+	char tmp[PATH_MAX], dst[PATH_MAX];
+	struct clone_op *next;
+};
+
+static struct clone_op *clone_ops;
+
+static bool
+host_template(struct daemon *d, const struct db_qube *q)
+{
+	char *v = NULL;
+	bool yes = db_kv_get(&d->db, DB_FEATURES, q->qid,
+	               "bulkhead.host-template", &v) > 0 &&
+	    strcmp(v, "1") == 0;
+
+	free(v);
+	return yes;
+}
+
+/*
+ * In the copier (a child): move a copied volume's files from the source
+ * qube's id range to the new qube's, so that each qube's files carry its
+ * own ids on disk.  chown clears set-id bits: they are put back.  (File
+ * capabilities and ACL entries naming ids are not carried over.)
+ */
+static uint32_t shift_from, shift_to;
+
+static int
+shift_ids(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	uid_t u = st->st_uid;
+	gid_t g = st->st_gid;
+
+	(void)flag, (void)ftw;
+	if (u >= shift_from && u - shift_from < SANDBOX_ID_RANGE)
+		u = u - shift_from + shift_to;
+	if (g >= shift_from && g - shift_from < SANDBOX_ID_RANGE)
+		g = g - shift_from + shift_to;
+	if (lchown(path, u, g) < 0)
+		return -1;
+	if (!S_ISLNK(st->st_mode) && (st->st_mode & 06000) &&
+	    chmod(path, st->st_mode & 07777) < 0)
+		return -1;
+	return 0;
+}
+
+/* Does q keep data in volume vol (a directory of its own)? */
+static bool
+volume_own(struct daemon *d, const struct db_qube *q, const char *vol)
+{
+	enum qube_class k = qube_class_of(q);
+
+	if (strcmp(vol, "private") == 0)
+		return k != QC_ADMINVM;
+	if (strcmp(vol, "root") == 0)
+		return (k == QC_TEMPLATEVM || k == QC_STANDALONEVM) &&
+		    !host_template(d, q);
+	return false;
+}
+
+static int
+volume_dir(struct daemon *d, const struct db_qube *q, const char *vol,
+    char *out, size_t n)
+{
+	return str_printf(
+	    out, n, "%s/qubes/%s/%s", d->cfg.state_dir, q->name, vol);
+}
+
+static void
+clone_done(void *arg, int fd, short revents)
+{
+	struct clone_op *op = arg, **pp;
+	struct daemon *d = op->d;
+	char old[PATH_MAX + 8], status = 1;
+	bool ok;
+
+	(void)fd, (void)revents;
+	/*
+	 * The loop reaps every child (pidfds say who), so the exit status
+	 * comes through a pipe from the copier, whose own child cp is.
+	 */
+	ok = read(op->result_fd, &status, 1) == 1 && status == 0;
+	loop_del(&d->loop, op->result_fd);
+	close_fd(&op->result_fd);
+	for (pp = &clone_ops; *pp; pp = &(*pp)->next)
+		if (*pp == op) {
+			*pp = op->next;
+			break;
+		}
+	/* the new data replaces the old in one rename; the old goes after */
+	(void)str_printf(old, sizeof(old), "%s.old", op->dst);
+	if (ok) {
+		(void)fs_remove_tree(old);
+		if ((rename(op->dst, old) < 0 && errno != ENOENT) ||
+		    rename(op->tmp, op->dst) < 0)
+			ok = false;
+	}
+	(void)fs_remove_tree(ok ? old : op->tmp);
+	if (ok) {
+		log_info("cloned into %s", op->dst);
+		api_reply_ok(d, op->c, NULL);
+	} else {
+		log_warnx("cloning into %s failed", op->dst);
+		api_reply_exc(d, op->c, "QubesException",
+		    "copying the volume failed (see bulkheadd's log)");
+	}
+	free(op);
+}
+
+void
+api_volume_forget_conn(struct conn *c)
+{
+	struct clone_op *op;
+
+	for (op = clone_ops; op; op = op->next)
+		if (op->c == c)
+			op->c = NULL; /* the copy goes on; nobody to tell */
+}
+
+static int
+volume_clone_to(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *q, struct result *res)
+{
+	struct clone_token t = {0};
+	struct db_qube src;
+	struct clone_op *op;
+	char from[PATH_MAX];
+	int pipefd[2];
+	size_t i;
+
+	if (r->payload_len != 32)
+		return exc(res, "ProtocolError", "the payload is a token");
+	for (i = 0; i < ARRAY_SIZE(clone_tokens); i++)
+		if (clone_tokens[i].token[0] &&
+		    memcmp(clone_tokens[i].token, r->payload, 32) == 0) {
+			t = clone_tokens[i];
+			memset(&clone_tokens[i], 0, sizeof(clone_tokens[i]));
+			break;
+		}
+	if (t.token[0] == '\0')
+		return exc(res, "QubesException", "no such clone token");
+	if (strcmp(t.vol, r->arg) != 0)
+		return exc(res, "QubesException",
+		    "the token is for a %s volume", t.vol);
+	if (db_qube_by_qid(&d->db, t.qid, &src) < 0)
+		return exc(res, "QubesVMNotFoundError", "the source is gone");
+	if (!volume_own(d, q, r->arg))
+		return exc(res, "QubesException",
+		    "%s has no %s volume of its own", q->name, r->arg);
+	if (state_of(d, q->qid) != PS_HALTED)
+		return exc(res, "QubesVMNotHaltedError",
+		    "Domain is powered on: %s", q->name);
+	if (state_of(d, src.qid) != PS_HALTED)
+		return exc(res, "QubesVMNotHaltedError",
+		    "%s is running: its %s volume is a live directory; clone "
+		    "it halted",
+		    src.name, r->arg);
+	op = calloc(1, sizeof(*op));
+	if (op == NULL)
+		return exc(res, "QubesException", "out of memory");
+	op->d = d;
+	op->c = c;
+	op->result_fd = -1;
+	if (volume_dir(d, &src, r->arg, from, sizeof(from)) < 0 ||
+	    volume_dir(d, q, r->arg, op->dst, sizeof(op->dst)) < 0 ||
+	    str_printf(op->tmp, sizeof(op->tmp), "%s.clone", op->dst) < 0) {
+		free(op);
+		return exc(res, "QubesException", "path too long");
+	}
+	if (access(from, F_OK) < 0) {
+		/* never started: nothing to copy, and nothing to keep */
+		(void)fs_remove_tree(op->dst);
+		free(op);
+		return 0;
+	}
+	(void)fs_remove_tree(op->tmp);
+	{
+		/* <state>/qubes/<name>: made at a first start, or here */
+		char parent[PATH_MAX];
+
+		if (str_printf(parent, sizeof(parent), "%s/qubes/%s",
+		        d->cfg.state_dir, q->name) == 0 &&
+		    mkdir(parent, 0700) < 0 && errno != EEXIST)
+			log_warn("%s", parent);
+	}
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		free(op);
+		return exc(res, "QubesException", "cannot start the copy");
+	}
+	op->pid = fork();
+	if (op->pid == 0) {
+		pid_t cp;
+		int st = 1;
+
+		(void)close(pipefd[0]);
+		cp = fork();
+		if (cp == 0) {
+			execl("/bin/cp", "cp", "-a", "--reflink=auto", "--",
+			    from, op->tmp, (char *)NULL);
+			_exit(127);
+		}
+		while (cp > 0 && waitpid(cp, &st, 0) < 0 && errno == EINTR)
+			;
+		st = cp > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+		/* the copy's files become the new qube's */
+		shift_from = sandbox_uid_base(src.qid);
+		shift_to = sandbox_uid_base(q->qid);
+		if (st == 0 && shift_from != shift_to &&
+		    nftw(op->tmp, shift_ids, 64, FTW_PHYS) != 0)
+			st = 1;
+		_exit(write(pipefd[1], st ? "\1" : "", 1) == 1 ? st : 1);
+	}
+	(void)close(pipefd[1]);
+	op->result_fd = pipefd[0];
+	if (op->pid < 0 ||
+	    loop_add(&d->loop, op->result_fd, POLLIN, clone_done, op) < 0) {
+		if (op->pid > 0)
+			(void)kill(op->pid, SIGKILL);
+		close_fd(&op->result_fd);
+		free(op);
+		return exc(res, "QubesException", "cannot start the copy");
+	}
+	op->next = clone_ops;
+	clone_ops = op;
+	log_info("cloning %s's %s volume into %s", src.name, r->arg, q->name);
+	res->deferred = true;
+	return 0;
+}
 
 static int
 m_vm_volume(struct daemon *d, struct conn *c, const struct api_request *r,
     struct db_qube *q, struct result *res)
 {
-	static const char *const names[] = {
-	    "kernel", "private", "root", "volatile"};
 	enum qube_class k = qube_class_of(q);
 	const char *m = strrchr(r->method, '.') + 1;
+	bool tplbased = k == QC_APPVM || k == QC_DISPVM;
+	char dir[PATH_MAX];
 	size_t i;
 
-	(void)c;
 	if (k == QC_ADMINVM)
 		return strcmp(m, "List") == 0 ?
 		    0 :
 		    exc(res, "QubesVolumeNotFoundError", "no such volume");
 	if (strcmp(m, "List") == 0) {
-		for (i = 0; i < ARRAY_SIZE(names); i++)
-			if (out_fmt(res, "%s\n", names[i]) < 0)
+		for (i = 0; i < ARRAY_SIZE(volume_names); i++)
+			if (out_fmt(res, "%s\n", volume_names[i]) < 0)
 				return -1;
 		return 0;
 	}
-	for (i = 0; i < ARRAY_SIZE(names); i++)
-		if (strcmp(r->arg, names[i]) == 0)
+	for (i = 0; i < ARRAY_SIZE(volume_names); i++)
+		if (strcmp(r->arg, volume_names[i]) == 0)
 			break;
-	if (i == ARRAY_SIZE(names))
+	if (i == ARRAY_SIZE(volume_names))
 		return exc(res, "QubesVolumeNotFoundError", "no such volume");
+	if (strcmp(m, "CloneFrom") == 0) {
+		struct clone_token *t = NULL;
+		uint8_t raw[16];
+
+		if (!volume_own(d, q, r->arg))
+			return exc(res, "QubesException",
+			    "%s's %s volume is not its own data (%s)", q->name,
+			    r->arg,
+			    strcmp(r->arg, "root") == 0 ? "a template's" :
+			                                  "scratch");
+		for (i = 0; i < ARRAY_SIZE(clone_tokens) && t == NULL; i++)
+			if (clone_tokens[i].token[0] == '\0')
+				t = &clone_tokens[i];
+		if (t == NULL) /* all taken: the oldest unused one goes */
+			t = &clone_tokens[0];
+		if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+			return exc(res, "QubesException", "no randomness");
+		for (i = 0; i < sizeof(raw); i++)
+			(void)snprintf(t->token + 2 * i, 3, "%02x", raw[i]);
+		t->qid = q->qid;
+		(void)str_copy(t->vol, sizeof(t->vol), r->arg);
+		return out_str(res, t->token);
+	}
+	if (strcmp(m, "CloneTo") == 0)
+		return volume_clone_to(d, c, r, q, res);
+	/* Info */
 	{
 		bool root = strcmp(r->arg, "root") == 0;
 		bool priv = strcmp(r->arg, "private") == 0;
-		bool tplbased = k == QC_APPVM || k == QC_DISPVM;
 		bool snap = (root && tplbased) || (priv && k == QC_DISPVM);
-		bool save = (priv && k != QC_DISPVM) || (root && !tplbased);
+		bool own = volume_own(d, q, r->arg);
+		bool host = root && host_template(d, q);
+		char source[PATH_MAX] = "";
 
+		if (snap) {
+			/* whose root (or private, for a disposable) it shows */
+			const struct prop_def *tp =
+			    prop_find(qube_class_of(q), "template");
+			char *tname = NULL;
+			bool def;
+
+			if (tp && prop_get(&d->model, q, tp, &tname, &def) > 0)
+				(void)str_printf(source, sizeof(source),
+				    "%s/%s", tname, r->arg);
+			free(tname);
+		}
+		if (volume_dir(d, q, r->arg, dir, sizeof(dir)) < 0)
+			return exc(res, "QubesException", "path too long");
 		return out_fmt(res,
-		    "pool=default\nvid=%s/qubes/%s/%s\nsize=0\nusage=0\n"
+		    "pool=default\nvid=%s\nsize=0\nusage=0\n"
 		    "rw=%s\nsource=%s\nsave_on_stop=%s\nsnap_on_start=%s\n"
 		    "revisions_to_keep=0\nephemeral=%s\nis_outdated=False\n",
-		    d->cfg.state_dir, q->name, r->arg,
-		    (root && k == QC_APPVM) || !strcmp(r->arg, "kernel") ?
-		        "False" :
-		        "True",
-		    snap ? "template" : "", save ? "True" : "False",
-		    snap ? "True" : "False",
+		    host ? "/usr" : dir, host ? "False" : "True", source,
+		    own ? "True" : "False", snap ? "True" : "False",
 		    strcmp(r->arg, "volatile") == 0 ? "True" : "False");
 	}
 }
@@ -1407,6 +1705,8 @@ static const struct method methods[] = {
     {"admin.Events", M_NOARG, m_events},
     {"admin.vm.volume.List", M_NOARG, m_vm_volume},
     {"admin.vm.volume.Info", M_ARG, m_vm_volume},
+    {"admin.vm.volume.CloneFrom", M_ARG | M_WRITE, m_vm_volume},
+    {"admin.vm.volume.CloneTo", M_ARG | M_PAYLOAD | M_WRITE, m_vm_volume},
     {"internal.GetSystemInfo", M_NOARG | M_INTERNAL, m_system_info},
 };
 
@@ -1451,6 +1751,7 @@ conn_close(struct daemon *d, struct conn *c)
 	if (c->state == CONN_STREAM && d->nstreams > 0)
 		d->nstreams--;
 	qube_forget_conn(d, c);
+	api_volume_forget_conn(c);
 	loop_del(&d->loop, c->fd);
 	(void)close(c->fd);
 	buffer_free(&c->in);

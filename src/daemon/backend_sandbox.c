@@ -74,27 +74,6 @@ qdir(struct daemon *d, char *out, size_t n, const char *name, const char *leaf)
 }
 
 static int
-rm_tree(const char *path)
-{
-	pid_t pid;
-	int status;
-
-	/* a child, so that nothing here follows a qube's symlinks */
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		execl("/bin/rm", "rm", "-rf", "--one-file-system", "--", path,
-		    (char *)NULL);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -errno;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
-}
-
-static int
 mkdir_owned(const char *p, mode_t mode, uid_t uid)
 {
 	if (mkdir(p, mode) < 0 && errno != EEXIST)
@@ -274,7 +253,7 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	/* a fresh volatile area at every start */
 	if (qdir(d, p, sizeof(p), q->name, "volatile") < 0)
 		return -ENAMETOOLONG;
-	(void)rm_tree(p);
+	(void)fs_remove_tree(p);
 	if (mkdir(p, 0700) < 0) {
 		(void)snprintf(err, errlen, "%s: %s", p, strerror(errno));
 		return -errno;
@@ -442,7 +421,7 @@ sb_cleanup(struct daemon *d, struct running *r)
 	char p[PATH_MAX];
 
 	if (qdir(d, p, sizeof(p), r->name, "volatile") == 0)
-		(void)rm_tree(p);
+		(void)fs_remove_tree(p);
 }
 
 const struct backend_ops backend_sandbox = {
@@ -502,7 +481,7 @@ backend_sandbox_make_host_template(struct daemon *d, const char *name)
 	if (qdir(d, etc, sizeof(etc), name, "etc") < 0 ||
 	    str_printf(tmp, sizeof(tmp), "%s.new", etc) < 0)
 		return -ENAMETOOLONG;
-	(void)rm_tree(tmp);
+	(void)fs_remove_tree(tmp);
 	if (mkdir(tmp, 0755) < 0)
 		return -errno;
 	for (i = 0; i < ARRAY_SIZE(etc_keep); i++) {
@@ -551,7 +530,7 @@ backend_sandbox_make_host_template(struct daemon *d, const char *name)
 		    0644);
 	if (r < 0)
 		return r;
-	(void)rm_tree(etc);
+	(void)fs_remove_tree(etc);
 	if (rename(tmp, etc) < 0)
 		return -errno;
 	log_info("%s: host template prepared (%s)", name, etc);

@@ -159,6 +159,13 @@ preload_take(struct daemon *d, const struct db_qube *dvm, struct db_qube *ret);
 void preload_running(struct daemon *d, const struct db_qube *q);
 void
 preload_halted(struct daemon *d, const struct db_qube *q, bool was_starting);
+/* A connection went away: a volume copy in progress tells nobody. */
+void api_volume_forget_conn(struct conn *c);
+/*
+ * Remove a tree bulkheadd owns, safely against what a qube put in it
+ * (fsutil.c).  0, or -errno / -EIO.
+ */
+int fs_remove_tree(const char *path);
 /* A new disposable of dvm (auto_cleanup), as CreateDisposable makes. */
 int api_new_disposable(struct daemon *d, const struct db_qube *dvm,
     struct db_qube *ret, char *err, size_t errlen);

@@ -76,36 +76,6 @@ mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-/* Remove a directory tree (no symlinks followed). */
-static int
-rm_rf(const char *path)
-{
-	DIR *dir;
-	struct dirent *e;
-	int r = 0;
-
-	dir = opendir(path);
-	if (dir == NULL)
-		return errno == ENOENT ? 0 : -errno;
-	while ((e = readdir(dir)) != NULL) {
-		char p[PATH_MAX];
-		struct stat st;
-
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (str_printf(p, sizeof(p), "%s/%s", path, e->d_name) < 0)
-			continue;
-		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
-			r |= rm_rf(p);
-		else if (unlink(p) < 0)
-			r = -errno;
-	}
-	(void)closedir(dir);
-	if (rmdir(path) < 0 && errno != ENOENT)
-		r = -errno;
-	return r;
-}
-
 /* Start time of a process (field 22 of /proc/pid/stat), 0 if gone. */
 static unsigned long long
 proc_start(pid_t pid)
@@ -303,9 +273,9 @@ qube_halted(struct daemon *d, struct running *r)
 		d->backend->cleanup(d, r);
 	if (str_printf(path, sizeof(path), "%s/vchan/%u", d->cfg.run_dir,
 	        r->rt.domid) == 0)
-		(void)rm_rf(path);
+		(void)fs_remove_tree(path);
 	if (qpath(d, path, sizeof(path), r->name, NULL) == 0)
-		(void)rm_rf(path);
+		(void)fs_remove_tree(path);
 	events_for(d, r->name,
 	    was_starting ? "domain-start-failed" : "domain-shutdown");
 	log_info("%s: halted", r->name);
@@ -672,7 +642,7 @@ fail_kill:
 fail:
 	running_unlink(d, r);
 	if (qpath(d, path, sizeof(path), q->name, NULL) == 0)
-		(void)rm_rf(path);
+		(void)fs_remove_tree(path);
 	events_for(d, q->name, "domain-start-failed");
 	api_reply_exc(
 	    d, c, "QubesVMError", "%s: start failed: %s", q->name, err);
@@ -809,7 +779,7 @@ qube_remove_files(struct daemon *d, const struct db_qube *q)
 	if (str_printf(path, sizeof(path), "%s/qubes/%s", d->cfg.state_dir,
 	        q->name) < 0)
 		return -ENAMETOOLONG;
-	return rm_rf(path);
+	return fs_remove_tree(path);
 }
 
 void
@@ -892,9 +862,9 @@ adopt_or_clean(struct daemon *d, const char *name)
 		if (str_printf(path, sizeof(path), "%s/vchan/%u",
 		        d->cfg.run_dir, sf.qid) == 0 &&
 		    sf.qid > 0)
-			(void)rm_rf(path);
+			(void)fs_remove_tree(path);
 		if (qpath(d, path, sizeof(path), name, NULL) == 0)
-			(void)rm_rf(path);
+			(void)fs_remove_tree(path);
 		log_info("%s: found stopped, cleaned up", name);
 		return;
 	}

@@ -135,6 +135,48 @@ def test_vmshell():
     assert out == b"mine\n", out
 
 
+def test_clone_volumes():
+    # Qubes' qvm-clone sequence: create, then CloneFrom/CloneTo for each
+    # volume kept on stop; the copy's files are the copy's own
+    if D.qubes()["work"]["state"] == "Halted":
+        D.call("admin.vm.Start", "work")
+    sh("work", "echo original > /home/user/f && chown user:user /home/user/f")
+    D.call("admin.vm.Shutdown", "work", "wait")
+    D.create("AppVM", "copy", "green")
+    qid("copy")
+    vols = D.call("admin.vm.volume.List", "copy").split()
+    assert vols == ["private", "root", "volatile"], vols
+    kept = [v for v in vols if "save_on_stop=True" in
+            D.call("admin.vm.volume.Info", "copy", v)]
+    assert kept == ["private"], kept
+    info = D.call("admin.vm.volume.Info", "copy", "root")
+    assert "source=host/root" in info and "snap_on_start=True" in info, info
+    expect_exc("QubesException", D.call, "admin.vm.volume.CloneFrom", "work",
+               "root")  # an AppVM's root is its template's
+    token = D.call("admin.vm.volume.CloneFrom", "work", "private")
+    assert len(token) == 32, token
+    D.call("admin.vm.volume.CloneTo", "copy", "private", token)
+    # a token is good once
+    expect_exc("QubesException", D.call, "admin.vm.volume.CloneTo", "copy",
+               "private", token)
+    D.call("admin.vm.Start", "copy")
+    rc, out, _ = sh("copy", "cat /home/user/f; stat -c %U /home/user/f; "
+                    "echo changed > /home/user/f", user="user")
+    assert out == "original\nuser\n", out
+    D.call("admin.vm.Shutdown", "copy", "wait")
+    # the original is untouched by the copy's changes
+    D.call("admin.vm.Start", "work")
+    rc, out, _ = sh("work", "cat /home/user/f")
+    assert out == "original\n", out
+    # a running source is refused: its private is a live directory
+    token = D.call("admin.vm.volume.CloneFrom", "work", "private")
+    e = expect_exc("QubesVMNotHaltedError", D.call,
+                   "admin.vm.volume.CloneTo", "copy", "private", token)
+    assert "live directory" in e.msg, e.msg
+    D.call("admin.vm.Remove", "copy")
+    assert not os.path.exists(os.path.join(D.state, "qubes", "copy"))
+
+
 def test_host_template_cannot_start():
     e = expect_exc("QubesVMError", D.call, "admin.vm.Start", "host")
     assert "host's own files" in e.msg, e.msg
@@ -451,6 +493,7 @@ try:
         test_start,
         test_vmshell,
         test_host_template_cannot_start,
+        test_clone_volumes,
         test_volumes,
         test_no_host_secrets,
         test_isolation_processes,
