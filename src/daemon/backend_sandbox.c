@@ -415,6 +415,47 @@ sb_unpause(struct daemon *d, struct running *r)
 	return sig(r, SANDBOX_SIG_THAW);
 }
 
+static int
+write_text(const char *dir, const char *name, const char *text, mode_t mode);
+
+/*
+ * The launcher removes the qube's cgroups as it exits; if it was killed
+ * (SIGKILL), they are left: the qube's processes died with it (their
+ * parent-death signal), so the cgroups are empty or soon will be.
+ */
+static void
+remove_cgroups(const char *name)
+{
+	static const char *const ctrl[] = {
+	    "memory", "pids", "cpu", "freezer", ""};
+	struct timespec tick = {0, 10 * 1000 * 1000};
+	char dir[PATH_MAX], f[PATH_MAX + 16], line[32];
+	size_t i;
+	int tries;
+
+	for (i = 0; i < ARRAY_SIZE(ctrl); i++) {
+		if (cgroup_qube_dir(ctrl[i], name, dir, sizeof(dir)) < 0 ||
+		    access(dir, F_OK) < 0)
+			continue;
+		if (strcmp(ctrl[i], "freezer") == 0)
+			(void)write_text(dir, "freezer.state", "THAWED", 0644);
+		for (tries = 0; tries < 50 && rmdir(dir) < 0 && errno == EBUSY;
+		     tries++) {
+			FILE *fp;
+
+			(void)str_printf(f, sizeof(f), "%s/cgroup.procs", dir);
+			fp = fopen(f, "re");
+			while (fp && fgets(line, sizeof(line), fp))
+				(void)kill(atoi(line), SIGKILL);
+			if (fp)
+				(void)fclose(fp);
+			(void)nanosleep(&tick, NULL);
+		}
+		if (access(dir, F_OK) == 0)
+			log_warnx("%s: cgroup %s left behind", name, dir);
+	}
+}
+
 static void
 sb_cleanup(struct daemon *d, struct running *r)
 {
@@ -422,6 +463,7 @@ sb_cleanup(struct daemon *d, struct running *r)
 
 	if (qdir(d, p, sizeof(p), r->name, "volatile") == 0)
 		(void)fs_remove_tree(p);
+	remove_cgroups(r->name);
 }
 
 const struct backend_ops backend_sandbox = {
@@ -500,6 +542,10 @@ backend_sandbox_make_host_template(struct daemon *d, const char *name)
 		}
 		(void)waitpid(pid, &status, 0);
 	}
+	/* the host's private keys are not for qubes (ssl/ is kept for its
+	 * certificates) */
+	(void)str_printf(src_pd, sizeof(src_pd), "%s/ssl/private", tmp);
+	(void)fs_remove_tree(src_pd);
 	/* accounts of the qube, not of the host */
 	r = write_text(tmp, "passwd",
 	    "root:x:0:0:root:/root:/bin/bash\n"

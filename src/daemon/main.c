@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -223,6 +224,19 @@ mkdirs(struct daemon *d)
 
 			if ((mkdir(p, m) < 0 && errno != EEXIST) ||
 			    chmod(p, m) < 0)
+				return -errno;
+		} else if (strcmp(sub[i], "qrexec") == 0) {
+			/*
+			 * The qrexec daemons' sockets (0666: Qubes' clients
+			 * expect to connect) run commands in qubes: this
+			 * directory is their gate, root's and the "bulkhead"
+			 * group's (the Admin API's users) alone.
+			 */
+			struct group *g = getgrnam("bulkhead");
+
+			if ((mkdir(p, 0750) < 0 && errno != EEXIST) ||
+			    chown(p, 0, g ? g->gr_gid : 0) < 0 ||
+			    chmod(p, g ? 0750 : 0700) < 0)
 				return -errno;
 		} else if (mkdir(p, 0755) < 0 && errno != EEXIST) {
 			return -errno;

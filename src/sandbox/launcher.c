@@ -1052,6 +1052,9 @@ qube_child(void *arg)
 		perror("bulkhead-sandbox: becoming the qube's root");
 		_exit(1);
 	}
+	/* the uid change cleared the parent-death signal: set it again */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		_exit(1);
 	if (drop_caps() < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		perror("bulkhead-sandbox: capabilities");
 		_exit(1);

@@ -204,6 +204,10 @@ def test_no_host_secrets():
                     "grep -c . /etc/passwd")
     assert "root:*:" in out and "No such file" in out, out
     assert out.strip().endswith("3"), out  # root, user, nobody: no host users
+    # the host's TLS private keys stay on the host (its certificates do not)
+    rc, out, _ = sh("work", "ls /etc/ssl/private 2>&1; ls /etc/ssl/certs | "
+                    "grep -c .")
+    assert "No such file" in out and int(out.split()[-1]) > 0, out
 
 
 def test_isolation_processes():
@@ -332,6 +336,34 @@ def test_init_dies():
     bh.wait_for(lambda: D.qubes()["work"]["state"] == "Halted", "halt")
     nothing_left(["work"])
     assert D.qubes()["other"]["state"] == "Running"
+
+
+def test_launcher_killed():
+    # SIGKILL to the qube's supervisor: the qube goes with it (its
+    # parent-death signal survives the change to the qube's ids), and
+    # bulkheadd releases what the launcher could not (its cgroups)
+    D.call("admin.vm.Start", "work")
+    launcher = [int(p) for p in os.listdir("/proc") if p.isdigit() and
+                open("/proc/%s/cmdline" % p, "rb").read().startswith(
+                    b"bulkhead-sandbox\0--name=work\0")]
+    assert len(launcher) == 1, launcher
+    os.kill(launcher[0], signal.SIGKILL)
+    bh.wait_for(lambda: D.qubes()["work"]["state"] == "Halted", "halt")
+    nothing_left(["work"])
+    assert D.qubes()["other"]["state"] == "Running"
+
+
+def test_qrexec_sockets_closed_to_host_users():
+    # the qrexec daemons' sockets run commands in qubes: no host user but
+    # root (and the bulkhead group) may reach them
+    d = os.path.join(D.run, "qrexec")
+    assert os.stat(d).st_mode & 0o007 == 0, oct(os.stat(d).st_mode)
+    p = subprocess.run(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+         os.path.join(bh.BIN, "qrexec-client"), "--socket-dir=" + d,
+         "-d", "other", "root:echo reached"],
+        capture_output=True, timeout=30)
+    assert p.returncode != 0 and b"reached" not in p.stdout, p
 
 
 def test_shutdown_timeout_kills():
@@ -504,6 +536,8 @@ try:
         test_memory_limit,
         test_pause,
         test_init_dies,
+        test_launcher_killed,
+        test_qrexec_sockets_closed_to_host_users,
         test_shutdown_timeout_kills,
         test_disposable,
         test_dispvm_call_and_autostart,
