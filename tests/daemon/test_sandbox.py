@@ -271,6 +271,39 @@ def test_isolation_host_sockets():
     assert "qubesd.sock" not in out and "No such file" in out, out
 
 
+def test_admin_api_from_a_qube():
+    # a qube's admin.* calls are qrexec calls: bulkhead's default policy
+    # denies them; a grant opens exactly what it names
+    import shutil
+    repo_policy = os.path.join(os.path.dirname(__file__), "..", "..",
+                               "policy.d")
+    pol = os.path.join(D.conf, "policy.d")
+    for f in os.listdir(repo_policy):
+        src = os.path.join(repo_policy, f)
+        if os.path.isdir(src):
+            shutil.copytree(src, os.path.join(pol, f), dirs_exist_ok=True)
+        else:
+            shutil.copy(src, pol)
+    time.sleep(0.5)  # the policy daemon reloads on change
+    if D.qubes()["work"]["state"] == "Halted":
+        D.call("admin.vm.Start", "work")
+    rc, out, _ = sh("work", "qrexec-client-vm dom0 admin.vm.List; "
+                    "echo rc=$?")
+    assert out.endswith("rc=126\n") and "class=" not in out, out
+    with open(os.path.join(pol, "30-admin-test.policy"), "w") as f:
+        f.write("admin.vm.List * work @adminvm allow target=dom0\n")
+    time.sleep(0.5)
+    rc, out, _ = sh("work", "qrexec-client-vm dom0 admin.vm.List | "
+                    "tr '\\0' '\\n'; echo rc=$?")
+    assert "work class=AppVM" in out and "rc=0" in out, out
+    # and nothing more: another qube is not the caller's to stop
+    rc, out, _ = sh("work", "qrexec-client-vm other admin.vm.Shutdown; "
+                    "echo rc=$?")
+    assert out.endswith("rc=126\n"), out
+    assert D.qubes()["other"]["state"] == "Running"
+    os.unlink(os.path.join(pol, "30-admin-test.policy"))
+
+
 def test_pids_limit():
     # a fork bomb stops at the qube's pids limit (4096 by default); the
     # agent made the service a session leader, so killpg(0) takes it all
@@ -343,9 +376,14 @@ def test_launcher_killed():
     # parent-death signal survives the change to the qube's ids), and
     # bulkheadd releases what the launcher could not (its cgroups)
     D.call("admin.vm.Start", "work")
+    def cmdline(pid):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                return f.read()
+        except OSError:
+            return b""
     launcher = [int(p) for p in os.listdir("/proc") if p.isdigit() and
-                open("/proc/%s/cmdline" % p, "rb").read().startswith(
-                    b"bulkhead-sandbox\0--name=work\0")]
+                cmdline(p).startswith(b"bulkhead-sandbox\0--name=work\0")]
     assert len(launcher) == 1, launcher
     os.kill(launcher[0], signal.SIGKILL)
     bh.wait_for(lambda: D.qubes()["work"]["state"] == "Halted", "halt")
@@ -532,6 +570,7 @@ try:
         test_isolation_mount_modules_ptrace,
         test_isolation_proc_and_sys,
         test_isolation_host_sockets,
+        test_admin_api_from_a_qube,
         test_pids_limit,
         test_memory_limit,
         test_pause,
