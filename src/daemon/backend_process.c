@@ -56,33 +56,20 @@ proc_start(struct daemon *d, const struct db_qube *q, struct running *r,
 		    err, errlen, "chown %s: %s", vchan, strerror(errno));
 		return -errno;
 	}
-	pid = fork();
-	if (pid < 0) {
-		(void)snprintf(err, errlen, "fork: %s", strerror(errno));
-		return -errno;
-	}
-	if (pid == 0) {
-		int lfd =
-		    open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		sigset_t none;
+	{
+		const char *env[] = {"VCHAN_DOMAIN", domid, "VCHAN_SOCKET_DIR",
+		    vchan, "QREXEC_SERVICE_PATH", svc, NULL};
+		const char *unset[] = {"BULKHEAD_VCHAN_LAYOUT", NULL};
+		char *argv[] = {"qrexec-agent", trig, NULL};
+		/* its own process group: killed as one */
+		const struct spawn_opts o = {
+		    .log = log, .env = env, .unset = unset, .fd3 = -1, .as = pw};
 
-		sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		if (lfd >= 0) {
-			(void)dup2(lfd, 1);
-			(void)dup2(lfd, 2);
-		}
-		(void)setsid(); /* its own process group: killed as one */
-		if (pw &&
-		    (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
-		        setuid(pw->pw_uid) < 0))
-			_exit(126);
-		(void)setenv("VCHAN_DOMAIN", domid, 1);
-		(void)setenv("VCHAN_SOCKET_DIR", vchan, 1);
-		(void)unsetenv("BULKHEAD_VCHAN_LAYOUT");
-		(void)setenv("QREXEC_SERVICE_PATH", svc, 1);
-		execl(prog, "qrexec-agent", trig, (char *)NULL);
-		_exit(127);
+		pid = spawn_logged(prog, argv, &o);
+	}
+	if (pid < 0) {
+		(void)snprintf(err, errlen, "fork: %s", strerror((int)-pid));
+		return (int)pid;
 	}
 	r->init_pid = pid;
 	return 0;

@@ -337,24 +337,13 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	}
 	(void)str_printf(
 	    log, sizeof(log), "%s/log/%s.log", d->cfg.state_dir, q->name);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int lfd =
-		    open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		sigset_t none;
+	{
+		const struct spawn_opts o = {.log = log, .fd3 = -1};
 
-		sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		if (lfd >= 0) {
-			(void)dup2(lfd, 1);
-			(void)dup2(lfd, 2);
-		}
-		(void)setsid();
-		execv(prog, v.a);
-		_exit(127);
+		pid = spawn_logged(prog, v.a, &o);
 	}
+	if (pid < 0)
+		return (int)pid;
 	r->init_pid = pid;
 	return 0;
 }

@@ -19,6 +19,7 @@
 #define BULKHEAD_BULKHEADD_H
 
 #include <limits.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -166,6 +167,23 @@ void api_volume_forget_conn(struct conn *c);
  * (fsutil.c).  0, or -errno / -EIO.
  */
 int fs_remove_tree(const char *path);
+
+/* How spawn_logged() starts a program. */
+struct spawn_opts {
+	const char *log;          /* stdout and stderr appended here */
+	const char *const *env;   /* NAME, value, NAME, value, ..., NULL */
+	const char *const *unset; /* names to remove, NULL-terminated */
+	int fd3;                  /* becomes fd 3 if >= 0 (-1: none) */
+	const struct passwd *as;  /* the user to run as (NULL: ours) */
+};
+
+/*
+ * Start prog in its own session with signals unblocked, as o says.  The
+ * pid, or -errno.  The child exits 126 if it cannot become o->as, 127 if
+ * prog cannot run.
+ */
+pid_t
+spawn_logged(const char *prog, char *const argv[], const struct spawn_opts *o);
 /* A new disposable of dvm (auto_cleanup), as CreateDisposable makes. */
 int api_new_disposable(struct daemon *d, const struct db_qube *dvm,
     struct db_qube *ret, char *err, size_t errlen);

@@ -1,6 +1,7 @@
 /*
- * fsutil.c - removing the trees bulkheadd owns (a qube's volatile and
- * runtime directories, a removed qube's volumes).
+ * fsutil.c - what bulkheadd does with files and processes: removing the
+ * trees it owns (a qube's volatile and runtime directories, a removed
+ * qube's volumes), and starting its helper programs with their logs.
  *
  * The trees hold files a qube made (symlinks, deep nesting, mounts left by
  * a crash): a child runs rm -rf --one-file-system, which follows no
@@ -8,6 +9,10 @@
  * hurt the daemon itself.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,4 +36,44 @@ fs_remove_tree(const char *path)
 		if (errno != EINTR)
 			return -errno;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+}
+
+pid_t
+spawn_logged(const char *prog, char *const argv[], const struct spawn_opts *o)
+{
+	pid_t pid = fork();
+	size_t i;
+
+	if (pid != 0)
+		return pid < 0 ? -errno : pid;
+	/* the child: only system calls and exec from here */
+	{
+		sigset_t none;
+		int lfd = o->log ?
+		    open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		        0600) :
+		    -1;
+
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		if (lfd >= 0) {
+			(void)dup2(lfd, 1);
+			(void)dup2(lfd, 2);
+		}
+		/* dup2 onto itself keeps close-on-exec: clear it then */
+		if (o->fd3 >= 0 &&
+		    (o->fd3 == 3 ? fcntl(3, F_SETFD, 0) : dup2(o->fd3, 3)) < 0)
+			_exit(127);
+		(void)setsid(); /* its own session and process group */
+		if (o->as != NULL &&
+		    (setgroups(0, NULL) < 0 || setgid(o->as->pw_gid) < 0 ||
+		        setuid(o->as->pw_uid) < 0))
+			_exit(126);
+		for (i = 0; o->unset && o->unset[i]; i++)
+			(void)unsetenv(o->unset[i]);
+		for (i = 0; o->env && o->env[i]; i += 2)
+			(void)setenv(o->env[i], o->env[i + 1], 1);
+		execv(prog, argv);
+		_exit(127);
+	}
 }

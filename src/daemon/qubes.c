@@ -436,6 +436,7 @@ spawn_qrexec_daemon(
 	char prog[PATH_MAX], policy_prog[PATH_MAX], sockdir[PATH_MAX];
 	char vchan[PATH_MAX], policy_sock[PATH_MAX], svc[2 * PATH_MAX + 2];
 	char log[PATH_MAX], domid[16], timeout[16], user[64];
+	char policy_opt[PATH_MAX + 20], uuid[64], name[MODEL_MAX_NAME + 1];
 	const char *pu = getenv("BULKHEAD_PROCESS_USER");
 	int p[2] = {-1, -1};
 	pid_t pid;
@@ -468,40 +469,28 @@ spawn_qrexec_daemon(
 	    d->cfg.state_dir, r->name);
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
-	pid = fork();
+	(void)str_printf(
+	    policy_opt, sizeof(policy_opt), "--policy-program=%s", policy_prog);
+	{
+		/* autostart and @dispvm targets go through our Admin API */
+		const char *env[] = {"VCHAN_DOMAIN", "0", "VCHAN_SOCKET_DIR",
+		    vchan, "BULKHEAD_VCHAN_LAYOUT", "per-qube",
+		    "QREXEC_SERVICE_PATH", svc, "QREXEC_STARTUP_TIMEOUT",
+		    timeout, "BULKHEAD_ADMIN_SOCKET", d->cfg.socket, NULL};
+		char *argv[] = {"qrexec-daemon", "--direct", "--ready-fd=3",
+		    "-q", sockdir, policy_sock, policy_opt, "-u", uuid, domid,
+		    name, user, NULL};
+		const struct spawn_opts o = {
+		    .log = log, .env = env, .fd3 = p[1]};
+
+		(void)str_copy(uuid, sizeof(uuid), q->uuid);
+		(void)str_copy(name, sizeof(name), q->name);
+		pid = spawn_logged(prog, argv, &o);
+	}
 	if (pid < 0) {
 		(void)close(p[0]);
 		(void)close(p[1]);
-		return -errno;
-	}
-	if (pid == 0) {
-		char policy_opt[PATH_MAX + 20];
-		int lfd =
-		    open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		sigset_t none;
-
-		sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		if (lfd >= 0) {
-			(void)dup2(lfd, 1);
-			(void)dup2(lfd, 2);
-		}
-		if (dup2(p[1], 3) < 0)
-			_exit(127);
-		(void)setsid();
-		(void)setenv("VCHAN_DOMAIN", "0", 1);
-		(void)setenv("VCHAN_SOCKET_DIR", vchan, 1);
-		(void)setenv("BULKHEAD_VCHAN_LAYOUT", "per-qube", 1);
-		(void)setenv("QREXEC_SERVICE_PATH", svc, 1);
-		(void)setenv("QREXEC_STARTUP_TIMEOUT", timeout, 1);
-		/* autostart and @dispvm targets go through our Admin API */
-		(void)setenv("BULKHEAD_ADMIN_SOCKET", d->cfg.socket, 1);
-		(void)str_printf(policy_opt, sizeof(policy_opt),
-		    "--policy-program=%s", policy_prog);
-		execl(prog, "qrexec-daemon", "--direct", "--ready-fd=3", "-q",
-		    sockdir, policy_sock, policy_opt, "-u", q->uuid, domid,
-		    q->name, user, (char *)NULL);
-		_exit(127);
+		return (int)pid;
 	}
 	(void)close(p[1]);
 	r->qrexec_pid = pid;
@@ -1030,26 +1019,16 @@ qube_policy_start(struct daemon *d)
 	    d->cfg.run_dir, d->cfg.conf_dir);
 	(void)str_printf(
 	    log, sizeof(log), "%s/policy-daemon.log", d->cfg.run_dir);
-	pid = fork();
-	if (pid < 0)
-		return -errno;
-	if (pid == 0) {
-		int lfd =
-		    open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		sigset_t none;
+	{
+		char *argv[] = {"qrexec-policy-daemon", "--debug", "--socket",
+		    sock, "--qubesd-socket", internal, "--qubesd-format",
+		    "qubes", "--policy-dir", dirs, NULL};
+		const struct spawn_opts o = {.log = log, .fd3 = -1};
 
-		sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		if (lfd >= 0) {
-			(void)dup2(lfd, 1);
-			(void)dup2(lfd, 2);
-		}
-		(void)setsid();
-		execl(prog, "qrexec-policy-daemon", "--debug", "--socket", sock,
-		    "--qubesd-socket", internal, "--qubesd-format", "qubes",
-		    "--policy-dir", dirs, (char *)NULL);
-		_exit(127);
+		pid = spawn_logged(prog, argv, &o);
 	}
+	if (pid < 0)
+		return (int)pid;
 	d->policy_pid = pid;
 	d->policy_pidfd = pidfd_open(pid, 0);
 	if (d->policy_pidfd >= 0)
