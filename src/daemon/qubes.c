@@ -1004,7 +1004,7 @@ int
 qube_policy_start(struct daemon *d)
 {
 	char prog[PATH_MAX], sock[PATH_MAX], internal[PATH_MAX];
-	char dirs[2 * PATH_MAX + 2], log[PATH_MAX];
+	char dirs[2 * PATH_MAX + 2], log[PATH_MAX], ask[PATH_MAX];
 	pid_t pid;
 
 	if (find_program(d, "qrexec-policy-daemon", prog, sizeof(prog)) < 0) {
@@ -1019,10 +1019,13 @@ qube_policy_start(struct daemon *d)
 	    d->cfg.run_dir, d->cfg.conf_dir);
 	(void)str_printf(
 	    log, sizeof(log), "%s/policy-daemon.log", d->cfg.run_dir);
+	(void)str_printf(
+	    ask, sizeof(ask), "%s/policy-agent.sock", d->cfg.run_dir);
 	{
+		/* "ask" goes to a bulkhead-policy-agent listening there */
 		char *argv[] = {"qrexec-policy-daemon", "--debug", "--socket",
 		    sock, "--qubesd-socket", internal, "--qubesd-format",
-		    "qubes", "--policy-dir", dirs, NULL};
+		    "qubes", "--policy-dir", dirs, "--ask-socket", ask, NULL};
 		const struct spawn_opts o = {.log = log, .fd3 = -1};
 
 		pid = spawn_logged(prog, argv, &o);

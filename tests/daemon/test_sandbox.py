@@ -98,7 +98,18 @@ def nothing_left(names=()):
         [what(p) for p in left], cgs, vol))
 
 
+def echo_service():
+    """test.Echo, offered to every qube (seen by qubes started after)."""
+    rpc = os.path.join(D.conf, "qubes-rpc")
+    os.makedirs(rpc, exist_ok=True)
+    with open(os.path.join(rpc, "test.Echo"), "w") as f:
+        f.write("#!/bin/sh\necho \"in=$(hostname) from=$QREXEC_REMOTE_DOMAIN\"\n"
+                "cat\n")
+    os.chmod(os.path.join(rpc, "test.Echo"), 0o755)
+
+
 def test_start():
+    echo_service()  # before the qubes start, so that all of them see it
     D.start()
     assert D.qubes()["host"]["class"] == "TemplateVM"
     assert D.call("admin.property.Get", arg="default_template") == \
@@ -304,6 +315,56 @@ def test_admin_api_from_a_qube():
     os.unlink(os.path.join(pol, "30-admin-test.policy"))
 
 
+def test_ask_goes_to_the_policy_agent():
+    # bulkheadd's policy daemon asks the agent at RUN/policy-agent.sock:
+    # the user confirms (or refuses) a call on the agent's terminal
+    import pty
+    import select
+    import threading
+    agent_sock = os.path.join(D.run, "policy-agent.sock")
+    echo_service()
+    with open(os.path.join(D.conf, "policy.d", "20-ask.policy"), "w") as f:
+        f.write("test.Echo * work other ask default_target=other\n")
+    pid, master = pty.fork()
+    if pid == 0:
+        os.execv(os.path.join(bh.BIN, "policy", "bulkhead-policy-agent"),
+                 ["bulkhead-policy-agent", "--socket", agent_sock])
+    try:
+        bh.wait_for(lambda: os.path.exists(agent_sock), "the agent")
+        time.sleep(0.5)  # the policy reload
+        for q in ("work", "other"):
+            if D.qubes()[q]["state"] == "Halted":
+                D.call("admin.vm.Start", q)
+
+        def screen_until(marker):
+            buf = b""
+            deadline = time.monotonic() + 30
+            while marker not in buf and time.monotonic() < deadline:
+                r, _, _ = select.select([master], [], [], 1)
+                if r:
+                    buf += os.read(master, 4096)
+            return buf
+        for answer, expect in ((b"\n", "in=other from=work\nx\n"),
+                               (b"n\n", "rc=126\n")):
+            box = {}
+            # (qrexec-client-vm shuts its stdout down at the end, as
+            # Qubes' does: a socket shared with this shell)
+            t = threading.Thread(target=lambda: box.update(r=sh(
+                "work", "echo x | qrexec-client-vm other test.Echo >/tmp/o;"
+                " r=$?; cat /tmp/o; [ $r = 0 ] || echo rc=$r")))
+            t.start()
+            screen = screen_until(b"n to deny: ")
+            assert b"work wants to call test.Echo" in screen, screen
+            os.write(master, answer)
+            t.join(60)
+            assert box["r"][1] == expect, (answer, box)
+    finally:
+        os.kill(pid, signal.SIGTERM)
+        os.waitpid(pid, 0)
+        os.close(master)
+        os.unlink(os.path.join(D.conf, "policy.d", "20-ask.policy"))
+
+
 def test_pids_limit():
     # a fork bomb stops at the qube's pids limit (4096 by default); the
     # agent made the service a session leader, so killpg(0) takes it all
@@ -441,12 +502,7 @@ def test_disposable():
 def test_dispvm_call_and_autostart():
     # a qube calls "@dispvm:dvm": a disposable is made, serves the call,
     # and is gone afterwards; a call to a halted qube starts it
-    rpc = os.path.join(D.conf, "qubes-rpc")
-    os.makedirs(rpc, exist_ok=True)
-    with open(os.path.join(rpc, "test.Echo"), "w") as f:
-        f.write("#!/bin/sh\necho \"in=$(hostname) from=$QREXEC_REMOTE_DOMAIN\"\n"
-                "cat\n")
-    os.chmod(os.path.join(rpc, "test.Echo"), 0o755)
+    echo_service()
     with open(os.path.join(D.conf, "policy.d", "30-test.policy"), "w") as f:
         f.write("test.Echo * work @dispvm:dvm allow\n"
                 "test.Echo * work @dispvm allow\n"
@@ -571,6 +627,7 @@ try:
         test_isolation_proc_and_sys,
         test_isolation_host_sockets,
         test_admin_api_from_a_qube,
+        test_ask_goes_to_the_policy_agent,
         test_pids_limit,
         test_memory_limit,
         test_pause,
