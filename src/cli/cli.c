@@ -322,6 +322,24 @@ cli_call_ok(const char *what, const char *dest, const char *method,
 	return 0;
 }
 
+int
+cli_call_lines(const char *what, const char *dest, const char *method,
+    struct admin_strv *ret)
+{
+	struct admin_reply r;
+	int rc;
+
+	if (cli_call_ok(what, dest, method, NULL, NULL, 0, &r) < 0)
+		return -1;
+	rc = admin_parse_lines(r.data, r.len, ret);
+	admin_reply_free(&r);
+	if (rc < 0) {
+		cli_print_call_error(method, rc);
+		return -1;
+	}
+	return 0;
+}
+
 struct admin_call *
 cli_call_each(const struct admin_vm *const *vms, size_t n, const char *method,
     const char *arg)
@@ -388,16 +406,10 @@ fetch_props_one_by_one(const char *dest, const char *list_m, const char *get_m,
 	struct admin_strv names = {NULL, 0};
 	struct admin_reply r;
 	size_t i;
-	int rc;
+	int rc = 0;
 
-	if (cli_call_ok(dest, dest, list_m, NULL, NULL, 0, &r) < 0)
+	if (cli_call_lines(dest, dest, list_m, &names) < 0)
 		return -1;
-	rc = admin_parse_lines(r.data, r.len, &names);
-	admin_reply_free(&r);
-	if (rc < 0) {
-		cli_print_call_error(list_m, rc);
-		return -1;
-	}
 	l.p = cli_calloc(names.n, sizeof(*l.p));
 	for (i = 0; i < names.n; i++) {
 		if (cli_call(dest, get_m, names.v[i], NULL, 0, &r) < 0) {

@@ -124,6 +124,14 @@ int cli_call_ok(const char *what, const char *dest, const char *method,
     struct admin_reply *ret);
 
 /*
+ * A call whose reply is one name a line (admin.vm.tag.List, feature.List,
+ * property.List, ...): as cli_call_ok, and a malformed list is a failure
+ * too.  Returns 0 with the lines in *ret (free them) or -1 after a message.
+ */
+int cli_call_lines(const char *what, const char *dest, const char *method,
+    struct admin_strv *ret);
+
+/*
  * Call method+arg on each of n qubes at once (admin_call_many); returns the
  * calls, each with its error or reply.  Exits on out-of-memory.  Free with
  * cli_calls_free.

@@ -43,25 +43,6 @@ in_list(const char *const *list, const char *s)
 	return false;
 }
 
-/* The lines of a list reply of method on dest.  0 or -1 (printed). */
-static int
-fetch_lines(const char *dest, const char *method, const char *arg,
-    struct admin_strv *ret)
-{
-	struct admin_reply r;
-	int rc;
-
-	if (cli_call_ok(dest, dest, method, arg, NULL, 0, &r) < 0)
-		return -1;
-	rc = admin_parse_lines(r.data, r.len, ret);
-	admin_reply_free(&r);
-	if (rc < 0) {
-		cli_print_call_error(method, rc);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * admin.vm.volume.Info of one volume.  Returns 0 and the body (free it),
  * or -1 (printed).
@@ -95,7 +76,7 @@ source_pools(const char *src, const char *const *ignore_volumes)
 	char *tail = cli_strdup("");
 	size_t i;
 
-	if (fetch_lines(src, "admin.vm.volume.List", NULL, &vols) < 0) {
+	if (cli_call_lines(src, src, "admin.vm.volume.List", &vols) < 0) {
 		free(tail);
 		return NULL;
 	}
@@ -189,7 +170,7 @@ copy_tags(const char *src, const char *dst, bool ignore_errors)
 	size_t i;
 	int rc = 0;
 
-	if (fetch_lines(src, "admin.vm.tag.List", NULL, &tags) < 0)
+	if (cli_call_lines(src, src, "admin.vm.tag.List", &tags) < 0)
 		return -1;
 	for (i = 0; i < tags.n && rc == 0; i++) {
 		/* the daemon tags the copy with its own creator */
@@ -211,7 +192,7 @@ copy_features(const char *src, const char *dst, bool ignore_errors)
 	size_t i;
 	int rc = 0;
 
-	if (fetch_lines(src, "admin.vm.feature.List", NULL, &names) < 0)
+	if (cli_call_lines(src, src, "admin.vm.feature.List", &names) < 0)
 		return -1;
 	for (i = 0; i < names.n && rc == 0; i++) {
 		struct admin_reply v;
@@ -272,7 +253,7 @@ copy_volumes(const char *src, const char *dst,
 	size_t i;
 	int rc = 0;
 
-	if (fetch_lines(dst, "admin.vm.volume.List", NULL, &vols) < 0)
+	if (cli_call_lines(dst, dst, "admin.vm.volume.List", &vols) < 0)
 		return -1;
 	for (i = 0; i < vols.n && rc == 0; i++) {
 		struct admin_reply info, token;

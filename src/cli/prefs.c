@@ -150,14 +150,8 @@ help_properties(const struct target *t)
 	size_t i, width = 0;
 	int rc;
 
-	if (cli_call_ok(NULL, t->dest, t->list, NULL, NULL, 0, &r) < 0)
+	if (cli_call_lines(NULL, t->dest, t->list, &names) < 0)
 		return CLI_EXIT_FAIL;
-	rc = admin_parse_lines(r.data, r.len, &names);
-	admin_reply_free(&r);
-	if (rc < 0) {
-		cli_print_call_error(t->list, rc);
-		return CLI_EXIT_FAIL;
-	}
 	qsort(names.v, names.n, sizeof(*names.v), cmp_strp);
 	for (i = 0; i < names.n; i++)
 		if (strlen(names.v[i]) > width)
@@ -195,14 +189,8 @@ list_properties(const struct target *t, bool hide_default)
 	size_t i, width = 0;
 	int rc;
 
-	if (cli_call_ok(NULL, t->dest, t->list, NULL, NULL, 0, &r) < 0)
+	if (cli_call_lines(NULL, t->dest, t->list, &names) < 0)
 		return CLI_EXIT_FAIL;
-	rc = admin_parse_lines(r.data, r.len, &names);
-	admin_reply_free(&r);
-	if (rc < 0) {
-		cli_print_call_error(t->list, rc);
-		return CLI_EXIT_FAIL;
-	}
 	rc = admin_call(
 	    admin_socket_path(), t->dest, t->getall, NULL, NULL, 0, &r);
 	if (rc == 0 && r.ok) {

@@ -148,20 +148,11 @@ props_free(struct props *p)
 static int
 help_classes(void)
 {
-	struct admin_reply r;
 	struct admin_strv cls = {NULL, 0};
 	size_t i;
-	int rc;
 
-	if (cli_call_ok(NULL, "dom0", "admin.vmclass.List", NULL, NULL, 0, &r) <
-	    0)
+	if (cli_call_lines(NULL, "dom0", "admin.vmclass.List", &cls) < 0)
 		return CLI_EXIT_FAIL;
-	rc = admin_parse_lines(r.data, r.len, &cls);
-	admin_reply_free(&r);
-	if (rc < 0) {
-		cli_print_call_error("admin.vmclass.List", rc);
-		return CLI_EXIT_FAIL;
-	}
 	for (i = 0; i < cls.n; i++)
 		(void)printf("%s\n", cls.v[i]);
 	admin_strv_free(&cls);
@@ -179,17 +170,9 @@ resolve_label(const char *label)
 	struct admin_strv labels = {NULL, 0};
 	char *found = NULL, q[128];
 	size_t i;
-	int rc;
 
-	if (cli_call_ok(NULL, "dom0", "admin.label.List", NULL, NULL, 0, &r) <
-	    0)
+	if (cli_call_lines(NULL, "dom0", "admin.label.List", &labels) < 0)
 		exit(CLI_EXIT_FAIL);
-	rc = admin_parse_lines(r.data, r.len, &labels);
-	admin_reply_free(&r);
-	if (rc < 0) {
-		cli_print_call_error("admin.label.List", rc);
-		exit(CLI_EXIT_FAIL);
-	}
 	if (admin_strv_find(&labels, label) >= 0)
 		found = cli_strdup(label);
 	else if (label[0] != '\0' &&

@@ -42,20 +42,13 @@ usage(FILE *f)
 static int
 list_features(const char *vm)
 {
-	struct admin_reply r;
 	struct admin_strv names = {NULL, 0};
 	char **cells;
 	size_t i, n = 0;
 	int rc;
 
-	if (cli_call_ok(vm, vm, "admin.vm.feature.List", NULL, NULL, 0, &r) < 0)
+	if (cli_call_lines(vm, vm, "admin.vm.feature.List", &names) < 0)
 		return CLI_EXIT_FAIL;
-	rc = admin_parse_lines(r.data, r.len, &names);
-	admin_reply_free(&r);
-	if (rc < 0) {
-		cli_print_call_error("admin.vm.feature.List", rc);
-		return CLI_EXIT_FAIL;
-	}
 	cells = cli_calloc(names.n * 2, sizeof(*cells));
 	rc = CLI_EXIT_OK;
 	for (i = 0; i < names.n; i++) {

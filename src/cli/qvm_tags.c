@@ -80,19 +80,11 @@ parse_cmd(const char *s)
 static int
 list_tags(const char *vm)
 {
-	struct admin_reply r;
 	struct admin_strv tags = {NULL, 0};
 	size_t i;
-	int rc;
 
-	if (cli_call_ok(vm, vm, "admin.vm.tag.List", NULL, NULL, 0, &r) < 0)
+	if (cli_call_lines(vm, vm, "admin.vm.tag.List", &tags) < 0)
 		return CLI_EXIT_FAIL;
-	rc = admin_parse_lines(r.data, r.len, &tags);
-	admin_reply_free(&r);
-	if (rc < 0) {
-		cli_print_call_error("admin.vm.tag.List", rc);
-		return CLI_EXIT_FAIL;
-	}
 	/* the daemon sorts them; Qubes' tool sorts again */
 	for (i = 0; i < tags.n; i++)
 		(void)printf("%s\n", tags.v[i]);
