@@ -104,6 +104,19 @@ cli_common_opt(int c, struct cli_common *co, void (*usage)(FILE *f))
 }
 
 void
+cli_select_opt(int c, struct cli_select_opts *so, struct cli_common *co,
+    void (*usage)(FILE *f))
+{
+	if (c == CLI_OPT_ALL)
+		so->all = true;
+	else if (c == CLI_OPT_EXCLUDE) {
+		if (admin_strv_add(&so->exclude, optarg) < 0)
+			cli_usage_fail("too many --exclude");
+	} else if (!cli_common_opt(c, co, usage))
+		cli_usage_fail("unknown option");
+}
+
+void
 cli_errx(const char *fmt, ...)
 {
 	va_list ap;
@@ -569,6 +582,29 @@ cli_selection_free(struct cli_selection *s)
 	free(s->vm);
 	s->vm = NULL;
 	s->n = 0;
+}
+
+void
+cli_check_names_or_all(size_t nnames, bool all_qubes)
+{
+	if (nnames == 0 && !all_qubes)
+		cli_usage_fail("expected VMNAME... or --all");
+	if (nnames > 0 && all_qubes)
+		cli_usage_fail("VMNAME and --all exclude each other");
+}
+
+int
+cli_select_args(char *const *names, size_t nnames,
+    const struct cli_select_opts *so, struct admin_vm_list *list,
+    struct cli_selection *ret)
+{
+	cli_check_names_or_all(nnames, so->all);
+	if (cli_list_qubes(list) < 0)
+		return -1;
+	if (cli_select(list, names, nnames, so->all, &so->exclude, false, ret) <
+	    0)
+		return -1;
+	return 0;
 }
 
 const struct admin_vm *

@@ -83,6 +83,21 @@ int cli_verbosity(const struct cli_common *co);
  */
 bool cli_common_opt(int c, struct cli_common *co, void (*usage)(FILE *f));
 
+/* --all and --exclude (CLI_OPTS_SELECT), as cli_select_opt reads them. */
+struct cli_select_opts {
+	bool all;
+	struct admin_strv exclude; /* free with admin_strv_free */
+};
+
+/*
+ * For the tools with --all and --exclude: c (and optarg) as getopt_long
+ * returned them.  --all and --exclude go to *so (too many --exclude is a
+ * usage error), anything else to cli_common_opt; an option that is
+ * neither is a usage error ("unknown option", exit 2).
+ */
+void cli_select_opt(int c, struct cli_select_opts *so, struct cli_common *co,
+    void (*usage)(FILE *f));
+
 /* "prog: <message>\n" on stderr. */
 void cli_errx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -179,6 +194,22 @@ int cli_select(const struct admin_vm_list *list, char *const *names,
     size_t nnames, bool all_qubes, const struct admin_strv *exclude,
     bool with_admin, struct cli_selection *ret);
 void cli_selection_free(struct cli_selection *s);
+
+/*
+ * VMNAME... or --all, as the tools that act on many qubes take them: one
+ * of the two is needed, and they exclude each other (usage errors, exit
+ * 2).
+ */
+void cli_check_names_or_all(size_t nnames, bool all_qubes);
+
+/*
+ * The qubes such a tool acts on: cli_check_names_or_all, then the list
+ * into *list (freed by the caller) and cli_select from it, AdminVMs left
+ * out of --all.  0, or -1 after a message (none for out-of-memory).
+ */
+int cli_select_args(char *const *names, size_t nnames,
+    const struct cli_select_opts *so, struct admin_vm_list *list,
+    struct cli_selection *ret);
 
 /*
  * For the tools that act on one qube: fetch the list into *list (freed by

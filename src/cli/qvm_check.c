@@ -123,10 +123,10 @@ main(int argc, char **argv)
 	const struct option *longopts =
 	    cli_longopts(tool_opts, CLI_OPTS_SELECT);
 	struct cli_common co = {0, 0};
-	struct admin_strv exclude = {NULL, 0};
+	struct cli_select_opts so = {false, {NULL, 0}};
 	struct admin_vm_list list = {NULL, 0};
 	const struct admin_vm **vms, **match;
-	bool all = false, running = false, paused = false, templ = false;
+	bool running = false, paused = false, templ = false;
 	bool networked = false, any_invalid = false;
 	char status[64] = "";
 	size_t i, j, n = 0, nmatch = 0;
@@ -149,34 +149,23 @@ main(int argc, char **argv)
 		case OPT_NETWORKED:
 			networked = true;
 			break;
-		case CLI_OPT_ALL:
-			all = true;
-			break;
-		case CLI_OPT_EXCLUDE:
-			if (admin_strv_add(&exclude, optarg) < 0)
-				cli_usage_fail("too many --exclude");
-			break;
 		default:
-			if (!cli_common_opt(c, &co, usage))
-				cli_usage_fail("unknown option");
+			cli_select_opt(c, &so, &co, usage);
 			break;
 		}
 	}
-	if (optind == argc && !all)
-		cli_usage_fail("expected VMNAME... or --all");
-	if (optind < argc && all)
-		cli_usage_fail("VMNAME and --all exclude each other");
-	if (!all && exclude.n > 0)
+	cli_check_names_or_all((size_t)(argc - optind), so.all);
+	if (!so.all && so.exclude.n > 0)
 		cli_usage_fail("--exclude can only be used with --all");
 	say = cli_verbosity(&co) >= 1;
 	if (cli_list_qubes(&list) < 0)
 		return CLI_EXIT_FAIL;
 	vms = cli_calloc(list.n + 1, sizeof(const struct admin_vm *));
 	match = cli_calloc(list.n + 1, sizeof(const struct admin_vm *));
-	if (all) {
+	if (so.all) {
 		for (i = 0; i < list.n; i++)
 			if (strcmp(list.vm[i].klass, "AdminVM") != 0 &&
-			    admin_strv_find(&exclude, list.vm[i].name) < 0)
+			    admin_strv_find(&so.exclude, list.vm[i].name) < 0)
 				vms[n++] = &list.vm[i];
 	} else {
 		/* unknown names are an answer here, not a usage error */
@@ -232,7 +221,7 @@ main(int argc, char **argv)
 	if (any_invalid)
 		rc = CLI_EXIT_FAIL;
 	/* after the matches, as Qubes prints them */
-	for (c = optind; say && !all && c < argc; c++) {
+	for (c = optind; say && !so.all && c < argc; c++) {
 		char q[256];
 
 		if (admin_vm_list_find(&list, argv[c]) == NULL)
@@ -242,6 +231,6 @@ main(int argc, char **argv)
 	free(vms);
 	free(match);
 	admin_vm_list_free(&list);
-	admin_strv_free(&exclude);
+	admin_strv_free(&so.exclude);
 	return rc;
 }

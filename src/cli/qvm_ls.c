@@ -1230,14 +1230,15 @@ main(int argc, char **argv)
 	struct cli_common co = {0, 0};
 	struct filters fl;
 	struct sort_ctx sc = {NULL, 0, false, false};
-	struct admin_strv exclude = {NULL, 0}, names = {NULL, 0};
+	struct cli_select_opts so = {false, {NULL, 0}};
+	struct admin_strv names = {NULL, 0};
 	struct ls ls;
 	struct cli_selection sel = {NULL, 0};
 	struct column *cols = NULL;
 	struct row *rows = NULL;
 	struct lsvm **doms;
 	const char *format = NULL, *fields = NULL, *sort = "NAME";
-	bool raw = false, tree = false, all = false, json = false;
+	bool raw = false, tree = false, json = false;
 	int nexcl = 0, c, rc = CLI_EXIT_OK;
 	size_t ncols = 0, ndoms = 0, nrows = 0, i, j;
 	char *sort_upper, *p;
@@ -1361,16 +1362,8 @@ main(int argc, char **argv)
 		case OPT_SPINNER:
 		case OPT_NO_SPINNER:
 			break;
-		case CLI_OPT_ALL:
-			all = true;
-			break;
-		case CLI_OPT_EXCLUDE:
-			if (admin_strv_add(&exclude, optarg) < 0)
-				cli_usage_fail("too many --exclude");
-			break;
 		default:
-			if (!cli_common_opt(c, &co, usage))
-				cli_usage_fail("unknown option");
+			cli_select_opt(c, &so, &co, usage);
 			break;
 		}
 	}
@@ -1410,11 +1403,11 @@ main(int argc, char **argv)
 	ls.v = cli_calloc(ls.list.n, sizeof(*ls.v));
 	for (i = 0; i < ls.list.n; i++)
 		ls.v[i].vm = &ls.list.vm[i];
-	if (cli_select(&ls.list, names.v, names.n, all, &exclude, true, &sel) <
-	    0)
+	if (cli_select(&ls.list, names.v, names.n, so.all, &so.exclude, true,
+	        &sel) < 0)
 		return CLI_EXIT_FAIL;
 	doms = cli_calloc(ls.list.n + 1, sizeof(struct lsvm *));
-	if (names.n == 0 && !all) {
+	if (names.n == 0 && !so.all) {
 		for (i = 0; i < ls.list.n; i++)
 			doms[ndoms++] = &ls.v[i];
 	} else {
@@ -1539,7 +1532,7 @@ main(int argc, char **argv)
 	cli_selection_free(&sel);
 	admin_vm_list_free(&ls.list);
 	admin_strv_free(&names);
-	admin_strv_free(&exclude);
+	admin_strv_free(&so.exclude);
 	admin_strv_free(&fl.klass);
 	admin_strv_free(&fl.label);
 	admin_strv_free(&fl.tags);

@@ -46,11 +46,11 @@ main(int argc, char **argv)
 	const struct option *longopts =
 	    cli_longopts(tool_opts, CLI_OPTS_SELECT);
 	struct cli_common co = {0, 0};
-	struct admin_strv exclude = {NULL, 0};
+	struct cli_select_opts so = {false, {NULL, 0}};
 	struct admin_vm_list list = {NULL, 0};
 	struct cli_selection sel = {NULL, 0};
 	struct admin_call *calls;
-	bool all = false, suspend = false;
+	bool suspend = false;
 	int c, rc = CLI_EXIT_OK;
 	size_t i;
 
@@ -59,22 +59,11 @@ main(int argc, char **argv)
 	            NULL)) != -1) {
 		if (c == 'S')
 			suspend = true;
-		else if (c == CLI_OPT_ALL)
-			all = true;
-		else if (c == CLI_OPT_EXCLUDE) {
-			if (admin_strv_add(&exclude, optarg) < 0)
-				cli_usage_fail("too many --exclude");
-		} else if (!cli_common_opt(c, &co, usage))
-			cli_usage_fail("unknown option");
+		else
+			cli_select_opt(c, &so, &co, usage);
 	}
-	if (optind == argc && !all)
-		cli_usage_fail("expected VMNAME... or --all");
-	if (optind < argc && all)
-		cli_usage_fail("VMNAME and --all exclude each other");
-	if (cli_list_qubes(&list) < 0)
-		return CLI_EXIT_FAIL;
-	if (cli_select(&list, &argv[optind], (size_t)(argc - optind), all,
-	        &exclude, false, &sel) < 0)
+	if (cli_select_args(
+	        &argv[optind], (size_t)(argc - optind), &so, &list, &sel) < 0)
 		return CLI_EXIT_FAIL;
 	calls = cli_call_each(sel.vm, sel.n,
 	    suspend ? "admin.vm.Suspend" : "admin.vm.Pause", NULL);
@@ -87,6 +76,6 @@ main(int argc, char **argv)
 	cli_calls_free(calls, sel.n);
 	cli_selection_free(&sel);
 	admin_vm_list_free(&list);
-	admin_strv_free(&exclude);
+	admin_strv_free(&so.exclude);
 	return rc;
 }

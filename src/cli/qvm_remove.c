@@ -101,10 +101,10 @@ main(int argc, char **argv)
 	const struct option *longopts =
 	    cli_longopts(tool_opts, CLI_OPTS_SELECT);
 	struct cli_common co = {0, 0};
-	struct admin_strv exclude = {NULL, 0};
+	struct cli_select_opts so = {false, {NULL, 0}};
 	struct admin_vm_list list = {NULL, 0};
 	struct cli_selection sel = {NULL, 0};
-	bool all = false, force = false;
+	bool force = false;
 	char answer[64];
 	int c, rc = CLI_EXIT_OK;
 	size_t i;
@@ -114,22 +114,11 @@ main(int argc, char **argv)
 	            NULL)) != -1) {
 		if (c == 'f')
 			force = true;
-		else if (c == CLI_OPT_ALL)
-			all = true;
-		else if (c == CLI_OPT_EXCLUDE) {
-			if (admin_strv_add(&exclude, optarg) < 0)
-				cli_usage_fail("too many --exclude");
-		} else if (!cli_common_opt(c, &co, usage))
-			cli_usage_fail("unknown option");
+		else
+			cli_select_opt(c, &so, &co, usage);
 	}
-	if (optind == argc && !all)
-		cli_usage_fail("expected VMNAME... or --all");
-	if (optind < argc && all)
-		cli_usage_fail("VMNAME and --all exclude each other");
-	if (cli_list_qubes(&list) < 0)
-		return CLI_EXIT_FAIL;
-	if (cli_select(&list, &argv[optind], (size_t)(argc - optind), all,
-	        &exclude, false, &sel) < 0)
+	if (cli_select_args(
+	        &argv[optind], (size_t)(argc - optind), &so, &list, &sel) < 0)
 		return CLI_EXIT_FAIL;
 	for (i = 0; i < sel.n; i++)
 		if (strcmp(sel.vm[i]->name, "dom0") == 0 ||
@@ -138,7 +127,7 @@ main(int argc, char **argv)
 			rc = CLI_EXIT_FAIL;
 			goto out;
 		}
-	if (all && !force && exclude.n == 0) {
+	if (so.all && !force && so.exclude.n == 0) {
 		(void)fprintf(stderr,
 		    "WARNING!!! Removing all domains may leave "
 		    "your system in an unrecoverable state!\n");
@@ -185,6 +174,6 @@ main(int argc, char **argv)
 out:
 	cli_selection_free(&sel);
 	admin_vm_list_free(&list);
-	admin_strv_free(&exclude);
+	admin_strv_free(&so.exclude);
 	return rc;
 }

@@ -874,7 +874,7 @@ main(int argc, char **argv)
 	const struct option *longopts =
 	    cli_longopts(tool_opts, CLI_OPTS_SELECT);
 	struct cli_common co = {0, 0};
-	struct admin_strv exclude = {NULL, 0};
+	struct cli_select_opts so = {false, {NULL, 0}};
 	struct run_opts o;
 	struct sigaction sa;
 	char *vmname = NULL;
@@ -904,7 +904,7 @@ main(int argc, char **argv)
 				dashdash = true;
 			if (optind >= argc)
 				break;
-			if (vmname == NULL && !o.all && !o.dispvm) {
+			if (vmname == NULL && !so.all && !o.dispvm) {
 				vmname = argv[optind++];
 				continue;
 			}
@@ -969,19 +969,12 @@ main(int argc, char **argv)
 			else if (optind < argc && argv[optind][0] != '-')
 				o.dispvm_template = argv[optind++];
 			break;
-		case CLI_OPT_ALL:
-			o.all = true;
-			break;
-		case CLI_OPT_EXCLUDE:
-			if (admin_strv_add(&exclude, optarg) < 0)
-				cli_usage_fail("too many --exclude");
-			break;
 		default:
-			if (!cli_common_opt(c, &co, usage))
-				cli_usage_fail("unknown option");
+			cli_select_opt(c, &so, &co, usage);
 			break;
 		}
 	}
+	o.all = so.all;
 	if (o.cmd == NULL)
 		cli_usage_fail("expected COMMAND");
 	o.cmd_args = &argv[optind];
@@ -990,7 +983,7 @@ main(int argc, char **argv)
 		cli_usage_fail("VMNAME cannot be given with --all or --dispvm");
 	if (o.all && o.dispvm)
 		cli_usage_fail("--all and --dispvm exclude each other");
-	if (!o.all && exclude.n > 0)
+	if (!o.all && so.exclude.n > 0)
 		cli_usage_fail(o.dispvm ?
 		        "cannot use --exclude with --dispvm" :
 		        "--exclude can only be used with --all");
@@ -1016,7 +1009,7 @@ main(int argc, char **argv)
 	(void)sigemptyset(&sa.sa_mask);
 	(void)sigaction(SIGINT, &sa, NULL);
 	(void)sigaction(SIGTERM, &sa, NULL);
-	rc = run_main(&o, vmname, &exclude);
-	admin_strv_free(&exclude);
+	rc = run_main(&o, vmname, &so.exclude);
+	admin_strv_free(&so.exclude);
 	return rc;
 }

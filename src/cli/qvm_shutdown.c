@@ -313,12 +313,12 @@ main(int argc, char **argv)
 	const struct option *longopts =
 	    cli_longopts(tool_opts, CLI_OPTS_SELECT);
 	struct cli_common co = {0, 0};
-	struct admin_strv exclude = {NULL, 0};
+	struct cli_select_opts so = {false, {NULL, 0}};
 	struct admin_vm_list list = {NULL, 0};
 	struct cli_selection sel = {NULL, 0};
 	struct outcome ok, used, timedout, failed, prev_used;
 	struct admin_events es;
-	bool all = false, wait = false, force = false, dry = false;
+	bool wait = false, force = false, dry = false;
 	bool have_timeout = false;
 	unsigned long timeout_s = 0;
 	uint64_t deadline = 0;
@@ -349,32 +349,18 @@ main(int argc, char **argv)
 		case OPT_DRY_RUN:
 			dry = true;
 			break;
-		case CLI_OPT_ALL:
-			all = true;
-			break;
-		case CLI_OPT_EXCLUDE:
-			if (admin_strv_add(&exclude, optarg) < 0)
-				cli_usage_fail("too many --exclude");
-			break;
 		default:
-			if (!cli_common_opt(c, &co, usage))
-				cli_usage_fail("unknown option");
+			cli_select_opt(c, &so, &co, usage);
 			break;
 		}
 	}
-	if (optind == argc && !all)
-		cli_usage_fail("expected VMNAME... or --all");
-	if (optind < argc && all)
-		cli_usage_fail("VMNAME and --all exclude each other");
-	if (cli_list_qubes(&list) < 0)
-		return CLI_EXIT_FAIL;
-	if (cli_select(&list, &argv[optind], (size_t)(argc - optind), all,
-	        &exclude, false, &sel) < 0)
+	if (cli_select_args(
+	        &argv[optind], (size_t)(argc - optind), &so, &list, &sel) < 0)
 		return CLI_EXIT_FAIL;
 	if (dry)
 		goto out;
 	/* everything: the order among them does not matter (qvm_shutdown.py) */
-	force = force || (all && exclude.n == 0);
+	force = force || (so.all && so.exclude.n == 0);
 	if (have_timeout) {
 		int rc = admin_events_open(admin_socket_path(), "dom0", &es);
 
@@ -453,11 +439,11 @@ main(int argc, char **argv)
 	outcome_destroy(&prev_used);
 	cli_selection_free(&sel);
 	admin_vm_list_free(&list);
-	admin_strv_free(&exclude);
+	admin_strv_free(&so.exclude);
 	return c;
 out:
 	cli_selection_free(&sel);
 	admin_vm_list_free(&list);
-	admin_strv_free(&exclude);
+	admin_strv_free(&so.exclude);
 	return CLI_EXIT_OK;
 }

@@ -62,12 +62,12 @@ main(int argc, char **argv)
 	const struct option *longopts =
 	    cli_longopts(tool_opts, CLI_OPTS_SELECT);
 	struct cli_common co = {0, 0};
-	struct admin_strv exclude = {NULL, 0};
+	struct cli_select_opts so = {false, {NULL, 0}};
 	struct admin_vm_list list = {NULL, 0};
 	struct cli_selection sel = {NULL, 0};
 	const struct admin_vm **halted;
 	struct admin_call *state, *start = NULL;
-	bool all = false, skip = false;
+	bool skip = false;
 	size_t i, nhalted = 0;
 	int c, rc = CLI_EXIT_OK;
 
@@ -81,27 +81,13 @@ main(int argc, char **argv)
 		case OPT_DRIVE:
 			cli_errx("attaching a drive at start is not supported");
 			return CLI_EXIT_FAIL;
-		case CLI_OPT_ALL:
-			all = true;
-			break;
-		case CLI_OPT_EXCLUDE:
-			if (admin_strv_add(&exclude, optarg) < 0)
-				cli_usage_fail("too many --exclude");
-			break;
 		default:
-			if (!cli_common_opt(c, &co, usage))
-				cli_usage_fail("unknown option");
+			cli_select_opt(c, &so, &co, usage);
 			break;
 		}
 	}
-	if (optind == argc && !all)
-		cli_usage_fail("expected VMNAME... or --all");
-	if (optind < argc && all)
-		cli_usage_fail("VMNAME and --all exclude each other");
-	if (cli_list_qubes(&list) < 0)
-		return CLI_EXIT_FAIL;
-	if (cli_select(&list, &argv[optind], (size_t)(argc - optind), all,
-	        &exclude, false, &sel) < 0)
+	if (cli_select_args(
+	        &argv[optind], (size_t)(argc - optind), &so, &list, &sel) < 0)
 		return CLI_EXIT_FAIL;
 
 	/* is_running() first, as Qubes' start_expert() */
@@ -152,6 +138,6 @@ main(int argc, char **argv)
 	free(halted);
 	cli_selection_free(&sel);
 	admin_vm_list_free(&list);
-	admin_strv_free(&exclude);
+	admin_strv_free(&so.exclude);
 	return rc;
 }
