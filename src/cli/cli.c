@@ -410,6 +410,24 @@ cli_print_call_failure(const char *what, const struct admin_call *c)
 		    "%s: %s", what, cli_exc_text(&c->reply, msg, sizeof(msg)));
 }
 
+int
+cli_report_calls(
+    const struct admin_call *calls, size_t n, enum admin_exc ok_exc)
+{
+	int rc = CLI_EXIT_OK;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (calls[i].error == 0 &&
+		    (calls[i].reply.ok ||
+		        admin_exc_is(calls[i].reply.exc, ok_exc)))
+			continue;
+		cli_print_call_failure(calls[i].dest, &calls[i]);
+		rc = CLI_EXIT_FAIL;
+	}
+	return rc;
+}
+
 /* List + Get each: GetAll's stand-in. */
 static int
 fetch_props_one_by_one(const char *dest, const char *list_m, const char *get_m,

@@ -162,6 +162,15 @@ void cli_calls_free(struct admin_call *calls, size_t n);
 void cli_print_call_failure(const char *what, const struct admin_call *c);
 
 /*
+ * Report each of n calls on qubes that failed, as cli_print_call_failure
+ * with its qube's name (the call's dest).  An exception that is ok_exc or
+ * derives from it is no failure (ADMIN_EXC_NONE: every exception is
+ * one).  Returns CLI_EXIT_OK if no call failed, else CLI_EXIT_FAIL.
+ */
+int cli_report_calls(
+    const struct admin_call *calls, size_t n, enum admin_exc ok_exc);
+
+/*
  * Every property of a qube (admin.vm.property.*, dest the qube) or, with
  * global, of the system (admin.property.*): GetAll, or where the daemon
  * has none (an empty reply, as Qubes' client allows, or a ProtocolError)

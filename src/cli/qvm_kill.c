@@ -44,8 +44,7 @@ main(int argc, char **argv)
 	struct admin_vm_list list = {NULL, 0};
 	struct cli_selection sel = {NULL, 0};
 	struct admin_call *calls;
-	int c, rc = CLI_EXIT_OK;
-	size_t i;
+	int c, rc;
 
 	cli_init(argv[0]);
 	while ((c = getopt_long(
@@ -55,15 +54,8 @@ main(int argc, char **argv)
 	        &argv[optind], (size_t)(argc - optind), &so, &list, &sel) < 0)
 		return CLI_EXIT_FAIL;
 	calls = cli_call_each(sel.vm, sel.n, "admin.vm.Kill", NULL);
-	for (i = 0; i < sel.n; i++) {
-		if (calls[i].error == 0 &&
-		    (calls[i].reply.ok ||
-		        admin_exc_is(
-		            calls[i].reply.exc, ADMIN_EXC_VM_NOT_STARTED)))
-			continue;
-		cli_print_call_failure(sel.vm[i]->name, &calls[i]);
-		rc = CLI_EXIT_FAIL;
-	}
+	/* a halted qube is not an error */
+	rc = cli_report_calls(calls, sel.n, ADMIN_EXC_VM_NOT_STARTED);
 	cli_calls_free(calls, sel.n);
 	cli_selection_free(&sel);
 	admin_vm_list_free(&list);

@@ -51,8 +51,7 @@ main(int argc, char **argv)
 	struct cli_selection sel = {NULL, 0};
 	struct admin_call *calls;
 	bool suspend = false;
-	int c, rc = CLI_EXIT_OK;
-	size_t i;
+	int c, rc;
 
 	cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "S" CLI_COMMON_SHORTOPTS, longopts,
@@ -67,12 +66,7 @@ main(int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	calls = cli_call_each(sel.vm, sel.n,
 	    suspend ? "admin.vm.Suspend" : "admin.vm.Pause", NULL);
-	for (i = 0; i < sel.n; i++) {
-		if (calls[i].error == 0 && calls[i].reply.ok)
-			continue;
-		cli_print_call_failure(sel.vm[i]->name, &calls[i]);
-		rc = CLI_EXIT_FAIL;
-	}
+	rc = cli_report_calls(calls, sel.n, ADMIN_EXC_NONE);
 	cli_calls_free(calls, sel.n);
 	cli_selection_free(&sel);
 	admin_vm_list_free(&list);

@@ -66,7 +66,7 @@ main(int argc, char **argv)
 	struct admin_vm_list list = {NULL, 0};
 	struct cli_selection sel = {NULL, 0};
 	struct admin_call *state, *calls;
-	int c, rc = CLI_EXIT_OK;
+	int c, rc;
 	size_t i, n = 0;
 
 	cli_init(argv[0]);
@@ -99,12 +99,7 @@ main(int argc, char **argv)
 	if (admin_call_many(admin_socket_path(), calls, sel.n) < 0)
 		for (i = 0; i < sel.n; i++)
 			calls[i].error = -EINVAL;
-	for (i = 0; i < sel.n; i++) {
-		if (calls[i].error == 0 && calls[i].reply.ok)
-			continue;
-		cli_print_call_failure(sel.vm[i]->name, &calls[i]);
-		rc = CLI_EXIT_FAIL;
-	}
+	rc = cli_report_calls(calls, sel.n, ADMIN_EXC_NONE);
 	cli_calls_free(calls, sel.n);
 	cli_calls_free(state, sel.n);
 	cli_selection_free(&sel);
