@@ -522,6 +522,20 @@ cli_list_qubes(struct admin_vm_list *ret)
 	return 0;
 }
 
+void
+cli_power_state(const char *vm, char *out, size_t outlen)
+{
+	struct admin_reply r;
+
+	out[0] = '\0';
+	if (admin_call(admin_socket_path(), vm, "admin.vm.CurrentState", NULL,
+	        NULL, 0, &r) < 0)
+		return;
+	if (!r.ok || admin_parse_power_state(r.data, r.len, out, outlen) < 0)
+		out[0] = '\0';
+	admin_reply_free(&r);
+}
+
 static bool
 has_wildcard(const char *s)
 {

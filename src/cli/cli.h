@@ -186,6 +186,13 @@ const char *cli_props_value(const struct admin_prop_list *l, const char *name);
  */
 int cli_list_qubes(struct admin_vm_list *ret);
 
+/*
+ * The power state of vm (admin.vm.CurrentState) into out, or "" if it
+ * cannot be read, without a message: the caller decides what an unknown
+ * state means.
+ */
+void cli_power_state(const char *vm, char *out, size_t outlen);
+
 /* Which qubes a tool acts on. */
 struct cli_selection {
 	const struct admin_vm **vm; /* into the list given to cli_select */

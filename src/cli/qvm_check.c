@@ -54,22 +54,6 @@ usage(FILE *f)
 	    "\n" CLI_ENV_HELP);
 }
 
-/* Power state of vm, or "" if unknown (then it is neither running nor
- * paused). */
-static void
-power_state(const char *vm, char *out, size_t outlen)
-{
-	struct admin_reply r;
-
-	out[0] = '\0';
-	if (admin_call(admin_socket_path(), vm, "admin.vm.CurrentState", NULL,
-	        NULL, 0, &r) < 0)
-		return;
-	if (!r.ok || admin_parse_power_state(r.data, r.len, out, outlen) < 0)
-		out[0] = '\0';
-	admin_reply_free(&r);
-}
-
 /* A property's parsed value; false if it cannot be read. */
 static bool
 get_prop(const char *vm, const char *prop, struct admin_prop *ret)
@@ -192,8 +176,9 @@ main(int argc, char **argv)
 			char ps[ADMIN_NAME_MAX] = "";
 			bool ok = true;
 
+			/* unknown ("") is neither running nor paused */
 			if (running || paused)
-				power_state(vms[i]->name, ps, sizeof(ps));
+				cli_power_state(vms[i]->name, ps, sizeof(ps));
 			if (running && !admin_state_is_running(ps))
 				ok = false;
 			if (ok && paused && strcmp(ps, "Paused") != 0)

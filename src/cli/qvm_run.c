@@ -311,21 +311,6 @@ property(const char *vm, const char *prop)
 	return v;
 }
 
-/* The power state (CurrentState), or "" if it cannot be read. */
-static void
-power_state(const char *vm, char *out, size_t len)
-{
-	struct admin_reply r;
-
-	out[0] = '\0';
-	if (admin_call(admin_socket_path(), vm, "admin.vm.CurrentState", NULL,
-	        NULL, 0, &r) < 0)
-		return;
-	if (!r.ok || admin_parse_power_state(r.data, r.len, out, len) < 0)
-		out[0] = '\0';
-	admin_reply_free(&r);
-}
-
 /* qvm_run.py's has_gui(): $DISPLAY, a guivm, and the gui feature not off. */
 static bool
 has_gui(const char *vm)
@@ -493,7 +478,7 @@ ensure_running(const struct run_opts *o, const char *vm)
 	char state[ADMIN_NAME_MAX];
 
 	if (!o->autostart) {
-		power_state(vm, state, sizeof(state));
+		cli_power_state(vm, state, sizeof(state));
 		if (!admin_state_is_running(state)) {
 			cli_errx("%s: domain is not running", vm);
 			return -1;
@@ -692,7 +677,7 @@ run_main(struct run_opts *o, char *vmname, struct admin_strv *exclude)
 
 		if (!o->dispvm) {
 			if (!o->autostart) {
-				power_state(vm, state, sizeof(state));
+				cli_power_state(vm, state, sizeof(state));
 				if (!admin_state_is_running(state)) {
 					if (verbose > 0)
 						print_no_color(o,
@@ -702,7 +687,7 @@ run_main(struct run_opts *o, char *vmname, struct admin_strv *exclude)
 					continue;
 				}
 			}
-			power_state(vm, state, sizeof(state));
+			cli_power_state(vm, state, sizeof(state));
 			if (strcmp(state, "Paused") == 0) {
 				struct admin_reply r;
 				bool ok = false;
