@@ -1225,6 +1225,196 @@ m_events(struct daemon *d, struct conn *c, const struct api_request *r,
 	return 0;
 }
 
+/* ---- notes (Qubes 4.3) ---- */
+
+/* Notes are text for people: UTF-8, no control characters but \n \t. */
+static bool
+notes_valid(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c = p[i];
+		size_t len, k;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+				return false;
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			len = 2, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			len = 3, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			len = 4, cp = c & 0x07;
+		else
+			return false;
+		if (i + len > n)
+			return false;
+		for (k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		/* shortest form only; no surrogates; at most U+10FFFF */
+		if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return false;
+		i += len;
+	}
+	return true;
+}
+
+static int
+m_vm_notes(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *q, struct result *res)
+{
+	char *v = NULL;
+	int rr;
+
+	(void)c;
+	if (strcmp(r->method, "admin.vm.notes.Get") == 0) {
+		rr = db_kv_get(&d->db, DB_NOTES, q->qid, "notes", &v);
+		if (rr < 0)
+			return exc(res, "QubesException", "database error");
+		rr = out_str(res, rr > 0 ? v : "");
+		free(v);
+		return rr;
+	}
+	if (!notes_valid(r->payload, r->payload_len))
+		return exc(res, "QubesValueError",
+		    "notes must be UTF-8 text without control characters");
+	v = strndup((const char *)r->payload, r->payload_len);
+	if (v == NULL)
+		return exc(res, "QubesException", "out of memory");
+	rr = r->payload_len ? db_kv_set(&d->db, DB_NOTES, q->qid, "notes", v) :
+	                      db_kv_del(&d->db, DB_NOTES, q->qid, "notes");
+	free(v);
+	return rr < 0 ? exc(res, "QubesException", "database error") : 0;
+}
+
+/* ---- firewall ---- */
+
+/*
+ * Qubes' outbound firewall rules, one a line: "action=accept|drop" then
+ * optional proto=, dsthost=, dst4=, dst6=, dstports=, icmptype=,
+ * specialtarget=, expire=, and comment= last (the rest of the line).
+ * Namespace qubes have no network yet (loopback only): the rules are
+ * checked and kept for when networking qubes come; nothing enforces them
+ * now, and nothing needs to.  Qubes' default: one "action=accept".
+ */
+#define FIREWALL_MAX_RULES 1000
+
+static bool
+fw_value_ok(const char *key, const char *v)
+{
+	size_t i;
+
+	if (v[0] == '\0')
+		return false;
+	if (strcmp(key, "action") == 0)
+		return strcmp(v, "accept") == 0 || strcmp(v, "drop") == 0;
+	if (strcmp(key, "proto") == 0)
+		return strcmp(v, "tcp") == 0 || strcmp(v, "udp") == 0 ||
+		    strcmp(v, "icmp") == 0;
+	if (strcmp(key, "specialtarget") == 0)
+		return strcmp(v, "dns") == 0;
+	for (i = 0; v[i]; i++) {
+		char c = v[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		        (c >= '0' && c <= '9') || strchr(".-_:/", c)))
+			return false;
+	}
+	return true;
+}
+
+static bool
+fw_rule_ok(char *line)
+{
+	static const char *const keys[] = {"proto", "dsthost", "dst4", "dst6",
+	    "dstports", "icmptype", "specialtarget", "expire"};
+	char *tok, *save = NULL, *comment = strstr(line, " comment=");
+	bool action = false;
+	size_t i;
+
+	if (comment) {
+		*comment = '\0'; /* free text to the end of the line */
+		for (i = 9; comment[i]; i++)
+			if ((unsigned char)comment[i] < 0x20)
+				return false;
+	}
+	for (tok = strtok_r(line, " ", &save); tok;
+	     tok = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(tok, '=');
+		bool known = false;
+
+		if (eq == NULL)
+			return false;
+		*eq = '\0';
+		if (!action) {
+			if (strcmp(tok, "action") != 0 ||
+			    !fw_value_ok(tok, eq + 1))
+				return false;
+			action = true;
+			continue;
+		}
+		for (i = 0; i < ARRAY_SIZE(keys) && !known; i++)
+			known = strcmp(tok, keys[i]) == 0;
+		if (!known || !fw_value_ok(tok, eq + 1))
+			return false;
+	}
+	return action;
+}
+
+static int
+m_vm_firewall(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *q, struct result *res)
+{
+	const char *m = strrchr(r->method, '.') + 1;
+	char *v = NULL, *copy, *line, *save = NULL;
+	size_t n = 0;
+	int rr;
+
+	(void)c;
+	if (strcmp(m, "Reload") == 0)
+		return 0; /* nothing enforces them yet: nothing to reload */
+	if (strcmp(m, "Get") == 0) {
+		rr = db_kv_get(&d->db, DB_NOTES, q->qid, "firewall", &v);
+		if (rr < 0)
+			return exc(res, "QubesException", "database error");
+		rr = out_str(res, rr > 0 ? v : "action=accept\n");
+		free(v);
+		return rr;
+	}
+	/* Set: the whole list, checked line by line before it is kept */
+	if (memchr(r->payload, '\0', r->payload_len) != NULL ||
+	    (r->payload_len && r->payload[r->payload_len - 1] != '\n'))
+		return exc(res, "QubesValueError", "rules are lines of text");
+	v = strndup((const char *)r->payload, r->payload_len);
+	copy = v ? strdup(v) : NULL;
+	if (v == NULL || copy == NULL) {
+		free(v);
+		free(copy);
+		return exc(res, "QubesException", "out of memory");
+	}
+	for (line = strtok_r(copy, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		if (++n > FIREWALL_MAX_RULES || !fw_rule_ok(line)) {
+			free(v);
+			free(copy);
+			return exc(res, "QubesValueError",
+			    "invalid firewall rule %zu", n);
+		}
+	free(copy);
+	rr = db_kv_set(&d->db, DB_NOTES, q->qid, "firewall", v);
+	free(v);
+	return rr < 0 ? exc(res, "QubesException", "database error") : 0;
+}
+
 /* ---- volumes ---- */
 
 /*
@@ -1530,6 +1720,8 @@ m_vm_volume(struct daemon *d, struct conn *c, const struct api_request *r,
 	}
 	if (strcmp(m, "CloneTo") == 0)
 		return volume_clone_to(d, c, r, q, res);
+	if (strcmp(m, "ListSnapshots") == 0)
+		return 0; /* directories keep no revisions */
 	/* Info */
 	{
 		bool root = strcmp(r->arg, "root") == 0;
@@ -1705,6 +1897,12 @@ static const struct method methods[] = {
     {"admin.Events", M_NOARG, m_events},
     {"admin.vm.volume.List", M_NOARG, m_vm_volume},
     {"admin.vm.volume.Info", M_ARG, m_vm_volume},
+    {"admin.vm.volume.ListSnapshots", M_ARG, m_vm_volume},
+    {"admin.vm.notes.Get", M_NOARG, m_vm_notes},
+    {"admin.vm.firewall.Get", M_NOARG, m_vm_firewall},
+    {"admin.vm.firewall.Set", M_NOARG | M_PAYLOAD | M_WRITE, m_vm_firewall},
+    {"admin.vm.firewall.Reload", M_NOARG, m_vm_firewall},
+    {"admin.vm.notes.Set", M_NOARG | M_PAYLOAD | M_WRITE, m_vm_notes},
     {"admin.vm.volume.CloneFrom", M_ARG | M_WRITE, m_vm_volume},
     {"admin.vm.volume.CloneTo", M_ARG | M_PAYLOAD | M_WRITE, m_vm_volume},
     {"internal.GetSystemInfo", M_NOARG | M_INTERNAL, m_system_info},

@@ -51,6 +51,12 @@ static const char *const migrations[] = {
     "INSERT INTO qubes VALUES (0, 'dom0',"
     " '00000000-0000-0000-0000-000000000000', 'AdminVM');"
     "INSERT INTO props VALUES (0, 'label', 'black');",
+    /* 1 -> 2: Qubes 4.3's qube notes (admin.vm.notes.*) */
+    "CREATE TABLE notes ("
+    "  qid INTEGER NOT NULL REFERENCES qubes(qid) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  value TEXT NOT NULL,"
+    "  PRIMARY KEY (qid, name));",
 };
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == DB_SCHEMA_VERSION,
     "one migration a schema version");
@@ -392,7 +398,7 @@ db_prop_refs(
 }
 
 static const char *const kv_table[DB_KV_MAX] = {
-    "props", "features", "global_props"};
+    "props", "features", "global_props", "notes"};
 
 int
 db_kv_get(

@@ -14,7 +14,7 @@
 
 #include <sqlite3.h>
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 #define DB_MAX_QID        10000 /* as Qubes */
 
 struct db {
@@ -61,6 +61,7 @@ enum db_kv {
 	DB_PROPS,
 	DB_FEATURES,
 	DB_GLOBAL, /* qid ignored */
+	DB_NOTES,  /* a qube's texts: "notes", "firewall" (schema 2) */
 	DB_KV_MAX
 };
 

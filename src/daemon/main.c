@@ -270,7 +270,11 @@ install_admin_services(struct daemon *d)
 	    "admin.vm.CreateDisposable", "admin.vm.Remove", "admin.vm.Start",
 	    "admin.vm.Shutdown", "admin.vm.Pause", "admin.vm.Unpause",
 	    "admin.vm.Kill", "admin.vm.CurrentState", "admin.Events",
-	    "admin.vm.volume.List", "admin.vm.volume.Info"};
+	    "admin.vm.volume.List", "admin.vm.volume.Info",
+	    "admin.vm.volume.ListSnapshots", "admin.vm.volume.CloneFrom",
+	    "admin.vm.volume.CloneTo", "admin.vm.notes.Get",
+	    "admin.vm.notes.Set", "admin.vm.firewall.Get",
+	    "admin.vm.firewall.Set", "admin.vm.firewall.Reload"};
 	char prog[PATH_MAX];
 	size_t i;
 

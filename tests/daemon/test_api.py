@@ -302,6 +302,40 @@ def test_volumes():
                "work", "nope")
 
 
+def test_notes():
+    # Qubes 4.3's qube notes: UTF-8 text, set whole, read back
+    assert D.call("admin.vm.notes.Get", "work") == ""
+    text = "shopping: caf\u00e9, \u65e5\u672c\n\tand more"
+    D.call("admin.vm.notes.Set", "work", payload=text.encode())
+    assert D.call("admin.vm.notes.Get", "work") == text
+    # not text: refused, and nothing changes
+    for bad in (b"a\0b", b"\x1b[31m", b"\xff\xfe", b"\xc0\x80",
+                b"\xed\xa0\x80"):
+        expect_exc("QubesValueError", D.call, "admin.vm.notes.Set", "work",
+                   payload=bad)
+    assert D.call("admin.vm.notes.Get", "work") == text
+    D.call("admin.vm.notes.Set", "work", payload=b"")
+    assert D.call("admin.vm.notes.Get", "work") == ""
+    assert D.call("admin.vm.volume.ListSnapshots", "work", "private") == ""
+
+
+def test_firewall_rules_kept():
+    # kept and checked (no network to enforce them on yet)
+    assert D.call("admin.vm.firewall.Get", "work") == "action=accept\n"
+    rules = ("action=accept proto=tcp dsthost=example.com dstports=443 "
+             "comment=the web, mostly\naction=accept specialtarget=dns\n"
+             "action=drop\n")
+    D.call("admin.vm.firewall.Set", "work", payload=rules)
+    assert D.call("admin.vm.firewall.Get", "work") == rules
+    for bad in ("action=maybe\n", "proto=tcp action=accept\n",
+                "action=accept dsthost=a;b\n", "action=accept bogus=1\n",
+                "action=accept", "action=accept comment=\x1b\n"):
+        expect_exc("QubesValueError", D.call, "admin.vm.firewall.Set",
+                   "work", payload=bad)
+    assert D.call("admin.vm.firewall.Get", "work") == rules
+    D.call("admin.vm.firewall.Reload", "work")
+
+
 def test_system_info():
     info = json.loads(D.call("internal.GetSystemInfo", sock=D.internal))
     doms = info["domains"]
@@ -380,6 +414,8 @@ try:
         test_start_failures,
         test_disposables,
         test_volumes,
+        test_notes,
+        test_firewall_rules_kept,
         test_system_info,
         test_protocol_errors,
         test_remove,
