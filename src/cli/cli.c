@@ -506,6 +506,59 @@ cli_props_value(const struct admin_prop_list *l, const char *name)
 }
 
 int
+cli_get_features(
+    const char *vm, const char *prefix, struct cli_feature_list *ret)
+{
+	struct cli_feature_list l = {NULL, 0, {NULL, 0}};
+	size_t i, plen = strlen(prefix);
+
+	if (cli_call_lines(vm, vm, "admin.vm.feature.List", &l.names) < 0)
+		return -1;
+	l.f = cli_calloc(l.names.n, sizeof(*l.f));
+	for (i = 0; i < l.names.n; i++) {
+		struct admin_reply v;
+
+		if (strncmp(l.names.v[i], prefix, plen) != 0)
+			continue;
+		if (cli_call(vm, "admin.vm.feature.Get", l.names.v[i], NULL, 0,
+		        &v) < 0)
+			goto out_free;
+		/* removed since the list was made: skip it */
+		if (!v.ok && admin_exc_is(v.exc, ADMIN_EXC_FEATURE_NOT_FOUND)) {
+			admin_reply_free(&v);
+			continue;
+		}
+		if (!v.ok) {
+			cli_print_exc(vm, &v);
+			admin_reply_free(&v);
+			goto out_free;
+		}
+		l.f[l.n].name = l.names.v[i];
+		l.f[l.n].value = v;
+		l.n++;
+	}
+	*ret = l;
+	return 0;
+out_free:
+	cli_feature_list_free(&l);
+	return -1;
+}
+
+void
+cli_feature_list_free(struct cli_feature_list *l)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++)
+		admin_reply_free(&l->f[i].value);
+	free(l->f);
+	admin_strv_free(&l->names);
+	memset(l, 0, sizeof(*l));
+}
+
+int
 cli_list_qubes(struct admin_vm_list *ret)
 {
 	struct admin_reply r;

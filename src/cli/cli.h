@@ -181,6 +181,29 @@ int cli_fetch_props(const char *dest, bool global, struct admin_prop_list *ret);
 /* The value of a property of a fetched list, or NULL if it has none. */
 const char *cli_props_value(const struct admin_prop_list *l, const char *name);
 
+/* One feature of a qube, with its value. */
+struct cli_feature {
+	char *name;               /* into the list's names */
+	struct admin_reply value; /* admin.vm.feature.Get's reply */
+};
+
+struct cli_feature_list {
+	struct cli_feature *f;
+	size_t n;
+	struct admin_strv names; /* what admin.vm.feature.List gave */
+};
+
+/*
+ * The features of vm whose names begin with prefix ("" for all), in the
+ * daemon's order: admin.vm.feature.List, then feature.Get for each, one at
+ * a time; a feature removed in between is left out.  0, or -1 after a
+ * message ("prog: vm: reason" for an exception).  Free the list with
+ * cli_feature_list_free.
+ */
+int cli_get_features(
+    const char *vm, const char *prefix, struct cli_feature_list *ret);
+void cli_feature_list_free(struct cli_feature_list *l);
+
 /*
  * Fetch and parse admin.vm.List (dest dom0).  0, or -1 after a message.
  */

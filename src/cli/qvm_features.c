@@ -42,46 +42,23 @@ usage(FILE *f)
 static int
 list_features(const char *vm)
 {
-	struct admin_strv names = {NULL, 0};
+	struct cli_feature_list fl;
 	char **cells;
-	size_t i, n = 0;
-	int rc;
+	size_t i;
 
-	if (cli_call_lines(vm, vm, "admin.vm.feature.List", &names) < 0)
+	if (cli_get_features(vm, "", &fl) < 0)
 		return CLI_EXIT_FAIL;
-	cells = cli_calloc(names.n * 2, sizeof(*cells));
-	rc = CLI_EXIT_OK;
-	for (i = 0; i < names.n; i++) {
-		struct admin_reply v;
-
-		if (cli_call(vm, "admin.vm.feature.Get", names.v[i], NULL, 0,
-		        &v) < 0) {
-			rc = CLI_EXIT_FAIL;
-			break;
-		}
-		/* removed since the list was made: skip it */
-		if (!v.ok && admin_exc_is(v.exc, ADMIN_EXC_FEATURE_NOT_FOUND)) {
-			admin_reply_free(&v);
-			continue;
-		}
-		if (!v.ok) {
-			cli_print_exc(vm, &v);
-			admin_reply_free(&v);
-			rc = CLI_EXIT_FAIL;
-			break;
-		}
-		cells[2 * n] = names.v[i];
-		cells[2 * n + 1] = cli_strdup(v.data);
-		n++;
-		admin_reply_free(&v);
+	cells = cli_calloc(fl.n * 2, sizeof(*cells));
+	for (i = 0; i < fl.n; i++) {
+		cells[2 * i] = fl.f[i].name;
+		cells[2 * i + 1] = cli_strdup(fl.f[i].value.data);
 	}
-	if (rc == CLI_EXIT_OK)
-		cli_print_table(stdout, cells, n, 2);
-	for (i = 0; i < n; i++)
+	cli_print_table(stdout, cells, fl.n, 2);
+	for (i = 0; i < fl.n; i++)
 		free(cells[2 * i + 1]);
 	free(cells);
-	admin_strv_free(&names);
-	return rc;
+	cli_feature_list_free(&fl);
+	return CLI_EXIT_OK;
 }
 
 int

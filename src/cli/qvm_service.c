@@ -71,45 +71,21 @@ service_value(const char *s)
 static int
 list_services(const char *vm)
 {
-	struct admin_strv names = {NULL, 0};
+	struct cli_feature_list fl;
 	char **cells;
-	size_t i, n = 0, plen = strlen(SERVICE_PREFIX);
-	int rc;
+	size_t i, plen = strlen(SERVICE_PREFIX);
 
-	if (cli_call_lines(vm, vm, "admin.vm.feature.List", &names) < 0)
+	if (cli_get_features(vm, SERVICE_PREFIX, &fl) < 0)
 		return CLI_EXIT_FAIL;
-	cells = cli_calloc(names.n * 2, sizeof(*cells));
-	rc = CLI_EXIT_OK;
-	for (i = 0; i < names.n; i++) {
-		struct admin_reply v;
-
-		if (strncmp(names.v[i], SERVICE_PREFIX, plen) != 0)
-			continue;
-		if (cli_call(vm, "admin.vm.feature.Get", names.v[i], NULL, 0,
-		        &v) < 0) {
-			rc = CLI_EXIT_FAIL;
-			break;
-		}
-		if (!v.ok) {
-			if (!admin_exc_is(v.exc, ADMIN_EXC_FEATURE_NOT_FOUND)) {
-				cli_print_exc(vm, &v);
-				rc = CLI_EXIT_FAIL;
-			}
-			admin_reply_free(&v);
-			if (rc != CLI_EXIT_OK)
-				break;
-			continue;
-		}
-		cells[2 * n] = names.v[i] + plen;
-		cells[2 * n + 1] = v.len > 0 ? "on" : "off";
-		n++;
-		admin_reply_free(&v);
+	cells = cli_calloc(fl.n * 2, sizeof(*cells));
+	for (i = 0; i < fl.n; i++) {
+		cells[2 * i] = fl.f[i].name + plen;
+		cells[2 * i + 1] = fl.f[i].value.len > 0 ? "on" : "off";
 	}
-	if (rc == CLI_EXIT_OK)
-		cli_print_table(stdout, cells, n, 2);
+	cli_print_table(stdout, cells, fl.n, 2);
 	free(cells);
-	admin_strv_free(&names);
-	return rc;
+	cli_feature_list_free(&fl);
+	return CLI_EXIT_OK;
 }
 
 int
