@@ -34,6 +34,8 @@
 #define BACKOFF_MIN_MS 2000
 #define BACKOFF_MAX_MS (5 * 60 * 1000)
 #define MAX_DVMS       64
+/* after a hand-out, the refill lets the caller's next calls go first */
+#define REFILL_DELAY_MS 500
 
 struct dvm_backoff {
 	uint32_t qid;
@@ -152,14 +154,24 @@ start_one(struct daemon *d, const struct db_qube *dvm)
 	struct db_qube q;
 	char err[600];
 
+	/* one transaction: a preload is whole (marked) or not there */
+	if (db_begin(&d->db) < 0) {
+		log_warnx("%s: preloading: database busy", dvm->name);
+		return;
+	}
 	if (api_new_disposable(d, dvm, &q, err, sizeof(err)) < 0) {
+		db_rollback(&d->db);
 		log_warnx("%s: preloading a disposable: %s", dvm->name, err);
 		return;
 	}
 	if (db_kv_set(&d->db, DB_FEATURES, q.qid, "internal", "1") < 0 ||
 	    db_kv_set(&d->db, DB_FEATURES, q.qid, "preload-dispvm-in-progress",
-	        "1") < 0)
-		log_warnx("%s: database error marking it preloaded", q.name);
+	        "1") < 0 ||
+	    db_commit(&d->db) < 0) {
+		db_rollback(&d->db);
+		log_warnx("%s: preloading: database error", dvm->name);
+		return;
+	}
 	log_info("%s: preloading %s", dvm->name, q.name);
 	/* no caller to answer; a failure ends in preload_halted() */
 	(void)qube_start(d, &q, NULL);
@@ -271,10 +283,14 @@ preload_running(struct daemon *d, const struct db_qube *q)
 	if (qube_pause(d, q, true) < 0)
 		log_warnx(
 		    "%s: could not pause the preloaded disposable", q->name);
-	(void)db_kv_del(
-	    &d->db, DB_FEATURES, q->qid, "preload-dispvm-in-progress");
-	(void)db_kv_set(
-	    &d->db, DB_FEATURES, q->qid, "preload-dispvm-completed", "1");
+	if (db_begin(&d->db) == 0) {
+		if (db_kv_del(&d->db, DB_FEATURES, q->qid,
+		        "preload-dispvm-in-progress") < 0 ||
+		    db_kv_set(&d->db, DB_FEATURES, q->qid,
+		        "preload-dispvm-completed", "1") < 0 ||
+		    db_commit(&d->db) < 0)
+			db_rollback(&d->db);
+	}
 	if (tname[0] && db_qube_by_name(&d->db, tname, &dvm) == 0 &&
 	    (b = backoff_of(dvm.qid, false)) != NULL)
 		b->fails = 0;
@@ -355,6 +371,11 @@ preload_take(struct daemon *d, const struct db_qube *dvm, struct db_qube *ret)
 		    "%s: handing out the preloaded %s", dvm->name, q->name);
 	}
 	free(all.q);
-	preload_schedule(d, 0);
+	/*
+	 * The refill waits a little: the caller's Start and call come
+	 * next, and this loop would otherwise start the new preload (a
+	 * launcher, a qrexec-daemon, database writes) before reading them.
+	 */
+	preload_schedule(d, rc == 0 ? REFILL_DELAY_MS : 0);
 	return rc;
 }
