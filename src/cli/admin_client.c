@@ -93,6 +93,17 @@ admin_exc_is(enum admin_exc e, enum admin_exc base)
 
 /* ---- reply frames ---- */
 
+/*
+ * [A-Za-z0-9_.-]: the characters of method, qube and property names
+ * (without isalnum(), which depends on the locale).
+ */
+static bool
+name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
 static bool
 exc_type_valid(const char *s, size_t len)
 {
@@ -100,11 +111,9 @@ exc_type_valid(const char *s, size_t len)
 
 	if (len == 0 || len > ADMIN_EXC_TYPE_MAX)
 		return false;
+	/* a (dotted) Python class name: no '-' */
 	for (i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		        (s[i] >= 'A' && s[i] <= 'Z') ||
-		        (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-		        s[i] == '.'))
+		if (s[i] == '-' || !name_char(s[i]))
 			return false;
 	return true;
 }
@@ -234,10 +243,7 @@ method_valid(const char *s)
 	if (s[0] == '\0')
 		return false;
 	for (i = 0; s[i] != '\0'; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		        (s[i] >= 'A' && s[i] <= 'Z') ||
-		        (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-		        s[i] == '.' || s[i] == '-'))
+		if (!name_char(s[i]))
 			return false;
 	return true;
 }
@@ -867,10 +873,7 @@ admin_vm_name_valid(const char *s)
 	for (i = 1; s[i] != '\0'; i++) {
 		if (i >= ADMIN_NAME_MAX - 1)
 			return false;
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		        (s[i] >= 'A' && s[i] <= 'Z') ||
-		        (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-		        s[i] == '.' || s[i] == '-'))
+		if (!name_char(s[i]))
 			return false;
 	}
 	return true;
@@ -1101,10 +1104,7 @@ prop_name_valid(const char *s, size_t len)
 	if (len == 0 || len >= 256)
 		return false;
 	for (i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		        (s[i] >= 'A' && s[i] <= 'Z') ||
-		        (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
-		        s[i] == '-' || s[i] == '.'))
+		if (!name_char(s[i]))
 			return false;
 	return true;
 }
