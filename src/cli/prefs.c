@@ -46,6 +46,13 @@ static const struct target global_methods = {
     "admin.property.Help",
 };
 
+/* --help for -D and --hide-default, the same in both tools. */
+#define PREFS_OPTS_HELP                                                        \
+	"  -D, --default        reset PROPERTY to its default value\n"         \
+	"      --hide-default   do not list (or print) properties that have "  \
+	"their\n"                                                              \
+	"                       default value\n"
+
 static void
 usage_vm(FILE *f)
 {
@@ -69,12 +76,7 @@ usage_vm(FILE *f)
 	    "guivm and\n"
 	    "audiovm).  A '-' in PROPERTY is read as '_'.\n"
 	    "\n"
-	    "Options:\n"
-	    "  -D, --default        reset PROPERTY to its default value\n"
-	    "      --hide-default   do not list (or print) properties that have "
-	    "their\n"
-	    "                       default value\n"
-	    "      --help-properties\n"
+	    "Options:\n" PREFS_OPTS_HELP "      --help-properties\n"
 	    "                       list the properties of VMNAME with a short "
 	    "description\n"
 	    "                       and exit\n"
@@ -107,12 +109,7 @@ usage_global(FILE *f)
 	    "is read\n"
 	    "as '_'.\n"
 	    "\n"
-	    "Options:\n"
-	    "  -D, --default        reset PROPERTY to its default value\n"
-	    "      --hide-default   do not list (or print) properties that have "
-	    "their\n"
-	    "                       default value\n"
-	    "      --help-properties\n"
+	    "Options:\n" PREFS_OPTS_HELP "      --help-properties\n"
 	    "                       list the properties with a short description "
 	    "and exit\n"
 	    "  -g, --get, -s, --set ignored, for older scripts\n" CLI_COMMON_HELP
