@@ -822,6 +822,17 @@ cli_prop_text(const struct admin_prop *p, char *buf, size_t len)
 	}
 }
 
+bool
+cli_in_list(const char *const *list, const char *s)
+{
+	size_t i;
+
+	for (i = 0; list != NULL && list[i] != NULL; i++)
+		if (strcmp(list[i], s) == 0)
+			return true;
+	return false;
+}
+
 int
 cli_parse_uint(const char *s, unsigned long max, unsigned long *ret)
 {

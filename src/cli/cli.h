@@ -282,6 +282,9 @@ void cli_wrap(
  */
 const char *cli_prop_text(const struct admin_prop *p, char *buf, size_t len);
 
+/* true if s is a string of list (NULL-terminated; a NULL list is empty). */
+bool cli_in_list(const char *const *list, const char *s);
+
 /* Parse an unsigned decimal of at most max. 0 or -EINVAL/-ERANGE. */
 int cli_parse_uint(const char *s, unsigned long max, unsigned long *ret);
 

@@ -22,25 +22,10 @@
 static bool
 skip_property(const char *name)
 {
-	static const char *const skip[] = {
-	    "name", "qid", "template", "label", "uuid", "installed_by_rpm"};
-	size_t i;
+	static const char *const skip[] = {"name", "qid", "template", "label",
+	    "uuid", "installed_by_rpm", NULL};
 
-	for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
-		if (strcmp(name, skip[i]) == 0)
-			return true;
-	return false;
-}
-
-static bool
-in_list(const char *const *list, const char *s)
-{
-	size_t i;
-
-	for (i = 0; list != NULL && list[i] != NULL; i++)
-		if (strcmp(list[i], s) == 0)
-			return true;
-	return false;
+	return cli_in_list(skip, name);
 }
 
 /*
@@ -86,7 +71,7 @@ source_pools(const char *src, const char *const *ignore_volumes)
 		struct admin_prop p;
 		bool same = true;
 
-		if (in_list(ignore_volumes, vols.v[i]))
+		if (cli_in_list(ignore_volumes, vols.v[i]))
 			continue;
 		if (volume_info(src, vols.v[i], &info) < 0)
 			goto out_fail;
@@ -259,7 +244,7 @@ copy_volumes(const char *src, const char *dst,
 		struct admin_reply info, token;
 		bool persistent;
 
-		if (in_list(ignore_volumes, vols.v[i]))
+		if (cli_in_list(ignore_volumes, vols.v[i]))
 			continue;
 		if (volume_info(dst, vols.v[i], &info) < 0) {
 			rc = -1;

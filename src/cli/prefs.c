@@ -287,13 +287,9 @@ static bool
 none_means_empty(const char *prop)
 {
 	static const char *const props[] = {
-	    "default_dispvm", "netvm", "template", "guivm", "audiovm"};
-	size_t i;
+	    "default_dispvm", "netvm", "template", "guivm", "audiovm", NULL};
 
-	for (i = 0; i < sizeof(props) / sizeof(props[0]); i++)
-		if (strcmp(prop, props[i]) == 0)
-			return true;
-	return false;
+	return cli_in_list(props, prop);
 }
 
 static int
