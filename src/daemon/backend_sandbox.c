@@ -374,11 +374,13 @@ static int
 sb_pause(struct daemon *d, struct running *r)
 {
 	struct timespec tick = {0, 2 * 1000 * 1000};
+	char cg[MODEL_MAX_NAME + 16];
 	int rc, i;
 
 	(void)d;
 	rc = sig(r, SANDBOX_SIG_FREEZE);
-	if (rc < 0)
+	if (rc < 0 ||
+	    cgroup_qube_name(cg, sizeof(cg), r->name, (int)r->init_pid) < 0)
 		return rc;
 	/*
 	 * The launcher freezes the cgroup; Pause answers once no process
@@ -387,7 +389,7 @@ sb_pause(struct daemon *d, struct running *r)
 	 * reported paused after a second, with a warning.
 	 */
 	for (i = 0; i < 500; i++) {
-		rc = cgroup_qube_frozen(r->name);
+		rc = cgroup_qube_frozen(cg);
 		if (rc != 0)
 			break;
 		(void)nanosleep(&tick, NULL);
@@ -448,11 +450,12 @@ remove_cgroups(const char *name)
 static void
 sb_cleanup(struct daemon *d, struct running *r)
 {
-	char p[PATH_MAX];
+	char p[PATH_MAX], cg[MODEL_MAX_NAME + 16];
 
 	if (qdir(d, p, sizeof(p), r->name, "volatile") == 0)
 		(void)fs_remove_tree(p);
-	remove_cgroups(r->name);
+	if (cgroup_qube_name(cg, sizeof(cg), r->name, (int)r->init_pid) == 0)
+		remove_cgroups(cg);
 }
 
 const struct backend_ops backend_sandbox = {

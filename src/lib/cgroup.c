@@ -71,6 +71,12 @@ cgroup_qube_dir(const char *ctrl, const char *name, char *out, size_t n)
 	    strcmp(own, "/") ? own : "", name);
 }
 
+int
+cgroup_qube_name(char *out, size_t n, const char *qube, int launcher)
+{
+	return str_printf(out, n, "%s-%d", qube, launcher);
+}
+
 static int
 read_small(const char *dir, const char *file, char *buf, size_t n)
 {

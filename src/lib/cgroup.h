@@ -1,7 +1,9 @@
 /*
  * cgroup.h - where a qube's cgroups live.  bulkhead-sandbox creates them
- * as children of its own cgroup (bulkhead-<name>), and bulkheadd, whose
- * child it is and which shares its cgroup, finds them by the same rule.
+ * as children of its own cgroup, named bulkhead-<qube>-<its pid> (unique
+ * on the host even with several bulkheadd instances sharing a hierarchy),
+ * and bulkheadd, whose child it is and which shares its cgroup, finds them
+ * by the same rule.
  */
 #ifndef BULKHEAD_CGROUP_H
 #define BULKHEAD_CGROUP_H
@@ -21,6 +23,9 @@ int cgroup_own(const char *ctrl, char *out, size_t n);
  * is not mounted.
  */
 int cgroup_qube_dir(const char *ctrl, const char *name, char *out, size_t n);
+
+/* The name above for qube qube run by launcher pid: "<qube>-<pid>". */
+int cgroup_qube_name(char *out, size_t n, const char *qube, int launcher);
 
 /*
  * Is qube name's cgroup frozen?  1 frozen, 0 not (or still freezing),

@@ -68,6 +68,15 @@ vchan_path(const struct vchan_env *env, uint32_t dir_dom,
 }
 
 int
+vchan_dir_path(
+    const struct vchan_env *env, uint32_t dir_dom, char *out, size_t outlen)
+{
+	if (env->layout == VCHAN_LAYOUT_PER_QUBE)
+		return str_printf(out, outlen, "%s/%u", env->dir, dir_dom);
+	return str_copy(out, outlen, env->dir);
+}
+
+int
 vchan_listen(const struct vchan_env *env, uint32_t dir_dom,
     const struct vchan_addr *a, struct vchan_listener *ret)
 {

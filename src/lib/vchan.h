@@ -73,6 +73,10 @@ uint32_t vchan_dir_dom(const struct vchan_env *env, const struct vchan_addr *a);
 int vchan_path(const struct vchan_env *env, uint32_t dir_dom,
     const struct vchan_addr *a, char *out, size_t outlen);
 
+/* The directory channels of dir_dom live in. 0 or -errno. */
+int vchan_dir_path(
+    const struct vchan_env *env, uint32_t dir_dom, char *out, size_t outlen);
+
 struct vchan_listener {
 	int fd;
 	char path[PATH_MAX];

@@ -417,8 +417,16 @@ agent_connect(int timeout_s)
 	int fd, r;
 
 	for (;;) {
+		char dir[PATH_MAX];
+		struct stat st;
+
 		if (quit)
 			return -EINTR;
+		if (timeout_s == 0 &&
+		    vchan_dir_path(&cfg.env, vchan_dir_dom(&cfg.env, &a), dir,
+		        sizeof(dir)) == 0 &&
+		    stat(dir, &st) < 0 && errno == ENOENT)
+			return -ENOENT;
 		/* short tries, so that SIGTERM (quit) is seen at once */
 		fd = vchan_connect(
 		    &cfg.env, vchan_dir_dom(&cfg.env, &a), &a, 20);
@@ -924,6 +932,14 @@ main(int argc, char **argv)
 		if (agent_fd < 0) {
 			/* wait for the agent to come back (or SIGTERM) */
 			r = agent_connect(0);
+			if (r == -ENOENT) {
+				/* the qube's channel directory is gone: so is
+				 * the qube, and nobody will stop us */
+				log_warnx(
+				    "the qube's channel directory is gone; "
+				    "exiting");
+				break;
+			}
 			if (r < 0)
 				continue;
 			if (create_sockets() < 0)

@@ -366,11 +366,13 @@ write_file(const char *dir, const char *file, const char *val)
 static int
 cgroup_setup(void)
 {
-	char own[PATH_MAX], v[64];
+	char own[PATH_MAX], v[64], cgname[sizeof(A.name) + 16];
 	int i, made = 0;
 
+	if (cgroup_qube_name(cgname, sizeof(cgname), A.name, (int)getpid()) < 0)
+		return -ENAMETOOLONG;
 	for (i = 0; i < CG_MAX; i++) {
-		if (cgroup_qube_dir(cg_ctrl[i], A.name, cg_path[i],
+		if (cgroup_qube_dir(cg_ctrl[i], cgname, cg_path[i],
 		        sizeof(cg_path[i])) < 0) {
 			cg_path[i][0] = '\0';
 			continue;
@@ -382,7 +384,7 @@ cgroup_setup(void)
 		made++;
 	}
 	if (made == 0 && cgroup_own("", own, sizeof(own)) == 0 &&
-	    cgroup_qube_dir("", A.name, cg2_path, sizeof(cg2_path)) == 0) {
+	    cgroup_qube_dir("", cgname, cg2_path, sizeof(cg2_path)) == 0) {
 		/* pure cgroup v2 */
 		if (mkdir(cg2_path, 0755) == 0 || errno == EEXIST) {
 			char parent[PATH_MAX];

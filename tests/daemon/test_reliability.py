@@ -6,6 +6,7 @@ behind."""
 
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -313,6 +314,32 @@ def test_restart_kills_starting_qube():
         d.close()
 
 
+def test_orphan_qrexec_daemon_exits():
+    # bulkheadd gone, the qube dead, its channel directory removed (a
+    # cleaned-up run directory): its qrexec-daemon does not wait forever
+    d = bh.Bulkheadd().start()
+    try:
+        d.create("TemplateVM", "tpl", "black")
+        d.create("AppVM", "work", "red", "tpl")
+        d.call("admin.vm.Start", "work")
+        qid = int(d.prop("work", "qid")[0])
+        daemons = [p for p in qube_pids(d) if b"qrexec-daemon" in open(
+            "/proc/%d/cmdline" % p, "rb").read()]
+        agents = [p for p in qube_pids(d) if p not in daemons]
+        assert len(daemons) == 1 and agents, (daemons, agents)
+        d.stop(signal.SIGKILL)
+        for p in agents:
+            os.kill(p, signal.SIGKILL)
+        time.sleep(0.3)
+        assert os.path.exists("/proc/%d" % daemons[0]), "exited too early"
+        shutil.rmtree(os.path.join(d.run, "vchan", str(qid)))
+        bh.wait_for(lambda: not os.path.exists("/proc/%d" % daemons[0]) or
+                    open("/proc/%d/stat" % daemons[0]).read().split()[2] ==
+                    "Z", "the orphan qrexec-daemon to exit")
+    finally:
+        d.close()
+
+
 try:
     bh.run_tests([
         test_kill9_during_writes,
@@ -321,6 +348,7 @@ try:
         test_qube_init_dies,
         test_one_daemon_per_state_dir,
         test_restart_kills_starting_qube,
+        test_orphan_qrexec_daemon_exits,
     ])
 finally:
     pass

@@ -5,6 +5,7 @@ faults, and a hostile qube trying to get out.  After every path, nothing
 is left: no process in a qube's uid range, no cgroup, no volatile data."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -41,6 +42,11 @@ def sandbox_pids():
         except OSError:
             pass
     return pids
+
+
+def cgroup_of(path, name):
+    """Is path a cgroup of qube name (bulkhead-NAME-LAUNCHERPID)?"""
+    return re.search(r"/bulkhead-%s-[0-9]+$" % re.escape(name), path)
 
 
 def our_cgroups():
@@ -80,7 +86,7 @@ def nothing_left(names=()):
     while time.monotonic() < deadline:
         left = [p for n in names for p in pids_of(n)]
         cgs = [c for c in our_cgroups()
-               if any(c.endswith("bulkhead-" + n) for n in names)]
+               if any(cgroup_of(c, n) for n in names)]
         vol = [n for n in names if os.path.exists(
             os.path.join(D.state, "qubes", n, "volatile"))]
         if not left and not cgs and not vol:
@@ -406,7 +412,7 @@ def test_pause():
     assert D.qubes()["work"]["state"] == "Paused"
     frozen = []
     for root, dirs, files in os.walk("/sys/fs/cgroup/freezer"):
-        if root.endswith("bulkhead-work"):
+        if cgroup_of(root, "work"):
             with open(os.path.join(root, "freezer.state")) as f:
                 frozen.append(f.read().strip())
     if frozen:
