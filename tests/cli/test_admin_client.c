@@ -814,6 +814,220 @@ test_cli_table(void **state)
 	free(out);
 }
 
+/* Run fn(arg) with stderr going to a file; returns what it wrote. */
+static char *
+stderr_of(void (*fn)(void *), void *arg)
+{
+	FILE *f = tmpfile();
+	int saved = dup(STDERR_FILENO);
+	char *out;
+	long len;
+
+	assert_non_null(f);
+	assert_true(saved >= 0);
+	(void)fflush(stderr);
+	assert_true(dup2(fileno(f), STDERR_FILENO) >= 0);
+	fn(arg);
+	(void)fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	(void)close(saved);
+	len = ftell(f);
+	assert_true(len >= 0);
+	out = calloc((size_t)len + 1, 1);
+	assert_non_null(out);
+	rewind(f);
+	assert_int_equal(fread(out, 1, (size_t)len, f), (size_t)len);
+	(void)fclose(f);
+	return out;
+}
+
+struct report_args {
+	const struct admin_call *calls;
+	size_t n;
+	enum admin_exc ok_exc;
+	int rc;
+};
+
+static void
+run_report(void *arg)
+{
+	struct report_args *a = arg;
+
+	a->rc = cli_report_calls(a->calls, a->n, a->ok_exc);
+}
+
+static void
+test_cli_report_calls(void **state)
+{
+	struct admin_call calls[3];
+	struct report_args a;
+	char *err;
+
+	(void)state;
+	cli_init("qvm-test");
+	memset(calls, 0, sizeof(calls));
+	calls[0].dest = "ok";
+	calls[0].method = "admin.vm.Kill";
+	calls[0].reply.ok = true;
+	/* QubesVMNotRunningError: of the QubesVMNotStartedError family */
+	calls[1].dest = "halted";
+	calls[1].method = "admin.vm.Kill";
+	calls[1].reply.exc = ADMIN_EXC_VM_NOT_RUNNING;
+	calls[1].reply.exc_type = "QubesVMNotRunningError";
+	calls[1].reply.exc_msg = "Domain is not running";
+	calls[2].dest = "broken";
+	calls[2].method = "admin.vm.Kill";
+	calls[2].error = -EPIPE;
+
+	a = (struct report_args){calls, 2, ADMIN_EXC_VM_NOT_STARTED, -1};
+	err = stderr_of(run_report, &a);
+	assert_int_equal(a.rc, CLI_EXIT_OK);
+	assert_string_equal(err, "");
+	free(err);
+	/* ADMIN_EXC_NONE: every exception is a failure */
+	a = (struct report_args){calls, 2, ADMIN_EXC_NONE, -1};
+	err = stderr_of(run_report, &a);
+	assert_int_equal(a.rc, CLI_EXIT_FAIL);
+	assert_string_equal(err, "qvm-test: halted: Domain is not running\n");
+	free(err);
+	/* a transport error is one whatever ok_exc is */
+	a = (struct report_args){calls, 3, ADMIN_EXC_VM_NOT_STARTED, -1};
+	err = stderr_of(run_report, &a);
+	assert_int_equal(a.rc, CLI_EXIT_FAIL);
+	assert_string_equal(
+	    err, "qvm-test: broken: admin.vm.Kill: Broken pipe\n");
+	free(err);
+	a = (struct report_args){calls, 0, ADMIN_EXC_NONE, -1};
+	err = stderr_of(run_report, &a);
+	assert_int_equal(a.rc, CLI_EXIT_OK);
+	free(err);
+}
+
+static void
+test_cli_in_list(void **state)
+{
+	static const char *const list[] = {"netvm", "template", NULL};
+
+	(void)state;
+	assert_true(cli_in_list(list, "netvm"));
+	assert_true(cli_in_list(list, "template"));
+	assert_false(cli_in_list(list, "net"));
+	assert_false(cli_in_list(list, ""));
+	assert_false(cli_in_list(NULL, "netvm"));
+}
+
+struct features_args {
+	const char *prefix;
+	struct cli_feature_list fl;
+	int rc;
+};
+
+static void
+run_get_features(void *arg)
+{
+	struct features_args *a = arg;
+
+	a->rc = cli_get_features("w", a->prefix, &a->fl);
+}
+
+static void
+test_cli_get_features(void **state)
+{
+	/* the List, then a Get each but for "a"; "service.gone" went since */
+	static const char list[] = "0\0a\nservice.b\nservice.gone\nservice.c\n";
+	static const char on[] = "0\0"
+	                         "1";
+	static const char gone[] = "2\0QubesFeatureNotFoundError\0\0\0";
+	static const char off[] = "0\0";
+	static const char *const replies[] = {list, on, gone, off};
+	static const size_t lens[] = {sizeof(list) - 1, sizeof(on) - 1,
+	    sizeof(gone) - 1, sizeof(off) - 1};
+	/* a malformed List; a Get refused */
+	static const char bad[] = "0\0a\n\n";
+	static const char one[] = "0\0x\n";
+	static const char denied[] = "2\0PermissionDenied\0\0\0";
+	static const char *const replies2[] = {bad, one, denied};
+	static const size_t lens2[] = {
+	    sizeof(bad) - 1, sizeof(one) - 1, sizeof(denied) - 1};
+	struct features_args a;
+	struct server s;
+	char *err;
+
+	(void)state;
+	cli_init("qvm-test");
+	server_start(&s, replies, lens, 4);
+	assert_int_equal(setenv(ADMIN_SOCKET_ENV, s.path, 1), 0);
+	a.prefix = "service.";
+	err = stderr_of(run_get_features, &a);
+	assert_string_equal(err, "");
+	free(err);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(a.fl.n, 2);
+	assert_string_equal(a.fl.f[0].name, "service.b");
+	assert_int_equal(a.fl.f[0].value.len, 1);
+	assert_string_equal(a.fl.f[0].value.data, "1");
+	assert_string_equal(a.fl.f[1].name, "service.c");
+	assert_int_equal(a.fl.f[1].value.len, 0);
+	cli_feature_list_free(&a.fl);
+	assert_int_equal(a.fl.n, 0);
+	server_stop(&s);
+	assert_int_equal(s.nreq, 4);
+	assert_string_equal(
+	    s.requests[0], "admin.vm.feature.List+ dom0 name w|1");
+	assert_string_equal(
+	    s.requests[1], "admin.vm.feature.Get+service.b dom0 name w|1");
+	assert_string_equal(
+	    s.requests[2], "admin.vm.feature.Get+service.gone dom0 name w|1");
+	assert_string_equal(
+	    s.requests[3], "admin.vm.feature.Get+service.c dom0 name w|1");
+
+	server_start(&s, replies2, lens2, 3);
+	assert_int_equal(setenv(ADMIN_SOCKET_ENV, s.path, 1), 0);
+	a.prefix = "";
+	err = stderr_of(run_get_features, &a);
+	assert_int_equal(a.rc, -1);
+	assert_string_equal(err,
+	    "qvm-test: admin.vm.feature.List: malformed reply from the "
+	    "daemon\n");
+	free(err);
+	err = stderr_of(run_get_features, &a);
+	assert_int_equal(a.rc, -1);
+	assert_string_equal(err, "qvm-test: w: permission denied\n");
+	free(err);
+	assert_int_equal(unsetenv(ADMIN_SOCKET_ENV), 0);
+	server_stop(&s);
+}
+
+static void
+test_cli_power_state(void **state)
+{
+	static const char paused[] = "0\0mem=400 power_state=Paused";
+	static const char none[] = "0\0mem=400";
+	static const char exc[] = "2\0QubesVMNotFoundError\0\0\0";
+	static const char *const replies[] = {paused, none, exc};
+	static const size_t lens[] = {
+	    sizeof(paused) - 1, sizeof(none) - 1, sizeof(exc) - 1};
+	struct server s;
+	char ps[ADMIN_NAME_MAX];
+
+	(void)state;
+	server_start(&s, replies, lens, 3);
+	assert_int_equal(setenv(ADMIN_SOCKET_ENV, s.path, 1), 0);
+	cli_power_state("w", ps, sizeof(ps));
+	assert_string_equal(ps, "Paused");
+	/* no state in the reply, an exception, no daemon: unknown */
+	cli_power_state("w", ps, sizeof(ps));
+	assert_string_equal(ps, "");
+	cli_power_state("w", ps, sizeof(ps));
+	assert_string_equal(ps, "");
+	server_stop(&s);
+	cli_power_state("w", ps, sizeof(ps));
+	assert_string_equal(ps, "");
+	assert_int_equal(unsetenv(ADMIN_SOCKET_ENV), 0);
+	assert_string_equal(
+	    s.requests[0], "admin.vm.CurrentState+ dom0 name w|1");
+}
+
 static int
 setup(void **state)
 {
@@ -846,6 +1060,10 @@ main(void)
 	    cmocka_unit_test_setup(test_cli_quote, setup),
 	    cmocka_unit_test_setup(test_cli_prop_text, setup),
 	    cmocka_unit_test_setup(test_cli_table, setup),
+	    cmocka_unit_test_setup(test_cli_report_calls, setup),
+	    cmocka_unit_test_setup(test_cli_in_list, setup),
+	    cmocka_unit_test_setup(test_cli_get_features, setup),
+	    cmocka_unit_test_setup(test_cli_power_state, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
