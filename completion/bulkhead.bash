@@ -1,7 +1,8 @@
 # bash completion for bulkhead's Qubes-shaped tools (issue #4):
 # qvm-create, qvm-remove, qvm-clone, qvm-ls, qvm-prefs, qubes-prefs,
 # qvm-features, qvm-tags, qvm-service, qvm-start, qvm-shutdown, qvm-kill,
-# qvm-pause, qvm-unpause, qvm-check, qvm-run and qubesd-query.
+# qvm-pause, qvm-unpause, qvm-check, qvm-run, qvm-template and
+# qubesd-query.
 #
 # Qube, property, feature, service and tag names come from the daemon
 # through the tools themselves (qvm-ls --raw-data, qvm-prefs VMNAME, ...),
@@ -412,6 +413,49 @@ _bulkhead_qubesd_query()
     esac
 }
 
+_bulkhead_qvm_template()
+{
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+    local -a pos
+    local cmd
+    case $prev in
+        --label)
+            _bulkhead_reply "$(_bulkhead_labels)" "$cur"
+            return ;;
+        --keyring)
+            COMPREPLY=($(compgen -f -- "$cur"))
+            return ;;
+        --mirror | --suite | --include)
+            return ;;
+    esac
+    _bulkhead_positionals "--label --mirror --suite --keyring --include"
+    cmd=${pos[0]:-}
+    if [[ $cur == -* ]]; then
+        case $cmd in
+            list)
+                _bulkhead_reply "--installed --available --all
+                    --machine-readable --machine-readable-json
+                    $_bulkhead_common_opts" "$cur" ;;
+            install)
+                _bulkhead_reply "--label --mirror --suite --keyring --include
+                    $_bulkhead_common_opts" "$cur" ;;
+            *)
+                _bulkhead_reply "--yes $_bulkhead_common_opts" "$cur" ;;
+        esac
+        return
+    fi
+    case $cmd in
+        "")
+            _bulkhead_reply "list install remove" "$cur" ;;
+        install | list)
+            # what can be installed needs no daemon
+            _bulkhead_reply "$(qvm-template list --available \
+                --machine-readable 2>/dev/null | cut -d '|' -f 2)" "$cur" ;;
+        remove)
+            _bulkhead_reply "$(_bulkhead_qubes class:TemplateVM)" "$cur" ;;
+    esac
+}
+
 complete -F _bulkhead_qvm_ls qvm-ls
 complete -F _bulkhead_prefs qvm-prefs qubes-prefs
 complete -F _bulkhead_qvm_features qvm-features
@@ -422,6 +466,7 @@ complete -F _bulkhead_qvm_power qvm-start qvm-shutdown qvm-kill qvm-pause \
 complete -F _bulkhead_qvm_create qvm-create
 complete -F _bulkhead_qvm_clone qvm-clone
 complete -F _bulkhead_qvm_run qvm-run
+complete -F _bulkhead_qvm_template qvm-template
 complete -F _bulkhead_qubesd_query qubesd-query
 
 # ex: filetype=sh

@@ -9,6 +9,7 @@ pkgs=(
 	gcc meson ninja-build pkg-config
 	libjansson-dev libseccomp-dev libcap-dev libsqlite3-dev
 	python3 procps util-linux iproute2
+	debootstrap debian-archive-keyring
 )
 if [ "${1:-}" = "--test" ]; then
 	pkgs+=(
