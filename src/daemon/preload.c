@@ -36,6 +36,8 @@
 #define MAX_DVMS       64
 /* after a hand-out, the refill lets the caller's next calls go first */
 #define REFILL_DELAY_MS 500
+/* after a preload stopped: see preload_halted() */
+#define HALT_REFILL_DELAY_MS 3000
 
 struct dvm_backoff {
 	uint32_t qid;
@@ -135,10 +137,15 @@ backoff_of(uint32_t qid, bool make)
 {
 	size_t i, free_slot = MAX_DVMS;
 
+	uint64_t now = now_ms();
+
+	/* a slot is in use while it counts failures or holds off a refill */
 	for (i = 0; i < MAX_DVMS; i++) {
-		if (backoff[i].qid == qid && backoff[i].fails)
+		bool used = backoff[i].fails || backoff[i].not_before > now;
+
+		if (backoff[i].qid == qid && used)
 			return &backoff[i];
-		if (backoff[i].fails == 0 && free_slot == MAX_DVMS)
+		if (!used && free_slot == MAX_DVMS)
 			free_slot = i;
 	}
 	if (!make || free_slot == MAX_DVMS)
@@ -311,9 +318,21 @@ preload_halted(struct daemon *d, const struct db_qube *q, bool was_starting)
 	    !(feature_on(d, q->qid, "preload-dispvm-in-progress") ||
 	        feature_on(d, q->qid, "preload-dispvm-completed")))
 		return;
-	if (was_starting && p && prop_get(&d->model, q, p, &v, &def) > 0 &&
-	    db_qube_by_name(&d->db, v, &dvm) == 0 &&
-	    (b = backoff_of(dvm.qid, true)) != NULL) {
+	if (!(p && prop_get(&d->model, q, p, &v, &def) > 0 &&
+	        db_qube_by_name(&d->db, v, &dvm) == 0 &&
+	        (b = backoff_of(dvm.qid, true)) != NULL)) {
+		free(v);
+		preload_schedule(d, 0);
+		return;
+	}
+	/*
+	 * A preload stopped (a shutdown of every qube, say): replace it, but
+	 * not at once, so that "shut everything down, then stop bulkheadd"
+	 * does not leave a fresh preload running behind it.
+	 */
+	if (b->not_before < now_ms() + HALT_REFILL_DELAY_MS)
+		b->not_before = now_ms() + HALT_REFILL_DELAY_MS;
+	if (was_starting) {
 		uint64_t delay = BACKOFF_MIN_MS;
 		unsigned i;
 
@@ -328,7 +347,7 @@ preload_halted(struct daemon *d, const struct db_qube *q, bool was_starting)
 		    dvm.name, b->fails, (unsigned long long)delay / 1000);
 	}
 	free(v);
-	preload_schedule(d, 0);
+	preload_schedule(d, 0); /* the list now; a refill when allowed */
 }
 
 int

@@ -575,6 +575,15 @@ def test_preloaded_disposables():
                 "the refill")
     D.call("admin.vm.Kill", name)
     bh.wait_for(lambda: name not in D.qubes(), "the used one removed")
+    # a preload shut down (say, by a shutdown of every qube before
+    # bulkheadd stops) is replaced, but not at once
+    gone = ready()[0]
+    D.call("admin.vm.Shutdown", gone, "wait")
+    t0 = time.monotonic()
+    bh.wait_for(lambda: gone not in D.qubes(), "the stopped preload removed")
+    time.sleep(max(0, 1 - (time.monotonic() - t0)))
+    assert len(ready()) == 1, ready()
+    bh.wait_for(lambda: len(ready()) == 2, "the replacement preload")
     # they survive a restart of bulkheadd
     before = ready()
     for n in before:
