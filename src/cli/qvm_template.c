@@ -1117,15 +1117,9 @@ prepare_root(const char *root, const char *name, const char *fallback,
 	}
 	pdfd = openat(etcfd, "profile.d",
 	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	r = pdfd < 0 ? -errno :
-	               replace_at(pdfd, "bulkhead.sh",
-	                   "# bulkhead: the qube's tools (qrexec-client-vm, "
-	                   "...)\n"
-	                   "case \":$PATH:\" in\n"
-	                   "*:" SANDBOX_TOOLS_DIR ":*) ;;\n"
-	                   "*) PATH=\"$PATH:" SANDBOX_TOOLS_DIR "\" ;;\n"
-	                   "esac\n",
-	                   0644);
+	r = pdfd < 0 ?
+	    -errno :
+	    replace_at(pdfd, "bulkhead.sh", SANDBOX_PROFILE_SNIPPET, 0644);
 	/* debootstrap copied the host's hostname and resolv.conf */
 	(void)snprintf(text, sizeof(text), "%s\n", name);
 	if (r == 0)

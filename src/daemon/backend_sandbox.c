@@ -559,13 +559,8 @@ backend_sandbox_make_host_template(struct daemon *d, const char *name)
 	if (r == 0 &&
 	    str_printf(src_pd, sizeof(src_pd), "%s/profile.d", tmp) == 0 &&
 	    (mkdir(src_pd, 0755) == 0 || errno == EEXIST))
-		r = write_text(src_pd, "bulkhead.sh",
-		    "# bulkhead: the qube's tools (qrexec-client-vm, ...)\n"
-		    "case \":$PATH:\" in\n"
-		    "*:" SANDBOX_TOOLS_DIR ":*) ;;\n"
-		    "*) PATH=\"$PATH:" SANDBOX_TOOLS_DIR "\" ;;\n"
-		    "esac\n",
-		    0644);
+		r = write_text(
+		    src_pd, "bulkhead.sh", SANDBOX_PROFILE_SNIPPET, 0644);
 	if (r < 0)
 		return r;
 	(void)fs_remove_tree(etc);

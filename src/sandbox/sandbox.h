@@ -30,6 +30,18 @@
 #define SANDBOX_DEFAULT_PIDS 4096u
 
 /* Where bulkhead's programs and services appear inside a qube. */
+/*
+ * /etc/profile.d/bulkhead.sh of the templates bulkhead makes (the host
+ * template, qvm-template's): login shells reset PATH, and the qube's tools
+ * must stay on it.
+ */
+#define SANDBOX_PROFILE_SNIPPET                                                \
+	"# bulkhead: the qube's tools (qrexec-client-vm, ...)\n"               \
+	"case \":$PATH:\" in\n"                                                \
+	"*:" SANDBOX_TOOLS_DIR ":*) ;;\n"                                      \
+	"*) PATH=\"$PATH:" SANDBOX_TOOLS_DIR "\" ;;\n"                         \
+	"esac\n"
+
 #define SANDBOX_TOOLS_DIR "/run/bulkhead/bin"
 #define SANDBOX_RPC_DIR   "/run/bulkhead/qubes-rpc"
 /* bulkhead's own qube services (qubes.VMShell, ...): looked up last */
