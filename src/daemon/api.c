@@ -1950,6 +1950,7 @@ conn_close(struct daemon *d, struct conn *c)
 		d->nstreams--;
 	qube_forget_conn(d, c);
 	api_volume_forget_conn(c);
+	snapshot_forget_conn(c);
 	loop_del(&d->loop, c->fd);
 	(void)close(c->fd);
 	buffer_free(&c->in);

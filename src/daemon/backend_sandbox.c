@@ -175,8 +175,8 @@ push(struct argv *v, const char *fmt, ...)
 
 /* The root layout arguments of q (its template's, for template-based). */
 static int
-root_args(struct daemon *d, const struct db_qube *q, struct argv *v, char *err,
-    size_t errlen)
+root_args(struct daemon *d, const struct db_qube *q, struct running *r,
+    struct argv *v, char *err, size_t errlen)
 {
 	enum qube_class k = qube_class_of(q);
 	struct db_qube t = *q, dvm;
@@ -225,7 +225,10 @@ root_args(struct daemon *d, const struct db_qube *q, struct argv *v, char *err,
 		/* a template's own session writes straight to its root */
 		return push(v, "--rw-root=%s,0", p);
 	}
-	return push(v, "--lower=%s,0", p);
+	/* an AppVM runs on its template's last snapshot (snapshot.c) */
+	if (snapshot_lower(d, &t, r->lower, sizeof(r->lower)) < 0)
+		return -ENAMETOOLONG;
+	return push(v, "--lower=%s,0", r->lower);
 }
 
 static int
@@ -288,7 +291,7 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	if (rc == 0)
 		rc = push(&v, "--qid=%u", q->qid);
 	if (rc == 0)
-		rc = root_args(d, q, &v, err, errlen);
+		rc = root_args(d, q, r, &v, err, errlen);
 	if (rc == 0)
 		rc = push(&v, "--volatile=%s", p);
 	if (rc == 0 &&

@@ -57,6 +57,7 @@ struct running {
 	bool auto_cleanup;
 	bool killing;
 	bool handed_out; /* a preloaded disposable given out, not yet Started */
+	char lower[PATH_MAX]; /* the template snapshot it runs on, or "" */
 	struct running *next;
 };
 
@@ -184,6 +185,25 @@ struct spawn_opts {
  */
 pid_t
 spawn_logged(const char *prog, char *const argv[], const struct spawn_opts *o);
+/*
+ * Template snapshots (snapshot.c): what AppVMs of a template with a root
+ * of its own start on.  snapshot_lower: that directory for template t.
+ * snapshot_take: start copying t's root (t halted).  snapshot_defers_start:
+ * 1 if t's start must wait for a copy (it is then started, and c
+ * answered, when the copy ends), -EBUSY if a start already waits, 0 if
+ * it may start now.  The hooks: a conn went away; q halted
+ * (lower: the snapshot it ran on).
+ */
+int
+snapshot_lower(struct daemon *d, const struct db_qube *t, char *out, size_t n);
+int snapshot_take(struct daemon *d, const struct db_qube *t);
+int snapshot_defers_start(
+    struct daemon *d, const struct db_qube *t, struct conn *c);
+void snapshot_forget_conn(struct conn *c);
+void snapshot_qube_halted(
+    struct daemon *d, const struct db_qube *q, const char *lower);
+/* fs_remove_tree without waiting for it (big trees, off the loop). */
+void fs_remove_tree_async(const char *path);
 /* A new disposable of dvm (auto_cleanup), as CreateDisposable makes. */
 int api_new_disposable(struct daemon *d, const struct db_qube *dvm,
     struct db_qube *ret, char *err, size_t errlen);

@@ -38,6 +38,19 @@ fs_remove_tree(const char *path)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
+void
+fs_remove_tree_async(const char *path)
+{
+	pid_t pid = fork();
+
+	/* the loop's SIGCHLD handler reaps it */
+	if (pid == 0) {
+		execl("/bin/rm", "rm", "-rf", "--one-file-system", "--", path,
+		    (char *)NULL);
+		_exit(127);
+	}
+}
+
 pid_t
 spawn_logged(const char *prog, char *const argv[], const struct spawn_opts *o)
 {

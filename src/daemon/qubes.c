@@ -161,11 +161,11 @@ write_state(struct daemon *d, struct running *r)
 	(void)fprintf(f,
 	    "qid=%u\ninit_pid=%d\ninit_start=%llu\n"
 	    "qrexec_pid=%d\nqrexec_start=%llu\nstart_time=%llu\n"
-	    "state=%s\n",
+	    "state=%s\nlower=%s\n",
 	    r->rt.qid, (int)r->init_pid, proc_start(r->init_pid),
 	    (int)r->qrexec_pid, proc_start(r->qrexec_pid),
-	    (unsigned long long)r->rt.start_time,
-	    power_state_name(r->rt.state));
+	    (unsigned long long)r->rt.start_time, power_state_name(r->rt.state),
+	    r->lower);
 	if (fclose(f) != 0 || rename(tmp, path) < 0)
 		log_warn("%s: writing state", r->name);
 }
@@ -283,8 +283,10 @@ qube_halted(struct daemon *d, struct running *r)
 	{
 		struct db_qube q;
 
-		if (db_qube_by_qid(&d->db, r->rt.qid, &q) == 0)
+		if (db_qube_by_qid(&d->db, r->rt.qid, &q) == 0) {
 			preload_halted(d, &q, was_starting);
+			snapshot_qube_halted(d, &q, r->lower);
+		}
 	}
 	if (r->auto_cleanup)
 		remove_disposable(d, r->rt.qid, r->name);
@@ -569,6 +571,20 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 			return -ENOENT;
 		}
 	}
+	/* a template whose root is being snapshotted starts after the copy */
+	if (k == QC_TEMPLATEVM) {
+		rc = snapshot_defers_start(d, q, c);
+		if (rc > 0) {
+			log_info(
+			    "%s: starting once its snapshot is taken", q->name);
+			return 0;
+		}
+		if (rc < 0) {
+			api_reply_exc(d, c, "QubesVMError",
+			    "%s is already starting", q->name);
+			return rc;
+		}
+	}
 	r = running_new(d, q);
 	if (r == NULL) {
 		api_reply_exc(d, c, "QubesException", "out of memory");
@@ -788,12 +804,13 @@ struct state_file {
 	pid_t init_pid, qrexec_pid;
 	unsigned long long init_start, qrexec_start, start_time;
 	char state[16];
+	char lower[PATH_MAX];
 };
 
 static int
 read_state(const char *path, struct state_file *sf)
 {
-	char line[128];
+	char line[PATH_MAX + 16];
 	FILE *f = fopen(path, "re");
 
 	memset(sf, 0, sizeof(*sf));
@@ -815,7 +832,10 @@ read_state(const char *path, struct state_file *sf)
 			sf->qrexec_start = v;
 		else if (sscanf(line, "start_time=%llu", &v) == 1)
 			sf->start_time = v;
-		else
+		else if (strncmp(line, "lower=", 6) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			(void)str_copy(sf->lower, sizeof(sf->lower), line + 6);
+		} else
 			(void)sscanf(line, "state=%15s", sf->state);
 	}
 	(void)fclose(f);
@@ -862,6 +882,7 @@ adopt_or_clean(struct daemon *d, const char *name)
 		return;
 	r->init_pid = sf.init_pid;
 	r->rt.start_time = sf.start_time;
+	(void)str_copy(r->lower, sizeof(r->lower), sf.lower);
 	r->rt.state = strcmp(sf.state, "Paused") == 0 ? PS_PAUSED : PS_RUNNING;
 	{
 		char *ac = NULL;

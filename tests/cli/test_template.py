@@ -353,9 +353,17 @@ def test_appvm_runs_as_user():
                    "/home/user\n"), out
 
 
+def snapshots():
+    d = qube_dir(TPL)
+    return sorted(f for f in os.listdir(d) if f.startswith("root.snap-"))
+
+
 def test_template_changes_reach_appvms_at_next_start():
-    ok("qvm-start", TPL)
+    # Qubes' semantics: AppVMs see a template's changes at their first
+    # start after the template has shut down, never before
+    ok("qvm-start", TPL)  # its first start waits for a first snapshot
     assert qubes()[TPL][1] == "Running"
+    assert snapshots() == ["root.snap-1"], snapshots()
     assert cgroups_of([TPL]), "no cgroup found for a running qube"
     assert our_pids(), "no process found for a running qube"
     out = ok("qvm-run", "--pass-io", TPL, "id -un; hostname")
@@ -366,18 +374,38 @@ def test_template_changes_reach_appvms_at_next_start():
     f = os.path.join(qube_dir(TPL), "root", "etc", "bulkhead-test")
     st = os.stat(f)  # on disk with host ids (the launcher maps them)
     assert (st.st_uid, st.st_gid) == (0, 0), (st.st_uid, st.st_gid)
-    # the AppVM, restarted, sees it
+    # an AppVM (re)started while the template runs: not yet
+    ok("qvm-shutdown", "--wait", "deb-app")
+    ok("qvm-start", "deb-app")
+    rc, out, _ = run("qvm-run", "--pass-io", "deb-app",
+                     "cat /etc/bulkhead-test 2>&1")
+    assert "No such file" in out, out
+    # the template stops: a new snapshot; the running AppVM keeps its own
+    ok("qvm-shutdown", "--wait", TPL)
+    deadline = time.monotonic() + 60
+    while snapshots() != ["root.snap-1", "root.snap-2"] and \
+            time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert snapshots() == ["root.snap-1", "root.snap-2"], snapshots()
+    rc, out, _ = run("qvm-run", "--pass-io", "deb-app",
+                     "cat /etc/bulkhead-test 2>&1")
+    assert "No such file" in out, out
+    # its next start sees the change; the old snapshot, unused, goes
     ok("qvm-shutdown", "--wait", "deb-app")
     ok("qvm-start", "deb-app")
     out = ok("qvm-run", "--pass-io", "deb-app", "cat /etc/bulkhead-test")
     assert out == "v1\n", out
+    deadline = time.monotonic() + 30
+    while snapshots() != ["root.snap-2"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert snapshots() == ["root.snap-2"], snapshots()
     # and what the AppVM writes to its root stays its own, until it stops
     out = ok("qvm-run", "--pass-io", "--user", "root", "deb-app",
              "echo mine > /etc/app-write && cat /etc/app-write")
     assert out == "mine\n", out
     assert not os.path.exists(os.path.join(qube_dir(TPL), "root", "etc",
                                            "app-write"))
-    ok("qvm-shutdown", "--wait", "deb-app", TPL)
+    ok("qvm-shutdown", "--wait", "deb-app")
 
 
 def test_remove():
