@@ -46,7 +46,7 @@ struct dvm_backoff {
 };
 
 static struct dvm_backoff backoff[MAX_DVMS];
-static uint64_t pass_timer;
+static uint64_t pass_timer, pass_due;
 
 struct qlist {
 	struct db_qube *q;
@@ -265,9 +265,25 @@ reconcile(void *arg)
 void
 preload_schedule(struct daemon *d, uint64_t delay_ms)
 {
+	uint64_t due = now_ms() + delay_ms;
+
+	/* one pass sees everything: keep the earliest one asked for */
+	if (pass_timer && pass_due <= due)
+		return;
 	if (pass_timer)
-		return; /* one pass is due already; it sees everything */
+		loop_timer_cancel(&d->loop, pass_timer);
 	pass_timer = loop_timer_add(&d->loop, delay_ms, reconcile, d);
+	pass_due = due;
+}
+
+/* No pass before delay_ms from now (a hand-out: its caller goes first). */
+static void
+postpone(struct daemon *d, uint64_t delay_ms)
+{
+	if (pass_timer)
+		loop_timer_cancel(&d->loop, pass_timer);
+	pass_timer = loop_timer_add(&d->loop, delay_ms, reconcile, d);
+	pass_due = now_ms() + delay_ms;
 }
 
 void
@@ -350,6 +366,29 @@ preload_halted(struct daemon *d, const struct db_qube *q, bool was_starting)
 	preload_schedule(d, 0); /* the list now; a refill when allowed */
 }
 
+/* Remove name from dvm's preload-dispvm list (space-separated names). */
+static void
+drop_from_list(struct daemon *d, const struct db_qube *dvm, const char *name)
+{
+	char *v = NULL, *out, *tok, *save = NULL;
+	size_t at = 0;
+
+	if (db_kv_get(&d->db, DB_FEATURES, dvm->qid, "preload-dispvm", &v) <= 0)
+		return;
+	out = calloc(1, strlen(v) + 1);
+	if (out != NULL) {
+		for (tok = strtok_r(v, " ", &save); tok;
+		     tok = strtok_r(NULL, " ", &save))
+			if (strcmp(tok, name) != 0)
+				at += (size_t)sprintf(
+				    out + at, "%s%s", at ? " " : "", tok);
+		(void)db_kv_set(
+		    &d->db, DB_FEATURES, dvm->qid, "preload-dispvm", out);
+	}
+	free(out);
+	free(v);
+}
+
 int
 preload_take(struct daemon *d, const struct db_qube *dvm, struct db_qube *ret)
 {
@@ -386,6 +425,8 @@ preload_take(struct daemon *d, const struct db_qube *dvm, struct db_qube *ret)
 		r->handed_out = true;
 		*ret = *q;
 		rc = 0;
+		/* off the ready list now, not at the next pass */
+		drop_from_list(d, dvm, q->name);
 		log_info(
 		    "%s: handing out the preloaded %s", dvm->name, q->name);
 	}
@@ -395,6 +436,9 @@ preload_take(struct daemon *d, const struct db_qube *dvm, struct db_qube *ret)
 	 * next, and this loop would otherwise start the new preload (a
 	 * launcher, a qrexec-daemon, database writes) before reading them.
 	 */
-	preload_schedule(d, rc == 0 ? REFILL_DELAY_MS : 0);
+	if (rc == 0)
+		postpone(d, REFILL_DELAY_MS);
+	else
+		preload_schedule(d, 0);
 	return rc;
 }

@@ -779,12 +779,40 @@ qube_forget_conn(struct daemon *d, struct conn *c)
 int
 qube_remove_files(struct daemon *d, const struct db_qube *q)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], trash[PATH_MAX];
 
+	/*
+	 * Renamed aside at once (a new qube of the same name starts clean),
+	 * removed in the background (a template's root is big: the loop
+	 * must not wait for it).  Leftovers of a crash go at the next start.
+	 */
 	if (str_printf(path, sizeof(path), "%s/qubes/%s", d->cfg.state_dir,
-	        q->name) < 0)
+	        q->name) < 0 ||
+	    str_printf(trash, sizeof(trash), "%s/qubes/.removed-%u-%llu",
+	        d->cfg.state_dir, q->qid, (unsigned long long)now_ns()) < 0)
 		return -ENAMETOOLONG;
-	return fs_remove_tree(path);
+	if (rename(path, trash) < 0)
+		return errno == ENOENT ? 0 : fs_remove_tree(path);
+	fs_remove_tree_async(trash);
+	return 0;
+}
+
+/* What qube_remove_files() left when bulkheadd stopped during it. */
+static void
+remove_trash(struct daemon *d)
+{
+	char dir[PATH_MAX], p[PATH_MAX + 300];
+	struct dirent *e;
+	DIR *dp;
+
+	if (str_printf(dir, sizeof(dir), "%s/qubes", d->cfg.state_dir) < 0 ||
+	    (dp = opendir(dir)) == NULL)
+		return;
+	while ((e = readdir(dp)) != NULL)
+		if (strncmp(e->d_name, ".removed-", 9) == 0 &&
+		    str_printf(p, sizeof(p), "%s/%s", dir, e->d_name) == 0)
+			fs_remove_tree_async(p);
+	(void)closedir(dp);
 }
 
 void
@@ -975,6 +1003,7 @@ qube_reconcile(struct daemon *d)
 		}
 		(void)closedir(dir);
 	}
+	remove_trash(d);
 	/* disposables that died with the previous bulkheadd */
 	for (tries = 0; tries < DB_MAX_QID / 64 + 1; tries++) {
 		struct stale *st = calloc(1, sizeof(*st));
