@@ -217,6 +217,59 @@ reap(pid_t pid)
 	(void)waitpid(pid, &status, WNOHANG);
 }
 
+/* A helper on its way out: reaped when it exits, SIGKILLed after 2 s. */
+struct exiting {
+	struct daemon *d;
+	pid_t pid;
+	int pidfd;
+	uint64_t timer;
+	char name[MODEL_MAX_NAME + 1];
+};
+
+static void
+exiting_done(void *arg, int fd, short revents)
+{
+	struct exiting *x = arg;
+
+	(void)fd, (void)revents;
+	if (x->timer)
+		loop_timer_cancel(&x->d->loop, x->timer);
+	loop_del(&x->d->loop, x->pidfd);
+	close_fd(&x->pidfd);
+	reap(x->pid);
+	free(x);
+}
+
+static void
+exiting_late(void *arg)
+{
+	struct exiting *x = arg;
+
+	x->timer = 0;
+	log_warnx("%s: qrexec-daemon ignored SIGTERM; killing it", x->name);
+	(void)syscall(SYS_pidfd_send_signal, x->pidfd, SIGKILL, NULL, 0);
+}
+
+static void
+watch_exit(struct daemon *d, const char *name, pid_t pid, int pidfd)
+{
+	struct exiting *x = calloc(1, sizeof(*x));
+
+	if (x == NULL ||
+	    loop_add(&d->loop, pidfd, POLLIN, exiting_done, x) < 0) {
+		/* no memory: it exits all the same; the SIGCHLD reaper
+		 * collects it */
+		free(x);
+		(void)close(pidfd);
+		return;
+	}
+	x->d = d;
+	x->pid = pid;
+	x->pidfd = pidfd;
+	(void)str_copy(x->name, sizeof(x->name), name);
+	x->timer = loop_timer_add(&d->loop, 2000, exiting_late, x);
+}
+
 static void
 qube_halted(struct daemon *d, struct running *r)
 {
@@ -240,26 +293,17 @@ qube_halted(struct daemon *d, struct running *r)
 	}
 	finish_waiters(d, r, NULL, NULL);
 	if (r->qrexec_pidfd >= 0) {
-		struct pollfd pfd = {.fd = r->qrexec_pidfd, .events = POLLIN};
-
 		/*
-		 * Wait (briefly) for its qrexec-daemon to be gone: its
-		 * sockets and links must not outlive the qube, nor be
-		 * removed under a new daemon if the qube starts again.
+		 * Its qrexec-daemon goes (it removes its sockets, and its
+		 * links only while the socket is still its own, so a daemon
+		 * started for the qube meanwhile keeps them); the loop does
+		 * not wait for it.
 		 */
 		loop_del(&d->loop, r->qrexec_pidfd);
 		(void)syscall(
 		    SYS_pidfd_send_signal, r->qrexec_pidfd, SIGTERM, NULL, 0);
-		if (poll(&pfd, 1, 2000) == 0) {
-			log_warnx(
-			    "%s: qrexec-daemon ignored SIGTERM; killing it",
-			    r->name);
-			(void)syscall(SYS_pidfd_send_signal, r->qrexec_pidfd,
-			    SIGKILL, NULL, 0);
-			(void)poll(&pfd, 1, 1000);
-		}
-		reap(r->qrexec_pid);
-		close_fd(&r->qrexec_pidfd);
+		watch_exit(d, r->name, r->qrexec_pid, r->qrexec_pidfd);
+		r->qrexec_pidfd = -1;
 	}
 	if (r->ready_fd >= 0) {
 		loop_del(&d->loop, r->ready_fd);
