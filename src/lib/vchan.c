@@ -171,7 +171,9 @@ vchan_connect(const struct vchan_env *env, uint32_t dir_dom,
 
 			(void)nanosleep(&ts, NULL);
 		}
-		if (backoff_us < 10000)
+		/* a peer that is starting comes within milliseconds: look
+		 * often (a connect to a missing socket costs microseconds) */
+		if (backoff_us < 2000)
 			backoff_us *= 2;
 	}
 }
