@@ -1441,6 +1441,7 @@ struct clone_op {
 	struct daemon *d;
 	struct conn *c;
 	pid_t pid;
+	uint32_t dst_qid;
 	int result_fd; /* the copier writes 0 (done) or 1 (failed) here */
 	char tmp[PATH_MAX], dst[PATH_MAX];
 	struct clone_op *next;
@@ -1530,15 +1531,32 @@ clone_done(void *arg, int fd, short revents)
 			*pp = op->next;
 			break;
 		}
-	/* the new data replaces the old in one rename; the old goes after */
+	/*
+	 * The new data replaces the old in one rename; the old goes after.
+	 * A qube started during the copy keeps what it has: its volume is
+	 * in use (mounted), and is neither swapped nor removed under it.
+	 */
+	if (ok && state_of(d, op->dst_qid) != PS_HALTED) {
+		log_warnx("%s: started during the copy; not swapped", op->dst);
+		ok = false;
+	}
 	(void)str_printf(old, sizeof(old), "%s.old", op->dst);
 	if (ok) {
+		bool had = true;
+
 		(void)fs_remove_tree(old);
-		if ((rename(op->dst, old) < 0 && errno != ENOENT) ||
-		    rename(op->tmp, op->dst) < 0)
+		if (rename(op->dst, old) < 0) {
+			had = false;
+			ok = errno == ENOENT;
+		}
+		if (ok && rename(op->tmp, op->dst) < 0) {
+			/* put the old data back: nothing is lost */
+			if (had)
+				(void)rename(old, op->dst);
 			ok = false;
+		}
 	}
-	(void)fs_remove_tree(ok ? old : op->tmp);
+	fs_remove_tree_async(ok ? old : op->tmp);
 	if (ok) {
 		log_info("cloned into %s", op->dst);
 		api_reply_ok(d, op->c, NULL);
@@ -1603,6 +1621,7 @@ volume_clone_to(struct daemon *d, struct conn *c, const struct api_request *r,
 		return exc(res, "QubesException", "out of memory");
 	op->d = d;
 	op->c = c;
+	op->dst_qid = q->qid;
 	op->result_fd = -1;
 	if (volume_dir(d, &src, r->arg, from, sizeof(from)) < 0 ||
 	    volume_dir(d, q, r->arg, op->dst, sizeof(op->dst)) < 0 ||
