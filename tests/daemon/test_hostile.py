@@ -187,20 +187,51 @@ def test_subscriber_that_never_reads():
     alive_and_unchanged()
 
 
-def test_idle_connections_do_not_lock_out():
-    idle = []
-    for _ in range(300):
+def connect_retrying(timeout=20):
+    """A connection to the Admin API socket.  A full listen backlog
+    (EAGAIN: the daemon has not accepted the earlier ones yet) is waited
+    out; anything else is an error."""
+    deadline = time.monotonic() + timeout
+    while True:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(5)
+        s.settimeout(10)
         try:
             s.connect(D.sock)
-            idle.append(s)
-        except OSError:
+            return s
+        except BlockingIOError:
             s.close()
-            break
-    for s in idle:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def test_idle_connections_do_not_lock_out():
+    # more idle callers than the daemon keeps connections (API_MAX_CONNS,
+    # 256): none of them sends a byte
+    idle = []
+    try:
+        for _ in range(300):
+            idle.append(connect_retrying())
+        # while they are all open, another caller is still served
+        s = connect_retrying()
+        s.sendall(b"admin.vm.List+ dom0 name dom0\0")
+        s.shutdown(socket.SHUT_WR)
+        out = b""
+        try:
+            while True:
+                d = s.recv(65536)
+                if not d:
+                    break
+                out += d
+        except ConnectionResetError:
+            out += b"<reset>"
         s.close()
-    time.sleep(0.3)
+        assert out.startswith(b"0\0") and b"work class=AppVM" in out, \
+            "locked out by %d idle connections: %r" % (len(idle), out[:60])
+        alive_and_unchanged()
+    finally:
+        for s in idle:
+            s.close()
     alive_and_unchanged()
 
 
