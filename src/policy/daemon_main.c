@@ -105,7 +105,15 @@ struct daemon {
 	uint64_t reload_at;
 	uint64_t last_attempt;
 	int ifd;
+	/*
+	 * Watches held: new descriptors added, minus IN_IGNORED (a watched
+	 * directory removed).  The kernel gives an already watched directory
+	 * its old descriptor back, and never reuses a number, so a
+	 * descriptor above max_wd is a new watch and one at or below it is
+	 * not.
+	 */
 	unsigned nwatches;
+	int max_wd;
 	/* system information from a file, reloaded when it changes */
 	struct sysinfo *si_file;
 	struct stat si_stat;
@@ -142,16 +150,22 @@ watch_dir(struct daemon *D, const char *dir)
 	    IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB |
 	    IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR;
 
+	int wd;
+
 	if (D->ifd < 0 || D->nwatches >= DAEMON_MAX_WATCHES)
 		return;
-	/* the same directory twice gives the same watch: harmless */
-	if (inotify_add_watch(D->ifd, dir, mask) >= 0)
+	/* the same directory twice gives the same watch: not counted */
+	wd = inotify_add_watch(D->ifd, dir, mask);
+	if (wd > D->max_wd) {
+		D->max_wd = wd;
 		D->nwatches++;
+	}
 }
 
 static void
 watch_policy(struct daemon *D)
 {
+	char *prev = NULL;
 	size_t i;
 
 	for (i = 0; i < D->dirs.n; i++)
@@ -160,19 +174,30 @@ watch_policy(struct daemon *D)
 		watch_dir(D, D->compat_dir);
 	if (D->policy == NULL)
 		return;
+	/*
+	 * A directory's files follow it in the source list: skip a parent
+	 * watched just before (one syscall each instead of one a file).
+	 */
 	for (i = 0; i < policy_source_count(D->policy); i++) {
 		const char *src = policy_source_at(D->policy, i);
 		char *copy = strdup(src);
+		const char *dir = src;
 		struct stat st;
 
 		if (copy == NULL)
 			continue;
-		if (stat(src, &st) == 0 && S_ISDIR(st.st_mode))
-			watch_dir(D, src);
-		else
-			watch_dir(D, dirname(copy));
+		if (stat(src, &st) < 0 || !S_ISDIR(st.st_mode))
+			dir = dirname(copy);
+		if (prev != NULL && strcmp(prev, dir) == 0) {
+			free(copy);
+			continue;
+		}
+		watch_dir(D, dir);
+		free(prev);
+		prev = strdup(dir);
 		free(copy);
 	}
+	free(prev);
 }
 
 static void
@@ -217,12 +242,22 @@ drain_inotify(struct daemon *D)
 
 	for (;;) {
 		ssize_t n = read(D->ifd, buf, sizeof(buf));
+		size_t off = 0;
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
 		D->dirty = true;
+		/* the kernel writes whole events only */
+		while (off + sizeof(struct inotify_event) <= (size_t)n) {
+			const struct inotify_event *ev =
+			    (const struct inotify_event *)(buf + off);
+
+			if ((ev->mask & IN_IGNORED) && D->nwatches > 0)
+				D->nwatches--;
+			off += sizeof(*ev) + ev->len;
+		}
 	}
 	if (D->dirty)
 		D->reload_at = mono_ms() + DAEMON_RELOAD_DELAY_MS;
