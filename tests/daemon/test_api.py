@@ -337,14 +337,23 @@ def test_firewall_rules_kept():
 
 
 def test_system_info():
+    # its own qubes, so that what is checked is set up here
+    D.create("TemplateVM", "si-tpl", "black")
+    D.create("AppVM", "si-dvm", "red", "si-tpl")
+    D.create("AppVM", "si-app", "blue", "si-tpl")
+    D.call("admin.vm.property.Set", "si-dvm", "template_for_dispvms", "True")
+    D.call("admin.vm.property.Set", "si-app", "default_dispvm", "si-dvm")
     info = json.loads(D.call("internal.GetSystemInfo", sock=D.internal))
     doms = info["domains"]
     assert doms["dom0"]["type"] == "AdminVM"
-    assert doms["work"]["type"] == "AppVM" and "created-by-dom0" in \
-        doms["work"]["tags"]
-    assert doms["dvm"]["template_for_dispvms"] is True
-    assert doms["work"]["default_dispvm"] == "dvm"
-    assert doms["work"]["power_state"] in ("Halted", "Running")
+    assert doms["si-app"]["type"] == "AppVM" and "created-by-dom0" in \
+        doms["si-app"]["tags"]
+    assert doms["si-dvm"]["template_for_dispvms"] is True
+    assert doms["si-app"]["template_for_dispvms"] is False
+    assert doms["si-app"]["default_dispvm"] == "si-dvm"
+    assert doms["si-app"]["power_state"] == "Halted"
+    for name in ("si-app", "si-dvm", "si-tpl"):
+        D.call("admin.vm.Remove", name)
     # only on the internal socket, and nothing else there
     expect_exc("ProtocolError", D.call, "internal.GetSystemInfo")
     expect_exc("ProtocolError", D.call, "admin.vm.List", sock=D.internal)
