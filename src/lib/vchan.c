@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -87,14 +88,32 @@ vchan_listen(const struct vchan_env *env, uint32_t dir_dom,
 	if (r < 0)
 		return r;
 	/*
-	 * Any uid may connect: access is the directory's business (each
-	 * qube's directory is reachable only by that qube and the admin
-	 * side), and the two ends of a call may run as different users.
+	 * Only the channel's two ends may connect.  A qube's directory is
+	 * writable by all its users (any of them may make a call), so the
+	 * socket is its owner's alone (0600); the admin side (root) reaches
+	 * any.  A listener the admin side makes in a qube's directory (the
+	 * relay's, for the qube's agent) is given to the directory's owner,
+	 * the qube's root: not to the qube's other users.
 	 */
-	r = sock_listen(ret->path, 0666, true, &ret->id);
+	r = sock_listen(ret->path, 0600, true, &ret->id);
 	if (r < 0)
 		return r;
 	ret->fd = r;
+	if (geteuid() == 0) {
+		char dir[PATH_MAX];
+		struct stat st;
+
+		r = vchan_dir_path(env, dir_dom, dir, sizeof(dir));
+		if (r == 0 && stat(dir, &st) < 0)
+			r = -errno;
+		if (r == 0 && st.st_uid != 0 &&
+		    chown(ret->path, st.st_uid, st.st_gid) < 0)
+			r = -errno;
+		if (r < 0) {
+			vchan_listener_close(ret);
+			return r;
+		}
+	}
 	return 0;
 }
 

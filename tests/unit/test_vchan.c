@@ -174,6 +174,37 @@ test_paths(void **state)
 	    "4294967295.sock");
 }
 
+/*
+ * As root, a listener made in a directory owned by another uid (a qube's,
+ * for the relay) is given to that uid: its other users cannot connect.
+ */
+static void
+test_listen_owner(void **state)
+{
+	struct fixture *f = *state;
+	struct vchan_env env = f->env;
+	struct vchan_addr a = {.server_dom = 0, .client_dom = 7, .port = 700};
+	struct vchan_listener l;
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	env.layout = VCHAN_LAYOUT_PER_QUBE;
+	assert_int_equal(vchan_dir_path(&env, 7, dir, sizeof(dir)), 0);
+	assert_int_equal(mkdir(dir, 01777), 0);
+	assert_int_equal(chown(dir, 1234567, 1234567), 0);
+	assert_int_equal(vchan_listen(&env, 7, &a, &l), 0);
+	assert_int_equal(lstat(l.path, &st), 0);
+	assert_int_equal(st.st_uid, 1234567);
+	assert_int_equal(st.st_gid, 1234567);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	vchan_listener_close(&l);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void
 test_listen_accept_connect(void **state)
 {
@@ -190,8 +221,8 @@ test_listen_accept_connect(void **state)
 	assert_string_equal(l.path, path);
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
-	/* any uid may connect: the qube's directory is what grants access */
-	assert_int_equal(st.st_mode & 0777, 0666);
+	/* the owner's alone: a qube's directory is open to all its users */
+	assert_int_equal(st.st_mode & 0777, 0600);
 	c = vchan_connect(&f->env, 0, &a, 1000);
 	assert_true(c >= 0);
 	s = vchan_accept(&l, 1000);
@@ -413,6 +444,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_env),
 	    T(test_paths),
+	    T(test_listen_owner),
 	    T(test_listen_accept_connect),
 	    T(test_accept_timeout),
 	    T(test_listener_close),
