@@ -56,7 +56,8 @@ struct conn {
 	struct buffer in, out;
 	struct api_request req;
 	char stream_dest[API_MAX_QUBE + 1]; /* events of this qube; "" all */
-	bool busy; /* being dispatched: closing waits until it returns */
+	bool busy;      /* being dispatched: closing waits until it returns */
+	uint64_t since; /* accepted at (now_ms) */
 	bool dead;
 	struct conn *next;
 };
@@ -1196,9 +1197,18 @@ m_vm_lifecycle(struct daemon *d, struct conn *c, const struct api_request *r,
 			    "Domain is not "
 			    "paused: %s",
 			    q->name);
-		return qube_pause(d, q, pause) < 0 ?
-		    exc(res, "QubesVMError", "failed") :
-		    0;
+		{
+			int rp = qube_pause(d, q, pause);
+
+			if (rp == -ENOTSUP)
+				return exc(res, "QubesVMError",
+				    "%s cannot be paused here: no cgroup "
+				    "freezer for it",
+				    q->name);
+			return rp < 0 ? exc(res, "QubesVMError",
+			                    "%s failed: %s", m, strerror(-rp)) :
+			                0;
+		}
 	}
 	return exc(res, "ProtocolError", "unknown method");
 }
@@ -2235,9 +2245,27 @@ accept_conn(struct daemon *d, int lfd, bool internal)
 		return;
 	}
 	if (d->nconns >= API_MAX_CONNS) {
-		log_warnx("Admin API: too many connections, refusing one");
-		(void)close(fd);
-		return;
+		/*
+		 * Full: the oldest connection that has not finished sending
+		 * its request gives way, so that idle connections cannot
+		 * lock callers out.  Calls being answered, deferred replies
+		 * and event streams are kept; with only those, refuse.
+		 */
+		struct conn *x, *oldest = NULL;
+
+		for (x = d->conns; x; x = x->next)
+			if (x->state == CONN_READING && !x->busy &&
+			    (oldest == NULL || x->since < oldest->since))
+				oldest = x;
+		if (oldest == NULL) {
+			log_warnx("Admin API: too many connections, refusing "
+			          "one");
+			(void)close(fd);
+			return;
+		}
+		log_warnx("Admin API: too many connections, dropping the "
+		          "oldest idle one");
+		conn_close(d, oldest);
 	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
@@ -2248,6 +2276,7 @@ accept_conn(struct daemon *d, int lfd, bool internal)
 	c->fd = fd;
 	c->internal = internal;
 	c->uid = uid;
+	c->since = now_ms();
 	c->state = CONN_READING;
 	buffer_init(&c->in, API_MAX_REQUEST);
 	/* a reply, or the backlog of an event stream */

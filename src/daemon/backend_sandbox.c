@@ -381,9 +381,13 @@ sb_pause(struct daemon *d, struct running *r)
 	int rc, i;
 
 	(void)d;
+	if (cgroup_qube_name(cg, sizeof(cg), r->name, (int)r->init_pid) < 0)
+		return -ENAMETOOLONG;
+	/* no freezer (no cgroups for the qube): it cannot be paused */
+	if (cgroup_qube_frozen(cg) < 0)
+		return -ENOTSUP;
 	rc = sig(r, SANDBOX_SIG_FREEZE);
-	if (rc < 0 ||
-	    cgroup_qube_name(cg, sizeof(cg), r->name, (int)r->init_pid) < 0)
+	if (rc < 0)
 		return rc;
 	/*
 	 * The launcher freezes the cgroup; Pause answers once no process
@@ -397,6 +401,8 @@ sb_pause(struct daemon *d, struct running *r)
 			break;
 		(void)nanosleep(&tick, NULL);
 	}
+	if (rc < 0)
+		return rc;
 	if (rc == 0)
 		log_warnx("%s: still freezing after a second", r->name);
 	return 0;
