@@ -109,18 +109,16 @@ out_fail:
 	return NULL;
 }
 
-/* Copy the non-default properties.  0, or -1 (printed). */
+/* Copy the source's non-default properties to dst.  0, or -1 (printed). */
 static int
-copy_properties(const char *src, const char *dst, bool ignore_errors)
+copy_properties(
+    const struct admin_prop_list *sprops, const char *dst, bool ignore_errors)
 {
-	struct admin_prop_list props = {NULL, 0};
 	size_t i;
 	int rc = 0;
 
-	if (cli_fetch_props(src, false, &props) < 0)
-		return -1;
-	for (i = 0; i < props.n && rc == 0; i++) {
-		const struct admin_prop *p = &props.p[i];
+	for (i = 0; i < sprops->n && rc == 0; i++) {
+		const struct admin_prop *p = &sprops->p[i];
 		struct admin_reply r;
 
 		if (skip_property(p->name) || p->is_default)
@@ -144,7 +142,6 @@ copy_properties(const char *src, const char *dst, bool ignore_errors)
 		}
 		admin_reply_free(&r);
 	}
-	admin_prop_list_free(&props);
 	return rc;
 }
 
@@ -173,31 +170,25 @@ copy_tags(const char *src, const char *dst, bool ignore_errors)
 static int
 copy_features(const char *src, const char *dst, bool ignore_errors)
 {
-	struct admin_strv names = {NULL, 0};
+	struct cli_feature_list fl;
 	size_t i;
 	int rc = 0;
 
-	if (cli_call_lines(src, src, "admin.vm.feature.List", &names) < 0)
+	if (cli_get_features(src, "", &fl) < 0)
 		return -1;
-	for (i = 0; i < names.n && rc == 0; i++) {
-		struct admin_reply v;
+	for (i = 0; i < fl.n && rc == 0; i++) {
+		const struct cli_feature *f = &fl.f[i];
 
 		/* preloaded disposables belong to the source (clone_vm()) */
-		if (strncmp(names.v[i], "preload-dispvm", 14) == 0 &&
-		    strcmp(names.v[i], "preload-dispvm-max") != 0)
+		if (strncmp(f->name, "preload-dispvm", 14) == 0 &&
+		    strcmp(f->name, "preload-dispvm-max") != 0)
 			continue;
-		if (cli_call_ok(src, src, "admin.vm.feature.Get", names.v[i],
-		        NULL, 0, &v) < 0) {
-			rc = -1;
-			break;
-		}
-		if (cli_call_ok(dst, dst, "admin.vm.feature.Set", names.v[i],
-		        v.data, v.len, NULL) < 0 &&
+		if (cli_call_ok(dst, dst, "admin.vm.feature.Set", f->name,
+		        f->value.data, f->value.len, NULL) < 0 &&
 		    !ignore_errors)
 			rc = -1;
-		admin_reply_free(&v);
 	}
-	admin_strv_free(&names);
+	cli_feature_list_free(&fl);
 	return rc;
 }
 
@@ -349,13 +340,14 @@ clone_qube(const struct clone_opts *o)
 	if (cli_call_ok(o->dst, "dom0", method, template, payload,
 	        strlen(payload), NULL) < 0)
 		goto out;
+	/* from here on, a failure removes the copy: nothing is left behind */
 	if (cli_list_qubes(&list) < 0)
-		goto out;
+		goto out_remove;
 	if (admin_vm_list_find(&list, o->dst) == NULL) {
 		cli_errx("%s: not listed after its creation", o->dst);
-		goto out;
+		goto out_remove;
 	}
-	if (copy_properties(o->src, o->dst, o->ignore_errors) < 0 ||
+	if (copy_properties(&sprops, o->dst, o->ignore_errors) < 0 ||
 	    copy_tags(o->src, o->dst, o->ignore_errors) < 0 ||
 	    copy_features(o->src, o->dst, o->ignore_errors) < 0 ||
 	    copy_firewall(o->src, o->dst, o->ignore_errors, o->verbosity) < 0) {
