@@ -563,6 +563,7 @@ handle_request(
 {
 	struct policy_query q;
 	struct sysinfo *si;
+	int r;
 
 	policy_current(D);
 	si = get_sysinfo(D);
@@ -572,14 +573,15 @@ handle_request(
 	q.untrusted_service_and_arg = req->service_and_arg;
 	q.untrusted_requested_source = req->requested_source;
 	c->just_evaluate = req->just_evaluate;
-	if (policy_evaluate(D->policy, si, &q, &c->dec) < 0) {
-		sysinfo_unref(si);
+	r = policy_evaluate(D->policy, si, &q, &c->dec);
+	/* a failed evaluation holds references too: conn_close frees them */
+	c->have_dec = true;
+	sysinfo_unref(si);
+	if (r < 0) {
 		log_warnx("out of memory, denying");
 		reply_str(c, "result=deny");
 		return;
 	}
-	sysinfo_unref(si);
-	c->have_dec = true;
 	if (D->policy == NULL)
 		log_warnx("policy error, denying: %s", D->policy_err);
 	if (c->dec.verdict == POLICY_VERDICT_ASK) {

@@ -314,8 +314,9 @@ struct policy_query {
 /*
  * Evaluate a request against a policy (NULL: a broken policy, which
  * denies) with system information si.  The request is validated first.
- * Always fills *ret (free with policy_decision_free) and returns 0, or
- * -ENOMEM.  A deny carries a reason; an ask carries the choices.
+ * Always fills *ret and returns 0, or -ENOMEM; free *ret with
+ * policy_decision_free either way (after -ENOMEM it can hold references).
+ * A deny carries a reason; an ask carries the choices.
  */
 int policy_evaluate(const struct policy *p, struct sysinfo *si,
     const struct policy_query *q, struct policy_decision *ret);
