@@ -329,6 +329,8 @@ read_signals(struct stream *s, int sigfd)
 		else if (si.ssi_signo == SIGTERM && s->pid > 0 &&
 		    s->local_status < 0)
 			(void)kill(s->pid, SIGTERM); /* pass it on */
+		else if (si.ssi_signo == SIGTERM)
+			s->terminated = true; /* nobody to pass it to: stop */
 	}
 }
 
@@ -479,6 +481,10 @@ stream_run(struct stream *s, int sigfd)
 			continue;
 		if (pfd[PFD_SIG].revents)
 			read_signals(s, sigfd);
+		if (s->terminated) {
+			log_debug("SIGTERM with no local process: ending");
+			break;
+		}
 		if (pfd[PFD_CHAN].revents & POLLOUT)
 			chan_flush(s);
 		if (s->sink >= 0 && pfd[PFD_SINK].fd == s->sink) {

@@ -51,6 +51,7 @@ struct stream {
 
 	bool child_event; /* SIGCHLD seen */
 	bool sigusr1;     /* SIGUSR1 seen: use the sink socket as src too */
+	bool terminated;  /* SIGTERM with no local process to pass it to */
 
 	struct msg_reader rd;
 	struct buffer to_chan;

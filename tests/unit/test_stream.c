@@ -520,6 +520,21 @@ test_sigusr1(void **state)
 	(void)close(w);
 }
 
+/*
+ * SIGTERM with no local process to pass it to (a socket service): the
+ * call ends, rather than waiting on peers that may never speak.
+ */
+static void
+test_sigterm_without_child(void **state)
+{
+	struct fixture *f = *state;
+	int w;
+
+	f->sigfd = fake_sigfd(&w, SIGTERM);
+	(void)run(f); /* returns: before the fix it waited for ever */
+	(void)close(w);
+}
+
 /* ---- real children ---- */
 
 static int
@@ -1248,6 +1263,7 @@ main(void)
 	    T(test_exit_on_service_eof),
 	    T(test_prefix),
 	    T(test_sigusr1),
+	    T(test_sigterm_without_child),
 	    T(test_service_child),
 	    T(test_service_child_status),
 	    T(test_caller_exit_code),
