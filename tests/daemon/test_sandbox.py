@@ -490,17 +490,38 @@ def test_launcher_killed():
     assert D.qubes()["other"]["state"] == "Running"
 
 
+def as_nobody(*argv):
+    return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup",
+                           "--clear-groups"] + list(argv),
+                          capture_output=True, timeout=30)
+
+
 def test_qrexec_sockets_closed_to_host_users():
     # the qrexec daemons' sockets run commands in qubes: no host user but
-    # root (and the bulkhead group) may reach them
+    # root (and the bulkhead group) may reach them.  RUN/qrexec's mode is
+    # the gate; our temp root (0700) would stop nobody before it, so it is
+    # opened for this test
+    if D.qubes()["other"]["state"] == "Halted":
+        D.call("admin.vm.Start", "other")
     d = os.path.join(D.run, "qrexec")
+    assert os.path.exists(os.path.join(d, "qrexec.other"))
     assert os.stat(d).st_mode & 0o007 == 0, oct(os.stat(d).st_mode)
-    p = subprocess.run(
-        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-         os.path.join(bh.BIN, "qrexec-client"), "--socket-dir=" + d,
-         "-d", "other", "root:echo reached"],
-        capture_output=True, timeout=30)
+    mode = os.stat(D.root).st_mode & 0o7777
+    os.chmod(D.root, 0o755)
+    try:
+        # RUN itself is open to nobody: it is RUN/qrexec that refuses
+        p = as_nobody("ls", D.run)
+        assert p.returncode == 0 and b"qrexec" in p.stdout.split(), p
+        p = as_nobody(os.path.join(bh.BIN, "qrexec-client"),
+                      "--socket-dir=" + d, "-d", "other",
+                      "root:echo reached")
+    finally:
+        os.chmod(D.root, mode)
     assert p.returncode != 0 and b"reached" not in p.stdout, p
+    assert p.stderr == b"qrexec-client: other: Permission denied\n", p
+    # root's call there works
+    rc, out, _ = sh("other", "echo reached")
+    assert rc == 0 and out == "reached\n", (rc, out)
 
 
 def test_shutdown_timeout_kills():
