@@ -288,10 +288,41 @@ def test_isolation_host_sockets():
     assert "qubesd.sock" not in out and "No such file" in out, out
 
 
+def qrexec_vm(qube, target, service):
+    """qrexec-client-vm in qube: its output, then "rc=N".  (It shuts its
+    stdout down at the end, as Qubes' does: the shell's echo would get
+    SIGPIPE, so the output goes through a file.)"""
+    return sh(qube, "qrexec-client-vm %s %s </dev/null >/tmp/qo; r=$?; "
+              "cat /tmp/qo; echo rc=$r" % (target, service))
+
+
+def poll_rc(qube, target, service, want, what, timeout=20):
+    """qrexec_vm() until its output ends with want (the policy daemon
+    reloads on change, a little later): the last output."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rc, out, err = qrexec_vm(qube, target, service)
+        if out.endswith(want) or time.monotonic() > deadline:
+            assert out.endswith(want), (what, rc, out, err)
+            return out
+        time.sleep(0.1)
+
+
 def test_admin_api_from_a_qube():
     # a qube's admin.* calls are qrexec calls: bulkhead's default policy
     # denies them; a grant opens exactly what it names
     import shutil
+    if D.qubes()["work"]["state"] == "Halted":
+        D.call("admin.vm.Start", "work")
+    # a dom0 service the copied policy allows (qubes.GetDate, to dom0):
+    # once it answers, that policy is the one in force
+    rpc0 = os.path.join(D.conf, "qubes-rpc-dom0")
+    os.makedirs(rpc0, exist_ok=True)
+    with open(os.path.join(rpc0, "qubes.GetDate"), "w") as f:
+        f.write("#!/bin/sh\necho date-from-dom0\n")
+    os.chmod(os.path.join(rpc0, "qubes.GetDate"), 0o755)
+    rc, out, _ = qrexec_vm("work", "dom0", "qubes.GetDate")
+    assert out.endswith("rc=126\n") and "date-from" not in out, out
     repo_policy = os.path.join(os.path.dirname(__file__), "..", "..",
                                "policy.d")
     pol = os.path.join(D.conf, "policy.d")
@@ -301,24 +332,20 @@ def test_admin_api_from_a_qube():
             shutil.copytree(src, os.path.join(pol, f), dirs_exist_ok=True)
         else:
             shutil.copy(src, pol)
-    time.sleep(0.5)  # the policy daemon reloads on change
-    if D.qubes()["work"]["state"] == "Halted":
-        D.call("admin.vm.Start", "work")
-    rc, out, _ = sh("work", "qrexec-client-vm dom0 admin.vm.List; "
-                    "echo rc=$?")
+    poll_rc("work", "dom0", "qubes.GetDate", "date-from-dom0\nrc=0\n",
+            "the copied policy")
+    rc, out, _ = qrexec_vm("work", "dom0", "admin.vm.List")
     assert out.endswith("rc=126\n") and "class=" not in out, out
     with open(os.path.join(pol, "30-admin-test.policy"), "w") as f:
         f.write("admin.vm.List * work @adminvm allow target=dom0\n")
-    time.sleep(0.5)
-    rc, out, _ = sh("work", "qrexec-client-vm dom0 admin.vm.List | "
-                    "tr '\\0' '\\n'; echo rc=$?")
-    assert "work class=AppVM" in out and "rc=0" in out, out
+    out = poll_rc("work", "dom0", "admin.vm.List", "rc=0\n", "the grant")
+    assert "\nwork class=AppVM" in out.replace("\0", "\n"), out
     # and nothing more: another qube is not the caller's to stop
-    rc, out, _ = sh("work", "qrexec-client-vm other admin.vm.Shutdown; "
-                    "echo rc=$?")
-    assert out.endswith("rc=126\n"), out
+    rc, out, err = qrexec_vm("work", "other", "admin.vm.Shutdown")
+    assert out.endswith("rc=126\n"), (rc, out, err)
     assert D.qubes()["other"]["state"] == "Running"
     os.unlink(os.path.join(pol, "30-admin-test.policy"))
+    os.unlink(os.path.join(rpc0, "qubes.GetDate"))
 
 
 def test_ask_goes_to_the_policy_agent():
