@@ -2169,6 +2169,16 @@ conn_io(void *arg, int fd, short revents)
 			conn_flush(d, c);
 		return;
 	}
+	if (c->state == CONN_DEFERRED) {
+		/*
+		 * Waiting for its answer, polled for nothing, but a caller
+		 * that went away still hangs up: forget it (the deferred
+		 * work goes on), or poll would report it for ever.
+		 */
+		if (revents & (POLLHUP | POLLERR))
+			conn_close(d, c);
+		return;
+	}
 	if (c->state != CONN_READING)
 		return;
 	for (;;) {

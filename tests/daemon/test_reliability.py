@@ -8,6 +8,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -263,26 +264,63 @@ def test_one_daemon_per_state_dir():
         d.close()
 
 
+def sleeping_agent_bin(d):
+    """A bin directory whose qrexec-agent never connects (it sleeps)."""
+    fake = os.path.join(d.root, "bin")
+    os.makedirs(fake)
+    for sub, _, files in os.walk(bh.BIN):
+        for f in files:
+            p = os.path.join(sub, f)
+            if os.access(p, os.X_OK) and "." not in f and \
+                    not os.path.exists(os.path.join(fake, f)):
+                os.symlink(p, os.path.join(fake, f))
+    os.unlink(os.path.join(fake, "qrexec-agent"))
+    with open(os.path.join(fake, "qrexec-agent"), "w") as f:
+        f.write("#!/bin/sh\nexec python3 -c 'import time; "
+                "time.sleep(1000)' \"$@\"\n")
+    os.chmod(os.path.join(fake, "qrexec-agent"), 0o755)
+    return fake
+
+
+def cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def test_deferred_caller_hangs_up():
+    # a caller waiting for a deferred answer (a Start) goes away: bulkheadd
+    # forgets it; it does not keep waking for the hung-up socket
+    d = bh.Bulkheadd()
+    try:
+        d.start({"BULKHEAD_BIN_DIR": sleeping_agent_bin(d)})
+        d.create("TemplateVM", "tpl", "black")
+        d.create("AppVM", "work", "red", "tpl")
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(d.sock)
+        s.sendall(b"admin.vm.Start+ dom0 name work\0")
+        s.shutdown(socket.SHUT_WR)
+        time.sleep(0.3)
+        s.close()  # gone before the answer
+        time.sleep(0.3)
+        before = cpu_ticks(d.proc.pid)
+        time.sleep(1)
+        spent = cpu_ticks(d.proc.pid) - before
+        # a spinning loop burns a whole CPU (~100 ticks a second)
+        assert spent < 30, "bulkheadd used %d ticks in 1 s" % spent
+        assert d.qubes()["work"]["state"] == "Transient"
+        d.call("admin.vm.Kill", "work")
+    finally:
+        d.close()
+
+
 def test_restart_kills_starting_qube():
     # bulkheadd is killed while a qube starts (its agent never comes):
     # the next bulkheadd finds the qube from its state file and stops it,
     # instead of leaving its processes behind
     d = bh.Bulkheadd()
     try:
-        fake = os.path.join(d.root, "bin")
-        os.makedirs(fake)
-        for sub, _, files in os.walk(bh.BIN):
-            for f in files:
-                p = os.path.join(sub, f)
-                if os.access(p, os.X_OK) and "." not in f and \
-                        not os.path.exists(os.path.join(fake, f)):
-                    os.symlink(p, os.path.join(fake, f))
-        os.unlink(os.path.join(fake, "qrexec-agent"))
-        with open(os.path.join(fake, "qrexec-agent"), "w") as f:
-            f.write("#!/bin/sh\nexec python3 -c 'import time; "
-                    "time.sleep(1000)' \"$@\"\n")
-        os.chmod(os.path.join(fake, "qrexec-agent"), 0o755)
-        d.start({"BULKHEAD_BIN_DIR": fake})
+        d.start({"BULKHEAD_BIN_DIR": sleeping_agent_bin(d)})
         d.create("TemplateVM", "tpl", "black")
         d.create("AppVM", "work", "red", "tpl")
 
@@ -349,6 +387,7 @@ try:
         test_one_daemon_per_state_dir,
         test_restart_kills_starting_qube,
         test_orphan_qrexec_daemon_exits,
+        test_deferred_caller_hangs_up,
     ])
 finally:
     pass
