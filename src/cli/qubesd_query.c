@@ -88,7 +88,9 @@ usage(FILE *f)
 	    "reply), or\n"
 	    "the reply's header digit with --fail; 1 if the daemon could not "
 	    "be reached\n"
-	    "or gave no valid reply; 2 on a usage error.\n");
+	    "or gave no valid reply, if the reply could not be read whole "
+	    "or written\n"
+	    "to standard output; 2 on a usage error.\n");
 }
 
 /* Read the payload: everything up to max (+1 to see an overflow). */
@@ -176,6 +178,7 @@ main(int argc, char **argv)
 	char *payload = NULL, hdr[4096], *keep = NULL;
 	size_t plen = 0, kept = 0, total = 0;
 	int c, fd, hlen, rc, status = -1;
+	bool lost = false;
 
 	cli_init(argv[0]);
 	while ((c = getopt_long(argc, argv, "+c:eh", longopts, NULL)) != -1) {
@@ -279,6 +282,7 @@ main(int argc, char **argv)
 			n = 0;
 		if (n < 0) {
 			cli_errx("%s: %s", method, strerror(errno));
+			lost = true;
 			break;
 		}
 		if (n == 0)
@@ -291,8 +295,12 @@ main(int argc, char **argv)
 			status = buf[0] - '0';
 		}
 		total += (size_t)n;
-		if (io_write_all(STDOUT_FILENO, buf, (size_t)n) < 0)
+		rc = io_write_all(STDOUT_FILENO, buf, (size_t)n);
+		if (rc < 0) {
+			cli_errx("standard output: %s", strerror(-rc));
+			lost = true;
 			break;
+		}
 		if (keep != NULL && kept < QUERY_EXC_KEEP) {
 			size_t k = (size_t)n < QUERY_EXC_KEEP - kept ?
 			    (size_t)n :
@@ -303,6 +311,11 @@ main(int argc, char **argv)
 		}
 	}
 	(void)close(fd);
+	/* a reply cut short is no reply: the caller must not take it whole */
+	if (lost) {
+		free(keep);
+		return CLI_EXIT_FAIL;
+	}
 	if (status < 0) {
 		if (total == 0)
 			cli_errx(
@@ -312,8 +325,14 @@ main(int argc, char **argv)
 		free(keep);
 		return CLI_EXIT_FAIL;
 	}
-	if (nul)
-		(void)io_write_all(STDOUT_FILENO, "", 1);
+	if (nul) {
+		rc = io_write_all(STDOUT_FILENO, "", 1);
+		if (rc < 0) {
+			cli_errx("standard output: %s", strerror(-rc));
+			free(keep);
+			return CLI_EXIT_FAIL;
+		}
+	}
 	if (fail && status == 2 && keep != NULL) {
 		struct admin_reply r;
 

@@ -99,6 +99,23 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/*
+ * Standard output written out: 0, or 1 after a message.  Output that was
+ * lost (a full disk, an I/O error) is a failure, never an exit 0.
+ */
+static int
+stdout_done(void)
+{
+	int e = fflush(stdout) != 0 ? errno : 0;
+
+	if (e != 0 || ferror(stdout)) {
+		(void)fprintf(stderr, PROG ": standard output: %s\n",
+		    e != 0 ? strerror(e) : "write error");
+		return 1;
+	}
+	return 0;
+}
+
 static int
 do_list(const char *dir, bool include)
 {
@@ -106,16 +123,28 @@ do_list(const char *dir, bool include)
 	size_t n = 0, cap = 0, i;
 	struct dirent *de;
 	DIR *d = opendir(dir);
+	int rc = 0;
 
 	if (d == NULL) {
 		(void)fprintf(stderr, PROG ": %s: %s\n", dir, strerror(errno));
 		return 1;
 	}
-	while ((de = readdir(d)) != NULL) {
+	for (;;) {
 		char path[POLICY_PATH_MAX];
-		size_t l = strlen(de->d_name);
 		struct stat st;
+		size_t l;
 
+		errno = 0;
+		de = readdir(d);
+		if (de == NULL) {
+			if (errno != 0) {
+				(void)fprintf(stderr, PROG ": %s: %s\n", dir,
+				    strerror(errno));
+				rc = 1;
+			}
+			break;
+		}
+		l = strlen(de->d_name);
 		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
 		        (int)sizeof(path) ||
 		    stat(path, &st) < 0 || !S_ISREG(st.st_mode))
@@ -127,24 +156,35 @@ do_list(const char *dir, bool include)
 			size_t c = cap ? cap * 2 : 32;
 			char **nn = reallocarray(names, c, sizeof(*nn));
 
-			if (nn == NULL)
+			if (nn == NULL) {
+				rc = -ENOMEM;
 				break;
+			}
 			names = nn;
 			cap = c;
 		}
 		names[n] = strndup(de->d_name, include ? l : l - 7);
-		if (names[n] != NULL)
-			n++;
+		if (names[n] == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		n++;
 	}
 	(void)closedir(d);
-	if (n > 0)
+	/* a partial list would look like a whole one */
+	if (rc == -ENOMEM) {
+		(void)fprintf(stderr, PROG ": out of memory\n");
+		rc = 1;
+	}
+	if (rc == 0 && n > 0)
 		qsort(names, n, sizeof(*names), cmp_str);
 	for (i = 0; i < n; i++) {
-		(void)printf("%s\n", names[i]);
+		if (rc == 0)
+			(void)printf("%s\n", names[i]);
 		free(names[i]);
 	}
 	free(names);
-	return 0;
+	return rc != 0 ? rc : stdout_done();
 }
 
 static int
@@ -154,6 +194,7 @@ do_get(const char *path)
 	FILE *f = fopen(path, "rb");
 	size_t n, total = 0;
 	char last = '\n';
+	int rc = 0;
 
 	if (f == NULL) {
 		(void)fprintf(stderr, PROG ": %s: %s\n", path,
@@ -161,14 +202,19 @@ do_get(const char *path)
 		return 1;
 	}
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
-		(void)fwrite(buf, 1, n, stdout);
+		if (fwrite(buf, 1, n, stdout) != n)
+			break; /* reported by stdout_done() */
 		last = buf[n - 1];
 		total += n;
 	}
+	if (ferror(f)) {
+		(void)fprintf(stderr, PROG ": %s: %s\n", path, strerror(errno));
+		rc = 1;
+	}
 	(void)fclose(f);
-	if (total > 0 && last != '\n')
+	if (rc == 0 && total > 0 && last != '\n')
 		(void)putchar('\n');
-	return 0;
+	return stdout_done() != 0 ? 1 : rc;
 }
 
 static int

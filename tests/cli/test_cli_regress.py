@@ -135,6 +135,24 @@ def clone_feature_removed_meanwhile():
     check("w7" in FAKE.qubes)
 
 
+@test
+def qubesd_query_output_lost():
+    """qubesd-query: a reply it could not write to standard output (a
+    full disk) exited 0."""
+    with open("/dev/full", "wb") as full:
+        for args in (("-e", "dom0", "admin.vm.List", "work"),
+                     ("-e", "--null", "dom0", "admin.vm.List", "work"),
+                     ("--fail", "-e", "dom0", "admin.vm.List", "work")):
+            rc, _, err = run("qubesd-query", *args, stdout=full)
+            eq(rc, 1, args)
+            check("qubesd-query: standard output: No space left on device"
+                  in err, err)
+    rc, out, err = run("qubesd-query", "-e", "dom0", "admin.vm.List",
+                       "work")
+    eq((rc, err), (0, ""))
+    check(out.startswith("0\0work class=AppVM"), out)
+
+
 def main():
     FAKE.start()
     print("TAP version 13")
