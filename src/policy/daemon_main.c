@@ -70,6 +70,7 @@ struct conn {
 	enum conn_state state;
 	char *untrusted_buf; /* the request, until it is parsed */
 	size_t len;
+	size_t scanned; /* bytes of it searched for its end (an empty line) */
 	uint64_t deadline;
 	struct policy_decision dec;
 	bool have_dec;
@@ -617,6 +618,23 @@ conn_write(struct daemon *D, struct conn *c)
 	conn_close(D, c);
 }
 
+/*
+ * Whether the bytes read so far hold the request's end, the empty line
+ * policy_daemon_request_parse() looks for: a '\n' first or after another.
+ */
+static bool
+request_end_seen(struct conn *c)
+{
+	size_t i;
+
+	for (i = c->scanned; i < c->len; i++)
+		if (c->untrusted_buf[i] == '\n' &&
+		    (i == 0 || c->untrusted_buf[i - 1] == '\n'))
+			return true;
+	c->scanned = c->len;
+	return false;
+}
+
 static void
 conn_read(struct daemon *D, struct conn *c)
 {
@@ -644,6 +662,12 @@ conn_read(struct daemon *D, struct conn *c)
 		}
 		c->len += (size_t)n;
 	}
+	/*
+	 * Parse once, when the end has come: searching only the new bytes
+	 * keeps a client that sends a byte at a time linear, not quadratic.
+	 */
+	if (!eof && c->len < POLICY_REQUEST_MAX_LEN && !request_end_seen(c))
+		return;
 	r = policy_daemon_request_parse(c->untrusted_buf, c->len, eof, &req);
 	if (r == -EAGAIN && !eof && c->len < POLICY_REQUEST_MAX_LEN)
 		return;

@@ -137,6 +137,66 @@ def test_watch_limit(tmp, sock):
                    == "deny", timeout=3))
 
 
+def test_slow_client(sock):
+    req = request_bytes("work", "personal", "test.F5")
+    want = ask(sock, [req])
+    check("slow_client: a request sent at once is allowed",
+          b"\nresult=allow\n" in want, want)
+    got = ask(sock, [req[i:i + 1] for i in range(len(req))], pause=0.002)
+    check("slow_client: the same request a byte at a time", got == want,
+          got)
+    # split right before and after each newline, and inside the final one
+    for cut in range(1, len(req)):
+        if req[cut - 1:cut] != b"\n" and req[cut:cut + 1] != b"\n":
+            continue
+        got = ask(sock, [req[:cut], req[cut:]], pause=0.01)
+        if got != want:
+            check("slow_client: split at %d" % cut, False, got)
+            return
+    check("slow_client: split at every newline", True)
+
+
+def cpu_seconds(pid):
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_slow_client_cpu(sock, pid, nclients=16, arglen=16000,
+                         limit=2.0):
+    """Each read used to re-parse the request from its first byte:
+    quadratic in its length for a client that sends a byte at a time
+    (3.9 s of CPU here before the fix, 0.6 s after, in the ASan build)."""
+    req = request_bytes("work", "personal", "test.F5+" + "a" * arglen)
+    conns = []
+    for _ in range(nclients):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(30)
+        s.connect(sock)
+        conns.append(s)
+    before = cpu_seconds(pid)
+    for k in range(len(req)):
+        for s in conns:
+            s.send(req[k:k + 1])
+        time.sleep(0.0002)  # one byte a read
+    replies = []
+    for s in conns:
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        replies.append(data)
+    used = cpu_seconds(pid) - before
+    check("slow_client: %d clients a byte at a time are answered"
+          % nclients, all(b"result=allow" in r for r in replies),
+          set(replies))
+    check("slow_client: %d clients sending %d bytes a byte at a time "
+          "cost under %.1f s of CPU" % (nclients, len(req), limit),
+          used < limit, "%.2f s" % used)
+
+
 def main():
     print("TAP version 13")
     tmp = tempfile.mkdtemp(prefix="policy-daemon-regress.")
@@ -159,6 +219,8 @@ def main():
             lambda: result(sock, "work", "personal", "test.F299")
             == "allow"))
         test_watch_limit(tmp, sock)
+        test_slow_client(sock)
+        test_slow_client_cpu(sock, proc.pid)
     finally:
         check("daemon exits 0 on SIGTERM", stop(proc) == 0)
         if all(results):
