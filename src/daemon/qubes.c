@@ -402,7 +402,8 @@ start_failed(struct daemon *d, struct running *r, const char *why)
 	r->killing = true;
 	if (d->backend && r->init_pid > 0)
 		(void)d->backend->kill(d, r);
-	else
+	/* nobody watches its process (or there is none): done now */
+	if (r->init_pidfd < 0)
 		qube_halted(d, r);
 }
 
@@ -663,9 +664,11 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 	r->init_pidfd = pidfd_open(r->init_pid, 0);
 	if (r->init_pidfd < 0 ||
 	    loop_add(&d->loop, r->init_pidfd, POLLIN, init_exited, r) < 0) {
-		(void)str_printf(
-		    err, sizeof(err), "pidfd_open: %s", strerror(errno));
-		rc = -errno;
+		rc = r->init_pidfd < 0 ? -errno : -ENOMEM;
+		(void)str_printf(err, sizeof(err), "watching its process: %s",
+		    strerror(-rc));
+		/* unwatched: start_failed() ends it without waiting */
+		close_fd(&r->init_pidfd);
 		goto fail_kill;
 	}
 	rc = spawn_qrexec_daemon(d, r, q);
@@ -689,12 +692,20 @@ fail_kill:
 	start_failed(d, r, err);
 	return -1;
 fail:
+	/* nothing ran: the same end as a qube that halted while starting */
+	log_warnx("%s: start failed: %s", q->name, err);
 	running_unlink(d, r);
 	if (qpath(d, path, sizeof(path), q->name, NULL) == 0)
+		(void)fs_remove_tree(path);
+	if (str_printf(path, sizeof(path), "%s/vchan/%u", d->cfg.run_dir,
+	        r->rt.domid) == 0)
 		(void)fs_remove_tree(path);
 	events_for(d, q->name, "domain-start-failed");
 	api_reply_exc(
 	    d, c, "QubesVMError", "%s: start failed: %s", q->name, err);
+	preload_halted(d, q, true);
+	if (r->auto_cleanup)
+		remove_disposable(d, q->qid, q->name);
 	free(r);
 	return rc < 0 ? rc : -EIO;
 }
@@ -736,18 +747,24 @@ qube_shutdown(
 		if (i == ARRAY_SIZE(r->waiting_stop))
 			return -EBUSY;
 	}
-	if (r->rt.state == PS_HALTING)
-		return 0;
-	if (r->rt.state == PS_PAUSED)
-		(void)d->backend->unpause(d, r);
-	r->rt.state = PS_HALTING;
-	r->killing = force;
-	events_for(d, r->name, "domain-pre-shutdown");
-	(void)d->backend->shutdown(d, r);
-	if (prop_str(d, q, "shutdown_timeout", tval, sizeof(tval)) == 0)
-		(void)parse_u32(tval, 86400, &timeout);
-	r->stop_timer =
-	    loop_timer_add(&d->loop, (uint64_t)timeout * 1000, stop_timeout, r);
+	if (r->rt.state != PS_HALTING) {
+		if (r->rt.state == PS_PAUSED)
+			(void)d->backend->unpause(d, r);
+		r->rt.state = PS_HALTING;
+		events_for(d, r->name, "domain-pre-shutdown");
+		(void)d->backend->shutdown(d, r);
+	}
+	/*
+	 * Already going down (a shutdown, maybe one that timed out): this
+	 * caller's force counts, and a timer answers it too.
+	 */
+	r->killing = r->killing || force;
+	if (r->stop_timer == 0) {
+		if (prop_str(d, q, "shutdown_timeout", tval, sizeof(tval)) == 0)
+			(void)parse_u32(tval, 86400, &timeout);
+		r->stop_timer = loop_timer_add(
+		    &d->loop, (uint64_t)timeout * 1000, stop_timeout, r);
+	}
 	return 0;
 }
 

@@ -264,8 +264,9 @@ def test_one_daemon_per_state_dir():
         d.close()
 
 
-def sleeping_agent_bin(d):
-    """A bin directory whose qrexec-agent never connects (it sleeps)."""
+def sleeping_agent_bin(d, ignore_term=False):
+    """A bin directory whose qrexec-agent never connects (it sleeps; with
+    ignore_term, through SIGTERM too)."""
     fake = os.path.join(d.root, "bin")
     os.makedirs(fake)
     for sub, _, files in os.walk(bh.BIN):
@@ -276,8 +277,9 @@ def sleeping_agent_bin(d):
                 os.symlink(p, os.path.join(fake, f))
     os.unlink(os.path.join(fake, "qrexec-agent"))
     with open(os.path.join(fake, "qrexec-agent"), "w") as f:
-        f.write("#!/bin/sh\nexec python3 -c 'import time; "
-                "time.sleep(1000)' \"$@\"\n")
+        f.write("#!/bin/sh\n%sexec python3 -c 'import time; "
+                "time.sleep(1000)' \"$@\"\n" %
+                ("trap '' TERM\n" if ignore_term else ""))
     os.chmod(os.path.join(fake, "qrexec-agent"), 0o755)
     return fake
 
@@ -310,6 +312,60 @@ def test_deferred_caller_hangs_up():
         assert spent < 30, "bulkheadd used %d ticks in 1 s" % spent
         assert d.qubes()["work"]["state"] == "Transient"
         d.call("admin.vm.Kill", "work")
+    finally:
+        d.close()
+
+
+def test_shutdown_after_a_timeout():
+    # a shutdown that timed out leaves the qube going down; a second one,
+    # forced, still kills it and is answered
+    d = bh.Bulkheadd()
+    try:
+        d.start({"BULKHEAD_BIN_DIR": sleeping_agent_bin(d, True)})
+        d.create("TemplateVM", "tpl", "black")
+        d.create("AppVM", "work", "red", "tpl")
+        d.call("admin.vm.property.Set", "work", "qrexec_timeout", "3600")
+        d.call("admin.vm.property.Set", "work", "shutdown_timeout", "1")
+        threading.Thread(target=lambda: bh.expect_exc(
+            "QubesVMError", d.call, "admin.vm.Start", "work"),
+            daemon=True).start()
+        bh.wait_for(lambda: d.qubes()["work"]["state"] == "Transient",
+                    "starting")
+        # its agent past the shell that set SIGTERM aside
+        bh.wait_for(lambda: [p for p in d.processes() if b"time.sleep" in
+                             open("/proc/%d/cmdline" % p, "rb").read()],
+                    "the agent that ignores SIGTERM")
+        bh.expect_exc("QubesVMShutdownTimeoutError", d.call,
+                      "admin.vm.Shutdown", "work", "wait")
+        assert d.qubes()["work"]["state"] == "Halting"
+        d.call("admin.vm.Shutdown", "work", "force+wait")
+        assert d.qubes()["work"]["state"] == "Halted"
+        assert no_qube_processes(d), d.processes()
+    finally:
+        d.close()
+
+
+def test_failed_starts_leave_no_disposables():
+    # a backend that cannot start anything (an unknown user for process
+    # qubes): disposables that never ran are removed, preloads back off
+    d = bh.Bulkheadd()
+    try:
+        d.start({"BULKHEAD_PROCESS_USER": "no-such-user-bh"})
+        d.create("TemplateVM", "tpl", "black")
+        d.create("AppVM", "dvm", "red", "tpl")
+        d.call("admin.vm.property.Set", "dvm", "template_for_dispvms",
+               "True")
+        for _ in range(3):
+            name = d.call("admin.vm.CreateDisposable", "dvm")
+            e = bh.expect_exc("QubesVMError", d.call, "admin.vm.Start", name)
+            assert "no such user" in e.msg, e.msg
+            assert name not in d.qubes()
+        d.call("admin.vm.feature.Set", "dvm", "preload-dispvm-max", "2")
+        time.sleep(1.5)  # preload attempts, then their back-off
+        disps = [q for q in d.qubes() if q.startswith("disp")]
+        assert disps == [], disps
+        assert "a preload failed to start" in d.log()
+        assert "start failed: no such user" in d.log()
     finally:
         d.close()
 
@@ -388,6 +444,8 @@ try:
         test_restart_kills_starting_qube,
         test_orphan_qrexec_daemon_exits,
         test_deferred_caller_hangs_up,
+        test_shutdown_after_a_timeout,
+        test_failed_starts_leave_no_disposables,
     ])
 finally:
     pass
