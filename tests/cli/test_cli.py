@@ -537,12 +537,12 @@ def shutdown_timeouts():
        [("admin.vm.Kill", "", "work", "")])
     check("killing timed out qubes: work" in err, err)
     FAKE.reset()
-    # --timeout: our own wait on the events; down in time, no kill
+    # --timeout: our own wait on the events; down in time, no kill.  The
+    # deadline is an hour away: qvm-shutdown must return on the qube's
+    # domain-shutdown, not at the deadline (run() gives up after 60 s)
     FAKE.qubes["work"].shutdown_delay = 0.5
-    t0 = time.time()
-    rc, _, err = run("qvm-shutdown", "--timeout", "10", "work")
+    rc, _, err = run("qvm-shutdown", "--timeout", "3600", "work")
     eq((rc, err), (0, ""))
-    check(time.time() - t0 < 5, "took too long")
     eq(FAKE.qubes["work"].state, "Halted")
     check("admin.Events" in methods() and "admin.vm.Kill" not in methods(),
           methods())
