@@ -259,12 +259,10 @@ def test_killed_install_is_removable():
 
 
 def test_install():
-    t0 = time.monotonic()
     rc, out, err = qt("install", TPL)
     assert rc == 0, (rc, err)
     assert "[ 0:00] I: Retrieving InRelease" in err, err
     assert "Template 'debian-12' installed (Debian 12.99) in " in err, err
-    assert time.monotonic() - t0 < 60
     with open(ARGS) as f:
         args = f.read().splitlines()
     assert args == ["--variant=minbase",
