@@ -66,7 +66,9 @@ def qubes(policy, src, tgt, svc_arg):
     except exc.AccessDenied:
         return ['result=deny']
     except Exception as e:
+        CRASHES.append('%s %s %s: %r' % (src, tgt, svc_arg, e))
         return None
+CRASHES = []  # requests Qubes' engine raised on (not compared)
 TMP = tempfile.mkdtemp(prefix='qubes-diff.')
 rng = random.Random(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
 bad = tot = skipped = 0; RES = []
@@ -98,4 +100,13 @@ for it in range(int(sys.argv[2]) if len(sys.argv) > 2 else 50):
 shutil.rmtree(TMP, ignore_errors=True)
 print("results", collections.Counter(r[0] for r in RES))
 print("total", tot, 'diff', bad, 'skipped(qubes crashed)', skipped)
-sys.exit(1 if bad or tot == 0 else 0)
+# a request Qubes' engine raises on is not compared: a few are tolerated
+# (its own bugs), more would leave too much untested
+MAX_SKIPPED = 0.05
+too_many = skipped > MAX_SKIPPED * (tot + skipped)
+if too_many:
+    print("FAIL: %d of %d requests skipped (more than %d%%); the first:" % (
+        skipped, tot + skipped, MAX_SKIPPED * 100))
+    for c in CRASHES[:5]:
+        print("  " + c)
+sys.exit(1 if bad or tot == 0 or too_many else 0)
