@@ -3,6 +3,7 @@
  * is untrusted; the callers validate it.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "lib/io.h"
+#include "lib/util.h"
 
 int
 io_read_all(int fd, void *buf, size_t len, size_t *ret_got)
@@ -41,27 +43,76 @@ io_read_all(int fd, void *buf, size_t len, size_t *ret_got)
 	return r;
 }
 
+uint64_t
+io_deadline(int timeout_ms)
+{
+	return timeout_ms < 0 ? IO_NO_DEADLINE :
+	                        now_ms() + (uint64_t)timeout_ms;
+}
+
+/*
+ * Wait for events on fd until deadline.  0 ready (or hung up), -ETIMEDOUT,
+ * or -errno.
+ */
+static int
+wait_until(int fd, short events, uint64_t deadline)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+
+	for (;;) {
+		int timeout = -1, r;
+
+		if (deadline != IO_NO_DEADLINE) {
+			uint64_t now = now_ms();
+
+			if (now >= deadline)
+				return -ETIMEDOUT;
+			timeout = deadline - now > INT_MAX ?
+			    INT_MAX :
+			    (int)(deadline - now);
+		}
+		r = poll(&p, 1, timeout);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r > 0)
+			return 0;
+		/* a timeout: the clock decides, at the top */
+	}
+}
+
 int
 io_write_all(int fd, const void *buf, size_t len)
 {
+	return io_write_all_until(fd, buf, len, IO_NO_DEADLINE);
+}
+
+int
+io_write_all_until(int fd, const void *buf, size_t len, uint64_t deadline)
+{
+	/* with a deadline, a blocking socket must not block in send() */
+	int flags =
+	    MSG_NOSIGNAL | (deadline != IO_NO_DEADLINE ? MSG_DONTWAIT : 0);
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = send(
-		    fd, (const char *)buf + done, len - done, MSG_NOSIGNAL);
+		ssize_t n =
+		    send(fd, (const char *)buf + done, len - done, flags);
 
 		if (n < 0 && errno == ENOTSOCK)
 			n = write(fd, (const char *)buf + done, len - done);
 		if (n < 0) {
+			int r;
+
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN) {
-				struct pollfd p = {.fd = fd, .events = POLLOUT};
-
-				(void)poll(&p, 1, -1);
-				continue;
-			}
-			return -errno;
+			if (errno != EAGAIN)
+				return -errno;
+			r = wait_until(fd, POLLOUT, deadline);
+			if (r < 0)
+				return r;
+			continue;
 		}
 		done += (size_t)n;
 	}
@@ -71,8 +122,16 @@ io_write_all(int fd, const void *buf, size_t len)
 int
 io_read_to_eof(int fd, size_t max, char **ret_buf, size_t *ret_len)
 {
+	return io_read_to_eof_until(fd, max, IO_NO_DEADLINE, ret_buf, ret_len);
+}
+
+int
+io_read_to_eof_until(
+    int fd, size_t max, uint64_t deadline, char **ret_buf, size_t *ret_len)
+{
 	size_t cap = 256, len = 0;
 	char *buf = malloc(cap + 1);
+	int r;
 
 	if (buf == NULL)
 		return -ENOMEM;
@@ -83,16 +142,22 @@ io_read_to_eof(int fd, size_t max, char **ret_buf, size_t *ret_len)
 			char *nb;
 
 			if (cap > max) {
-				free(buf);
-				return -EMSGSIZE;
+				r = -EMSGSIZE;
+				goto out_free;
 			}
 			cap *= 2;
 			nb = realloc(buf, cap + 1);
 			if (nb == NULL) {
-				free(buf);
-				return -ENOMEM;
+				r = -ENOMEM;
+				goto out_free;
 			}
 			buf = nb;
+		}
+		/* with a deadline, a blocking fd is read only when ready */
+		if (deadline != IO_NO_DEADLINE) {
+			r = wait_until(fd, POLLIN, deadline);
+			if (r < 0)
+				goto out_free;
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0) {
@@ -101,25 +166,29 @@ io_read_to_eof(int fd, size_t max, char **ret_buf, size_t *ret_len)
 			if (errno == ECONNRESET)
 				break;
 			if (errno == EAGAIN) {
-				(void)io_wait_readable(fd, -1);
+				r = wait_until(fd, POLLIN, deadline);
+				if (r < 0)
+					goto out_free;
 				continue;
 			}
-			n = -errno;
-			free(buf);
-			return (int)n;
+			r = -errno;
+			goto out_free;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 		if (len > max) {
-			free(buf);
-			return -EMSGSIZE;
+			r = -EMSGSIZE;
+			goto out_free;
 		}
 	}
 	buf[len] = '\0';
 	*ret_buf = buf;
 	*ret_len = len;
 	return 0;
+out_free:
+	free(buf);
+	return r;
 }
 
 int

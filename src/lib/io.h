@@ -5,7 +5,11 @@
 #define BULKHEAD_IO_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+
+/* "No deadline", for the _until functions. */
+#define IO_NO_DEADLINE UINT64_MAX
 
 /*
  * Read exactly len bytes (blocking fd).  Returns 0 on success, -EPIPE if the
@@ -23,6 +27,24 @@ int io_write_all(int fd, const void *buf, size_t len);
  * or -errno.  The caller frees *ret_buf.
  */
 int io_read_to_eof(int fd, size_t max, char **ret_buf, size_t *ret_len);
+
+/*
+ * The deadline timeout_ms from now, on now_ms()'s clock (util.h); a
+ * negative timeout_ms is IO_NO_DEADLINE.  One deadline passed to every
+ * step of an exchange bounds the whole exchange, not each step.
+ */
+uint64_t io_deadline(int timeout_ms);
+
+/*
+ * io_write_all and io_read_to_eof that give up at deadline (now_ms()
+ * time, or IO_NO_DEADLINE) with -ETIMEDOUT, the work unfinished.  On a
+ * socket they wait only in poll() (sends are MSG_DONTWAIT), so the
+ * deadline holds on a blocking socket too; any other fd must be
+ * nonblocking for that.  Otherwise as io_write_all and io_read_to_eof.
+ */
+int io_write_all_until(int fd, const void *buf, size_t len, uint64_t deadline);
+int io_read_to_eof_until(
+    int fd, size_t max, uint64_t deadline, char **ret_buf, size_t *ret_len);
 
 /*
  * Wait until fd is readable (or hung up) for at most timeout_ms (-1: no

@@ -15,9 +15,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "lib/io.h"
 #include "lib/sock.h"
 #include "lib/util.h"
 
@@ -118,6 +120,29 @@ out_close:
 int
 sock_connect(const char *path)
 {
+	return sock_connect_until(path, IO_NO_DEADLINE);
+}
+
+/* SO_SNDTIMEO, which bounds a blocking UNIX connect(): 0 or -errno. */
+static int
+set_send_timeout(int fd, uint64_t ms)
+{
+	struct timeval tv = {
+	    .tv_sec = (time_t)(ms / 1000u),
+	    .tv_usec = (suseconds_t)(ms % 1000u) * 1000,
+	};
+
+	/* 0 would mean "no timeout": the deadline is here, wait 1 ms */
+	if (ms == 0)
+		tv.tv_usec = 1000;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+sock_connect_until(const char *path, uint64_t deadline)
+{
 	struct sockaddr_un sa;
 	socklen_t salen;
 	int fd, dirfd = -1, r;
@@ -128,12 +153,33 @@ sock_connect(const char *path)
 	r = sock_addr(path, &sa, &salen, &dirfd);
 	if (r < 0)
 		goto out_close;
-	do
+	for (;;) {
+		if (deadline != IO_NO_DEADLINE) {
+			uint64_t now = now_ms();
+
+			r = set_send_timeout(
+			    fd, deadline > now ? deadline - now : 0);
+			if (r < 0)
+				goto out_close;
+		}
 		r = connect(fd, (struct sockaddr *)&sa, salen);
-	while (r < 0 && errno == EINTR);
+		if (r == 0 || errno != EINTR)
+			break;
+	}
 	if (r < 0) {
-		r = -errno;
+		/* EAGAIN: the send timeout ran out, the backlog still full */
+		r = deadline != IO_NO_DEADLINE && errno == EAGAIN ? -ETIMEDOUT :
+		                                                    -errno;
 		goto out_close;
+	}
+	if (deadline != IO_NO_DEADLINE) {
+		struct timeval none = {0, 0};
+
+		if (setsockopt(
+		        fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none)) < 0) {
+			r = -errno;
+			goto out_close;
+		}
 	}
 	close_fd(&dirfd);
 	return fd;

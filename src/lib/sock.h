@@ -5,6 +5,7 @@
 #define BULKHEAD_SOCK_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Which file a socket path was (a socket fd's own fstat is not it). */
@@ -24,6 +25,14 @@ int sock_listen(
 
 /* Connect to the UNIX stream socket at path (blocking). fd or -errno. */
 int sock_connect(const char *path);
+
+/*
+ * sock_connect, giving up at deadline (io.h: io_deadline(), or
+ * IO_NO_DEADLINE) with -ETIMEDOUT: a UNIX connect() waits while the
+ * listener's backlog is full, that is while its server is not accepting.
+ * The fd returned is blocking, with no send timeout left on it.
+ */
+int sock_connect_until(const char *path, uint64_t deadline);
 
 /*
  * Remove path if it is still the socket sock_listen() made (so that a path

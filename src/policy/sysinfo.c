@@ -10,18 +10,17 @@
  * a length before it is kept, and one bad entry rejects the document.
  */
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "lib/io.h"
+#include "lib/sock.h"
 #include "policy/internal.h"
 
 struct sysinfo {
@@ -391,72 +390,6 @@ sysinfo_parse(const char *untrusted_json, size_t len, struct sysinfo **ret,
 	return 0;
 }
 
-static int
-read_fd_limited(int fd, size_t max, int timeout_ms, char **ret, size_t *ret_len)
-{
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap + 1);
-	struct timespec t0;
-
-	if (buf == NULL)
-		return -ENOMEM;
-	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		ssize_t n;
-
-		if (len == cap) {
-			char *nb;
-
-			if (cap > max) {
-				free(buf);
-				return -EMSGSIZE;
-			}
-			cap *= 2;
-			nb = realloc(buf, cap + 1);
-			if (nb == NULL) {
-				free(buf);
-				return -ENOMEM;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN && timeout_ms >= 0) {
-			struct pollfd pfd = {.fd = fd, .events = POLLIN};
-			struct timespec t1;
-			long el;
-
-			(void)clock_gettime(CLOCK_MONOTONIC, &t1);
-			el = (t1.tv_sec - t0.tv_sec) * 1000 +
-			    (t1.tv_nsec - t0.tv_nsec) / 1000000;
-			if (el >= timeout_ms ||
-			    poll(&pfd, 1, (int)(timeout_ms - el)) == 0) {
-				free(buf);
-				return -ETIMEDOUT;
-			}
-			continue;
-		}
-		if (n < 0) {
-			int e = -errno;
-
-			free(buf);
-			return e;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (len > max) {
-		free(buf);
-		return -EMSGSIZE;
-	}
-	buf[len] = '\0';
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-}
-
 int
 sysinfo_load_file(
     const char *path, struct sysinfo **ret, char *err, size_t errlen)
@@ -471,7 +404,7 @@ sysinfo_load_file(
 		policy_fmt(err, errlen, "%s: %s", path, strerror(errno));
 		return r;
 	}
-	r = read_fd_limited(fd, SYSINFO_MAX_JSON_LEN, -1, &buf, &len);
+	r = io_read_to_eof(fd, SYSINFO_MAX_JSON_LEN, &buf, &len);
 	(void)close(fd);
 	if (r < 0) {
 		policy_fmt(err, errlen, "%s: %s", path, strerror(-r));
@@ -480,43 +413,6 @@ sysinfo_load_file(
 	r = sysinfo_parse(buf, len, ret, err, errlen);
 	free(buf);
 	return r;
-}
-
-static int
-connect_unix(const char *path, int timeout_ms)
-{
-	struct sockaddr_un sa;
-	struct pollfd pfd;
-	int fd, r;
-	socklen_t sl = sizeof(r);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-		return fd;
-	if (errno != EINPROGRESS && errno != EAGAIN) {
-		r = -errno;
-		(void)close(fd);
-		return r;
-	}
-	pfd.fd = fd;
-	pfd.events = POLLOUT;
-	if (poll(&pfd, 1, timeout_ms) <= 0) {
-		(void)close(fd);
-		return -ETIMEDOUT;
-	}
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &r, &sl) < 0 || r != 0) {
-		r = r ? -r : -errno;
-		(void)close(fd);
-		return r;
-	}
-	return fd;
 }
 
 int
@@ -531,37 +427,23 @@ sysinfo_fetch(const char *socket_path, bool qubes_format, int timeout_ms,
 	/* both end with one more NUL: the literal's own */
 	size_t reqlen = qubes_format ? sizeof(qubes_req) : sizeof(bulkhead_req);
 	char *buf = NULL;
-	size_t len = 0, off = 0;
+	size_t len = 0;
+	uint64_t deadline;
 	int fd, r;
 
-	fd = connect_unix(socket_path, timeout_ms);
+	/* one deadline for the whole exchange, as policy.h promises */
+	deadline = io_deadline(timeout_ms);
+	fd = sock_connect_until(socket_path, deadline);
 	if (fd < 0) {
 		policy_fmt(err, errlen, "%s: %s", socket_path, strerror(-fd));
 		return fd;
 	}
-	while (off < reqlen) {
-		ssize_t n = send(fd, req + off, reqlen - off, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-
-			if (poll(&pfd, 1, timeout_ms) <= 0) {
-				r = -ETIMEDOUT;
-				goto out_close;
-			}
-			continue;
-		}
-		if (n < 0) {
-			r = -errno;
-			goto out_close;
-		}
-		off += (size_t)n;
-	}
+	r = io_write_all_until(fd, req, reqlen, deadline);
+	if (r < 0)
+		goto out_close;
 	(void)shutdown(fd, SHUT_WR);
-	r = read_fd_limited(
-	    fd, SYSINFO_MAX_JSON_LEN + 2, timeout_ms, &buf, &len);
+	r = io_read_to_eof_until(
+	    fd, SYSINFO_MAX_JSON_LEN + 2, deadline, &buf, &len);
 	if (r < 0)
 		goto out_close;
 	if (len >= 2 && buf[0] == '0' && buf[1] == '\0') {

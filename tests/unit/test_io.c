@@ -1,6 +1,8 @@
 /*
  * test_io.c - the blocking I/O loops (src/lib/io.c): io_read_all,
- * io_write_all, io_read_to_eof and io_wait_readable, with short reads and
+ * io_write_all, io_read_to_eof and io_wait_readable, and the variants
+ * bounded by one deadline (io_write_all_until, io_read_to_eof_until:
+ * a silent, a full and a trickling peer), with short reads and
  * writes, EINTR, EAGAIN, ECONNRESET, other errors and ENOMEM injected
  * through the --wrap mocks; exact, one-under and one-over sizes for the
  * io_read_to_eof limit.
@@ -357,6 +359,153 @@ test_wait_readable(void **state)
 	assert_int_equal(io_wait_readable(f->sv[1], -1), 1);
 }
 
+static void
+test_deadline(void **state)
+{
+	uint64_t now = now_ms(), d;
+
+	(void)state;
+	assert_int_equal(io_deadline(-1), IO_NO_DEADLINE);
+	d = io_deadline(0);
+	assert_true(d >= now && d <= now_ms());
+	d = io_deadline(5000);
+	assert_true(d >= now + 5000 && d <= now_ms() + 5000);
+}
+
+static void
+test_write_all_until(void **state)
+{
+	struct fds *f = *state;
+	static char big[1 << 16];
+	char buf[8];
+	uint64_t t0;
+	int r;
+
+	/* room enough: as io_write_all, with MSG_DONTWAIT on a blocking fd */
+	assert_int_equal(
+	    io_write_all_until(f->sv[0], "abc", 3, io_deadline(1000)), 0);
+	assert_int_equal(io_read_all(f->sv[1], buf, 3, NULL), 0);
+	assert_memory_equal(buf, "abc", 3);
+	/* short sends and EINTR on the way */
+	faults[F_SEND].cap = 2;
+	fault_set(F_SEND, f->sv[0], 1, 1, EINTR);
+	assert_int_equal(
+	    io_write_all_until(f->sv[0], "defgh", 5, io_deadline(1000)), 0);
+	assert_int_equal(faults[F_SEND].calls, 4);
+	assert_int_equal(io_read_all(f->sv[1], buf, 5, NULL), 0);
+	assert_memory_equal(buf, "defgh", 5);
+	fault_reset();
+	/*
+	 * A peer that reads nothing: the blocking socket fills up, and the
+	 * deadline ends the write instead of a send() that never returns.
+	 */
+	t0 = now_ms();
+	do
+		r = io_write_all_until(
+		    f->sv[0], big, sizeof(big), io_deadline(100));
+	while (r == 0 && now_ms() - t0 < 10000);
+	assert_int_equal(r, -ETIMEDOUT);
+	assert_true(faults[F_POLL].calls > 0);
+	/* an expired deadline with no room: at once */
+	t0 = now_ms();
+	assert_int_equal(
+	    io_write_all_until(f->sv[0], big, sizeof(big), t0), -ETIMEDOUT);
+	assert_true(now_ms() - t0 < 50);
+	/* a poll error is returned */
+	fault_set(F_POLL, -1, 0, 1, ENOMEM);
+	assert_int_equal(
+	    io_write_all_until(f->sv[0], big, sizeof(big), io_deadline(1000)),
+	    -ENOMEM);
+}
+
+/* poll_hook for test_read_to_eof_until_trickle: one byte before each poll */
+static int trickle_fd = -1;
+
+static void
+trickle(struct pollfd *fds, nfds_t nfds, int timeout)
+{
+	(void)fds;
+	(void)nfds;
+	(void)timeout;
+	assert_int_equal(write(trickle_fd, "x", 1), 1);
+}
+
+static void
+test_read_to_eof_until(void **state)
+{
+	struct fds *f = *state;
+	char *buf = NULL;
+	size_t len = 0;
+	uint64_t t0;
+
+	/* everything before the deadline, with short reads and EINTR */
+	feed(f->sv[1], 600, true);
+	faults[F_READ].cap = 7;
+	fault_set(F_READ, f->sv[0], 5, 2, EINTR);
+	assert_int_equal(
+	    io_read_to_eof_until(f->sv[0], 4096, io_deadline(1000), &buf, &len),
+	    0);
+	assert_int_equal(len, 600);
+	check_pattern(buf, 600);
+	free(buf);
+	teardown(state);
+
+	/* the limits hold as in io_read_to_eof */
+	assert_int_equal(setup(state), 0);
+	f = *state;
+	feed(f->sv[1], 1001, true);
+	buf = NULL;
+	assert_int_equal(
+	    io_read_to_eof_until(f->sv[0], 1000, io_deadline(1000), &buf, &len),
+	    -EMSGSIZE);
+	assert_null(buf);
+	teardown(state);
+
+	/* a silent peer on a blocking socket: -ETIMEDOUT at the deadline */
+	assert_int_equal(setup(state), 0);
+	f = *state;
+	feed(f->sv[1], 10, false);
+	t0 = now_ms();
+	assert_int_equal(
+	    io_read_to_eof_until(f->sv[0], 4096, io_deadline(100), &buf, &len),
+	    -ETIMEDOUT);
+	assert_true(now_ms() - t0 >= 100);
+	assert_true(now_ms() - t0 < 5000);
+	assert_null(buf);
+	/* a poll error is returned, the buffer freed */
+	fault_set(F_POLL, -1, 0, 1, EIO);
+	assert_int_equal(
+	    io_read_to_eof_until(f->sv[0], 4096, io_deadline(100), &buf, &len),
+	    -EIO);
+	assert_null(buf);
+}
+
+static void
+test_read_to_eof_until_trickle(void **state)
+{
+	struct fds *f = *state;
+	char *buf = NULL;
+	size_t len = 0;
+	uint64_t t0;
+
+	/*
+	 * A peer that sends a byte whenever asked and never ends: every
+	 * read succeeds at once, so only a deadline for the whole read,
+	 * not one for each step, ends it.
+	 */
+	trickle_fd = f->sv[1];
+	poll_hook = trickle;
+	t0 = now_ms();
+	assert_int_equal(io_read_to_eof_until(
+	                     f->sv[0], 1u << 24, io_deadline(100), &buf, &len),
+	    -ETIMEDOUT);
+	assert_true(now_ms() - t0 >= 100);
+	assert_true(now_ms() - t0 < 5000);
+	assert_true(faults[F_POLL].calls > 1);
+	assert_null(buf);
+	trickle_fd = -1;
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -373,6 +522,10 @@ main(void)
 	    T(test_read_to_eof_faults),
 	    T(test_read_to_eof_enomem),
 	    T(test_wait_readable),
+	    T(test_deadline),
+	    T(test_write_all_until),
+	    T(test_read_to_eof_until),
+	    T(test_read_to_eof_until_trickle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,10 +5,12 @@
  * sock_unlink_if_ours leaving a re-created path alone, peer credentials,
  * and every error exit (missing directories, names too long even through
  * /proc/self/fd, socket()/accept4() failures, EINTR), each checked for
- * leaked fds and leftover temporary files.
+ * leaked fds and leftover temporary files; sock_connect_until giving up
+ * at its deadline while a listener's backlog is full.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -25,7 +27,9 @@
 
 #include <cmocka.h>
 
+#include "lib/io.h"
 #include "lib/sock.h"
+#include "lib/util.h"
 #include "unit.h"
 
 struct fixture {
@@ -327,6 +331,78 @@ test_faults(void **state)
 	free(path);
 }
 
+static void
+test_connect_until(void **state)
+{
+	struct fixture *f = *state;
+	char *path = unit_path(f->dir, "u.sock"), name[60], *lpath;
+	int lfd, c[8], n = 0, s, r, i;
+	struct timeval tv;
+	socklen_t tl = sizeof(tv);
+	uint64_t t0;
+
+	lfd = unit_listen(path);
+	/* the smallest backlog: a connection or two fill it */
+	assert_int_equal(listen(lfd, 0), 0);
+	c[n] = sock_connect_until(path, io_deadline(1000));
+	assert_true(c[n] >= 0);
+	/* no send timeout is left on the connected socket */
+	assert_int_equal(
+	    getsockopt(c[n], SOL_SOCKET, SO_SNDTIMEO, &tv, &tl), 0);
+	assert_true(tv.tv_sec == 0 && tv.tv_usec == 0);
+	n++;
+	/* the server accepts nothing: the deadline ends the wait */
+	for (;;) {
+		t0 = now_ms();
+		r = sock_connect_until(path, io_deadline(100));
+		if (r < 0)
+			break;
+		assert_true(n < 8);
+		c[n++] = r;
+	}
+	assert_int_equal(r, -ETIMEDOUT);
+	assert_true(now_ms() - t0 >= 90);
+	assert_true(now_ms() - t0 < 5000);
+	/* a deadline already passed: one try, at once */
+	t0 = now_ms();
+	assert_int_equal(sock_connect_until(path, t0), -ETIMEDOUT);
+	assert_true(now_ms() - t0 < 50);
+	/* the server accepts one: there is room again */
+	s = sock_accept(lfd, false);
+	assert_true(s >= 0);
+	c[n] = sock_connect_until(path, io_deadline(1000));
+	assert_true(c[n] >= 0);
+	n++;
+	(void)close(s);
+	for (i = 0; i < n; i++)
+		(void)close(c[i]);
+	/* the queue emptied; EINTR is retried, as by sock_connect */
+	assert_int_equal(fd_set_nonblock(lfd, true), 0);
+	while ((s = sock_accept(lfd, false)) >= 0)
+		(void)close(s);
+	assert_int_equal(s, -EAGAIN);
+	fault_set(F_CONNECT, -1, 0, 1, EINTR);
+	c[0] = sock_connect_until(path, io_deadline(1000));
+	assert_true(c[0] >= 0);
+	assert_int_equal(faults[F_CONNECT].calls, 2);
+	(void)close(c[0]);
+	fault_set(F_CONNECT, -1, 0, 1, EACCES);
+	assert_int_equal(sock_connect_until(path, io_deadline(1000)), -EACCES);
+	(void)close(lfd);
+	/* a path longer than sun_path, through /proc/self/fd */
+	memset(name, 'L', sizeof(name) - 6);
+	(void)strcpy(name + sizeof(name) - 6, ".sock");
+	lpath = unit_path(f->deep, name);
+	lfd = sock_listen(lpath, 0600, false, NULL);
+	assert_true(lfd >= 0);
+	c[0] = sock_connect_until(lpath, io_deadline(1000));
+	assert_true(c[0] >= 0);
+	(void)close(c[0]);
+	(void)close(lfd);
+	free(lpath);
+	free(path);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -338,6 +414,7 @@ main(void)
 	    T(test_replace_stale),
 	    T(test_errors),
 	    T(test_faults),
+	    T(test_connect_until),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
