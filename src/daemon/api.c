@@ -1137,6 +1137,12 @@ m_vm_lifecycle(struct daemon *d, struct conn *c, const struct api_request *r,
 			run->handed_out = false;
 			return 0;
 		}
+		/* a second Start of a qube starting waits for that start,
+		 * as Qubes' startup lock makes it */
+		if (st == PS_TRANSIENT && qube_join_start(d, q->qid, c) == 0) {
+			res->deferred = true;
+			return 0;
+		}
 		if (st != PS_HALTED)
 			return exc(res, "QubesVMNotHaltedError",
 			    "Domain is "

@@ -52,8 +52,8 @@ struct running {
 	int ready_fd; /* read end: qrexec-daemon says "agent up" */
 	uint64_t start_timer;
 	uint64_t stop_timer;
-	struct conn *waiting_start;   /* admin.vm.Start to answer */
-	struct conn *waiting_stop[8]; /* admin.vm.Shutdown+wait */
+	struct conn *waiting_start[8]; /* admin.vm.Start calls to answer */
+	struct conn *waiting_stop[8];  /* admin.vm.Shutdown+wait */
 	bool auto_cleanup;
 	bool killing;
 	bool handed_out; /* a preloaded disposable given out, not yet Started */
@@ -126,6 +126,11 @@ struct qube_rt *qube_rt_lookup(void *ctx, uint32_t qid);
  * -errno with a reply already sent to c.
  */
 int qube_start(struct daemon *d, const struct db_qube *q, struct conn *c);
+/*
+ * A Start for a qube already starting: c is answered with that start's
+ * outcome.  0, -ESRCH (not starting), -EBUSY (too many waiting).
+ */
+int qube_join_start(struct daemon *d, uint32_t qid, struct conn *c);
 /* force: kill after shutdown_timeout; c waits if not NULL. */
 int qube_shutdown(
     struct daemon *d, const struct db_qube *q, bool force, struct conn *c);

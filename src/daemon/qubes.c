@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,58 @@ write_state(struct daemon *d, struct running *r)
 static void finish_waiters(
     struct daemon *d, struct running *r, const char *exc, const char *msg);
 
+/*
+ * Answer every admin.vm.Start waiting for r: success, or QubesVMError
+ * with fmt.  Returns how many were waiting.
+ */
+static int starters_reply(struct daemon *d, struct running *r, bool ok,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+starters_reply(
+    struct daemon *d, struct running *r, bool ok, const char *fmt, ...)
+{
+	char msg[512] = "";
+	size_t i;
+	int n = 0;
+
+	if (fmt != NULL) {
+		va_list ap;
+
+		va_start(ap, fmt);
+		(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+	}
+	for (i = 0; i < ARRAY_SIZE(r->waiting_start); i++) {
+		if (r->waiting_start[i] == NULL)
+			continue;
+		if (ok)
+			api_reply_ok(d, r->waiting_start[i], NULL);
+		else
+			api_reply_exc(
+			    d, r->waiting_start[i], "QubesVMError", "%s", msg);
+		r->waiting_start[i] = NULL;
+		n++;
+	}
+	return n;
+}
+
+int
+qube_join_start(struct daemon *d, uint32_t qid, struct conn *c)
+{
+	struct running *r = qube_running(d, qid);
+	size_t i;
+
+	if (r == NULL || r->rt.state != PS_TRANSIENT)
+		return -ESRCH;
+	for (i = 0; i < ARRAY_SIZE(r->waiting_start); i++)
+		if (r->waiting_start[i] == NULL) {
+			r->waiting_start[i] = c;
+			return 0;
+		}
+	return -EBUSY;
+}
+
 static void
 running_unlink(struct daemon *d, struct running *r)
 {
@@ -286,11 +339,8 @@ qube_halted(struct daemon *d, struct running *r)
 	 * so no caller can see a half-cleaned qube.
 	 */
 	r->rt.state = PS_HALTED;
-	if (r->waiting_start) {
-		api_reply_exc(d, r->waiting_start, "QubesVMError",
-		    "%s stopped while starting (see the qube's logs)", r->name);
-		r->waiting_start = NULL;
-	}
+	starters_reply(d, r, false,
+	    "%s stopped while starting (see the qube's logs)", r->name);
 	finish_waiters(d, r, NULL, NULL);
 	if (r->qrexec_pidfd >= 0) {
 		/*
@@ -394,11 +444,7 @@ static void
 start_failed(struct daemon *d, struct running *r, const char *why)
 {
 	log_warnx("%s: start failed: %s", r->name, why);
-	if (r->waiting_start) {
-		api_reply_exc(d, r->waiting_start, "QubesVMError",
-		    "%s: start failed: %s", r->name, why);
-		r->waiting_start = NULL;
-	}
+	starters_reply(d, r, false, "%s: start failed: %s", r->name, why);
 	r->killing = true;
 	if (d->backend && r->init_pid > 0)
 		(void)d->backend->kill(d, r);
@@ -434,10 +480,7 @@ ready_read(void *arg, int fd, short revents)
 	write_state(d, r);
 	log_info("%s: running (domain %u)", r->name, r->rt.domid);
 	events_for(d, r->name, "domain-start");
-	if (r->waiting_start) {
-		api_reply_ok(d, r->waiting_start, NULL);
-		r->waiting_start = NULL;
-	} else {
+	if (starters_reply(d, r, true, NULL) == 0) {
 		struct db_qube q;
 
 		/* nobody asked: a preload, maybe */
@@ -684,11 +727,11 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 	/* the daemon gives up at the timeout; this is the backstop */
 	r->start_timer = loop_timer_add(
 	    &d->loop, (uint64_t)timeout * 1000 + 5000, start_timeout, r);
-	r->waiting_start = c;
+	r->waiting_start[0] = c;
 	log_info("%s: starting", q->name);
 	return 0;
 fail_kill:
-	r->waiting_start = c;
+	r->waiting_start[0] = c;
 	start_failed(d, r, err);
 	return -1;
 fail:
@@ -789,11 +832,9 @@ qube_kill(struct daemon *d, const struct db_qube *q, struct conn *c)
 		}
 	waited = c != NULL && i < ARRAY_SIZE(r->waiting_stop);
 	r->killing = true;
-	if (r->rt.state == PS_TRANSIENT && r->waiting_start) {
-		api_reply_exc(d, r->waiting_start, "QubesVMError",
-		    "%s was killed while starting", r->name);
-		r->waiting_start = NULL;
-	}
+	if (r->rt.state == PS_TRANSIENT)
+		starters_reply(
+		    d, r, false, "%s was killed while starting", r->name);
 	r->rt.state = PS_HALTING;
 	rc = d->backend->kill(d, r);
 	if (rc < 0) {
@@ -829,8 +870,9 @@ qube_forget_conn(struct daemon *d, struct conn *c)
 	size_t i;
 
 	for (r = d->running; r; r = r->next) {
-		if (r->waiting_start == c)
-			r->waiting_start = NULL;
+		for (i = 0; i < ARRAY_SIZE(r->waiting_start); i++)
+			if (r->waiting_start[i] == c)
+				r->waiting_start[i] = NULL;
 		for (i = 0; i < ARRAY_SIZE(r->waiting_stop); i++)
 			if (r->waiting_stop[i] == c)
 				r->waiting_stop[i] = NULL;

@@ -370,6 +370,40 @@ def test_failed_starts_leave_no_disposables():
         d.close()
 
 
+def test_second_start_waits_for_the_first():
+    # two Starts of one qube (two calls autostarting it): the second waits
+    # for the first start's outcome instead of failing at once
+    d = bh.Bulkheadd()
+    try:
+        d.start({"BULKHEAD_BIN_DIR": sleeping_agent_bin(d)})
+        d.create("TemplateVM", "tpl", "black")
+        d.create("AppVM", "work", "red", "tpl")
+        d.call("admin.vm.property.Set", "work", "qrexec_timeout", "3600")
+        got = {}
+
+        def start(key):
+            try:
+                d.call("admin.vm.Start", "work")
+                got[key] = "ok"
+            except ApiError as e:
+                got[key] = e.type + ": " + e.msg
+        t1 = threading.Thread(target=start, args=(1,))
+        t1.start()
+        bh.wait_for(lambda: d.qubes()["work"]["state"] == "Transient",
+                    "starting")
+        t2 = threading.Thread(target=start, args=(2,))
+        t2.start()
+        time.sleep(0.5)
+        assert 2 not in got, got  # it waits, it did not fail at once
+        d.call("admin.vm.Kill", "work")
+        t1.join(10)
+        t2.join(10)
+        assert got[1] == got[2] == \
+            "QubesVMError: work was killed while starting", got
+    finally:
+        d.close()
+
+
 def test_restart_kills_starting_qube():
     # bulkheadd is killed while a qube starts (its agent never comes):
     # the next bulkheadd finds the qube from its state file and stops it,
@@ -446,6 +480,7 @@ try:
         test_deferred_caller_hangs_up,
         test_shutdown_after_a_timeout,
         test_failed_starts_leave_no_disposables,
+        test_second_start_waits_for_the_first,
     ])
 finally:
     pass
