@@ -163,6 +163,7 @@ call_disposable(const struct daemon_config *cfg, const char *dvm,
     const char *cmd, const char *ident)
 {
 	char err[256], *disp = NULL;
+	sigset_t term, old;
 	int r;
 
 	if (cfg->env.layout != VCHAN_LAYOUT_PER_QUBE) {
@@ -171,16 +172,27 @@ call_disposable(const struct daemon_config *cfg, const char *dvm,
 		    dvm);
 		return -ENOTSUP;
 	}
+	/*
+	 * From the disposable's creation to its kill, SIGTERM (the daemon
+	 * ending: the calling qube went away) waits: the call then ends as
+	 * its relay sees the caller gone, and the disposable is still
+	 * killed rather than left running.
+	 */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	(void)sigprocmask(SIG_BLOCK, &term, &old);
 	r = qubesd_call(cfg->admin_socket, "admin.vm.CreateDisposable", NULL,
 	    dvm, 60, &disp, err, sizeof(err));
 	if (r < 0) {
 		log_warnx("@dispvm:%s: %s", dvm, err);
+		(void)sigprocmask(SIG_SETMASK, &old, NULL);
 		return r;
 	}
 	/* bulkheadd's answer, checked all the same before it names a path */
 	if (!qube_name_ok(disp)) {
 		log_warnx("@dispvm:%s: bad name from the admin daemon", dvm);
 		free(disp);
+		(void)sigprocmask(SIG_SETMASK, &old, NULL);
 		return -EPROTO;
 	}
 	log_info("@dispvm:%s: created %s", dvm, disp);
@@ -188,19 +200,14 @@ call_disposable(const struct daemon_config *cfg, const char *dvm,
 	if (r == 0)
 		r = dclient_execute_vm(&cfg->env, cfg->socket_dir, disp,
 		    cfg->domid, cmd, ident, false);
+	/* halted (or never started), bulkheadd removes it */
 	if (qubesd_call(cfg->admin_socket, "admin.vm.Kill", NULL, disp, 60,
-	        NULL, err, sizeof(err)) == 0) {
-		/* halted, it removes itself */
-	} else if (strncmp(err, "QubesVMNotStartedError", 22) == 0) {
-		/* it never ran: nothing will remove it but us */
-		if (qubesd_call(cfg->admin_socket, "admin.vm.Remove", NULL,
-		        disp, 60, NULL, err, sizeof(err)) < 0 &&
-		    strncmp(err, "QubesVMNotFoundError", 20) != 0)
-			log_warnx("%s: remove: %s", disp, err);
-	} else {
+	        NULL, err, sizeof(err)) < 0 &&
+	    !str_startswith(err, "QubesVMNotStartedError") &&
+	    !str_startswith(err, "QubesVMNotFoundError"))
 		log_warnx("%s: kill: %s", disp, err);
-	}
 	free(disp);
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 	return r;
 }
 
@@ -265,8 +272,9 @@ daemon_call_run(
 		return r < 0 ? QREXEC_EXIT_PROBLEM : 0;
 	}
 	target = pr.target_uuid[0] ? pr.target_uuid : pr.target;
+	/* (another call may have started it meanwhile: look again) */
 	if (pr.autostart && !target_running(cfg, target) &&
-	    start_qube(cfg, pr.target) < 0) {
+	    start_qube(cfg, pr.target) < 0 && !target_running(cfg, target)) {
 		free(cmd);
 		return QREXEC_EXIT_PROBLEM;
 	}
