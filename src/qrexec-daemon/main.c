@@ -403,10 +403,12 @@ handle_agent_input(void)
 
 /*
  * Connect to the agent (its control channel server) and exchange HELLO.
- * Blocks until it works, SIGTERM, or (if timeout_s > 0) the timeout.
+ * Blocks until it works, SIGTERM, or (if timeout_s > 0) the timeout; when
+ * reconnecting (the agent was lost), also until the qube's channel
+ * directory is gone (-ENOENT).
  */
 static int
-agent_connect(int timeout_s)
+agent_connect(int timeout_s, bool reconnecting)
 {
 	struct vchan_addr a = {.server_dom = cfg.domid,
 	    .client_dom = cfg.env.my_dom,
@@ -422,7 +424,7 @@ agent_connect(int timeout_s)
 
 		if (quit)
 			return -EINTR;
-		if (timeout_s == 0 &&
+		if (reconnecting &&
 		    vchan_dir_path(&cfg.env, vchan_dir_dom(&cfg.env, &a), dir,
 		        sizeof(dir)) == 0 &&
 		    stat(dir, &st) < 0 && errno == ENOENT)
@@ -858,6 +860,13 @@ main(int argc, char **argv)
 	}
 	if (argc - optind < 2 || argc - optind > 3 || cfg.uuid == NULL)
 		usage(stderr, 2);
+	if (ready_fd >= 0 && !arg_direct) {
+		(void)fprintf(stderr,
+		    "qrexec-daemon: --ready-fd needs --direct "
+		    "(without it the daemon signals its own "
+		    "parent)\n");
+		return 2;
+	}
 	if (parse_u32(argv[optind], INT32_MAX, &cfg.domid) < 0 ||
 	    cfg.domid == 0) {
 		(void)fprintf(stderr, "qrexec-daemon: invalid domain id %s\n",
@@ -909,7 +918,7 @@ main(int argc, char **argv)
 	if (sigfd < 0)
 		fatal("signalfd");
 
-	r = agent_connect(timeout_s);
+	r = agent_connect(timeout_s, false);
 	if (r < 0) {
 		log_warnx(
 		    "cannot connect to the qube's agent: %s", strerror(-r));
@@ -920,6 +929,7 @@ main(int argc, char **argv)
 	if (r < 0) {
 		errno = -r;
 		log_warn("creating sockets in %s", cfg.socket_dir);
+		remove_sockets(); /* none half-made left to look running */
 		signal_ready(1);
 		return 1;
 	}
@@ -931,7 +941,7 @@ main(int argc, char **argv)
 
 		if (agent_fd < 0) {
 			/* wait for the agent to come back (or SIGTERM) */
-			r = agent_connect(0);
+			r = agent_connect(0, true);
 			if (r == -ENOENT) {
 				/* the qube's channel directory is gone: so is
 				 * the qube, and nobody will stop us */
@@ -942,8 +952,10 @@ main(int argc, char **argv)
 			}
 			if (r < 0)
 				continue;
-			if (create_sockets() < 0)
+			if (create_sockets() < 0) {
 				log_warn("recreating sockets");
+				remove_sockets();
+			}
 			log_info("the agent reconnected");
 		}
 		pfd[n++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
