@@ -27,6 +27,20 @@
 #include "lib/sock.h"
 #include "lib/util.h"
 
+/*
+ * The raw id calls of the clone path: the 32-bit-id ones where the kernel
+ * has both (i386, armhf: the plain ones take 16-bit ids there).
+ */
+#ifdef SYS_setgroups32
+#define SYS_SETGROUPS SYS_setgroups32
+#define SYS_SETGID    SYS_setgid32
+#define SYS_SETUID    SYS_setuid32
+#else
+#define SYS_SETGROUPS SYS_setgroups
+#define SYS_SETGID    SYS_setgid
+#define SYS_SETUID    SYS_setuid
+#endif
+
 extern char **environ;
 
 #define TCP_PREFIX "/dev/tcp"
@@ -692,15 +706,16 @@ spawn_child(void *arg)
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	if (dup2(p->fd[0], 0) < 0 || dup2(p->fd[1], 1) < 0 ||
-	    dup2(p->fd[2], 2) < 0 ||
-	    syscall(SYS_close_range, 3U, ~0U, 0U) < 0) {
+	    dup2(p->fd[2], 2) < 0) {
 		p->fail_step = SPAWN_FAIL_SILENT;
 		_exit(QREXEC_EXIT_PROBLEM);
 	}
+	/* every other fd is close-on-exec: this only tidies (may be ENOSYS) */
+	(void)syscall(SYS_close_range, 3U, ~0U, 0U);
 	if (p->set_ids &&
-	    (syscall(SYS_setgroups, (size_t)p->ngroups, p->groups) < 0 ||
-	        syscall(SYS_setgid, p->gid) < 0 ||
-	        syscall(SYS_setuid, p->uid) < 0)) {
+	    (syscall(SYS_SETGROUPS, (size_t)p->ngroups, p->groups) < 0 ||
+	        syscall(SYS_SETGID, p->gid) < 0 ||
+	        syscall(SYS_SETUID, p->uid) < 0)) {
 		p->fail_errno = errno;
 		p->fail_step = SPAWN_FAIL_IDS;
 		_exit(QREXEC_EXIT_PROBLEM);
