@@ -98,6 +98,8 @@ struct daemon {
 	struct loop loop;
 	const struct backend_ops *backend;
 	struct running *running;
+	/* the next domain id to try (qubes.c: domid_alloc) */
+	uint32_t next_domid;
 	int api_fd, internal_fd;
 	struct conn *conns;
 	unsigned nconns, nstreams;

@@ -13,6 +13,9 @@
 
 #include "daemon/db.h"
 
+/* The highest domain id (as Xen's, below its reserved 0x7ff0). */
+#define DOMID_MAX 0x7fefu
+
 enum qube_class {
 	QC_ADMINVM,
 	QC_TEMPLATEVM,
@@ -55,7 +58,7 @@ struct prop_def;
 struct qube_rt {
 	uint32_t qid;
 	enum power_state state;
-	uint32_t domid; /* while running */
+	uint32_t domid; /* while running: 1..DOMID_MAX, a fresh one a start */
 	uint64_t start_time;
 };
 

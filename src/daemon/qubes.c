@@ -160,10 +160,10 @@ write_state(struct daemon *d, struct running *r)
 	if (f == NULL)
 		return;
 	(void)fprintf(f,
-	    "qid=%u\ninit_pid=%d\ninit_start=%llu\n"
+	    "qid=%u\ndomid=%u\ninit_pid=%d\ninit_start=%llu\n"
 	    "qrexec_pid=%d\nqrexec_start=%llu\nstart_time=%llu\n"
 	    "state=%s\nlower=%s\n",
-	    r->rt.qid, (int)r->init_pid, proc_start(r->init_pid),
+	    r->rt.qid, r->rt.domid, (int)r->init_pid, proc_start(r->init_pid),
 	    (int)r->qrexec_pid, proc_start(r->qrexec_pid),
 	    (unsigned long long)r->rt.start_time, power_state_name(r->rt.state),
 	    r->lower);
@@ -600,6 +600,40 @@ spawn_qrexec_daemon(
 	return 0;
 }
 
+/*
+ * A domain id for a qube that starts: a fresh one each start, as Xen's
+ * domain ids (and unlike the qid, which a new disposable reuses at once).
+ * Every piece of a stopped qube that is still going away (its
+ * qrexec-daemon waiting to reconnect, its channel directory) names the
+ * old id, so it can never meet the next qube.  Never one in use nor one
+ * whose channel directory is still there.  0 if none is free.
+ */
+static uint32_t
+domid_alloc(struct daemon *d)
+{
+	for (uint32_t tries = 0; tries < DOMID_MAX; tries++) {
+		uint32_t id = d->next_domid;
+		char path[PATH_MAX];
+		struct running *r;
+		struct stat st;
+
+		if (id == 0 || id > DOMID_MAX)
+			id = 1;
+		d->next_domid = id + 1;
+		for (r = d->running; r; r = r->next)
+			if (r->rt.domid == id)
+				break;
+		if (r != NULL)
+			continue;
+		if (str_printf(path, sizeof(path), "%s/vchan/%u",
+		        d->cfg.run_dir, id) < 0 ||
+		    lstat(path, &st) == 0 || errno != ENOENT)
+			continue;
+		return id;
+	}
+	return 0;
+}
+
 static struct running *
 running_new(struct daemon *d, const struct db_qube *q)
 {
@@ -609,7 +643,6 @@ running_new(struct daemon *d, const struct db_qube *q)
 		return NULL;
 	r->d = d;
 	r->rt.qid = q->qid;
-	r->rt.domid = q->qid;
 	r->rt.state = PS_TRANSIENT;
 	(void)str_copy(r->name, sizeof(r->name), q->name);
 	r->init_pidfd = r->qrexec_pidfd = r->ready_fd = -1;
@@ -677,6 +710,16 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 	if (r == NULL) {
 		api_reply_exc(d, c, "QubesException", "out of memory");
 		return -ENOMEM;
+	}
+	r->rt.domid = domid_alloc(d);
+	if (r->rt.domid == 0) {
+		running_unlink(d, r);
+		free(r);
+		api_reply_exc(d, c, "QubesVMError",
+		    "%s: no free domain id (too many channel directories "
+		    "left under %s/vchan)",
+		    q->name, d->cfg.run_dir);
+		return -EAGAIN;
 	}
 	{
 		char *ac = NULL;
@@ -931,7 +974,7 @@ qube_stop_all(struct daemon *d)
 /* ---- reconciliation after a restart ---- */
 
 struct state_file {
-	uint32_t qid;
+	uint32_t qid, domid;
 	pid_t init_pid, qrexec_pid;
 	unsigned long long init_start, qrexec_start, start_time;
 	char state[16];
@@ -953,6 +996,10 @@ read_state(const char *path, struct state_file *sf)
 
 		if (sscanf(line, "qid=%u", &sf->qid) == 1)
 			continue;
+		if (sscanf(line, "domid=%u", &sf->domid) == 1)
+			continue;
+		if (sscanf(line, "domid=%u", &sf->domid) == 1)
+			continue;
 		if (sscanf(line, "init_pid=%d", &i) == 1)
 			sf->init_pid = i;
 		else if (sscanf(line, "qrexec_pid=%d", &i) == 1)
@@ -970,7 +1017,10 @@ read_state(const char *path, struct state_file *sf)
 			(void)sscanf(line, "state=%15s", sf->state);
 	}
 	(void)fclose(f);
-	return sf->qid > 0 ? 0 : -EINVAL;
+	/* state files of before domain ids had their own allocator */
+	if (sf->domid == 0)
+		sf->domid = sf->qid;
+	return sf->qid > 0 && sf->domid <= DOMID_MAX ? 0 : -EINVAL;
 }
 
 static bool
@@ -999,9 +1049,9 @@ adopt_or_clean(struct daemon *d, const char *name)
 			(void)kill(sf.qrexec_pid, SIGTERM);
 		if (sf.init_pid > 1 && same_process(sf.init_pid, sf.init_start))
 			(void)kill(-sf.init_pid, SIGKILL);
-		if (str_printf(path, sizeof(path), "%s/vchan/%u",
-		        d->cfg.run_dir, sf.qid) == 0 &&
-		    sf.qid > 0)
+		if (sf.domid > 0 &&
+		    str_printf(path, sizeof(path), "%s/vchan/%u",
+		        d->cfg.run_dir, sf.domid) == 0)
 			(void)fs_remove_tree(path);
 		if (qpath(d, path, sizeof(path), name, NULL) == 0)
 			(void)fs_remove_tree(path);
@@ -1011,6 +1061,9 @@ adopt_or_clean(struct daemon *d, const char *name)
 	r = running_new(d, &q);
 	if (r == NULL)
 		return;
+	r->rt.domid = sf.domid;
+	if (sf.domid >= d->next_domid)
+		d->next_domid = sf.domid + 1;
 	r->init_pid = sf.init_pid;
 	r->rt.start_time = sf.start_time;
 	(void)str_copy(r->lower, sizeof(r->lower), sf.lower);

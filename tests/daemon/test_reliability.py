@@ -442,6 +442,43 @@ def test_restart_kills_starting_qube():
         d.close()
 
 
+def test_domain_ids_are_fresh():
+    # a domain id names a running qube's channel directory: a new start
+    # never gets the id of one that just stopped (its qrexec-daemon may
+    # still be reconnecting there), nor one whose directory is left over,
+    # nor, after a restart, the id of a qube adopted as running
+    d = bh.Bulkheadd().start()
+    try:
+        d.create("TemplateVM", "tpl", "black")
+        d.create("AppVM", "work", "red", "tpl")
+        d.create("AppVM", "work2", "blue", "tpl")
+        seen = []
+        for _ in range(3):
+            d.call("admin.vm.Start", "work")
+            seen.append(int(d.prop("work", "xid")[0]))
+            d.call("admin.vm.Kill", "work")
+            bh.wait_for(lambda: d.qubes()["work"]["state"] == "Halted",
+                        "halt")
+        assert len(set(seen)) == 3 and min(seen) > 0, seen
+        d.call("admin.vm.Start", "work")
+        adopted = int(d.prop("work", "xid")[0])
+        d.stop(signal.SIGKILL)
+        d.start()
+        assert int(d.prop("work", "xid")[0]) == adopted
+        stale = [adopted + i for i in range(1, 4)]
+        for x in stale:
+            os.makedirs(os.path.join(d.run, "vchan", str(x)))
+        d.call("admin.vm.Start", "work2")
+        x2 = int(d.prop("work2", "xid")[0])
+        assert x2 not in stale + seen + [adopted], (x2, stale, seen)
+        d.call("admin.vm.Kill", "work")
+        d.call("admin.vm.Kill", "work2")
+        for x in stale:
+            os.rmdir(os.path.join(d.run, "vchan", str(x)))
+    finally:
+        d.close()
+
+
 def test_orphan_qrexec_daemon_exits():
     # bulkheadd gone, the qube dead, its channel directory removed (a
     # cleaned-up run directory): its qrexec-daemon does not wait forever
@@ -450,7 +487,7 @@ def test_orphan_qrexec_daemon_exits():
         d.create("TemplateVM", "tpl", "black")
         d.create("AppVM", "work", "red", "tpl")
         d.call("admin.vm.Start", "work")
-        qid = int(d.prop("work", "qid")[0])
+        xid = int(d.prop("work", "xid")[0])
         daemons = [p for p in qube_pids(d) if b"qrexec-daemon" in open(
             "/proc/%d/cmdline" % p, "rb").read()]
         agents = [p for p in qube_pids(d) if p not in daemons]
@@ -460,7 +497,7 @@ def test_orphan_qrexec_daemon_exits():
             os.kill(p, signal.SIGKILL)
         time.sleep(0.3)
         assert os.path.exists("/proc/%d" % daemons[0]), "exited too early"
-        shutil.rmtree(os.path.join(d.run, "vchan", str(qid)))
+        shutil.rmtree(os.path.join(d.run, "vchan", str(xid)))
         bh.wait_for(lambda: not os.path.exists("/proc/%d" % daemons[0]) or
                     open("/proc/%d/stat" % daemons[0]).read().split()[2] ==
                     "Z", "the orphan qrexec-daemon to exit")
@@ -481,6 +518,7 @@ try:
         test_shutdown_after_a_timeout,
         test_failed_starts_leave_no_disposables,
         test_second_start_waits_for_the_first,
+        test_domain_ids_are_fresh,
     ])
 finally:
     pass
