@@ -291,6 +291,8 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	if (rc == 0)
 		rc = push(&v, "--qid=%u", q->qid);
 	if (rc == 0)
+		rc = push(&v, "--domid=%u", r->rt.domid);
+	if (rc == 0)
 		rc = root_args(d, q, r, &v, err, errlen);
 	if (rc == 0)
 		rc = push(&v, "--volatile=%s", p);

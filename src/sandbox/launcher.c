@@ -57,6 +57,7 @@ struct layer {
 struct args {
 	char name[32];
 	uint32_t qid;
+	uint32_t domid; /* the qube's channel address (VCHAN_DOMAIN) */
 	uint32_t base;
 	bool host_root;          /* the embedded host template */
 	char host_etc[PATH_MAX]; /* its /etc layer */
@@ -145,10 +146,14 @@ static void
 usage(FILE *f, int code)
 {
 	(void)fprintf(f,
-	    "usage: bulkhead-sandbox --name NAME --qid N [layout] [limits]\n"
+	    "usage: bulkhead-sandbox --name NAME --qid N [--domid N] [layout]\n"
+	    "                        [limits]\n"
 	    "\n"
 	    "Build and run one namespace qube (started by bulkheadd).\n"
 	    "\n"
+	    "  --domid N                the qube's domain id this start, which\n"
+	    "                           its agent answers to (default: N of\n"
+	    "                           --qid)\n"
 	    "Layout:\n"
 	    "  --host-root ETCDIR       the host template: the host's /usr,\n"
 	    "                           read-only, with ETCDIR as /etc\n"
@@ -182,6 +187,7 @@ parse_args(int argc, char **argv)
 	enum {
 		O_NAME = 0x100,
 		O_QID,
+		O_DOMID,
 		O_HOST,
 		O_LOWER,
 		O_UPPER,
@@ -201,6 +207,7 @@ parse_args(int argc, char **argv)
 	static const struct option lo[] = {
 	    {"name", required_argument, NULL, O_NAME},
 	    {"qid", required_argument, NULL, O_QID},
+	    {"domid", required_argument, NULL, O_DOMID},
 	    {"host-root", required_argument, NULL, O_HOST},
 	    {"lower", required_argument, NULL, O_LOWER},
 	    {"upper", required_argument, NULL, O_UPPER},
@@ -233,6 +240,12 @@ parse_args(int argc, char **argv)
 			break;
 		case O_QID:
 			if (parse_u32(optarg, 10000, &A.qid) < 0 || A.qid == 0)
+				goto bad;
+			break;
+		case O_DOMID:
+			/* bulkheadd's range: 1..0x7fef, as Xen's */
+			if (parse_u32(optarg, 0x7fef, &A.domid) < 0 ||
+			    A.domid == 0)
 				goto bad;
 			break;
 		case O_HOST:
@@ -1090,7 +1103,7 @@ qube_child(void *arg)
 	{
 		char id[16];
 
-		(void)snprintf(id, sizeof(id), "%u", A.qid);
+		(void)snprintf(id, sizeof(id), "%u", A.domid ? A.domid : A.qid);
 		(void)setenv("VCHAN_DOMAIN", id, 1);
 	}
 	execl(init, "bulkhead-init", (char *)NULL);
