@@ -1,0 +1,447 @@
+/*
+ * unpack.c - the qubes.Filecopy receiver: reads another qube's stream and
+ * creates its files beneath one directory.
+ *
+ * Everything read is hostile.  Headers, names and link targets pass
+ * lib/proto/filecopy.c's validators before anything acts on them; every
+ * path is resolved beneath the target with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_SYMLINKS), so neither a name nor a symlink the stream made
+ * can lead outside; nothing existing is overwritten (O_EXCL, linkat,
+ * RENAME_NOREPLACE); a file appears under its name only when complete.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "filecopy/filecopy.h"
+#include "lib/io.h"
+#include "lib/util.h"
+
+#define RD_BUF_SIZE (256u * 1024u)
+/* files larger than this are checked against the free space first */
+#define SPACE_CHECK_MIN (1u << 20)
+
+struct rd {
+	int fd;
+	unsigned char *buf;
+	size_t pos, end;
+	uLong crc;
+};
+
+struct ctx {
+	struct rd rd;
+	int target_fd;
+	const struct unpack_opts *o;
+	struct unpack_result *res;
+	/* the last parent directory opened, kept for the next entries */
+	char parent[FILECOPY_NAME_MAX + 1];
+	int parent_fd;
+	unsigned long tmp_seq;
+	char name[FILECOPY_NAME_MAX + 1];
+	char link[FILECOPY_LINK_MAX + 1];
+};
+
+/* Fill the buffer: bytes read, 0 at EOF, -errno. */
+static ssize_t
+rd_fill(struct rd *r)
+{
+	ssize_t n;
+
+	r->pos = r->end = 0;
+	do
+		n = read(r->fd, r->buf, RD_BUF_SIZE);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	r->end = (size_t)n;
+	return n;
+}
+
+/*
+ * Take n bytes from the stream (CRC included): to dst, or if dst is NULL
+ * to out_fd (file data).  at_eof is the error for a stream that ends
+ * first.
+ */
+static int
+rd_take(struct rd *r, void *dst, int out_fd, uint64_t n, int at_eof)
+{
+	unsigned char *d = dst;
+
+	while (n > 0) {
+		size_t k;
+
+		if (r->pos == r->end) {
+			ssize_t got = rd_fill(r);
+
+			if (got < 0)
+				return (int)got;
+			if (got == 0)
+				return at_eof;
+		}
+		k = r->end - r->pos;
+		if (k > n)
+			k = (size_t)n;
+		r->crc = crc32(r->crc, r->buf + r->pos, (uInt)k);
+		if (d != NULL) {
+			memcpy(d, r->buf + r->pos, k);
+			d += k;
+		} else if (out_fd >= 0) {
+			int e = io_write_all(out_fd, r->buf + r->pos, k);
+
+			if (e < 0)
+				return e;
+		}
+		r->pos += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/*
+ * Open the directory rel (no leading or trailing '/', already checked)
+ * beneath dirfd, never through a symlink, never leaving dirfd.
+ */
+static int
+open_beneath(int dirfd, const char *rel)
+{
+	struct open_how how = {
+	    .flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+	        RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+	};
+	long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	char part[FILECOPY_NAME_MAX + 1];
+	const char *s = rel;
+	int cur = -1;
+
+	if (fd >= 0)
+		return (int)fd;
+	if (errno == ELOOP || errno == EXDEV)
+		return -ENOTDIR; /* a symlink or a mount point on the way */
+	if (errno != ENOSYS)
+		return -errno;
+	/* before Linux 5.6: one component at a time, O_NOFOLLOW each */
+	while (*s) {
+		size_t n = strcspn(s, "/");
+		int next;
+
+		memcpy(part, s, n);
+		part[n] = '\0';
+		next = openat(cur < 0 ? dirfd : cur, part,
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (next < 0) {
+			int e = errno == ELOOP ? -ENOTDIR : -errno;
+
+			close_fd(&cur);
+			return e;
+		}
+		close_fd(&cur);
+		cur = next;
+		s += n;
+		if (*s == '/')
+			s++;
+	}
+	return cur;
+}
+
+/*
+ * The directory an entry goes in, and the entry's last component.  The fd
+ * belongs to ctx (do not close it).
+ */
+static int
+parent_of(struct ctx *c, const char *name, const char **ret_last)
+{
+	const char *slash = strrchr(name, '/');
+	size_t plen;
+	int fd;
+
+	if (slash == NULL) {
+		*ret_last = name;
+		return c->target_fd;
+	}
+	plen = (size_t)(slash - name);
+	*ret_last = slash + 1;
+	if (c->parent_fd >= 0 && strlen(c->parent) == plen &&
+	    memcmp(c->parent, name, plen) == 0)
+		return c->parent_fd;
+	memcpy(c->parent, name, plen);
+	c->parent[plen] = '\0';
+	close_fd(&c->parent_fd);
+	fd = open_beneath(c->target_fd, c->parent);
+	if (fd < 0) {
+		c->parent[0] = '\0';
+		return fd;
+	}
+	c->parent_fd = fd;
+	return fd;
+}
+
+static int
+count_entry(struct ctx *c)
+{
+	if (c->o->max_files && c->res->files >= c->o->max_files) {
+		(void)fprintf(stderr,
+		    "qfile-unpacker: more than %llu files: refused\n",
+		    (unsigned long long)c->o->max_files);
+		return -EDQUOT;
+	}
+	c->res->files++;
+	return 0;
+}
+
+/* setuid and setgid bits never come from another qube */
+static mode_t
+safe_perm(uint32_t perm)
+{
+	return (mode_t)(perm & 07777u & ~(unsigned)(S_ISUID | S_ISGID));
+}
+
+static int
+set_attrs(int fd, const struct filecopy_entry *e)
+{
+	struct timespec ts[2] = {
+	    {.tv_sec = e->atime.sec, .tv_nsec = e->atime.nsec},
+	    {.tv_sec = e->mtime.sec, .tv_nsec = e->mtime.nsec},
+	};
+
+	if (fchmod(fd, safe_perm(e->perm)) < 0 || futimens(fd, ts) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+do_dir(struct ctx *c, const struct filecopy_entry *e)
+{
+	const char *last;
+	int pfd = parent_of(c, c->name, &last), fd, r;
+
+	if (pfd < 0)
+		return pfd;
+	if (mkdirat(pfd, last, 0700) == 0) {
+		r = count_entry(c);
+		if (r < 0)
+			(void)unlinkat(pfd, last, AT_REMOVEDIR);
+		return r;
+	}
+	if (errno != EEXIST)
+		return -errno;
+	/* seen before (its header after its contents), or already there */
+	fd = open_beneath(pfd, last);
+	if (fd < 0)
+		return fd;
+	r = set_attrs(fd, e);
+	(void)close(fd);
+	return r;
+}
+
+static int
+do_symlink(struct ctx *c, const struct filecopy_entry *e)
+{
+	char untrusted_target[FILECOPY_LINK_MAX];
+	const char *last;
+	int pfd, r;
+
+	r = rd_take(&c->rd, untrusted_target, -1, e->filelen, -EREMOTEIO);
+	if (r < 0)
+		return r;
+	r = proto_filecopy_link_parse(untrusted_target, (size_t)e->filelen,
+	    c->name, c->o->allow_all_names, c->o->allow_unsafe_symlinks,
+	    c->link);
+	if (r < 0)
+		return r;
+	pfd = parent_of(c, c->name, &last);
+	if (pfd < 0)
+		return pfd;
+	if ((r = count_entry(c)) < 0)
+		return r;
+	if (symlinkat(c->link, pfd, last) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The data of a file, from the stream into fd. */
+static int
+take_data(struct ctx *c, int fd, const struct filecopy_entry *e)
+{
+	int r = rd_take(&c->rd, NULL, fd, e->filelen, -(int)FILECOPY_LEGAL_EOF);
+
+	if (r == 0)
+		c->res->bytes += e->filelen;
+	return r;
+}
+
+static int
+do_file(struct ctx *c, const struct filecopy_entry *e)
+{
+	const char *last;
+	char tmp[64], fdname[16];
+	struct stat st;
+	int pfd, fd, r;
+
+	pfd = parent_of(c, c->name, &last);
+	if (pfd < 0)
+		return pfd;
+	/* found now rather than after all its data */
+	if (fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return -EEXIST;
+	if (c->o->max_bytes && e->filelen > c->o->max_bytes - c->res->bytes) {
+		(void)fprintf(stderr,
+		    "qfile-unpacker: more than %llu bytes: refused\n",
+		    (unsigned long long)c->o->max_bytes);
+		return -EDQUOT;
+	}
+	if (e->filelen >= SPACE_CHECK_MIN) {
+		struct statvfs sv;
+
+		if (fstatvfs(pfd, &sv) == 0 &&
+		    e->filelen / sv.f_frsize >= sv.f_bavail)
+			return -ENOSPC;
+	}
+	if ((r = count_entry(c)) < 0)
+		return r;
+	/* nameless until complete */
+	fd = c->o->proc_fd_dir >= 0 ?
+	    openat(pfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600) :
+	    -1;
+	if (fd >= 0) {
+		r = take_data(c, fd, e);
+		if (r == 0)
+			r = set_attrs(fd, e);
+		if (r == 0) {
+			(void)snprintf(fdname, sizeof(fdname), "%d", fd);
+			if (linkat(c->o->proc_fd_dir, fdname, pfd, last,
+			        AT_SYMLINK_FOLLOW) < 0)
+				r = -errno;
+		}
+		(void)close(fd);
+		return r;
+	}
+	/* no O_TMPFILE here: a hidden name, renamed when complete */
+	(void)snprintf(tmp, sizeof(tmp), ".qfile-unpacker.%d.%lu.part",
+	    (int)getpid(), ++c->tmp_seq);
+	fd = openat(pfd, tmp,
+	    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = take_data(c, fd, e);
+	if (r == 0)
+		r = set_attrs(fd, e);
+	(void)close(fd);
+	if (r == 0 && renameat2(pfd, tmp, pfd, last, RENAME_NOREPLACE) < 0) {
+		r = -errno;
+		/* a file system without RENAME_NOREPLACE: link it instead */
+		if (r == -EINVAL)
+			r = linkat(pfd, tmp, pfd, last, 0) < 0 ? -errno : 0;
+	}
+	/* gone if renamed; otherwise linked, or a failure: drop it */
+	(void)unlinkat(pfd, tmp, 0);
+	return r;
+}
+
+static int
+unpack_loop(struct ctx *c)
+{
+	for (;;) {
+		struct filecopy_header untrusted_hdr;
+		char untrusted_name[FILECOPY_NAME_MAX + 1];
+		struct filecopy_entry e;
+		int r;
+
+		r = rd_take(&c->rd, &untrusted_hdr, -1, sizeof(untrusted_hdr),
+		    -EREMOTEIO);
+		if (r < 0)
+			return r;
+		r = proto_filecopy_header_parse(&untrusted_hdr, &e);
+		if (r <= 0)
+			return r; /* the end marker, or a bad header */
+		r = rd_take(&c->rd, untrusted_name, -1, e.namelen, -EREMOTEIO);
+		if (r < 0)
+			return r;
+		r = proto_filecopy_name_parse(
+		    untrusted_name, e.namelen, c->o->allow_all_names, c->name);
+		if (r < 0) {
+			/* reported back to the sender, who made it */
+			size_t n = strnlen(untrusted_name, e.namelen);
+
+			n = n < FILECOPY_NAME_MAX ? n : FILECOPY_NAME_MAX;
+			memcpy(c->res->last_name, untrusted_name, n);
+			c->res->last_name[n] = '\0';
+			return r;
+		}
+		memcpy(c->res->last_name, c->name, strlen(c->name) + 1);
+		switch (e.type) {
+		case FILECOPY_DIR:
+			r = do_dir(c, &e);
+			break;
+		case FILECOPY_SYMLINK:
+			r = do_symlink(c, &e);
+			break;
+		case FILECOPY_FILE:
+			r = do_file(c, &e);
+			break;
+		}
+		if (r < 0)
+			return r;
+	}
+}
+
+int
+unpack_stream(int in_fd, int target_fd, const struct unpack_opts *o,
+    struct unpack_result *res)
+{
+	struct ctx *c = calloc(1, sizeof(*c));
+	int r;
+
+	memset(res, 0, sizeof(*res));
+	if (c == NULL)
+		return -ENOMEM;
+	c->rd.fd = in_fd;
+	c->rd.crc = crc32(0L, Z_NULL, 0);
+	c->rd.buf = malloc(RD_BUF_SIZE);
+	c->target_fd = target_fd;
+	c->o = o;
+	c->res = res;
+	c->parent_fd = -1;
+	if (c->rd.buf == NULL) {
+		free(c);
+		return -ENOMEM;
+	}
+	r = unpack_loop(c);
+	if (r == 0 && syncfs(target_fd) < 0)
+		r = -errno;
+	res->error = r < 0 ? (uint32_t)-r : 0;
+	res->crc = (uint32_t)c->rd.crc;
+	close_fd(&c->parent_fd);
+	free(c->rd.buf);
+	free(c);
+	return r;
+}
+
+int
+unpack_send_result(int out_fd, const struct unpack_result *res)
+{
+	struct {
+		struct filecopy_result r;
+		struct filecopy_result_ext x;
+	} __attribute__((packed)) h;
+	size_t n = strlen(res->last_name);
+	int r;
+
+	memset(&h, 0, sizeof(h));
+	h.r.error_code = res->error;
+	h.r.crc32 = res->crc;
+	h.x.last_namelen = (uint32_t)n;
+	r = io_write_all(out_fd, &h, sizeof(h));
+	if (r == 0)
+		r = io_write_all(out_fd, res->last_name, n);
+	return r;
+}
