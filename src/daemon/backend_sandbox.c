@@ -38,7 +38,8 @@ int find_program(struct daemon *d, const char *name, char *out, size_t n);
 
 /* Programs a qube gets in /run/bulkhead/bin. */
 static const char *const qube_tools[] = {"bulkhead-init", "qrexec-agent",
-    "qrexec-client-vm", "qfile-agent", "qfile-unpacker"};
+    "qrexec-client-vm", "qfile-agent", "qfile-unpacker", "qvm-copy",
+    "qvm-move", "qvm-copy-to-vm", "qvm-move-to-vm"};
 
 /*
  * bulkhead's own services for qubes (qubes.VMShell, ...): in the build

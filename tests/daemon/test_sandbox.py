@@ -622,6 +622,70 @@ def test_dispvm_call_and_autostart():
     assert D.qubes()["other"]["state"] == "Running"
 
 
+def tree_listing(qube, where):
+    rc, out, err = sh(qube, "cd %s && find t -printf '%%P %%m %%s %%y %%l\\n' "
+                      "| sort && md5sum t/sub/big" % where, user="user")
+    assert rc == 0, (rc, out, err)
+    return out
+
+
+def test_filecopy():
+    # qvm-copy, qvm-move, qvm-copy-to-vm in a qube, bulkhead's
+    # qubes.Filecopy service and qfile-unpacker in the other, by policy
+    with open(os.path.join(D.conf, "policy.d", "30-filecopy.policy"),
+              "w") as f:
+        f.write("qubes.Filecopy * work @default allow target=other\n"
+                "qubes.Filecopy * work other allow\n"
+                "qubes.Filecopy * other @anyvm deny\n")
+    for q in ("work", "other"):
+        if D.qubes()[q]["state"] != "Running":
+            D.call("admin.vm.Start", q)
+    # the policy daemon reloads a little later: until a copy goes through
+    deadline = time.monotonic() + 20
+    for i in range(1000):
+        rc, out, err = sh("work", "echo p > ~/probe%d && "
+                          "qvm-copy-to-vm other ~/probe%d" % (i, i),
+                          user="user")
+        if rc == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert rc == 0, (rc, out, err)
+    rc, out, err = sh("work", "mkdir -p ~/t/sub/empty && echo hi > ~/t/a && "
+                      ": > ~/t/sub/zero && head -c 3000000 /dev/urandom "
+                      "> ~/t/sub/big && ln -s ../a ~/t/sub/link && "
+                      "chmod 750 ~/t/sub && chmod 4755 ~/t/a && "
+                      "qvm-copy --without-progress ~/t", user="user")
+    assert rc == 0, (rc, out, err)
+    sent = tree_listing("work", "~")
+    got = tree_listing("other", "~/QubesIncoming/work")
+    # the setuid bit is dropped on the way, nothing else changes
+    assert got == sent.replace("a 4755 ", "a 755 "), (sent, got)
+    # the same name again: refused, the first copy intact
+    rc, out, err = sh("work", "qvm-copy ~/t", user="user")
+    assert rc == 1 and "already" in err, (rc, out, err)
+    assert tree_listing("other", "~/QubesIncoming/work") == got
+    # qvm-move removes the original only after the copy
+    rc, out, err = sh("work", "echo m > ~/m && qvm-move ~/m && "
+                      "test ! -e ~/m", user="user")
+    assert rc == 0, (rc, out, err)
+    rc, out, _ = sh("other", "cat ~/QubesIncoming/work/m", user="user")
+    assert out == "m\n", out
+    # refused by policy: nothing sent, nothing removed
+    rc, out, err = sh("other", "echo x > ~/d && qvm-move-to-vm work ~/d; "
+                      "echo rc=$?; cat ~/d", user="user")
+    assert out == "rc=1\nx\n" and "refused" in err, (out, err)
+    rc, out, _ = sh("work", "ls ~/QubesIncoming 2>&1", user="user")
+    assert "other" not in out, out
+    # a symlink that would point outside the copy stops it before sending
+    rc, out, err = sh("work", "mkdir ~/ev && ln -s /etc/passwd ~/ev/l && "
+                      "qvm-copy ~/ev", user="user")
+    assert rc == 1 and "outside" in err, (rc, out, err)
+    rc, out, _ = sh("other", "test -e ~/QubesIncoming/work/ev; echo $?",
+                    user="user")
+    assert out == "1\n", out
+    os.unlink(os.path.join(D.conf, "policy.d", "30-filecopy.policy"))
+
+
 def test_preloaded_disposables():
     # Qubes 4.3's preload-dispvm-max: N disposables ready (paused) ahead
     def ready():
@@ -741,6 +805,7 @@ try:
         test_shutdown_timeout_kills,
         test_disposable,
         test_dispvm_call_and_autostart,
+        test_filecopy,
         test_preloaded_disposables,
         test_daemon_restart_adopts,
         test_everything_stops_clean,
