@@ -68,6 +68,14 @@ int
 sock_listen(
     const char *path, mode_t mode, bool nonblock, struct sock_ident *ret_id)
 {
+	return sock_listen_owned(
+	    path, mode, (uid_t)-1, (gid_t)-1, nonblock, ret_id);
+}
+
+int
+sock_listen_owned(const char *path, mode_t mode, uid_t uid, gid_t gid,
+    bool nonblock, struct sock_ident *ret_id)
+{
 	char tmp[PATH_MAX];
 	struct sockaddr_un sa;
 	socklen_t salen;
@@ -88,7 +96,12 @@ sock_listen(
 		r = -errno;
 		goto out_close;
 	}
-	if (chmod(tmp, mode) < 0 || listen(fd, 64) < 0) {
+	/* owner and mode before the path appears: a peer never finds it
+	 * with another owner's permissions */
+	if (chmod(tmp, mode) < 0 ||
+	    ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	        chown(tmp, uid, gid) < 0) ||
+	    listen(fd, 64) < 0) {
 		r = -errno;
 		(void)unlink(tmp);
 		goto out_close;

@@ -23,6 +23,13 @@ struct sock_ident {
 int sock_listen(
     const char *path, mode_t mode, bool nonblock, struct sock_ident *ret_id);
 
+/*
+ * sock_listen, with the socket given to uid:gid ((uid_t)-1, (gid_t)-1:
+ * left alone) before it appears at path.
+ */
+int sock_listen_owned(const char *path, mode_t mode, uid_t uid, gid_t gid,
+    bool nonblock, struct sock_ident *ret_id);
+
 /* Connect to the UNIX stream socket at path (blocking). fd or -errno. */
 int sock_connect(const char *path);
 

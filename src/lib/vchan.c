@@ -81,6 +81,8 @@ int
 vchan_listen(const struct vchan_env *env, uint32_t dir_dom,
     const struct vchan_addr *a, struct vchan_listener *ret)
 {
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
 	int r;
 
 	ret->fd = -1;
@@ -95,10 +97,6 @@ vchan_listen(const struct vchan_env *env, uint32_t dir_dom,
 	 * relay's, for the qube's agent) is given to the directory's owner,
 	 * the qube's root: not to the qube's other users.
 	 */
-	r = sock_listen(ret->path, 0600, true, &ret->id);
-	if (r < 0)
-		return r;
-	ret->fd = r;
 	if (geteuid() == 0) {
 		char dir[PATH_MAX];
 		struct stat st;
@@ -106,14 +104,22 @@ vchan_listen(const struct vchan_env *env, uint32_t dir_dom,
 		r = vchan_dir_path(env, dir_dom, dir, sizeof(dir));
 		if (r == 0 && stat(dir, &st) < 0)
 			r = -errno;
-		if (r == 0 && st.st_uid != 0 &&
-		    chown(ret->path, st.st_uid, st.st_gid) < 0)
-			r = -errno;
-		if (r < 0) {
-			vchan_listener_close(ret);
+		if (r < 0)
 			return r;
+		/*
+		 * Given away before it appears: the qube's agent may be
+		 * connecting already (it retries while the path is missing,
+		 * not while it is root's).
+		 */
+		if (st.st_uid != 0) {
+			uid = st.st_uid;
+			gid = st.st_gid;
 		}
 	}
+	r = sock_listen_owned(ret->path, 0600, uid, gid, true, &ret->id);
+	if (r < 0)
+		return r;
+	ret->fd = r;
 	return 0;
 }
 

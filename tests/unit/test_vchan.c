@@ -10,6 +10,7 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "lib/sock.h"
 #include "lib/vchan.h"
 #include "unit.h"
 
@@ -202,6 +204,71 @@ test_listen_owner(void **state)
 	assert_int_equal(st.st_gid, 1234567);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	vchan_listener_close(&l);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/*
+ * The qube's agent connects to a data channel as soon as it hears of it,
+ * possibly before the admin side's listener is there: it retries while
+ * the path is missing, and must never find the socket still root's (it
+ * did, between the rename into place and the chown, and the call hung).
+ * A child with the qube's uid connects in a loop while the listener is
+ * made and closed again and again: no connect may see EACCES.
+ */
+static void
+test_listen_owner_before_visible(void **state)
+{
+	struct fixture *f = *state;
+	struct vchan_env env = f->env;
+	struct vchan_addr a = {.server_dom = 0, .client_dom = 8, .port = 800};
+	struct vchan_listener l;
+	char dir[PATH_MAX], path[PATH_MAX];
+	int status, i, stop[2];
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	env.layout = VCHAN_LAYOUT_PER_QUBE;
+	/* the child must reach dir/8, as a qube reaches its directory */
+	assert_int_equal(chmod(f->dir, 0711), 0);
+	assert_int_equal(vchan_dir_path(&env, 8, dir, sizeof(dir)), 0);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chown(dir, 1234568, 1234568), 0);
+	assert_int_equal(vchan_path(&env, 8, &a, path, sizeof(path)), 0);
+	assert_int_equal(pipe(stop), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		unsigned denied = 0;
+
+		(void)close(stop[1]);
+		(void)fcntl(stop[0], F_SETFL, O_NONBLOCK);
+		if (setgid(1234568) < 0 || setuid(1234568) < 0)
+			_exit(2);
+		for (;;) {
+			char c;
+			int fd = sock_connect(path);
+
+			if (fd == -EACCES)
+				denied++;
+			if (fd >= 0)
+				(void)close(fd);
+			if (read(stop[0], &c, 1) == 0)
+				break;
+		}
+		_exit(denied == 0 ? 0 : 1);
+	}
+	(void)close(stop[0]);
+	for (i = 0; i < 3000; i++) {
+		assert_int_equal(vchan_listen(&env, 8, &a, &l), 0);
+		vchan_listener_close(&l);
+	}
+	(void)close(stop[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 	assert_int_equal(rmdir(dir), 0);
 }
 
@@ -445,6 +512,7 @@ main(void)
 	    T(test_env),
 	    T(test_paths),
 	    T(test_listen_owner),
+	    T(test_listen_owner_before_visible),
 	    T(test_listen_accept_connect),
 	    T(test_accept_timeout),
 	    T(test_listener_close),
