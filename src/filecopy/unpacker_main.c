@@ -289,5 +289,11 @@ main(int argc, char **argv)
 	/* the sender learns the outcome either way */
 	(void)unpack_send_result(1, res);
 	free(res);
-	return r < 0 ? (int)((uint32_t)-r % 256) : 0;
+	/*
+	 * _exit: what runs at exit() may make calls the allowlist forbids
+	 * (a sanitizer's leak check does: gettid, clone, ptrace), and
+	 * there is nothing left to clean up.
+	 */
+	(void)fflush(NULL);
+	_exit(r < 0 ? (int)((uint32_t)-r % 256) : 0);
 }
