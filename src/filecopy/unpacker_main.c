@@ -192,7 +192,9 @@ main(int argc, char **argv)
 			    argv[optind]);
 			return 2;
 		}
-		if (geteuid() != 0 && uid32 != getuid()) {
+		/* the real uid decides: installed setuid root (as Qubes'),
+		 * a caller may still name only itself */
+		if (getuid() != 0 && uid32 != getuid()) {
 			(void)fprintf(stderr,
 			    "qfile-unpacker: only root may unpack as another "
 			    "user (uid %u)\n",
@@ -208,6 +210,13 @@ main(int argc, char **argv)
 		gid = pw->pw_gid;
 	/* become the receiving user before touching anything */
 	if (geteuid() == 0 && uid != 0) {
+		/* its group comes from passwd: never keep root's */
+		if (pw == NULL) {
+			(void)fprintf(stderr,
+			    "qfile-unpacker: uid %u is not a user here\n",
+			    (unsigned)uid);
+			return 1;
+		}
 		if (setgroups(0, NULL) < 0 || setgid(gid) < 0 ||
 		    setuid(uid) < 0) {
 			(void)fprintf(stderr,
