@@ -38,8 +38,9 @@ int find_program(struct daemon *d, const char *name, char *out, size_t n);
 
 /* Programs a qube gets in /run/bulkhead/bin. */
 static const char *const qube_tools[] = {"bulkhead-init", "qrexec-agent",
-    "qrexec-client-vm", "qfile-agent", "qfile-unpacker", "qvm-copy",
-    "qvm-move", "qvm-copy-to-vm", "qvm-move-to-vm"};
+    "qrexec-client-vm", "qfile-agent", "qfile-unpacker", "qvm-copy", "qvm-move",
+    "qvm-copy-to-vm", "qvm-move-to-vm", "qopen-in-vm", "vm-file-editor",
+    "qvm-open-in-vm", "qvm-open-in-dvm", "bulkhead-open", "qubes-vmexec"};
 
 /*
  * bulkhead's own services for qubes (qubes.VMShell, ...): in the build

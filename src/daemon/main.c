@@ -7,6 +7,7 @@
  * runs until SIGTERM/SIGINT.  Qubes keep running when bulkheadd stops; a
  * new bulkheadd adopts them.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -295,6 +296,55 @@ install_admin_services(struct daemon *d)
 	}
 }
 
+/*
+ * bulkhead's admin-side services (qubes.GetDate, ...), from the build tree
+ * beside the programs or installed under libexec: linked into
+ * RUN/qubes-rpc-dom0 (CONF/qubes-rpc-dom0, the admin's own, is looked up
+ * first).
+ */
+static void
+install_dom0_services(struct daemon *d)
+{
+	static const char *const rel[] = {
+	    "/../qubes-rpc-dom0", "/../libexec/bulkhead/qubes-rpc-dom0"};
+	static const char *const sys[] = {
+	    "/usr/local/libexec/bulkhead/qubes-rpc-dom0",
+	    "/usr/libexec/bulkhead/qubes-rpc-dom0"};
+	char dir[PATH_MAX] = "", p[PATH_MAX];
+	struct dirent *de;
+	size_t i;
+	DIR *dh;
+
+	for (i = 0; i < ARRAY_SIZE(rel) && dir[0] == '\0'; i++)
+		if (str_printf(p, sizeof(p), "%s%s", d->cfg.bin_dir, rel[i]) ==
+		        0 &&
+		    realpath(p, dir) == NULL)
+			dir[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(sys) && dir[0] == '\0'; i++)
+		if (access(sys[i], F_OK) == 0)
+			(void)str_copy(dir, sizeof(dir), sys[i]);
+	if (dir[0] == '\0' || (dh = opendir(dir)) == NULL) {
+		log_warnx("bulkhead's admin-side services not found "
+		          "(qubes.GetDate, ...)");
+		return;
+	}
+	while ((de = readdir(dh)) != NULL) {
+		char link[PATH_MAX], target[PATH_MAX];
+
+		if (de->d_name[0] == '.' ||
+		    str_printf(
+		        target, sizeof(target), "%s/%s", dir, de->d_name) < 0 ||
+		    access(target, X_OK) < 0 ||
+		    str_printf(link, sizeof(link), "%s/qubes-rpc-dom0/%s",
+		        d->cfg.run_dir, de->d_name) < 0)
+			continue;
+		(void)unlink(link);
+		if (symlink(target, link) < 0)
+			log_warn("%s", link);
+	}
+	(void)closedir(dh);
+}
+
 struct host_tpl {
 	bool found;
 	char name[MODEL_MAX_NAME + 1];
@@ -547,6 +597,7 @@ main(int argc, char **argv)
 		fatal("listening on %s", cfg->socket);
 	}
 	install_admin_services(d);
+	install_dom0_services(d);
 	if (d->backend == &backend_sandbox)
 		ensure_host_template(d);
 	qube_reconcile(d);

@@ -114,7 +114,7 @@ find_program(struct daemon *d, const char *name, char *out, size_t n)
 	/* beside us (installed), or elsewhere in the build tree */
 	static const char *const rel[] = {"", "/..", "/../policy",
 	    "/../qrexec-daemon", "/../agent", "/../client", "/../daemon",
-	    "/../sandbox", "/../cli", "/../filecopy"};
+	    "/../sandbox", "/../cli", "/../filecopy", "/../qubes-rpc"};
 	static const char *const sys[] = {"/usr/local/bin", "/usr/bin",
 	    "/usr/local/libexec/bulkhead", "/usr/libexec/bulkhead"};
 	size_t i;
@@ -543,9 +543,10 @@ spawn_qrexec_daemon(
 	(void)str_printf(vchan, sizeof(vchan), "%s/vchan", d->cfg.run_dir);
 	(void)str_printf(policy_sock, sizeof(policy_sock),
 	    "--policy-socket=%s/policy.sock", d->cfg.run_dir);
+	/* the admin's own services first, then bulkheadd's */
 	(void)str_printf(svc, sizeof(svc),
-	    "%s/qubes-rpc-dom0:%s/qubes-rpc-dom0", d->cfg.run_dir,
-	    d->cfg.conf_dir);
+	    "%s/qubes-rpc-dom0:%s/qubes-rpc-dom0", d->cfg.conf_dir,
+	    d->cfg.run_dir);
 	(void)str_printf(domid, sizeof(domid), "%u", r->rt.domid);
 	if (prop_str(d, q, "qrexec_timeout", timeout, sizeof(timeout)) < 0)
 		(void)str_copy(timeout, sizeof(timeout), "60");

@@ -686,6 +686,85 @@ def test_filecopy():
     os.unlink(os.path.join(D.conf, "policy.d", "30-filecopy.policy"))
 
 
+def test_open_in_vm():
+    # qvm-open-in-vm / qvm-open-in-dvm: the file goes to the other qube,
+    # its handler edits it, the edit comes back; view-only changes
+    # nothing; a URL goes by qubes.OpenURL, which takes only http(s)/ftp
+    with open(os.path.join(D.conf, "policy.d", "30-open.policy"),
+              "w") as f:
+        f.write("qubes.OpenInVM * work other allow\n"
+                "qubes.OpenInVM * work @dispvm allow\n"
+                "qubes.OpenURL * work other allow\n")
+    D.call("admin.vm.property.Set", "work", "default_dispvm", "dvm")
+    handler = ("mkdir -p /rw/config && printf '#!/bin/sh\\ncase \"$1\" in "
+               "*://*) echo \"$1\" >> ~/urls ;; *) chmod u+w \"$1\" && "
+               "echo \"edited in $(hostname)\" >> \"$1\" ;; esac\\n' > /rw/config/bulkhead-open "
+               "&& chmod 755 /rw/config/bulkhead-open")
+    for q in ("other", "dvm"):
+        if D.qubes()[q]["state"] != "Running":
+            D.call("admin.vm.Start", q)
+        rc, out, err = sh(q, handler)
+        assert rc == 0, (q, rc, out, err)
+    # the disposable gets dvm's private volume as it is when dvm stops
+    D.call("admin.vm.Shutdown", "dvm", "wait")
+    for q in ("work", "other"):
+        if D.qubes()[q]["state"] != "Running":
+            D.call("admin.vm.Start", q)
+    deadline = time.monotonic() + 20
+    while True:
+        rc, out, err = sh("work", "echo doc > ~/doc.txt && "
+                          "qvm-open-in-vm other ~/doc.txt && cat ~/doc.txt",
+                          user="user")
+        if rc == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert rc == 0 and out == "doc\nedited in other\n", (rc, out, err)
+    # view-only: the handler edits (it may), nothing comes back
+    rc, out, err = sh("work", "echo ro > ~/ro.txt && qvm-open-in-vm "
+                      "--view-only other ~/ro.txt && cat ~/ro.txt",
+                      user="user")
+    assert rc == 0 and out == "ro\n", (rc, out, err)
+    # nothing left behind in the other qube
+    rc, out, _ = sh("other", "ls /tmp | grep -c '^work-' || true")
+    assert out.strip() == "0", out
+    rc, out, err = sh("work", "echo d > ~/d.txt && qvm-open-in-dvm ~/d.txt "
+                      "&& cat ~/d.txt", user="user")
+    assert rc == 0 and out.startswith("d\nedited in disp"), (rc, out, err)
+    rc, out, err = sh("work", "qvm-open-in-vm other https://example.org/x "
+                      "&& qvm-open-in-vm other 'javascript://alert(1)'; "
+                      "echo rc=$?", user="user")
+    assert out.strip() == "rc=1", (out, err)
+    rc, out, _ = sh("other", "cat ~/urls", user="user")
+    assert out == "https://example.org/x\n", out
+    # refused by policy (no rule for work -> dvm itself)
+    rc, out, err = sh("work", "qvm-open-in-vm dvm ~/d.txt; echo rc=$?",
+                      user="user")
+    assert out.strip().endswith("rc=126"), (out, err)
+    os.unlink(os.path.join(D.conf, "policy.d", "30-open.policy"))
+
+
+def test_vmexec_and_getdate():
+    # qubes.VMExec+ARG runs the decoded command without a shell; a bad
+    # encoding runs nothing.  qubes.GetDate answers on the admin side.
+    if D.qubes()["work"]["state"] != "Running":
+        D.call("admin.vm.Start", "work")
+    rc, out, err = D.qrexec_client(
+        "work", "user:QUBESRPC qubes.VMExec+sh+--c+echo-20-22-241-22+sh+x-3By "
+        "dom0")
+    assert rc == 0 and out == b"x;y\n", (rc, out, err)
+    rc, out, err = D.qrexec_client(
+        "work", "user:QUBESRPC qubes.VMExec+touch+-2Ftmp-2Fbad+-2b dom0")
+    assert rc != 0 and b"not a valid encoded command" in err, (rc, out, err)
+    rc, out, _ = sh("work", "test -e /tmp/bad; echo $?")
+    assert out == "1\n", out
+    with open(os.path.join(D.conf, "policy.d", "30-date.policy"), "w") as f:
+        f.write("qubes.GetDate * work @adminvm allow target=dom0\n")
+    out = poll_rc("work", "dom0", "qubes.GetDate", "rc=0\n", "GetDate")
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00\nrc=0\n$",
+                    out), out
+    os.unlink(os.path.join(D.conf, "policy.d", "30-date.policy"))
+
+
 def test_preloaded_disposables():
     # Qubes 4.3's preload-dispvm-max: N disposables ready (paused) ahead
     def ready():
@@ -806,6 +885,8 @@ try:
         test_disposable,
         test_dispvm_call_and_autostart,
         test_filecopy,
+        test_open_in_vm,
+        test_vmexec_and_getdate,
         test_preloaded_disposables,
         test_daemon_restart_adopts,
         test_everything_stops_clean,
