@@ -20,6 +20,7 @@
 
 #include "filecopy/open.h"
 #include "lib/io.h"
+#include "lib/proto/qrexec.h"
 #include "lib/util.h"
 
 #define BUF_SIZE (256u * 1024u)
@@ -42,26 +43,6 @@ fail(const char *what, int e)
 	    e ? strerror(e) : "");
 	cleanup();
 	exit(1);
-}
-
-/* A qube name as bulkheadd allows them. */
-static bool
-source_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 31 ||
-	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		        (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		        c == '.'))
-			return false;
-	}
-	return true;
 }
 
 /*
@@ -116,7 +97,7 @@ main(void)
 	int fd, status, r;
 	pid_t pid;
 
-	if (src == NULL || !source_name_ok(src))
+	if (src == NULL || !proto_qube_name_valid(src))
 		fail("QREXEC_REMOTE_DOMAIN is not a qube name", 0);
 	r = io_read_all(0, untrusted_field, sizeof(untrusted_field), NULL);
 	if (r < 0)

@@ -21,6 +21,7 @@
 
 #include "filecopy/confine.h"
 #include "filecopy/filecopy.h"
+#include "lib/proto/qrexec.h"
 #include "lib/util.h"
 
 static void
@@ -67,26 +68,6 @@ usage(FILE *f, int code)
 	    "before the stream (a bad UID or directory), 2 for bad usage.\n",
 	    UNPACK_DEFAULT_MAX_FILES);
 	exit(code);
-}
-
-/* A qube name as bulkheadd allows them; anything else is not a source. */
-static bool
-source_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 31 ||
-	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		        (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		        c == '.'))
-			return false;
-	}
-	return true;
 }
 
 static int
@@ -236,7 +217,7 @@ main(int argc, char **argv)
 		const char *src = getenv("QREXEC_REMOTE_DOMAIN");
 		int home, inc;
 
-		if (src == NULL || !source_name_ok(src)) {
+		if (src == NULL || !proto_qube_name_valid(src)) {
 			(void)fprintf(stderr,
 			    "qfile-unpacker: %s (QREXEC_REMOTE_DOMAIN; "
 			    "or give UID and DIR)\n",

@@ -110,22 +110,6 @@ ask_policy_program(const struct daemon_config *cfg,
  */
 #define START_WAIT_S 3600
 
-/* A qube name as Qubes allows them (what bulkheadd hands out). */
-static bool
-qube_name_ok(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > 31 ||
-	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
-		return false;
-	for (i = 0; i < n; i++)
-		if (!proto_name_char_ok((unsigned char)s[i]) || s[i] == '@' ||
-		    s[i] == ':' || s[i] == '+')
-			return false;
-	return true;
-}
-
 /* Is the qube's daemon socket there (Qubes' test before autostart)? */
 static bool
 target_running(const struct daemon_config *cfg, const char *target)
@@ -189,7 +173,7 @@ call_disposable(const struct daemon_config *cfg, const char *dvm,
 		return r;
 	}
 	/* bulkheadd's answer, checked all the same before it names a path */
-	if (!qube_name_ok(disp)) {
+	if (!proto_qube_name_valid(disp)) {
 		log_warnx("@dispvm:%s: bad name from the admin daemon", dvm);
 		free(disp);
 		(void)sigprocmask(SIG_SETMASK, &old, NULL);

@@ -43,6 +43,7 @@
 
 #include "lib/cgroup.h"
 #include "lib/log.h"
+#include "lib/proto/qrexec.h"
 #include "lib/util.h"
 #include "sandbox/sandbox.h"
 
@@ -80,24 +81,6 @@ struct args {
 static struct args A;
 
 /* ---- argument checks ---- */
-
-static bool
-name_ok(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > 31)
-		return false;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		        (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		        c == '.'))
-			return false;
-	}
-	return true;
-}
 
 /*
  * A path argument: absolute, canonical (no symlink anywhere, no "..", no
@@ -234,7 +217,7 @@ parse_args(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (opt) {
 		case O_NAME:
-			if (!name_ok(optarg))
+			if (!proto_qube_name_valid(optarg))
 				goto bad;
 			(void)str_copy(A.name, sizeof(A.name), optarg);
 			break;

@@ -326,3 +326,22 @@ proto_data_hdr_check(uint32_t type, uint32_t len, uint32_t max_chunk)
 		return -EBADMSG;
 	}
 }
+
+bool
+proto_qube_name_valid(const char *s)
+{
+	size_t i, n = strnlen(s, 32);
+
+	if (n == 0 || n > 31 ||
+	    !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		        (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		        c == '.'))
+			return false;
+	}
+	return true;
+}

@@ -224,6 +224,14 @@ int proto_data_hdr_check(uint32_t type, uint32_t len, uint32_t max_chunk);
  */
 bool proto_name_char_ok(unsigned char c);
 bool proto_target_valid(const char *s, size_t len);
+
+/*
+ * A qube's name as bulkheadd gives them out: 1..31 characters, a letter
+ * first, then letters, digits, '_', '-' and '.'.  For names that arrive
+ * where only a plain qube name makes sense (QREXEC_REMOTE_DOMAIN, a
+ * disposable's name from the admin daemon, a launcher argument).
+ */
+bool proto_qube_name_valid(const char *s);
 bool proto_service_valid(const char *s, size_t len);
 
 #endif
