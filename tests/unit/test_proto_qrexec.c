@@ -466,6 +466,23 @@ test_names(void **state)
 	assert_int_equal(proto_max_chunk(0), 4096);
 }
 
+static void
+test_qube_name(void **state)
+{
+	static const char *const good[] = {"work", "disp1234", "a", "A-b_c.d",
+	    "abcdefghijklmnopqrstuvwxyz01234"};
+	static const char *const bad[] = {"", "1abc", "-a", ".a", "_a", "a b",
+	    "a/b", "a@b", "@dispvm", "a:b", "a+b", "caf\xc3\xa9",
+	    "abcdefghijklmnopqrstuvwxyz012345", "a\n"};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(proto_qube_name_valid(good[i]));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(proto_qube_name_valid(bad[i]));
+}
+
 int
 main(void)
 {
@@ -481,6 +498,7 @@ main(void)
 	    cmocka_unit_test(test_ident_check),
 	    cmocka_unit_test(test_trigger3),
 	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_qube_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
