@@ -1671,6 +1671,7 @@ volume_clone_to(struct daemon *d, struct conn *c, const struct api_request *r,
 		int st = 1;
 
 		(void)close(pipefd[0]);
+		daemon_child_init(pipefd[1]);
 		cp = fork();
 		if (cp == 0) {
 			execl("/bin/cp", "cp", "-a", "--reflink=auto", "--",

@@ -176,6 +176,15 @@ void api_volume_forget_conn(struct conn *c);
  */
 int fs_remove_tree(const char *path);
 
+/*
+ * In a child bulkheadd forks for a helper (rm, cp): no signal blocked (the
+ * daemon blocks them for its signalfd, and an exec keeps the mask), and
+ * no descriptor of the daemon's but 0-2 and keep (-1: none) — not its
+ * state directory lock, not its listening sockets, which would outlive
+ * it while the helper runs.
+ */
+void daemon_child_init(int keep);
+
 /* How spawn_logged() starts a program. */
 struct spawn_opts {
 	const char *log;          /* stdout and stderr appended here */

@@ -13,10 +13,30 @@
 #include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon/bulkheadd.h"
+
+void
+daemon_child_init(int keep)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	/* close_range may be missing (ENOSYS): then every fd stays, as
+	 * before; most are close-on-exec */
+	if (keep < 3) {
+		(void)syscall(SYS_close_range, 3U, ~0U, 0U);
+	} else {
+		if (keep > 3)
+			(void)syscall(
+			    SYS_close_range, 3U, (unsigned)keep - 1, 0U);
+		(void)syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U);
+	}
+}
 
 int
 fs_remove_tree(const char *path)
@@ -28,6 +48,7 @@ fs_remove_tree(const char *path)
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
+		daemon_child_init(-1);
 		execl("/bin/rm", "rm", "-rf", "--one-file-system", "--", path,
 		    (char *)NULL);
 		_exit(127);
@@ -45,6 +66,7 @@ fs_remove_tree_async(const char *path)
 
 	/* the loop's SIGCHLD handler reaps it */
 	if (pid == 0) {
+		daemon_child_init(-1);
 		execl("/bin/rm", "rm", "-rf", "--one-file-system", "--", path,
 		    (char *)NULL);
 		_exit(127);

@@ -223,6 +223,7 @@ snapshot_take(struct daemon *d, const struct db_qube *t)
 		int st = 1;
 
 		(void)close(pipefd[0]);
+		daemon_child_init(pipefd[1]);
 		cp = fork();
 		if (cp == 0) {
 			execl("/bin/cp", "cp", "-a", "--reflink=auto", "--",

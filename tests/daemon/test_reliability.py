@@ -479,6 +479,77 @@ def test_domain_ids_are_fresh():
         d.close()
 
 
+def children_of(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            out.append(int(d))
+    return out
+
+
+def test_copier_holds_nothing_of_the_daemon():
+    # the child copying a volume (and its cp) must not hold bulkheadd's
+    # state directory lock or its listening sockets (a restarted bulkheadd
+    # could not start, the socket would outlive the daemon), nor keep its
+    # blocked signals (cp could not be stopped)
+    d = bh.Bulkheadd().start()
+    try:
+        d.create("TemplateVM", "tpl", "black")
+        d.create("AppVM", "src", "red", "tpl")
+        d.create("AppVM", "dst", "red", "tpl")
+        priv = os.path.join(d.state, "qubes", "src", "private")
+        for i in range(40):
+            sub = os.path.join(priv, "d%d" % i)
+            os.makedirs(sub)
+            for j in range(500):
+                with open(os.path.join(sub, "f%d" % j), "w") as f:
+                    f.write("x")
+        token = d.call("admin.vm.volume.CloneFrom", "src", "private")
+        done = []
+        t = threading.Thread(target=lambda: done.append(d.call(
+            "admin.vm.volume.CloneTo", "dst", "private", token)))
+        t.start()
+        found = None
+        deadline = time.monotonic() + 30
+        while found is None and not done and time.monotonic() < deadline:
+            for c in children_of(d.proc.pid):
+                for g in children_of(c):
+                    try:
+                        if open("/proc/%d/comm" % g).read().strip() == "cp":
+                            found = (c, g)
+                    except OSError:
+                        pass
+            time.sleep(0.002)
+        assert found is not None, "no copy seen (it ended too soon?)"
+        lock = os.path.realpath(os.path.join(d.state, "bulkheadd.lock"))
+        for pid in found:
+            fds = []
+            for fd in os.listdir("/proc/%d/fd" % pid):
+                try:
+                    fds.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+                except OSError:
+                    pass
+            assert lock not in fds, (pid, fds)
+            assert not [f for f in fds if f.startswith("socket:")], (pid,
+                                                                     fds)
+        with open("/proc/%d/status" % found[1]) as f:
+            blk = [ln.split()[1] for ln in f if ln.startswith("SigBlk:")]
+        assert blk == ["0000000000000000"], blk
+        t.join(60)
+        assert done, "CloneTo did not return"
+        assert len(os.listdir(os.path.join(d.state, "qubes", "dst",
+                                           "private"))) == 40
+    finally:
+        d.close()
+
+
 def test_orphan_qrexec_daemon_exits():
     # bulkheadd gone, the qube dead, its channel directory removed (a
     # cleaned-up run directory): its qrexec-daemon does not wait forever
@@ -519,6 +590,7 @@ try:
         test_failed_starts_leave_no_disposables,
         test_second_start_waits_for_the_first,
         test_domain_ids_are_fresh,
+        test_copier_holds_nothing_of_the_daemon,
     ])
 finally:
     pass
