@@ -108,9 +108,10 @@ test_header_namelen(void **state)
 	h = hdr(1, S_IFREG | 0644, 0);
 	assert_int_equal(hparse(&h, &e), 1);
 	/*
-	 * The most this accepts: FILECOPY_NAME_MAX bytes and a NUL.  (Qubes'
-	 * receiver refuses namelen > 16383, one less: MAX_PATH_LENGTH - 1.)
+	 * The most this accepts: FILECOPY_NAME_MAX bytes and a NUL, namelen
+	 * 16383, as Qubes' receiver (it refuses namelen > MAX_PATH_LENGTH - 1).
 	 */
+	assert_int_equal(FILECOPY_NAME_MAX + 1, 16383);
 	h = hdr(FILECOPY_NAME_MAX + 1, S_IFREG | 0644, 0);
 	assert_int_equal(hparse(&h, &e), 1);
 	assert_int_equal(e.namelen, FILECOPY_NAME_MAX + 1);

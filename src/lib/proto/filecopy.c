@@ -22,7 +22,7 @@ proto_filecopy_header_parse(
 
 	if (h.namelen == 0)
 		return 0;
-	/* Qubes: a name of 16383 bytes and its NUL at most */
+	/* Qubes: namelen at most 16383 (a 16382-byte name and its NUL) */
 	if (h.namelen > FILECOPY_NAME_MAX + 1)
 		return -ENAMETOOLONG;
 	memset(&e, 0, sizeof(e));

@@ -46,8 +46,11 @@ struct filecopy_result_ext {
 };
 _Static_assert(sizeof(struct filecopy_result_ext) == 4, "wire size");
 
-/* Qubes' limits: a name or symlink target of at most 16383 bytes. */
-#define FILECOPY_NAME_MAX 16383u
+/*
+ * Qubes' limits: namelen (the name and its NUL) at most 16383, so a name
+ * of at most 16382 bytes; a symlink target of at most 16383 bytes.
+ */
+#define FILECOPY_NAME_MAX 16382u
 #define FILECOPY_LINK_MAX 16383u
 /* Qubes' receiver reports a stream cut inside a file's data with this. */
 #define FILECOPY_LEGAL_EOF 31415926u
