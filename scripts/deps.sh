@@ -7,7 +7,7 @@ set -u
 
 pkgs=(
 	gcc meson ninja-build pkg-config
-	libjansson-dev libseccomp-dev libcap-dev libsqlite3-dev zlib1g-dev
+	libjansson-dev libseccomp-dev libcap-dev libsqlite3-dev zlib1g-dev libisal-dev
 	python3 procps util-linux iproute2
 	debootstrap debian-archive-keyring
 )

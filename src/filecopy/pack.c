@@ -14,8 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
+#include "filecopy/crc.h"
 #include "filecopy/filecopy.h"
 #include "lib/io.h"
 #include "lib/util.h"
@@ -31,7 +30,7 @@
 struct pack {
 	int out_fd, in_fd;
 	bool ignore_symlinks;
-	uLong crc;
+	uint32_t crc;
 	struct pack_progress prog;
 	pack_progress_fn progress;
 	uint64_t last_progress;
@@ -55,7 +54,7 @@ pack_new(int out_fd, int in_fd, bool ignore_symlinks, uint64_t total,
 	p->out_fd = out_fd;
 	p->in_fd = in_fd;
 	p->ignore_symlinks = ignore_symlinks;
-	p->crc = crc32(0L, Z_NULL, 0);
+	p->crc = 0;
 	p->prog.total = total;
 	p->progress = progress;
 	return p;
@@ -230,7 +229,7 @@ send_bytes(struct pack *p, const void *data, size_t n)
 {
 	int r;
 
-	p->crc = crc32(p->crc, data, (uInt)n);
+	p->crc = filecopy_crc32(p->crc, data, n);
 	r = io_write_all(p->out_fd, data, n);
 	if (r < 0) {
 		p->failed = true;

@@ -20,8 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <zlib.h>
-
+#include "filecopy/crc.h"
 #include "filecopy/filecopy.h"
 #include "lib/io.h"
 #include "lib/util.h"
@@ -34,7 +33,7 @@ struct rd {
 	int fd;
 	unsigned char *buf;
 	size_t pos, end;
-	uLong crc;
+	uint32_t crc;
 };
 
 struct ctx {
@@ -108,7 +107,7 @@ rd_take(struct rd *r, void *dst, int out_fd, uint64_t n, int at_eof)
 		k = r->end - r->pos;
 		if (k > n)
 			k = (size_t)n;
-		r->crc = crc32(r->crc, r->buf + r->pos, (uInt)k);
+		r->crc = filecopy_crc32(r->crc, r->buf + r->pos, k);
 		if (d != NULL) {
 			memcpy(d, r->buf + r->pos, k);
 			d += k;
@@ -423,7 +422,7 @@ unpack_stream(int in_fd, int target_fd, const struct unpack_opts *o,
 	if (c == NULL)
 		return -ENOMEM;
 	c->rd.fd = in_fd;
-	c->rd.crc = crc32(0L, Z_NULL, 0);
+	c->rd.crc = 0;
 	c->rd.buf = malloc(RD_BUF_SIZE);
 	c->target_fd = target_fd;
 	c->o = o;
