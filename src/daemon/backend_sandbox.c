@@ -40,7 +40,8 @@ int find_program(struct daemon *d, const char *name, char *out, size_t n);
 static const char *const qube_tools[] = {"bulkhead-init", "qrexec-agent",
     "qrexec-client-vm", "qfile-agent", "qfile-unpacker", "qvm-copy", "qvm-move",
     "qvm-copy-to-vm", "qvm-move-to-vm", "qopen-in-vm", "vm-file-editor",
-    "qvm-open-in-vm", "qvm-open-in-dvm", "bulkhead-open", "qubes-vmexec"};
+    "qvm-open-in-vm", "qvm-open-in-dvm", "bulkhead-open", "qubes-vmexec",
+    "qubes-startapp"};
 
 /*
  * bulkhead's own services for qubes (qubes.VMShell, ...): in the build

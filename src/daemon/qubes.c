@@ -114,7 +114,8 @@ find_program(struct daemon *d, const char *name, char *out, size_t n)
 	/* beside us (installed), or elsewhere in the build tree */
 	static const char *const rel[] = {"", "/..", "/../policy",
 	    "/../qrexec-daemon", "/../agent", "/../client", "/../daemon",
-	    "/../sandbox", "/../cli", "/../filecopy", "/../qubes-rpc"};
+	    "/../sandbox", "/../cli", "/../filecopy", "/../qubes-rpc",
+	    "/../startapp"};
 	static const char *const sys[] = {"/usr/local/bin", "/usr/bin",
 	    "/usr/local/libexec/bulkhead", "/usr/libexec/bulkhead"};
 	size_t i;
