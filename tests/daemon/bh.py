@@ -178,6 +178,79 @@ class Bulkheadd:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+# Namespace qubes' host ids: UID_BASE + qid * 65536 onwards.
+UID_BASE = 1000000
+
+
+def _ppid_and_cmd(pid):
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        cmd = f.read()
+    with open("/proc/%d/stat" % pid) as f:
+        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    return ppid, cmd
+
+
+def launched_by(d, pid):
+    """Is pid a process of one of d's qubes?  Other bulkhead instances
+    (parallel tests, benchmarks) may run qubes with the same qids, so the
+    same host ids.  A qube's processes descend from its launcher, whose
+    arguments name its bulkheadd's directories; a process whose launcher
+    is gone (a leak) counts as d's."""
+    for _ in range(64):
+        try:
+            ppid, cmd = _ppid_and_cmd(pid)
+        except (OSError, ValueError, IndexError):
+            return False
+        if cmd.split(b"\0")[0].endswith(b"bulkhead-sandbox"):
+            return d.root.encode() in cmd
+        if ppid <= 1:
+            return True
+        pid = ppid
+    return True
+
+
+def qube_pids(d, qid=None):
+    """Processes of d's qubes (of the one with qid, if given)."""
+    lo, hi = (UID_BASE, 1 << 32) if qid is None else (
+        UID_BASE + qid * 65536, UID_BASE + (qid + 1) * 65536)
+    out = []
+    for e in os.listdir("/proc"):
+        if not e.isdigit():
+            continue
+        try:
+            if lo <= os.stat("/proc/" + e).st_uid < hi and \
+                    launched_by(d, int(e)):
+                out.append(int(e))
+        except OSError:
+            pass
+    return out
+
+
+def qube_cgroups(d, name=None):
+    """Cgroups of d's qubes (of the one named name, if given):
+    bulkhead-NAME-LAUNCHERPID, leaving out those whose launcher runs for
+    another bulkheadd."""
+    import re
+    pat = re.compile(r"^bulkhead-%s-([0-9]+)$" % (
+        re.escape(name) if name else ".+"))
+    found = []
+    for root, dirs, _ in os.walk("/sys/fs/cgroup"):
+        for e in dirs:
+            m = pat.match(e)
+            if not m:
+                continue
+            try:
+                _, cmd = _ppid_and_cmd(int(m.group(1)))
+                if d.root.encode() not in cmd:
+                    continue  # another instance's, alive
+            except (OSError, ValueError, IndexError):
+                pass  # its launcher is gone: a leak, counted
+            found.append(os.path.join(root, e))
+        if root.count("/") > 8:
+            dirs[:] = []
+    return found
+
+
 def wait_for(pred, what, timeout=20.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -16,7 +16,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 import bh  # noqa: E402
 from bh import ApiError, expect_exc  # noqa: E402
 
-UID_BASE = 1000000
 D = bh.Bulkheadd(backend="sandbox")
 
 
@@ -30,41 +29,9 @@ def sh(qube, cmd, user="root"):
     return rc, out.decode(errors="replace"), err.decode(errors="replace")
 
 
-def ours(pid):
-    """Is pid a process of this test's qubes?  Other bulkhead instances
-    (other tests, benchmarks) may run qubes with the same qids, so the
-    same host ids.  A qube's processes descend from its launcher, whose
-    arguments name this instance's directories; a process whose launcher
-    is gone (a leak) is counted as ours."""
-    for _ in range(64):
-        try:
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                cmd = f.read()
-            with open("/proc/%d/stat" % pid) as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            return False
-        if cmd.startswith(b"bulkhead-sandbox") or b"/bulkhead-sandbox" in \
-                cmd.split(b"\0")[0]:
-            return D.root.encode() in cmd
-        if ppid <= 1:
-            return True
-        pid = ppid
-    return True
-
-
 def sandbox_pids():
-    """Processes of this test's qubes (in a qube's uid range)."""
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            if os.stat("/proc/" + d).st_uid >= UID_BASE and ours(int(d)):
-                pids.append(int(d))
-        except OSError:
-            pass
-    return pids
+    """Processes of this test's qubes."""
+    return bh.qube_pids(D)
 
 
 def cgroup_of(path, name):
@@ -72,27 +39,8 @@ def cgroup_of(path, name):
     return re.search(r"/bulkhead-%s-[0-9]+$" % re.escape(name), path)
 
 
-def launcher_of_another(path):
-    """A cgroup whose launcher (its name's pid) runs for another
-    bulkheadd than this test's."""
-    m = re.search(r"-([0-9]+)$", path)
-    try:
-        with open("/proc/%s/cmdline" % m.group(1), "rb") as f:
-            return D.root.encode() not in f.read()
-    except (OSError, AttributeError):
-        return False
-
-
 def our_cgroups():
-    found = []
-    for root, dirs, _ in os.walk("/sys/fs/cgroup"):
-        for d in dirs:
-            p = os.path.join(root, d)
-            if d.startswith("bulkhead-") and not launcher_of_another(p):
-                found.append(p)
-        if root.count("/") > 8:
-            dirs[:] = []
-    return found
+    return bh.qube_cgroups(D)
 
 
 QIDS = {}
@@ -105,15 +53,7 @@ def qid(name):
 
 
 def pids_of(name):
-    lo = UID_BASE + qid(name) * 65536
-    out = []
-    for pid in sandbox_pids():
-        try:
-            if lo <= os.stat("/proc/%d" % pid).st_uid < lo + 65536:
-                out.append(pid)
-        except OSError:
-            pass
-    return out
+    return bh.qube_pids(D, qid(name))
 
 
 def nothing_left(names=()):

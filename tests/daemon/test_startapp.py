@@ -26,7 +26,6 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 import bh  # noqa: E402
 
-UID_BASE = 1000000
 QUBE = "sa-work"
 D = bh.Bulkheadd(backend="sandbox")
 HOME = tempfile.mkdtemp(prefix="test-startapp-home-")
@@ -92,30 +91,12 @@ def menus():
 
 
 def qube_pids():
-    """Processes in the qube's uid range (this daemon's qid)."""
-    qid = int(D.prop(QUBE, "qid")[0])
-    lo = UID_BASE + qid * 65536
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            if lo <= os.stat("/proc/" + d).st_uid < lo + 65536:
-                pids.append(int(d))
-        except OSError:
-            pass
-    return pids
+    """Processes of this test's qube."""
+    return bh.qube_pids(D, int(D.prop(QUBE, "qid")[0]))
 
 
 def our_cgroups():
-    found = []
-    for root, dirs, _ in os.walk("/sys/fs/cgroup"):
-        for d in dirs:
-            if re.match(r"^bulkhead-%s-[0-9]+$" % re.escape(QUBE), d):
-                found.append(os.path.join(root, d))
-        if root.count("/") > 8:
-            dirs[:] = []
-    return found
+    return bh.qube_cgroups(D, QUBE)
 
 
 DESKTOP = {
