@@ -215,6 +215,15 @@ snapshot_lower(struct daemon *d, const struct db_qube *t, char *out, size_t n);
 int snapshot_take(struct daemon *d, const struct db_qube *t);
 int snapshot_defers_start(
     struct daemon *d, const struct db_qube *t, struct conn *c);
+/*
+ * The same for q, an AppVM or disposable whose root comes from template
+ * t: 1 if q's start waits for a copy of t's root (t never snapshotted, or
+ * a copy under way), and happens when the copy ends; -EBUSY if it waits
+ * already or too many do; 0 if it may start now.
+ */
+#define SNAPSHOT_MAX_WAITERS 16
+int snapshot_defers_appvm_start(struct daemon *d, const struct db_qube *t,
+    const struct db_qube *q, struct conn *c);
 void snapshot_forget_conn(struct conn *c);
 void snapshot_qube_halted(
     struct daemon *d, const struct db_qube *q, const char *lower);

@@ -693,6 +693,26 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 			    q->name);
 			return -ENOENT;
 		}
+		/* a disposable's root is its DVM template's template's */
+		if (k == QC_DISPVM &&
+		    (prop_str(d, &t, "template", tname, sizeof(tname)) < 0 ||
+		        db_qube_by_name(&d->db, tname, &t) < 0)) {
+			api_reply_exc(d, c, "QubesNoTemplateError",
+			    "%s's disposable template has no template",
+			    q->name);
+			return -ENOENT;
+		}
+		rc = snapshot_defers_appvm_start(d, &t, q, c);
+		if (rc > 0) {
+			log_info("%s: starting once %s's snapshot is taken",
+			    q->name, t.name);
+			return 0;
+		}
+		if (rc < 0) {
+			api_reply_exc(d, c, "QubesVMError",
+			    "%s is already waiting to start", q->name);
+			return rc;
+		}
 	}
 	/* a template whose root is being snapshotted starts after the copy */
 	if (k == QC_TEMPLATEVM) {

@@ -37,6 +37,12 @@ struct snap_op {
 	char final[PATH_MAX]; /* root.snap-N */
 	struct conn *start;   /* an admin.vm.Start waiting for the copy */
 	bool start_pending;   /* a start with nobody to answer (autostart) */
+	/* AppVMs (and disposables) of the template waiting for the copy */
+	struct {
+		uint32_t qid;
+		struct conn *c;
+	} appvms[SNAPSHOT_MAX_WAITERS];
+	unsigned nappvms;
 	struct snap_op *next;
 };
 
@@ -154,8 +160,9 @@ done(void *arg, int fd, short revents)
 	struct snap_op *op = arg, **pp;
 	struct daemon *d = op->d;
 	struct db_qube t;
-	char status = 1;
+	char status = 1, root[PATH_MAX];
 	bool ok, have = db_qube_by_qid(&d->db, op->qid, &t) == 0;
+	unsigned i;
 
 	(void)fd, (void)revents;
 	ok = read(op->result_fd, &status, 1) == 1 && status == 0 &&
@@ -176,10 +183,43 @@ done(void *arg, int fd, short revents)
 		    have ? t.name : "?");
 		fs_remove_tree_async(op->tmp);
 	}
+	/*
+	 * A failed copy with no snapshot before it: whoever waits is told,
+	 * not started (a template would only try again, and again; an AppVM
+	 * would run on the live root).
+	 */
+	if (!ok && have && tdir(d, t.name, root, sizeof(root)) == 0 &&
+	    newest(root) == 0) {
+		if (op->start)
+			api_reply_exc(d, op->start, "QubesVMError",
+			    "%s: taking a snapshot of its root failed (see "
+			    "bulkheadd's log)",
+			    t.name);
+		for (i = 0; i < op->nappvms; i++)
+			if (op->appvms[i].c)
+				api_reply_exc(d, op->appvms[i].c,
+				    "QubesVMError",
+				    "%s: taking a snapshot of its template's root "
+				    "failed (see bulkheadd's log)",
+				    t.name);
+		free(op);
+		return;
+	}
 	if (have) {
 		gc(d, t.name);
 		if (op->start || op->start_pending)
 			(void)qube_start(d, &t, op->start);
+	}
+	for (i = 0; i < op->nappvms; i++) {
+		struct db_qube q;
+
+		if (db_qube_by_qid(&d->db, op->appvms[i].qid, &q) == 0)
+			(void)qube_start(d, &q, op->appvms[i].c);
+		else if (op->appvms[i].c)
+			api_reply_exc(d, op->appvms[i].c,
+			    "QubesVMNotFoundError",
+			    "the qube was removed while its template's snapshot "
+			    "was taken");
 	}
 	free(op);
 }
@@ -271,16 +311,55 @@ snapshot_defers_start(struct daemon *d, const struct db_qube *t, struct conn *c)
 	return 1;
 }
 
+int
+snapshot_defers_appvm_start(struct daemon *d, const struct db_qube *t,
+    const struct db_qube *q, struct conn *c)
+{
+	struct snap_op *op = op_of(t->qid);
+	char dir[PATH_MAX], root[PATH_MAX + 8];
+	unsigned i;
+
+	if (op == NULL) {
+		/*
+		 * Only a template with a root of its own that was never
+		 * snapshotted: its AppVMs would run on the live root, which
+		 * the template's first start then writes to under them.
+		 */
+		if (qube_class_of(t) != QC_TEMPLATEVM ||
+		    tdir(d, t->name, dir, sizeof(dir)) < 0 ||
+		    str_printf(root, sizeof(root), "%s/root", dir) < 0 ||
+		    access(root, F_OK) < 0 || newest(dir) != 0)
+			return 0;
+		if (snapshot_take(d, t) < 0 || (op = op_of(t->qid)) == NULL)
+			return 0;
+	}
+	for (i = 0; i < op->nappvms; i++)
+		if (op->appvms[i].qid == q->qid)
+			return -EBUSY; /* it waits already */
+	if (op->nappvms == SNAPSHOT_MAX_WAITERS)
+		return -EBUSY;
+	op->appvms[op->nappvms].qid = q->qid;
+	op->appvms[op->nappvms].c = c;
+	op->nappvms++;
+	return 1;
+}
+
 void
 snapshot_forget_conn(struct conn *c)
 {
 	struct snap_op *op;
+	unsigned i;
 
-	for (op = ops; op; op = op->next)
+	for (op = ops; op; op = op->next) {
 		if (op->start == c) {
 			op->start = NULL; /* the start still happens */
 			op->start_pending = true;
 		}
+		for (i = 0; i < op->nappvms; i++)
+			if (op->appvms[i].c == c)
+				op->appvms[i].c =
+				    NULL; /* started all the same */
+	}
 }
 
 void

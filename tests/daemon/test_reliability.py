@@ -550,6 +550,38 @@ def test_copier_holds_nothing_of_the_daemon():
         d.close()
 
 
+def test_appvm_waits_for_first_snapshot():
+    # an AppVM of a template with a root of its own that was never
+    # snapshotted would run on the live root (which the template's first
+    # start then changes under it): its start waits for a snapshot
+    d = bh.Bulkheadd().start()
+    try:
+        d.create("TemplateVM", "tpl", "black")
+        d.create("AppVM", "work", "red", "tpl")
+        root = os.path.join(d.state, "qubes", "tpl", "root")
+        os.makedirs(os.path.join(root, "etc"))
+        with open(os.path.join(root, "etc", "marker"), "w") as f:
+            f.write("v1\n")
+        d.call("admin.vm.Start", "work")
+        snap = os.path.join(d.state, "qubes", "tpl", "root.snap-1")
+        assert os.path.isfile(os.path.join(snap, "etc", "marker")), \
+            os.listdir(os.path.dirname(snap))
+        with open(os.path.join(d.root, "bulkheadd.log")) as f:
+            log = f.read()
+        assert "work: starting once tpl's snapshot is taken" in log, log
+        assert log.index("snapshot root.snap-1 taken") < \
+            log.index("work: starting\n"), log
+        # with a snapshot there, the next start does not wait
+        d.call("admin.vm.Kill", "work")
+        bh.wait_for(lambda: d.qubes()["work"]["state"] == "Halted", "halt")
+        d.call("admin.vm.Start", "work")
+        assert not os.path.exists(os.path.join(d.state, "qubes", "tpl",
+                                               "root.snap-2"))
+        d.call("admin.vm.Kill", "work")
+    finally:
+        d.close()
+
+
 def test_orphan_qrexec_daemon_exits():
     # bulkheadd gone, the qube dead, its channel directory removed (a
     # cleaned-up run directory): its qrexec-daemon does not wait forever
@@ -591,6 +623,7 @@ try:
         test_second_start_waits_for_the_first,
         test_domain_ids_are_fresh,
         test_copier_holds_nothing_of_the_daemon,
+        test_appvm_waits_for_first_snapshot,
     ])
 finally:
     pass
