@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/ioctl.h>
+#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -587,11 +588,26 @@ static int
 mk(const char *rel, mode_t mode, uid_t uid)
 {
 	char p[PATH_MAX];
+	int e;
 
 	if (str_printf(p, sizeof(p), "%s/%s", R, rel) < 0)
 		return -ENAMETOOLONG;
-	if (mkdir(p, mode) < 0 && errno != EEXIST)
-		return -errno;
+	e = mkdir(p, mode) < 0 ? errno : 0;
+	if (e == EOVERFLOW) {
+		/*
+		 * An idmapped root of the qube's own (a template's or a
+		 * standalone's) has no place for the host's root as owner:
+		 * make it as the qube's root, which owns the root directory
+		 * (on disk: id 0, as in any root filesystem).
+		 */
+		(void)setfsgid(A.base);
+		(void)setfsuid(A.base);
+		e = mkdir(p, mode) < 0 ? errno : 0;
+		(void)setfsuid(0);
+		(void)setfsgid(0);
+	}
+	if (e != 0 && e != EEXIST)
+		return -e;
 	if (uid != (uid_t)-1 && chown(p, uid, uid) < 0)
 		return -errno;
 	return 0;
@@ -1040,7 +1056,11 @@ qube_child(void *arg)
 		perror("bulkhead-sandbox: devpts");
 	(void)mount("sysfs", "/sys", "sysfs",
 	    MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-	if (umount2("/.oldroot", MNT_DETACH) < 0 || rmdir("/.oldroot") < 0) {
+	/*
+	 * Unmounted, not removed: in a root of the qube's own (a template's,
+	 * a standalone's) the directory is the next start's mount point.
+	 */
+	if (umount2("/.oldroot", MNT_DETACH) < 0) {
 		perror("bulkhead-sandbox: leaving the host's root");
 		_exit(1);
 	}

@@ -406,6 +406,33 @@ def test_template_changes_reach_appvms_at_next_start():
     ok("qvm-shutdown", "--wait", "deb-app")
 
 
+def test_template_and_standalone_start_again():
+    # a root of the qube's own keeps working start after start (the
+    # launcher removed its /.oldroot mount point, and the next start
+    # could not make it again: a template started once only)
+    for i in range(2):
+        ok("qvm-start", TPL)
+        ok("qvm-run", "--pass-io", "--user", "root", TPL,
+           "echo v%d > /etc/bulkhead-test" % (i + 2))
+        ok("qvm-shutdown", "--wait", TPL)
+    # a StandaloneVM: a copy of the template's root, its own from then on
+    ok("qvm-create", "--standalone", "--template", TPL, "--label", "green",
+       "deb-sa")
+    QIDS["deb-sa"] = int(D.prop("deb-sa", "qid")[0])
+    for i in range(2):
+        ok("qvm-start", "deb-sa")
+        out = ok("qvm-run", "--pass-io", "--user", "root", "deb-sa",
+                 "echo s%d >> /etc/sa-mark && cat /etc/sa-mark "
+                 "/etc/bulkhead-test" % i)
+        assert out == "".join("s%d\n" % j for j in range(i + 1)) + "v3\n", \
+            out
+        ok("qvm-shutdown", "--wait", "deb-sa")
+    assert not os.path.exists(os.path.join(qube_dir(TPL), "root", "etc",
+                                           "sa-mark"))
+    ok("qvm-remove", "--force", "deb-sa")
+    del QIDS["deb-sa"]
+
+
 def test_remove():
     # in use by app: refused
     rc, _, err = qt("remove", "--yes", TPL)
@@ -464,6 +491,7 @@ try:
         test_completion,
         test_appvm_runs_as_user,
         test_template_changes_reach_appvms_at_next_start,
+        test_template_and_standalone_start_again,
         test_remove,
         test_nothing_left,
     ])
