@@ -33,15 +33,13 @@
 
 #include "config.h"
 #include "lib/io.h"
+#include "lib/proto/features.h"
 #include "lib/proto/qrexec.h"
 #include "lib/qubesd.h"
 #include "lib/sock.h"
 #include "lib/util.h"
 
 /* Limits on what a qube may send; anything beyond refuses the request. */
-#define FR_MAX_LINES 64
-#define FR_MAX_LINE  256 /* bytes, without the newline */
-#define FR_MAX_TOTAL 8192
 /* SERVICE in supported-service.SERVICE and the like */
 #define FR_MAX_SUFFIX 64
 /* os, os-distribution, ... */
@@ -59,16 +57,6 @@ enum fr_mode {
 
 static const char *const fr_service[FR_MODE_MAX] = {
     "qubes.FeaturesRequest", "qubes.NotifyTools"};
-
-struct fr_pair {
-	char name[FR_MAX_LINE + 1];
-	char value[FR_MAX_LINE + 1];
-};
-
-struct fr_request {
-	size_t n;
-	struct fr_pair pair[FR_MAX_LINES];
-};
 
 /* The caller's features as bulkheadd has them (names and values). */
 struct fr_features {
@@ -96,70 +84,11 @@ usage(FILE *f)
 static bool
 in_set(const char *s, const char *extra)
 {
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && strchr(extra, *s) == NULL)
-			return false;
-	return true;
-}
-
-/*
- * Parse the qube's request: buf/len is everything it sent.  Lines end in
- * '\n' (the last may not); empty lines are skipped but count.  Each line
- * is NAME=VALUE with NAME in [A-Za-z0-9_.-]{1,} and VALUE in the mode's
- * safe set (Qubes' misc.py: FeaturesRequest letters, digits and "-.,_= ",
- * NotifyTools letters and digits).  Returns 0 and fills ret_req, or
- * -EMSGSIZE (over a limit) or -EBADMSG (malformed); ret_req is then
- * undefined.  Pure: called by main only.
- */
-static int
-fr_parse(enum fr_mode mode, const char *untrusted_buf, size_t len,
-    struct fr_request *ret_req, size_t *ret_badline)
-{
-	const char *vset = mode == FR_MODE_NOTIFY_TOOLS ? "" : "-.,_= ";
-	size_t at = 0, lines = 0, i;
-
-	ret_req->n = 0;
-	*ret_badline = 0;
-	if (len > FR_MAX_TOTAL)
-		return -EMSGSIZE;
-	if (memchr(untrusted_buf, '\0', len) != NULL)
-		return -EBADMSG;
-	while (at < len) {
-		const char *untrusted_line = untrusted_buf + at, *nl, *eq;
-		size_t ll, nlen;
-		struct fr_pair *p;
-
-		nl = memchr(untrusted_line, '\n', len - at);
-		ll = nl ? (size_t)(nl - untrusted_line) : len - at;
-		at += ll + (nl ? 1 : 0);
-		*ret_badline = ++lines;
-		if (lines > FR_MAX_LINES || ll > FR_MAX_LINE)
-			return -EMSGSIZE;
-		if (ll == 0)
-			continue;
-		eq = memchr(untrusted_line, '=', ll);
-		if (eq == NULL || eq == untrusted_line)
-			return -EBADMSG;
-		nlen = (size_t)(eq - untrusted_line);
-		p = &ret_req->pair[ret_req->n];
-		memcpy(p->name, untrusted_line, nlen);
-		p->name[nlen] = '\0';
-		memcpy(p->value, eq + 1, ll - nlen - 1);
-		p->value[ll - nlen - 1] = '\0';
-		if (!in_set(p->name, "_.-") || !in_set(p->value, vset))
-			return -EBADMSG;
-		/* qubesdb has one value a key: a second is an error */
-		for (i = 0; i < ret_req->n; i++)
-			if (strcmp(ret_req->pair[i].name, p->name) == 0)
-				return -EBADMSG;
-		ret_req->n++;
-	}
-	*ret_badline = 0;
-	return 0;
+	return proto_features_chars_ok(s, extra);
 }
 
 static const char *
-fr_get(const struct fr_request *req, const char *name)
+fr_get(const struct features_request *req, const char *name)
 {
 	size_t i;
 
@@ -428,14 +357,14 @@ agent_version_valid(const char *s)
  */
 static int
 fr_apply_supported(const char *sock, const char *qube,
-    const struct fr_request *req, const struct fr_features *have,
+    const struct features_request *req, const struct fr_features *have,
     const char *prefix)
 {
 	size_t i, plen = strlen(prefix), nnew = 0;
 	int r;
 
 	for (i = 0; i < req->n; i++) {
-		const struct fr_pair *p = &req->pair[i];
+		const struct features_pair *p = &req->pair[i];
 
 		if (!str_startswith(p->name, prefix))
 			continue;
@@ -450,7 +379,7 @@ fr_apply_supported(const char *sock, const char *qube,
 	if (nnew == 0)
 		return 0;
 	for (i = 0; i < req->n; i++) {
-		const struct fr_pair *p = &req->pair[i];
+		const struct features_pair *p = &req->pair[i];
 		const char *old;
 
 		if (!str_startswith(p->name, prefix) ||
@@ -521,7 +450,7 @@ fr_known(enum fr_mode mode, const char *name)
  */
 static int
 fr_apply(enum fr_mode mode, const char *sock, const char *qube,
-    const struct fr_request *req)
+    const struct features_request *req)
 {
 	static const char *const once[] = {"qrexec", "gui", "gui-emulated"};
 	static const char *const freely[] = {"qubes-firewall", "vmexec"};
@@ -671,7 +600,7 @@ main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct fr_request *req = NULL;
+	struct features_request *req = NULL;
 	const char *sock = getenv(QUBESD_SOCKET_ENV);
 	const char *qube = getenv("QREXEC_REMOTE_DOMAIN");
 	char path[4096], *untrusted_buf = NULL;
@@ -727,12 +656,12 @@ main(int argc, char **argv)
 	 * request is read.
 	 */
 	(void)alarm(FR_READ_TIMEOUT_S);
-	r = io_read_to_eof(0, FR_MAX_TOTAL, &untrusted_buf, &len);
+	r = io_read_to_eof(0, FEATURES_MAX_TOTAL, &untrusted_buf, &len);
 	(void)alarm(0);
 	if (r == -EMSGSIZE) {
 		(void)fprintf(stderr,
 		    "%s: %s: request over %d bytes, refused\n", arg_service,
-		    arg_qube, FR_MAX_TOTAL);
+		    arg_qube, FEATURES_MAX_TOTAL);
 		goto out;
 	}
 	if (r < 0) {
@@ -745,7 +674,8 @@ main(int argc, char **argv)
 		(void)fprintf(stderr, "%s: out of memory\n", arg_service);
 		goto out;
 	}
-	r = fr_parse(mode, untrusted_buf, len, req, &badline);
+	r = proto_features_parse(
+	    mode == FR_MODE_NOTIFY_TOOLS, untrusted_buf, len, req, &badline);
 	if (r < 0) {
 		(void)fprintf(stderr, "%s: %s: %s at line %zu, refused\n",
 		    arg_service, arg_qube,
