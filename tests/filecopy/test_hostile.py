@@ -22,6 +22,7 @@ without it they are reported as skipped.  Every test has a deadline
 
 import errno
 import os
+import re
 import pwd
 import shutil
 import signal
@@ -703,7 +704,7 @@ def read_stream(fh):
             data += read_exact(fh, filelen)
 
 
-def fake_receiver(answer, before_stream=False):
+def fake_receiver(answer, before_stream=False, env=None):
     """Run qfile-agent on a small tree against answer(crc) -> bytes or
     None (None: close without a word).  Returns (exit status, stderr)."""
     src = tempfile.mkdtemp(prefix="bulkhead-filecopy-agent-")
@@ -715,7 +716,7 @@ def fake_receiver(answer, before_stream=False):
             agent = subprocess.Popen([AGENT, "t"], cwd=src,
                                      stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=err,
-                                     env=AGENT_ENV)
+                                     env=env or AGENT_ENV)
             try:
                 if before_stream:
                     reply = answer(0)
@@ -761,6 +762,23 @@ def test_agent_honest_receiver():
     # a 16-byte reply (an old receiver) is accepted
     rc, err = fake_receiver(lambda crc: result(0, crc))
     assert rc == 0, err
+
+
+def test_agent_progress():
+    # PROGRESS_TYPE=console: bytes sent of the total, the rate and the time
+    # left on stderr, and a last line when done
+    env = dict(AGENT_ENV, PROGRESS_TYPE="console", FILECOPY_TOTAL_BYTES="8")
+    rc, err = fake_receiver(lambda crc: result(0, crc, b"t"), env=env)
+    assert rc == 0, err
+    last = err.decode().split("\r")[-1]
+    assert re.match(r"^sent 8 B of 8 B \(100%\), [0-9.]+ [KMG]?i?B/s +\n$",
+                    last), repr(err)
+    # without a total: bytes and rate only
+    env = dict(AGENT_ENV, PROGRESS_TYPE="console")
+    rc, err = fake_receiver(lambda crc: result(0, crc, b"t"), env=env)
+    assert rc == 0 and re.match(
+        r"^sent 8 B, [0-9.]+ [KMG]?i?B/s +\n$",
+        err.decode().split("\r")[-1]), repr(err)
 
 
 def test_agent_wrong_crc():
@@ -872,6 +890,7 @@ if __name__ == "__main__":
         test_bug_setuid_caller_may_name_root,
         test_roundtrip_agent_to_unpacker,
         test_agent_honest_receiver,
+        test_agent_progress,
         test_agent_wrong_crc,
         test_agent_huge_namelen,
         test_agent_escape_name,
