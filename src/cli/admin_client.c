@@ -292,8 +292,12 @@ admin_socket_path(void)
 		return s;
 	/* under $BULKHEAD_RUN_DIR when that is set */
 	if (path[0] == '\0' &&
-	    bulkhead_run_path(path, sizeof(path), "qubesd.sock") < 0)
-		return ADMIN_SOCKET_DEFAULT;
+	    bulkhead_run_path(path, sizeof(path), "qubesd.sock") < 0) {
+		/* never the default: it may be another installation's */
+		(void)fprintf(stderr, "%s: " BULKHEAD_RUN_DIR_ERROR "\n",
+		    program_invocation_short_name);
+		exit(2);
+	}
 	return path;
 }
 

@@ -172,9 +172,11 @@ main(int argc, char **argv)
 	const char *cmdline;
 	struct vchan_env env;
 
-	if (bulkhead_run_path(default_dir, sizeof(default_dir), "qrexec") < 0)
-		(void)str_copy(default_dir, sizeof(default_dir),
-		    DCLIENT_DEFAULT_SOCKET_DIR);
+	if (bulkhead_run_path(default_dir, sizeof(default_dir), "qrexec") < 0) {
+		(void)fprintf(
+		    stderr, "qrexec-client: " BULKHEAD_RUN_DIR_ERROR "\n");
+		return QREXEC_EXIT_PROBLEM;
+	}
 	log_init("qrexec-client", 1);
 	while ((opt = getopt_long(
 	            argc, argv, "hd:l:eEc:p:tTw:Wk", longopts, NULL)) != -1) {

@@ -47,7 +47,12 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (sock == NULL) {
-		(void)bulkhead_run_path(path, sizeof(path), "qubesd.sock");
+		if (bulkhead_run_path(path, sizeof(path), "qubesd.sock") < 0) {
+			(void)fprintf(stderr,
+			    "bulkhead-admin-service: " BULKHEAD_RUN_DIR_ERROR
+			    "\n");
+			return 1;
+		}
 		sock = path;
 	}
 	if (type != NULL && strcmp(type, "keyword") == 0 && kw != NULL)

@@ -475,7 +475,13 @@ main(int argc, char **argv)
 	d->api_fd = d->internal_fd = d->policy_pidfd = -1;
 	(void)str_copy(
 	    cfg->state_dir, sizeof(cfg->state_dir), BULKHEAD_STATE_DIR);
-	(void)str_copy(cfg->run_dir, sizeof(cfg->run_dir), bulkhead_run_dir());
+	if (bulkhead_run_dir() == NULL ||
+	    str_copy(cfg->run_dir, sizeof(cfg->run_dir), bulkhead_run_dir()) <
+	        0) {
+		(void)fprintf(
+		    stderr, "bulkheadd: " BULKHEAD_RUN_DIR_ERROR "\n");
+		exit(2);
+	}
 	(void)str_copy(cfg->conf_dir, sizeof(cfg->conf_dir), BULKHEAD_CONF_DIR);
 	(void)str_copy(cfg->backend, sizeof(cfg->backend), "sandbox");
 	cfg->start_policy_daemon = true;

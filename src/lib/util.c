@@ -141,11 +141,19 @@ bulkhead_run_dir(void)
 {
 	const char *e = getenv("BULKHEAD_RUN_DIR");
 
-	return e != NULL && e[0] == '/' ? e : BULKHEAD_RUN_DIR;
+	if (e == NULL || e[0] == '\0')
+		return BULKHEAD_RUN_DIR;
+	/* a relative one is refused, never replaced by the default (which
+	 * may be another, real installation's) */
+	return e[0] == '/' ? e : NULL;
 }
 
 int
 bulkhead_run_path(char *out, size_t n, const char *leaf)
 {
-	return str_printf(out, n, "%s/%s", bulkhead_run_dir(), leaf);
+	const char *dir = bulkhead_run_dir();
+
+	if (dir == NULL)
+		return -EINVAL;
+	return str_printf(out, n, "%s/%s", dir, leaf);
 }

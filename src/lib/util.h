@@ -10,15 +10,22 @@
 #include <stdint.h>
 
 /*
- * bulkhead's runtime directory: $BULKHEAD_RUN_DIR when it is set to an
- * absolute path, else the built-in one (/run/bulkhead).  Every default
- * socket path is under it, so one variable moves a whole installation
- * (tests, a second instance).
+ * bulkhead's runtime directory: $BULKHEAD_RUN_DIR when it is set, else
+ * the built-in one (/run/bulkhead); NULL if it is set to a relative path.
+ * Every default socket path is under it, so one variable moves a whole
+ * installation (tests, a second instance).
  */
 const char *bulkhead_run_dir(void);
 
-/* "<run dir>/<leaf>" into out: 0 or -ENAMETOOLONG. */
+/*
+ * "<run dir>/<leaf>" into out: 0, -ENAMETOOLONG, or -EINVAL for a
+ * $BULKHEAD_RUN_DIR that is not an absolute path (bulkhead_run_dir()
+ * returns NULL then).  Callers report either; none falls back to the
+ * default, which may be another installation's.
+ */
 int bulkhead_run_path(char *out, size_t n, const char *leaf);
+#define BULKHEAD_RUN_DIR_ERROR                                                 \
+	"BULKHEAD_RUN_DIR must be an absolute path short enough for a socket"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 

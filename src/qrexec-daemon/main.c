@@ -794,22 +794,20 @@ main(int argc, char **argv)
 
 	log_init("qrexec-daemon", 1);
 	/* defaults under $BULKHEAD_RUN_DIR when that is set */
-	cfg.socket_dir =
-	    bulkhead_run_path(d_sockdir, sizeof(d_sockdir), "qrexec") == 0 ?
-	    d_sockdir :
-	    DCLIENT_DEFAULT_SOCKET_DIR;
-	cfg.policy_socket =
-	    bulkhead_run_path(d_policy, sizeof(d_policy), "policy.sock") == 0 ?
-	    d_policy :
-	    DAEMON_DEFAULT_POLICY_SOCKET;
+	if (bulkhead_run_path(d_sockdir, sizeof(d_sockdir), "qrexec") < 0 ||
+	    bulkhead_run_path(d_policy, sizeof(d_policy), "policy.sock") < 0 ||
+	    bulkhead_run_path(d_admin, sizeof(d_admin), "qubesd.sock") < 0) {
+		(void)fprintf(
+		    stderr, "qrexec-daemon: " BULKHEAD_RUN_DIR_ERROR "\n");
+		return 2;
+	}
+	cfg.socket_dir = d_sockdir;
+	cfg.policy_socket = d_policy;
 	cfg.policy_program = DAEMON_DEFAULT_POLICY_PROGRAM;
 	cfg.default_user = "user";
 	cfg.admin_socket = getenv(QUBESD_SOCKET_ENV);
 	if (cfg.admin_socket == NULL || cfg.admin_socket[0] == '\0')
-		cfg.admin_socket = bulkhead_run_path(d_admin, sizeof(d_admin),
-		                       "qubesd.sock") == 0 ?
-		    d_admin :
-		    DAEMON_DEFAULT_ADMIN_SOCKET;
+		cfg.admin_socket = d_admin;
 	while (
 	    (opt = getopt_long(argc, argv, "hqp:Du:", longopts, NULL)) != -1) {
 		switch (opt) {
