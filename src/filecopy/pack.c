@@ -20,6 +20,8 @@
 #include "lib/util.h"
 
 #define PACK_BUF_SIZE (256u * 1024u)
+/* headers, names and small files are gathered into writes of this size */
+#define PACK_OUT_SIZE (64u * 1024u)
 #define REPLY_MAX                                                              \
 	(sizeof(struct filecopy_result) + sizeof(struct filecopy_result_ext) + \
 	    FILECOPY_REPLY_NAME_MAX)
@@ -35,6 +37,8 @@ struct pack {
 	pack_progress_fn progress;
 	uint64_t last_progress;
 	unsigned char *buf;
+	unsigned char *out; /* PACK_OUT_SIZE, not yet written */
+	size_t outlen;
 	bool failed; /* the stream is broken: only the reply may be read */
 };
 
@@ -47,7 +51,10 @@ pack_new(int out_fd, int in_fd, bool ignore_symlinks, uint64_t total,
 	if (p == NULL)
 		return NULL;
 	p->buf = malloc(PACK_BUF_SIZE);
-	if (p->buf == NULL) {
+	p->out = malloc(PACK_OUT_SIZE);
+	if (p->buf == NULL || p->out == NULL) {
+		free(p->buf);
+		free(p->out);
 		free(p);
 		return NULL;
 	}
@@ -66,6 +73,7 @@ pack_free(struct pack *p)
 	if (p == NULL)
 		return;
 	free(p->buf);
+	free(p->out);
 	free(p);
 }
 
@@ -225,12 +233,10 @@ early_reply(struct pack *p)
 }
 
 static int
-send_bytes(struct pack *p, const void *data, size_t n)
+write_out(struct pack *p, const void *data, size_t n)
 {
-	int r;
+	int r = io_write_all(p->out_fd, data, n);
 
-	p->crc = filecopy_crc32(p->crc, data, n);
-	r = io_write_all(p->out_fd, data, n);
 	if (r < 0) {
 		p->failed = true;
 		/* the receiver stopped reading: its reply says why */
@@ -245,6 +251,38 @@ send_bytes(struct pack *p, const void *data, size_t n)
 		    stderr, "qfile-agent: sending: %s\n", strerror(-r));
 	}
 	return r;
+}
+
+static int
+flush_out(struct pack *p)
+{
+	int r = 0;
+
+	if (p->outlen > 0)
+		r = write_out(p, p->out, p->outlen);
+	p->outlen = 0;
+	return r;
+}
+
+/* Send (in the CRC now; gathered with what comes next if small). */
+static int
+send_bytes(struct pack *p, const void *data, size_t n)
+{
+	int r;
+
+	p->crc = filecopy_crc32(p->crc, data, n);
+	if (p->outlen + n <= PACK_OUT_SIZE) {
+		memcpy(p->out + p->outlen, data, n);
+		p->outlen += n;
+		return 0;
+	}
+	if ((r = flush_out(p)) < 0)
+		return r;
+	if (n > PACK_OUT_SIZE / 2)
+		return write_out(p, data, n);
+	memcpy(p->out, data, n);
+	p->outlen = n;
+	return 0;
 }
 
 static int
@@ -373,6 +411,8 @@ pack_finish(struct pack *p)
 		return -EIO;
 	memset(&end, 0, sizeof(end));
 	r = send_bytes(p, &end, sizeof(end));
+	if (r == 0)
+		r = flush_out(p);
 	if (r < 0)
 		return r;
 	progress(p, true);
