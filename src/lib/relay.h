@@ -19,4 +19,8 @@
  */
 int relay_run(int a, int b);
 
+/* relay_run, with RELAY_NO_SPLICE: always through a buffer (tests). */
+#define RELAY_NO_SPLICE 1u
+int relay_run_opts(int a, int b, unsigned flags);
+
 #endif

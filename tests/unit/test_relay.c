@@ -28,10 +28,35 @@
 #include "lib/util.h"
 #include "unit.h"
 
+/*
+ * Every test runs twice: with splice through a pipe (the default) and
+ * through the buffer (RELAY_NO_SPLICE, the fall-back); the fault
+ * injection on read() (read errors, EINTR) is for the buffer only.
+ */
+static unsigned relay_flags;
+
+#define RUN(f) relay_run_opts((f)->a, (f)->b, relay_flags)
+
 /* a, b: the relay's ends; pa, pb: the peers behind them */
 struct fixture {
 	int a, pa, b, pb;
 };
+
+static int setup(void **state);
+
+static int
+setup_splice(void **state)
+{
+	relay_flags = 0;
+	return setup(state);
+}
+
+static int
+setup_buffer(void **state)
+{
+	relay_flags = RELAY_NO_SPLICE;
+	return setup(state);
+}
 
 static int
 setup(void **state)
@@ -87,7 +112,7 @@ test_both_ways(void **state)
 	assert_int_equal(shutdown(f->pa, SHUT_WR), 0);
 	assert_int_equal(io_write_all(f->pb, "to a!", 5), 0);
 	assert_int_equal(shutdown(f->pb, SHUT_WR), 0);
-	assert_int_equal(relay_run(f->a, f->b), 0);
+	assert_int_equal(RUN(f), 0);
 	expect(f->pb, "to b");
 	expect(f->pa, "to a!");
 	/* the relay closes neither fd */
@@ -103,7 +128,7 @@ test_empty(void **state)
 	/* EOF both ways at once */
 	assert_int_equal(shutdown(f->pa, SHUT_WR), 0);
 	assert_int_equal(shutdown(f->pb, SHUT_WR), 0);
-	assert_int_equal(relay_run(f->a, f->b), 0);
+	assert_int_equal(RUN(f), 0);
 	expect(f->pa, "");
 	expect(f->pb, "");
 }
@@ -179,7 +204,12 @@ test_large(void **state)
 	assert_int_equal(pthread_create(&wb.t, NULL, writer_main, &wb), 0);
 	assert_int_equal(pthread_create(&ra.t, NULL, reader_main, &ra), 0);
 	assert_int_equal(pthread_create(&rb.t, NULL, reader_main, &rb), 0);
-	assert_int_equal(relay_run(f->a, f->b), 0);
+	/* spliced: the relay never read()s its ends (any read would fail) */
+	if (relay_flags == 0) {
+		fault_set(F_READ, f->a, 0, -1, EIO);
+		fault_set(F_WRITE, f->b, 0, -1, EIO);
+	}
+	assert_int_equal(RUN(f), 0);
 	assert_int_equal(pthread_join(wa.t, NULL), 0);
 	assert_int_equal(pthread_join(wb.t, NULL), 0);
 	assert_int_equal(pthread_join(ra.t, NULL), 0);
@@ -202,7 +232,7 @@ test_half_close(void **state)
 	assert_int_equal(shutdown(f->pa, SHUT_WR), 0);
 	assert_int_equal(pthread_create(&wb.t, NULL, writer_main, &wb), 0);
 	assert_int_equal(pthread_create(&ra.t, NULL, reader_main, &ra), 0);
-	assert_int_equal(relay_run(f->a, f->b), 0);
+	assert_int_equal(RUN(f), 0);
 	assert_int_equal(pthread_join(wb.t, NULL), 0);
 	assert_int_equal(pthread_join(ra.t, NULL), 0);
 	assert_int_equal(ra.got, len);
@@ -223,7 +253,7 @@ test_sender_closes(void **state)
 	unit_close(&f->pa);
 	assert_int_equal(io_write_all(f->pb, "late reply", 10), 0);
 	assert_int_equal(shutdown(f->pb, SHUT_WR), 0);
-	assert_int_equal(relay_run(f->a, f->b), 0);
+	assert_int_equal(RUN(f), 0);
 	data[sizeof(data) - 1] = '\0';
 	{
 		char *got;
@@ -248,7 +278,7 @@ test_receiver_gone(void **state)
 	memset(data, 'e', sizeof(data));
 	unit_close(&f->pb);
 	assert_int_equal(io_write_all(f->pa, data, sizeof(data)), 0);
-	assert_int_equal(relay_run(f->a, f->b), 0);
+	assert_int_equal(RUN(f), 0);
 	assert_int_equal(read(f->pa, &c, 1), 0);
 	assert_int_equal(send(f->pa, "x", 1, MSG_NOSIGNAL), -1);
 	assert_int_equal(errno, EPIPE);
@@ -264,7 +294,7 @@ test_reset(void **state)
 	assert_int_equal(io_write_all(f->pb, "reply", 5), 0);
 	assert_int_equal(shutdown(f->pb, SHUT_WR), 0);
 	unit_close(&f->pa);
-	assert_int_equal(relay_run(f->a, f->b), 0);
+	assert_int_equal(RUN(f), 0);
 	expect(f->pb, "");
 }
 
@@ -278,7 +308,7 @@ test_read_error(void **state)
 	assert_int_equal(io_write_all(f->pb, "kept", 4), 0);
 	assert_int_equal(shutdown(f->pb, SHUT_WR), 0);
 	fault_set(F_READ, f->a, 0, 1, EIO);
-	assert_int_equal(relay_run(f->a, f->b), -EIO);
+	assert_int_equal(RUN(f), -EIO);
 	expect(f->pb, "");
 	expect(f->pa, "kept");
 }
@@ -293,7 +323,7 @@ test_interrupted(void **state)
 	assert_int_equal(shutdown(f->pb, SHUT_WR), 0);
 	fault_set(F_POLL, -1, 0, 1, EINTR);
 	fault_set(F_READ, f->a, 0, 1, EINTR);
-	assert_int_equal(relay_run(f->a, f->b), 0);
+	assert_int_equal(RUN(f), 0);
 	assert_true(faults[F_POLL].calls >= 2);
 	assert_true(faults[F_READ].calls >= 2);
 	expect(f->pb, "abc");
@@ -306,7 +336,7 @@ test_poll_error(void **state)
 
 	assert_int_equal(io_write_all(f->pa, "abc", 3), 0);
 	fault_set(F_POLL, -1, 1, 1, ENOMEM);
-	assert_int_equal(relay_run(f->a, f->b), -ENOMEM);
+	assert_int_equal(RUN(f), -ENOMEM);
 }
 
 /* The memory bound, watched from inside poll. */
@@ -357,7 +387,7 @@ test_memory_bound(void **state)
 	mb.f = f;
 	poll_hook = bound_hook;
 	assert_int_equal(shutdown(f->pb, SHUT_WR), 0);
-	assert_int_equal(relay_run(f->a, f->b), 0);
+	assert_int_equal(RUN(f), 0);
 	poll_hook = NULL;
 	assert_true(mb.stalled);
 	assert_true(mb.held <= RELAY_BUFFER_SIZE);
@@ -368,7 +398,11 @@ test_memory_bound(void **state)
 	assert_int_equal(errno, EPIPE);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn)                                                                  \
+	cmocka_unit_test_setup_teardown(fn, setup_splice, teardown),           \
+	    cmocka_unit_test_setup_teardown(fn, setup_buffer, teardown)
+/* faults injected into read(): the buffer path only */
+#define TB(fn) cmocka_unit_test_setup_teardown(fn, setup_buffer, teardown)
 
 int
 main(void)
@@ -381,8 +415,8 @@ main(void)
 	    T(test_sender_closes),
 	    T(test_receiver_gone),
 	    T(test_reset),
-	    T(test_read_error),
-	    T(test_interrupted),
+	    TB(test_read_error),
+	    TB(test_interrupted),
 	    T(test_poll_error),
 	    T(test_memory_bound),
 	};
