@@ -436,6 +436,44 @@ cgroup_setup(void)
 	return 0;
 }
 
+/*
+ * The first move of a process between cgroups after a quiet spell waits
+ * for an RCU grace period (the kernel's threadgroup lock switching to its
+ * slow path): ~15 ms here, most of a qube's start; moves shortly after are
+ * fast.  A child moves itself to where it already is (a no-op that takes
+ * the wait) while the root is being built, so the qube's own join below is
+ * quick.  Best effort: -1 if it could not be started.
+ */
+static pid_t
+cgroup_warm_up(void)
+{
+	char own[PATH_MAX], p[PATH_MAX + 64];
+	pid_t pid;
+
+	if (cgroup_own("pids", own, sizeof(own)) == 0) {
+		if (str_printf(p, sizeof(p),
+		        "/sys/fs/cgroup/pids%s/cgroup.procs",
+		        strcmp(own, "/") ? own : "") < 0)
+			return -1;
+	} else if (cgroup_own("", own, sizeof(own)) == 0) {
+		if (str_printf(p, sizeof(p), "/sys/fs/cgroup%s/cgroup.procs",
+		        strcmp(own, "/") ? own : "") < 0)
+			return -1;
+	} else {
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(p, O_WRONLY | O_CLOEXEC);
+
+		/* "0": the writer itself */
+		if (fd >= 0)
+			(void)!write(fd, "0", 1);
+		_exit(0);
+	}
+	return pid;
+}
+
 static void
 cgroup_join(pid_t pid)
 {
@@ -1137,7 +1175,7 @@ main(int argc, char **argv)
 	static char stack[256 * 1024] __attribute__((aligned(16)));
 	struct signalfd_siginfo si;
 	sigset_t mask;
-	pid_t child;
+	pid_t child, warm;
 	int sfd, r, status = 0;
 
 	log_init("bulkhead-sandbox", 1);
@@ -1151,6 +1189,7 @@ main(int argc, char **argv)
 	 * root: it is assembled under a searchable path */
 	(void)str_copy(R, sizeof(R), A.mountpoint);
 	(void)cgroup_setup();
+	warm = cgroup_warm_up();
 
 	/* everything below happens in a mount namespace of our own */
 	if (unshare(CLONE_NEWNS) < 0 ||
@@ -1159,6 +1198,8 @@ main(int argc, char **argv)
 	r = A.host_root ? build_host_root() : build_layered_root();
 	if (r == 0)
 		r = build_common();
+	if (warm > 0)
+		(void)waitpid(warm, NULL, 0);
 	if (r < 0) {
 		errno = -r;
 		log_warn("building the qube's root");
