@@ -146,8 +146,6 @@ int qube_pause(struct daemon *d, const struct db_qube *q, bool pause);
 void qube_forget_conn(struct daemon *d, struct conn *c);
 /* At startup: adopt qubes still running from a previous bulkheadd. */
 void qube_reconcile(struct daemon *d);
-/* At exit: stop everything (bulkheadd --stop-qubes-on-exit). */
-void qube_stop_all(struct daemon *d);
 /* Remove a qube's files (private volume etc.). */
 int qube_remove_files(struct daemon *d, const struct db_qube *q);
 int qube_policy_start(struct daemon *d);

@@ -288,14 +288,6 @@ db_qube_by_qid(struct db *db, uint32_t qid, struct db_qube *ret)
 	    ret);
 }
 
-int
-db_qube_by_uuid(struct db *db, const char *uuid, struct db_qube *ret)
-{
-	return qube_by(db,
-	    "SELECT qid, name, uuid, class FROM qubes WHERE uuid = ?", uuid, 0,
-	    ret);
-}
-
 static int
 step_done(struct db *db, sqlite3_stmt *st, const char *what)
 {

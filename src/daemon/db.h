@@ -47,7 +47,6 @@ int db_qube_foreach(
     struct db *db, int (*fn)(const struct db_qube *q, void *arg), void *arg);
 int db_qube_by_name(struct db *db, const char *name, struct db_qube *ret);
 int db_qube_by_qid(struct db *db, uint32_t qid, struct db_qube *ret);
-int db_qube_by_uuid(struct db *db, const char *uuid, struct db_qube *ret);
 int db_qube_add(struct db *db, const struct db_qube *q);
 int db_qube_remove(struct db *db, uint32_t qid);
 /* The lowest free qid >= 1, or -ENOSPC. */

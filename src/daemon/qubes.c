@@ -983,16 +983,6 @@ remove_trash(struct daemon *d)
 	(void)closedir(dp);
 }
 
-void
-qube_stop_all(struct daemon *d)
-{
-	struct running *r;
-
-	for (r = d->running; r; r = r->next)
-		if (d->backend)
-			(void)d->backend->kill(d, r);
-}
-
 /* ---- reconciliation after a restart ---- */
 
 struct state_file {
