@@ -1667,20 +1667,11 @@ volume_clone_to(struct daemon *d, struct conn *c, const struct api_request *r,
 	}
 	op->pid = fork();
 	if (op->pid == 0) {
-		pid_t cp;
-		int st = 1;
+		int st;
 
 		(void)close(pipefd[0]);
 		daemon_child_init(pipefd[1]);
-		cp = fork();
-		if (cp == 0) {
-			execl("/bin/cp", "cp", "-a", "--reflink=auto", "--",
-			    from, op->tmp, (char *)NULL);
-			_exit(127);
-		}
-		while (cp > 0 && waitpid(cp, &st, 0) < 0 && errno == EINTR)
-			;
-		st = cp > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+		st = fs_copy_tree_in_child(from, op->tmp);
 		/* the copy's files become the new qube's */
 		shift_from = sandbox_uid_base(src.qid);
 		shift_to = sandbox_uid_base(q->qid);

@@ -183,6 +183,12 @@ int fs_remove_tree(const char *path);
  */
 void daemon_child_init(int keep);
 
+/*
+ * In such a child (it waits): copy the tree from to to with
+ * cp -a --reflink=auto.  0 if the copy succeeded, else 1.
+ */
+int fs_copy_tree_in_child(const char *from, const char *to);
+
 /* How spawn_logged() starts a program. */
 struct spawn_opts {
 	const char *log;          /* stdout and stderr appended here */

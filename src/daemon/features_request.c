@@ -98,68 +98,13 @@ fr_get(const struct features_request *req, const char *name)
 	return NULL;
 }
 
-/*
- * One Admin API call as dom0 on dest, with a payload (qubesd_call has
- * none): "method+arg dom0 name dest\0payload", EOF; the answer "0\0body"
- * or "2\0type\0traceback\0message\0".  Returns 0 and, if ret is not NULL,
- * the body (the caller frees it), or -EREMOTEIO (an exception, err says
- * which) or -errno.
- */
+/* One Admin API call as dom0 on dest (lib/qubesd.h), bounded in time. */
 static int
 fr_call(const char *sock, const char *method, const char *arg, const char *dest,
     const char *payload, char **ret, char *err, size_t errlen)
 {
-	struct timeval tv = {.tv_sec = FR_CALL_TIMEOUT_S};
-	char req[512], *buf = NULL;
-	size_t len = 0;
-	int fd, r;
-
-	if (ret)
-		*ret = NULL;
-	err[0] = '\0';
-	r = str_printf(req, sizeof(req), "%s+%s dom0 name %s", method,
-	    arg ? arg : "", dest);
-	if (r < 0) {
-		(void)snprintf(err, errlen, "request too long");
-		return r;
-	}
-	fd = sock_connect(sock);
-	if (fd < 0) {
-		(void)snprintf(err, errlen, "%s: %s", sock, strerror(-fd));
-		return fd;
-	}
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	r = io_write_all(fd, req, strlen(req) + 1);
-	if (r == 0 && payload != NULL)
-		r = io_write_all(fd, payload, strlen(payload));
-	if (r == 0 && shutdown(fd, SHUT_WR) < 0)
-		r = -errno;
-	if (r == 0)
-		r = io_read_to_eof(fd, QUBESD_REPLY_MAX, &buf, &len);
-	(void)close(fd);
-	if (r < 0) {
-		(void)snprintf(err, errlen, "%s: %s", method, strerror(-r));
-		return r;
-	}
-	if (len >= 2 && buf[0] == '0' && buf[1] == '\0') {
-		if (ret) {
-			memmove(buf, buf + 2, len - 2);
-			buf[len - 2] = '\0';
-			*ret = buf;
-			return 0;
-		}
-		free(buf);
-		return 0;
-	}
-	r = -EPROTO;
-	(void)snprintf(err, errlen, "%s: malformed answer", method);
-	if (len >= 2 && buf[0] == '2' && buf[1] == '\0' &&
-	    memchr(buf + 2, '\0', len - 2) != NULL) {
-		(void)snprintf(err, errlen, "%s", buf + 2);
-		r = -EREMOTEIO;
-	}
-	free(buf);
-	return r;
+	return qubesd_call_payload(sock, method, arg, dest, payload,
+	    FR_CALL_TIMEOUT_S, ret, err, errlen);
 }
 
 static void

@@ -259,20 +259,11 @@ snapshot_take(struct daemon *d, const struct db_qube *t)
 	(void)fs_remove_tree(op->tmp);
 	pid = fork();
 	if (pid == 0) {
-		pid_t cp;
-		int st = 1;
+		int st;
 
 		(void)close(pipefd[0]);
 		daemon_child_init(pipefd[1]);
-		cp = fork();
-		if (cp == 0) {
-			execl("/bin/cp", "cp", "-a", "--reflink=auto", "--",
-			    root, op->tmp, (char *)NULL);
-			_exit(127);
-		}
-		while (cp > 0 && waitpid(cp, &st, 0) < 0 && errno == EINTR)
-			;
-		st = cp > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+		st = fs_copy_tree_in_child(root, op->tmp);
 		_exit(write(pipefd[1], st ? "\1" : "", 1) == 1 ? st : 1);
 	}
 	(void)close(pipefd[1]);

@@ -76,22 +76,6 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return 0;
 }
 
-/* A program beside this one (in a qube: /run/bulkhead/bin), else PATH. */
-static void
-find_tool(const char *name, char *out, size_t len)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n > 0) {
-		self[n] = '\0';
-		if (str_printf(out, len, "%s/%s", dirname(self), name) == 0 &&
-		    access(out, X_OK) == 0)
-			return;
-	}
-	(void)str_copy(out, len, name);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -167,8 +151,8 @@ main(int argc, char **argv)
 	                     "qubes.Filecopy");
 	(void)snprintf(
 	    total, sizeof(total), "%llu", (unsigned long long)t.bytes);
-	find_tool("qrexec-client-vm", client, sizeof(client));
-	find_tool("qfile-agent", agent, sizeof(agent));
+	filecopy_find_tool("qrexec-client-vm", client, sizeof(client));
+	filecopy_find_tool("qfile-agent", agent, sizeof(agent));
 	/* qrexec-client-vm -T -- TARGET SERVICE qfile-agent [opts] -- FILES */
 	n = argc - optind;
 	av = calloc((size_t)n + 10, sizeof(*av));

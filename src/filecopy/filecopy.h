@@ -81,6 +81,12 @@ int pack_path(struct pack *p, const char *path);
  */
 int pack_finish(struct pack *p);
 
+/*
+ * tools.c: the path of a program beside the running one (in a qube:
+ * /run/bulkhead/bin), else name itself (looked up in PATH by exec).
+ */
+void filecopy_find_tool(const char *name, char *out, size_t len);
+
 /* ---- walk.c: walking what is sent, in the order it is sent ---- */
 
 enum walk_when {

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "filecopy/filecopy.h"
 #include "lib/util.h"
 
 static const char *prog = "qvm-open-in-vm";
@@ -57,21 +58,6 @@ looks_like_url(const char *s)
 	return strncmp(s + i, "://", 3) == 0;
 }
 
-static void
-find_tool(const char *name, char *out, size_t len)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n > 0) {
-		self[n] = '\0';
-		if (str_printf(out, len, "%s/%s", dirname(self), name) == 0 &&
-		    access(out, X_OK) == 0)
-			return;
-	}
-	(void)str_copy(out, len, name);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -112,7 +98,7 @@ main(int argc, char **argv)
 		}
 	}
 	what = argv[optind];
-	find_tool("qrexec-client-vm", client, sizeof(client));
+	filecopy_find_tool("qrexec-client-vm", client, sizeof(client));
 	if (stat(what, &st) == 0 && S_ISDIR(st.st_mode)) {
 		(void)fprintf(stderr, "%s: %s is a directory\n", prog, what);
 		return 2;
@@ -128,7 +114,7 @@ main(int argc, char **argv)
 		    "-c", "printf '%s\\n' \"$1\"; exec cat >/dev/null", "sh",
 		    what, (char *)NULL);
 	} else {
-		find_tool("qopen-in-vm", qopen, sizeof(qopen));
+		filecopy_find_tool("qopen-in-vm", qopen, sizeof(qopen));
 		if (view_only)
 			execl(client, client, "--", target, "qubes.OpenInVM",
 			    qopen, "--view-only", "--", what, (char *)NULL);

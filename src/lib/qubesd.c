@@ -21,6 +21,15 @@ int
 qubesd_call(const char *sock, const char *method, const char *arg,
     const char *dest, int timeout_s, char **ret, char *err, size_t errlen)
 {
+	return qubesd_call_payload(
+	    sock, method, arg, dest, NULL, timeout_s, ret, err, errlen);
+}
+
+int
+qubesd_call_payload(const char *sock, const char *method, const char *arg,
+    const char *dest, const char *payload, int timeout_s, char **ret, char *err,
+    size_t errlen)
+{
 	struct timeval tv = {.tv_sec = timeout_s};
 	char req[512], *buf = NULL;
 	size_t len = 0, at;
@@ -41,6 +50,8 @@ qubesd_call(const char *sock, const char *method, const char *arg,
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	r = io_write_all(fd, req, strlen(req) + 1);
+	if (r == 0 && payload != NULL)
+		r = io_write_all(fd, payload, strlen(payload));
 	if (r == 0 && shutdown(fd, SHUT_WR) < 0)
 		r = -errno;
 	if (r == 0)

@@ -25,4 +25,9 @@
 int qubesd_call(const char *sock, const char *method, const char *arg,
     const char *dest, int timeout_s, char **ret, char *err, size_t errlen);
 
+/* qubesd_call with a payload after the request (NULL: none). */
+int qubesd_call_payload(const char *sock, const char *method, const char *arg,
+    const char *dest, const char *payload, int timeout_s, char **ret, char *err,
+    size_t errlen);
+
 #endif
