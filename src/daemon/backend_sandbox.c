@@ -117,22 +117,6 @@ ensure_private(struct daemon *d, const char *name, uint32_t base)
 	return mkdir_owned(home, 0755, base);
 }
 
-static int
-prop_s(struct daemon *d, const struct db_qube *q, const char *name, char *out,
-    size_t n)
-{
-	const struct prop_def *p = prop_find(qube_class_of(q), name);
-	char *v = NULL;
-	bool def;
-	int r;
-
-	if (p == NULL || prop_get(&d->model, q, p, &v, &def) <= 0)
-		return -ENOENT;
-	r = str_copy(out, n, v);
-	free(v);
-	return r;
-}
-
 /* true if q is the embedded host template */
 static bool
 is_host_template(struct daemon *d, const struct db_qube *q)
@@ -147,35 +131,6 @@ is_host_template(struct daemon *d, const struct db_qube *q)
 	return yes;
 }
 
-struct argv {
-	char *a[96];
-	size_t n;
-	char buf[16384];
-	size_t used;
-};
-
-static int push(struct argv *v, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int
-push(struct argv *v, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (v->n + 2 >= ARRAY_SIZE(v->a))
-		return -E2BIG;
-	va_start(ap, fmt);
-	n = vsnprintf(v->buf + v->used, sizeof(v->buf) - v->used, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(v->buf) - v->used)
-		return -E2BIG;
-	v->a[v->n++] = v->buf + v->used;
-	v->a[v->n] = NULL;
-	v->used += (size_t)n + 1;
-	return 0;
-}
-
 /* The root layout arguments of q (its template's, for template-based). */
 static int
 root_args(struct daemon *d, const struct db_qube *q, struct running *r,
@@ -187,7 +142,7 @@ root_args(struct daemon *d, const struct db_qube *q, struct running *r,
 
 	if (k == QC_DISPVM) {
 		/* a disposable's root is its DVM template's template's */
-		if (prop_s(d, q, "template", tname, sizeof(tname)) < 0 ||
+		if (backend_prop(d, q, "template", tname, sizeof(tname)) < 0 ||
 		    db_qube_by_name(&d->db, tname, &dvm) < 0) {
 			(void)snprintf(err, errlen, "no DVM template");
 			return -ENOENT;
@@ -196,7 +151,7 @@ root_args(struct daemon *d, const struct db_qube *q, struct running *r,
 		k = QC_APPVM;
 	}
 	if (k == QC_APPVM) {
-		if (prop_s(d, &t, "template", tname, sizeof(tname)) < 0 ||
+		if (backend_prop(d, &t, "template", tname, sizeof(tname)) < 0 ||
 		    db_qube_by_name(&d->db, tname, &t) < 0) {
 			(void)snprintf(err, errlen, "no template");
 			return -ENOENT;
@@ -213,7 +168,7 @@ root_args(struct daemon *d, const struct db_qube *q, struct running *r,
 		}
 		if (qdir(d, p, sizeof(p), t.name, "etc") < 0)
 			return -ENAMETOOLONG;
-		return push(v, "--host-root=%s", p);
+		return argv_push(v, "--host-root=%s", p);
 	}
 	if (qdir(d, p, sizeof(p), t.name, "root") < 0)
 		return -ENAMETOOLONG;
@@ -223,15 +178,15 @@ root_args(struct daemon *d, const struct db_qube *q, struct running *r,
 		return -ENOENT;
 	}
 	if (qube_class_of(q) == QC_STANDALONEVM)
-		return push(v, "--rw-root=%s,0", p);
+		return argv_push(v, "--rw-root=%s,0", p);
 	if (qube_class_of(q) == QC_TEMPLATEVM) {
 		/* a template's own session writes straight to its root */
-		return push(v, "--rw-root=%s,0", p);
+		return argv_push(v, "--rw-root=%s,0", p);
 	}
 	/* an AppVM runs on its template's last snapshot (snapshot.c) */
 	if (snapshot_lower(d, &t, r->lower, sizeof(r->lower)) < 0)
 		return -ENAMETOOLONG;
-	return push(v, "--lower=%s,0", r->lower);
+	return argv_push(v, "--lower=%s,0", r->lower);
 }
 
 static int
@@ -281,62 +236,62 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	 * "maxmem" (0: no balancing, "memory" is all it gets).  A sandbox
 	 * takes pages as it needs them, so its cgroup limit is the ceiling.
 	 */
-	if (prop_s(d, q, "maxmem", mem, sizeof(mem)) < 0 ||
+	if (backend_prop(d, q, "maxmem", mem, sizeof(mem)) < 0 ||
 	    strcmp(mem, "0") == 0) {
-		if (prop_s(d, q, "memory", mem, sizeof(mem)) < 0)
+		if (backend_prop(d, q, "memory", mem, sizeof(mem)) < 0)
 			(void)str_copy(mem, sizeof(mem), "400");
 	}
-	if (prop_s(d, q, "vcpus", cpus, sizeof(cpus)) < 0)
+	if (backend_prop(d, q, "vcpus", cpus, sizeof(cpus)) < 0)
 		(void)str_copy(cpus, sizeof(cpus), "2");
-	rc = push(&v, "bulkhead-sandbox");
+	rc = argv_push(&v, "bulkhead-sandbox");
 	if (rc == 0)
-		rc = push(&v, "--name=%s", q->name);
+		rc = argv_push(&v, "--name=%s", q->name);
 	if (rc == 0)
-		rc = push(&v, "--qid=%u", q->qid);
+		rc = argv_push(&v, "--qid=%u", q->qid);
 	if (rc == 0)
-		rc = push(&v, "--domid=%u", r->rt.domid);
+		rc = argv_push(&v, "--domid=%u", r->rt.domid);
 	if (rc == 0)
 		rc = root_args(d, q, r, &v, err, errlen);
 	if (rc == 0)
-		rc = push(&v, "--volatile=%s", p);
+		rc = argv_push(&v, "--volatile=%s", p);
 	if (rc == 0 &&
 	    str_printf(p, sizeof(p), "%s/qubes/%s/root", d->cfg.run_dir,
 	        q->name) == 0) {
 		if (mkdir(p, 0755) < 0 && errno != EEXIST)
 			rc = -errno;
 		else
-			rc = push(&v, "--mountpoint=%s", p);
+			rc = argv_push(&v, "--mountpoint=%s", p);
 	}
 	if (rc == 0 && qdir(d, p, sizeof(p), q->name, "private") == 0)
-		rc = push(&v, "--private=%s,%u", p, base);
+		rc = argv_push(&v, "--private=%s,%u", p, base);
 	if (rc == 0 && qube_class_of(q) == QC_DISPVM) {
 		/* a disposable's private: a snapshot of its DVM template's */
 		char tname[64];
 		struct db_qube dvm;
 
-		if (prop_s(d, q, "template", tname, sizeof(tname)) == 0 &&
+		if (backend_prop(d, q, "template", tname, sizeof(tname)) == 0 &&
 		    db_qube_by_name(&d->db, tname, &dvm) == 0 &&
 		    ensure_private(d, dvm.name, sandbox_uid_base(dvm.qid)) ==
 		        0 &&
 		    qdir(d, p, sizeof(p), dvm.name, "private") == 0)
-			rc = push(&v, "--private-lower=%s,%u", p,
+			rc = argv_push(&v, "--private-lower=%s,%u", p,
 			    sandbox_uid_base(dvm.qid));
 	}
 	if (rc == 0)
-		rc = push(&v, "--vchan=%s", vchan);
+		rc = argv_push(&v, "--vchan=%s", vchan);
 	for (i = 0; rc == 0 && i < ARRAY_SIZE(qube_tools); i++)
 		if (find_program(d, qube_tools[i], p, sizeof(p)) == 0)
-			rc = push(&v, "--tool=%s", p);
+			rc = argv_push(&v, "--tool=%s", p);
 	if (rc == 0 &&
 	    str_printf(p, sizeof(p), "%s/qubes-rpc", d->cfg.conf_dir) == 0 &&
 	    access(p, F_OK) == 0)
-		rc = push(&v, "--rpc-dir=%s", p);
+		rc = argv_push(&v, "--rpc-dir=%s", p);
 	if (rc == 0 && find_agent_rpc_dir(d, p, sizeof(p)) == 0)
-		rc = push(&v, "--agent-rpc-dir=%s", p);
+		rc = argv_push(&v, "--agent-rpc-dir=%s", p);
 	if (rc == 0)
-		rc = push(&v, "--memory=%s", mem);
+		rc = argv_push(&v, "--memory=%s", mem);
 	if (rc == 0)
-		rc = push(&v, "--vcpus=%s", cpus);
+		rc = argv_push(&v, "--vcpus=%s", cpus);
 	if (rc < 0) {
 		if (err[0] == '\0')
 			(void)snprintf(

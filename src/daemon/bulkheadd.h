@@ -45,7 +45,8 @@ struct running {
 	struct daemon *d;
 	struct qube_rt rt;
 	char name[MODEL_MAX_NAME + 1];
-	pid_t init_pid; /* the backend's main process */
+	const struct backend_ops *backend; /* what runs it (virt_mode) */
+	pid_t init_pid;                    /* the backend's main process */
 	int init_pidfd;
 	pid_t qrexec_pid; /* its qrexec-daemon */
 	int qrexec_pidfd;
@@ -153,6 +154,31 @@ int qube_policy_start(struct daemon *d);
 /* ---- backends ---- */
 extern const struct backend_ops backend_process;
 extern const struct backend_ops backend_sandbox;
+extern const struct backend_ops backend_vm;
+/*
+ * The backend that runs q: backend_vm for virt_mode=vm, else the daemon's
+ * (--backend).  NULL if there is none.
+ */
+const struct backend_ops *
+qube_backend(struct daemon *d, const struct db_qube *q);
+/*
+ * For the backends: a property's value (its own, inherited or default)
+ * as a string into out.  0, -ENOENT (no such property), -ENAMETOOLONG.
+ */
+int backend_prop(struct daemon *d, const struct db_qube *q, const char *name,
+    char *out, size_t n);
+/* A launcher's command line, built in place. */
+struct argv {
+	char *a[96];
+	size_t n;
+	char buf[16384];
+	size_t used;
+};
+/* Append a printf-formatted argument.  0 or -E2BIG. */
+int argv_push(struct argv *v, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Whether QEMU can run VM qubes here: 0, or -ENOENT with why in err. */
+int backend_vm_available(struct daemon *d, char *err, size_t errlen);
 /* (Re)build the host template's /etc from the host's, minus secrets. */
 /*
  * Preloaded disposables (preload.c).  preload_schedule: reconsider every

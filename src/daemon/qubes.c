@@ -114,7 +114,7 @@ find_program(struct daemon *d, const char *name, char *out, size_t n)
 	/* beside us (installed), or elsewhere in the build tree */
 	static const char *const rel[] = {"", "/..", "/../policy",
 	    "/../qrexec-daemon", "/../agent", "/../client", "/../daemon",
-	    "/../sandbox", "/../cli", "/../filecopy", "/../qubes-rpc",
+	    "/../sandbox", "/../vm", "/../cli", "/../filecopy", "/../qubes-rpc",
 	    "/../startapp"};
 	static const char *const sys[] = {"/usr/local/bin", "/usr/bin",
 	    "/usr/local/libexec/bulkhead", "/usr/libexec/bulkhead"};
@@ -364,8 +364,8 @@ qube_halted(struct daemon *d, struct running *r)
 		loop_timer_cancel(&d->loop, r->start_timer);
 	if (r->stop_timer)
 		loop_timer_cancel(&d->loop, r->stop_timer);
-	if (d->backend && d->backend->cleanup)
-		d->backend->cleanup(d, r);
+	if (r->backend && r->backend->cleanup)
+		r->backend->cleanup(d, r);
 	if (str_printf(path, sizeof(path), "%s/vchan/%u", d->cfg.run_dir,
 	        r->rt.domid) == 0)
 		(void)fs_remove_tree(path);
@@ -380,7 +380,8 @@ qube_halted(struct daemon *d, struct running *r)
 
 		if (db_qube_by_qid(&d->db, r->rt.qid, &q) == 0) {
 			preload_halted(d, &q, was_starting);
-			snapshot_qube_halted(d, &q, r->lower);
+			if (r->backend != &backend_vm)
+				snapshot_qube_halted(d, &q, r->lower);
 		}
 	}
 	if (r->auto_cleanup)
@@ -447,8 +448,8 @@ start_failed(struct daemon *d, struct running *r, const char *why)
 	log_warnx("%s: start failed: %s", r->name, why);
 	starters_reply(d, r, false, "%s: start failed: %s", r->name, why);
 	r->killing = true;
-	if (d->backend && r->init_pid > 0)
-		(void)d->backend->kill(d, r);
+	if (r->backend && r->init_pid > 0)
+		(void)r->backend->kill(d, r);
 	/* nobody watches its process (or there is none): done now */
 	if (r->init_pidfd < 0)
 		qube_halted(d, r);
@@ -552,7 +553,7 @@ spawn_qrexec_daemon(
 	if (prop_str(d, q, "qrexec_timeout", timeout, sizeof(timeout)) < 0)
 		(void)str_copy(timeout, sizeof(timeout), "60");
 	/* the process backend's qubes run as the user bulkheadd names */
-	if (strcmp(d->backend->name, "process") == 0)
+	if (r->backend != NULL && strcmp(r->backend->name, "process") == 0)
 		(void)str_copy(user, sizeof(user), pu ? pu : "root");
 	else if (prop_str(d, q, "default_user", user, sizeof(user)) < 0)
 		(void)str_copy(user, sizeof(user), "user");
@@ -647,10 +648,22 @@ running_new(struct daemon *d, const struct db_qube *q)
 	r->rt.qid = q->qid;
 	r->rt.state = PS_TRANSIENT;
 	(void)str_copy(r->name, sizeof(r->name), q->name);
+	r->backend = qube_backend(d, q);
 	r->init_pidfd = r->qrexec_pidfd = r->ready_fd = -1;
 	r->next = d->running;
 	d->running = r;
 	return r;
+}
+
+const struct backend_ops *
+qube_backend(struct daemon *d, const struct db_qube *q)
+{
+	char vm[16];
+
+	if (prop_str(d, q, "virt_mode", vm, sizeof(vm)) == 0 &&
+	    strcmp(vm, "vm") == 0)
+		return &backend_vm;
+	return d->backend;
 }
 
 int
@@ -666,19 +679,18 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 		api_reply_exc(d, c, "QubesVMError", "dom0 is always running");
 		return -EINVAL;
 	}
-	if (d->backend == NULL) {
+	if (prop_str(d, q, "virt_mode", vm, sizeof(vm)) == 0 &&
+	    strcmp(vm, "vm") == 0 &&
+	    backend_vm_available(d, err, sizeof(err)) < 0) {
+		/* never fall back silently from a VM to a sandbox */
+		api_reply_exc(d, c, "QubesVMError",
+		    "%s has virt_mode=vm, but %s", q->name, err);
+		return -ENOTSUP;
+	}
+	if (qube_backend(d, q) == NULL) {
 		api_reply_exc(d, c, "QubesVMError",
 		    "no backend to run qubes "
 		    "(bulkheadd --backend)");
-		return -ENOTSUP;
-	}
-	if (prop_str(d, q, "virt_mode", vm, sizeof(vm)) == 0 &&
-	    strcmp(vm, "vm") == 0 && strcmp(d->backend->name, "vm") != 0) {
-		/* never fall back silently from a VM to a sandbox */
-		api_reply_exc(d, c, "QubesVMError",
-		    "%s has virt_mode=vm, but "
-		    "the QEMU backend is not available here",
-		    q->name);
 		return -ENOTSUP;
 	}
 	if (k == QC_APPVM || k == QC_DISPVM) {
@@ -702,7 +714,10 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 			    q->name);
 			return -ENOENT;
 		}
-		rc = snapshot_defers_appvm_start(d, &t, q, c);
+		/* a VM's root is an image over the template's (backend_vm.c) */
+		rc = qube_backend(d, q) == &backend_vm ?
+		    0 :
+		    snapshot_defers_appvm_start(d, &t, q, c);
 		if (rc > 0) {
 			log_info("%s: starting once %s's snapshot is taken",
 			    q->name, t.name);
@@ -715,7 +730,7 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 		}
 	}
 	/* a template whose root is being snapshotted starts after the copy */
-	if (k == QC_TEMPLATEVM) {
+	if (k == QC_TEMPLATEVM && qube_backend(d, q) != &backend_vm) {
 		rc = snapshot_defers_start(d, q, c);
 		if (rc > 0) {
 			log_info(
@@ -766,7 +781,7 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 		    err, sizeof(err), "runtime directories: %s", strerror(-rc));
 		goto fail;
 	}
-	rc = d->backend->start(d, q, r, err, sizeof(err));
+	rc = r->backend->start(d, q, r, err, sizeof(err));
 	if (rc < 0)
 		goto fail;
 	r->init_pidfd = pidfd_open(r->init_pid, 0);
@@ -828,7 +843,7 @@ stop_timeout(void *arg)
 	if (r->rt.state != PS_HALTING)
 		return;
 	if (r->killing) {
-		(void)d->backend->kill(d, r);
+		(void)r->backend->kill(d, r);
 		return;
 	}
 	finish_waiters(
@@ -857,10 +872,10 @@ qube_shutdown(
 	}
 	if (r->rt.state != PS_HALTING) {
 		if (r->rt.state == PS_PAUSED)
-			(void)d->backend->unpause(d, r);
+			(void)r->backend->unpause(d, r);
 		r->rt.state = PS_HALTING;
 		events_for(d, r->name, "domain-pre-shutdown");
-		(void)d->backend->shutdown(d, r);
+		(void)r->backend->shutdown(d, r);
 	}
 	/*
 	 * Already going down (a shutdown, maybe one that timed out): this
@@ -901,7 +916,7 @@ qube_kill(struct daemon *d, const struct db_qube *q, struct conn *c)
 		starters_reply(
 		    d, r, false, "%s was killed while starting", r->name);
 	r->rt.state = PS_HALTING;
-	rc = d->backend->kill(d, r);
+	rc = r->backend->kill(d, r);
 	if (rc < 0) {
 		for (i = 0; i < ARRAY_SIZE(r->waiting_stop); i++)
 			if (r->waiting_stop[i] == c)
@@ -919,7 +934,7 @@ qube_pause(struct daemon *d, const struct db_qube *q, bool pause)
 
 	if (r == NULL)
 		return -ESRCH;
-	rc = pause ? d->backend->pause(d, r) : d->backend->unpause(d, r);
+	rc = pause ? r->backend->pause(d, r) : r->backend->unpause(d, r);
 	if (rc < 0)
 		return rc;
 	r->rt.state = pause ? PS_PAUSED : PS_RUNNING;
@@ -1117,7 +1132,7 @@ adopt_or_clean(struct daemon *d, const char *name)
 		    sf.state);
 		r->rt.state = PS_HALTING;
 		r->killing = true;
-		if (d->backend == NULL || d->backend->kill(d, r) < 0)
+		if (r->backend == NULL || r->backend->kill(d, r) < 0)
 			(void)kill(r->init_pid, SIGKILL);
 		return;
 	}

@@ -6,12 +6,20 @@
  * qrexec-agent (and starts it again if it dies, with a backoff), reaps
  * every orphan, and on SIGTERM stops the qube: SIGTERM to every process,
  * a grace period, SIGKILL, exit.  It reads nothing from other processes.
+ *
+ * With --vm it is PID 1 of a VM qube (after the initramfs's /init, which
+ * mounted the disks): it also mounts /dev/pts and /dev/shm, starts
+ * bulkhead-vmux, which carries the qube's channels over its virtio-serial
+ * port (and is restarted like the agent), and ends by powering the
+ * machine off instead of exiting (PID 1 of a kernel must not exit).
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -19,8 +27,45 @@
 #include <unistd.h>
 
 #include "sandbox/sandbox.h"
+#include "vm/vm.h"
 
 #define GRACE_MS 3000
+
+static int vm_mode;
+
+static pid_t
+start_vmux(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		(void)setsid();
+		execl(SANDBOX_TOOLS_DIR "/bulkhead-vmux", "bulkhead-vmux",
+		    "--guest", "--port", VM_QREXEC_PORT, "--dir",
+		    SANDBOX_VCHAN_DIR, (char *)NULL);
+		perror("bulkhead-init: exec bulkhead-vmux");
+		_exit(127);
+	}
+	return pid;
+}
+
+/* A VM's end: everything on disk, the disks clean, the machine off. */
+static _Noreturn void
+vm_poweroff(void)
+{
+	sync();
+	(void)umount2("/home", MNT_DETACH);
+	(void)mount(NULL, "/rw", NULL, MS_REMOUNT | MS_RDONLY, NULL);
+	(void)mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL);
+	sync();
+	(void)reboot(RB_POWER_OFF);
+	for (;;)
+		(void)pause();
+}
 
 static pid_t
 start_agent(void)
@@ -87,15 +132,17 @@ shutdown_all(int sfd)
 		while (read(sfd, &si, sizeof(si)) > 0)
 			;
 	}
+	if (vm_mode)
+		vm_poweroff();
 	exit(0);
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	struct signalfd_siginfo si;
 	sigset_t mask;
-	pid_t agent;
+	pid_t agent, vmux = -1;
 	uint64_t last_start;
 	unsigned restarts = 0;
 	int sfd;
@@ -106,7 +153,22 @@ main(void)
 		    "PID 1\n");
 		return 2;
 	}
+	if (argc == 2 && strcmp(argv[1], "--vm") == 0)
+		vm_mode = 1;
+	else if (argc != 1) {
+		(void)fprintf(stderr, "usage: bulkhead-init [--vm]\n");
+		return 2;
+	}
 	(void)umask(022);
+	if (vm_mode) {
+		(void)mkdir("/dev/pts", 0755);
+		(void)mkdir("/dev/shm", 01777);
+		(void)mount("devpts", "/dev/pts", "devpts",
+		    MS_NOSUID | MS_NOEXEC,
+		    "newinstance,ptmxmode=0666,mode=0620,gid=5");
+		(void)mount("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
+		    "mode=1777");
+	}
 	(void)mkdir("/run/qubes", 0755);
 	sigfillset(&mask);
 	(void)sigprocmask(SIG_BLOCK, &mask, NULL);
@@ -115,6 +177,8 @@ main(void)
 		perror("bulkhead-init: signalfd");
 		return 1;
 	}
+	if (vm_mode)
+		vmux = start_vmux();
 	agent = start_agent();
 	last_start = now_ms();
 	for (;;) {
@@ -126,7 +190,8 @@ main(void)
 			break;
 		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT ||
-			    si.ssi_signo == SIGPWR)
+			    si.ssi_signo == SIGPWR ||
+			    si.ssi_signo == SIGUSR2 /* busybox poweroff */)
 				shutdown_all(sfd);
 			if (si.ssi_signo != SIGCHLD)
 				continue;
@@ -136,6 +201,12 @@ main(void)
 
 				if (w <= 0)
 					break;
+				if (vm_mode && w == vmux) {
+					/* the channel to the admin side */
+					(void)sleep(1);
+					vmux = start_vmux();
+					continue;
+				}
 				if (w != agent)
 					continue; /* an orphan, reaped */
 				/* qrexec is how the qube is reached: keep it */

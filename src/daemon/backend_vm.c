@@ -1,0 +1,616 @@
+/*
+ * backend_vm.c - the QEMU backend (virt_mode=vm): each qube is a virtual
+ * machine run by bulkhead-vm (src/vm/launcher.c), its qrexec channels
+ * carried over a virtio-serial port by bulkhead-vmux.
+ *
+ * Runs in bulkheadd's main process (root).  It lays out the qube's disk
+ * images and hands the launcher a command line, which the launcher checks
+ * again.  Nothing here reads a byte from a qube.
+ *
+ * Storage (Qubes' semantics, as image files):
+ *   <state>/qubes/<tpl>/root.img         a template's root (ext4), made
+ *                                        from its root tree at its first
+ *                                        VM start (mkfs.ext4 -d, no loop
+ *                                        mount); authoritative after that
+ *   <state>/qubes/<name>/volatile/       root.qcow2 (an AppVM's or a
+ *                                        disposable's copy-on-write root
+ *                                        over its template's root.img),
+ *                                        private.qcow2 (a disposable's
+ *                                        over its DVM template's private);
+ *                                        thrown away at every start and
+ *                                        stop
+ *   <state>/qubes/<name>/private.img     the private volume (/rw), kept
+ *   <state>/vm-kernels/<version>/        the kernel pool
+ *                                        (bulkhead-vm-kernel install)
+ *   <run>/vm/initramfs-<version>.gz      the initramfs with bulkhead's
+ *                                        in-qube programs, made by
+ *                                        bulkhead-vm-kernel from this
+ *                                        build's programs
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon/bulkheadd.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "sandbox/sandbox.h"
+
+int find_program(struct daemon *d, const char *name, char *out, size_t n);
+
+#define QEMU_BINARY "/usr/bin/qemu-system-x86_64"
+#define QEMU_IMG    "/usr/bin/qemu-img"
+#define MKFS_EXT4   "/usr/sbin/mkfs.ext4"
+
+/* A new private volume's size (sparse: it costs what is written). */
+#define PRIVATE_SIZE "2G"
+
+/* What goes into the initramfs: bulkhead's programs for qubes. */
+static const char *const vm_tools[] = {"bulkhead-init", "bulkhead-vmux",
+    "qrexec-agent", "qrexec-client-vm", "qfile-agent", "qfile-unpacker",
+    "qvm-copy", "qvm-move", "qvm-copy-to-vm", "qvm-move-to-vm", "qopen-in-vm",
+    "vm-file-editor", "qvm-open-in-vm", "qvm-open-in-dvm", "bulkhead-open",
+    "qubes-vmexec", "qubes-startapp"};
+
+int
+backend_vm_available(struct daemon *d, char *err, size_t errlen)
+{
+	char p[PATH_MAX];
+
+	if (access(QEMU_BINARY, X_OK) < 0 || access(QEMU_IMG, X_OK) < 0) {
+		(void)snprintf(err, errlen,
+		    "QEMU is not installed (apt-get install qemu-system-x86 "
+		    "qemu-utils)");
+		return -ENOENT;
+	}
+	if (access(MKFS_EXT4, X_OK) < 0) {
+		(void)snprintf(err, errlen, "mkfs.ext4 is missing (e2fsprogs)");
+		return -ENOENT;
+	}
+	if (find_program(d, "bulkhead-vm", p, sizeof(p)) < 0 ||
+	    find_program(d, "bulkhead-vmux", p, sizeof(p)) < 0 ||
+	    find_program(d, "bulkhead-vm-kernel", p, sizeof(p)) < 0) {
+		(void)snprintf(err, errlen,
+		    "bulkhead's VM programs (bulkhead-vm, bulkhead-vmux, "
+		    "bulkhead-vm-kernel) are not installed");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/*
+ * Which accelerator tells the truth here: KVM only with hardware
+ * virtualisation (vmx or svm) and not through kvm_pvm, which cannot boot
+ * a stock kernel (shared/reference/vm-backend.md: it hangs); else TCG,
+ * with a warning, once.
+ */
+static const char *
+vm_accel(void)
+{
+	static int warned;
+	char line[4096];
+	bool hw = false;
+	FILE *f;
+
+	if (access("/sys/module/kvm_pvm", F_OK) < 0 &&
+	    access("/dev/kvm", R_OK | W_OK) == 0 &&
+	    (f = fopen("/proc/cpuinfo", "re")) != NULL) {
+		while (!hw && fgets(line, sizeof(line), f) != NULL)
+			if (strncmp(line, "flags", 5) == 0)
+				hw = strstr(line, " vmx") != NULL ||
+				    strstr(line, " svm") != NULL;
+		(void)fclose(f);
+	}
+	if (hw)
+		return "kvm";
+	if (!warned++)
+		log_warnx("no usable KVM here (no vmx/svm, or kvm_pvm): VM "
+		          "qubes run under QEMU's TCG emulation, much slower");
+	return "tcg";
+}
+
+/* Run argv, wait for it; its output goes to log.  0 or -EIO. */
+static int
+run_wait(char *const *argv, const char *log)
+{
+	const struct spawn_opts o = {.log = log, .fd3 = -1};
+	pid_t pid = spawn_logged(argv[0], argv, &o);
+	int st;
+
+	if (pid < 0)
+		return (int)pid;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+}
+
+static int
+qfile(struct daemon *d, char *out, size_t n, const char *name, const char *leaf)
+{
+	return str_printf(
+	    out, n, "%s/qubes/%s/%s", d->cfg.state_dir, name, leaf);
+}
+
+/* A kernel version: a file name of the pool, nothing else. */
+static bool
+version_ok(const char *v)
+{
+	size_t i;
+
+	if (v[0] == '\0' || v[0] == '.' || strlen(v) > 64)
+		return false;
+	for (i = 0; v[i] != '\0'; i++)
+		if (!(v[i] >= 'a' && v[i] <= 'z') &&
+		    !(v[i] >= 'A' && v[i] <= 'Z') &&
+		    !(v[i] >= '0' && v[i] <= '9') && !strchr("._+-", v[i]))
+			return false;
+	return true;
+}
+
+/* The qube's kernel version: its "kernel" property, or the pool's default. */
+static int
+kernel_version(struct daemon *d, const struct db_qube *q, char *out, size_t n,
+    char *err, size_t errlen)
+{
+	char p[PATH_MAX];
+	FILE *f;
+
+	if (backend_prop(d, q, "kernel", out, n) < 0 || out[0] == '\0' ||
+	    strcmp(out, "default") == 0) {
+		(void)str_printf(
+		    p, sizeof(p), "%s/vm-kernels/default", d->cfg.state_dir);
+		f = fopen(p, "re");
+		if (f == NULL || fgets(out, (int)n, f) == NULL) {
+			if (f != NULL)
+				(void)fclose(f);
+			(void)snprintf(err, errlen,
+			    "no VM kernel installed (bulkhead-vm-kernel "
+			    "install)");
+			return -ENOENT;
+		}
+		(void)fclose(f);
+		out[strcspn(out, "\n")] = '\0';
+	}
+	if (!version_ok(out)) {
+		(void)snprintf(
+		    err, errlen, "kernel: not a version of the pool");
+		return -EINVAL;
+	}
+	(void)str_printf(
+	    p, sizeof(p), "%s/vm-kernels/%s/vmlinux", d->cfg.state_dir, out);
+	if (access(p, R_OK) < 0) {
+		(void)snprintf(err, errlen,
+		    "kernel %s is not in the pool (bulkhead-vm-kernel "
+		    "install)",
+		    out);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* Newer than every one of bulkhead's programs that go into it? */
+static bool
+initramfs_fresh(struct daemon *d, const char *path)
+{
+	char p[PATH_MAX];
+	struct stat st, t;
+	size_t i;
+
+	if (stat(path, &st) < 0)
+		return false;
+	for (i = 0; i < ARRAY_SIZE(vm_tools); i++)
+		if (find_program(d, vm_tools[i], p, sizeof(p)) == 0 &&
+		    stat(p, &t) == 0 && t.st_mtime >= st.st_mtime)
+			return false;
+	return true;
+}
+
+/*
+ * The initramfs for kernel ver, made from this build's programs when it
+ * is missing or older than one of them.
+ * XXX(#7): made in the daemon's loop (about a second, once a build).
+ */
+static int
+ensure_initramfs(struct daemon *d, const char *ver, char *out, size_t n,
+    char *err, size_t errlen)
+{
+	char prog[PATH_MAX], init[PATH_MAX], pool[PATH_MAX], dir[PATH_MAX];
+	char tools[ARRAY_SIZE(vm_tools)][PATH_MAX], rpc[PATH_MAX];
+	char arpc[PATH_MAX], log[PATH_MAX];
+	char *argv[16 + 2 * ARRAY_SIZE(vm_tools)];
+	size_t i, a = 0;
+	int rc;
+
+	(void)str_printf(dir, sizeof(dir), "%s/vm", d->cfg.run_dir);
+	(void)mkdir(dir, 0755);
+	if (str_printf(out, n, "%s/initramfs-%s.gz", dir, ver) < 0)
+		return -ENAMETOOLONG;
+	if (initramfs_fresh(d, out))
+		return 0;
+	/* the /init it packs lies beside it (installed or built) */
+	if (find_program(d, "bulkhead-vm-kernel", prog, sizeof(prog)) < 0 ||
+	    str_printf(init, sizeof(init), "%s", prog) < 0 ||
+	    str_printf(strrchr(init, '/') + 1,
+	        sizeof(init) - (size_t)(strrchr(init, '/') + 1 - init),
+	        "initramfs-init") < 0 ||
+	    access(init, R_OK) < 0) {
+		(void)snprintf(err, errlen,
+		    "bulkhead-vm-kernel or its initramfs-init not found");
+		return -ENOENT;
+	}
+	(void)str_printf(pool, sizeof(pool), "%s/vm-kernels", d->cfg.state_dir);
+	argv[a++] = prog;
+	argv[a++] = (char *)"initramfs";
+	argv[a++] = (char *)"--pool";
+	argv[a++] = pool;
+	argv[a++] = (char *)"--version";
+	argv[a++] = (char *)ver;
+	argv[a++] = (char *)"--out";
+	argv[a++] = out;
+	argv[a++] = (char *)"--init";
+	argv[a++] = init;
+	for (i = 0; i < ARRAY_SIZE(vm_tools); i++) {
+		if (find_program(d, vm_tools[i], tools[i], sizeof(tools[i])) <
+		    0)
+			continue;
+		argv[a++] = (char *)"--tool";
+		argv[a++] = tools[i];
+	}
+	if (str_printf(rpc, sizeof(rpc), "%s/qubes-rpc", d->cfg.conf_dir) ==
+	        0 &&
+	    access(rpc, F_OK) == 0) {
+		argv[a++] = (char *)"--rpc-dir";
+		argv[a++] = rpc;
+	}
+	if (find_program(d, "qubes.VMShell", arpc, sizeof(arpc)) == 0) {
+		*strrchr(arpc, '/') = '\0';
+		argv[a++] = (char *)"--agent-rpc-dir";
+		argv[a++] = arpc;
+	}
+	argv[a] = NULL;
+	(void)str_printf(
+	    log, sizeof(log), "%s/log/vm-kernel.log", d->cfg.state_dir);
+	log_info("building the VM initramfs for kernel %s", ver);
+	rc = run_wait(argv, log);
+	if (rc < 0)
+		(void)snprintf(
+		    err, errlen, "building the initramfs failed (see %s)", log);
+	return rc;
+}
+
+/* The size of a tree, for the image made of it. */
+static int
+tree_mib(const char *dir, uint64_t *ret)
+{
+	char cmd[PATH_MAX + 32];
+	unsigned long long kib = 0;
+	FILE *p;
+
+	if (strchr(dir, '\'') != NULL)
+		return -EINVAL;
+	(void)snprintf(cmd, sizeof(cmd), "du -sxk '%s'", dir);
+	p = popen(cmd, "re");
+	if (p == NULL)
+		return -errno;
+	if (fscanf(p, "%llu", &kib) != 1)
+		kib = 0;
+	(void)pclose(p);
+	*ret = kib / 1024;
+	return kib ? 0 : -EIO;
+}
+
+/*
+ * Template t's root image, made from its root tree at the first VM start
+ * (the tree stays as it is; the image is the template's root from then
+ * on).  XXX(#7): made in the daemon's loop (seconds for a Debian tree).
+ */
+static int
+ensure_root_image(struct daemon *d, const struct db_qube *t, char *out,
+    size_t n, char *err, size_t errlen)
+{
+	char tree[PATH_MAX], tmp[PATH_MAX], size[32], log[PATH_MAX];
+	uint64_t mib;
+	int rc;
+
+	if (qfile(d, out, n, t->name, "root.img") < 0 ||
+	    qfile(d, tree, sizeof(tree), t->name, "root") < 0 ||
+	    str_printf(tmp, sizeof(tmp), "%s.new", out) < 0)
+		return -ENAMETOOLONG;
+	if (access(out, F_OK) == 0)
+		return 0;
+	if (tree_mib(tree, &mib) < 0) {
+		(void)snprintf(err, errlen,
+		    "template %s has neither a root image nor a root tree",
+		    t->name);
+		return -ENOENT;
+	}
+	/* room to grow (sparse: only what is written costs) */
+	mib = mib * 2 + 1024;
+	(void)snprintf(size, sizeof(size), "%lluM", (unsigned long long)mib);
+	(void)unlink(tmp);
+	(void)str_printf(
+	    log, sizeof(log), "%s/log/%s.log", d->cfg.state_dir, t->name);
+	{
+		char *argv[] = {(char *)MKFS_EXT4, (char *)"-q", (char *)"-F",
+		    (char *)"-L", (char *)"root", (char *)"-d", tree, tmp, size,
+		    NULL};
+
+		log_info("%s: making its root image from its tree", t->name);
+		rc = run_wait(argv, log);
+	}
+	if (rc == 0 && rename(tmp, out) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		(void)unlink(tmp);
+		(void)snprintf(
+		    err, errlen, "making %s failed (see %s)", out, log);
+	}
+	return rc;
+}
+
+/* A new empty private image (ext4, /home/user the user's). */
+static int
+ensure_private_image(struct daemon *d, const char *name, char *out, size_t n,
+    char *err, size_t errlen)
+{
+	char tmp[PATH_MAX], log[PATH_MAX];
+	int rc;
+
+	if (qfile(d, out, n, name, "private.img") < 0 ||
+	    str_printf(tmp, sizeof(tmp), "%s.new", out) < 0)
+		return -ENAMETOOLONG;
+	if (access(out, F_OK) == 0)
+		return 0;
+	(void)str_printf(
+	    log, sizeof(log), "%s/log/%s.log", d->cfg.state_dir, name);
+	{
+		char *argv[] = {(char *)MKFS_EXT4, (char *)"-q", (char *)"-F",
+		    (char *)"-L", (char *)"private", tmp, (char *)PRIVATE_SIZE,
+		    NULL};
+
+		(void)unlink(tmp);
+		rc = run_wait(argv, log);
+	}
+	if (rc == 0 && rename(tmp, out) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		(void)unlink(tmp);
+		(void)snprintf(err, errlen, "making %s failed", out);
+	}
+	return rc;
+}
+
+/* A copy-on-write qcow2 at path over the raw image backing. */
+static int
+make_overlay(
+    struct daemon *d, const char *backing, const char *path, const char *name)
+{
+	char log[PATH_MAX];
+	char *argv[] = {(char *)QEMU_IMG, (char *)"create", (char *)"-q",
+	    (char *)"-f", (char *)"qcow2", (char *)"-F", (char *)"raw",
+	    (char *)"-b", (char *)backing, (char *)path, NULL};
+
+	(void)str_printf(
+	    log, sizeof(log), "%s/log/%s.log", d->cfg.state_dir, name);
+	return run_wait(argv, log);
+}
+
+static int
+vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
+    char *err, size_t errlen)
+{
+	uint32_t base = sandbox_uid_base(q->qid);
+	enum qube_class k = qube_class_of(q);
+	char prog[PATH_MAX], vmux[PATH_MAX], ver[72], vmlinux[PATH_MAX];
+	char initrd[PATH_MAX], vol[PATH_MAX], root[PATH_MAX];
+	char root_b[PATH_MAX] = "", priv[PATH_MAX], priv_b[PATH_MAX] = "";
+	char vchan[PATH_MAX], console[PATH_MAX], log[PATH_MAX];
+	char mem[16], cpus[16], kopts[1100];
+	struct argv v;
+	pid_t pid;
+	int rc;
+
+	memset(&v, 0, sizeof(v));
+	if ((rc = backend_vm_available(d, err, errlen)) < 0 ||
+	    (rc = kernel_version(d, q, ver, sizeof(ver), err, errlen)) < 0 ||
+	    (rc = ensure_initramfs(
+	         d, ver, initrd, sizeof(initrd), err, errlen)) < 0)
+		return rc;
+	(void)find_program(d, "bulkhead-vm", prog, sizeof(prog));
+	(void)find_program(d, "bulkhead-vmux", vmux, sizeof(vmux));
+	(void)str_printf(vmlinux, sizeof(vmlinux), "%s/vm-kernels/%s/vmlinux",
+	    d->cfg.state_dir, ver);
+
+	/* a fresh volatile area at every start */
+	if (qfile(d, vol, sizeof(vol), q->name, "") < 0)
+		return -ENAMETOOLONG;
+	if (mkdir(vol, 0700) < 0 && errno != EEXIST) {
+		(void)snprintf(err, errlen, "%s: %s", vol, strerror(errno));
+		return -errno;
+	}
+	if (qfile(d, vol, sizeof(vol), q->name, "volatile") < 0)
+		return -ENAMETOOLONG;
+	(void)fs_remove_tree(vol);
+	if (mkdir(vol, 0700) < 0) {
+		(void)snprintf(err, errlen, "%s: %s", vol, strerror(errno));
+		return -errno;
+	}
+
+	/* the root: a template's (or standalone's) own image, else a
+	 * copy-on-write image over its template's */
+	if (k == QC_TEMPLATEVM || k == QC_STANDALONEVM) {
+		if ((rc = ensure_root_image(
+		         d, q, root, sizeof(root), err, errlen)) < 0)
+			return rc;
+	} else {
+		struct db_qube t;
+		char tname[64];
+
+		if (backend_prop(d, q, "template", tname, sizeof(tname)) < 0 ||
+		    db_qube_by_name(&d->db, tname, &t) < 0)
+			return -ENOENT;
+		if (k == QC_DISPVM &&
+		    (backend_prop(d, &t, "template", tname, sizeof(tname)) <
+		            0 ||
+		        db_qube_by_name(&d->db, tname, &t) < 0))
+			return -ENOENT;
+		if ((rc = ensure_root_image(
+		         d, &t, root_b, sizeof(root_b), err, errlen)) < 0)
+			return rc;
+		if (str_printf(root, sizeof(root), "%s/root.qcow2", vol) < 0)
+			return -ENAMETOOLONG;
+		if (make_overlay(d, root_b, root, q->name) < 0) {
+			(void)snprintf(err, errlen, "%s: cannot make", root);
+			return -EIO;
+		}
+	}
+
+	/* the private volume; a disposable's is a copy of its DVM's */
+	if (k == QC_DISPVM) {
+		char tname[64];
+
+		if (backend_prop(d, q, "template", tname, sizeof(tname)) < 0)
+			return -ENOENT;
+		if ((rc = ensure_private_image(
+		         d, tname, priv_b, sizeof(priv_b), err, errlen)) < 0)
+			return rc;
+		if (str_printf(priv, sizeof(priv), "%s/private.qcow2", vol) < 0)
+			return -ENAMETOOLONG;
+		if (make_overlay(d, priv_b, priv, q->name) < 0) {
+			(void)snprintf(err, errlen, "%s: cannot make", priv);
+			return -EIO;
+		}
+	} else if ((rc = ensure_private_image(
+	                d, q->name, priv, sizeof(priv), err, errlen)) < 0)
+		return rc;
+
+	/* the channel directory: bulkhead-vmux (the qube's uid) mirrors
+	 * the guest's listeners here, as the namespace qube's agent would */
+	(void)str_printf(
+	    vchan, sizeof(vchan), "%s/vchan/%u", d->cfg.run_dir, r->rt.domid);
+	if (chown(vchan, base, base) < 0 || chmod(vchan, 01777) < 0) {
+		(void)snprintf(err, errlen, "%s: %s", vchan, strerror(errno));
+		return -errno;
+	}
+	if (backend_prop(d, q, "memory", mem, sizeof(mem)) < 0)
+		(void)str_copy(mem, sizeof(mem), "400");
+	if (backend_prop(d, q, "vcpus", cpus, sizeof(cpus)) < 0)
+		(void)str_copy(cpus, sizeof(cpus), "1");
+	if (backend_prop(d, q, "kernelopts", kopts, sizeof(kopts)) < 0)
+		kopts[0] = '\0';
+	(void)str_printf(console, sizeof(console), "%s/log/%s.console.log",
+	    d->cfg.state_dir, q->name);
+
+	rc = argv_push(&v, "bulkhead-vm");
+	if (rc == 0)
+		rc = argv_push(&v, "--name=%s", q->name);
+	if (rc == 0)
+		rc = argv_push(&v, "--qid=%u", q->qid);
+	if (rc == 0)
+		rc = argv_push(&v, "--domid=%u", r->rt.domid);
+	if (rc == 0)
+		rc = argv_push(&v, "--kernel=%s", vmlinux);
+	if (rc == 0)
+		rc = argv_push(&v, "--initrd=%s", initrd);
+	if (rc == 0)
+		rc = argv_push(
+		    &v, "--root=%s%s", root, root_b[0] != '\0' ? ",qcow2" : "");
+	if (rc == 0 && root_b[0] != '\0')
+		rc = argv_push(&v, "--root-backing=%s", root_b);
+	if (rc == 0)
+		rc = argv_push(&v, "--private=%s%s", priv,
+		    priv_b[0] != '\0' ? ",qcow2" : "");
+	if (rc == 0 && priv_b[0] != '\0')
+		rc = argv_push(&v, "--private-backing=%s", priv_b);
+	if (rc == 0)
+		rc = argv_push(&v, "--vchan=%s", vchan);
+	if (rc == 0)
+		rc = argv_push(&v, "--console=%s", console);
+	if (rc == 0)
+		rc = argv_push(&v, "--vmux=%s", vmux);
+	if (rc == 0)
+		rc = argv_push(&v, "--memory=%s", mem);
+	if (rc == 0)
+		rc = argv_push(&v, "--vcpus=%s", cpus);
+	if (rc == 0 && kopts[0] != '\0')
+		rc = argv_push(&v, "--kernelopts=%s", kopts);
+	if (rc == 0)
+		rc = argv_push(&v, "--accel=%s", vm_accel());
+	if (rc < 0) {
+		(void)snprintf(err, errlen, "arguments: %s", strerror(-rc));
+		return rc;
+	}
+	(void)str_printf(
+	    log, sizeof(log), "%s/log/%s.log", d->cfg.state_dir, q->name);
+	{
+		const struct spawn_opts o = {.log = log, .fd3 = -1};
+
+		pid = spawn_logged(prog, v.a, &o);
+	}
+	if (pid < 0)
+		return (int)pid;
+	r->init_pid = pid;
+	return 0;
+}
+
+static int
+sig(struct running *r, int s)
+{
+	if (r->init_pid <= 1 || kill(r->init_pid, s) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+vm_shutdown(struct daemon *d, struct running *r)
+{
+	(void)d;
+	return sig(r, SIGTERM);
+}
+
+static int
+vm_kill(struct daemon *d, struct running *r)
+{
+	(void)d;
+	return sig(r, SIGINT);
+}
+
+static int
+vm_pause(struct daemon *d, struct running *r)
+{
+	(void)d;
+	return sig(r, SANDBOX_SIG_FREEZE);
+}
+
+static int
+vm_unpause(struct daemon *d, struct running *r)
+{
+	(void)d;
+	return sig(r, SANDBOX_SIG_THAW);
+}
+
+static void
+vm_cleanup(struct daemon *d, struct running *r)
+{
+	char p[PATH_MAX];
+
+	if (qfile(d, p, sizeof(p), r->name, "volatile") == 0)
+		(void)fs_remove_tree(p);
+}
+
+const struct backend_ops backend_vm = {
+    .name = "vm",
+    .start = vm_start,
+    .shutdown = vm_shutdown,
+    .kill = vm_kill,
+    .pause = vm_pause,
+    .unpause = vm_unpause,
+    .cleanup = vm_cleanup,
+};

@@ -1,0 +1,724 @@
+/*
+ * launcher.c - bulkhead-vm (PROC_VM): starts and supervises one VM qube:
+ * its QEMU and the admin side's end of its qrexec channels
+ * (bulkhead-vmux --host).
+ *
+ * Runs as root, started by bulkheadd with the qube's files on the command
+ * line.  It trusts nothing about those arguments: every path is checked
+ * (absolute, canonical, a regular file or directory) and every number
+ * bounded.  It opens the qube's disks, kernel and initramfs itself and
+ * hands QEMU only those fds; QEMU then runs as the qube's own host uid
+ * (its id range's first id, which no other qube has), with no_new_privs,
+ * QEMU's own seccomp sandbox (-sandbox on, spawning and privilege changes
+ * denied), and new network, IPC and UTS namespaces (a VM qube has no
+ * network device: networking qubes come later).
+ *
+ * Untrusted input: QMP from QEMU (QEMU runs guest-facing device code, so
+ * a hostile guest may own it): parsed by qmp_parse, bounded, and only
+ * events are looked at.  The guest's qrexec bytes never reach this
+ * process: bulkhead-vmux, as the qube's uid, carries them.
+ *
+ * Signals from bulkheadd: SIGTERM asks for a clean shutdown (the guest's
+ * init is told through bulkhead-vmux, SIGUSR1), SIGINT kills (QMP quit,
+ * then SIGKILL), SANDBOX_SIG_FREEZE/THAW pause and resume the VM (QMP
+ * stop/cont).  When QEMU exits, the launcher stops the vmux and exits:
+ * bulkheadd then sees the qube halted and removes its volatile files.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/proto/qrexec.h"
+#include "lib/util.h"
+#include "sandbox/sandbox.h"
+#include "vm/qemu_cmd.h"
+#include "vm/qmp.h"
+#include "vm/vm.h"
+
+/* How long QEMU has to answer QMP at start and for a command. */
+#define QMP_TIMEOUT_MS 10000
+/* After QMP quit (a kill), how long before SIGKILL. */
+#define KILL_GRACE_MS 2000
+
+struct args {
+	char name[32];
+	uint32_t qid, domid, base;
+	char kernel[PATH_MAX], initrd[PATH_MAX];
+	char root[PATH_MAX], root_backing[PATH_MAX];
+	char priv[PATH_MAX], priv_backing[PATH_MAX];
+	bool root_qcow2, priv_qcow2;
+	char vchan[PATH_MAX];
+	char console[PATH_MAX];
+	char qemu[PATH_MAX], vmux[PATH_MAX];
+	char kernelopts[QEMU_MAX_KERNELOPTS + 1];
+	uint32_t memory_mib, vcpus;
+	enum qemu_accel accel;
+	enum qemu_machine machine;
+};
+
+static struct args A;
+
+static _Noreturn void
+usage(FILE *f, int code)
+{
+	(void)fprintf(f,
+	    "Usage: bulkhead-vm --name=NAME --qid=N --domid=N --kernel=FILE\n"
+	    "         --initrd=FILE --root=IMAGE[,qcow2] [--root-backing=IMAGE]\n"
+	    "         [--private=IMAGE[,qcow2]] [--private-backing=IMAGE]\n"
+	    "         --vchan=DIR --console=FILE --vmux=PROGRAM\n"
+	    "         [--qemu=PROGRAM] [--memory=MIB] [--vcpus=N]\n"
+	    "         [--kernelopts=TEXT] [--accel=tcg|kvm] "
+	    "[--machine=microvm|q35]\n"
+	    "\n"
+	    "Start and supervise one VM qube of bulkhead (virt_mode=vm): QEMU "
+	    "as the\n"
+	    "qube's own host uid (%u + qid * %u) with its disks passed as "
+	    "open files,\n"
+	    "and bulkhead-vmux carrying its qrexec channels between its "
+	    "virtio-serial\n"
+	    "port and its channel directory.  bulkheadd runs this; it is not "
+	    "meant\n"
+	    "to be run by hand.\n"
+	    "\n"
+	    "  --root      the root disk (read-write: a template's own image, "
+	    "or an\n"
+	    "              AppVM's copy-on-write qcow2 over --root-backing)\n"
+	    "  --private   the private disk (/rw), likewise\n"
+	    "  --vchan     the qube's channel directory (owned by its uid)\n"
+	    "  --console   the serial console's log (appended)\n"
+	    "\n"
+	    "Signals: TERM shuts the qube down, INT kills it, SIGRTMIN+1 and "
+	    "+2 pause\n"
+	    "and resume it.  Exit status: 0 the VM ended, 1 failure, 2 "
+	    "usage.\n",
+	    SANDBOX_UID_BASE, SANDBOX_ID_RANGE);
+	exit(code);
+}
+
+/* An absolute canonical path of a file (or directory) that exists. */
+static int
+path_arg(const char *opt, const char *v, bool dir, char *out, size_t n)
+{
+	char real[PATH_MAX];
+	struct stat st;
+
+	if (v[0] != '/' || realpath(v, real) == NULL || strcmp(real, v) != 0 ||
+	    stat(real, &st) < 0 ||
+	    (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) {
+		log_warnx("--%s=%s: not an absolute canonical path of an "
+		          "existing %s",
+		    opt, v, dir ? "directory" : "file");
+		return -EINVAL;
+	}
+	return str_copy(out, n, real);
+}
+
+static int
+image_arg(const char *opt, const char *v, char *out, size_t n, bool *qcow2)
+{
+	char p[PATH_MAX];
+	const char *comma = strrchr(v, ',');
+
+	*qcow2 = false;
+	if (comma != NULL) {
+		if (strcmp(comma + 1, "qcow2") != 0 ||
+		    (size_t)(comma - v) >= sizeof(p)) {
+			log_warnx("--%s=%s: IMAGE or IMAGE,qcow2", opt, v);
+			return -EINVAL;
+		}
+		memcpy(p, v, (size_t)(comma - v));
+		p[comma - v] = '\0';
+		*qcow2 = true;
+		v = p;
+	}
+	return path_arg(opt, v, false, out, n);
+}
+
+static int
+u32_arg(const char *opt, const char *v, uint32_t lo, uint32_t hi, uint32_t *r)
+{
+	if (parse_u32(v, hi, r) < 0 || *r < lo) {
+		log_warnx("--%s=%s: a number from %u to %u", opt, v, lo, hi);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void
+parse_args(int argc, char **argv)
+{
+	enum {
+		O_NAME = 256,
+		O_QID,
+		O_DOMID,
+		O_KERNEL,
+		O_INITRD,
+		O_ROOT,
+		O_ROOT_B,
+		O_PRIV,
+		O_PRIV_B,
+		O_VCHAN,
+		O_CONSOLE,
+		O_QEMU,
+		O_VMUX,
+		O_MEM,
+		O_VCPUS,
+		O_KOPTS,
+		O_ACCEL,
+		O_MACHINE
+	};
+	static const struct option opts[] = {{"name", 1, NULL, O_NAME},
+	    {"qid", 1, NULL, O_QID}, {"domid", 1, NULL, O_DOMID},
+	    {"kernel", 1, NULL, O_KERNEL}, {"initrd", 1, NULL, O_INITRD},
+	    {"root", 1, NULL, O_ROOT}, {"root-backing", 1, NULL, O_ROOT_B},
+	    {"private", 1, NULL, O_PRIV},
+	    {"private-backing", 1, NULL, O_PRIV_B}, {"vchan", 1, NULL, O_VCHAN},
+	    {"console", 1, NULL, O_CONSOLE}, {"qemu", 1, NULL, O_QEMU},
+	    {"vmux", 1, NULL, O_VMUX}, {"memory", 1, NULL, O_MEM},
+	    {"vcpus", 1, NULL, O_VCPUS}, {"kernelopts", 1, NULL, O_KOPTS},
+	    {"accel", 1, NULL, O_ACCEL}, {"machine", 1, NULL, O_MACHINE},
+	    {"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	bool have_qid = false, have_domid = false, bad = false;
+	int c;
+
+	A.memory_mib = 400;
+	A.vcpus = 1;
+	A.accel = QEMU_ACCEL_TCG;
+	A.machine = QEMU_MACHINE_MICROVM;
+	(void)str_copy(A.qemu, sizeof(A.qemu), QEMU_DEFAULT_BINARY);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		int rc = 0;
+
+		switch (c) {
+		case 'h':
+			usage(stdout, 0);
+		case O_NAME:
+			if (!proto_qube_name_valid(optarg) ||
+			    str_copy(A.name, sizeof(A.name), optarg) < 0) {
+				log_warnx("--name: not a qube name");
+				rc = -EINVAL;
+			}
+			break;
+		case O_QID:
+			rc = u32_arg("qid", optarg, 1, VM_MAX_QID, &A.qid);
+			have_qid = true;
+			break;
+		case O_DOMID:
+			rc = u32_arg("domid", optarg, 1, 0x7fef, &A.domid);
+			have_domid = true;
+			break;
+		case O_KERNEL:
+			rc = path_arg("kernel", optarg, false, A.kernel,
+			    sizeof(A.kernel));
+			break;
+		case O_INITRD:
+			rc = path_arg("initrd", optarg, false, A.initrd,
+			    sizeof(A.initrd));
+			break;
+		case O_ROOT:
+			rc = image_arg("root", optarg, A.root, sizeof(A.root),
+			    &A.root_qcow2);
+			break;
+		case O_ROOT_B:
+			rc = path_arg("root-backing", optarg, false,
+			    A.root_backing, sizeof(A.root_backing));
+			break;
+		case O_PRIV:
+			rc = image_arg("private", optarg, A.priv,
+			    sizeof(A.priv), &A.priv_qcow2);
+			break;
+		case O_PRIV_B:
+			rc = path_arg("private-backing", optarg, false,
+			    A.priv_backing, sizeof(A.priv_backing));
+			break;
+		case O_VCHAN:
+			rc = path_arg(
+			    "vchan", optarg, true, A.vchan, sizeof(A.vchan));
+			break;
+		case O_CONSOLE:
+			/* may not exist yet: its directory must */
+			if (optarg[0] != '/' || strstr(optarg, "/../") ||
+			    str_copy(A.console, sizeof(A.console), optarg) <
+			        0) {
+				log_warnx("--console: an absolute path");
+				rc = -EINVAL;
+			}
+			break;
+		case O_QEMU:
+			rc = path_arg(
+			    "qemu", optarg, false, A.qemu, sizeof(A.qemu));
+			break;
+		case O_VMUX:
+			rc = path_arg(
+			    "vmux", optarg, false, A.vmux, sizeof(A.vmux));
+			break;
+		case O_MEM:
+			rc = u32_arg("memory", optarg, QEMU_MIN_MEMORY_MB,
+			    QEMU_MAX_MEMORY_MB, &A.memory_mib);
+			break;
+		case O_VCPUS:
+			rc = u32_arg(
+			    "vcpus", optarg, 1, QEMU_MAX_VCPUS, &A.vcpus);
+			break;
+		case O_KOPTS:
+			if (str_copy(A.kernelopts, sizeof(A.kernelopts),
+			        optarg) < 0) {
+				log_warnx("--kernelopts: too long");
+				rc = -EINVAL;
+			}
+			break;
+		case O_ACCEL:
+			if (strcmp(optarg, "tcg") == 0)
+				A.accel = QEMU_ACCEL_TCG;
+			else if (strcmp(optarg, "kvm") == 0)
+				A.accel = QEMU_ACCEL_KVM;
+			else {
+				log_warnx("--accel: tcg or kvm");
+				rc = -EINVAL;
+			}
+			break;
+		case O_MACHINE:
+			if (strcmp(optarg, "microvm") == 0)
+				A.machine = QEMU_MACHINE_MICROVM;
+			else if (strcmp(optarg, "q35") == 0)
+				A.machine = QEMU_MACHINE_Q35;
+			else {
+				log_warnx("--machine: microvm or q35");
+				rc = -EINVAL;
+			}
+			break;
+		default:
+			usage(stderr, 2);
+		}
+		if (rc < 0)
+			bad = true;
+	}
+	if (optind != argc || bad || A.name[0] == '\0' || !have_qid ||
+	    !have_domid || A.kernel[0] == '\0' || A.initrd[0] == '\0' ||
+	    A.root[0] == '\0' || A.vchan[0] == '\0' || A.console[0] == '\0' ||
+	    A.vmux[0] == '\0')
+		usage(stderr, 2);
+	if ((A.root_backing[0] != '\0' && !A.root_qcow2) ||
+	    (A.priv_backing[0] != '\0' && !A.priv_qcow2)) {
+		log_warnx("a backing image needs a qcow2 disk");
+		exit(2);
+	}
+	A.base = sandbox_uid_base(A.qid);
+}
+
+/* Open a file QEMU gets as an fd; never a symbolic link or a device. */
+static int
+open_file(const char *path, bool rw)
+{
+	struct stat st;
+	int fd = open(
+	    path, (rw ? O_RDWR : O_RDONLY) | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0) {
+		log_warn("%s", path);
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		log_warnx("%s: not a regular file", path);
+		(void)close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * In a child that becomes QEMU or the vmux: take the qube's ids, leave
+ * privileges behind for good, and die with the launcher.
+ */
+static void
+drop_to_qube(bool new_namespaces)
+{
+	gid_t g = A.base;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		_exit(126);
+	/* no network, no host IPC, its own hostname (as root, before the
+	 * ids change: unsharing needs CAP_SYS_ADMIN) */
+	if (new_namespaces &&
+	    unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0) {
+		perror("bulkhead-vm: unshare");
+		_exit(126);
+	}
+	if (setgroups(1, &g) < 0 || setresgid(A.base, A.base, A.base) < 0 ||
+	    setresuid(A.base, A.base, A.base) < 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		perror("bulkhead-vm: dropping privileges");
+		_exit(126);
+	}
+}
+
+/*
+ * Move fds[i] to number want[i] in a child before exec, without
+ * clobbering one another: first above all targets, then into place.
+ */
+static void
+place_fds(int *fds, const int *want, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int t = fcntl(fds[i], F_DUPFD, 1000);
+
+		if (t < 0)
+			_exit(126);
+		fds[i] = t;
+	}
+	for (i = 0; i < n; i++)
+		if (dup2(fds[i], want[i]) < 0)
+			_exit(126);
+}
+
+static void
+sigmask_default(void)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* The fds QEMU inherits, at fixed numbers (qemu_cmd.c's argv names them). */
+enum {
+	FD_QMP = 3,
+	FD_SERIAL,
+	FD_CONSOLE,
+	FD_KERNEL,
+	FD_INITRD,
+	FD_ROOT,
+	FD_ROOT_B,
+	FD_PRIV,
+	FD_PRIV_B,
+	FD_QEMU_MAX
+};
+
+static pid_t
+start_qemu(int qmp_fd, int serial_fd, int *ret_console_fd)
+{
+	struct qemu_config c;
+	struct qemu_argv av = {NULL, 0};
+	int fds[FD_QEMU_MAX - FD_QMP], want[FD_QEMU_MAX - FD_QMP];
+	char append[128];
+	size_t n = 0, i;
+	uint32_t khz;
+	pid_t pid;
+	int rc;
+
+	for (i = 0; i < ARRAY_SIZE(fds); i++)
+		fds[i] = -1;
+	fds[n] = qmp_fd, want[n++] = FD_QMP;
+	fds[n] = serial_fd, want[n++] = FD_SERIAL;
+	fds[n] = open(A.console,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+	    0600);
+	if (fds[n] < 0) {
+		log_warn("%s", A.console);
+		return -1;
+	}
+	*ret_console_fd = fds[n];
+	want[n++] = FD_CONSOLE;
+	if ((fds[n] = open_file(A.kernel, false)) < 0)
+		goto fail;
+	want[n++] = FD_KERNEL;
+	if ((fds[n] = open_file(A.initrd, false)) < 0)
+		goto fail;
+	want[n++] = FD_INITRD;
+	if ((fds[n] = open_file(A.root, true)) < 0)
+		goto fail;
+	want[n++] = FD_ROOT;
+	if (A.root_backing[0] != '\0') {
+		if ((fds[n] = open_file(A.root_backing, false)) < 0)
+			goto fail;
+		want[n++] = FD_ROOT_B;
+	}
+	if (A.priv[0] != '\0') {
+		if ((fds[n] = open_file(A.priv, true)) < 0)
+			goto fail;
+		want[n++] = FD_PRIV;
+	}
+	if (A.priv_backing[0] != '\0') {
+		if ((fds[n] = open_file(A.priv_backing, false)) < 0)
+			goto fail;
+		want[n++] = FD_PRIV_B;
+	}
+
+	qemu_config_init(&c);
+	c.binary = A.qemu;
+	c.name = A.name;
+	c.machine = A.machine;
+	c.accel = A.accel;
+	c.memory_mb = A.memory_mib;
+	c.vcpus = A.vcpus;
+	c.start_paused = true;
+	c.kernel = (struct qemu_file){NULL, FD_KERNEL};
+	c.initrd = (struct qemu_file){NULL, FD_INITRD};
+	(void)snprintf(append, sizeof(append),
+	    "quiet panic=-1 bulkhead.name=%s bulkhead.domid=%u", A.name,
+	    A.domid);
+	c.append = append;
+	c.kernelopts = A.kernelopts[0] != '\0' ? A.kernelopts : NULL;
+	/* microvm under TCG calibrates its TSC badly without it (hangs) */
+	if (A.machine == QEMU_MACHINE_MICROVM && A.accel == QEMU_ACCEL_TCG &&
+	    qemu_host_tsc_khz(&khz) == 0)
+		c.tsc_khz = khz;
+	c.disks[c.n_disks++] = (struct qemu_disk){.file = {NULL, FD_ROOT},
+	    .format = A.root_qcow2 ? QEMU_DISK_QCOW2 : QEMU_DISK_RAW,
+	    .serial = "root",
+	    .backing = A.root_backing[0] != '\0' ?
+	        (struct qemu_file){NULL, FD_ROOT_B} :
+	        QEMU_FILE_NONE,
+	    .backing_format = QEMU_DISK_RAW};
+	if (A.priv[0] != '\0')
+		c.disks[c.n_disks++] = (struct qemu_disk){
+		    .file = {NULL, FD_PRIV},
+		    .format = A.priv_qcow2 ? QEMU_DISK_QCOW2 : QEMU_DISK_RAW,
+		    .serial = "private",
+		    .backing = A.priv_backing[0] != '\0' ?
+		        (struct qemu_file){NULL, FD_PRIV_B} :
+		        QEMU_FILE_NONE,
+		    .backing_format = QEMU_DISK_RAW};
+	c.qmp_fd = FD_QMP;
+	c.ports[c.n_ports++] =
+	    (struct qemu_port){.fd = FD_SERIAL, .name = VM_QREXEC_PORT};
+	c.console_log = (struct qemu_file){NULL, FD_CONSOLE};
+	if ((rc = qemu_cmd_build(&c, &av)) < 0) {
+		log_warnx("QEMU's command line: %s", strerror(-rc));
+		goto fail;
+	}
+	pid = fork();
+	if (pid == 0) {
+		sigmask_default();
+		drop_to_qube(true);
+		place_fds(fds, want, n);
+		(void)close_range(FD_QEMU_MAX, ~0u, 0);
+		execv(av.argv[0], av.argv);
+		perror("bulkhead-vm: exec QEMU");
+		_exit(127);
+	}
+	qemu_argv_free(&av);
+	for (i = 2; i < n; i++)
+		if (fds[i] != *ret_console_fd)
+			(void)close(fds[i]);
+	if (pid < 0)
+		log_warn("fork");
+	return pid;
+fail:
+	for (i = 2; i < n; i++)
+		(void)close(fds[i]);
+	*ret_console_fd = -1;
+	return -1;
+}
+
+static pid_t
+start_vmux(int serial_fd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fds[1] = {serial_fd}, want[1] = {3};
+
+		sigmask_default();
+		/*
+		 * Into the channel directory as root: the path to it is
+		 * root's alone (no qube may reach another's directory),
+		 * the directory itself the qube's.
+		 */
+		if (chdir(A.vchan) < 0) {
+			perror("bulkhead-vm: channel directory");
+			_exit(126);
+		}
+		drop_to_qube(false);
+		place_fds(fds, want, 1);
+		(void)close_range(4, ~0u, 0);
+		execl(A.vmux, "bulkhead-vmux", "--host", "--fd", "3", "--dir",
+		    ".", "--name", A.name, (char *)NULL);
+		perror("bulkhead-vm: exec bulkhead-vmux");
+		_exit(127);
+	}
+	if (pid < 0)
+		log_warn("fork");
+	return pid;
+}
+
+int
+main(int argc, char **argv)
+{
+	int qmp_sv[2] = {-1, -1}, ser_sv[2] = {-1, -1}, sfd, console_fd = -1;
+	struct qmp *q = NULL;
+	pid_t qemu, vmux = -1;
+	uint64_t kill_at = 0;
+	bool quitting = false;
+	sigset_t mask;
+	int rc, status = 1;
+
+	log_init("bulkhead-vm", 1);
+	parse_args(argc, argv);
+	log_set_qube(A.name);
+	if (geteuid() != 0) {
+		log_warnx("needs root (it runs QEMU as the qube's own uid)");
+		return 1;
+	}
+	sigemptyset(&mask);
+	(void)sigaddset(&mask, SIGTERM);
+	(void)sigaddset(&mask, SIGINT);
+	(void)sigaddset(&mask, SIGCHLD);
+	(void)sigaddset(&mask, SANDBOX_SIG_FREEZE);
+	(void)sigaddset(&mask, SANDBOX_SIG_THAW);
+	(void)sigprocmask(SIG_BLOCK, &mask, NULL);
+	(void)signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp_sv) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ser_sv) < 0) {
+		log_warn("setting up");
+		return 1;
+	}
+	qemu = start_qemu(qmp_sv[1], ser_sv[1], &console_fd);
+	if (qemu < 0)
+		return 1;
+	(void)close(qmp_sv[1]);
+	(void)close(ser_sv[1]);
+	if (console_fd >= 0)
+		(void)close(console_fd);
+	q = qmp_new(qmp_sv[0]);
+	if (q == NULL)
+		goto kill_qemu;
+	rc = qmp_handshake(q, now_ms() + QMP_TIMEOUT_MS);
+	if (rc < 0) {
+		log_warnx("QMP: %s", strerror(-rc));
+		goto kill_qemu;
+	}
+	vmux = start_vmux(ser_sv[0]);
+	(void)close(ser_sv[0]);
+	if (vmux < 0)
+		goto kill_qemu;
+	rc = qmp_cont(q, now_ms() + QMP_TIMEOUT_MS);
+	if (rc < 0) {
+		log_warnx("QMP cont: %s", strerror(-rc));
+		goto kill_qemu;
+	}
+	log_info("started (QEMU pid %d, %s)", (int)qemu,
+	    A.accel == QEMU_ACCEL_KVM ? "KVM" : "TCG");
+
+	for (;;) {
+		struct pollfd p[2] = {{sfd, POLLIN, 0}, {-1, POLLIN, 0}};
+		struct signalfd_siginfo si;
+		int timeout = -1;
+
+		if (q != NULL)
+			p[1].fd = qmp_fd(q);
+		if (kill_at != 0) {
+			uint64_t t = now_ms();
+
+			if (t >= kill_at) {
+				(void)kill(qemu, SIGKILL);
+				kill_at = 0;
+			} else
+				timeout = (int)(kill_at - t);
+		}
+		if (poll(p, 2, timeout) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents != 0 && q != NULL) {
+			struct qmp_msg m;
+
+			rc = qmp_read_available(q);
+			while (qmp_pop_event(q, &m) == 0) {
+				log_debug("QMP event %s", m.event);
+				qmp_msg_clear(&m);
+			}
+			if (rc < 0) {
+				/* EOF: QEMU is going; garbage: kill it */
+				if (rc != -EPIPE) {
+					log_warnx("QMP: %s; killing QEMU",
+					    strerror(-rc));
+					(void)kill(qemu, SIGKILL);
+				}
+				qmp_free(q);
+				q = NULL;
+			}
+		}
+		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			uint64_t dl = now_ms() + QMP_TIMEOUT_MS;
+
+			if (si.ssi_signo == SIGTERM && vmux > 0) {
+				/* the guest's init shuts down and powers off */
+				(void)kill(vmux, SIGUSR1);
+			} else if (si.ssi_signo == SIGINT && !quitting) {
+				quitting = true;
+				if (q == NULL || qmp_quit(q, dl) < 0)
+					(void)kill(qemu, SIGKILL);
+				else
+					kill_at = now_ms() + KILL_GRACE_MS;
+			} else if ((int)si.ssi_signo == SANDBOX_SIG_FREEZE &&
+			    q != NULL) {
+				if ((rc = qmp_stop(q, dl)) < 0)
+					log_warnx(
+					    "QMP stop: %s", strerror(-rc));
+			} else if ((int)si.ssi_signo == SANDBOX_SIG_THAW &&
+			    q != NULL) {
+				if ((rc = qmp_cont(q, dl)) < 0)
+					log_warnx(
+					    "QMP cont: %s", strerror(-rc));
+			}
+		}
+		for (;;) {
+			int st;
+			pid_t w = waitpid(-1, &st, WNOHANG);
+
+			if (w <= 0)
+				break;
+			if (w == qemu) {
+				if (WIFEXITED(st))
+					log_info("QEMU exited (%d)",
+					    WEXITSTATUS(st));
+				else
+					log_info("QEMU killed by signal %d",
+					    WTERMSIG(st));
+				status = 0;
+				goto out;
+			}
+			if (w == vmux) {
+				/*
+				 * The qube's channels are gone (it broke
+				 * the vmux protocol, or the vmux failed): a
+				 * qube nobody can reach is stopped.
+				 */
+				log_warnx("bulkhead-vmux ended (status %d); "
+				          "killing the qube",
+				    st);
+				vmux = -1;
+				(void)kill(qemu, SIGKILL);
+			}
+		}
+	}
+kill_qemu:
+	(void)kill(qemu, SIGKILL);
+	(void)waitpid(qemu, NULL, 0);
+out:
+	if (vmux > 0) {
+		(void)kill(vmux, SIGTERM);
+		(void)waitpid(vmux, NULL, 0);
+	}
+	qmp_free(q);
+	return status;
+}
