@@ -51,7 +51,7 @@
 #include "vm/qemu_cmd.h"
 
 /* How much of /proc/cpuinfo is read: the first CPU's block is ~1.5 KiB. */
-#define CPUINFO_MAX (64 * 1024)
+#define CPUINFO_MAX ((size_t)64 * 1024)
 
 /* Nodes and devices of disk i: "disk<i>", "disk<i>-file", ... */
 #define NODE_MAX 32

@@ -24,7 +24,7 @@
 
 /* One message line, without its '\n'.  QEMU's longest replies that the
  * launcher asks for (query-named-block-nodes of a few disks) are a few KiB. */
-#define QMP_MAX_LINE (64 * 1024)
+#define QMP_MAX_LINE ((size_t)64 * 1024)
 /* Nesting of arrays and objects in one message (QEMU's replies: < 10). */
 #define QMP_MAX_DEPTH 32
 /* Event names: [A-Z0-9_], 1 to this many bytes. */

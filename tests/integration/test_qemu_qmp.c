@@ -415,7 +415,7 @@ main(void)
 	bool qcow2;
 	int r;
 
-	setvbuf(stdout, NULL, _IONBF, 0);
+	(void)setvbuf(stdout, NULL, _IONBF, 0);
 	if (find_qemu(qemu, sizeof(qemu)) < 0) {
 		const char *env = getenv("QEMU");
 

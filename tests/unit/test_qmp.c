@@ -11,7 +11,8 @@
  * events around it, errors, wrong and missing ids, garbage and over-long
  * lines, a stalling server (-ETIMEDOUT by the deadline, the late reply
  * dropped), the bounded event queue, the poll-loop reader, EOF, fd
- * passing with add-fd, query-status.
+ * passing with add-fd, query-status; out of memory, EINTR, short and
+ * failed sends injected through the --wrap mocks (wrap.c).
  */
 #include <sys/socket.h>
 
@@ -51,8 +52,10 @@ struct fx {
 static int
 setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
+	struct fx *f;
 
+	fault_reset();
+	f = calloc(1, sizeof(*f));
 	if (f == NULL ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, f->sv) < 0)
 		return -1;
@@ -68,6 +71,7 @@ teardown(void **state)
 {
 	struct fx *f = *state;
 
+	fault_reset();
 	qmp_free(f->q);
 	unit_close(&f->sv[0]);
 	unit_close(&f->sv[1]);
@@ -311,7 +315,7 @@ nested(size_t n)
 	size_t o, i;
 
 	if (s == NULL)
-		fail();
+		abort();
 	memcpy(s, "{\"return\": ", 11);
 	o = 11;
 	for (i = 0; i < n; i++)
@@ -623,11 +627,12 @@ test_max_line(void **state)
 {
 	struct fx *f = *state;
 	char *big = malloc(QMP_MAX_LINE + 1);
-	const char *head = "{\"return\": {}, \"id\": 2}";
+	int n;
 
 	assert_non_null(big);
 	memset(big, ' ', QMP_MAX_LINE);
-	memcpy(big, head, strlen(head));
+	n = snprintf(big, QMP_MAX_LINE, "{\"return\": {}, \"id\": 2}");
+	big[n] = ' ';
 	big[QMP_MAX_LINE] = '\n';
 	handshake(f);
 	assert_int_equal(io_write_all(f->sv[1], big, QMP_MAX_LINE + 1), 0);
@@ -859,6 +864,68 @@ test_bad_command(void **state)
 	expect_heard(f, "");
 }
 
+/* Out of memory in qmp_new: NULL, nothing leaked (ASan checks). */
+static void
+test_enomem(void **state)
+{
+	(void)state;
+	fault_reset();
+	fault_set(F_ALLOC, -1, 0, 1, ENOMEM);
+	assert_null(qmp_new(3));
+	fault_set(F_ALLOC, -1, 1, 1, ENOMEM);
+	assert_null(qmp_new(3));
+	fault_reset();
+}
+
+/* EINTR in poll and send is retried; a short sendmsg (the fd goes with
+ * the first bytes) is finished by plain sends; a failed send breaks the
+ * client, since part of a line may be out. */
+static void
+test_send_faults(void **state)
+{
+	struct fx *f = *state;
+	char line[512];
+	int pfd[2];
+	ssize_t n;
+
+	handshake(f);
+	say(f,
+	    "{\"return\": {}, \"id\": 2}\n"
+	    "{\"return\": {\"fdset-id\": 0, \"fd\": 9}, \"id\": 3}\n");
+	fault_set(F_SEND, f->sv[0], 0, 1, EINTR);
+	fault_set(F_POLL, -1, 0, 1, EINTR);
+	assert_int_equal(qmp_stop(f->q, io_deadline(2000)), 0);
+	assert_int_equal(faults[F_SEND].calls, 2);
+	assert_int_equal(faults[F_POLL].fail, 0);
+	expect_heard(f, "{\"execute\":\"stop\",\"id\":2}\n");
+
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	fault_set(F_SENDMSG, f->sv[0], 0, 0, 0);
+	faults[F_SENDMSG].cap = 5;
+	assert_int_equal(
+	    qmp_add_fd(f->q, pfd[0], -1, NULL, NULL, NULL, io_deadline(2000)),
+	    0);
+	assert_int_equal(faults[F_SENDMSG].calls, 1);
+	/* the part with the fd is a record of its own: read up to '\n' */
+	n = 0;
+	while (n == 0 || line[n - 1] != '\n') {
+		ssize_t k = recv(f->sv[1], line + n,
+		    sizeof(line) - 1 - (size_t)n, MSG_DONTWAIT);
+
+		assert_true(k > 0);
+		n += k;
+	}
+	line[n] = '\0';
+	assert_string_equal(
+	    line, "{\"execute\":\"add-fd\",\"arguments\":{},\"id\":3}\n");
+	(void)close(pfd[0]);
+	(void)close(pfd[1]);
+
+	fault_set(F_SEND, f->sv[0], 0, 1, ECONNRESET);
+	assert_int_equal(qmp_cont(f->q, io_deadline(2000)), -ECONNRESET);
+	assert_int_equal(qmp_cont(f->q, io_deadline(2000)), -ECONNRESET);
+}
+
 int
 main(void)
 {
@@ -905,6 +972,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_query_status, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_fd, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_command, setup, teardown),
+	    cmocka_unit_test(test_enomem),
+	    cmocka_unit_test_setup_teardown(test_send_faults, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
