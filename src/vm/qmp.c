@@ -316,7 +316,8 @@ qmp_parse(const char *untrusted_buf, size_t len, struct qmp_msg *ret)
 	else if (json_object_get(root, "error") != NULL)
 		r = parse_error(root, &m);
 	else if (json_object_get(root, "event") != NULL)
-		r = parse_event(root, &m);
+		r = len <= QMP_MAX_EVENT_LINE ? parse_event(root, &m) :
+		                                -EBADMSG;
 	if (r == 0)
 		*ret = m;
 out_decref:

@@ -33,6 +33,12 @@
 #define QMP_MAX_CLASS 64
 /* Error descriptions: UTF-8 without control characters, at most this. */
 #define QMP_MAX_DESC 4096
+/*
+ * An event's whole line.  QEMU's events are well under 1 KiB; the bound
+ * keeps the queue's memory small (jansson's tree of a line of empty
+ * arrays is ~20 times the line: 64 events of 4 KiB, ~5 MiB at worst).
+ */
+#define QMP_MAX_EVENT_LINE 4096
 /* Events queued while waiting for a reply; beyond it the oldest is dropped. */
 #define QMP_EVENT_QUEUE_MAX 64
 /* Command names we send: [a-z0-9_-], 1 to this many bytes. */
@@ -72,7 +78,8 @@ struct qmp_msg {
 /*
  * Parse one QMP message: len bytes of a line without its '\n' (a '\r'
  * before it is accepted as JSON whitespace).  The line must be one JSON
- * object of at most QMP_MAX_LINE bytes and QMP_MAX_DEPTH levels, without
+ * object of at most QMP_MAX_LINE bytes (QMP_MAX_EVENT_LINE for an event)
+ * and QMP_MAX_DEPTH levels, without
  * NUL bytes, newlines or duplicate keys, whose top-level members are
  * exactly those of one message type listed above; strings are copied only
  * after their length and characters are checked.  Returns 0 and fills

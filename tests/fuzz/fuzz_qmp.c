@@ -9,7 +9,7 @@
  *     whose reply may or may not be in the stream.
  *
  * Invariants beyond "no crash, no sanitizer report": an accepted message
- * has a type in range; its strings are NUL-terminated within their limits
+ * has a type in range and fits its line limit; its strings are NUL-terminated within their limits
  * and of their character sets; an event's data is NULL or an object, a
  * return's data is set; an error or event written back as JSON parses to
  * the same fields.  The client never queues more than QMP_EVENT_QUEUE_MAX
@@ -166,6 +166,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (qmp_parse((const char *)data + 1, size - 1, &m) < 0)
 		return 0;
+	FUZZ_CHECK(size - 1 <= QMP_MAX_LINE);
+	FUZZ_CHECK(m.type != QMP_MSG_EVENT || size - 1 <= QMP_MAX_EVENT_LINE);
 	check_msg(&m);
 	qmp_msg_clear(&m);
 	return 0;

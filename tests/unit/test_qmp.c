@@ -305,6 +305,27 @@ test_parse_event(void **state)
 	    "\"event\": \"%s\"}",
 	    name);
 	reject(line);
+
+	/* the whole line: QMP_MAX_EVENT_LINE bytes, not one more */
+	{
+		char *big = malloc(QMP_MAX_EVENT_LINE + 2);
+		int n;
+
+		assert_non_null(big);
+		n = snprintf(big, QMP_MAX_EVENT_LINE + 2,
+		    "{\"timestamp\": {\"seconds\": 1, \"microseconds\": "
+		    "0}, \"event\": \"X\", \"data\": {\"a\": \"%0*d\"}}",
+		    QMP_MAX_EVENT_LINE - 81, 0);
+		assert_int_equal(n, QMP_MAX_EVENT_LINE);
+		assert_int_equal(qmp_parse(big, (size_t)n, &m), 0);
+		qmp_msg_clear(&m);
+		n = snprintf(big, QMP_MAX_EVENT_LINE + 2,
+		    "{\"timestamp\": {\"seconds\": 1, \"microseconds\": "
+		    "0}, \"event\": \"X\", \"data\": {\"a\": \"%0*d\"}}",
+		    QMP_MAX_EVENT_LINE - 80, 0);
+		assert_int_equal(qmp_parse(big, (size_t)n, &m), -EBADMSG);
+		free(big);
+	}
 }
 
 /* n nested arrays inside a return value */
