@@ -979,13 +979,14 @@ static int
 vmux_input(struct vmux *v)
 {
 	while (buffer_len(&v->out) < VMUX_OUT_GATE) {
-		const uint8_t *p = buffer_data(&v->in);
 		size_t have = buffer_len(&v->in);
+		const uint8_t *p;
 		struct vmux_hdr h;
 		int r;
 
 		if (have < sizeof(h))
 			return 0;
+		p = buffer_data(&v->in);
 		if (proto_vmux_hdr_parse(p, sizeof(h), &h) < 0) {
 			uint32_t t = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
 			    (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;

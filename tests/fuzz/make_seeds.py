@@ -352,6 +352,46 @@ seed("stream_service", "other_direction", setup(3, True) +
      msg(MSG_DATA_EXIT_CODE, u32(1)) + msg(MSG_DATA_STDIN))
 
 
+# fuzz_vmux: the guest's stream to the host vmux (docs/protocol/vmux.md).
+VMUX_HELLO, VMUX_LISTEN, VMUX_UNLISTEN, VMUX_OPEN, VMUX_OPEN_OK, \
+    VMUX_OPEN_FAIL, VMUX_DATA, VMUX_CREDIT, VMUX_EOF, VMUX_CLOSE, \
+    VMUX_SHUTDOWN = range(1, 12)
+VMUX_GUEST = 0x80000000
+VMUX_REAL = b"vchan.1.0.512.sock"  # the listener fuzz_vmux's dir holds
+
+
+def vframe(ftype, chan=0, payload=b""):
+    return u32(ftype) + u32(chan) + u32(len(payload)) + payload
+
+
+vhello = vframe(VMUX_HELLO, 0, u32(1))
+vopen = vframe(VMUX_OPEN, VMUX_GUEST | 1, VMUX_REAL)
+seed("vmux", "hello", vhello)
+seed("vmux", "hello_v2", vframe(VMUX_HELLO, 0, u32(2)))
+seed("vmux", "listen_unlisten", vhello +
+     vframe(VMUX_LISTEN, 0, b"vchan.2.0.512.sock") +
+     vframe(VMUX_LISTEN, 0, b"vchan.2.0.513.sock") +
+     vframe(VMUX_UNLISTEN, 0, b"vchan.2.0.512.sock") +
+     vframe(VMUX_LISTEN, 0, b"vchan.4294967295.4294967295.4294967295.sock"))
+seed("vmux", "listen_real_name", vhello + vframe(VMUX_LISTEN, 0, VMUX_REAL))
+seed("vmux", "open_data_eof_close", vhello + vopen +
+     vframe(VMUX_DATA, VMUX_GUEST | 1, b"hello") +
+     vframe(VMUX_CREDIT, VMUX_GUEST | 1, u32(100)) +
+     vframe(VMUX_EOF, VMUX_GUEST | 1) + vframe(VMUX_CLOSE, VMUX_GUEST | 1))
+seed("vmux", "open_unknown", vhello +
+     vframe(VMUX_OPEN, VMUX_GUEST | 2, b"vchan.1.0.513.sock"))
+seed("vmux", "open_close_reuse", vhello + vopen +
+     vframe(VMUX_CLOSE, VMUX_GUEST | 1) + vopen)
+seed("vmux", "data_full_window", vhello + vopen + b"".join(
+    vframe(VMUX_DATA, VMUX_GUEST | 1, b"\xa5" * 4096) for _ in range(4)))
+seed("vmux", "bad_name", vhello + vframe(VMUX_LISTEN, 0, b"vchan.1/0.5.sock"))
+seed("vmux", "bad_type", vhello + vframe(99, 1))
+seed("vmux", "open_host_bit", vhello + vframe(VMUX_OPEN, 5, VMUX_REAL))
+seed("vmux", "shutdown", vhello + vframe(VMUX_SHUTDOWN))
+seed("vmux", "before_hello", vframe(VMUX_LISTEN, 0, b"vchan.2.0.512.sock"))
+seed("vmux", "open_ok_unknown", vhello + vframe(VMUX_OPEN_OK, 3) +
+     vframe(VMUX_OPEN_FAIL, 3, u32(2)))
+
 def main():
     top = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "corpus")
