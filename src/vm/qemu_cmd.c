@@ -32,6 +32,9 @@
  *    open()), but `/proc/self/fd/N` works where QEMU sees /proc.  That is
  *    what an fd becomes here; a launcher without /proc in QEMU's mount
  *    namespace passes paths instead.
+ *  - `-add-fd fd=N` dups N into the set and closes N itself, so an fd
+ *    number may appear once on a command line: every fd is checked to be
+ *    distinct.
  * Option values are keyval strings where ',' separates options; a ','
  * inside a value is written ",,".  -append, -kernel and -initrd are plain
  * strings (not split on ','), but commas are refused in kernel and initrd
