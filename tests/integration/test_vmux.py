@@ -388,6 +388,58 @@ def test_shutdown_signals_pid():
         p.close()
 
 
+def test_guest_port_reopened():
+    """--device: retried while missing; a session a connection; the
+    mirrors go with the host side, and a new host side is greeted."""
+    import pty
+    import select
+    import tty
+    root = tempfile.mkdtemp(prefix="bulkhead-vmux-")
+    gdir, link = os.path.join(root, "g"), os.path.join(root, "port")
+    os.makedirs(gdir)
+    log = open(os.path.join(root, "log"), "w")
+    guest = subprocess.Popen([VMUX, "--guest", "--device", link, "--dir",
+                              gdir], stderr=log)
+    mirror = os.path.join(gdir, "vchan.0.9.512.sock")
+
+    def host_side():
+        m, s = pty.openpty()
+        tty.setraw(s)  # the device is 8-bit clean, as a port is
+        if os.path.lexists(link):
+            os.unlink(link)
+        os.symlink(os.ttyname(s), link)
+        got = b""
+        deadline = time.monotonic() + 10
+        while len(got) < 16 and time.monotonic() < deadline:
+            if select.select([m], [], [], 0.5)[0]:
+                got += os.read(m, 16 - len(got))
+        assert got == frame(HELLO, 0, struct.pack("<L", 1)), got
+        os.write(m, frame(HELLO, 0, struct.pack("<L", 1)) +
+                 frame(LISTEN, 0, b"vchan.0.9.512.sock"))
+        h.wait_for(lambda: os.path.exists(mirror), "the guest's mirror")
+        return m, s
+
+    try:
+        time.sleep(0.3)  # no device yet: it waits and retries
+        assert guest.poll() is None
+        m, s = host_side()
+        os.close(m)  # the host side goes: the session ends
+        os.close(s)
+        h.wait_for(lambda: not os.path.exists(mirror), "the mirror to go")
+        m, s = host_side()  # a new one is greeted afresh
+        guest.terminate()
+        assert guest.wait(timeout=10) == 0
+        assert not os.path.exists(mirror)
+        os.close(m)
+        os.close(s)
+    finally:
+        if guest.poll() is None:
+            guest.kill()
+            guest.wait()
+        log.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 # ---- a hostile guest on the host vmux's stream ----
 
 def read_frame(s):
@@ -480,6 +532,48 @@ def test_hostile_data_beyond_credit():
         cli.close()
     finally:
         p.close()
+
+
+def hostile_on_channel(name, frames, what):
+    """A channel the host opened (its client connected to a mirror), then
+    frames out of the channel's phase."""
+    def run():
+        p = Pair(fake_guest=True)
+        try:
+            mirror = "vchan.9.0.610.sock"
+            fake_guest_start(p, mirror)
+            cli = connect_to(p.hdir, mirror)
+            t, chan, _ = read_frame(p.stream)
+            assert t == OPEN, t
+            p.stream.sendall(b"".join(
+                frame(ft, chan, body) for ft, body in frames))
+            expect_violation(p, what)
+            cli.close()
+        finally:
+            p.close()
+    run.__name__ = "test_hostile_" + name
+    return run
+
+
+PHASE = [
+    hostile_on_channel("data_before_open_ok", [(DATA, b"x")],
+                       "DATA for channel"),
+    hostile_on_channel("open_ok_twice", [(OPEN_OK, b""), (OPEN_OK, b"")],
+                       "bad OPEN_OK"),
+    hostile_on_channel("open_fail_after_ok",
+                       [(OPEN_OK, b""), (OPEN_FAIL, struct.pack("<L", 2))],
+                       "bad OPEN_FAIL"),
+    hostile_on_channel("credit_beyond_window",
+                       [(OPEN_OK, b""), (CREDIT, struct.pack("<L", 1))],
+                       "CREDIT beyond the window"),
+    hostile_on_channel("eof_twice", [(OPEN_OK, b""), (EOF, b""), (EOF, b"")],
+                       "bad EOF"),
+    hostile_on_channel("data_after_eof",
+                       [(OPEN_OK, b""), (EOF, b""), (DATA, b"x")],
+                       "after EOF"),
+    hostile_on_channel("open_fail_bad_errno",
+                       [(OPEN_FAIL, struct.pack("<L", 0))], "bad OPEN_FAIL"),
+]
 
 
 def test_hostile_open_in_time_of_close():
@@ -633,10 +727,11 @@ if __name__ == "__main__":
         test_unlisten_removes_mirror,
         test_host_exits_when_stream_ends,
         test_shutdown_signals_pid,
+        test_guest_port_reopened,
         test_hostile_before_hello,
         test_hostile_data_beyond_credit,
         test_hostile_open_in_time_of_close,
         test_hostile_too_many_channels,
-    ] + HOSTILE + [
+    ] + HOSTILE + PHASE + [
         test_qrexec_call_through_vmux,
     ])
