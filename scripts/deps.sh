@@ -15,6 +15,7 @@ if [ "${1:-}" = "--test" ]; then
 	pkgs+=(
 		libcmocka-dev clang clang-format libclang-rt-14-dev
 		bubblewrap
+		qemu-system-x86 qemu-utils busybox-static kmod e2fsprogs
 	)
 fi
 

@@ -3,9 +3,11 @@
  * those that are (list), installing one (install) and removing one
  * (remove), as Qubes' tool of the same name.
  *
- * One template is on offer: debian-12, Debian 12 made on this machine by
+ * Two templates are on offer: debian-12, Debian 12 made on this machine by
  * debootstrap (--variant=minbase) from Debian's archive, whose signatures
- * debootstrap checks against Debian's keyring.  install creates the
+ * debootstrap checks against Debian's keyring; and busybox, a minimal
+ * template for VM qubes (virt_mode=vm) made by bulkhead-vm-kernel rootfs
+ * from the host's static busybox.  install creates the
  * TemplateVM through the Admin API, builds the tree beside the root volume
  * that admin.vm.volume.Info names (its vid, a directory of this host),
  * adds what a bulkhead qube needs (the user "user", the group "qubes",
@@ -74,13 +76,17 @@
 struct tpl_def {
 	const char *name;
 	const char *version; /* the release, as offered */
-	const char *suite;   /* debootstrap's SUITE */
+	const char *suite;   /* debootstrap's SUITE; NULL: not debootstrap */
 	const char *summary;
 };
 
 static const struct tpl_def tpl_defs[] = {
     {"debian-12", "12", "bookworm",
         "Debian 12 (bookworm), minimal: debootstrap's minbase variant"},
+    /* a VM template (virt_mode=vm) of Debian's busybox-static alone,
+     * made by bulkhead-vm-kernel rootfs: seconds, no download */
+    {"busybox", "1", NULL,
+        "minimal VM template: Debian's busybox-static (virt_mode=vm)"},
 };
 
 enum {
@@ -148,7 +154,7 @@ usage(FILE *f)
 	    "\n"
 	    "Manage templates: list those that can be installed and those "
 	    "that are,\n"
-	    "install one, remove one.  One template is on offer, debian-12: "
+	    "install one, remove one.  Two templates are on offer.  debian-12: "
 	    "Debian 12\n"
 	    "(bookworm) made on this machine by debootstrap --variant=minbase "
 	    "from\n"
@@ -156,7 +162,14 @@ usage(FILE *f)
 	    "Debian's\n"
 	    "keyring.  Installing it downloads some 90 packages and takes up "
 	    "to a few\n"
-	    "minutes; the template's root takes about 200 MB.\n"
+	    "minutes; the template's root takes about 200 MB.  busybox: a "
+	    "minimal\n"
+	    "template for VM qubes (virt_mode=vm): the host's static busybox "
+	    "(Debian's\n"
+	    "busybox-static) and a root and a user account, made in a second "
+	    "by\n"
+	    "bulkhead-vm-kernel rootfs; its qubes need a kernel in the pool\n"
+	    "(bulkhead-vm-kernel install).\n"
 	    "\n"
 	    "Commands:\n"
 	    "  list     \"Installed Templates\" (the TemplateVMs installed by "
@@ -427,7 +440,8 @@ cmd_list(const struct opts *o, char *const *specs, size_t nspecs)
 		(void)str_copy(
 		    rows[n].name, sizeof(rows[n].name), tpl_defs[i].name);
 		(void)snprintf(rows[n].evr, sizeof(rows[n].evr), "0:%s-%s",
-		    tpl_defs[i].version, tpl_defs[i].suite);
+		    tpl_defs[i].version,
+		    tpl_defs[i].suite != NULL ? tpl_defs[i].suite : "vm");
 		(void)str_copy(
 		    rows[n].repo, sizeof(rows[n].repo), TPL_REPONAME);
 		n++;
@@ -1312,10 +1326,15 @@ record_features(const struct tpl_def *t, const struct opts *o,
 		return -1;
 	(void)strftime(now, sizeof(now), "%Y-%m-%d %H:%M:%S", &tm);
 	(void)strftime(rel, sizeof(rel), "%Y%m%d", &tm);
-	(void)snprintf(desc, sizeof(desc),
-	    "Debian %s (%s) made by qvm-template with debootstrap "
-	    "--variant=minbase from %s",
-	    t->version, suite, o->mirror);
+	if (t->suite == NULL)
+		(void)snprintf(desc, sizeof(desc),
+		    "%s: made by qvm-template with bulkhead-vm-kernel rootfs",
+		    t->summary);
+	else
+		(void)snprintf(desc, sizeof(desc),
+		    "Debian %s (%s) made by qvm-template with debootstrap "
+		    "--variant=minbase from %s",
+		    t->version, suite, o->mirror);
 	for (i = 0; i < ARRAY_SIZE(kv); i++)
 		if (feature_set(t->name, kv[i][0], kv[i][1]) < 0)
 			return -1;
@@ -1337,6 +1356,84 @@ undo_install(const char *name, const char *tmp)
 
 /* Install t.  CLI_EXIT_OK (also when it is installed already),
  * CLI_EXIT_FAIL, or CLI_EXIT_USAGE for a label the daemon does not know. */
+/*
+ * bulkhead-vm-kernel, beside this program in the build tree or installed
+ * under libexec.  0 or -ENOENT.
+ */
+static int
+find_vm_kernel_tool(char *out, size_t n)
+{
+	static const char *const rel[] = {
+	    "/../vm/", "/../libexec/bulkhead/", "/../lib/bulkhead/"};
+	static const char *const sys[] = {
+	    "/usr/local/libexec/bulkhead/", "/usr/libexec/bulkhead/"};
+	char self[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	size_t i;
+
+	if (len > 0) {
+		self[len] = '\0';
+		*strrchr(self, '/') = '\0';
+		for (i = 0; i < ARRAY_SIZE(rel); i++)
+			if (str_printf(out, n, "%s%sbulkhead-vm-kernel", self,
+			        rel[i]) == 0 &&
+			    access(out, X_OK) == 0)
+				return 0;
+	}
+	for (i = 0; i < ARRAY_SIZE(sys); i++)
+		if (str_printf(out, n, "%sbulkhead-vm-kernel", sys[i]) == 0 &&
+		    access(out, X_OK) == 0)
+			return 0;
+	return -ENOENT;
+}
+
+/*
+ * The busybox template's root, in the empty directory tmp, and its
+ * virt_mode: a VM template (its tree is busybox alone, without the
+ * libraries a namespace qube would run bulkhead's programs with).
+ * 0, or -1 after a message.
+ */
+static int
+build_busybox_root(
+    const struct tpl_def *t, const char *tmp, char *version, size_t vlen)
+{
+	char prog[PATH_MAX];
+	struct admin_reply r;
+	int status;
+	pid_t pid;
+
+	if (cli_call(
+	        t->name, "admin.vm.property.Set", "virt_mode", "vm", 2, &r) < 0)
+		return -1;
+	if (!r.ok) {
+		cli_print_exc(t->name, &r);
+		admin_reply_free(&r);
+		return -1;
+	}
+	admin_reply_free(&r);
+	if (find_vm_kernel_tool(prog, sizeof(prog)) < 0) {
+		cli_errx("bulkhead-vm-kernel: not found (is bulkhead "
+		         "installed whole?)");
+		return -1;
+	}
+	(void)fprintf(stderr, "Installing template '%s': %s into %s...\n",
+	    t->name, t->summary, tmp);
+	pid = fork();
+	if (pid == 0) {
+		execl(prog, "bulkhead-vm-kernel", "rootfs", tmp, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0) {
+		cli_errx("bulkhead-vm-kernel: %s", strerror(errno));
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		cli_errx("bulkhead-vm-kernel rootfs failed");
+		return -1;
+	}
+	return str_copy(version, vlen, t->version) < 0 ? -1 : 0;
+}
+
 static int
 install_one(const struct tpl_def *t, const struct opts *o, const char *prog)
 {
@@ -1398,6 +1495,13 @@ install_one(const struct tpl_def *t, const struct opts *o, const char *prog)
 		cli_errx("%s: %s", tmp, strerror(errno));
 		goto undo;
 	}
+	if (t->suite == NULL) {
+		/* the busybox VM template: no debootstrap */
+		if (build_busybox_root(t, tmp, version, sizeof(version)) < 0 ||
+		    got_signal)
+			goto undo;
+		goto built;
+	}
 	(void)snprintf(
 	    a_keyring, sizeof(a_keyring), "--keyring=%s", o->keyring);
 	argv[argc++] = (char *)prog;
@@ -1433,6 +1537,7 @@ install_one(const struct tpl_def *t, const struct opts *o, const char *prog)
 	        0 ||
 	    got_signal)
 		goto undo;
+built:
 	/* the root appears whole or not at all */
 	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, vid, RENAME_NOREPLACE) < 0) {
 		cli_errx("%s: %s", vid, strerror(errno));
@@ -1441,8 +1546,13 @@ install_one(const struct tpl_def *t, const struct opts *o, const char *prog)
 	tmp[0] = '\0';
 	if (record_features(t, o, suite, version) < 0)
 		goto undo;
-	(void)fprintf(stderr, "Template '%s' installed (Debian %s) in %s.\n",
-	    t->name, version, elapsed(t0, took, sizeof(took)));
+	if (t->suite == NULL)
+		(void)fprintf(stderr, "Template '%s' installed (%s) in %s.\n",
+		    t->name, version, elapsed(t0, took, sizeof(took)));
+	else
+		(void)fprintf(stderr,
+		    "Template '%s' installed (Debian %s) in %s.\n", t->name,
+		    version, elapsed(t0, took, sizeof(took)));
 	rc = CLI_EXIT_OK;
 	goto out;
 undo:
@@ -1488,7 +1598,10 @@ cmd_install(const struct opts *o, char *const *names, size_t n)
 		         "files are root's)");
 		return CLI_EXIT_FAIL;
 	}
-	if (find_debootstrap(prog, sizeof(prog)) < 0) {
+	for (i = 0; i < n && tpl_find(names[i])->suite == NULL; i++)
+		;
+	prog[0] = '\0';
+	if (i < n && find_debootstrap(prog, sizeof(prog)) < 0) {
 		const char *e = getenv(TPL_DEBOOTSTRAP_ENV);
 
 		cli_errx("%s: not found (%s)",

@@ -368,6 +368,13 @@ ensure_private_image(struct daemon *d, const char *name, char *out, size_t n,
 		return -ENAMETOOLONG;
 	if (access(out, F_OK) == 0)
 		return 0;
+	/* its directory (a DVM template never started has none yet) */
+	if (qfile(d, tmp, sizeof(tmp), name, "") == 0 && mkdir(tmp, 0700) < 0 &&
+	    errno != EEXIST) {
+		(void)snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return -errno;
+	}
+	(void)str_printf(tmp, sizeof(tmp), "%s.new", out);
 	(void)str_printf(
 	    log, sizeof(log), "%s/log/%s.log", d->cfg.state_dir, name);
 	{

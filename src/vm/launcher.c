@@ -567,7 +567,7 @@ main(int argc, char **argv)
 	struct qmp *q = NULL;
 	pid_t qemu, vmux = -1;
 	uint64_t kill_at = 0;
-	bool quitting = false;
+	bool quitting = false, stopping = false;
 	sigset_t mask;
 	int rc, status = 1;
 
@@ -662,6 +662,7 @@ main(int argc, char **argv)
 
 			if (si.ssi_signo == SIGTERM && vmux > 0) {
 				/* the guest's init shuts down and powers off */
+				stopping = true;
 				(void)kill(vmux, SIGUSR1);
 			} else if (si.ssi_signo == SIGINT && !quitting) {
 				quitting = true;
@@ -703,11 +704,18 @@ main(int argc, char **argv)
 				 * the vmux protocol, or the vmux failed): a
 				 * qube nobody can reach is stopped.
 				 */
-				log_warnx("bulkhead-vmux ended (status %d); "
-				          "killing the qube",
-				    st);
+				if (!stopping || !WIFEXITED(st) ||
+				    WEXITSTATUS(st) != 0)
+					log_warnx("bulkhead-vmux ended (status "
+					          "%d); killing the qube",
+					    st);
 				vmux = -1;
-				(void)kill(qemu, SIGKILL);
+				/* a guest powering off gets a moment to end */
+				if (stopping && WIFEXITED(st) &&
+				    WEXITSTATUS(st) == 0)
+					kill_at = now_ms() + KILL_GRACE_MS;
+				else
+					(void)kill(qemu, SIGKILL);
 			}
 		}
 	}

@@ -155,11 +155,13 @@ def test_usage():
 def test_list_available():
     rc, out, err = qt("list")
     assert rc == 0 and out == ("Available Templates\n"
-                               "debian-12  0:12-bookworm  debian\n"), out
+                               "debian-12  0:12-bookworm  debian\n"
+                               "busybox    0:1-vm         debian\n"), out
     rc, _, err = qt("list", "--installed")
     assert rc == 2 and "No matching templates to list" in err, (rc, err)
     rc, out, _ = qt("list", "--machine-readable")
-    assert out == "available|debian-12|0:12-bookworm|debian\n", out
+    assert out == ("available|debian-12|0:12-bookworm|debian\n"
+                   "available|busybox|0:1-vm|debian\n"), out
     rc, out, _ = qt("list", "--machine-readable-json", "debian-*")
     assert json.loads(out) == {"available": [
         {"name": TPL, "evr": "0:12-bookworm", "reponame": "debian"}]}, out
@@ -473,6 +475,30 @@ def our_pids():
     return [p for p in qube_pids() if ours(p)]
 
 
+def test_busybox_vm_template():
+    # the minimal VM template: no debootstrap (none may run), seconds
+    if os.path.exists(ARGS):
+        os.unlink(ARGS)
+    rc, out, err = qt("install", "busybox")
+    assert rc == 0 and "Template 'busybox' installed" in err, (rc, err)
+    assert not os.path.exists(ARGS), "debootstrap ran"
+    assert D.prop("busybox", "virt_mode")[0] == "vm"
+    root = os.path.join(D.state, "qubes", "busybox", "root")
+    assert os.path.realpath(os.path.join(root, "bin", "sh")) == \
+        os.path.join(root, "bin", "busybox") or \
+        os.readlink(os.path.join(root, "bin", "sh")) == "/bin/busybox"
+    with open(os.path.join(root, "etc", "passwd")) as f:
+        assert "user:x:1000:1000:" in f.read()
+    rc, out, _ = qt("list", "--installed", "--machine-readable")
+    assert out.startswith("installed|busybox|0:1-"), out
+    # installed: a second install skips it
+    rc, out, err = qt("install", "busybox")
+    assert rc == 0 and "already installed" in err, (rc, err)
+    rc, out, err = qt("remove", "--yes", "busybox")
+    assert rc == 0 and "busybox" not in D.qubes(), (rc, out, err)
+    assert not os.path.exists(os.path.join(D.state, "qubes", "busybox"))
+
+
 def test_nothing_left():
     assert set(QIDS) == {TPL, "deb-app"}, QIDS
     bh.wait_for(lambda: not cgroups_of(QIDS) and not our_pids(),
@@ -493,6 +519,7 @@ try:
         test_template_changes_reach_appvms_at_next_start,
         test_template_and_standalone_start_again,
         test_remove,
+        test_busybox_vm_template,
         test_nothing_left,
     ])
 finally:

@@ -194,14 +194,16 @@ def launched_by(d, pid):
     """Is pid a process of one of d's qubes?  Other bulkhead instances
     (parallel tests, benchmarks) may run qubes with the same qids, so the
     same host ids.  A qube's processes descend from its launcher, whose
-    arguments name its bulkheadd's directories; a process whose launcher
+    arguments name its bulkheadd's directories (bulkhead-sandbox, or
+    bulkhead-vm for a VM qube's QEMU and vmux); a process whose launcher
     is gone (a leak) counts as d's."""
     for _ in range(64):
         try:
             ppid, cmd = _ppid_and_cmd(pid)
         except (OSError, ValueError, IndexError):
             return False
-        if cmd.split(b"\0")[0].endswith(b"bulkhead-sandbox"):
+        if cmd.split(b"\0")[0].endswith((b"bulkhead-sandbox",
+                                           b"bulkhead-vm")):
             return d.root.encode() in cmd
         if ppid <= 1:
             return True

@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+"""VM qubes (virt_mode=vm, issue #7) end to end, under QEMU's TCG where
+KVM cannot boot a stock kernel (these machines): the busybox VM template
+from qvm-template, an AppVM started and reached over qrexec (virtio-serial
+and bulkhead-vmux), a file copied into it from a namespace qube, its
+volumes (root thrown away, private kept), pause, a disposable, bulkheadd
+restarted under a running VM, QEMU killed, and a hostile guest writing
+garbage on its channel.  After each path nothing is left: no process of
+the qube's host uid, no volatile image, no mirrored socket.
+
+Few boots (each is seconds under TCG).  Skipped, with the reason, where
+QEMU is not installed or no kernel can be had for the pool."""
+
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import bh  # noqa: E402
+from bh import ApiError, expect_exc  # noqa: E402
+
+QEMU = "/usr/bin/qemu-system-x86_64"
+VMK = os.path.join(bh.BIN, "vm", "bulkhead-vm-kernel")
+# the kernel pool is kept across runs in the build tree (a download)
+POOL = os.environ.get("BULKHEAD_TEST_KERNEL_POOL") or os.path.join(
+    bh.BUILD, "vm-kernel-pool")
+
+
+def skip(why):
+    print("1..0 # SKIP " + why)
+    sys.exit(0)
+
+
+if os.geteuid() != 0:
+    skip("needs root (bulkheadd runs QEMU as the qubes' own uids)")
+if not os.access(QEMU, os.X_OK) or not shutil.which("qemu-img"):
+    skip("QEMU is not installed (apt-get install qemu-system-x86 "
+         "qemu-utils)")
+if not glob.glob(os.path.join(POOL, "*", "vmlinux")):
+    r = subprocess.run([VMK, "install", "--pool", POOL],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        skip("no kernel for the pool: bulkhead-vm-kernel install: " +
+             (r.stderr.strip().splitlines() or ["?"])[-1])
+
+D = bh.Bulkheadd(backend="sandbox")
+QIDS = {}
+
+
+def qid(name):
+    if name not in QIDS:
+        QIDS[name] = int(D.prop(name, "qid")[0])
+    return QIDS[name]
+
+
+def run(qube, cmd, user="root", timeout=120, stdin=b""):
+    rc, out, err = D.qrexec_client(qube, "%s:%s" % (user, cmd), stdin=stdin,
+                                   timeout=timeout)
+    return rc, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def cli(*argv, check=True):
+    env = dict(os.environ, BULKHEAD_ADMIN_SOCKET=D.sock,
+               BULKHEAD_RUN_DIR=D.run, PATH=os.path.join(bh.BIN, "cli") + ":" + bh.BIN + ":" +
+               os.environ["PATH"])
+    r = subprocess.run(list(argv), env=env, capture_output=True, text=True,
+                       timeout=300)
+    if check:
+        assert r.returncode == 0, (argv, r.returncode, r.stdout, r.stderr)
+    return r
+
+
+def qemu_pid(name):
+    """The QEMU of qube name (a child of its bulkhead-vm)."""
+    for pid in bh.qube_pids(D, qid(name)):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if f.read().split(b"\0")[0].endswith(b"qemu-system-x86_64"):
+                    return pid
+        except OSError:
+            pass
+    return None
+
+
+def vchan_sockets(domid):
+    d = os.path.join(D.run, "vchan", str(domid))
+    return [e for e in os.listdir(d)] if os.path.isdir(d) else []
+
+
+def state(name):
+    return D.qubes()[name]["state"]
+
+
+def nothing_left(names):
+    """No process of these qubes' uids, no volatile images, no channel
+    directory left behind."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        left = [p for n in names for p in bh.qube_pids(D, qid(n))]
+        vol = [n for n in names if glob.glob(
+            os.path.join(D.state, "qubes", n, "volatile", "*"))]
+        if not left and not vol:
+            return
+        time.sleep(0.1)
+    raise AssertionError("left behind: pids %s volatile %s" % (left, vol))
+
+
+def test_setup():
+    os.makedirs(os.path.join(D.state, "vm-kernels"))
+    ver = None
+    for v in sorted(os.listdir(POOL)):
+        if os.path.exists(os.path.join(POOL, v, "vmlinux")):
+            ver = v
+    assert ver, "no kernel in " + POOL
+    shutil.copytree(os.path.join(POOL, ver),
+                    os.path.join(D.state, "vm-kernels", ver))
+    with open(os.path.join(D.state, "vm-kernels", "default"), "w") as f:
+        f.write(ver + "\n")
+    rpc = os.path.join(D.conf, "qubes-rpc")
+    os.makedirs(rpc)
+    with open(os.path.join(rpc, "test.Echo"), "w") as f:
+        f.write("#!/bin/sh\necho \"in=$(hostname) from=$QREXEC_REMOTE_DOMAIN"
+                "\"\ncat\n")
+    os.chmod(os.path.join(rpc, "test.Echo"), 0o755)
+    D.start()
+    r = cli("qvm-template", "install", "busybox")
+    assert "installed" in r.stderr, r.stderr
+    assert D.prop("busybox", "virt_mode")[0] == "vm"
+    assert os.path.exists(os.path.join(D.state, "qubes", "busybox", "root",
+                                       "bin", "busybox"))
+    r = cli("qvm-template", "list", "--installed", "--machine-readable")
+    assert "installed|busybox|" in r.stdout, r.stdout
+    D.create("AppVM", "vm1", "red", template="busybox")
+    D.create("AppVM", "work", "green")  # a namespace qube
+    qid("vm1"), qid("work")
+    # an AppVM takes its template's virt_mode
+    assert D.prop("vm1", "virt_mode") == ("vm", True)
+    assert D.prop("work", "virt_mode")[0] == "sandbox"
+
+
+def test_start_and_call():
+    D.call("admin.vm.Start", "vm1")
+    assert state("vm1") == "Running"
+    rc, out, err = run("vm1", "hostname; uname -r; cat /proc/1/cmdline | "
+                       "tr '\\0' ' '; echo; id -un")
+    lines = out.splitlines()
+    assert rc == 0, (rc, out, err)
+    # its own kernel (Debian's, from the pool), not the host's
+    assert lines[0] == "vm1" and lines[1] != os.uname().release, lines
+    assert os.path.isdir(os.path.join(D.state, "vm-kernels", lines[1]))
+    assert "bulkhead-init" in lines[2] and lines[3] == "root", lines
+    rc, out, err = run("vm1", "id -un", user="user")
+    assert rc == 0 and out == "user\n", (rc, out, err)
+    # QEMU runs as the qube's own host uid, under its seccomp sandbox
+    pid = qemu_pid("vm1")
+    assert pid, "no QEMU"
+    st = os.stat("/proc/%d" % pid)
+    assert st.st_uid == bh.UID_BASE + qid("vm1") * 65536, st.st_uid
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        cmd = f.read().split(b"\0")
+    assert b"-sandbox" in cmd and b"tcg" in b" ".join(cmd), cmd
+    with open("/proc/%d/status" % pid) as f:
+        status = f.read()
+    assert "NoNewPrivs:\t1" in status and "Seccomp:\t2" in status, status
+    # a service of the admin side's configuration, and stdin through it
+    rc, out, err = D.qrexec_client("vm1", "user:QUBESRPC test.Echo+ dom0",
+                                   stdin=b"x" * 300000 + b"\n")
+    assert rc == 0 and out.startswith(b"in=vm1 from=dom0\n") and \
+        len(out) == len("in=vm1 from=dom0\n") + 300001, (rc, len(out), err)
+
+
+def test_filecopy_from_a_namespace_qube():
+    # the two backends meet at the admin side's relay
+    with open(os.path.join(D.conf, "policy.d", "30-test.policy"), "w") as f:
+        f.write("qubes.Filecopy * work vm1 allow\n"
+                "test.Echo * work vm1 allow\n")
+    D.call("admin.vm.Start", "work")
+    deadline = time.monotonic() + 20
+    while True:
+        rc, out, err = run("work", "echo hello-vm > ~/f && "
+                           "head -c 2000000 /dev/urandom > ~/big && "
+                           "qvm-copy-to-vm vm1 ~/f ~/big && "
+                           "md5sum < ~/big", user="user")
+        if rc == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)  # the policy daemon reloads a little later
+    assert rc == 0, (rc, out, err)
+    want = out.split()[0]
+    rc, out, err = run("vm1", "cat ~/QubesIncoming/work/f; md5sum < "
+                       "~/QubesIncoming/work/big", user="user")
+    assert rc == 0 and out.split()[:2] == ["hello-vm", want], (rc, out, err)
+    rc, out, err = run("work", "qrexec-client-vm vm1 test.Echo",
+                       user="user", stdin=b"ping\n")
+    assert rc == 0 and out == "in=vm1 from=work\nping\n", (rc, out, err)
+    D.call("admin.vm.Kill", "work")
+
+
+def test_volumes_and_shutdown():
+    rc, out, err = run("vm1", "echo kept > /home/user/p && "
+                       "echo gone > /etc/r && sync", user="root")
+    assert rc == 0, (rc, out, err)
+    vols = D.call("admin.vm.volume.List", "vm1").split()
+    assert "private" in vols and "root" in vols, vols
+    domid = D.qubes()["vm1"].get("xid") or None
+    t0 = time.monotonic()
+    D.call("admin.vm.Shutdown", "vm1", "wait")
+    assert state("vm1") == "Halted"
+    # a clean shutdown (the guest's init powered off), not the kill
+    # after shutdown_timeout
+    assert time.monotonic() - t0 < 30
+    nothing_left(["vm1"])
+    assert os.path.exists(os.path.join(D.state, "qubes", "vm1",
+                                       "private.img"))
+    assert not glob.glob(os.path.join(D.state, "qubes", "vm1", "volatile",
+                                      "*"))
+    if domid:
+        assert not vchan_sockets(domid)
+    # the template's root is untouched: an AppVM writes to its own copy
+    D.call("admin.vm.Start", "vm1")
+    rc, out, err = run("vm1", "cat /home/user/p; cat /etc/r 2>&1 || true")
+    assert out.startswith("kept\n") and "gone" not in out, out
+
+
+def guest_uptime():
+    rc, out, err = run("vm1", "cat /proc/uptime")
+    assert rc == 0, (rc, out, err)
+    return float(out.split()[0])
+
+
+def test_pause():
+    # QMP stop: the guest's clock stands still while it is paused
+    up0, t0 = guest_uptime(), time.monotonic()
+    D.call("admin.vm.Pause", "vm1")
+    assert state("vm1") == "Paused"
+    time.sleep(4)
+    D.call("admin.vm.Unpause", "vm1")
+    assert state("vm1") == "Running"
+    up1, t1 = guest_uptime(), time.monotonic()
+    assert up1 - up0 < (t1 - t0) - 2.5, (up0, up1, t1 - t0)
+
+
+def test_daemon_restart_adopts():
+    D.stop()
+    assert qemu_pid("vm1"), "the VM went down with bulkheadd"
+    D.start()
+    assert state("vm1") == "Running"
+    rc, out, err = run("vm1", "echo still")
+    assert rc == 0 and out == "still\n", (rc, out, err)
+
+
+def test_qemu_killed():
+    pid = qemu_pid("vm1")
+    os.kill(pid, signal.SIGKILL)
+    bh.wait_for(lambda: state("vm1") == "Halted", "vm1 halted", 30)
+    nothing_left(["vm1"])
+
+
+def test_hostile_guest():
+    # the guest's root stops its own bulkhead-vmux and writes garbage on
+    # the qrexec port: the admin side's vmux refuses it and the qube is
+    # stopped; bulkheadd and other qubes go on
+    D.call("admin.vm.Start", "vm1")
+    rc, out, err = run("vm1", """setsid sh -c '
+        sleep 1
+        for p in /proc/[0-9]*; do
+            [ ${p#/proc/} = $$ ] && continue
+            grep -q bulkhead-vmux $p/cmdline 2>/dev/null && kill -9 ${p#/proc/}
+        done
+        sleep 0.3
+        for s in /sys/class/virtio-ports/*; do
+            [ "$(cat $s/name)" = org.bulkhead.qrexec ] &&
+                printf "\\377\\377\\377\\377garbage-garbage" > /dev/${s##*/}
+        done' </dev/null >/dev/null 2>&1 &
+        echo armed""")
+    assert rc == 0 and out == "armed\n", (rc, out, err)
+    bh.wait_for(lambda: state("vm1") == "Halted", "hostile vm1 stopped", 60)
+    nothing_left(["vm1"])
+    with open(os.path.join(D.state, "log", "vm1.log")) as f:
+        log = f.read()
+    assert "bulkhead-vmux: qube vm1: protocol violation" in log, log[-2000:]
+    # the daemon serves on
+    assert D.qubes()["vm1"]["state"] == "Halted"
+
+
+def test_disposable():
+    D.create("AppVM", "vmdvm", "red", template="busybox")
+    qid("vmdvm")
+    D.call("admin.vm.property.Set", "vmdvm", "template_for_dispvms", "True")
+    D.call("admin.vm.Start", "vmdvm")
+    rc, out, err = run("vmdvm", "echo from-dvm > /rw/seed && sync")
+    assert rc == 0, (rc, out, err)
+    D.call("admin.vm.Shutdown", "vmdvm", "wait")
+    r = cli("qvm-run", "--dispvm=vmdvm", "--pass-io", "--",
+            "cat /rw/seed; echo changed > /rw/seed; hostname")
+    lines = r.stdout.split()
+    assert lines[0] == "from-dvm" and lines[1].startswith("disp"), r.stdout
+    name = lines[1]
+    bh.wait_for(lambda: name not in D.qubes(), "disposable removed", 30)
+    assert not os.path.exists(os.path.join(D.state, "qubes", name))
+    # the DVM template's private is untouched
+    D.call("admin.vm.Start", "vmdvm")
+    rc, out, _ = run("vmdvm", "cat /rw/seed")
+    assert out == "from-dvm\n", out
+    D.call("admin.vm.Kill", "vmdvm")
+    bh.wait_for(lambda: state("vmdvm") == "Halted", "vmdvm halted", 30)
+
+
+def test_no_silent_fallback():
+    # a VM qube whose kernel is missing fails to start with the reason;
+    # it never runs as a sandbox instead
+    D.create("AppVM", "nokernel", "red", template="busybox")
+    D.call("admin.vm.property.Set", "nokernel", "kernel", "0.0-missing")
+    e = expect_exc("QubesVMError", D.call, "admin.vm.Start", "nokernel")
+    assert "pool" in e.msg, e.msg
+    assert state("nokernel") == "Halted"
+
+
+def test_everything_stops_clean():
+    for name, info in D.qubes().items():
+        if name != "dom0" and info["state"] != "Halted":
+            D.call("admin.vm.Kill", name)
+    nothing_left(["vm1", "vmdvm", "work"])
+
+
+try:
+    bh.run_tests([
+        test_setup,
+        test_start_and_call,
+        test_filecopy_from_a_namespace_qube,
+        test_volumes_and_shutdown,
+        test_pause,
+        test_daemon_restart_adopts,
+        test_qemu_killed,
+        test_hostile_guest,
+        test_disposable,
+        test_no_silent_fallback,
+        test_everything_stops_clean,
+    ])
+finally:
+    D.close()
