@@ -103,7 +103,7 @@ struct vmux {
 };
 
 /* Room for the stream's input: one whole frame and a read's worth. */
-#define VMUX_IN_LIMIT (2u * (sizeof(struct vmux_hdr) + VMUX_MAX_PAYLOAD))
+#define VMUX_IN_LIMIT ((size_t)2 * (sizeof(struct vmux_hdr) + VMUX_MAX_PAYLOAD))
 /* One read of the directory's events. */
 #define VMUX_INOTIFY_BUF 4096u
 
@@ -475,7 +475,7 @@ vmux_chan_event(struct vmux *v, struct vmux_chan *c, short revents)
 
 	/* a hang-up or error shows on whichever operation we wanted */
 	if (revents & (POLLHUP | POLLERR))
-		revents |= ev;
+		revents = (short)(revents | ev);
 	if ((revents & POLLOUT) && (ev & POLLOUT)) {
 		r = vmux_chan_flush(v, c);
 		/* the channel may be gone now */

@@ -48,9 +48,9 @@ struct vmux_config {
  * frames that need an answer cannot grow the queue past that while it
  * does not read).  VMUX_OUT_LIMIT is the hard limit these keep us under.
  */
-#define VMUX_OUT_HIGH  (256u * 1024u)
-#define VMUX_OUT_GATE  (1024u * 1024u)
-#define VMUX_OUT_LIMIT (VMUX_OUT_GATE + 256u * 1024u)
+#define VMUX_OUT_HIGH  ((size_t)256 * 1024)
+#define VMUX_OUT_GATE  ((size_t)1024 * 1024)
+#define VMUX_OUT_LIMIT (VMUX_OUT_GATE + (size_t)256 * 1024)
 /* A channel grants credit back in batches of at least this many bytes. */
 #define VMUX_CREDIT_BATCH (VMUX_WINDOW / 4u)
 /* Poll entries: the stream, the directory, every mirror and channel. */

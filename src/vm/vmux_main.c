@@ -208,6 +208,23 @@ parse_args(int argc, char **argv, struct args *a)
 	}
 }
 
+/* "vport" N "p" M, N and M decimal: a port's entry in sysfs. */
+static bool
+is_port_name(const char *s)
+{
+	size_t n;
+
+	if (strncmp(s, "vport", 5) != 0)
+		return false;
+	s += 5;
+	n = strspn(s, "0123456789");
+	if (n == 0 || s[n] != 'p')
+		return false;
+	s += n + 1;
+	n = strspn(s, "0123456789");
+	return n > 0 && s[n] == '\0';
+}
+
 /*
  * The character device of the port called name: the vportNpM entry of
  * VIRTIO_PORTS_DIR whose "name" file holds it.  0 or -errno (-ENOENT:
@@ -224,15 +241,11 @@ find_port(const char *name, char *out, size_t outlen)
 		return -errno;
 	while (r == -ENOENT && (de = readdir(d)) != NULL) {
 		char path[PATH_MAX], buf[256];
-		unsigned a, b;
-		char tail;
 		ssize_t n;
 		int fd;
 
 		/* only "vport<digits>p<digits>": it becomes a /dev path */
-		if (sscanf(de->d_name, "vport%up%u%c", &a, &b, &tail) != 2 ||
-		    strspn(de->d_name + 5, "0123456789p") !=
-		        strlen(de->d_name + 5))
+		if (!is_port_name(de->d_name))
 			continue;
 		if (str_printf(path, sizeof(path), "%s/%s/name",
 		        VIRTIO_PORTS_DIR, de->d_name) < 0)
@@ -271,22 +284,32 @@ open_port(const struct args *a)
 }
 
 /* A log line: "PROG: qube NAME: what" (the engine's form). */
+static void vsay(const char *qube, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+vsay(const char *qube, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (qube != NULL)
+		(void)fprintf(stderr, "%s: qube %s: %s\n", PROG, qube, msg);
+	else
+		(void)fprintf(stderr, "%s: %s\n", PROG, msg);
+}
+
 static void say(const char *qube, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
 say(const char *qube, const char *fmt, ...)
 {
-	char msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsay(qube, fmt, ap);
 	va_end(ap);
-	if (qube != NULL)
-		(void)fprintf(stderr, "%s: qube %s: %s\n", PROG, qube, msg);
-	else
-		(void)fprintf(stderr, "%s: %s\n", PROG, msg);
 }
 
 /* Why a session ended. */
