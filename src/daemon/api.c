@@ -1518,10 +1518,20 @@ volume_own(struct daemon *d, const struct db_qube *q, const char *vol)
 	return false;
 }
 
+/* A VM qube (virt_mode=vm): its volumes are image files. */
+static bool
+is_vm(struct daemon *d, const struct db_qube *q)
+{
+	return qube_backend(d, q) == &backend_vm;
+}
+
+/* Where q's volume vol is: a directory, or a VM qube's image file. */
 static int
 volume_dir(struct daemon *d, const struct db_qube *q, const char *vol,
     char *out, size_t n)
 {
+	if (is_vm(d, q) && backend_vm_volume_image(d, q, vol, out, n) == 0)
+		return 0;
 	return str_printf(
 	    out, n, "%s/qubes/%s/%s", d->cfg.state_dir, q->name, vol);
 }
@@ -1624,6 +1634,11 @@ volume_clone_to(struct daemon *d, struct conn *c, const struct api_request *r,
 	if (!volume_own(d, q, r->arg))
 		return exc(res, "QubesException",
 		    "%s has no %s volume of its own", q->name, r->arg);
+	if (is_vm(d, q) != is_vm(d, &src))
+		return exc(res, "QubesException",
+		    "%s and %s differ in virt_mode: a VM's volume is an image, "
+		    "a sandbox's a directory",
+		    src.name, q->name);
 	if (state_of(d, q->qid) != PS_HALTED)
 		return exc(res, "QubesVMNotHaltedError",
 		    "Domain is powered on: %s", q->name);
@@ -1747,8 +1762,45 @@ m_vm_volume(struct daemon *d, struct conn *c, const struct api_request *r,
 	}
 	if (strcmp(m, "CloneTo") == 0)
 		return volume_clone_to(d, c, r, q, res);
-	if (strcmp(m, "ListSnapshots") == 0)
-		return 0; /* directories keep no revisions */
+	if (strcmp(m, "ListSnapshots") == 0) {
+		char revs[16][24];
+		int nrev = is_vm(d, q) ?
+		    backend_vm_revisions(d, q, r->arg, revs, ARRAY_SIZE(revs)) :
+		    0; /* directories keep none */
+
+		for (i = 0; nrev > 0 && i < (size_t)nrev; i++)
+			if (out_fmt(res, "%s\n", revs[i]) < 0)
+				return -1;
+		return 0;
+	}
+	if (strcmp(m, "Revert") == 0) {
+		char *rev = NULL;
+		int rc;
+
+		if (payload_str(r, 32, &rev, res) < 0)
+			return -1;
+		if (!is_vm(d, q) || strcmp(r->arg, "private") != 0 ||
+		    qube_class_of(q) == QC_DISPVM) {
+			free(rev);
+			return exc(res, "QubesException",
+			    "%s's %s volume keeps no revisions", q->name,
+			    r->arg);
+		}
+		if (state_of(d, q->qid) != PS_HALTED) {
+			free(rev);
+			return exc(res, "QubesVMNotHaltedError",
+			    "Domain is powered on: %s", q->name);
+		}
+		rc = backend_vm_revert(d, q, r->arg, rev);
+		free(rev);
+		if (rc == -EINVAL || rc == -ENOENT)
+			return exc(res, "QubesValueError", "no such revision");
+		if (rc < 0)
+			return exc(res, "QubesException", "reverting: %s",
+			    strerror(-rc));
+		log_info("%s: %s volume reverted", q->name, r->arg);
+		return 0;
+	}
 	/* Info */
 	{
 		bool root = strcmp(r->arg, "root") == 0;
@@ -1770,16 +1822,100 @@ m_vm_volume(struct daemon *d, struct conn *c, const struct api_request *r,
 				    "%s/%s", tname, r->arg);
 			free(tname);
 		}
+		unsigned long long size = 0, usage = 0;
+		int keep = 0;
+
 		if (volume_dir(d, q, r->arg, dir, sizeof(dir)) < 0)
 			return exc(res, "QubesException", "path too long");
+		if (is_vm(d, q)) {
+			/* an image file: its size and what it takes on disk */
+			struct stat st;
+
+			if (own && stat(dir, &st) == 0 && S_ISREG(st.st_mode)) {
+				size = (unsigned long long)st.st_size;
+				usage = (unsigned long long)st.st_blocks * 512;
+			}
+			keep = strcmp(r->arg, "private") == 0 &&
+			    qube_class_of(q) != QC_DISPVM;
+		}
 		return out_fmt(res,
-		    "pool=default\nvid=%s\nsize=0\nusage=0\n"
+		    "pool=%s\nvid=%s\nsize=%llu\nusage=%llu\n"
 		    "rw=%s\nsource=%s\nsave_on_stop=%s\nsnap_on_start=%s\n"
-		    "revisions_to_keep=0\nephemeral=%s\nis_outdated=False\n",
-		    host ? "/usr" : dir, host ? "False" : "True", source,
-		    own ? "True" : "False", snap ? "True" : "False",
+		    "revisions_to_keep=%d\nephemeral=%s\nis_outdated=False\n",
+		    is_vm(d, q) ? "vm-images" : "default", host ? "/usr" : dir,
+		    size, usage, host ? "False" : "True", source,
+		    own ? "True" : "False", snap ? "True" : "False", keep,
 		    strcmp(r->arg, "volatile") == 0 ? "True" : "False");
 	}
+}
+
+/*
+ * admin.vm.Console+[OFFSET]: a VM qube's serial console log, read-only
+ * (bulkhead's divergence: Qubes attaches a terminal).  The reply is a
+ * line "offset=START size=TOTAL" and up to CONSOLE_CHUNK bytes of the log
+ * from START (default: the last CONSOLE_CHUNK bytes).  The log is the
+ * guest's output: the client prints it escaped; a NUL becomes '.' here so
+ * the reply stays text.
+ */
+#define CONSOLE_CHUNK (64 * 1024)
+
+static int
+m_vm_console(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *q, struct result *res)
+{
+	char path[PATH_MAX], *buf;
+	unsigned long long off = 0, size;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	(void)c;
+	if (r->arg[0] != '\0') {
+		char *end;
+
+		errno = 0;
+		off = strtoull(r->arg, &end, 10);
+		if (errno != 0 || *end != '\0' || r->arg[0] == '-' ||
+		    r->arg[0] < '0' || r->arg[0] > '9')
+			return exc(res, "QubesValueError",
+			    "the argument is a byte offset");
+	}
+	if (str_printf(path, sizeof(path), "%s/log/%s.console.log",
+	        d->cfg.state_dir, q->name) < 0)
+		return exc(res, "QubesException", "path too long");
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			(void)close(fd);
+		return exc(res, "QubesException",
+		    "%s has no console log (only VM qubes have one)", q->name);
+	}
+	size = (unsigned long long)st.st_size;
+	if (r->arg[0] == '\0')
+		off = size > CONSOLE_CHUNK ? size - CONSOLE_CHUNK : 0;
+	if (off > size)
+		off = size; /* the log was replaced: the client starts over */
+	buf = malloc(CONSOLE_CHUNK);
+	if (buf == NULL) {
+		(void)close(fd);
+		return exc(res, "QubesException", "out of memory");
+	}
+	n = pread(fd, buf, CONSOLE_CHUNK, (off_t)off);
+	(void)close(fd);
+	if (n < 0) {
+		free(buf);
+		return exc(res, "QubesException", "reading the console log");
+	}
+	for (ssize_t i = 0; i < n; i++)
+		if (buf[i] == '\0')
+			buf[i] = '.';
+	if (out_fmt(res, "offset=%llu size=%llu\n", off, size) < 0 ||
+	    buffer_append(&res->body, buf, (size_t)n) < 0) {
+		free(buf);
+		return exc(res, "QubesException", "reply too large");
+	}
+	free(buf);
+	return 0;
 }
 
 /* ---- internal ---- */
@@ -1925,6 +2061,8 @@ static const struct method methods[] = {
     {"admin.vm.volume.List", M_NOARG, m_vm_volume},
     {"admin.vm.volume.Info", M_ARG, m_vm_volume},
     {"admin.vm.volume.ListSnapshots", M_ARG, m_vm_volume},
+    {"admin.vm.volume.Revert", M_ARG | M_PAYLOAD | M_WRITE, m_vm_volume},
+    {"admin.vm.Console", 0, m_vm_console},
     {"admin.vm.notes.Get", M_NOARG, m_vm_notes},
     {"admin.vm.firewall.Get", M_NOARG, m_vm_firewall},
     {"admin.vm.firewall.Set", M_NOARG | M_PAYLOAD | M_WRITE, m_vm_firewall},

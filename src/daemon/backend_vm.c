@@ -20,6 +20,10 @@
  *                                        thrown away at every start and
  *                                        stop
  *   <state>/qubes/<name>/private.img     the private volume (/rw), kept
+ *   <state>/qubes/<name>/private.img.rev-<ms>
+ *                                        what it held before the last
+ *                                        start (PRIVATE_REVISIONS kept;
+ *                                        qvm-volume revert)
  *   <state>/vm-kernels/<version>/        the kernel pool
  *                                        (bulkhead-vm-kernel install)
  *   <run>/vm/initramfs-<version>.gz      the initramfs with bulkhead's
@@ -27,6 +31,7 @@
  *                                        bulkhead-vm-kernel from this
  *                                        build's programs
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -35,6 +40,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon/bulkheadd.h"
@@ -50,6 +56,10 @@ int find_program(struct daemon *d, const char *name, char *out, size_t n);
 
 /* A new private volume's size (sparse: it costs what is written). */
 #define PRIVATE_SIZE "2G"
+/* Revisions of the private image kept (Qubes' revisions_to_keep). */
+#define PRIVATE_REVISIONS 1
+/* <state>/qubes/<name>/private.img.rev-<ms since the epoch> */
+#define REV_PREFIX "private.img.rev-"
 
 /* What goes into the initramfs: bulkhead's programs for qubes. */
 static const char *const vm_tools[] = {"bulkhead-init", "bulkhead-vmux",
@@ -91,7 +101,7 @@ backend_vm_available(struct daemon *d, char *err, size_t errlen)
  * with a warning, once.
  */
 static const char *
-vm_accel(void)
+vm_accel_auto(void)
 {
 	static int warned;
 	char line[4096];
@@ -409,6 +419,140 @@ make_overlay(
 	return run_wait(argv, log);
 }
 
+/* A revision's name: decimal milliseconds since the epoch. */
+static bool
+revision_name_ok(const char *r)
+{
+	size_t i;
+
+	for (i = 0; r[i] != '\0'; i++)
+		if (r[i] < '0' || r[i] > '9')
+			return false;
+	return i > 0 && i <= 20 && r[0] != '0';
+}
+
+int
+backend_vm_revisions(struct daemon *d, const struct db_qube *q, const char *vol,
+    char (*ret)[24], size_t max)
+{
+	char dir[PATH_MAX];
+	struct dirent *e;
+	size_t n = 0, i, j;
+	DIR *dp;
+
+	if (strcmp(vol, "private") != 0)
+		return 0;
+	if (qfile(d, dir, sizeof(dir), q->name, "") < 0)
+		return -ENAMETOOLONG;
+	dp = opendir(dir);
+	if (dp == NULL)
+		return errno == ENOENT ? 0 : -errno;
+	while ((e = readdir(dp)) != NULL && n < max) {
+		const char *r = e->d_name + strlen(REV_PREFIX);
+
+		if (strncmp(e->d_name, REV_PREFIX, strlen(REV_PREFIX)) != 0 ||
+		    !revision_name_ok(r))
+			continue;
+		(void)str_copy(ret[n++], sizeof(ret[0]), r);
+	}
+	(void)closedir(dp);
+	/* newest first: a longer number is newer, then by its digits */
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0; j--) {
+			size_t a = strlen(ret[j - 1]), b = strlen(ret[j]);
+			char t[24];
+
+			if (a > b ||
+			    (a == b && strcmp(ret[j - 1], ret[j]) >= 0))
+				break;
+			memcpy(t, ret[j], sizeof(t));
+			memcpy(ret[j], ret[j - 1], sizeof(t));
+			memcpy(ret[j - 1], t, sizeof(t));
+		}
+	return (int)n;
+}
+
+/* <state>/qubes/<name>/private.img.rev-<rev> into out. */
+static int
+revision_path(
+    struct daemon *d, const char *name, const char *rev, char *out, size_t n)
+{
+	return str_printf(out, n, "%s/qubes/%s/" REV_PREFIX "%s",
+	    d->cfg.state_dir, name, rev);
+}
+
+/*
+ * Keep what the private image holds now as a revision (a sparse copy, a
+ * reflink where the filesystem has them), and no more than
+ * PRIVATE_REVISIONS of them.  0 or -errno.
+ * XXX(#7): copied in the daemon's loop (quick for a sparse image).
+ */
+static int
+private_revision(struct daemon *d, const struct db_qube *q, const char *priv)
+{
+	char revs[16][24], p[PATH_MAX], tmp[PATH_MAX], name[32], log[PATH_MAX];
+	struct timespec ts;
+	int n, i, rc;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	(void)snprintf(name, sizeof(name), "%llu",
+	    (unsigned long long)ts.tv_sec * 1000 +
+	        (unsigned long long)ts.tv_nsec / 1000000);
+	if (revision_path(d, q->name, name, p, sizeof(p)) < 0 ||
+	    str_printf(tmp, sizeof(tmp), "%s.new", priv) < 0)
+		return -ENAMETOOLONG;
+	(void)str_printf(
+	    log, sizeof(log), "%s/log/%s.log", d->cfg.state_dir, q->name);
+	{
+		char *argv[] = {(char *)"/bin/cp", (char *)"--reflink=auto",
+		    (char *)"--sparse=always", (char *)priv, tmp, NULL};
+
+		(void)unlink(tmp);
+		rc = run_wait(argv, log);
+	}
+	if (rc == 0 && rename(tmp, p) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		(void)unlink(tmp);
+		return rc;
+	}
+	n = backend_vm_revisions(d, q, "private", revs, ARRAY_SIZE(revs));
+	for (i = PRIVATE_REVISIONS; i < n; i++)
+		if (revision_path(d, q->name, revs[i], p, sizeof(p)) == 0)
+			(void)unlink(p);
+	return 0;
+}
+
+int
+backend_vm_revert(
+    struct daemon *d, const struct db_qube *q, const char *vol, const char *rev)
+{
+	char from[PATH_MAX], to[PATH_MAX];
+
+	if (strcmp(vol, "private") != 0 || !revision_name_ok(rev))
+		return -EINVAL;
+	if (revision_path(d, q->name, rev, from, sizeof(from)) < 0 ||
+	    qfile(d, to, sizeof(to), q->name, "private.img") < 0)
+		return -ENAMETOOLONG;
+	if (access(from, F_OK) < 0)
+		return -ENOENT;
+	return rename(from, to) < 0 ? -errno : 0;
+}
+
+int
+backend_vm_volume_image(struct daemon *d, const struct db_qube *q,
+    const char *vol, char *out, size_t n)
+{
+	enum qube_class k = qube_class_of(q);
+
+	if (strcmp(vol, "private") == 0 && k != QC_DISPVM)
+		return qfile(d, out, n, q->name, "private.img");
+	if (strcmp(vol, "root") == 0 &&
+	    (k == QC_TEMPLATEVM || k == QC_STANDALONEVM))
+		return qfile(d, out, n, q->name, "root.img");
+	return -ENOENT;
+}
+
 static int
 vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
     char *err, size_t errlen)
@@ -419,7 +563,7 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	char initrd[PATH_MAX], vol[PATH_MAX], root[PATH_MAX];
 	char root_b[PATH_MAX] = "", priv[PATH_MAX], priv_b[PATH_MAX] = "";
 	char vchan[PATH_MAX], console[PATH_MAX], log[PATH_MAX];
-	char mem[16], cpus[16], kopts[1100];
+	char mem[16], cpus[16], kopts[1100], accel[8];
 	struct argv v;
 	pid_t pid;
 	int rc;
@@ -494,9 +638,18 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 			(void)snprintf(err, errlen, "%s: cannot make", priv);
 			return -EIO;
 		}
-	} else if ((rc = ensure_private_image(
-	                d, q->name, priv, sizeof(priv), err, errlen)) < 0)
-		return rc;
+	} else {
+		if ((rc = ensure_private_image(
+		         d, q->name, priv, sizeof(priv), err, errlen)) < 0)
+			return rc;
+		/* what it held before this run, for qvm-volume revert */
+		if ((rc = private_revision(d, q, priv)) < 0) {
+			(void)snprintf(err, errlen,
+			    "keeping a revision of %s: %s", priv,
+			    strerror(-rc));
+			return rc;
+		}
+	}
 
 	/* the channel directory: bulkhead-vmux (the qube's uid) mirrors
 	 * the guest's listeners here, as the namespace qube's agent would */
@@ -514,6 +667,16 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 		kopts[0] = '\0';
 	(void)str_printf(console, sizeof(console), "%s/log/%s.console.log",
 	    d->cfg.state_dir, q->name);
+	/*
+	 * The accelerator: vm_accel forces one (kvm where the probe says
+	 * no: the admin knows better, and a guest that cannot boot is then
+	 * killed at qrexec_timeout); auto takes what tells the truth.  What
+	 * it got is recorded as the feature bulkhead.vm-accel (qvm-features).
+	 */
+	if (backend_prop(d, q, "vm_accel", accel, sizeof(accel)) < 0 ||
+	    strcmp(accel, "auto") == 0)
+		(void)str_copy(accel, sizeof(accel), vm_accel_auto());
+	(void)db_kv_set(&d->db, DB_FEATURES, q->qid, "bulkhead.vm-accel", accel);
 
 	rc = argv_push(&v, "bulkhead-vm");
 	if (rc == 0)
@@ -549,7 +712,7 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	if (rc == 0 && kopts[0] != '\0')
 		rc = argv_push(&v, "--kernelopts=%s", kopts);
 	if (rc == 0)
-		rc = argv_push(&v, "--accel=%s", vm_accel());
+		rc = argv_push(&v, "--accel=%s", accel);
 	if (rc < 0) {
 		(void)snprintf(err, errlen, "arguments: %s", strerror(-rc));
 		return rc;

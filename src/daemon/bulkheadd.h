@@ -177,6 +177,20 @@ struct argv {
 /* Append a printf-formatted argument.  0 or -E2BIG. */
 int argv_push(struct argv *v, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/*
+ * A VM qube's volumes (backend_vm.c).  backend_vm_volume_image: the
+ * image file of q's volume vol (private.img, a template's root.img), or
+ * -ENOENT when that volume is no image of q's own.  backend_vm_revisions:
+ * the revisions kept of vol, newest first, at most max; their count or
+ * -errno.  backend_vm_revert: make revision rev vol's content (q halted);
+ * 0, -EINVAL (no such name), -ENOENT, -errno.
+ */
+int backend_vm_volume_image(struct daemon *d, const struct db_qube *q,
+    const char *vol, char *out, size_t n);
+int backend_vm_revisions(struct daemon *d, const struct db_qube *q,
+    const char *vol, char (*ret)[24], size_t max);
+int backend_vm_revert(struct daemon *d, const struct db_qube *q,
+    const char *vol, const char *rev);
 /* Whether QEMU can run VM qubes here: 0, or -ENOENT with why in err. */
 int backend_vm_available(struct daemon *d, char *err, size_t errlen);
 /* (Re)build the host template's /etc from the host's, minus secrets. */

@@ -136,6 +136,10 @@ static const struct prop_def props[] = {
         "uuid of the qube"},
     {"vcpus", PT_INT, QC_VMS, PF_RUNNING_RO, D_TEMPLATE_CONST, "2", NULL, 1,
         256, VC_ANY, "virtual CPUs (a CPU limit for namespace qubes)"},
+    {"vm_accel", PT_STR, QC_VMS, PF_RUNNING_RO, D_TEMPLATE_GLOBAL,
+        "default_vm_accel", NULL, 0, 0, VC_ANY,
+        "a VM qube's accelerator: auto (KVM where it can boot a guest, "
+        "else TCG), kvm or tcg"},
     {"virt_mode", PT_STR, QC_VMS, PF_RUNNING_RO, D_TEMPLATE_GLOBAL,
         "default_virt_mode", NULL, 0, 0, VC_ANY,
         "sandbox (namespaces) or vm (QEMU); hvm and pvh mean vm"},
@@ -167,6 +171,8 @@ static const struct prop_def gprops[] = {
         VC_ANY, "default shutdown_timeout"},
     {"default_template", PT_VM, 0, 0, D_NONE, NULL, NULL, 0, 0, VC_TEMPLATE,
         "default template of new qubes"},
+    {"default_vm_accel", PT_STR, 0, 0, D_CONST, "auto", NULL, 0, 0, VC_ANY,
+        "vm_accel of qubes: auto, kvm or tcg"},
     {"default_virt_mode", PT_STR, 0, 0, D_CONST, "sandbox", NULL, 0, 0, VC_ANY,
         "virt_mode of new qubes: sandbox or vm"},
     {"management_dispvm", PT_VM, 0, 0, D_NONE, NULL, NULL, 0, 0,
@@ -694,6 +700,14 @@ bad_int:
 				    "%s is sandbox or "
 				    "vm (hvm, pvh)",
 				    p->name);
+				return -EINVAL;
+			}
+		} else if (strcmp(p->name, "vm_accel") == 0 ||
+		           strcmp(p->name, "default_vm_accel") == 0) {
+			if (strcmp(v, "auto") != 0 && strcmp(v, "kvm") != 0 &&
+			    strcmp(v, "tcg") != 0) {
+				(void)snprintf(err, errlen,
+				    "%s is auto, kvm or tcg", p->name);
 				return -EINVAL;
 			}
 		} else if (strcmp(p->name, "default_user") == 0) {

@@ -171,6 +171,22 @@ def test_start_and_call():
                                    stdin=b"x" * 300000 + b"\n")
     assert rc == 0 and out.startswith(b"in=vm1 from=dom0\n") and \
         len(out) == len("in=vm1 from=dom0\n") + 300001, (rc, len(out), err)
+    # the accelerator it got is told (TCG here: no VT-x, or PVM)
+    accel = D.call("admin.vm.feature.Get", "vm1", "bulkhead.vm-accel")
+    assert accel in ("tcg", "kvm"), accel
+    if not os.path.exists("/sys/module/kvm_intel") and \
+            not os.path.exists("/sys/module/kvm_amd"):
+        assert accel == "tcg", accel
+    assert ("-accel" in [c.decode() for c in cmd]) and \
+        accel.encode() in cmd[cmd.index(b"-accel") + 1], cmd
+    expect_exc("QubesValueError", D.call, "admin.vm.property.Set", "vm1",
+               "vm_accel", "hvf")
+    # its serial console, read-only, from the admin side
+    con = D.call("admin.vm.Console", "vm1")
+    head, _, body = con.partition("\n")
+    assert head.startswith("offset=0 size=") and \
+        int(head.split("size=")[1]) == len(body.encode()), head
+    assert expect_exc("QubesException", D.call, "admin.vm.Console", "work")
 
 
 def test_filecopy_from_a_namespace_qube():
@@ -223,6 +239,26 @@ def test_volumes_and_shutdown():
     D.call("admin.vm.Start", "vm1")
     rc, out, err = run("vm1", "cat /home/user/p; cat /etc/r 2>&1 || true")
     assert out.startswith("kept\n") and "gone" not in out, out
+    # the private image as qvm-volume sees it, and its revision: what it
+    # held before this start, kept for revert
+    info = dict(line.split("=", 1) for line in D.call(
+        "admin.vm.volume.Info", "vm1", "private").splitlines())
+    assert info["vid"].endswith("/vm1/private.img") and \
+        int(info["size"]) >= 1 << 30 and info["revisions_to_keep"] == "1" \
+        and info["save_on_stop"] == "True", info
+    rc, out, err = run("vm1", "echo later > /home/user/q && sync")
+    assert rc == 0, (rc, out, err)
+    D.call("admin.vm.Shutdown", "vm1", "wait")
+    revs = D.call("admin.vm.volume.ListSnapshots", "vm1", "private").split()
+    assert len(revs) == 1, revs
+    expect_exc("QubesValueError", D.call, "admin.vm.volume.Revert", "vm1",
+               "private", "123")
+    D.call("admin.vm.volume.Revert", "vm1", "private", revs[0])
+    D.call("admin.vm.Start", "vm1")
+    rc, out, err = run("vm1", "cat /home/user/p; ls /home/user")
+    assert out.split()[0] == "kept" and "q" not in out.split(), (rc, out)
+    expect_exc("QubesVMNotHaltedError", D.call, "admin.vm.volume.Revert",
+               "vm1", "private", revs[0])
 
 
 def guest_uptime():
@@ -309,6 +345,22 @@ def test_disposable():
     bh.wait_for(lambda: state("vmdvm") == "Halted", "vmdvm halted", 30)
 
 
+def test_boot_timeout():
+    # a guest that never reaches its agent (its initramfs's shell as init,
+    # waiting for a console that sends nothing) is killed at
+    # qrexec_timeout and the start reported failed
+    D.create("AppVM", "hang", "red", template="busybox")
+    qid("hang")
+    D.call("admin.vm.property.Set", "hang", "kernelopts", "rdinit=/bin/sh")
+    D.call("admin.vm.property.Set", "hang", "qrexec_timeout", "8")
+    t0 = time.monotonic()
+    e = expect_exc("QubesVMError", D.call, "admin.vm.Start", "hang")
+    assert time.monotonic() - t0 < 30, time.monotonic() - t0
+    assert "did not connect" in e.msg, e
+    bh.wait_for(lambda: state("hang") == "Halted", "hang halted", 30)
+    nothing_left(["hang"])
+
+
 def test_no_silent_fallback():
     # a VM qube whose kernel is missing fails to start with the reason;
     # it never runs as a sandbox instead
@@ -337,6 +389,7 @@ try:
         test_qemu_killed,
         test_hostile_guest,
         test_disposable,
+        test_boot_timeout,
         test_no_silent_fallback,
         test_everything_stops_clean,
     ])
