@@ -1,8 +1,8 @@
 # bash completion for bulkhead's Qubes-shaped tools (issue #4):
 # qvm-create, qvm-remove, qvm-clone, qvm-ls, qvm-prefs, qubes-prefs,
 # qvm-features, qvm-tags, qvm-service, qvm-start, qvm-shutdown, qvm-kill,
-# qvm-pause, qvm-unpause, qvm-check, qvm-run, qvm-template and
-# qubesd-query.
+# qvm-pause, qvm-unpause, qvm-check, qvm-run, qvm-template, qvm-volume,
+# qvm-console and qubesd-query.
 #
 # Qube, property, feature, service and tag names come from the daemon
 # through the tools themselves (qvm-ls --raw-data, qvm-prefs VMNAME, ...),
@@ -456,6 +456,36 @@ _bulkhead_qvm_template()
     esac
 }
 
+_bulkhead_qvm_volume()
+{
+    local cur=${COMP_WORDS[COMP_CWORD]}
+    local -a pos
+    local vm v
+    _bulkhead_positionals "-p --pool"
+    if [[ $cur == -* ]]; then
+        _bulkhead_reply "$_bulkhead_common_opts" "$cur"
+    elif ((${#pos[@]} == 0)); then
+        _bulkhead_reply "list ls info revert" "$cur"
+    elif [[ ${pos[0]} == list || ${pos[0]} == ls ]]; then
+        _bulkhead_reply "$(_bulkhead_qubes)" "$cur"
+    elif ((${#pos[@]} == 1)); then
+        # VMNAME:VOLUME
+        _bulkhead_reply "$(for vm in $(_bulkhead_qubes); do
+            for v in private root volatile; do printf '%s:%s\n' "$vm" "$v"
+            done; done)" "$cur"
+    fi
+}
+
+_bulkhead_qvm_console()
+{
+    local cur=${COMP_WORDS[COMP_CWORD]}
+    if [[ $cur == -* ]]; then
+        _bulkhead_reply "--follow -f --lines -n $_bulkhead_common_opts" "$cur"
+    else
+        _bulkhead_reply "$(_bulkhead_qubes)" "$cur"
+    fi
+}
+
 complete -F _bulkhead_qvm_ls qvm-ls
 complete -F _bulkhead_prefs qvm-prefs qubes-prefs
 complete -F _bulkhead_qvm_features qvm-features
@@ -468,5 +498,7 @@ complete -F _bulkhead_qvm_clone qvm-clone
 complete -F _bulkhead_qvm_run qvm-run
 complete -F _bulkhead_qvm_template qvm-template
 complete -F _bulkhead_qubesd_query qubesd-query
+complete -F _bulkhead_qvm_volume qvm-volume
+complete -F _bulkhead_qvm_console qvm-console
 
 # ex: filetype=sh

@@ -456,14 +456,15 @@ backend_vm_revisions(struct daemon *d, const struct db_qube *q, const char *vol,
 		(void)str_copy(ret[n++], sizeof(ret[0]), r);
 	}
 	(void)closedir(dp);
-	/* newest first: a longer number is newer, then by its digits */
+	/* oldest first, as qubesd lists them (clients take the last as
+	 * the latest): a shorter number is older, then by its digits */
 	for (i = 1; i < n; i++)
 		for (j = i; j > 0; j--) {
 			size_t a = strlen(ret[j - 1]), b = strlen(ret[j]);
 			char t[24];
 
-			if (a > b ||
-			    (a == b && strcmp(ret[j - 1], ret[j]) >= 0))
+			if (a < b ||
+			    (a == b && strcmp(ret[j - 1], ret[j]) <= 0))
 				break;
 			memcpy(t, ret[j], sizeof(t));
 			memcpy(ret[j], ret[j - 1], sizeof(t));
@@ -517,7 +518,7 @@ private_revision(struct daemon *d, const struct db_qube *q, const char *priv)
 		return rc;
 	}
 	n = backend_vm_revisions(d, q, "private", revs, ARRAY_SIZE(revs));
-	for (i = PRIVATE_REVISIONS; i < n; i++)
+	for (i = 0; i < n - PRIVATE_REVISIONS; i++)
 		if (revision_path(d, q->name, revs[i], p, sizeof(p)) == 0)
 			(void)unlink(p);
 	return 0;
@@ -676,7 +677,8 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	if (backend_prop(d, q, "vm_accel", accel, sizeof(accel)) < 0 ||
 	    strcmp(accel, "auto") == 0)
 		(void)str_copy(accel, sizeof(accel), vm_accel_auto());
-	(void)db_kv_set(&d->db, DB_FEATURES, q->qid, "bulkhead.vm-accel", accel);
+	(void)db_kv_set(
+	    &d->db, DB_FEATURES, q->qid, "bulkhead.vm-accel", accel);
 
 	rc = argv_push(&v, "bulkhead-vm");
 	if (rc == 0)

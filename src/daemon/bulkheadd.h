@@ -181,7 +181,7 @@ int argv_push(struct argv *v, const char *fmt, ...)
  * A VM qube's volumes (backend_vm.c).  backend_vm_volume_image: the
  * image file of q's volume vol (private.img, a template's root.img), or
  * -ENOENT when that volume is no image of q's own.  backend_vm_revisions:
- * the revisions kept of vol, newest first, at most max; their count or
+ * the revisions kept of vol, oldest first, at most max; their count or
  * -errno.  backend_vm_revert: make revision rev vol's content (q halted);
  * 0, -EINVAL (no such name), -ENOENT, -errno.
  */

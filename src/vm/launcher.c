@@ -35,10 +35,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -342,22 +344,95 @@ open_file(const char *path, bool rw)
 	return fd;
 }
 
+/* Bind src (a file or directory) at dst, read-only unless rw. */
+static int
+bind_ro(const char *src, const char *dst, bool rw)
+{
+	if (mount(src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+		return -1;
+	if (rw)
+		return 0;
+	return mount(NULL, dst, NULL,
+	    MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL);
+}
+
+/*
+ * QEMU's view of the filesystem, in its own mount namespace: /usr (its
+ * program, libraries and firmware) read-only, /proc (it opens the kernel
+ * and initramfs as /proc/self/fd/N), a /dev of null, zero, urandom (and
+ * kvm when it runs under KVM), and nothing else: no other qube's files,
+ * no host configuration.  Everything of the qube's it gets as open fds.
+ * In the child, as root, before the ids change.  0 or -1 (errno set).
+ */
+static int
+qemu_root(void)
+{
+	static const char *const devs[] = {"null", "zero", "urandom", "kvm"};
+	static const char *const links[][2] = {{"lib", "usr/lib"},
+	    {"lib64", "usr/lib64"}, {"bin", "usr/bin"}, {"sbin", "usr/sbin"}};
+	const char *nr = "/tmp"; /* any directory: the tmpfs hides it */
+	char p[64];
+	size_t i;
+
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("qemu-root", nr, "tmpfs", MS_NOSUID | MS_NODEV,
+	        "mode=0755,size=64k") < 0)
+		return -1;
+	if (mkdir("/tmp/usr", 0755) < 0 || bind_ro("/usr", "/tmp/usr", false) ||
+	    mkdir("/tmp/proc", 0555) < 0 ||
+	    bind_ro("/proc", "/tmp/proc", true) ||
+	    mkdir("/tmp/dev", 0755) < 0 || mkdir("/tmp/.old", 0700) < 0)
+		return -1;
+	for (i = 0; i < ARRAY_SIZE(links); i++) {
+		char t[PATH_MAX];
+		ssize_t n;
+
+		/* merged /usr (Debian 12): the same links as the host's */
+		(void)snprintf(p, sizeof(p), "/%s", links[i][0]);
+		n = readlink(p, t, sizeof(t) - 1);
+		if (n <= 0)
+			continue;
+		t[n] = '\0';
+		(void)snprintf(p, sizeof(p), "/tmp/%s", links[i][0]);
+		if (symlink(t, p) < 0)
+			return -1;
+	}
+	for (i = 0; i < ARRAY_SIZE(devs); i++) {
+		char src[32];
+		int fd;
+
+		if (strcmp(devs[i], "kvm") == 0 && A.accel != QEMU_ACCEL_KVM)
+			continue;
+		(void)snprintf(src, sizeof(src), "/dev/%s", devs[i]);
+		(void)snprintf(p, sizeof(p), "/tmp/dev/%s", devs[i]);
+		fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -1;
+		(void)close(fd);
+		if (mount(src, p, NULL, MS_BIND, NULL) < 0)
+			return -1;
+	}
+	if (syscall(SYS_pivot_root, nr, "/tmp/.old") < 0 || chdir("/") < 0 ||
+	    umount2("/.old", MNT_DETACH) < 0 || rmdir("/.old") < 0)
+		return -1;
+	return 0;
+}
+
 /*
  * In a child that becomes QEMU or the vmux: take the qube's ids, leave
  * privileges behind for good, and die with the launcher.
  */
 static void
-drop_to_qube(bool new_namespaces)
+drop_to_qube(bool new_namespaces, pid_t launcher)
 {
 	gid_t g = A.base;
-
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		_exit(126);
-	/* no network, no host IPC, its own hostname (as root, before the
-	 * ids change: unsharing needs CAP_SYS_ADMIN) */
+	/* no network, no host IPC, its own hostname, only its own files
+	 * (as root, before the ids change: unsharing needs CAP_SYS_ADMIN) */
 	if (new_namespaces &&
-	    unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0) {
-		perror("bulkhead-vm: unshare");
+	    (unshare(CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0 ||
+	        qemu_root() < 0)) {
+		perror("bulkhead-vm: QEMU's namespaces");
 		_exit(126);
 	}
 	if (setgroups(1, &g) < 0 || setresgid(A.base, A.base, A.base) < 0 ||
@@ -366,6 +441,13 @@ drop_to_qube(bool new_namespaces)
 		perror("bulkhead-vm: dropping privileges");
 		_exit(126);
 	}
+	/*
+	 * Die with the launcher.  After the ids changed: a change of
+	 * credentials clears the parent-death signal.  If the launcher is
+	 * already gone, so is the reason to run.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != launcher)
+		_exit(126);
 }
 
 /*
@@ -421,7 +503,7 @@ start_qemu(int qmp_fd, int serial_fd, int *ret_console_fd)
 	char append[128];
 	size_t n = 0, i;
 	uint32_t khz;
-	pid_t pid;
+	pid_t pid, self;
 	int rc;
 
 	for (i = 0; i < ARRAY_SIZE(fds); i++)
@@ -505,10 +587,11 @@ start_qemu(int qmp_fd, int serial_fd, int *ret_console_fd)
 		log_warnx("QEMU's command line: %s", strerror(-rc));
 		goto fail;
 	}
+	self = getpid();
 	pid = fork();
 	if (pid == 0) {
 		sigmask_default();
-		drop_to_qube(true);
+		drop_to_qube(true, self);
 		place_fds(fds, want, n);
 		(void)close_range(FD_QEMU_MAX, ~0u, 0);
 		execv(av.argv[0], av.argv);
@@ -532,7 +615,7 @@ fail:
 static pid_t
 start_vmux(int serial_fd)
 {
-	pid_t pid = fork();
+	pid_t self = getpid(), pid = fork();
 
 	if (pid == 0) {
 		int fds[1] = {serial_fd}, want[1] = {3};
@@ -547,7 +630,7 @@ start_vmux(int serial_fd)
 			perror("bulkhead-vm: channel directory");
 			_exit(126);
 		}
-		drop_to_qube(false);
+		drop_to_qube(false, self);
 		place_fds(fds, want, 1);
 		(void)close_range(4, ~0u, 0);
 		execl(A.vmux, "bulkhead-vmux", "--host", "--fd", "3", "--dir",

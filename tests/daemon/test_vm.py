@@ -179,8 +179,6 @@ def test_start_and_call():
         assert accel == "tcg", accel
     assert ("-accel" in [c.decode() for c in cmd]) and \
         accel.encode() in cmd[cmd.index(b"-accel") + 1], cmd
-    expect_exc("QubesValueError", D.call, "admin.vm.property.Set", "vm1",
-               "vm_accel", "hvf")
     # its serial console, read-only, from the admin side
     con = D.call("admin.vm.Console", "vm1")
     head, _, body = con.partition("\n")
@@ -289,10 +287,30 @@ def test_daemon_restart_adopts():
 
 
 def test_qemu_killed():
+    domid = int(D.prop("vm1", "xid")[0])
+    vdir = os.path.join(D.run, "vchan", str(domid))
+    assert os.path.isdir(vdir), vdir
     pid = qemu_pid("vm1")
     os.kill(pid, signal.SIGKILL)
     bh.wait_for(lambda: state("vm1") == "Halted", "vm1 halted", 30)
     nothing_left(["vm1"])
+    # its channel directory (the vmux's mirrors in it) went with it
+    assert not os.path.exists(vdir), os.listdir(vdir)
+
+
+def test_launcher_killed():
+    # SIGKILL to bulkhead-vm: its QEMU and vmux die with it (their
+    # parent-death signal, set after they took the qube's ids)
+    D.call("admin.vm.Start", "vm1")
+    qpid = qemu_pid("vm1")
+    with open("/proc/%d/stat" % qpid) as f:
+        launcher = int(f.read().rsplit(")", 1)[1].split()[1])
+    with open("/proc/%d/cmdline" % launcher, "rb") as f:
+        assert f.read().split(b"\0")[0].endswith(b"bulkhead-vm")
+    os.kill(launcher, signal.SIGKILL)
+    bh.wait_for(lambda: state("vm1") == "Halted", "vm1 halted", 30)
+    nothing_left(["vm1"])
+    assert not os.path.exists("/proc/%d" % qpid), "QEMU outlived it"
 
 
 def test_hostile_guest():
@@ -341,8 +359,30 @@ def test_disposable():
     D.call("admin.vm.Start", "vmdvm")
     rc, out, _ = run("vmdvm", "cat /rw/seed")
     assert out == "from-dvm\n", out
-    D.call("admin.vm.Kill", "vmdvm")
-    bh.wait_for(lambda: state("vmdvm") == "Halted", "vmdvm halted", 30)
+
+
+def test_vm_to_vm_call():
+    # two VM qubes: the call goes through both vmuxes and the admin side's
+    # relay, under policy
+    with open(os.path.join(D.conf, "policy.d", "31-vm.policy"), "w") as f:
+        f.write("test.Echo * vm1 vmdvm allow\n"
+                "test.Echo * vmdvm vm1 deny\n")
+    D.call("admin.vm.Start", "vm1")
+    deadline = time.monotonic() + 20
+    while True:
+        rc, out, err = run("vm1", "qrexec-client-vm vmdvm test.Echo",
+                           user="user", stdin=b"across\n")
+        if rc == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)  # the policy daemon reloads a little later
+    assert rc == 0 and out == "in=vmdvm from=vm1\nacross\n", (rc, out, err)
+    rc, out, err = run("vmdvm", "qrexec-client-vm vm1 test.Echo",
+                       user="user")
+    assert rc == 126 and "refused" in err.lower(), (rc, out, err)
+    for q in ("vm1", "vmdvm"):
+        D.call("admin.vm.Kill", q)
+    for q in ("vm1", "vmdvm"):
+        bh.wait_for(lambda: state(q) == "Halted", q + " halted", 30)
 
 
 def test_boot_timeout():
@@ -365,6 +405,8 @@ def test_no_silent_fallback():
     # a VM qube whose kernel is missing fails to start with the reason;
     # it never runs as a sandbox instead
     D.create("AppVM", "nokernel", "red", template="busybox")
+    expect_exc("QubesPropertyValueError", D.call, "admin.vm.property.Set",
+               "nokernel", "vm_accel", "hvf")
     D.call("admin.vm.property.Set", "nokernel", "kernel", "0.0-missing")
     e = expect_exc("QubesVMError", D.call, "admin.vm.Start", "nokernel")
     assert "pool" in e.msg, e.msg
@@ -387,8 +429,10 @@ try:
         test_pause,
         test_daemon_restart_adopts,
         test_qemu_killed,
+        test_launcher_killed,
         test_hostile_guest,
         test_disposable,
+        test_vm_to_vm_call,
         test_boot_timeout,
         test_no_silent_fallback,
         test_everything_stops_clean,
