@@ -703,7 +703,7 @@ bad_int:
 				return -EINVAL;
 			}
 		} else if (strcmp(p->name, "vm_accel") == 0 ||
-		           strcmp(p->name, "default_vm_accel") == 0) {
+		    strcmp(p->name, "default_vm_accel") == 0) {
 			if (strcmp(v, "auto") != 0 && strcmp(v, "kvm") != 0 &&
 			    strcmp(v, "tcg") != 0) {
 				(void)snprintf(err, errlen,
