@@ -383,8 +383,8 @@ write_text(const char *dir, const char *name, const char *text, mode_t mode);
  * (SIGKILL), they are left: the qube's processes died with it (their
  * parent-death signal), so the cgroups are empty or soon will be.
  */
-static void
-remove_cgroups(const char *name)
+void
+backend_remove_cgroups(const char *name)
 {
 	static const char *const ctrl[] = {
 	    "memory", "pids", "cpu", "freezer", ""};
@@ -424,7 +424,7 @@ sb_cleanup(struct daemon *d, struct running *r)
 	if (qdir(d, p, sizeof(p), r->name, "volatile") == 0)
 		(void)fs_remove_tree(p);
 	if (cgroup_qube_name(cg, sizeof(cg), r->name, (int)r->init_pid) == 0)
-		remove_cgroups(cg);
+		backend_remove_cgroups(cg);
 }
 
 const struct backend_ops backend_sandbox = {

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "daemon/bulkheadd.h"
+#include "lib/cgroup.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "sandbox/sandbox.h"
@@ -771,10 +772,13 @@ vm_unpause(struct daemon *d, struct running *r)
 static void
 vm_cleanup(struct daemon *d, struct running *r)
 {
-	char p[PATH_MAX];
+	char p[PATH_MAX], cg[MODEL_MAX_NAME + 16];
 
 	if (qfile(d, p, sizeof(p), r->name, "volatile") == 0)
 		(void)fs_remove_tree(p);
+	/* the launcher removes QEMU's cgroups; not if it was SIGKILLed */
+	if (cgroup_qube_name(cg, sizeof(cg), r->name, (int)r->init_pid) == 0)
+		backend_remove_cgroups(cg);
 }
 
 const struct backend_ops backend_vm = {

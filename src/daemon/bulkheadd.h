@@ -191,6 +191,11 @@ int backend_vm_revisions(struct daemon *d, const struct db_qube *q,
     const char *vol, char (*ret)[24], size_t max);
 int backend_vm_revert(struct daemon *d, const struct db_qube *q,
     const char *vol, const char *rev);
+/*
+ * Remove the cgroups named name (cgroup_qube_name's) that a launcher
+ * killed with SIGKILL left, killing what is still in them.
+ */
+void backend_remove_cgroups(const char *name);
 /* Whether QEMU can run VM qubes here: 0, or -ENOENT with why in err. */
 int backend_vm_available(struct daemon *d, char *err, size_t errlen);
 /* (Re)build the host template's /etc from the host's, minus secrets. */

@@ -46,6 +46,7 @@
 #include "lib/log.h"
 #include "lib/proto/qrexec.h"
 #include "lib/util.h"
+#include "sandbox/qcgroup.h"
 #include "sandbox/sandbox.h"
 
 #define MAX_LAYERS 64
@@ -338,201 +339,7 @@ bad:
 
 /* ---- cgroups ---- */
 
-#define CG_MAX 4
-static const char *const cg_ctrl[CG_MAX] = {"memory", "pids", "cpu", "freezer"};
-static char cg_path[CG_MAX][PATH_MAX];
-static char cg2_path[PATH_MAX];
-
-static int
-write_file(const char *dir, const char *file, const char *val)
-{
-	char p[PATH_MAX];
-	int fd, r = 0;
-
-	if (str_printf(p, sizeof(p), "%s/%s", dir, file) < 0)
-		return -ENAMETOOLONG;
-	fd = open(p, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		r = -errno;
-	(void)close(fd);
-	return r;
-}
-
-static int
-cgroup_setup(void)
-{
-	char own[PATH_MAX], v[64], cgname[sizeof(A.name) + 16];
-	int i, made = 0;
-
-	if (cgroup_qube_name(cgname, sizeof(cgname), A.name, (int)getpid()) < 0)
-		return -ENAMETOOLONG;
-	for (i = 0; i < CG_MAX; i++) {
-		if (cgroup_qube_dir(cg_ctrl[i], cgname, cg_path[i],
-		        sizeof(cg_path[i])) < 0) {
-			cg_path[i][0] = '\0';
-			continue;
-		}
-		if (mkdir(cg_path[i], 0755) < 0 && errno != EEXIST) {
-			cg_path[i][0] = '\0';
-			continue;
-		}
-		made++;
-	}
-	if (made == 0 && cgroup_own("", own, sizeof(own)) == 0 &&
-	    cgroup_qube_dir("", cgname, cg2_path, sizeof(cg2_path)) == 0) {
-		/* pure cgroup v2 */
-		if (mkdir(cg2_path, 0755) == 0 || errno == EEXIST) {
-			char parent[PATH_MAX];
-
-			(void)str_printf(parent, sizeof(parent),
-			    "/sys/fs/cgroup%s", strcmp(own, "/") ? own : "");
-			(void)write_file(parent, "cgroup.subtree_control",
-			    "+memory +pids +cpu");
-			made = 1;
-		} else {
-			cg2_path[0] = '\0';
-		}
-	}
-	if (made == 0) {
-		log_warnx("no usable cgroup controllers: the qube has no "
-		          "memory, CPU or process limits");
-		return 0;
-	}
-	/* limits, v1 */
-	if (A.memory_mib && cg_path[0][0]) {
-		(void)snprintf(v, sizeof(v), "%llu",
-		    (unsigned long long)A.memory_mib * 1024 * 1024);
-		if (write_file(cg_path[0], "memory.limit_in_bytes", v) < 0)
-			log_warn("memory limit");
-	}
-	if (cg_path[1][0]) {
-		(void)snprintf(v, sizeof(v), "%u", A.pids);
-		if (write_file(cg_path[1], "pids.max", v) < 0)
-			log_warn("pids limit");
-	}
-	if (A.vcpus && cg_path[2][0]) {
-		(void)snprintf(v, sizeof(v), "%u", A.vcpus * 100000);
-		if (write_file(cg_path[2], "cpu.cfs_period_us", "100000") < 0 ||
-		    write_file(cg_path[2], "cpu.cfs_quota_us", v) < 0)
-			log_warn("cpu limit");
-	}
-	/* limits, v2 */
-	if (cg2_path[0]) {
-		if (A.memory_mib) {
-			(void)snprintf(v, sizeof(v), "%llu",
-			    (unsigned long long)A.memory_mib * 1024 * 1024);
-			(void)write_file(cg2_path, "memory.max", v);
-		}
-		(void)snprintf(v, sizeof(v), "%u", A.pids);
-		(void)write_file(cg2_path, "pids.max", v);
-		if (A.vcpus) {
-			(void)snprintf(
-			    v, sizeof(v), "%u 100000", A.vcpus * 100000);
-			(void)write_file(cg2_path, "cpu.max", v);
-		}
-	}
-	return 0;
-}
-
-/*
- * The first move of a process between cgroups after a quiet spell waits
- * for an RCU grace period (the kernel's threadgroup lock switching to its
- * slow path): ~15 ms here, most of a qube's start; moves shortly after are
- * fast.  A child moves itself to where it already is (a no-op that takes
- * the wait) while the root is being built, so the qube's own join below is
- * quick.  Best effort: -1 if it could not be started.
- */
-static pid_t
-cgroup_warm_up(void)
-{
-	char own[PATH_MAX], p[PATH_MAX + 64];
-	pid_t pid;
-
-	if (cgroup_own("pids", own, sizeof(own)) == 0) {
-		if (str_printf(p, sizeof(p),
-		        "/sys/fs/cgroup/pids%s/cgroup.procs",
-		        strcmp(own, "/") ? own : "") < 0)
-			return -1;
-	} else if (cgroup_own("", own, sizeof(own)) == 0) {
-		if (str_printf(p, sizeof(p), "/sys/fs/cgroup%s/cgroup.procs",
-		        strcmp(own, "/") ? own : "") < 0)
-			return -1;
-	} else {
-		return -1;
-	}
-	pid = fork();
-	if (pid == 0) {
-		int fd = open(p, O_WRONLY | O_CLOEXEC);
-
-		/* "0": the writer itself */
-		if (fd >= 0)
-			(void)!write(fd, "0", 1);
-		_exit(0);
-	}
-	return pid;
-}
-
-static void
-cgroup_join(pid_t pid)
-{
-	char v[32];
-	int i;
-
-	(void)snprintf(v, sizeof(v), "%d", (int)pid);
-	for (i = 0; i < CG_MAX; i++)
-		if (cg_path[i][0] &&
-		    write_file(cg_path[i], "cgroup.procs", v) < 0)
-			log_warn("joining %s", cg_path[i]);
-	if (cg2_path[0] && write_file(cg2_path, "cgroup.procs", v) < 0)
-		log_warn("joining %s", cg2_path);
-}
-
-static void
-cgroup_freeze(bool freeze)
-{
-	if (cg_path[3][0])
-		(void)write_file(
-		    cg_path[3], "freezer.state", freeze ? "FROZEN" : "THAWED");
-	if (cg2_path[0])
-		(void)write_file(cg2_path, "cgroup.freeze", freeze ? "1" : "0");
-}
-
-/* Kill whatever is left in the qube's cgroups and remove them. */
-static void
-cgroup_cleanup(void)
-{
-	char procs[PATH_MAX], line[32];
-	int i, tries;
-
-	cgroup_freeze(false);
-	for (i = 0; i < CG_MAX + 1; i++) {
-		const char *dir = i < CG_MAX ? cg_path[i] : cg2_path;
-
-		if (dir[0] == '\0')
-			continue;
-		for (tries = 0; tries < 50; tries++) {
-			FILE *f;
-			bool any = false;
-
-			if (str_printf(procs, sizeof(procs), "%s/cgroup.procs",
-			        dir) < 0)
-				break;
-			f = fopen(procs, "re");
-			if (f == NULL)
-				break;
-			while (fgets(line, sizeof(line), f)) {
-				(void)kill(atoi(line), SIGKILL);
-				any = true;
-			}
-			(void)fclose(f);
-			if (!any && rmdir(dir) == 0)
-				break;
-			(void)usleep(20000);
-		}
-	}
-}
+static struct qcg cg;
 
 /* ---- idmapped mounts ---- */
 
@@ -1188,8 +995,8 @@ main(int argc, char **argv)
 	/* the qube's new root must be reachable once it is no longer host
 	 * root: it is assembled under a searchable path */
 	(void)str_copy(R, sizeof(R), A.mountpoint);
-	(void)cgroup_setup();
-	warm = cgroup_warm_up();
+	(void)qcg_setup(&cg, A.name, A.memory_mib, A.pids, A.vcpus);
+	warm = qcg_warm_up();
 
 	/* everything below happens in a mount namespace of our own */
 	if (unshare(CLONE_NEWNS) < 0 ||
@@ -1203,7 +1010,7 @@ main(int argc, char **argv)
 	if (r < 0) {
 		errno = -r;
 		log_warn("building the qube's root");
-		cgroup_cleanup();
+		qcg_cleanup(&cg);
 		return 1;
 	}
 
@@ -1223,11 +1030,11 @@ main(int argc, char **argv)
 	    NULL);
 	if (child < 0) {
 		log_warn("clone");
-		cgroup_cleanup();
+		qcg_cleanup(&cg);
 		return 1;
 	}
 	(void)close(go_pipe[0]);
-	cgroup_join(child);
+	qcg_join(&cg, child);
 	if (write_map(child, "uid_map") < 0 ||
 	    write_map(child, "gid_map") < 0 || write(go_pipe[1], "g", 1) != 1) {
 		log_warn("uid/gid map");
@@ -1251,18 +1058,18 @@ main(int argc, char **argv)
 			continue;
 		}
 		if ((int)si.ssi_signo == SANDBOX_SIG_FREEZE)
-			cgroup_freeze(true);
+			qcg_freeze(&cg, true);
 		else if ((int)si.ssi_signo == SANDBOX_SIG_THAW)
-			cgroup_freeze(false);
+			qcg_freeze(&cg, false);
 		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGHUP)
 			(void)kill(child, SIGTERM);
 		else if (si.ssi_signo == SIGINT) {
-			cgroup_freeze(false);
+			qcg_freeze(&cg, false);
 			(void)kill(
 			    child, SIGKILL); /* the whole pid namespace */
 		}
 	}
-	cgroup_cleanup();
+	qcg_cleanup(&cg);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);

@@ -103,10 +103,12 @@ def nothing_left(names):
         left = [p for n in names for p in bh.qube_pids(D, qid(n))]
         vol = [n for n in names if glob.glob(
             os.path.join(D.state, "qubes", n, "volatile", "*"))]
-        if not left and not vol:
+        cgs = [c for n in names for c in bh.qube_cgroups(D, n)]
+        if not left and not vol and not cgs:
             return
         time.sleep(0.1)
-    raise AssertionError("left behind: pids %s volatile %s" % (left, vol))
+    raise AssertionError("left behind: pids %s volatile %s cgroups %s" % (
+        left, vol, cgs))
 
 
 def test_setup():
@@ -166,6 +168,26 @@ def test_start_and_call():
     with open("/proc/%d/status" % pid) as f:
         status = f.read()
     assert "NoNewPrivs:\t1" in status and "Seccomp:\t2" in status, status
+    # in the qube's cgroup, its memory bounded (the guest's and QEMU's)
+    cgs = bh.qube_cgroups(D, "vm1")
+    assert cgs, "no cgroup for vm1"
+    mem = [c for c in cgs if os.path.exists(
+        os.path.join(c, "memory.limit_in_bytes")) or os.path.exists(
+        os.path.join(c, "memory.max"))]
+    assert mem, cgs
+    for c in mem:
+        f = os.path.join(c, "memory.limit_in_bytes")
+        if not os.path.exists(f):
+            f = os.path.join(c, "memory.max")
+        with open(f) as fh:
+            limit = int(fh.read())
+        assert limit == (400 + 384) << 20, (c, limit)
+        with open(os.path.join(c, "cgroup.procs")) as fh:
+            assert str(pid) in fh.read().split(), c
+    # its own mount namespace: only /usr, /proc and a few devices
+    assert sorted(os.listdir("/proc/%d/root" % pid)) == sorted(
+        [e for e in ("bin", "dev", "lib", "lib64", "proc", "sbin", "usr")
+         if os.path.lexists("/" + e)]), os.listdir("/proc/%d/root" % pid)
     # a service of the admin side's configuration, and stdin through it
     rc, out, err = D.qrexec_client("vm1", "user:QUBESRPC test.Echo+ dom0",
                                    stdin=b"x" * 300000 + b"\n")
@@ -361,6 +383,26 @@ def test_disposable():
     assert out == "from-dvm\n", out
 
 
+def test_preloaded_disposable():
+    # Qubes 4.3's preload-dispvm-max: a VM disposable made, booted and
+    # paused ahead; a request gets it at once and another is made
+    def preloaded():
+        return [n for n, i in D.qubes().items()
+                if n.startswith("disp") and i["state"] == "Paused"]
+    D.call("admin.vm.Kill", "vmdvm")
+    bh.wait_for(lambda: state("vmdvm") == "Halted", "vmdvm halted", 30)
+    D.call("admin.vm.feature.Set", "vmdvm", "preload-dispvm-max", "1")
+    bh.wait_for(lambda: len(preloaded()) == 1, "a preloaded disposable", 90)
+    ready = preloaded()[0]
+    r = cli("qvm-run", "--dispvm=vmdvm", "--pass-io", "--", "hostname")
+    assert r.stdout == ready + "\n", (r.stdout, ready)
+    bh.wait_for(lambda: ready not in D.qubes(), "used disposable removed", 30)
+    bh.wait_for(lambda: len(preloaded()) == 1, "a new preloaded one", 90)
+    D.call("admin.vm.feature.Remove", "vmdvm", "preload-dispvm-max")
+    bh.wait_for(lambda: not preloaded(), "preloaded ones removed", 30)
+    D.call("admin.vm.Start", "vmdvm")
+
+
 def test_vm_to_vm_call():
     # two VM qubes: the call goes through both vmuxes and the admin side's
     # relay, under policy
@@ -432,6 +474,7 @@ try:
         test_launcher_killed,
         test_hostile_guest,
         test_disposable,
+        test_preloaded_disposable,
         test_vm_to_vm_call,
         test_boot_timeout,
         test_no_silent_fallback,

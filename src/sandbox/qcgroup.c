@@ -1,0 +1,212 @@
+/*
+ * qcgroup.c - a qube's cgroups (qcgroup.h).  Runs in bulkhead-sandbox and
+ * bulkhead-vm, as root; it writes only the cgroup files of the qube it
+ * makes, and reads nothing from the qube but the pids in them at cleanup.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/cgroup.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "sandbox/qcgroup.h"
+
+static const char *const cg_ctrl[QCG_V1_MAX] = {
+    "memory", "pids", "cpu", "freezer"};
+
+static int
+write_file(const char *dir, const char *file, const char *val)
+{
+	char p[PATH_MAX];
+	int fd, r = 0;
+
+	if (str_printf(p, sizeof(p), "%s/%s", dir, file) < 0)
+		return -ENAMETOOLONG;
+	fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		r = -errno;
+	(void)close(fd);
+	return r;
+}
+
+int
+qcg_setup(struct qcg *c, const char *name, uint64_t memory_mib, uint32_t pids,
+    uint32_t vcpus)
+{
+	char own[PATH_MAX], v[64], cgname[64];
+	int i, made = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (cgroup_qube_name(cgname, sizeof(cgname), name, (int)getpid()) < 0)
+		return -ENAMETOOLONG;
+	for (i = 0; i < QCG_V1_MAX; i++) {
+		if (cgroup_qube_dir(
+		        cg_ctrl[i], cgname, c->v1[i], sizeof(c->v1[i])) < 0) {
+			c->v1[i][0] = '\0';
+			continue;
+		}
+		if (mkdir(c->v1[i], 0755) < 0 && errno != EEXIST) {
+			c->v1[i][0] = '\0';
+			continue;
+		}
+		made++;
+	}
+	if (made == 0 && cgroup_own("", own, sizeof(own)) == 0 &&
+	    cgroup_qube_dir("", cgname, c->v2, sizeof(c->v2)) == 0) {
+		/* pure cgroup v2 */
+		if (mkdir(c->v2, 0755) == 0 || errno == EEXIST) {
+			char parent[PATH_MAX];
+
+			(void)str_printf(parent, sizeof(parent),
+			    "/sys/fs/cgroup%s", strcmp(own, "/") ? own : "");
+			(void)write_file(parent, "cgroup.subtree_control",
+			    "+memory +pids +cpu");
+			made = 1;
+		} else {
+			c->v2[0] = '\0';
+		}
+	}
+	if (made == 0) {
+		log_warnx("no usable cgroup controllers: the qube has no "
+		          "memory, CPU or process limits");
+		return 0;
+	}
+	/* limits, v1 */
+	if (memory_mib && c->v1[0][0]) {
+		(void)snprintf(v, sizeof(v), "%llu",
+		    (unsigned long long)memory_mib * 1024 * 1024);
+		if (write_file(c->v1[0], "memory.limit_in_bytes", v) < 0)
+			log_warn("memory limit");
+	}
+	if (c->v1[1][0]) {
+		(void)snprintf(v, sizeof(v), "%u", pids);
+		if (write_file(c->v1[1], "pids.max", v) < 0)
+			log_warn("pids limit");
+	}
+	if (vcpus && c->v1[2][0]) {
+		(void)snprintf(v, sizeof(v), "%u", vcpus * 100000);
+		if (write_file(c->v1[2], "cpu.cfs_period_us", "100000") < 0 ||
+		    write_file(c->v1[2], "cpu.cfs_quota_us", v) < 0)
+			log_warn("cpu limit");
+	}
+	/* limits, v2 */
+	if (c->v2[0]) {
+		if (memory_mib) {
+			(void)snprintf(v, sizeof(v), "%llu",
+			    (unsigned long long)memory_mib * 1024 * 1024);
+			(void)write_file(c->v2, "memory.max", v);
+		}
+		(void)snprintf(v, sizeof(v), "%u", pids);
+		(void)write_file(c->v2, "pids.max", v);
+		if (vcpus) {
+			(void)snprintf(
+			    v, sizeof(v), "%u 100000", vcpus * 100000);
+			(void)write_file(c->v2, "cpu.max", v);
+		}
+	}
+	return 0;
+}
+
+/*
+ * The first move of a process between cgroups after a quiet spell waits
+ * for an RCU grace period (the kernel's threadgroup lock switching to its
+ * slow path): ~15 ms here, most of a qube's start; moves shortly after are
+ * fast.  A child moves itself to where it already is (a no-op that takes
+ * the wait) while the root is being built, so the qube's own join below is
+ * quick.  Best effort: -1 if it could not be started.
+ */
+pid_t
+qcg_warm_up(void)
+{
+	char own[PATH_MAX], p[PATH_MAX + 64];
+	pid_t pid;
+
+	if (cgroup_own("pids", own, sizeof(own)) == 0) {
+		if (str_printf(p, sizeof(p),
+		        "/sys/fs/cgroup/pids%s/cgroup.procs",
+		        strcmp(own, "/") ? own : "") < 0)
+			return -1;
+	} else if (cgroup_own("", own, sizeof(own)) == 0) {
+		if (str_printf(p, sizeof(p), "/sys/fs/cgroup%s/cgroup.procs",
+		        strcmp(own, "/") ? own : "") < 0)
+			return -1;
+	} else {
+		return -1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(p, O_WRONLY | O_CLOEXEC);
+
+		/* "0": the writer itself */
+		if (fd >= 0)
+			(void)!write(fd, "0", 1);
+		_exit(0);
+	}
+	return pid;
+}
+
+void
+qcg_join(const struct qcg *c, pid_t pid)
+{
+	char v[32];
+	int i;
+
+	(void)snprintf(v, sizeof(v), "%d", (int)pid);
+	for (i = 0; i < QCG_V1_MAX; i++)
+		if (c->v1[i][0] && write_file(c->v1[i], "cgroup.procs", v) < 0)
+			log_warn("joining %s", c->v1[i]);
+	if (c->v2[0] && write_file(c->v2, "cgroup.procs", v) < 0)
+		log_warn("joining %s", c->v2);
+}
+
+void
+qcg_freeze(const struct qcg *c, bool freeze)
+{
+	if (c->v1[3][0])
+		(void)write_file(
+		    c->v1[3], "freezer.state", freeze ? "FROZEN" : "THAWED");
+	if (c->v2[0])
+		(void)write_file(c->v2, "cgroup.freeze", freeze ? "1" : "0");
+}
+
+void
+qcg_cleanup(struct qcg *c)
+{
+	char procs[PATH_MAX], line[32];
+	int i, tries;
+
+	qcg_freeze(c, false);
+	for (i = 0; i < QCG_V1_MAX + 1; i++) {
+		const char *dir = i < QCG_V1_MAX ? c->v1[i] : c->v2;
+
+		if (dir[0] == '\0')
+			continue;
+		for (tries = 0; tries < 50; tries++) {
+			FILE *f;
+			bool any = false;
+
+			if (str_printf(procs, sizeof(procs), "%s/cgroup.procs",
+			        dir) < 0)
+				break;
+			f = fopen(procs, "re");
+			if (f == NULL)
+				break;
+			while (fgets(line, sizeof(line), f)) {
+				(void)kill(atoi(line), SIGKILL);
+				any = true;
+			}
+			(void)fclose(f);
+			if (!any && rmdir(dir) == 0)
+				break;
+			(void)usleep(20000);
+		}
+	}
+}

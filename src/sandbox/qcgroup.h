@@ -1,0 +1,43 @@
+/*
+ * qcgroup.h - a qube's cgroups: made by its launcher (bulkhead-sandbox
+ * for a namespace qube, bulkhead-vm for a VM qube's QEMU) as children of
+ * the launcher's own, named by cgroup.h's rule, with the qube's memory,
+ * process and CPU limits; v1 controllers, or v2 where only that is
+ * mounted.  Runs in the launcher, as root; no qube input.
+ */
+#ifndef BULKHEAD_SANDBOX_QCGROUP_H
+#define BULKHEAD_SANDBOX_QCGROUP_H
+
+#include <sys/types.h>
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define QCG_V1_MAX 4
+
+struct qcg {
+	char v1[QCG_V1_MAX][PATH_MAX]; /* memory, pids, cpu, freezer; "" */
+	char v2[PATH_MAX];             /* the unified one, or "" */
+};
+
+/*
+ * Make qube name's cgroups and set their limits (0: none): memory in MiB,
+ * a pids limit, a CPU quota of vcpus CPUs.  Without any controller the
+ * qube runs without limits, with a warning.  0 or -ENAMETOOLONG.
+ */
+int qcg_setup(struct qcg *c, const char *name, uint64_t memory_mib,
+    uint32_t pids, uint32_t vcpus);
+/*
+ * Take the kernel's wait for an RCU grace period on the first cgroup move
+ * after a quiet spell in a child, so that the join that follows is quick.
+ * The child's pid (wait for it), or -1.
+ */
+pid_t qcg_warm_up(void);
+/* Move pid (0: the caller) into the cgroups; failures are logged. */
+void qcg_join(const struct qcg *c, pid_t pid);
+void qcg_freeze(const struct qcg *c, bool freeze);
+/* Kill whatever is left in them and remove them. */
+void qcg_cleanup(struct qcg *c);
+
+#endif
