@@ -1,0 +1,96 @@
+/*
+ * gui_pool.c - check and make the sealed memfd pool of a qube's window
+ * buffers (gui_pool.h).
+ *
+ * gui_pool_check() runs in the per-qube GUI validator (the qube's GUI uid
+ * in the GUI domain) on a pool fd that came from the admin side or from
+ * the qube's agent: the fd is untrusted until it passes.  gui_pool_make()
+ * runs on the producing side (the agent, or the launcher that gives the
+ * same memfd to QEMU's ivshmem-plain) and in tests.
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <unistd.h>
+
+#include "lib/gui_pool.h"
+#include "lib/proto/gui.h"
+
+int
+gui_pool_check(int fd, size_t *ret_size)
+{
+	struct statfs sfs;
+	struct stat st;
+	int seals;
+
+	/*
+	 * F_GET_SEALS fails (EINVAL) on anything but shmem and hugetlbfs
+	 * files: pipes, sockets, devices such as /dev/zero, disk and FUSE
+	 * files.  Only those two can be sealed, and only sealed sizes are
+	 * safe to read from without SIGBUS.
+	 */
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0)
+		return errno == EINVAL ? -EINVAL : -errno;
+	/*
+	 * Seals are never removed, so these hold as long as the fd lives.
+	 * A tmpfs file or a memfd made without MFD_ALLOW_SEALING reports
+	 * only F_SEAL_SEAL, and is refused here.
+	 */
+	if ((seals & (F_SEAL_SHRINK | F_SEAL_GROW)) !=
+	    (F_SEAL_SHRINK | F_SEAL_GROW))
+		return -EPERM;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if (fstatfs(fd, &sfs) < 0)
+		return -errno;
+	if (sfs.f_type != TMPFS_MAGIC && sfs.f_type != HUGETLBFS_MAGIC)
+		return -EINVAL;
+	if (st.st_size <= 0 || (uint64_t)st.st_size % GUI_PAGE_SIZE != 0)
+		return -EINVAL;
+	if ((uint64_t)st.st_size > GUI_POOL_MAX)
+		return -EFBIG;
+	*ret_size = (size_t)st.st_size;
+	return 0;
+}
+
+int
+gui_pool_make(size_t size, int *ret_fd)
+{
+	int fd, r;
+
+	if (size == 0 || size % GUI_PAGE_SIZE != 0 || size > GUI_POOL_MAX)
+		return -EINVAL;
+	fd = memfd_create("bulkhead-gui-pool", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0)
+		goto out_close_fd;
+	/* allocate now, in our cgroup, rather than at the first write */
+	r = fallocate(fd, 0, 0, (off_t)size);
+	if (r < 0)
+		goto out_close_fd;
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
+		goto out_close_fd;
+	*ret_fd = fd;
+	return 0;
+
+out_close_fd:
+	r = -errno;
+	(void)close(fd);
+	return r;
+}
+
+int
+gui_pool_seal_readonly(int fd)
+{
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0)
+		return -errno;
+	return 0;
+}
