@@ -392,6 +392,108 @@ seed("vmux", "before_hello", vframe(VMUX_LISTEN, 0, b"vchan.2.0.512.sock"))
 seed("vmux", "open_ok_unknown", vhello + vframe(VMUX_OPEN_OK, 3) +
      vframe(VMUX_OPEN_FAIL, 3, u32(2)))
 
+
+# fuzz_gui_msg: a GUI stream (docs/protocol/gui.md), host order (little on
+# every machine bulkhead runs on).  Byte 0: bit 0 towards the agent, bit 1
+# UTF-8 titles, bit 2 a pool from the start, bits 3-4 the clipboard limit
+# (256, 1000, 64000, 256000); byte 1 seeds the piece sizes.
+GUI_VERSION = 0x4248 << 16 | 1
+(G_KEYPRESS, G_BUTTON, G_MOTION, G_CROSSING, G_FOCUS, _G_RESIZE, G_CREATE,
+ G_DESTROY, G_MAP, G_UNMAP, G_CONFIGURE, _G_MFNDUMP, G_SHMIMAGE, G_CLOSE,
+ _G_EXECUTE, G_CLIPBOARD_REQ, G_CLIPBOARD_DATA, G_WMNAME, G_KEYMAP_NOTIFY,
+ _G_DOCK, G_WINDOW_HINTS, G_WINDOW_FLAGS, G_WMCLASS, G_WINDOW_DUMP,
+ G_CURSOR, G_WINDOW_DUMP_ACK, G_FRAME_DONE, G_ERROR,
+ G_POOL) = range(124, 153)
+XR24 = 0x34325258
+AR24 = 0x34325241
+
+
+def gmsg(mtype, window=0, body=b""):
+    return struct.pack("<III", mtype, window, len(body)) + body
+
+
+def gcfg(to_agent=False, utf8=False, pool=False, limit=2, chunks=0):
+    return bytes([(1 if to_agent else 0) | (2 if utf8 else 0) |
+                  (4 if pool else 0) | (limit << 3), chunks])
+
+
+def gi(*vals):
+    return struct.pack("<%di" % len(vals), *vals)
+
+
+def gu(*vals):
+    return struct.pack("<%dI" % len(vals), *vals)
+
+
+def gerror(code, why):
+    return gu(code) + field(why, 124)
+
+
+gv = gu(GUI_VERSION)
+gpool = gmsg(G_POOL, 0, gu(0, 16))
+gwin = (gmsg(G_CREATE, 7, gi(10, -20) + gu(640, 480, 0, 0)) +
+        gmsg(G_WMNAME, 7, field("Terminal", 128)) +
+        gmsg(G_WMCLASS, 7, field("XTerm", 64) + field("xterm", 64)) +
+        gmsg(G_WINDOW_HINTS, 7, gu(0x170, 10, 10, 800, 600, 1, 1, 2, 2)) +
+        gmsg(G_WINDOW_FLAGS, 7, gu(1, 4)) +
+        gmsg(G_MAP, 7, gu(0, 0)) +
+        gmsg(G_CURSOR, 7, gu(0x100 + 68)))
+gdump = gmsg(G_WINDOW_DUMP, 7, gu(1, 64, 64, 32, 0, 4096, 256, XR24))
+gdamage = gmsg(G_SHMIMAGE, 7, gi(0, 0) + gu(64, 64))
+gend = gmsg(G_UNMAP, 7) + gmsg(G_DESTROY, 7)
+seed("gui_msg", "session", gcfg() + gv + gpool + gwin + gdump + gdamage +
+     gmsg(G_CONFIGURE, 7, gi(5, 5) + gu(64, 64, 0)) +
+     gmsg(G_CLIPBOARD_DATA, 0, b"copied text") + gend)
+seed("gui_msg", "session_chunked", gcfg(chunks=77) + gv + gpool + gwin +
+     gdump + gdamage + gend)
+seed("gui_msg", "pool_given", gcfg(pool=True) + gv + gwin +
+     gmsg(G_WINDOW_DUMP, 7, gu(1, 16, 16, 32, 0, 0, 64, AR24)) + gdamage)
+seed("gui_msg", "dump_pool_end", gcfg(pool=True) + gv + gwin +
+     gmsg(G_WINDOW_DUMP, 7, gu(1, 1024, 15, 32, 0, 4096, 4096, XR24)))
+seed("gui_msg", "dump_past_pool", gcfg(pool=True) + gv + gwin +
+     gmsg(G_WINDOW_DUMP, 7, gu(1, 1024, 16, 32, 0, 4096, 4096, XR24)))
+seed("gui_msg", "dump_no_pool", gcfg() + gv + gwin + gdump)
+seed("gui_msg", "pool_twice", gcfg() + gv + gpool + gpool)
+seed("gui_msg", "utf8_title", gcfg(utf8=True) + gv +
+     gmsg(G_WMNAME, 3, field("caf\u00e9 \u20ac", 128)))
+seed("gui_msg", "title_control", gcfg() + gv +
+     gmsg(G_WMNAME, 3, field(b"a\x1b[2Jb", 128)))
+seed("gui_msg", "title_no_nul", gcfg() + gv + gmsg(G_WMNAME, 3, b"a" * 128))
+seed("gui_msg", "clipboard_limit", gcfg(limit=0) + gv +
+     gmsg(G_CLIPBOARD_DATA, 0, b"x" * 256))
+seed("gui_msg", "clipboard_too_big", gcfg(limit=0) + gv +
+     gmsg(G_CLIPBOARD_DATA, 0, b"x" * 257))
+seed("gui_msg", "clipboard_over", gcfg(limit=0) + gv +
+     gmsg(G_CLIPBOARD_DATA, 0, b"x" * 258))
+seed("gui_msg", "create_parent", gcfg() + gv +
+     gmsg(G_CREATE, 1, gi(0, 0) + gu(1, 1, 5, 0)))
+seed("gui_msg", "create_max", gcfg() + gv +
+     gmsg(G_CREATE, 65535, gi(-16384, 6144) + gu(16384, 6144, 0, 1)))
+seed("gui_msg", "bad_length", gcfg() + gv +
+     struct.pack("<III", G_CREATE, 1, 25) + b"\0" * 25)
+seed("gui_msg", "wrong_direction", gcfg() + gv +
+     gmsg(G_KEYPRESS, 1, gu(2, 0, 0, 0, 38)))
+seed("gui_msg", "qubes_agent", gcfg() + gu(0x00010008) +
+     gmsg(G_CREATE, 1, gi(0, 0) + gu(1, 1, 0, 0)))
+seed("gui_msg", "error_then_more", gcfg() + gv +
+     gmsg(G_ERROR, 0, gerror(6, "out of memory")) + gmsg(G_UNMAP, 1))
+seed("gui_msg", "to_agent", gcfg(to_agent=True) + gv +
+     gu(1920, 1080, 24, 1920 * 1080 * 4 // 1024 + 1) +
+     gmsg(G_KEYPRESS, 7, gu(2) + gi(3, 4) + gu(1, 38)) +
+     gmsg(G_BUTTON, 7, gu(4) + gi(3, 4) + gu(0, 1)) +
+     gmsg(G_MOTION, 7, gi(3, 4) + gu(0, 0)) +
+     gmsg(G_CROSSING, 7, gu(7) + gi(0, 0) + gu(0, 0, 3, 1)) +
+     gmsg(G_FOCUS, 7, gu(9, 0, 3)) +
+     gmsg(G_KEYMAP_NOTIFY, 7, b"\0" * 32) +
+     gmsg(G_CONFIGURE, 7, gi(0, 0) + gu(640, 480, 0)) +
+     gmsg(G_WINDOW_DUMP_ACK, 7) + gmsg(G_FRAME_DONE, 7, gu(12345)) +
+     gmsg(G_CLIPBOARD_REQ) + gmsg(G_CLIPBOARD_DATA, 0, b"paste") +
+     gmsg(G_WINDOW_FLAGS, 7, gu(2, 0)) + gmsg(G_MAP, 7, gu(0, 0)) +
+     gmsg(G_CLOSE, 7) + gmsg(G_DESTROY, 7))
+seed("gui_msg", "to_agent_refused", gcfg(to_agent=True) +
+     gmsg(G_ERROR, 0, gerror(2, "a Qubes agent, not bulkhead's")))
+
+
 def main():
     top = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "corpus")
