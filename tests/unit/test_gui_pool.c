@@ -56,7 +56,7 @@ test_sealed_memfd(void **state)
 	int fd = -1;
 
 	(void)state;
-	assert_int_equal(gui_pool_make(64 * 1024, &fd), 0);
+	assert_int_equal(gui_pool_make((size_t)64 * 1024, &fd), 0);
 	assert_true(fd >= 0);
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	assert_int_equal(gui_pool_check(fd, &size), 0);
@@ -64,7 +64,7 @@ test_sealed_memfd(void **state)
 	/* the seals hold: no shrinking, no growing */
 	assert_int_equal(ftruncate(fd, 4096), -1);
 	assert_int_equal(errno, EPERM);
-	assert_int_equal(ftruncate(fd, 128 * 1024), -1);
+	assert_int_equal(ftruncate(fd, (off_t)128 * 1024), -1);
 	assert_int_equal(errno, EPERM);
 	unit_close(&fd);
 	/* the cap itself (sparse: ftruncate only) */
