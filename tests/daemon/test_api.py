@@ -258,8 +258,11 @@ def is_qube_proc(pid):
 
 def test_start_failures():
     D.call("admin.vm.property.Set", "personal", "virt_mode", "vm")
+    # never a silent fall-back to another backend: the reason is told
+    # (no QEMU here, or no kernel in this test's empty pool)
     e = expect_exc("QubesVMError", D.call, "admin.vm.Start", "personal")
-    assert "QEMU" in e.msg, e.msg
+    assert "QEMU" in e.msg or "no VM kernel installed" in e.msg, e.msg
+    assert not [p for p in D.processes() if is_qube_proc(p)]
     D.call("admin.vm.property.Reset", "personal", "virt_mode")
     expect_exc("QubesVMError", D.call, "admin.vm.Start", "dom0")
 
