@@ -5,6 +5,7 @@
  * sizes that are empty, unaligned or over the cap fail.
  */
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/vfs.h>
 
@@ -12,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -222,6 +224,39 @@ test_seal_readonly(void **state)
 	assert_int_equal(gui_pool_seal_readonly(-1), -EBADF);
 }
 
+/* The lowest free fd number (to see that a failed path closed its fd). */
+static int
+lowest_free_fd(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	(void)close(fd);
+	return fd;
+}
+
+/* gui_pool_make's failure exit: ftruncate over RLIMIT_FSIZE fails with
+ * EFBIG (SIGXFSZ ignored), and the memfd is closed. */
+static void
+test_make_fails(void **state)
+{
+	struct rlimit old, low;
+	int fd = -1, before;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	low = old;
+	low.rlim_cur = 4096;
+	(void)signal(SIGXFSZ, SIG_IGN);
+	before = lowest_free_fd();
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
+	assert_int_equal(gui_pool_make(1024 * 1024, &fd), -EFBIG);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	(void)signal(SIGXFSZ, SIG_DFL);
+	assert_int_equal(fd, -1);
+	assert_int_equal(lowest_free_fd(), before);
+}
+
 int
 main(void)
 {
@@ -232,6 +267,7 @@ main(void)
 	    cmocka_unit_test(test_seals),
 	    cmocka_unit_test(test_sizes),
 	    cmocka_unit_test(test_seal_readonly),
+	    cmocka_unit_test(test_make_fails),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

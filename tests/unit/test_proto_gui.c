@@ -1468,6 +1468,29 @@ test_reader_new(void **state)
 	gui_reader_free(NULL);
 }
 
+/* Out of memory at each of gui_reader_new's two allocations. */
+static void
+test_reader_enomem(void **state)
+{
+	struct gui_reader *r = NULL;
+	int skip;
+
+	(void)state;
+	for (skip = 0; skip < 2; skip++) {
+		fault_reset();
+		fault_set(F_ALLOC, -1, skip, 1, ENOMEM);
+		assert_int_equal(
+		    gui_reader_new(GUI_DIR_TO_GUI, &params_default, &r),
+		    -ENOMEM);
+		assert_null(r);
+		assert_int_equal(faults[F_ALLOC].calls, skip + 1);
+	}
+	fault_reset();
+	assert_int_equal(
+	    gui_reader_new(GUI_DIR_TO_GUI, &params_default, &r), 0);
+	gui_reader_free(r);
+}
+
 int
 main(void)
 {
@@ -1494,6 +1517,7 @@ main(void)
 	    cmocka_unit_test(test_reader_errors),
 	    cmocka_unit_test(test_reader_agent),
 	    cmocka_unit_test(test_reader_new),
+	    cmocka_unit_test(test_reader_enomem),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
