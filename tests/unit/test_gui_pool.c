@@ -250,7 +250,7 @@ test_make_fails(void **state)
 	(void)signal(SIGXFSZ, SIG_IGN);
 	before = lowest_free_fd();
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
-	assert_int_equal(gui_pool_make(1024 * 1024, &fd), -EFBIG);
+	assert_int_equal(gui_pool_make((size_t)1024 * 1024, &fd), -EFBIG);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
 	(void)signal(SIGXFSZ, SIG_DFL);
 	assert_int_equal(fd, -1);
