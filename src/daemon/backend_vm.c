@@ -26,7 +26,7 @@
  *                                        qvm-volume revert)
  *   <state>/vm-kernels/<version>/        the kernel pool
  *                                        (bulkhead-vm-kernel install)
- *   <run>/vm/initramfs-<version>.gz      the initramfs with bulkhead's
+ *   <run>/vm/initramfs-<version>.cpio    the initramfs with bulkhead's
  *                                        in-qube programs, made by
  *                                        bulkhead-vm-kernel from this
  *                                        build's programs
@@ -216,10 +216,21 @@ initramfs_fresh(struct daemon *d, const char *path)
 
 	if (stat(path, &st) < 0)
 		return false;
-	for (i = 0; i < ARRAY_SIZE(vm_tools); i++)
-		if (find_program(d, vm_tools[i], p, sizeof(p)) == 0 &&
+	for (i = 0; i < ARRAY_SIZE(vm_tools) + 1; i++)
+		if (find_program(d,
+		        i < ARRAY_SIZE(vm_tools) ? vm_tools[i] :
+		                                   "bulkhead-vm-kernel",
+		        p, sizeof(p)) == 0 &&
 		    stat(p, &t) == 0 && t.st_mtime >= st.st_mtime)
 			return false;
+	/* and newer than the /init it packs (beside bulkhead-vm-kernel) */
+	if (find_program(d, "bulkhead-vm-kernel", p, sizeof(p)) == 0 &&
+	    strrchr(p, '/') != NULL &&
+	    str_printf(strrchr(p, '/') + 1,
+	        sizeof(p) - (size_t)(strrchr(p, '/') + 1 - p),
+	        "initramfs-init") == 0 &&
+	    stat(p, &t) == 0 && t.st_mtime >= st.st_mtime)
+		return false;
 	return true;
 }
 
@@ -241,7 +252,7 @@ ensure_initramfs(struct daemon *d, const char *ver, char *out, size_t n,
 
 	(void)str_printf(dir, sizeof(dir), "%s/vm", d->cfg.run_dir);
 	(void)mkdir(dir, 0755);
-	if (str_printf(out, n, "%s/initramfs-%s.gz", dir, ver) < 0)
+	if (str_printf(out, n, "%s/initramfs-%s.cpio", dir, ver) < 0)
 		return -ENAMETOOLONG;
 	if (initramfs_fresh(d, out))
 		return 0;

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,30 @@ start_vmux(void)
 		_exit(127);
 	}
 	return pid;
+}
+
+/*
+ * With bulkhead.trace on a VM's kernel command line: a step and the time
+ * since boot on the console (as the initramfs's /init does).
+ */
+static void
+vm_trace(const char *step)
+{
+	char cmd[4096], up[64];
+	FILE *f = fopen("/proc/cmdline", "re");
+	bool on = false;
+
+	if (f != NULL) {
+		on = fgets(cmd, sizeof(cmd), f) != NULL &&
+		    strstr(cmd, " bulkhead.trace") != NULL;
+		(void)fclose(f);
+	}
+	if (!on || (f = fopen("/proc/uptime", "re")) == NULL)
+		return;
+	if (fgets(up, sizeof(up), f) != NULL)
+		(void)fprintf(stderr, "bulkhead-init: %s at %.*s s\n", step,
+		    (int)strcspn(up, " "), up);
+	(void)fclose(f);
 }
 
 /* A VM's end: everything on disk, the disks clean, the machine off. */
@@ -153,9 +178,10 @@ main(int argc, char **argv)
 		    "PID 1\n");
 		return 2;
 	}
-	if (argc == 2 && strcmp(argv[1], "--vm") == 0)
+	if (argc == 2 && strcmp(argv[1], "--vm") == 0) {
 		vm_mode = 1;
-	else if (argc != 1) {
+		vm_trace("bulkhead-init started");
+	} else if (argc != 1) {
 		(void)fprintf(stderr, "usage: bulkhead-init [--vm]\n");
 		return 2;
 	}
@@ -180,6 +206,8 @@ main(int argc, char **argv)
 	if (vm_mode)
 		vmux = start_vmux();
 	agent = start_agent();
+	if (vm_mode)
+		vm_trace("vmux and agent started");
 	last_start = now_ms();
 	for (;;) {
 		fd_set r;

@@ -596,6 +596,9 @@ start_qemu(int qmp_fd, int serial_fd, int *ret_console_fd)
 	c.ports[c.n_ports++] =
 	    (struct qemu_port){.fd = FD_SERIAL, .name = VM_QREXEC_PORT};
 	c.console_log = (struct qemu_file){NULL, FD_CONSOLE};
+	/* pages the guest frees go back to the host (the initramfs it
+	 * unpacked and dropped, the kernel's boot-time memory) */
+	c.free_page_reporting = true;
 	if ((rc = qemu_cmd_build(&c, &av)) < 0) {
 		log_warnx("QEMU's command line: %s", strerror(-rc));
 		goto fail;

@@ -490,6 +490,17 @@ add_ports(struct builder *b, const struct qemu_config *c)
 	}
 }
 
+static void
+add_balloon(struct builder *b, const struct qemu_config *c)
+{
+	if (!c->free_page_reporting)
+		return;
+	add(b, "-device");
+	add(b, "%s,free-page-reporting=on",
+	    c->machine == QEMU_MACHINE_MICROVM ? "virtio-balloon-device" :
+	                                         "virtio-balloon-pci");
+}
+
 int
 qemu_cmd_build(const struct qemu_config *c, struct qemu_argv *ret)
 {
@@ -548,6 +559,7 @@ qemu_cmd_build(const struct qemu_config *c, struct qemu_argv *ret)
 	for (i = 0; i < c->n_disks; i++)
 		add_disk(&b, c, i);
 	add_ports(&b, c);
+	add_balloon(&b, c);
 	add_console(&b, c);
 
 	if (b.err < 0) {

@@ -119,6 +119,11 @@ struct qemu_config {
 	 * (console_socket_fd); at most one of them; neither: no console */
 	struct qemu_file console_log;
 	int console_socket_fd;
+
+	/* a virtio balloon with free-page reporting: the guest hands pages
+	 * it frees back to the host (QEMU's RSS shrinks; the guest needs
+	 * the virtio_balloon driver) */
+	bool free_page_reporting;
 };
 
 /*

@@ -264,6 +264,35 @@ test_console(void **state)
 	qemu_argv_free(&a);
 }
 
+/* free_page_reporting: a balloon of the machine's bus, after the ports. */
+static void
+test_balloon(void **state)
+{
+	struct qemu_config c;
+	struct qemu_argv a;
+
+	(void)state;
+	typical(&c);
+	c.console_log = QEMU_FILE_NONE;
+	c.free_page_reporting = true;
+	assert_int_equal(qemu_cmd_build(&c, &a), 0);
+	assert_string_equal(a.argv[a.argc - 2], "-device");
+	assert_string_equal(
+	    a.argv[a.argc - 1], "virtio-balloon-device,free-page-reporting=on");
+	qemu_argv_free(&a);
+	c.machine = QEMU_MACHINE_Q35;
+	assert_int_equal(qemu_cmd_build(&c, &a), 0);
+	assert_string_equal(
+	    a.argv[a.argc - 1], "virtio-balloon-pci,free-page-reporting=on");
+	qemu_argv_free(&a);
+	/* off: no balloon anywhere */
+	c.free_page_reporting = false;
+	assert_int_equal(qemu_cmd_build(&c, &a), 0);
+	for (size_t i = 0; i < a.argc; i++)
+		assert_null(strstr(a.argv[i], "balloon"));
+	qemu_argv_free(&a);
+}
+
 /* One field changed from the typical config must fail with -EINVAL. */
 static void
 expect_invalid(void (*change)(struct qemu_config *c), const char *what)
@@ -553,6 +582,7 @@ main(void)
 	    cmocka_unit_test(test_typical),
 	    cmocka_unit_test(test_q35_paths),
 	    cmocka_unit_test(test_console),
+	    cmocka_unit_test(test_balloon),
 	    cmocka_unit_test(test_invalid),
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_escape),
