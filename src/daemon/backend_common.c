@@ -1,15 +1,18 @@
 /*
  * backend_common.c - what the backends (backend_sandbox.c, backend_vm.c)
- * share: reading a qube's properties and building a launcher's command
- * line.  Runs in bulkheadd's main process (root); no qube input.
+ * share: reading a qube's properties, building a launcher's command
+ * line, and the signals that tell a launcher to stop, kill, pause or
+ * resume its qube.  Runs in bulkheadd's main process (root); no qube input.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "daemon/bulkheadd.h"
 #include "lib/util.h"
+#include "sandbox/sandbox.h"
 
 int
 backend_prop(struct daemon *d, const struct db_qube *q, const char *name,
@@ -44,4 +47,41 @@ argv_push(struct argv *v, const char *fmt, ...)
 	v->a[v->n] = NULL;
 	v->used += (size_t)n + 1;
 	return 0;
+}
+
+/* Signal the backend's main process (a launcher).  0 or -errno. */
+static int
+sig(struct running *r, int s)
+{
+	if (r->init_pid <= 1 || kill(r->init_pid, s) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+backend_sig_shutdown(struct daemon *d, struct running *r)
+{
+	(void)d;
+	return sig(r, SIGTERM);
+}
+
+int
+backend_sig_kill(struct daemon *d, struct running *r)
+{
+	(void)d;
+	return sig(r, SIGINT);
+}
+
+int
+backend_sig_freeze(struct daemon *d, struct running *r)
+{
+	(void)d;
+	return sig(r, SANDBOX_SIG_FREEZE);
+}
+
+int
+backend_sig_thaw(struct daemon *d, struct running *r)
+{
+	(void)d;
+	return sig(r, SANDBOX_SIG_THAW);
 }

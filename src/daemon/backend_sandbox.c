@@ -312,41 +312,18 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 }
 
 static int
-sig(struct running *r, int s)
-{
-	if (r->init_pid <= 1 || kill(r->init_pid, s) < 0)
-		return -errno;
-	return 0;
-}
-
-static int
-sb_shutdown(struct daemon *d, struct running *r)
-{
-	(void)d;
-	return sig(r, SIGTERM);
-}
-
-static int
-sb_kill(struct daemon *d, struct running *r)
-{
-	(void)d;
-	return sig(r, SIGINT);
-}
-
-static int
 sb_pause(struct daemon *d, struct running *r)
 {
 	struct timespec tick = {0, 2 * 1000 * 1000};
 	char cg[MODEL_MAX_NAME + 16];
 	int rc, i;
 
-	(void)d;
 	if (cgroup_qube_name(cg, sizeof(cg), r->name, (int)r->init_pid) < 0)
 		return -ENAMETOOLONG;
 	/* no freezer (no cgroups for the qube): it cannot be paused */
 	if (cgroup_qube_frozen(cg) < 0)
 		return -ENOTSUP;
-	rc = sig(r, SANDBOX_SIG_FREEZE);
+	rc = backend_sig_freeze(d, r);
 	if (rc < 0)
 		return rc;
 	/*
@@ -366,13 +343,6 @@ sb_pause(struct daemon *d, struct running *r)
 	if (rc == 0)
 		log_warnx("%s: still freezing after a second", r->name);
 	return 0;
-}
-
-static int
-sb_unpause(struct daemon *d, struct running *r)
-{
-	(void)d;
-	return sig(r, SANDBOX_SIG_THAW);
 }
 
 static int
@@ -430,10 +400,10 @@ sb_cleanup(struct daemon *d, struct running *r)
 const struct backend_ops backend_sandbox = {
     .name = "sandbox",
     .start = sb_start,
-    .shutdown = sb_shutdown,
-    .kill = sb_kill,
+    .shutdown = backend_sig_shutdown,
+    .kill = backend_sig_kill,
     .pause = sb_pause,
-    .unpause = sb_unpause,
+    .unpause = backend_sig_thaw,
     .cleanup = sb_cleanup,
 };
 

@@ -744,42 +744,6 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	return 0;
 }
 
-static int
-sig(struct running *r, int s)
-{
-	if (r->init_pid <= 1 || kill(r->init_pid, s) < 0)
-		return -errno;
-	return 0;
-}
-
-static int
-vm_shutdown(struct daemon *d, struct running *r)
-{
-	(void)d;
-	return sig(r, SIGTERM);
-}
-
-static int
-vm_kill(struct daemon *d, struct running *r)
-{
-	(void)d;
-	return sig(r, SIGINT);
-}
-
-static int
-vm_pause(struct daemon *d, struct running *r)
-{
-	(void)d;
-	return sig(r, SANDBOX_SIG_FREEZE);
-}
-
-static int
-vm_unpause(struct daemon *d, struct running *r)
-{
-	(void)d;
-	return sig(r, SANDBOX_SIG_THAW);
-}
-
 static void
 vm_cleanup(struct daemon *d, struct running *r)
 {
@@ -795,9 +759,10 @@ vm_cleanup(struct daemon *d, struct running *r)
 const struct backend_ops backend_vm = {
     .name = "vm",
     .start = vm_start,
-    .shutdown = vm_shutdown,
-    .kill = vm_kill,
-    .pause = vm_pause,
-    .unpause = vm_unpause,
+    .shutdown = backend_sig_shutdown,
+    .kill = backend_sig_kill,
+    /* QMP stop/cont in the launcher */
+    .pause = backend_sig_freeze,
+    .unpause = backend_sig_thaw,
     .cleanup = vm_cleanup,
 };

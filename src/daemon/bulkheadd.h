@@ -196,6 +196,14 @@ int backend_vm_revert(struct daemon *d, const struct db_qube *q,
  * killed with SIGKILL left, killing what is still in them.
  */
 void backend_remove_cgroups(const char *name);
+/*
+ * Backend ops that signal the launcher (both launchers take the same
+ * signals): SIGTERM shut down, SIGINT kill, SANDBOX_SIG_FREEZE/THAW.
+ */
+int backend_sig_shutdown(struct daemon *d, struct running *r);
+int backend_sig_kill(struct daemon *d, struct running *r);
+int backend_sig_freeze(struct daemon *d, struct running *r);
+int backend_sig_thaw(struct daemon *d, struct running *r);
 /* Whether QEMU can run VM qubes here: 0, or -ENOENT with why in err. */
 int backend_vm_available(struct daemon *d, char *err, size_t errlen);
 /* (Re)build the host template's /etc from the host's, minus secrets. */

@@ -50,12 +50,8 @@ io_deadline(int timeout_ms)
 	                        now_ms() + (uint64_t)timeout_ms;
 }
 
-/*
- * Wait for events on fd until deadline.  0 ready (or hung up), -ETIMEDOUT,
- * or -errno.
- */
-static int
-wait_until(int fd, short events, uint64_t deadline)
+int
+io_wait_until(int fd, short events, uint64_t deadline)
 {
 	struct pollfd p = {.fd = fd, .events = events};
 
@@ -109,7 +105,7 @@ io_write_all_until(int fd, const void *buf, size_t len, uint64_t deadline)
 				continue;
 			if (errno != EAGAIN)
 				return -errno;
-			r = wait_until(fd, POLLOUT, deadline);
+			r = io_wait_until(fd, POLLOUT, deadline);
 			if (r < 0)
 				return r;
 			continue;
@@ -155,7 +151,7 @@ io_read_to_eof_until(
 		}
 		/* with a deadline, a blocking fd is read only when ready */
 		if (deadline != IO_NO_DEADLINE) {
-			r = wait_until(fd, POLLIN, deadline);
+			r = io_wait_until(fd, POLLIN, deadline);
 			if (r < 0)
 				goto out_free;
 		}
@@ -166,7 +162,7 @@ io_read_to_eof_until(
 			if (errno == ECONNRESET)
 				break;
 			if (errno == EAGAIN) {
-				r = wait_until(fd, POLLIN, deadline);
+				r = io_wait_until(fd, POLLIN, deadline);
 				if (r < 0)
 					goto out_free;
 				continue;

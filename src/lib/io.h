@@ -47,6 +47,13 @@ int io_read_to_eof_until(
     int fd, size_t max, uint64_t deadline, char **ret_buf, size_t *ret_len);
 
 /*
+ * Wait for events (POLLIN, POLLOUT) on fd until deadline (now_ms() time,
+ * or IO_NO_DEADLINE); EINTR is retried.  0 ready (or hung up),
+ * -ETIMEDOUT, or -errno.
+ */
+int io_wait_until(int fd, short events, uint64_t deadline);
+
+/*
  * Wait until fd is readable (or hung up) for at most timeout_ms (-1: no
  * limit).  Returns 1 ready, 0 timeout, -errno.
  */

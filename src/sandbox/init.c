@@ -34,8 +34,13 @@
 
 static int vm_mode;
 
+/*
+ * fork() for a child the init keeps running: in the child (0 returned),
+ * no signal blocked (the init blocks them all for its signalfd) and a
+ * session of its own.
+ */
 static pid_t
-start_vmux(void)
+fork_child(void)
 {
 	pid_t pid = fork();
 
@@ -45,6 +50,16 @@ start_vmux(void)
 		sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
 		(void)setsid();
+	}
+	return pid;
+}
+
+static pid_t
+start_vmux(void)
+{
+	pid_t pid = fork_child();
+
+	if (pid == 0) {
 		execl(SANDBOX_TOOLS_DIR "/bulkhead-vmux", "bulkhead-vmux",
 		    "--guest", "--port", VM_QREXEC_PORT, "--dir",
 		    SANDBOX_VCHAN_DIR, (char *)NULL);
@@ -95,14 +110,9 @@ vm_poweroff(void)
 static pid_t
 start_agent(void)
 {
-	pid_t pid = fork();
+	pid_t pid = fork_child();
 
 	if (pid == 0) {
-		sigset_t none;
-
-		sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		(void)setsid();
 		(void)setenv("VCHAN_SOCKET_DIR", SANDBOX_VCHAN_DIR, 1);
 		(void)setenv("QREXEC_SERVICE_PATH",
 		    "/run/qubes-rpc:/usr/local/etc/qubes-rpc:/etc/qubes-rpc:"

@@ -624,34 +624,6 @@ command_ok(const char *cmd)
 	return true;
 }
 
-/* Wait until fd is writable or deadline. 0, -ETIMEDOUT or -errno. */
-static int
-wait_writable(int fd, uint64_t deadline)
-{
-	struct pollfd p = {.fd = fd, .events = POLLOUT};
-
-	for (;;) {
-		int timeout = -1, r;
-
-		if (deadline != IO_NO_DEADLINE) {
-			uint64_t now = now_ms();
-
-			if (now >= deadline)
-				return -ETIMEDOUT;
-			timeout = deadline - now > INT_MAX ?
-			    INT_MAX :
-			    (int)(deadline - now);
-		}
-		r = poll(&p, 1, timeout);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r > 0)
-			return 0;
-	}
-}
-
 /*
  * Send line (len bytes, '\n' included) with pass_fd attached to its
  * first bytes (pass_fd < 0: none).  The rest goes through
@@ -694,7 +666,7 @@ send_line(
 			continue;
 		if (errno != EAGAIN)
 			return -errno;
-		r = wait_writable(q->fd, deadline);
+		r = io_wait_until(q->fd, POLLOUT, deadline);
 		if (r < 0)
 			return r;
 	}
