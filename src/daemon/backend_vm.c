@@ -34,6 +34,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -307,25 +308,33 @@ ensure_initramfs(struct daemon *d, const char *ver, char *out, size_t n,
 	return rc;
 }
 
-/* The size of a tree, for the image made of it. */
+/* nftw's callback for tree_mib: what each file takes on disk. */
+static uint64_t tree_bytes;
+
+static int
+tree_add(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)path, (void)type, (void)ftw;
+	tree_bytes += (uint64_t)st->st_blocks * 512;
+	return 0;
+}
+
+/*
+ * The size of a tree, for the image made of it, without following
+ * symbolic links or leaving its filesystem.  0, or -ENOENT (no tree).
+ */
 static int
 tree_mib(const char *dir, uint64_t *ret)
 {
-	char cmd[PATH_MAX + 32];
-	unsigned long long kib = 0;
-	FILE *p;
+	struct stat st;
 
-	if (strchr(dir, '\'') != NULL)
-		return -EINVAL;
-	(void)snprintf(cmd, sizeof(cmd), "du -sxk '%s'", dir);
-	p = popen(cmd, "re");
-	if (p == NULL)
-		return -errno;
-	if (fscanf(p, "%llu", &kib) != 1)
-		kib = 0;
-	(void)pclose(p);
-	*ret = kib / 1024;
-	return kib ? 0 : -EIO;
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return -ENOENT;
+	tree_bytes = 0;
+	if (nftw(dir, tree_add, 64, FTW_PHYS | FTW_MOUNT) != 0)
+		return -EIO;
+	*ret = tree_bytes >> 20;
+	return 0;
 }
 
 /*
