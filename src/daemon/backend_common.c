@@ -5,12 +5,14 @@
  * resume its qube.  Runs in bulkheadd's main process (root); no qube input.
  */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "daemon/bulkheadd.h"
+#include "lib/cgroup.h"
 #include "lib/util.h"
 #include "sandbox/sandbox.h"
 
@@ -84,4 +86,25 @@ backend_sig_thaw(struct daemon *d, struct running *r)
 {
 	(void)d;
 	return sig(r, SANDBOX_SIG_THAW);
+}
+
+int
+backend_qube_path(
+    struct daemon *d, char *out, size_t n, const char *name, const char *leaf)
+{
+	return str_printf(
+	    out, n, "%s/qubes/%s/%s", d->cfg.state_dir, name, leaf);
+}
+
+void
+backend_cleanup(struct daemon *d, struct running *r)
+{
+	char p[PATH_MAX], cg[MODEL_MAX_NAME + 16];
+
+	if (backend_qube_path(d, p, sizeof(p), r->name, "volatile") == 0)
+		(void)fs_remove_tree(p);
+	/* the launcher removes its cgroups; not if it was SIGKILLed */
+	if (r->init_pid > 0 &&
+	    cgroup_qube_name(cg, sizeof(cg), r->name, (int)r->init_pid) == 0)
+		backend_remove_cgroups(cg);
 }

@@ -70,13 +70,6 @@ find_agent_rpc_dir(struct daemon *d, char *out, size_t n)
 }
 
 static int
-qdir(struct daemon *d, char *out, size_t n, const char *name, const char *leaf)
-{
-	return str_printf(
-	    out, n, "%s/qubes/%s/%s", d->cfg.state_dir, name, leaf);
-}
-
-static int
 mkdir_owned(const char *p, mode_t mode, uid_t uid)
 {
 	if (mkdir(p, mode) < 0 && errno != EEXIST)
@@ -94,11 +87,11 @@ ensure_private(struct daemon *d, const char *name, uint32_t base)
 	struct stat st;
 	int r;
 
-	if (qdir(d, p, sizeof(p), name, "") < 0)
+	if (backend_qube_path(d, p, sizeof(p), name, "") < 0)
 		return -ENAMETOOLONG;
 	if (mkdir(p, 0700) < 0 && errno != EEXIST)
 		return -errno;
-	if (qdir(d, p, sizeof(p), name, "private") < 0)
+	if (backend_qube_path(d, p, sizeof(p), name, "private") < 0)
 		return -ENAMETOOLONG;
 	if (stat(p, &st) == 0)
 		return 0;
@@ -166,11 +159,11 @@ root_args(struct daemon *d, const struct db_qube *q, struct running *r,
 			    q->name);
 			return -EPERM;
 		}
-		if (qdir(d, p, sizeof(p), t.name, "etc") < 0)
+		if (backend_qube_path(d, p, sizeof(p), t.name, "etc") < 0)
 			return -ENAMETOOLONG;
 		return argv_push(v, "--host-root=%s", p);
 	}
-	if (qdir(d, p, sizeof(p), t.name, "root") < 0)
+	if (backend_qube_path(d, p, sizeof(p), t.name, "root") < 0)
 		return -ENAMETOOLONG;
 	if (access(p, F_OK) < 0) {
 		(void)snprintf(
@@ -212,7 +205,7 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 		return rc;
 	}
 	/* a fresh volatile area at every start */
-	if (qdir(d, p, sizeof(p), q->name, "volatile") < 0)
+	if (backend_qube_path(d, p, sizeof(p), q->name, "volatile") < 0)
 		return -ENAMETOOLONG;
 	(void)fs_remove_tree(p);
 	if (mkdir(p, 0700) < 0) {
@@ -262,7 +255,8 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 		else
 			rc = argv_push(&v, "--mountpoint=%s", p);
 	}
-	if (rc == 0 && qdir(d, p, sizeof(p), q->name, "private") == 0)
+	if (rc == 0 &&
+	    backend_qube_path(d, p, sizeof(p), q->name, "private") == 0)
 		rc = argv_push(&v, "--private=%s,%u", p, base);
 	if (rc == 0 && qube_class_of(q) == QC_DISPVM) {
 		/* a disposable's private: a snapshot of its DVM template's */
@@ -273,7 +267,8 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 		    db_qube_by_name(&d->db, tname, &dvm) == 0 &&
 		    ensure_private(d, dvm.name, sandbox_uid_base(dvm.qid)) ==
 		        0 &&
-		    qdir(d, p, sizeof(p), dvm.name, "private") == 0)
+		    backend_qube_path(d, p, sizeof(p), dvm.name, "private") ==
+		        0)
 			rc = argv_push(&v, "--private-lower=%s,%u", p,
 			    sandbox_uid_base(dvm.qid));
 	}
@@ -386,17 +381,6 @@ backend_remove_cgroups(const char *name)
 	}
 }
 
-static void
-sb_cleanup(struct daemon *d, struct running *r)
-{
-	char p[PATH_MAX], cg[MODEL_MAX_NAME + 16];
-
-	if (qdir(d, p, sizeof(p), r->name, "volatile") == 0)
-		(void)fs_remove_tree(p);
-	if (cgroup_qube_name(cg, sizeof(cg), r->name, (int)r->init_pid) == 0)
-		backend_remove_cgroups(cg);
-}
-
 const struct backend_ops backend_sandbox = {
     .name = "sandbox",
     .start = sb_start,
@@ -404,7 +388,7 @@ const struct backend_ops backend_sandbox = {
     .kill = backend_sig_kill,
     .pause = sb_pause,
     .unpause = backend_sig_thaw,
-    .cleanup = sb_cleanup,
+    .cleanup = backend_cleanup,
 };
 
 /* ---- the embedded host template ---- */
@@ -447,11 +431,11 @@ backend_sandbox_make_host_template(struct daemon *d, const char *name)
 	pid_t pid;
 	int status, r;
 
-	if (qdir(d, etc, sizeof(etc), name, "") < 0)
+	if (backend_qube_path(d, etc, sizeof(etc), name, "") < 0)
 		return -ENAMETOOLONG;
 	if (mkdir(etc, 0700) < 0 && errno != EEXIST)
 		return -errno;
-	if (qdir(d, etc, sizeof(etc), name, "etc") < 0 ||
+	if (backend_qube_path(d, etc, sizeof(etc), name, "etc") < 0 ||
 	    str_printf(tmp, sizeof(tmp), "%s.new", etc) < 0)
 		return -ENAMETOOLONG;
 	(void)fs_remove_tree(tmp);

@@ -45,7 +45,6 @@
 #include <unistd.h>
 
 #include "daemon/bulkheadd.h"
-#include "lib/cgroup.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "sandbox/sandbox.h"
@@ -141,13 +140,6 @@ run_wait(char *const *argv, const char *log)
 		if (errno != EINTR)
 			return -errno;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
-}
-
-static int
-qfile(struct daemon *d, char *out, size_t n, const char *name, const char *leaf)
-{
-	return str_printf(
-	    out, n, "%s/qubes/%s/%s", d->cfg.state_dir, name, leaf);
 }
 
 /* A kernel version: a file name of the pool, nothing else. */
@@ -350,8 +342,8 @@ ensure_root_image(struct daemon *d, const struct db_qube *t, char *out,
 	uint64_t mib;
 	int rc;
 
-	if (qfile(d, out, n, t->name, "root.img") < 0 ||
-	    qfile(d, tree, sizeof(tree), t->name, "root") < 0 ||
+	if (backend_qube_path(d, out, n, t->name, "root.img") < 0 ||
+	    backend_qube_path(d, tree, sizeof(tree), t->name, "root") < 0 ||
 	    str_printf(tmp, sizeof(tmp), "%s.new", out) < 0)
 		return -ENAMETOOLONG;
 	if (access(out, F_OK) == 0)
@@ -394,14 +386,14 @@ ensure_private_image(struct daemon *d, const char *name, char *out, size_t n,
 	char tmp[PATH_MAX], log[PATH_MAX];
 	int rc;
 
-	if (qfile(d, out, n, name, "private.img") < 0 ||
+	if (backend_qube_path(d, out, n, name, "private.img") < 0 ||
 	    str_printf(tmp, sizeof(tmp), "%s.new", out) < 0)
 		return -ENAMETOOLONG;
 	if (access(out, F_OK) == 0)
 		return 0;
 	/* its directory (a DVM template never started has none yet) */
-	if (qfile(d, tmp, sizeof(tmp), name, "") == 0 && mkdir(tmp, 0700) < 0 &&
-	    errno != EEXIST) {
+	if (backend_qube_path(d, tmp, sizeof(tmp), name, "") == 0 &&
+	    mkdir(tmp, 0700) < 0 && errno != EEXIST) {
 		(void)snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
 		return -errno;
 	}
@@ -463,7 +455,7 @@ backend_vm_revisions(struct daemon *d, const struct db_qube *q, const char *vol,
 
 	if (strcmp(vol, "private") != 0)
 		return 0;
-	if (qfile(d, dir, sizeof(dir), q->name, "") < 0)
+	if (backend_qube_path(d, dir, sizeof(dir), q->name, "") < 0)
 		return -ENAMETOOLONG;
 	dp = opendir(dir);
 	if (dp == NULL)
@@ -554,7 +546,7 @@ backend_vm_revert(
 	if (strcmp(vol, "private") != 0 || !revision_name_ok(rev))
 		return -EINVAL;
 	if (revision_path(d, q->name, rev, from, sizeof(from)) < 0 ||
-	    qfile(d, to, sizeof(to), q->name, "private.img") < 0)
+	    backend_qube_path(d, to, sizeof(to), q->name, "private.img") < 0)
 		return -ENAMETOOLONG;
 	if (access(from, F_OK) < 0)
 		return -ENOENT;
@@ -568,10 +560,10 @@ backend_vm_volume_image(struct daemon *d, const struct db_qube *q,
 	enum qube_class k = qube_class_of(q);
 
 	if (strcmp(vol, "private") == 0 && k != QC_DISPVM)
-		return qfile(d, out, n, q->name, "private.img");
+		return backend_qube_path(d, out, n, q->name, "private.img");
 	if (strcmp(vol, "root") == 0 &&
 	    (k == QC_TEMPLATEVM || k == QC_STANDALONEVM))
-		return qfile(d, out, n, q->name, "root.img");
+		return backend_qube_path(d, out, n, q->name, "root.img");
 	return -ENOENT;
 }
 
@@ -602,13 +594,13 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	    d->cfg.state_dir, ver);
 
 	/* a fresh volatile area at every start */
-	if (qfile(d, vol, sizeof(vol), q->name, "") < 0)
+	if (backend_qube_path(d, vol, sizeof(vol), q->name, "") < 0)
 		return -ENAMETOOLONG;
 	if (mkdir(vol, 0700) < 0 && errno != EEXIST) {
 		(void)snprintf(err, errlen, "%s: %s", vol, strerror(errno));
 		return -errno;
 	}
-	if (qfile(d, vol, sizeof(vol), q->name, "volatile") < 0)
+	if (backend_qube_path(d, vol, sizeof(vol), q->name, "volatile") < 0)
 		return -ENAMETOOLONG;
 	(void)fs_remove_tree(vol);
 	if (mkdir(vol, 0700) < 0) {
@@ -627,13 +619,14 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 		char tname[64];
 
 		if (backend_prop(d, q, "template", tname, sizeof(tname)) < 0 ||
-		    db_qube_by_name(&d->db, tname, &t) < 0)
+		    db_qube_by_name(&d->db, tname, &t) < 0 ||
+		    (k == QC_DISPVM &&
+		        (backend_prop(d, &t, "template", tname, sizeof(tname)) <
+		                0 ||
+		            db_qube_by_name(&d->db, tname, &t) < 0))) {
+			(void)snprintf(err, errlen, "its template is gone");
 			return -ENOENT;
-		if (k == QC_DISPVM &&
-		    (backend_prop(d, &t, "template", tname, sizeof(tname)) <
-		            0 ||
-		        db_qube_by_name(&d->db, tname, &t) < 0))
-			return -ENOENT;
+		}
 		if ((rc = ensure_root_image(
 		         d, &t, root_b, sizeof(root_b), err, errlen)) < 0)
 			return rc;
@@ -649,8 +642,10 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	if (k == QC_DISPVM) {
 		char tname[64];
 
-		if (backend_prop(d, q, "template", tname, sizeof(tname)) < 0)
+		if (backend_prop(d, q, "template", tname, sizeof(tname)) < 0) {
+			(void)snprintf(err, errlen, "its DVM template is gone");
 			return -ENOENT;
+		}
 		if ((rc = ensure_private_image(
 		         d, tname, priv_b, sizeof(priv_b), err, errlen)) < 0)
 			return rc;
@@ -753,18 +748,6 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	return 0;
 }
 
-static void
-vm_cleanup(struct daemon *d, struct running *r)
-{
-	char p[PATH_MAX], cg[MODEL_MAX_NAME + 16];
-
-	if (qfile(d, p, sizeof(p), r->name, "volatile") == 0)
-		(void)fs_remove_tree(p);
-	/* the launcher removes QEMU's cgroups; not if it was SIGKILLed */
-	if (cgroup_qube_name(cg, sizeof(cg), r->name, (int)r->init_pid) == 0)
-		backend_remove_cgroups(cg);
-}
-
 const struct backend_ops backend_vm = {
     .name = "vm",
     .start = vm_start,
@@ -773,5 +756,5 @@ const struct backend_ops backend_vm = {
     /* QMP stop/cont in the launcher */
     .pause = backend_sig_freeze,
     .unpause = backend_sig_thaw,
-    .cleanup = vm_cleanup,
+    .cleanup = backend_cleanup,
 };

@@ -196,6 +196,14 @@ int backend_vm_revert(struct daemon *d, const struct db_qube *q,
  * killed with SIGKILL left, killing what is still in them.
  */
 void backend_remove_cgroups(const char *name);
+/* <state>/qubes/<name>/<leaf> into out.  0 or -ENAMETOOLONG. */
+int backend_qube_path(
+    struct daemon *d, char *out, size_t n, const char *name, const char *leaf);
+/*
+ * The cleanup op of both launcher backends: the qube's volatile data,
+ * and the cgroups a launcher killed with SIGKILL left.
+ */
+void backend_cleanup(struct daemon *d, struct running *r);
 /*
  * Backend ops that signal the launcher (both launchers take the same
  * signals): SIGTERM shut down, SIGINT kill, SANDBOX_SIG_FREEZE/THAW.

@@ -817,6 +817,9 @@ fail_kill:
 fail:
 	/* nothing ran: the same end as a qube that halted while starting */
 	log_warnx("%s: start failed: %s", q->name, err);
+	/* what the backend made before it failed (its volatile data) */
+	if (r->backend && r->backend->cleanup)
+		r->backend->cleanup(d, r);
 	running_unlink(d, r);
 	if (qpath(d, path, sizeof(path), q->name, NULL) == 0)
 		(void)fs_remove_tree(path);

@@ -455,6 +455,21 @@ def test_no_silent_fallback():
     assert state("nokernel") == "Halted"
 
 
+def test_failed_start_leaves_nothing():
+    # a start that fails after the volatile images were made (a VM
+    # template with neither a root image nor a tree) removes them again
+    D.create("TemplateVM", "notree", "red")
+    D.call("admin.vm.property.Set", "notree", "virt_mode", "vm")
+    shutil.rmtree(os.path.join(D.state, "qubes", "notree", "root"),
+                  ignore_errors=True)
+    D.create("AppVM", "orphan", "red", template="notree")
+    e = expect_exc("QubesVMError", D.call, "admin.vm.Start", "orphan")
+    assert "neither a root image nor a root tree" in e.msg, e.msg
+    assert state("orphan") == "Halted"
+    assert not glob.glob(os.path.join(D.state, "qubes", "orphan",
+                                      "volatile", "*")), "volatile left"
+
+
 def test_everything_stops_clean():
     for name, info in D.qubes().items():
         if name != "dom0" and info["state"] != "Halted":
@@ -478,6 +493,7 @@ try:
         test_vm_to_vm_call,
         test_boot_timeout,
         test_no_silent_fallback,
+        test_failed_start_leaves_nothing,
         test_everything_stops_clean,
     ])
 finally:
