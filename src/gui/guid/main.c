@@ -1,0 +1,7 @@
+/* main.c - being written (issue #8). */
+int main(void);
+int
+main(void)
+{
+	return 1;
+}

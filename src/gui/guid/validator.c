@@ -1,0 +1,2 @@
+/* validator.c - being written (issue #8). */
+#include "gui/guid/guid.h"
