@@ -590,12 +590,23 @@ main(void)
 	}
 	free(img);
 	fill_quads(&red, 0, 160 * 4, 160, 120);
+	/* the whole buffer again, with no Expose to repaint the frame
+	 * after it: every put itself must stay off the frame */
+	ops->window_damage(out, &A, 0, 0, 160, 120);
+	settle(150);
+	img = screenshot();
+	check_frame(img, &A, expect_quads, "A damaged whole, no expose");
+	free(img);
 
 	/* C gets a buffer (red's pool again: the same segment) */
 	set_buffer(&C, 4096 * 40, 50 * 4, 50, 50);
 	fill_quads(&red, 4096 * 40, 50 * 4, 50, 50);
 	ops->window_damage(out, &C, 0, 0, 50, 50);
-	/* A moves and grows, still within its buffer */
+	/* A moves and grows, still within its buffer; two configures in a
+	 * row: the first one's ConfigureNotify comes after the second was
+	 * asked, and is not the user's either */
+	A.width = 90;
+	ops->window_configure(out, &A);
 	A.x = 120;
 	A.y = 110;
 	A.width = 140;
