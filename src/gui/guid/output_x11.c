@@ -442,8 +442,8 @@ x11_geometry(struct x11_out *o, struct x11_win *xw)
 
 	xw->req_x = x11_pos((int64_t)w->x - GD_BORDER);
 	xw->req_y = x11_pos((int64_t)w->y - GD_BORDER);
-	xw->req_w = x11_size((uint64_t)w->width + 2 * GD_BORDER);
-	xw->req_h = x11_size((uint64_t)w->height + 2 * GD_BORDER);
+	xw->req_w = x11_size((uint64_t)w->width + 2ull * GD_BORDER);
+	xw->req_h = x11_size((uint64_t)w->height + 2ull * GD_BORDER);
 	v[0] = (uint32_t)xw->req_x;
 	v[1] = (uint32_t)xw->req_y;
 	v[2] = xw->req_w;
