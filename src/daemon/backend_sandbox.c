@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -42,6 +43,28 @@ static const char *const qube_tools[] = {"bulkhead-init", "qrexec-agent",
     "qvm-copy-to-vm", "qvm-move-to-vm", "qopen-in-vm", "vm-file-editor",
     "qvm-open-in-vm", "qvm-open-in-dvm", "bulkhead-open", "qubes-vmexec",
     "qubes-startapp"};
+/*
+ * The GUI agent (a small Wayland compositor) and a test client, for qubes
+ * whose feature "gui" is on: bulkhead-init starts the agent when it finds
+ * it, and the GUI domain (bulkhead-guid) connects to it.  Off by default:
+ * a qube without windows (most disposables, servers) pays nothing.
+ */
+static const char *const gui_tools[] = {
+    "bulkhead-gui-agent", "bulkhead-gui-testclient"};
+
+/* Whether q's feature name is set to a true value (Qubes: "1"/"True"). */
+static bool
+feature_on(struct daemon *d, const struct db_qube *q, const char *name)
+{
+	char *v = NULL;
+	bool on;
+
+	if (db_kv_get(&d->db, DB_FEATURES, q->qid, name, &v) <= 0)
+		return false;
+	on = v[0] != '\0' && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
+	free(v);
+	return on;
+}
 
 /*
  * bulkhead's own services for qubes (qubes.VMShell, ...): in the build
@@ -277,6 +300,10 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	for (i = 0; rc == 0 && i < ARRAY_SIZE(qube_tools); i++)
 		if (find_program(d, qube_tools[i], p, sizeof(p)) == 0)
 			rc = argv_push(&v, "--tool=%s", p);
+	if (feature_on(d, q, "gui"))
+		for (i = 0; rc == 0 && i < ARRAY_SIZE(gui_tools); i++)
+			if (find_program(d, gui_tools[i], p, sizeof(p)) == 0)
+				rc = argv_push(&v, "--tool=%s", p);
 	if (rc == 0 &&
 	    str_printf(p, sizeof(p), "%s/qubes-rpc", d->cfg.conf_dir) == 0 &&
 	    access(p, F_OK) == 0)

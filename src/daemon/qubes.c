@@ -115,7 +115,7 @@ find_program(struct daemon *d, const char *name, char *out, size_t n)
 	static const char *const rel[] = {"", "/..", "/../policy",
 	    "/../qrexec-daemon", "/../agent", "/../client", "/../daemon",
 	    "/../sandbox", "/../vm", "/../cli", "/../filecopy", "/../qubes-rpc",
-	    "/../startapp"};
+	    "/../startapp", "/../gui/agent", "/../gui/guid"};
 	static const char *const sys[] = {"/usr/local/bin", "/usr/bin",
 	    "/usr/local/libexec/bulkhead", "/usr/libexec/bulkhead"};
 	size_t i;

@@ -14,6 +14,8 @@
  * machine off instead of exiting (PID 1 of a kernel must not exit).
  */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -131,6 +133,65 @@ start_agent(void)
 	return pid;
 }
 
+/*
+ * The GUI agent, in a qube whose feature "gui" put it in the tools: run
+ * as the qube's user (the owner of its Wayland clients) with
+ * XDG_RUNTIME_DIR /run/user/UID; it listens on the channel directory for
+ * the GUI domain.  Returns its pid, or -1 when the qube has none.
+ */
+#define GUI_AGENT      SANDBOX_TOOLS_DIR "/bulkhead-gui-agent"
+#define GUI_AGENT_USER "user"
+
+static char gui_runtime_dir[64];
+
+static void
+gui_env(void)
+{
+	struct passwd *pw;
+
+	if (access(GUI_AGENT, X_OK) < 0 ||
+	    (pw = getpwnam(GUI_AGENT_USER)) == NULL)
+		return;
+	(void)snprintf(gui_runtime_dir, sizeof(gui_runtime_dir), "/run/user/%u",
+	    (unsigned)pw->pw_uid);
+	(void)mkdir("/run/user", 0755);
+	(void)mkdir(gui_runtime_dir, 0700);
+	if (chown(gui_runtime_dir, pw->pw_uid, pw->pw_gid) < 0) {
+		perror("bulkhead-init: /run/user");
+		gui_runtime_dir[0] = '\0';
+		return;
+	}
+	/* what qrexec services (qvm-run) see: the agent's display */
+	(void)setenv("XDG_RUNTIME_DIR", gui_runtime_dir, 1);
+	(void)setenv("WAYLAND_DISPLAY", "wayland-0", 1);
+}
+
+static pid_t
+start_gui_agent(void)
+{
+	struct passwd *pw;
+	pid_t pid;
+
+	if (gui_runtime_dir[0] == '\0' ||
+	    (pw = getpwnam(GUI_AGENT_USER)) == NULL)
+		return -1;
+	pid = fork_child();
+	if (pid == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
+		    setuid(pw->pw_uid) < 0) {
+			perror("bulkhead-init: gui agent: user");
+			_exit(127);
+		}
+		(void)setenv("HOME", pw->pw_dir, 1);
+		execl(GUI_AGENT, "bulkhead-gui-agent",
+		    "--gui-socket=" SANDBOX_VCHAN_DIR "/bulkhead-gui",
+		    (char *)NULL);
+		perror("bulkhead-init: exec bulkhead-gui-agent");
+		_exit(127);
+	}
+	return pid;
+}
+
 static uint64_t
 now_ms(void)
 {
@@ -177,7 +238,7 @@ main(int argc, char **argv)
 {
 	struct signalfd_siginfo si;
 	sigset_t mask;
-	pid_t agent, vmux = -1;
+	pid_t agent, vmux = -1, gui = -1;
 	uint64_t last_start;
 	unsigned restarts = 0;
 	int sfd;
@@ -215,7 +276,9 @@ main(int argc, char **argv)
 	}
 	if (vm_mode)
 		vmux = start_vmux();
+	gui_env();
 	agent = start_agent();
+	gui = start_gui_agent();
 	if (vm_mode)
 		vm_trace("vmux and agent started");
 	last_start = now_ms();
@@ -243,6 +306,12 @@ main(int argc, char **argv)
 					/* the channel to the admin side */
 					(void)sleep(1);
 					vmux = start_vmux();
+					continue;
+				}
+				if (w == gui) {
+					/* the GUI: kept, at most once a second */
+					(void)sleep(1);
+					gui = start_gui_agent();
 					continue;
 				}
 				if (w != agent)

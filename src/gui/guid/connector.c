@@ -1,2 +1,394 @@
-/* connector.c - being written (issue #8). */
-#include "gui/guid/guid.h"
+/*
+ * connector.c - PROC_GUID_CONNECTOR: bulkhead-guid's privileged part
+ * (issue #8).
+ *
+ * Runs as root (when bulkhead-guid is started as root): qubes' channel
+ * directories (<run>/vchan/<xid>/) are root's.  Its closed set of jobs:
+ * ask bulkheadd which qubes run and show their GUI here (guivm), with
+ * their label colour; connect to each one's GUI socket, and check with
+ * SO_PEERCRED that the process at the other end runs under that qube's
+ * uid range (the socket file is in a directory the qube can write, so a
+ * qube could put a link there to another qube's socket: the kernel's
+ * answer, not the path, says whose it is); hand the connected fd to the
+ * core with the qube's name and colour; answer the core's "may A paste
+ * into B" from the qubes.ClipboardPaste policy.
+ *
+ * Untrusted input: none from qubes (it reads no byte of theirs).  The
+ * core is less trusted than this process (it handles VNC viewers): its
+ * questions are fixed records whose names must be qubes handed to it.
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gui/guid/connector.h"
+#include "gui/guid/ipc.h"
+#include "lib/log.h"
+#include "lib/qubesd.h"
+#include "lib/sock.h"
+#include "lib/util.h"
+#include "policy/policy.h"
+#include "sandbox/sandbox.h"
+
+#define C_MAX_QUBES 256
+#define C_SCAN_MS   1000
+
+struct cqube {
+	char name[GD_NAME_MAX];
+	char xid[16];   /* the start we connected to */
+	bool shown;     /* handed to the core */
+	bool vm_warned; /* VM qubes: said once that it is not there yet */
+};
+
+struct connector {
+	const struct gd_connector_opts *o;
+	struct cqube q[C_MAX_QUBES];
+	int nq;
+};
+
+static struct cqube *
+cq_get(struct connector *c, const char *name, bool make)
+{
+	int i;
+
+	for (i = 0; i < c->nq; i++)
+		if (strcmp(c->q[i].name, name) == 0)
+			return &c->q[i];
+	if (!make || c->nq >= C_MAX_QUBES)
+		return NULL;
+	memset(&c->q[c->nq], 0, sizeof(c->q[0]));
+	if (str_copy(c->q[c->nq].name, GD_NAME_MAX, name) < 0)
+		return NULL;
+	return &c->q[c->nq++];
+}
+
+/* A property's value from "default=.. type=.. VALUE". */
+static int
+prop(const char *sock, const char *qube, const char *name, char *out,
+    size_t outlen)
+{
+	char err[256], *reply = NULL, *v;
+	int r;
+
+	r = qubesd_call(sock, "admin.vm.property.Get", name, qube, 10, &reply,
+	    err, sizeof(err));
+	if (r < 0)
+		return r;
+	v = strchr(reply, ' ');
+	v = v != NULL ? strchr(v + 1, ' ') : NULL;
+	r = v != NULL ? str_copy(out, outlen, v + 1) : -EBADMSG;
+	free(reply);
+	return r;
+}
+
+static int
+send_qube(struct connector *c, const char *name, const char *label,
+    uint32_t rgb, int fd)
+{
+	union {
+		struct cmsghdr align;
+		char space[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct gd_ipc a;
+	struct iovec iov = {&a, sizeof(a)};
+	struct msghdr mh;
+	struct cmsghdr *cmh;
+
+	memset(&a, 0, sizeof(a));
+	memset(&cm, 0, sizeof(cm));
+	a.ipc_type = GD_IPC_QUBE;
+	(void)str_copy(a.ipc_name, sizeof(a.ipc_name), name);
+	(void)str_copy(a.ipc_label, sizeof(a.ipc_label), label);
+	a.ipc_label_rgb = rgb;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.space;
+	mh.msg_controllen = sizeof(cm.space);
+	cmh = CMSG_FIRSTHDR(&mh);
+	cmh->cmsg_level = SOL_SOCKET;
+	cmh->cmsg_type = SCM_RIGHTS;
+	cmh->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cmh), &fd, sizeof(int));
+	if (sendmsg(c->o->core_fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(a))
+		return -errno;
+	return 0;
+}
+
+/* Connect to a qube's agent and make sure it is that qube's. */
+static int
+connect_qube(const char *path, uint32_t qid, bool check)
+{
+	uid_t uid;
+	int fd, r;
+
+	fd = sock_connect(path);
+	if (fd < 0)
+		return fd;
+	if (check) {
+		uint32_t base = sandbox_uid_base(qid);
+
+		r = sock_peer_cred(fd, NULL, &uid, NULL);
+		if (r < 0 || uid < base || uid - base >= SANDBOX_ID_RANGE) {
+			(void)close(fd);
+			return r < 0 ? r : -EPERM;
+		}
+	}
+	return fd;
+}
+
+/* One pass over bulkheadd's running qubes. */
+static void
+scan(struct connector *c)
+{
+	const struct gd_connector_opts *o = c->o;
+	char err[256], *list = NULL, *line, *save = NULL;
+	int r;
+
+	r = qubesd_call(o->admin_socket, "admin.vm.List", NULL, "dom0", 10,
+	    &list, err, sizeof(err));
+	if (r < 0) {
+		log_debug(
+		    "admin.vm.List: %s", r == -EREMOTEIO ? err : strerror(-r));
+		return;
+	}
+	for (line = strtok_r(list, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char name[GD_NAME_MAX], v[128], label[GD_NAME_MAX], xid[16];
+		char path[4096], *reply = NULL;
+		uint32_t qid, rgb;
+		struct cqube *cq;
+		size_t n = strcspn(line, " ");
+		int fd;
+
+		if (n == 0 || n >= sizeof(name) ||
+		    strstr(line, " state=Running") == NULL)
+			continue;
+		memcpy(name, line, n);
+		name[n] = '\0';
+		if (strcmp(name, "dom0") == 0)
+			continue;
+		if (prop(o->admin_socket, name, "xid", xid, sizeof(xid)) < 0)
+			continue;
+		cq = cq_get(c, name, true);
+		if (cq == NULL || (cq->shown && strcmp(cq->xid, xid) == 0))
+			continue;
+		if (prop(o->admin_socket, name, "guivm", v, sizeof(v)) < 0 ||
+		    strcmp(v, o->name) != 0)
+			continue;
+		if (prop(o->admin_socket, name, "virt_mode", v, sizeof(v)) ==
+		        0 &&
+		    strcmp(v, "sandbox") != 0) {
+			/* XXX #8: VM qubes need the pool behind ivshmem */
+			if (!cq->vm_warned)
+				log_warnx("qube %s: the GUI of VM qubes is not "
+				          "there yet, ignoring",
+				    name);
+			cq->vm_warned = true;
+			continue;
+		}
+		if (prop(o->admin_socket, name, "qid", v, sizeof(v)) < 0 ||
+		    parse_u32(v, 65535, &qid) < 0 ||
+		    prop(o->admin_socket, name, "label", label, sizeof(label)) <
+		        0)
+			continue;
+		rgb = 0x555753; /* gray, if the label cannot be read */
+		if (qubesd_call(o->admin_socket, "admin.label.Get", label,
+		        "dom0", 10, &reply, err, sizeof(err)) == 0) {
+			unsigned long x = strtoul(reply, NULL, 16);
+
+			rgb = (uint32_t)(x & 0xffffff);
+		}
+		free(reply);
+		if (str_printf(path, sizeof(path), "%s/vchan/%s/%s", o->run_dir,
+		        xid, GD_AGENT_SOCKET) < 0)
+			continue;
+		fd = connect_qube(path, qid, true);
+		if (fd < 0) {
+			/* its agent may not listen yet: the next pass */
+			log_debug("qube %s: %s", name, strerror(-fd));
+			continue;
+		}
+		if (send_qube(c, name, label, rgb, fd) == 0) {
+			cq->shown = true;
+			(void)str_copy(cq->xid, sizeof(cq->xid), xid);
+			log_info("qube %s: GUI connected", name);
+		}
+		(void)close(fd);
+	}
+	free(list);
+}
+
+static void
+scan_static(struct connector *c)
+{
+	int i;
+
+	for (i = 0; i < c->o->nstatic; i++) {
+		const struct gd_static_qube *s = &c->o->statics[i];
+		struct cqube *cq = cq_get(c, s->name, true);
+		int fd;
+
+		if (cq == NULL || cq->shown)
+			continue;
+		fd = connect_qube(s->socket, 0, false);
+		if (fd < 0)
+			continue;
+		if (send_qube(c, s->name, "static", s->label_rgb, fd) == 0) {
+			cq->shown = true;
+			log_info("qube %s: GUI connected", s->name);
+		}
+		(void)close(fd);
+	}
+}
+
+/* The static qubes as system information, for the policy. */
+static int
+static_sysinfo(struct connector *c, struct sysinfo **ret)
+{
+	char json[8192], err[256];
+	size_t off;
+	int i;
+
+	off = (size_t)snprintf(json, sizeof(json),
+	    "{\"domains\": {\"dom0\": {\"type\": \"AdminVM\", \"tags\": []}");
+	for (i = 0; i < c->o->nstatic && off < sizeof(json); i++)
+		off += (size_t)snprintf(json + off, sizeof(json) - off,
+		    ", \"%s\": {\"type\": \"AppVM\", \"tags\": []}",
+		    c->o->statics[i].name);
+	if (off + 3 >= sizeof(json))
+		return -E2BIG;
+	(void)snprintf(json + off, sizeof(json) - off, "}}");
+	return sysinfo_parse(json, strlen(json), ret, err, sizeof(err));
+}
+
+/* qubes.ClipboardPaste from src to dst: allow, or ask (the user's key
+ * press is the answer, as in Qubes); everything else denies. */
+static bool
+paste_allowed(struct connector *c, const char *src, const char *dst, char *why,
+    size_t whylen)
+{
+	const char *dirs[1] = {c->o->policy_dir};
+	struct policy_load_opts lo;
+	struct policy_error perr;
+	struct policy_decision d;
+	struct policy_query pq;
+	struct sysinfo *si = NULL;
+	struct policy *p = NULL;
+	char err[256];
+	bool ok = false;
+	int r;
+
+	memset(&lo, 0, sizeof(lo));
+	lo.dirs = dirs;
+	lo.ndirs = 1;
+	if (policy_load(&lo, &p, &perr) < 0) {
+		(void)str_copy(why, whylen, "the policy has errors");
+		return false;
+	}
+	if (c->o->admin_socket != NULL)
+		r = sysinfo_fetch(
+		    c->o->admin_socket, true, 10000, &si, err, sizeof(err));
+	else
+		r = static_sysinfo(c, &si);
+	if (r < 0) {
+		(void)str_copy(why, whylen, "no system information");
+		policy_free(p);
+		return false;
+	}
+	memset(&pq, 0, sizeof(pq));
+	pq.untrusted_source = src;
+	pq.untrusted_intended_target = dst;
+	pq.untrusted_service_and_arg = "qubes.ClipboardPaste";
+	if (policy_evaluate(p, si, &pq, &d) == 0) {
+		ok = d.verdict == POLICY_VERDICT_ALLOW ||
+		    d.verdict == POLICY_VERDICT_ASK;
+		if (!ok)
+			(void)str_copy(why, whylen, d.reason);
+	}
+	policy_decision_free(&d);
+	sysinfo_unref(si);
+	policy_free(p);
+	return ok;
+}
+
+static int
+core_read(struct connector *c)
+{
+	struct gd_ipc a, ans;
+	ssize_t n;
+
+	n = recv(c->o->core_fd, &a, sizeof(a), MSG_DONTWAIT);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	if (n == 0)
+		return -EPIPE;
+	if (n != (ssize_t)sizeof(a) || a.ipc_type != GD_IPC_PASTE_ASK)
+		return 0;
+	a.ipc_name[sizeof(a.ipc_name) - 1] = '\0';
+	a.ipc_target[sizeof(a.ipc_target) - 1] = '\0';
+	memset(&ans, 0, sizeof(ans));
+	ans.ipc_type = GD_IPC_PASTE_ANSWER;
+	ans.ipc_seq = a.ipc_seq;
+	/* only qubes this GUI domain was given */
+	if (cq_get(c, a.ipc_name, false) == NULL ||
+	    cq_get(c, a.ipc_target, false) == NULL)
+		(void)str_copy(
+		    ans.ipc_reason, sizeof(ans.ipc_reason), "unknown qube");
+	else
+		ans.ipc_allowed = paste_allowed(c, a.ipc_name, a.ipc_target,
+		    ans.ipc_reason, sizeof(ans.ipc_reason));
+	log_info("qubes.ClipboardPaste %s -> %s: %s", a.ipc_name, a.ipc_target,
+	    ans.ipc_allowed ? "allowed" : "denied");
+	(void)send(c->o->core_fd, &ans, sizeof(ans), MSG_NOSIGNAL);
+	return 0;
+}
+
+int
+gd_connector_run(const struct gd_connector_opts *o)
+{
+	struct connector *c;
+	uint64_t next = 0;
+	int status = 0;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return 1;
+	c->o = o;
+	for (;;) {
+		struct pollfd p = {o->core_fd, POLLIN, 0};
+		uint64_t now = now_ms();
+		pid_t w;
+
+		if (now >= next) {
+			if (o->admin_socket != NULL)
+				scan(c);
+			if (o->nstatic > 0)
+				scan_static(c);
+			next = now_ms() + C_SCAN_MS;
+			now = now_ms();
+		}
+		if (poll(&p, 1, (int)(next > now ? next - now : 0)) < 0 &&
+		    errno != EINTR)
+			break;
+		if ((p.revents & (POLLIN | POLLHUP | POLLERR)) &&
+		    core_read(c) == -EPIPE)
+			break;
+		w = waitpid(o->core, &status, WNOHANG);
+		if (w == o->core)
+			goto out;
+	}
+	(void)waitpid(o->core, &status, 0);
+out:
+	free(c);
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 1;
+}

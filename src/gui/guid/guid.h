@@ -38,10 +38,10 @@ struct gd_qube;
 
 /* A window, as the core keeps it: every field checked or trusted. */
 struct gd_window {
-	uint32_t gid;          /* GUI-domain-wide id, 1.., never reused */
-	struct gd_qube *qube;  /* owner */
-	uint32_t wid;          /* the qube's own id, 1..GUI_MAX_WINDOW_ID */
-	int32_t x, y;          /* content origin on the screen */
+	uint32_t gid;           /* GUI-domain-wide id, 1.., never reused */
+	struct gd_qube *qube;   /* owner */
+	uint32_t wid;           /* the qube's own id, 1..GUI_MAX_WINDOW_ID */
+	int32_t x, y;           /* content origin on the screen */
 	uint32_t width, height; /* content size */
 	bool override_redirect;
 	bool mapped;
@@ -60,11 +60,11 @@ struct gd_window {
 /* A qube, as the core keeps it: name and colour from bulkheadd. */
 struct gd_qube {
 	char name[GD_NAME_MAX];
-	uint32_t label_rgb;  /* 0xRRGGBB */
+	uint32_t label_rgb; /* 0xRRGGBB */
 	char label[GD_NAME_MAX];
 	const uint8_t *pool; /* read-only mapping, or NULL */
 	size_t pool_size;
-	int pool_fd;         /* -1: none */
+	int pool_fd; /* -1: none */
 };
 
 /* Pixels of w's buffer (first row), or NULL when it has none.  Rows are
@@ -125,8 +125,8 @@ struct gd_window *gd_window_at(
  */
 void gd_key(struct gd *g, uint32_t keycode, bool press, uint32_t state);
 /* Pointer, window-relative coordinates, to w's qube. */
-void gd_motion(struct gd *g, struct gd_window *w, int32_t x, int32_t y,
-    uint32_t state);
+void gd_motion(
+    struct gd *g, struct gd_window *w, int32_t x, int32_t y, uint32_t state);
 void gd_button(struct gd *g, struct gd_window *w, int32_t x, int32_t y,
     uint32_t button, bool press, uint32_t state);
 void gd_crossing(
@@ -149,12 +149,12 @@ void gd_configure(struct gd *g, struct gd_window *w, int32_t x, int32_t y,
 
 /* ---- outputs ---- */
 struct gd_output_opts {
-	uint32_t width, height;  /* the screen */
-	const char *vnc_listen;  /* VNC: address, default 127.0.0.1 */
-	int vnc_port;            /* VNC: port (5900 + display) */
-	int vnc_ws_port;         /* VNC: WebSocket port, 0: off */
+	uint32_t width, height;   /* the screen */
+	const char *vnc_listen;   /* VNC: address, default 127.0.0.1 */
+	int vnc_port;             /* VNC: port (5900 + display) */
+	int vnc_ws_port;          /* VNC: WebSocket port, 0: off */
 	const char *vnc_http_dir; /* VNC: noVNC files to serve, or NULL */
-	const char *x11_display; /* X11: display name, NULL: $DISPLAY */
+	const char *x11_display;  /* X11: display name, NULL: $DISPLAY */
 };
 
 /* Each returns 0 and *ret_out (the output's state), or -errno with a
