@@ -667,7 +667,7 @@ x11_fill_pollfds(void *out, struct pollfd *pfd, int max)
 	struct x11_out *o = out;
 	int n = 0;
 
-	if (o->dead || max < 2)
+	if (o->dead || max < 1)
 		return 0;
 	if (o->stash == NULL) {
 		o->stash = xcb_poll_for_queued_event(o->c);
@@ -677,9 +677,11 @@ x11_fill_pollfds(void *out, struct pollfd *pfd, int max)
 	pfd[n].fd = xcb_get_file_descriptor(o->c);
 	pfd[n].events = POLLIN;
 	pfd[n++].revents = 0;
-	pfd[n].fd = o->wake_fd;
-	pfd[n].events = POLLIN;
-	pfd[n++].revents = 0;
+	if (n < max) {
+		pfd[n].fd = o->wake_fd;
+		pfd[n].events = POLLIN;
+		pfd[n++].revents = 0;
+	}
 	return n;
 }
 
