@@ -492,6 +492,46 @@ def main():
            "after bad peers, a new connection is served")
         g.close()
 
+        # -- a full pool: the window is not shown, nothing breaks --
+        small_sock = os.path.join(root, "gui-small.sock")
+        small_log = open(os.path.join(root, "agent-small.log"), "w")
+        small = subprocess.Popen(
+            [AGENT, "-d", "--gui-socket", small_sock, "--wayland-socket",
+             "wayland-s", "--pool-mib", "1"],
+            env=env, stdout=small_log, stderr=small_log)
+        try:
+            deadline = time.monotonic() + 10
+            while not os.path.exists(small_sock) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.05)
+            senv = dict(env, WAYLAND_DISPLAY="wayland-s")
+            g = Gui(small_sock)
+            g.handshake()
+            m = g.msg()
+            ok(m[0] == "POOL" and struct.unpack("=2I", m[2])[1] == 256,
+               "a 1 MiB pool has 256 pages")
+            big = Client(senv, "--size", "1000x1000")
+            clients.append(big)
+            ok(big.expect("ready 1000x1000") is not None,
+               "a client too big for the pool still runs")
+            tiny = Client(senv, "--size", "8x8", "--title", "tiny")
+            clients.append(tiny)
+            a = window_announce(g)
+            ok(a["w"] == 8 and a["h"] == 8,
+               "the big window was skipped; the next one is shown")
+            g.close()
+            ok(small.poll() is None, "agent with a full pool still running")
+        finally:
+            small.send_signal(signal.SIGTERM)
+            try:
+                small.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                small.kill()
+                small.wait()
+            small_log.close()
+        ok("pool full" in open(os.path.join(root, "agent-small.log")).read(),
+           "the full pool was logged")
+
         for c in clients:
             c.stop()
         agent.send_signal(signal.SIGTERM)
