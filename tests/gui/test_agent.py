@@ -392,6 +392,40 @@ def main():
         ok(m[2] == b"" and m2[2] == b"", "UNMAP and DESTROY, empty bodies")
         gui.send("DESTROY", w3["win"])
 
+        # -- a popup: an override-redirect window at parent + offset --
+        c4 = Client(env, "--title", "with popup", "--size", "100x80",
+                    "--popup")
+        clients.append(c4)
+        w4 = window_announce(gui)
+        ok(c4.expect("popup ready") is not None, "the popup is drawn")
+        seq = [gui.msg() for _ in range(4)]
+        names = [m[0] for m in seq]
+        ok(names == ["CREATE", "MAP", "WINDOW_DUMP", "SHMIMAGE"] and
+           all(len(m[2]) == SIZE[m[0]] for m in seq),
+           "popup: CREATE, MAP, WINDOW_DUMP, SHMIMAGE (%s)" % names)
+        if names == ["CREATE", "MAP", "WINDOW_DUMP", "SHMIMAGE"]:
+            x, y, w, h, parent, orr = struct.unpack("=2i4I", seq[0][2])
+            ok((x, y, w, h, parent, orr) ==
+               (w4["x"] + 10, w4["y"] + 10, 40, 30, 0, 1),
+               "popup CREATE at parent+10,10, 40x30, override-redirect "
+               "(%d,%d %dx%d or=%d)" % (x, y, w, h, orr))
+            ok(struct.unpack("=2I", seq[1][2]) == (w4["win"], 1),
+               "popup MAP: transient for its parent, override-redirect")
+            pd = struct.unpack("=8I", seq[2][2])
+            ok(pd[7] == ARGB and pixel(pool, pd, 39, 29) & 0xffffff ==
+               0x00ffff, "popup pixels and ARGB8888 format")
+        gui.send("CLOSE", seq[0][1])
+        ok(c4.expect("popup done") is not None,
+           "CLOSE on a popup: xdg_popup.popup_done")
+        c4.stop()
+        gone = set()
+        for _ in range(2):
+            m = gui.wait("DESTROY")
+            gone.add(m[1])
+            gui.send("DESTROY", m[1])
+        ok(gone == {seq[0][1], w4["win"]},
+           "a killed client's windows (popup and toplevel) are destroyed")
+
         # -- a second GUI connection while one is up is refused --
         extra = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         extra.settimeout(5)

@@ -36,6 +36,7 @@ static bool arg_quadrants;
 static const char *arg_copy;
 static long arg_exit_ms = -1;
 static long arg_frames;
+static bool arg_popup;
 
 /* The four colours of --pattern quadrants: TL, TR, BL, BR. */
 static const uint32_t quad[4] = {0xff0000, 0x00ff00, 0x0000ff, 0xffffff};
@@ -68,6 +69,10 @@ static struct {
 	char *paste;
 	size_t paste_len;
 	int32_t px, py;
+	struct wl_surface *psurface;
+	struct xdg_surface *pxs;
+	struct xdg_popup *popup;
+	bool popup_ready;
 } c = {.paste_fd = -1, .running = true};
 
 static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -171,6 +176,90 @@ wm_ping(void *data, struct xdg_wm_base *wm, uint32_t serial)
 
 static const struct xdg_wm_base_listener wm_listener = {wm_ping};
 
+/* --popup: a 40x30 cyan popup whose top-left is at (10, 10) of the
+ * toplevel (anchor rect 10,10 1x1, anchor and gravity to the bottom right:
+ * the popup hangs from that point). */
+static void
+popup_xs_configure(void *data, struct xdg_surface *xs, uint32_t serial)
+{
+	struct wl_shm_pool *pool;
+	struct wl_buffer *b;
+	size_t size = 40 * 30 * 4;
+	uint32_t *px;
+	size_t i;
+	int fd;
+
+	xdg_surface_ack_configure(xs, serial);
+	if (c.popup_ready)
+		return;
+	fd = memfd_create("testclient-popup", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
+		exit(1);
+	px = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (px == MAP_FAILED)
+		exit(1);
+	for (i = 0; i < 40 * 30; i++)
+		px[i] = 0x00ffff;
+	pool = wl_shm_create_pool(c.shm, fd, (int32_t)size);
+	b = wl_shm_pool_create_buffer(
+	    pool, 0, 40, 30, 40 * 4, WL_SHM_FORMAT_ARGB8888);
+	wl_shm_pool_destroy(pool);
+	(void)munmap(px, size);
+	(void)close(fd);
+	wl_buffer_add_listener(b, &buffer_listener, NULL);
+	wl_surface_attach(c.psurface, b, 0, 0);
+	wl_surface_damage_buffer(c.psurface, 0, 0, 40, 30);
+	wl_surface_commit(c.psurface);
+	c.popup_ready = true;
+	out("popup ready");
+}
+
+static const struct xdg_surface_listener popup_xs_listener = {
+    popup_xs_configure};
+
+static void
+popup_configure(
+    void *data, struct xdg_popup *p, int32_t x, int32_t y, int32_t w, int32_t h)
+{
+	out("popup at %d %d", x, y);
+}
+
+static void
+popup_done(void *data, struct xdg_popup *p)
+{
+	out("popup done");
+}
+
+static void
+popup_repositioned(void *data, struct xdg_popup *p, uint32_t token)
+{
+}
+
+static const struct xdg_popup_listener popup_listener = {
+    .configure = popup_configure,
+    .popup_done = popup_done,
+    .repositioned = popup_repositioned,
+};
+
+static void
+popup_open(void)
+{
+	struct xdg_positioner *pos;
+
+	pos = xdg_wm_base_create_positioner(c.wm);
+	xdg_positioner_set_size(pos, 40, 30);
+	xdg_positioner_set_anchor_rect(pos, 10, 10, 1, 1);
+	xdg_positioner_set_anchor(pos, XDG_POSITIONER_ANCHOR_TOP_LEFT);
+	xdg_positioner_set_gravity(pos, XDG_POSITIONER_GRAVITY_BOTTOM_RIGHT);
+	c.psurface = wl_compositor_create_surface(c.compositor);
+	c.pxs = xdg_wm_base_get_xdg_surface(c.wm, c.psurface);
+	xdg_surface_add_listener(c.pxs, &popup_xs_listener, NULL);
+	c.popup = xdg_surface_get_popup(c.pxs, c.xs, pos);
+	xdg_popup_add_listener(c.popup, &popup_listener, NULL);
+	xdg_positioner_destroy(pos);
+	wl_surface_commit(c.psurface);
+}
+
 static void
 xs_configure(void *data, struct xdg_surface *xs, uint32_t serial)
 {
@@ -194,6 +283,8 @@ xs_configure(void *data, struct xdg_surface *xs, uint32_t serial)
 		out("ready %dx%d", c.w, c.h);
 	else
 		out("resized %dx%d", c.w, c.h);
+	if (!c.ready && arg_popup)
+		popup_open();
 	c.ready = true;
 }
 
@@ -573,7 +664,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "Usage: " PROG " [--title T] [--size WxH] [--color 0xRRGGBB]\n"
 	    "       [--pattern solid|quadrants] [--copy TEXT]\n"
-	    "       [--exit-after-ms N] [--frames N]\n"
+	    "       [--exit-after-ms N] [--frames N] [--popup]\n"
 	    "\n"
 	    "A Wayland test client: one xdg toplevel filled with a colour or\n"
 	    "four quadrants (red, green / blue, white).  Prints one line per\n"
@@ -582,6 +673,8 @@ usage(FILE *f)
 	    "copied, paste TEXT, frame N, close.  --copy sets the selection\n"
 	    "when the keyboard focus first arrives; --frames redraws N times\n"
 	    "on frame callbacks, with the frame number in pixel (0, 0).\n"
+	    "--popup opens a 40x30 cyan ARGB popup at (10, 10) of the window\n"
+	    "(prints popup at X Y, popup ready, popup done).\n"
 	    "Exits 0 on close or after --exit-after-ms, 1 on failure, 2 on\n"
 	    "a usage error.\n");
 }
@@ -601,6 +694,11 @@ cleanup(void)
 		wl_keyboard_destroy(c.kb);
 	if (c.ptr != NULL)
 		wl_pointer_destroy(c.ptr);
+	if (c.popup != NULL) {
+		xdg_popup_destroy(c.popup);
+		xdg_surface_destroy(c.pxs);
+		wl_surface_destroy(c.psurface);
+	}
 	xdg_toplevel_destroy(c.tl);
 	xdg_surface_destroy(c.xs);
 	wl_surface_destroy(c.surface);
@@ -635,6 +733,7 @@ parse_args(int argc, char **argv)
 	    {"copy", required_argument, NULL, 'y'},
 	    {"exit-after-ms", required_argument, NULL, 'e'},
 	    {"frames", required_argument, NULL, 'f'},
+	    {"popup", no_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -676,6 +775,9 @@ parse_args(int argc, char **argv)
 			arg_frames = strtol(optarg, &end, 10);
 			if (*end != '\0' || arg_frames < 0)
 				return -1;
+			break;
+		case 'P':
+			arg_popup = true;
 			break;
 		case 'h':
 			usage(stdout);
