@@ -478,6 +478,42 @@ gd_configure(struct gd *g, struct gd_window *w, int32_t x, int32_t y,
 	q_send(owner(w), GUI_MSG_CONFIGURE, w->wid, &c, sizeof(c));
 }
 
+/*
+ * A new normal window exactly where another qube's window is (agents
+ * place their first windows alike) goes beside it, or below the row when
+ * the screen is full: two qubes' windows do not start on top of each
+ * other.
+ */
+static void
+cascade(struct gd *g, struct gd_window *w)
+{
+	struct gd_window *o;
+	int tries;
+
+	if (w->override_redirect)
+		return;
+	for (tries = 0; tries < 32; tries++) {
+		int64_t nx, ny;
+
+		for (o = g->bottom; o != NULL; o = o->above)
+			if (o->qube != w->qube && !o->override_redirect &&
+			    o->x == w->x && o->y == w->y)
+				break;
+		if (o == NULL)
+			return;
+		nx = (int64_t)o->x + o->width + 2 * GD_BORDER + 16;
+		ny = o->y;
+		if (nx + w->width > g->width) {
+			nx = GD_BORDER;
+			ny = (int64_t)o->y + o->height + 2 * GD_BORDER +
+			    GD_TITLEBAR + 16;
+		}
+		if (ny + w->height > g->height)
+			return;
+		place(g, w, (int32_t)nx, (int32_t)ny);
+	}
+}
+
 /* ---- from a validator ---- */
 
 static void
@@ -568,6 +604,7 @@ q_msg(void *ctx, const struct gui_msg *m)
 		w->height = m->u.create.create_height;
 		w->override_redirect = m->u.create.create_override_redirect;
 		place(g, w, m->u.create.create_x, m->u.create.create_y);
+		cascade(g, w);
 		q->wins[m->window] = pw;
 		stack_push_top(g, w);
 		return 0;
@@ -694,7 +731,7 @@ q_add(struct gd *g, const struct gd_ipc *a, int qfd)
 	struct gui_params params = {g->clipboard_limit, 0, false};
 	struct gui_xconf xc;
 	uint32_t ver = GUI_PROTOCOL_VERSION;
-	char lim[16], fdq[16], fdc[16];
+	char lim[16];
 	int sp[2] = {-1, -1};
 	struct gd_q *q;
 	pid_t pid;
@@ -721,8 +758,6 @@ q_add(struct gd *g, const struct gd_ipc *a, int qfd)
 		goto out_free;
 	}
 	(void)snprintf(lim, sizeof(lim), "%u", g->clipboard_limit);
-	(void)snprintf(fdq, sizeof(fdq), "3");
-	(void)snprintf(fdc, sizeof(fdc), "4");
 	pid = fork();
 	if (pid < 0) {
 		r = -errno;
@@ -733,10 +768,23 @@ q_add(struct gd *g, const struct gd_ipc *a, int qfd)
 		if (dup2(qfd, 3) < 0 || dup2(sp[1], 4) < 0)
 			_exit(127);
 		closefrom(5);
-		execl(g->exe, "bulkhead-guid", "--validator", "--qube",
-		    q->pub.name, "--clipboard-limit", lim,
-		    g->allow_utf8_titles ? "--allow-utf8-titles" : "--",
-		    g->debug ? "-d" : "--", (char *)NULL);
+		{
+			char *av[10];
+			int n = 0;
+
+			av[n++] = (char *)"bulkhead-guid";
+			av[n++] = (char *)"--validator";
+			av[n++] = (char *)"--qube";
+			av[n++] = q->pub.name;
+			av[n++] = (char *)"--clipboard-limit";
+			av[n++] = lim;
+			if (g->allow_utf8_titles)
+				av[n++] = (char *)"--allow-utf8-titles";
+			if (g->debug)
+				av[n++] = (char *)"-d";
+			av[n] = NULL;
+			execv(g->exe, av);
+		}
 		_exit(127);
 	}
 	(void)close(sp[1]);
@@ -946,9 +994,12 @@ gd_run(struct gd *g)
 int
 gd_new(const struct gd_core_opts *o, struct gd **ret, char *err, size_t errlen)
 {
+	struct gd_output_opts oo = o->out;
 	struct gd *g;
 	int r;
 
+	oo.width = o->width;
+	oo.height = o->height;
 	g = calloc(1, sizeof(*g));
 	if (g == NULL)
 		return -ENOMEM;
@@ -964,7 +1015,7 @@ gd_new(const struct gd_core_opts *o, struct gd **ret, char *err, size_t errlen)
 		struct gd_out *out = &g->outputs[g->noutputs];
 
 		r = gd_output_vnc_new(
-		    g, &o->out, &out->ops, &out->out, err, errlen);
+		    g, &oo, &out->ops, &out->out, err, errlen);
 		if (r < 0)
 			goto out_free;
 		g->noutputs++;
@@ -973,7 +1024,7 @@ gd_new(const struct gd_core_opts *o, struct gd **ret, char *err, size_t errlen)
 		struct gd_out *out = &g->outputs[g->noutputs];
 
 		r = gd_output_x11_new(
-		    g, &o->out, &out->ops, &out->out, err, errlen);
+		    g, &oo, &out->ops, &out->out, err, errlen);
 		if (r < 0)
 			goto out_free;
 		g->noutputs++;

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gui/guid/guid.h"
@@ -92,6 +93,9 @@ v_confine(void)
 	size_t i;
 	int r;
 
+	/* syslog's timestamps read the time zone once, now: after this
+	 * no file is opened */
+	tzset();
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
 	/* the core's memory is not the validator's to read: not dumpable */

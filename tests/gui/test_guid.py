@@ -1,0 +1,520 @@
+#!/usr/bin/env python3
+"""bulkhead-guid (issue #8) end to end, headless: two "qubes" (a GUI agent
+and a test Wayland client each, in their own runtime directories) with
+different labels, the GUI domain with both outputs -- VNC, read back with
+vnc_probe, and X11 on a private Xvfb, read back with xwd --; checks
+content pixels, a frame of exactly the label colour around every window
+on both outputs, titles; keys reach only the focused qube's client; the
+secure clipboard (Ctrl-Shift-C in one qube, Ctrl-Shift-V in another)
+follows the qubes.ClipboardPaste policy both ways; a hostile agent whose
+window imitates another qube's frame and title still gets its own frame,
+and whose garbage ends only its own connection.  TAP output.
+
+Runs as root (bulkhead-guid then drops its GUI domain to "nobody"), or as
+any user."""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+BUILD = os.environ.get("BULKHEAD_BUILD_DIR") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build")
+AGENT = os.path.join(BUILD, "src", "gui", "agent", "bulkhead-gui-agent")
+CLIENT = os.path.join(BUILD, "src", "gui", "agent", "bulkhead-gui-testclient")
+GUID = os.path.join(BUILD, "src", "gui", "guid", "bulkhead-guid")
+PROBE = os.path.join(BUILD, "tests", "gui", "vnc_probe")
+
+RED, GREEN, PURPLE = 0xcc0000, 0x73d216, 0x75507b
+A_RGB, B_RGB = 0x336699, 0x996633
+BORDER, TITLEBAR = 2, 18
+W, H = 1024, 768
+
+n_test = 0
+failed = 0
+procs = []
+
+
+def ok(cond, what):
+    global n_test, failed
+    n_test += 1
+    if not cond:
+        failed += 1
+    print("%sok %d - %s" % ("" if cond else "not ", n_test, what),
+          flush=True)
+    return cond
+
+
+def diag(msg):
+    for line in str(msg).splitlines():
+        print("# " + line, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def start(argv, log, env=None):
+    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                         env=env, start_new_session=True)
+    procs.append(p)
+    return p
+
+
+def wait_for(pred, timeout=10.0, step=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+def read_ppm(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    m = re.match(rb"P6\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
+    w, h = int(m.group(1)), int(m.group(2))
+    return w, h, data[m.end():]
+
+
+class Image:
+    def __init__(self, path):
+        self.w, self.h, self.px = read_ppm(path)
+
+    def at(self, x, y):
+        i = (y * self.w + x) * 3
+        p = self.px
+        return p[i] << 16 | p[i + 1] << 8 | p[i + 2]
+
+    def find(self, rgb):
+        """Bounding box (x0, y0, x1, y1), exclusive, of pixels == rgb."""
+        needle = bytes([rgb >> 16, (rgb >> 8) & 255, rgb & 255])
+        xs, ys = [], []
+        p = self.px
+        i = p.find(needle)
+        while i >= 0:
+            if i % 3 == 0:
+                ys.append(i // 3 // self.w)
+                xs.append(i // 3 % self.w)
+            i = p.find(needle, i + 1)
+        if not xs:
+            return None
+        return min(xs), min(ys), max(xs) + 1, max(ys) + 1
+
+
+def frame_bad(img, box, rgb, titlebar):
+    """Pixels of the frame around content box that are not rgb (the title
+    bar's text may be black or white); returns a list of them."""
+    x0, y0, x1, y1 = box
+    bad = []
+    top = y0 - BORDER - titlebar
+    for y in range(top, y1 + BORDER):
+        for x in range(x0 - BORDER, x1 + BORDER):
+            if x0 <= x < x1 and y0 <= y < y1:
+                continue
+            if not (0 <= x < img.w and 0 <= y < img.h):
+                continue
+            c = img.at(x, y)
+            in_text = titlebar and top + BORDER <= y < y0 - BORDER and \
+                x0 <= x < x1
+            if c == rgb or (in_text and c in (0, 0xffffff)):
+                continue
+            bad.append((x, y, "%06x" % c))
+    return bad
+
+
+def content_exact(img, box, rgb):
+    x0, y0, x1, y1 = box
+    for y in range(y0, y1):
+        for x in range(x0, x1):
+            if img.at(x, y) != rgb:
+                return False
+    return True
+
+
+class Qube:
+    """An agent and a test client in a runtime directory of their own."""
+
+    def __init__(self, tmp, name, color, title, copy=None):
+        self.name = name
+        self.dir = os.path.join(tmp, name)
+        os.mkdir(self.dir, 0o700)
+        self.sock = os.path.join(self.dir, "gui.sock")
+        self.alog = open(os.path.join(self.dir, "agent.log"), "w")
+        self.agent = start([AGENT, "--gui-socket", self.sock, "-d",
+                            "--pool-mib", "16"], self.alog,
+                           dict(os.environ, XDG_RUNTIME_DIR=self.dir))
+        wait_for(lambda: os.path.exists(os.path.join(self.dir, "wayland-0")))
+        self.out = os.path.join(self.dir, "client.out")
+        args = [CLIENT, "--title", title, "--color", "0x%06x" % color,
+                "--size", "200x150"]
+        if copy:
+            args += ["--copy", copy]
+        self.clog = open(self.out, "w")
+        self.client = start(args, self.clog, dict(
+            os.environ, XDG_RUNTIME_DIR=self.dir,
+            WAYLAND_DISPLAY="wayland-0"))
+        # the root GUI domain drops to nobody; the connector (root)
+        # connects, so the directory can stay private
+        ok(wait_for(lambda: "ready" in self.output()),
+           "%s: test client is up" % name)
+
+    def output(self):
+        try:
+            with open(self.out) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+
+def probe(port, *actions, check=True):
+    r = subprocess.run([PROBE, "127.0.0.1:%d" % port] + list(actions),
+                       capture_output=True, text=True, timeout=60)
+    if check and r.returncode != 0:
+        diag("vnc_probe %s: %d %s" % (" ".join(actions), r.returncode,
+                                       r.stderr))
+    return r.returncode
+
+
+def snap_vnc(port, path):
+    if probe(port, "snap:" + path) != 0:
+        return None
+    return Image(path)
+
+
+def snap_x11(display, path):
+    xwd = subprocess.run(["xwd", "-root", "-silent", "-display", display],
+                         capture_output=True, timeout=30)
+    if xwd.returncode != 0:
+        return None
+    ppm = subprocess.run(["xwdtopnm"], input=xwd.stdout,
+                         capture_output=True, timeout=30)
+    with open(path, "wb") as f:
+        f.write(ppm.stdout)
+    return Image(path)
+
+
+# keysyms
+CTRL, SHIFT = 0xffe3, 0xffe1
+
+
+def key(port, sym):
+    return probe(port, "press:%x" % sym, "release:%x" % sym)
+
+
+def chord(port, sym):
+    """Ctrl-Shift-sym, as a person presses it."""
+    return probe(port, "press:%x" % CTRL, "press:%x" % SHIFT,
+                 "press:%x" % sym, "release:%x" % sym,
+                 "release:%x" % SHIFT, "release:%x" % CTRL)
+
+
+class EvilAgent:
+    """A hostile agent: a valid handshake and pool, then a window that
+    draws a fake frame of another qube's colour and a title naming it;
+    then garbage."""
+
+    def __init__(self, tmp):
+        self.dir = os.path.join(tmp, "evil")
+        os.mkdir(self.dir, 0o700)
+        self.path = os.path.join(self.dir, "gui.sock")
+        self.ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.ls.bind(self.path)
+        self.ls.listen(1)
+        self.c = None
+
+    def serve(self, timeout=15):
+        self.ls.settimeout(timeout)
+        self.c, _ = self.ls.accept()
+        self.c.settimeout(10)
+        self.c.sendall(struct.pack("<I", 0x42480001))
+        hs = b""
+        while len(hs) < 20:
+            d = self.c.recv(20 - len(hs))
+            if not d:
+                raise OSError("closed in the handshake")
+            hs += d
+        pages = 256
+        fd = os.memfd_create("evil", os.MFD_ALLOW_SEALING)
+        os.ftruncate(fd, pages * 4096)
+        # the pool: the content imitates work's red frame, edge to edge
+        w, h = 120, 80
+        row = struct.pack("<I", RED) * w
+        os.pwrite(fd, row * h, 0)
+        fcntl_add_seals(fd, 2 | 4)  # SHRINK | GROW
+        hdr = struct.pack("<III", 152, 0, 8)
+        socket.send_fds(self.c, [hdr + struct.pack("<II", 0, pages)], [fd])
+        os.close(fd)
+
+        def msg(t, win, body):
+            self.c.sendall(struct.pack("<III", t, win, len(body)) + body)
+        msg(130, 1, struct.pack("<iiIIII", 600, 400, w, h, 0, 0))
+        title = b"[work] Doc"
+        msg(141, 1, title + b"\0" * (128 - len(title)))
+        msg(132, 1, struct.pack("<II", 0, 0))
+        msg(147, 1, struct.pack("<IIIIIIII", 1, w, h, 32, 0, 0, w * 4,
+                                0x34325258))
+        # damage far larger than the buffer: clipped, never on the frame
+        msg(136, 1, struct.pack("<iiII", 0, 0, 5000, 5000))
+
+    def garbage(self):
+        # a header with a wrong length for its type
+        self.c.sendall(struct.pack("<III", 130, 2, 9999))
+
+
+def fcntl_add_seals(fd, seals):
+    import fcntl
+    F_ADD_SEALS = 1033
+    fcntl.fcntl(fd, F_ADD_SEALS, seals)
+
+
+def main():
+    for p, what in ((AGENT, "agent"), (CLIENT, "test client"),
+                    (GUID, "bulkhead-guid"), (PROBE, "vnc_probe")):
+        if not os.access(p, os.X_OK):
+            print("1..0 # SKIP %s not built: %s" % (what, p))
+            return 0
+    if not shutil.which("Xvfb") or not shutil.which("xwd"):
+        print("1..0 # SKIP Xvfb or xwd missing (scripts/deps.sh --test)")
+        return 0
+    tmp = tempfile.mkdtemp(prefix="bh-guid-")
+    os.chmod(tmp, 0o755)
+    try:
+        return run(tmp)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except OSError:
+                    pass
+        for p in procs:
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(tmp):
+    # a private X server
+    r, w = os.pipe()
+    xlog = open(os.path.join(tmp, "xvfb.log"), "w")
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0",
+                             "%dx%dx24" % (W, H), "-nolisten", "tcp"],
+                            pass_fds=[w], stdout=xlog, stderr=xlog,
+                            start_new_session=True)
+    procs.append(xvfb)
+    os.close(w)
+    num = os.read(r, 16).decode().strip()
+    os.close(r)
+    display = ":" + num
+
+    policy = os.path.join(tmp, "policy.d")
+    os.mkdir(policy)
+    with open(os.path.join(policy, "50-clipboard.policy"), "w") as f:
+        f.write("qubes.ClipboardPaste * work personal allow\n"
+                "qubes.ClipboardPaste * @anyvm @anyvm deny\n")
+
+    work = Qube(tmp, "work", A_RGB, "Doc", copy="hello")
+    personal = Qube(tmp, "personal", B_RGB, "Mail", copy="world")
+    evil = EvilAgent(tmp)
+
+    port = free_port()
+    glog_path = os.path.join(tmp, "guid.log")
+    glog = open(glog_path, "w")
+    guid = start([GUID, "--static", "work:0x%06x:%s" % (RED, work.sock),
+                  "--static", "personal:0x%06x:%s" % (GREEN, personal.sock),
+                  "--static", "evil:0x%06x:%s" % (PURPLE, evil.path),
+                  "--vnc=%d" % port, "--x11=" + display,
+                  "--screen", "%dx%d" % (W, H), "--policy-dir", policy,
+                  "-d"], glog)
+
+    def glog_text():
+        with open(glog_path) as f:
+            return f.read()
+
+    try:
+        evil.serve()
+        ok(True, "the hostile agent was connected to")
+    except OSError as e:
+        ok(False, "the hostile agent was connected to: %s" % e)
+    ok(wait_for(lambda: probe(port, "sleep:1", check=False) == 0, 15),
+       "VNC output answers")
+
+    # -- the VNC output --
+    def vnc_boxes():
+        img = snap_vnc(port, os.path.join(tmp, "vnc.ppm"))
+        if img is None:
+            return None
+        a, b = img.find(A_RGB), img.find(B_RGB)
+        evil_box = img.find(RED)
+        if a and b and a[2] - a[0] == 200 and b[2] - b[0] == 200:
+            return img, a, b
+        return None
+    got = wait_for(vnc_boxes, 20, 0.3)
+    if not ok(got, "VNC: both qubes' windows are shown"):
+        diag(glog_text()[-3000:])
+        return finish()
+    img, a, b = got
+    ok(a[2] - a[0] == 200 and a[3] - a[1] == 150 and content_exact(img, a,
+                                                                    A_RGB),
+       "VNC: work's content is its client's pixels, 200x150")
+    ok(content_exact(img, b, B_RGB) and b[3] - b[1] == 150,
+       "VNC: personal's content is its client's pixels")
+    bad = frame_bad(img, a, RED, TITLEBAR)
+    ok(not bad, "VNC: work's frame and title bar are exactly red (%d off)" %
+       len(bad)) or diag(bad[:5])
+    bad = frame_bad(img, b, GREEN, TITLEBAR)
+    ok(not bad, "VNC: personal's frame and title bar are exactly green "
+       "(%d off)" % len(bad)) or diag(bad[:5])
+    text = sum(1 for y in range(a[1] - TITLEBAR, a[1] - BORDER)
+               for x in range(a[0], a[2]) if img.at(x, y) in (0, 0xffffff))
+    ok(text > 20, "VNC: work's title bar has text (%d text pixels)" % text)
+
+    # the hostile window: red pixels of its own, inside a purple frame
+    def evil_box():
+        im = snap_vnc(port, os.path.join(tmp, "vnc-evil.ppm"))
+        if im is None:
+            return None
+        for y in range(0, im.h, 2):
+            if im.at(601, y) == RED:
+                break
+        else:
+            return None
+        box = None
+        # the content at its place (600,400 asked; the core may move it)
+        for yy in range(im.h):
+            for xx in range(im.w):
+                if im.at(xx, yy) == RED and im.at(xx - 1, yy) == PURPLE \
+                        and im.at(xx, yy - 1) == PURPLE:
+                    box = (xx, yy, xx + 120, yy + 80)
+                    break
+            if box:
+                break
+        return (im, box) if box else None
+    got = wait_for(evil_box, 10, 0.3)
+    if ok(got, "VNC: the hostile qube's window is shown in its own colour"):
+        im, eb = got
+        bad = frame_bad(im, eb, PURPLE, TITLEBAR)
+        ok(not bad, "VNC: a qube drawing another's colour edge to edge "
+           "still gets its own purple frame (%d off)" % len(bad)) or \
+            diag(bad[:5])
+        outside = [im.at(eb[2] + BORDER, eb[1] + 10),
+                   im.at(eb[0] + 10, eb[3] + BORDER)]
+        ok(RED not in outside,
+           "VNC: damage larger than its buffer stays inside its window")
+
+    # -- the X11 output --
+    def x11_img():
+        im = snap_x11(display, os.path.join(tmp, "x11.ppm"))
+        if im and im.find(A_RGB) and im.find(B_RGB):
+            return im
+        return None
+    xi = wait_for(x11_img, 15, 0.3)
+    if ok(xi, "X11: both qubes' windows are on the X server"):
+        xa, xb = xi.find(A_RGB), xi.find(B_RGB)
+        ok(content_exact(xi, xa, A_RGB) and content_exact(xi, xb, B_RGB),
+           "X11: content pixels are the clients'")
+        bad = frame_bad(xi, xa, RED, 0)
+        ok(not bad, "X11: work's window has a 2-px frame of exactly red "
+           "(%d off)" % len(bad)) or diag(bad[:5])
+        bad = frame_bad(xi, xb, GREEN, 0)
+        ok(not bad, "X11: personal's window has a 2-px frame of exactly "
+           "green (%d off)" % len(bad)) or diag(bad[:5])
+        tree = subprocess.run(["xwininfo", "-root", "-tree", "-display",
+                               display], capture_output=True, text=True)
+        ok('"[work] Doc"' in tree.stdout and
+           '"[personal] Mail"' in tree.stdout and
+           '"[evil] [work] Doc"' in tree.stdout,
+           "X11: titles are [qube] title, the qube's prefix first")
+
+    # -- keys go to the focused qube only --
+    ax, ay = (a[0] + a[2]) // 2, (a[1] + a[3]) // 2
+    bx, by = (b[0] + b[2]) // 2, (b[1] + b[3]) // 2
+    before_b = personal.output().count("key ")
+    probe(port, "click:%d,%d" % (ax, ay))
+    key(port, ord("a"))
+    ok(wait_for(lambda: "key 30 press" in work.output(), 5),
+       "a key with work's window focused reaches work's client")
+    time.sleep(0.3)
+    ok(personal.output().count("key ") == before_b,
+       "... and not personal's")
+    ok("button 272 press" in work.output(),
+       "a click in work's window reaches its client")
+
+    # -- the secure clipboard --
+    chord(port, ord("C"))
+    ok(wait_for(lambda: "Copied 5 bytes from work" in glog_text(), 5),
+       "Ctrl-Shift-C in work copies its clipboard (5 bytes)")
+    ok("key 46" not in work.output(),
+       "the secure-copy key never reaches the qube")
+    probe(port, "click:%d,%d" % (bx, by))
+    chord(port, ord("V"))
+    ok(wait_for(lambda: "paste hello" in personal.output(), 5),
+       "Ctrl-Shift-V in personal pastes work's text (policy: allow)")
+    ok("Pasted 5 bytes from work to personal" in glog_text(),
+       "the paste is noticed with source and size")
+    chord(port, ord("V"))
+    time.sleep(0.5)
+    ok("the GUI clipboard is empty" in glog_text() and
+       personal.output().count("paste hello") == 1,
+       "one copy, one paste: the clipboard is empty after it")
+    # personal -> work: the policy denies
+    chord(port, ord("C"))
+    ok(wait_for(lambda: "from personal" in glog_text(), 5),
+       "Ctrl-Shift-C in personal copies its clipboard")
+    probe(port, "click:%d,%d" % (ax, ay))
+    chord(port, ord("V"))
+    ok(wait_for(lambda: "denied by policy" in glog_text(), 5),
+       "Ctrl-Shift-V in work from personal is denied by policy")
+    time.sleep(0.3)
+    ok("paste world" not in work.output(),
+       "... and nothing reaches work's client")
+
+    # -- a hostile agent's garbage ends only its own connection --
+    try:
+        evil.garbage()
+    except OSError:
+        pass
+    ok(wait_for(lambda: "The GUI of qube evil was stopped" in glog_text(),
+                5), "garbage from a qube stops that qube's GUI, with why")
+    ok(guid.poll() is None, "bulkhead-guid keeps running")
+    im = snap_vnc(port, os.path.join(tmp, "vnc-after.ppm"))
+    ok(im and im.find(A_RGB) and im.find(B_RGB) and
+       PURPLE not in (im.at(x, y) for y in range(0, im.h, 4)
+                      for x in range(0, im.w, 4)),
+       "its windows are gone, the other qubes' windows stay")
+    key(port, ord("b"))
+    ok(wait_for(lambda: "key 48 press" in work.output(), 5),
+       "the other qubes still get their input")
+
+    # the GUI domain's processes: the core and validators are not root
+    if os.geteuid() == 0:
+        kids = subprocess.run(["ps", "-o", "user=,args=", "--ppid",
+                               str(guid.pid)], capture_output=True,
+                              text=True).stdout
+        ok("nobody" in kids, "as root, the GUI domain runs as nobody")
+    return finish()
+
+
+def finish():
+    print("1..%d" % n_test, flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
