@@ -42,9 +42,10 @@
 
 struct cqube {
 	char name[GD_NAME_MAX];
-	char xid[16];   /* the start we connected to */
-	bool shown;     /* handed to the core */
-	bool vm_warned; /* VM qubes: said once that it is not there yet */
+	char xid[16];         /* the start we connected to */
+	bool shown;           /* handed to the core */
+	bool vm_warned;       /* VM qubes: said once that it is not there yet */
+	char refused_xid[16]; /* said once a start that its peer was wrong */
 };
 
 struct connector {
@@ -211,6 +212,16 @@ scan(struct connector *c)
 		        xid, GD_AGENT_SOCKET) < 0)
 			continue;
 		fd = connect_qube(path, qid, true);
+		if (fd == -EPERM) {
+			/* a link to another qube's socket, or worse */
+			if (strcmp(cq->refused_xid, xid) != 0)
+				log_warnx("qube %s: the process behind its GUI "
+				          "socket is not in that qube: refused",
+				    name);
+			(void)str_copy(
+			    cq->refused_xid, sizeof(cq->refused_xid), xid);
+			continue;
+		}
 		if (fd < 0) {
 			/* its agent may not listen yet: the next pass */
 			log_debug("qube %s: %s", name, strerror(-fd));

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""The GUI with real qubes (issue #8): a private bulkheadd with the
+namespace-sandbox backend, two AppVMs with the feature "gui" on (their
+bulkhead-init starts the GUI agent) and labels red and green, and
+bulkhead-guid finding them through the Admin API (guivm = dom0).  A test
+Wayland client started in each qube with qrexec (as a person would with
+qvm-run) shows up over VNC framed in its qube's label colour; a key goes
+to the focused qube only.  A third qube that puts a link to another
+qube's GUI socket in its channel directory is refused (the connector
+checks the peer's uid, not the path).  Stopping a qube removes its
+windows; starting it again connects it again.  TAP output; needs root
+(namespace qubes)."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "daemon"))
+import bh  # noqa: E402
+
+BUILD = bh.BUILD
+GUID = os.path.join(BUILD, "src", "gui", "guid", "bulkhead-guid")
+AGENT = os.path.join(BUILD, "src", "gui", "agent", "bulkhead-gui-agent")
+PROBE = os.path.join(BUILD, "tests", "gui", "vnc_probe")
+RED, GREEN = 0xcc0000, 0x73d216
+A_RGB, B_RGB = 0x336699, 0x996633
+
+n_test = 0
+failed = 0
+
+
+def ok(cond, what):
+    global n_test, failed
+    n_test += 1
+    if not cond:
+        failed += 1
+    print("%sok %d - %s" % ("" if cond else "not ", n_test, what),
+          flush=True)
+    return cond
+
+
+def diag(msg):
+    for line in str(msg).splitlines():
+        print("# " + line, flush=True)
+
+
+def wait_for(pred, timeout=10.0, step=0.1):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+sys.path.insert(0, HERE)
+from test_guid import Image, frame_bad, content_exact  # noqa: E402
+
+
+def main():
+    if os.geteuid() != 0:
+        print("1..0 # SKIP namespace qubes need root")
+        return 0
+    for p in (GUID, AGENT, PROBE):
+        if not os.access(p, os.X_OK):
+            print("1..0 # SKIP not built: %s" % p)
+            return 0
+    D = bh.Bulkheadd(backend="sandbox")
+    procs = []
+    try:
+        return run(D, procs)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                try:
+                    os.killpg(p.pid, signal.SIGTERM)
+                except OSError:
+                    pass
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        D.close()
+
+
+def run(D, procs):
+    D.start()
+    with open(os.path.join(D.conf, "policy.d", "50-clip.policy"), "w") as f:
+        f.write("qubes.ClipboardPaste * @anyvm @anyvm deny\n")
+    D.create("AppVM", "gw", "red")
+    D.create("AppVM", "gp", "green")
+    D.create("AppVM", "gx", "blue")
+    for q in ("gw", "gp"):
+        D.call("admin.vm.feature.Set", q, "gui", payload="1")
+    for q in ("gw", "gp", "gx"):
+        D.call("admin.vm.Start", q)
+    ok(True, "three namespace qubes started, two with feature gui")
+
+    port = free_port()
+    glog_path = os.path.join(D.root, "guid.log")
+    glog = open(glog_path, "w")
+    guid = subprocess.Popen(
+        [GUID, "--admin-socket", D.sock, "--run-dir", D.run,
+         "--vnc=%d" % port, "--screen", "1024x768", "--policy-dir",
+         os.path.join(D.conf, "policy.d"), "-d"],
+        stdout=glog, stderr=subprocess.STDOUT, start_new_session=True)
+    procs.append(guid)
+
+    def glog_text():
+        with open(glog_path) as f:
+            return f.read()
+
+    ok(wait_for(lambda: "qube gw: GUI connected" in glog_text() and
+                "qube gp: GUI connected" in glog_text(), 20),
+       "bulkhead-guid finds both qubes through bulkheadd and connects")
+
+    # the link trick: gx names gw's socket as its own
+    xid_gw = D.prop("gw", "xid")[0]
+    target = os.path.join(D.run, "vchan", xid_gw, "bulkhead-gui")
+    rc, out, err = D.qrexec_client(
+        "gx", "root:ln -s %s /run/qubes-vchan/bulkhead-gui" % target)
+    ok(rc == 0, "gx links its GUI socket name to gw's socket")
+    ok(wait_for(lambda: "qube gx: the process behind its GUI socket is "
+                "not in that qube: refused" in glog_text(), 10),
+       "the connector refuses it: the peer is not gx's")
+
+    # applications, started as qvm-run would
+    clients = {}
+    for q, rgb, title in (("gw", A_RGB, "Doc"), ("gp", B_RGB, "Mail")):
+        env = dict(os.environ, VCHAN_DOMAIN="0",
+                   VCHAN_SOCKET_DIR=os.path.join(D.run, "vchan"),
+                   BULKHEAD_VCHAN_LAYOUT="per-qube")
+        out = open(os.path.join(D.root, q + ".client"), "w")
+        p = subprocess.Popen(
+            [os.path.join(bh.BIN, "qrexec-client"),
+             "--socket-dir=" + os.path.join(D.run, "qrexec"), "-d", q,
+             "user:bulkhead-gui-testclient --title %s --color 0x%06x" %
+             (title, rgb)], env=env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        procs.append(p)
+        clients[q] = os.path.join(D.root, q + ".client")
+
+    def cat(path):
+        with open(path) as f:
+            return f.read()
+
+    ok(wait_for(lambda: "ready" in cat(clients["gw"]) and
+                "ready" in cat(clients["gp"]), 20),
+       "a Wayland client started in each qube with qrexec draws")
+
+    def shot():
+        path = os.path.join(D.root, "vnc.ppm")
+        r = subprocess.run([PROBE, "127.0.0.1:%d" % port, "snap:" + path],
+                           capture_output=True, timeout=60)
+        if r.returncode != 0:
+            return None
+        img = Image(path)
+        a, b = img.find(A_RGB), img.find(B_RGB)
+        if a and b and a[2] - a[0] == 200 and b[2] - b[0] == 200:
+            return img, a, b
+        return None
+    got = wait_for(shot, 20, 0.5)
+    if not ok(got, "both qubes' windows are shown over VNC"):
+        diag(glog_text()[-3000:])
+        return finish()
+    img, a, b = got
+    ok(content_exact(img, a, A_RGB) and content_exact(img, b, B_RGB),
+       "their content is their clients' pixels")
+    bad = frame_bad(img, a, RED, 18)
+    ok(not bad, "gw (label red) is framed in exactly 0xcc0000 (%d off)" %
+       len(bad))
+    bad = frame_bad(img, b, GREEN, 18)
+    ok(not bad, "gp (label green) is framed in exactly 0x73d216 (%d off)" %
+       len(bad))
+    blue = img.find(0x3465a4)
+    ok(blue is None, "nothing is shown for gx")
+
+    ax, ay = (a[0] + a[2]) // 2, (a[1] + a[3]) // 2
+    subprocess.run([PROBE, "127.0.0.1:%d" % port, "click:%d,%d" % (ax, ay),
+                    "press:61", "release:61"], timeout=60)
+    ok(wait_for(lambda: "key 30 press" in cat(clients["gw"]), 10),
+       "a key with gw's window focused reaches gw's client")
+    ok("key 30" not in cat(clients["gp"]), "... and not gp's")
+
+    # a qube that stops takes its windows along; started again, it is back
+    D.call("admin.vm.Kill", "gp")
+    ok(wait_for(lambda: "qube gp: GUI connection closed" in glog_text(),
+                10), "gp killed: its GUI connection ends")
+
+    def gone():
+        path = os.path.join(D.root, "vnc2.ppm")
+        subprocess.run([PROBE, "127.0.0.1:%d" % port, "snap:" + path],
+                       capture_output=True, timeout=60)
+        im = Image(path)
+        return im.find(B_RGB) is None and im.find(A_RGB) is not None
+    ok(wait_for(gone, 10, 0.5), "its window is gone, gw's stays")
+    n_conn = glog_text().count("qube gp: GUI connected")
+    D.call("admin.vm.Start", "gp")
+    ok(wait_for(lambda: glog_text().count("qube gp: GUI connected") >
+                n_conn, 20), "gp started again: connected again")
+    ok(guid.poll() is None, "bulkhead-guid ran through all of it")
+    return finish()
+
+
+def finish():
+    print("1..%d" % n_test, flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
