@@ -10,12 +10,16 @@ pkgs=(
 	libjansson-dev libseccomp-dev libcap-dev libsqlite3-dev zlib1g-dev libisal-dev
 	python3 procps util-linux iproute2
 	debootstrap debian-archive-keyring
+	# the GUI (issue #8): the in-qube agent and the GUI domain
+	libwayland-dev libwayland-bin wayland-protocols libxkbcommon-dev
+	libpixman-1-dev libvncserver-dev libxcb1-dev libxcb-shm0-dev
 )
 if [ "${1:-}" = "--test" ]; then
 	pkgs+=(
 		libcmocka-dev clang clang-format libclang-rt-14-dev
-		bubblewrap
+		bubblewrap chromium
 		qemu-system-x86 qemu-utils busybox-static kmod e2fsprogs
+		xvfb x11-apps x11-utils netpbm libxcb-xtest0-dev
 	)
 fi
 
