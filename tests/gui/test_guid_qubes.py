@@ -103,11 +103,15 @@ def run(D, procs):
     D.create("AppVM", "gw", "red")
     D.create("AppVM", "gp", "green")
     D.create("AppVM", "gx", "blue")
-    for q in ("gw", "gp"):
+    # a second GUI domain, for another person: qubes whose guivm is it
+    D.create("AppVM", "gui-bob", "black")
+    D.create("AppVM", "gb", "orange")
+    D.call("admin.vm.property.Set", "gb", "guivm", payload="gui-bob")
+    for q in ("gw", "gp", "gb"):
         D.call("admin.vm.feature.Set", q, "gui", payload="1")
-    for q in ("gw", "gp", "gx"):
+    for q in ("gw", "gp", "gx", "gb"):
         D.call("admin.vm.Start", q)
-    ok(True, "three namespace qubes started, two with feature gui")
+    ok(True, "four namespace qubes started, three with feature gui")
 
     port = free_port()
     glog_path = os.path.join(D.root, "guid.log")
@@ -126,6 +130,26 @@ def run(D, procs):
     ok(wait_for(lambda: "qube gw: GUI connected" in glog_text() and
                 "qube gp: GUI connected" in glog_text(), 20),
        "bulkhead-guid finds both qubes through bulkheadd and connects")
+    port_b = free_port()
+    blog_path = os.path.join(D.root, "guid-bob.log")
+    bob = subprocess.Popen(
+        [GUID, "--name", "gui-bob", "--admin-socket", D.sock, "--run-dir",
+         D.run, "--vnc=%d" % port_b, "--screen", "800x600",
+         "--policy-dir", os.path.join(D.conf, "policy.d"), "-d"],
+        stdout=open(blog_path, "w"), stderr=subprocess.STDOUT,
+        start_new_session=True)
+    procs.append(bob)
+
+    def blog_text():
+        with open(blog_path) as f:
+            return f.read()
+    ok(wait_for(lambda: "qube gb: GUI connected" in blog_text(), 20),
+       "a second GUI domain (--name gui-bob) shows the qube whose guivm "
+       "is gui-bob")
+    time.sleep(1.5)
+    ok("qube gb:" not in glog_text() and "qube gw:" not in blog_text() and
+       "qube gp:" not in blog_text(),
+       "... and each GUI domain only its own qubes")
 
     # the link trick: gx names gw's socket as its own
     xid_gw = D.prop("gw", "xid")[0]
