@@ -17,6 +17,9 @@
 // Steps, run in the order given once the framebuffer shows (the canvas
 // has its first opaque pixel); X,Y are framebuffer coordinates:
 //   --expect-rgb X,Y,RRGGBB   wait until the canvas pixel is that colour
+//   --expect-region X,Y,W,H,C1[+C2...]  wait until every pixel of the
+//                             rectangle is one of the colours C1, C2, ...
+//                             and each of them is there at least once
 //   --click X,Y               left click (press, release)
 //   --press X,Y / --release X,Y / --move X,Y
 //   --type TEXT               type TEXT on the keyboard
@@ -75,6 +78,15 @@ for (let i = 0; i < argv.length; i++) {
       want: rgb.toLowerCase() });
     break;
   }
+  case '--expect-region': {
+    const [x, y, w, h, cs] = xy(val(), 5);
+    const want = cs.toLowerCase().split('+');
+    if (!want.every(c => /^[0-9a-f]{6}$/.test(c)))
+      usage(`bad colours '${cs}'`);
+    steps.push({ step: 'region', x: Number(x), y: Number(y), w: Number(w),
+      h: Number(h), want });
+    break;
+  }
   case '--click': case '--press': case '--release': case '--move': {
     const [x, y] = xy(val(), 2);
     steps.push({ step: a.slice(2), x: Number(x), y: Number(y) });
@@ -106,6 +118,31 @@ async function pixel(page, x, y) {
     const d = c.getContext('2d').getImageData(x, y, 1, 1).data;
     return Array.from(d).map(v => v.toString(16).padStart(2, '0')).join('');
   }, [x, y]);
+}
+
+// Histogram {"rrggbbaa": count} of a canvas rectangle, or null.
+async function histogram(page, x, y, w, h) {
+  return page.evaluate(([x, y, w, h]) => {
+    const c = document.querySelector('canvas');
+    if (!c || w <= 0 || h <= 0 || x + w > c.width || y + h > c.height)
+      return null;
+    const d = c.getContext('2d').getImageData(x, y, w, h).data;
+    const hist = {};
+    for (let i = 0; i < d.length; i += 4) {
+      const k = ((d[i] << 24 >>> 0) + (d[i + 1] << 16) + (d[i + 2] << 8) +
+        d[i + 3]).toString(16).padStart(8, '0');
+      hist[k] = (hist[k] || 0) + 1;
+    }
+    return hist;
+  }, [x, y, w, h]);
+}
+
+function regionOk(hist, want) {
+  if (hist === null)
+    return false;
+  const keys = Object.keys(hist);
+  return keys.every(k => want.includes(k.slice(0, 6)) && k.endsWith('ff')) &&
+    want.every(c => hist[c + 'ff'] > 0);
 }
 
 async function canvasBox(page) {
@@ -182,6 +219,24 @@ try {
       r.got = got === null ? null : got.slice(0, 6);
       r.alpha = got === null ? null : got.slice(6);
       r.ok = got === s.want + 'ff';
+      break;
+    }
+    case 'region': {
+      const t = Date.now();
+      let hist;
+      do {
+        hist = await histogram(page, s.x, s.y, s.w, s.h);
+        if (regionOk(hist, s.want))
+          break;
+        await sleep(50);
+      } while (Date.now() - t < opt.timeout);
+      r.ok = regionOk(hist, s.want);
+      if (hist !== null) {
+        // the colours found, most frequent first (at most 8)
+        r.got = Object.entries(hist).sort((a, b) => b[1] - a[1]).slice(0, 8)
+          .map(([k, n]) => `${k.endsWith('ff') ? k.slice(0, 6) : k}:${n}`);
+      } else
+        r.got = null;
       break;
     }
     case 'click': case 'press': case 'release': case 'move': {
