@@ -22,8 +22,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "lib/sock.h"
 #include "policy/policy.h"
 #include "policy/prompt.h"
@@ -76,38 +74,6 @@ usage(FILE *f)
 	    "  XDG_RUNTIME_DIR     where the default socket goes\n");
 }
 
-static bool
-name_ok(const char *s)
-{
-	size_t i;
-
-	for (i = 0; s[i] != '\0'; i++)
-		if (i >= POLICY_NAME_MAX - 1 ||
-		    !((s[i] >= '0' && s[i] <= '9') ||
-		        (s[i] >= 'A' && s[i] <= 'Z') ||
-		        (s[i] >= 'a' && s[i] <= 'z') || s[i] == '_' ||
-		        s[i] == '-' || s[i] == '.' || s[i] == '@' ||
-		        s[i] == ':' || s[i] == '+'))
-			return false;
-	return true;
-}
-
-/* A string member whose characters are a name's; NULL if not. */
-static const char *
-get_name(json_t *o, const char *key, bool may_be_empty)
-{
-	json_t *v = json_object_get(o, key);
-	const char *s;
-
-	if (!json_is_string(v))
-		return NULL;
-	s = json_string_value(v);
-	if (strlen(s) != json_string_length(v) || !name_ok(s) ||
-	    (!may_be_empty && s[0] == '\0'))
-		return NULL;
-	return s;
-}
-
 static int
 read_line(int fd, char *buf, size_t cap, size_t *ret_len)
 {
@@ -154,10 +120,9 @@ handle(int fd, int tty)
 {
 	char *untrusted_buf = malloc(AGENT_MAX_MSG + 1);
 	char answer[POLICY_PROMPT_ANSWER_MAX + 1];
-	json_error_t jerr;
-	json_t *o, *n, *targets;
-	size_t len = 0, i;
-	char **names = NULL;
+	struct policy_agent_msg m;
+	size_t len = 0;
+	int r;
 
 	if (untrusted_buf == NULL)
 		return;
@@ -165,71 +130,35 @@ handle(int fd, int tty)
 		free(untrusted_buf);
 		return;
 	}
-	o = json_loadb(untrusted_buf, len, JSON_DISABLE_EOF_CHECK, &jerr);
+	r = policy_agent_msg_parse(untrusted_buf, len, &m);
 	free(untrusted_buf);
-	if (!json_is_object(o)) {
+	if (r < 0) {
 		(void)fprintf(
-		    stderr, PROG ": invalid message: %s\n", jerr.text);
-		json_decref(o);
+		    stderr, PROG ": invalid message: %s\n", strerror(-r));
 		return;
 	}
-	n = json_object_get(o, "notify");
-	if (n != NULL) {
-		const char *res = get_name(n, "resolution", false);
-		const char *svc = get_name(n, "service", false);
-		const char *arg = get_name(n, "argument", true);
-		const char *src = get_name(n, "source", false);
-		const char *tgt = get_name(n, "target", true);
-		char line[512];
+	if (m.is_notify) {
+		char line[1024];
 
-		if (res != NULL && svc != NULL && arg != NULL && src != NULL &&
-		    tgt != NULL) {
-			(void)snprintf(line, sizeof(line),
-			    "\nqrexec: %s: %s%s from %s to %s\n",
-			    strcmp(res, "allow") == 0 ? "allowed" : "denied",
-			    svc, strcmp(arg, "+") == 0 ? "" : arg, src, tgt);
-			say(tty, line);
-		}
-		json_decref(o);
+		(void)snprintf(line, sizeof(line),
+		    "\nqrexec: %s: %s%s from %s to %s\n",
+		    strcmp(m.resolution, "allow") == 0 ? "allowed" : "denied",
+		    m.service, strcmp(m.argument, "+") == 0 ? "" : m.argument,
+		    m.source, m.target);
+		say(tty, line);
+		policy_agent_msg_clear(&m);
 		return;
 	}
-	targets = json_object_get(o, "targets");
 	{
 		struct policy_prompt_q q = {
-		    .source = get_name(o, "source", false),
-		    .service = get_name(o, "service", false),
-		    .argument = get_name(o, "argument", false),
-		    .default_target = get_name(o, "default_target", true),
+		    .source = m.source,
+		    .service = m.service,
+		    .argument = m.argument,
+		    .targets = m.targets,
+		    .ntargets = m.ntargets,
+		    .default_target = m.default_target,
 		};
 
-		if (q.source == NULL || q.service == NULL ||
-		    q.argument == NULL || q.default_target == NULL ||
-		    !json_is_array(targets) || json_array_size(targets) == 0 ||
-		    json_array_size(targets) > 2 * SYSINFO_MAX_DOMAINS + 2) {
-			(void)fprintf(stderr, PROG ": invalid question\n");
-			json_decref(o);
-			return;
-		}
-		names = calloc(json_array_size(targets), sizeof(*names));
-		if (names == NULL) {
-			json_decref(o);
-			return;
-		}
-		for (i = 0; i < json_array_size(targets); i++) {
-			json_t *t = json_array_get(targets, i);
-
-			if (!json_is_string(t) ||
-			    !name_ok(json_string_value(t))) {
-				(void)fprintf(stderr,
-				    PROG ": invalid target in question\n");
-				free(names);
-				json_decref(o);
-				return;
-			}
-			names[i] = (char *)json_string_value(t);
-		}
-		q.targets = names;
-		q.ntargets = json_array_size(targets);
 		(void)policy_prompt(tty, tty, &q, answer);
 	}
 	/* answer is at most POLICY_PROMPT_ANSWER_MAX - 1 long: room for \n */
@@ -237,8 +166,7 @@ handle(int fd, int tty)
 	if (send(fd, answer, strlen(answer), MSG_NOSIGNAL) < 0)
 		(void)fprintf(
 		    stderr, PROG ": answer not sent: %s\n", strerror(errno));
-	free(names);
-	json_decref(o);
+	policy_agent_msg_clear(&m);
 }
 
 int

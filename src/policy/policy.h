@@ -390,4 +390,34 @@ policy_agent_notify_json(const struct policy_decision *d, const char *target);
 int policy_agent_answer_parse(const char *untrusted_buf, size_t len,
     bool *ret_allowed, char ret_target[POLICY_NAME_MAX]);
 
+/* What the daemon sends an agent, parsed (agent_msg.c). */
+#define POLICY_AGENT_MSG_MAX     65536u
+#define POLICY_AGENT_TARGETS_MAX (2 * SYSINFO_MAX_DOMAINS + 2)
+struct policy_agent_msg {
+	bool is_notify;
+	/* notify: resolution "allow" or "deny", and target ("" allowed) */
+	char resolution[POLICY_NAME_MAX];
+	char target[POLICY_NAME_MAX];
+	/* both */
+	char source[POLICY_NAME_MAX];
+	char service[POLICY_NAME_MAX];
+	char argument[POLICY_NAME_MAX]; /* "+..." ("" in a notify) */
+	/* a question: the choices (1..POLICY_AGENT_TARGETS_MAX, owned) */
+	char default_target[POLICY_NAME_MAX]; /* "" : none */
+	char **targets;
+	size_t ntargets;
+};
+
+/*
+ * Parse one message the daemon sent an agent (one JSON object, a
+ * trailing newline allowed): {"notify": {...}} or a question (above).
+ * Every name is checked (the characters of qube, service and argument
+ * names, shorter than POLICY_NAME_MAX); anything else is -EBADMSG;
+ * -EMSGSIZE over POLICY_AGENT_MSG_MAX; -ENOMEM.  On success *ret owns its
+ * targets: free with policy_agent_msg_clear().
+ */
+int policy_agent_msg_parse(
+    const char *untrusted_buf, size_t len, struct policy_agent_msg *ret);
+void policy_agent_msg_clear(struct policy_agent_msg *m);
+
 #endif

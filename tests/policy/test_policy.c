@@ -948,6 +948,75 @@ test_sysinfo_fetch(void **state)
 	assert_int_equal(fetch_from("", 0, false, &si), -EBADMSG);
 	assert_int_equal(fetch_from("0\0{", 3, false, &si), -EBADMSG);
 }
+/* The agent's side: questions and notifications from the daemon. */
+static void
+test_agent_msg(void **state)
+{
+	static const char question[] =
+	    "{\"source\": \"work\", \"service\": \"qubes.Filecopy\", "
+	    "\"argument\": \"+\", \"targets\": [\"personal\", "
+	    "\"@dispvm:dvm\"], \"default_target\": \"personal\"}\n";
+	static const char notify[] =
+	    "{\"notify\": {\"resolution\": \"deny\", \"service\": "
+	    "\"demo.Secret\", \"argument\": \"\", \"source\": \"work\", "
+	    "\"target\": \"vault\"}}";
+	static const char *const bad[] = {
+	    "",
+	    "[]",
+	    "{}",
+	    "not json",
+	    /* a control character in a name */
+	    "{\"source\": \"wo\\u001brk\", \"service\": \"s\", "
+	    "\"argument\": \"+\", \"targets\": [\"a\"], "
+	    "\"default_target\": \"\"}",
+	    /* a NUL inside a name */
+	    "{\"source\": \"wo\\u0000rk\", \"service\": \"s\", "
+	    "\"argument\": \"+\", \"targets\": [\"a\"], "
+	    "\"default_target\": \"\"}",
+	    /* no targets; an empty target; a target that is not a string */
+	    "{\"source\": \"w\", \"service\": \"s\", \"argument\": "
+	    "\"+\", \"targets\": [], \"default_target\": \"\"}",
+	    "{\"source\": \"w\", \"service\": \"s\", \"argument\": "
+	    "\"+\", \"targets\": [\"\"], \"default_target\": \"\"}",
+	    "{\"source\": \"w\", \"service\": \"s\", \"argument\": "
+	    "\"+\", \"targets\": [7], \"default_target\": \"\"}",
+	    /* a resolution that is neither */
+	    "{\"notify\": {\"resolution\": \"maybe\", \"service\": "
+	    "\"s\", \"argument\": \"\", \"source\": \"w\", "
+	    "\"target\": \"v\"}}",
+	};
+	struct policy_agent_msg m;
+	char *big;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(
+	    policy_agent_msg_parse(question, strlen(question), &m), 0);
+	assert_false(m.is_notify);
+	assert_string_equal(m.source, "work");
+	assert_string_equal(m.service, "qubes.Filecopy");
+	assert_string_equal(m.argument, "+");
+	assert_string_equal(m.default_target, "personal");
+	assert_int_equal(m.ntargets, 2);
+	assert_string_equal(m.targets[1], "@dispvm:dvm");
+	policy_agent_msg_clear(&m);
+	assert_int_equal(policy_agent_msg_parse(notify, strlen(notify), &m), 0);
+	assert_true(m.is_notify);
+	assert_string_equal(m.resolution, "deny");
+	assert_string_equal(m.target, "vault");
+	policy_agent_msg_clear(&m);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(
+		    policy_agent_msg_parse(bad[i], strlen(bad[i]), &m),
+		    -EBADMSG);
+	big = calloc(POLICY_AGENT_MSG_MAX + 2, 1);
+	assert_non_null(big);
+	memset(big, ' ', POLICY_AGENT_MSG_MAX + 1);
+	assert_int_equal(
+	    policy_agent_msg_parse(big, POLICY_AGENT_MSG_MAX + 1, &m),
+	    -EMSGSIZE);
+	free(big);
+}
 
 int
 main(void)
@@ -964,6 +1033,7 @@ main(void)
 	    cmocka_unit_test(test_evaluate_bad_requests),
 	    cmocka_unit_test(test_request_parse),
 	    cmocka_unit_test(test_agent_protocol),
+	    cmocka_unit_test(test_agent_msg),
 	    cmocka_unit_test(test_sysinfo),
 	    cmocka_unit_test(test_sysinfo_fetch),
 	};
