@@ -97,9 +97,16 @@ def main():
 
 
 def run(D, procs):
+    # a service every qube offers (seen by qubes started after this)
+    rpc = os.path.join(D.conf, "qubes-rpc")
+    os.makedirs(rpc, exist_ok=True)
+    with open(os.path.join(rpc, "demo.Ask"), "w") as f:
+        f.write("#!/bin/sh\necho answered-in-$(hostname)\n")
+    os.chmod(os.path.join(rpc, "demo.Ask"), 0o755)
     D.start()
     with open(os.path.join(D.conf, "policy.d", "50-clip.policy"), "w") as f:
-        f.write("qubes.ClipboardPaste * @anyvm @anyvm deny\n")
+        f.write("qubes.ClipboardPaste * @anyvm @anyvm deny\n"
+                "demo.Ask * gw @anyvm ask default_target=gp\n")
     D.create("AppVM", "gw", "red")
     D.create("AppVM", "gp", "green")
     D.create("AppVM", "gx", "blue")
@@ -117,7 +124,7 @@ def run(D, procs):
     glog_path = os.path.join(D.root, "guid.log")
     glog = open(glog_path, "w")
     guid = subprocess.Popen(
-        [GUID, "--admin-socket", D.sock, "--run-dir", D.run,
+        [GUID, "--admin-socket", D.sock, "--run-dir", D.run, "--ask",
          "--vnc=%d" % port, "--screen", "1024x768", "--policy-dir",
          os.path.join(D.conf, "policy.d"), "-d"],
         stdout=glog, stderr=subprocess.STDOUT, start_new_session=True)
@@ -218,6 +225,64 @@ def run(D, procs):
     ok(wait_for(lambda: "key 30 press" in cat(clients["gw"]), 10),
        "a key with gw's window focused reaches gw's client")
     ok("key 30" not in cat(clients["gp"]), "... and not gp's")
+
+    # qrexec "ask": the question in a window the GUI domain draws itself
+    def ask_call():
+        env = dict(os.environ, VCHAN_DOMAIN="0",
+                   VCHAN_SOCKET_DIR=os.path.join(D.run, "vchan"),
+                   BULKHEAD_VCHAN_LAYOUT="per-qube")
+        return subprocess.Popen(
+            [os.path.join(bh.BIN, "qrexec-client"),
+             "--socket-dir=" + os.path.join(D.run, "qrexec"), "-d", "gw",
+             "user:qrexec-client-vm gp demo.Ask </dev/null >/tmp/qo; "
+             "r=$?; cat /tmp/qo; echo rc=$r"], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def prompt_shown():
+        path = os.path.join(D.root, "vnc-ask.ppm")
+        r = subprocess.run([PROBE, "127.0.0.1:%d" % port, "snap:" + path],
+                           capture_output=True, timeout=60)
+        if r.returncode != 0:
+            return None
+        im = Image(path)
+        box = im.find(0xeeeeec)
+        return (im, box) if box else None
+    call = ask_call()
+    got = wait_for(prompt_shown, 20, 0.5)
+    if ok(got, "an ask from gw shows a prompt window in the GUI domain"):
+        im, box = got
+        bad = frame_bad(im, box, 0x000000, 18)
+        ok(not bad, "... framed in dom0's black by the GUI domain "
+           "(%d off)" % len(bad))
+        text = sum(1 for y in range(box[1], box[1] + 40)
+                   for x in range(box[0], box[2]) if im.at(x, y) == 0)
+        ok(text > 50, "... with the question written in it")
+    subprocess.run([PROBE, "127.0.0.1:%d" % port, "press:ff0d",
+                    "release:ff0d"], timeout=60)
+    try:
+        out, _ = call.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        call.kill()
+        out, _ = call.communicate()
+    ok("answered-in-gp" in out and "rc=0" in out,
+       "Return allows it: the call runs in gp (the default target)")
+    call = ask_call()
+    ok(wait_for(prompt_shown, 20, 0.5), "a second ask shows the prompt again")
+    subprocess.run([PROBE, "127.0.0.1:%d" % port, "press:ff1b",
+                    "release:ff1b"], timeout=60)
+    try:
+        out, _ = call.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        call.kill()
+        out, _ = call.communicate()
+    ok("answered" not in out and "rc=0" not in out,
+       "Escape denies it: the call is refused")
+    ok(wait_for(lambda: prompt_shown() is None, 10, 0.5),
+       "the prompt is gone after the answer")
+    subprocess.run([PROBE, "127.0.0.1:%d" % port, "press:62",
+                    "release:62"], timeout=60)
+    ok(wait_for(lambda: "key 48 press" in cat(clients["gw"]), 10),
+       "the focus went back to gw's window")
 
     # a qube that stops takes its windows along; started again, it is back
     D.call("admin.vm.Kill", "gp")

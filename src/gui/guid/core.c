@@ -36,6 +36,7 @@
 
 #include "gui/guid/core.h"
 #include "gui/guid/ipc.h"
+#include "gui/guid/prompt.h"
 #include "gui/guid/stream.h"
 #include "lib/gui_pool.h"
 #include "lib/log.h"
@@ -45,6 +46,8 @@
 #define GD_MAX_POLL    64
 /* Queued to one validator (input, clipboard): its qube is slow. */
 #define GD_QUBE_OUT_LIMIT ((size_t)4 << 20)
+/* The pool of the GUI domain's own windows (one at a time: the prompt). */
+#define GD_LOCAL_POOL ((size_t)4 << 20)
 
 struct gd_win {
 	struct gd_window pub; /* first: outputs see this */
@@ -59,6 +62,8 @@ struct gd_q {
 	struct gd_win **wins; /* by the qube's id */
 	bool copy_requested;
 	bool dead;
+	bool local; /* the GUI domain's own windows (the prompt): no stream */
+	uint8_t *local_px; /* local: the pool, writable */
 	struct gd_q *next;
 };
 
@@ -91,6 +96,9 @@ struct gd {
 	char paste_target[GD_NAME_MAX];
 	/* keys whose release is not forwarded (the shortcuts') */
 	uint8_t swallow[32];
+	/* the GUI domain's own windows, and the policy prompt */
+	struct gd_q *local;
+	struct gd_prompt *prompt;
 };
 
 #define OUTPUTS(g, op, ...)                                                    \
@@ -223,7 +231,7 @@ static void
 q_send(struct gd_q *q, uint32_t type, uint32_t window, const void *body,
     size_t len)
 {
-	if (q->dead)
+	if (q->dead || q->local)
 		return;
 	if (gd_stream_queue(&q->s, type, window, body, len) < 0) {
 		log_warnx("qube %s: its GUI does not keep up, closing it",
@@ -360,6 +368,12 @@ gd_key(struct gd *g, uint32_t keycode, bool press, uint32_t state)
 
 	if (keycode < GUI_KEYCODE_MIN || keycode > GUI_KEYCODE_MAX)
 		return;
+	/* the prompt's keys are the GUI domain's */
+	if (g->focus != NULL && owner(g->focus)->local) {
+		if (g->prompt != NULL)
+			gd_prompt_key(g->prompt, keycode, press);
+		return;
+	}
 	if (!press && (g->swallow[keycode / 8] & (1u << (keycode % 8)))) {
 		g->swallow[keycode / 8] &= (uint8_t) ~(1u << (keycode % 8));
 		return;
@@ -412,6 +426,11 @@ gd_button(struct gd *g, struct gd_window *w, int32_t x, int32_t y,
 
 	if (w == NULL || !w->mapped || button < 1 || button > GUI_MAX_BUTTON)
 		return;
+	if (owner(w)->local) {
+		if (g->prompt != NULL && button == 1)
+			gd_prompt_button(g->prompt, x, y, press);
+		return;
+	}
 	memset(&b, 0, sizeof(b));
 	b.button_type = press ? GUI_BUTTON_PRESS : GUI_BUTTON_RELEASE;
 	b.button_x = clamp_i32(x, -(int32_t)GUI_MAX_WIDTH, GUI_MAX_WIDTH);
@@ -438,8 +457,103 @@ gd_crossing(struct gd *g, struct gd_window *w, bool enter, int32_t x, int32_t y)
 void
 gd_close(struct gd *g, struct gd_window *w)
 {
-	if (w != NULL)
+	if (w != NULL && owner(w)->local && g->prompt != NULL)
+		gd_prompt_close(g->prompt);
+	else if (w != NULL)
 		q_send(owner(w), GUI_MSG_CLOSE, w->wid, NULL, 0);
+}
+
+/* ---- the GUI domain's own windows ---- */
+
+static void place(struct gd *g, struct gd_window *w, int32_t x, int32_t y);
+
+void
+gd_notice(struct gd *g, const char *text)
+{
+	notice(g, "%s", text);
+}
+
+/* The pseudo qube "dom0" that owns them, made the first time. */
+static struct gd_q *
+local_qube(struct gd *g)
+{
+	struct gd_q *q;
+	void *p;
+	int fd;
+
+	if (g->local != NULL)
+		return g->local;
+	q = calloc(1, sizeof(*q));
+	if (q == NULL)
+		return NULL;
+	q->wins = calloc(GUI_MAX_WINDOW_ID + 1, sizeof(*q->wins));
+	if (q->wins == NULL || gui_pool_make(GD_LOCAL_POOL, &fd) < 0) {
+		free(q->wins);
+		free(q);
+		return NULL;
+	}
+	p = mmap(
+	    NULL, GD_LOCAL_POOL, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		(void)close(fd);
+		free(q->wins);
+		free(q);
+		return NULL;
+	}
+	q->g = g;
+	q->local = true;
+	q->s.fd = -1;
+	q->local_px = p;
+	q->pub.pool = p;
+	q->pub.pool_size = GD_LOCAL_POOL;
+	q->pub.pool_fd = fd;
+	q->pub.label_rgb = 0x000000; /* dom0's label: black */
+	(void)str_copy(q->pub.name, sizeof(q->pub.name), "dom0");
+	(void)str_copy(q->pub.label, sizeof(q->pub.label), "black");
+	g->local = q;
+	return q;
+}
+
+struct gd_window *
+gd_local_window_new(struct gd *g, uint32_t width, uint32_t height,
+    const char *title, uint32_t **ret_px)
+{
+	struct gd_q *q = local_qube(g);
+	struct gd_win *pw;
+	struct gd_window *w;
+
+	/* one at a time, at the start of the pool */
+	if (q == NULL || q->wins[1] != NULL ||
+	    (uint64_t)width * height * 4 > GD_LOCAL_POOL)
+		return NULL;
+	pw = calloc(1, sizeof(*pw));
+	if (pw == NULL)
+		return NULL;
+	w = &pw->pub;
+	w->gid = ++g->next_gid;
+	w->qube = &q->pub;
+	w->wid = 1;
+	w->width = w->buf_width = width;
+	w->height = w->buf_height = height;
+	w->buf_stride = width * 4;
+	w->buf_format = GUI_FORMAT_XRGB8888;
+	w->has_buffer = true;
+	(void)str_copy(w->title, sizeof(w->title), title);
+	place(g, w, (int32_t)(g->width - width) / 2,
+	    (int32_t)(g->height - height) / 3);
+	q->wins[1] = pw;
+	w->mapped = true;
+	stack_push_top(g, w);
+	*ret_px = (uint32_t *)(void *)q->local_px;
+	OUTPUTS(g, window_map, w);
+	OUTPUTS(g, window_damage, w, 0, 0, width, height);
+	return w;
+}
+
+void
+gd_local_window_damage(struct gd *g, struct gd_window *w)
+{
+	OUTPUTS(g, window_damage, w, 0, 0, w->buf_width, w->buf_height);
 }
 
 /* Keep a window's frame reachable: its top left on the screen. */
@@ -515,6 +629,14 @@ cascade(struct gd *g, struct gd_window *w)
 }
 
 /* ---- from a validator ---- */
+
+static void window_free(struct gd *g, struct gd_q *q, struct gd_window *w);
+
+void
+gd_local_window_free(struct gd *g, struct gd_window *w)
+{
+	window_free(g, owner(w), w);
+}
 
 static void
 window_free(struct gd *g, struct gd_q *q, struct gd_window *w)
@@ -949,6 +1071,17 @@ gd_run(struct gd *g)
 			}
 			n += m;
 		}
+		if (g->prompt != NULL) {
+			int k,
+			    m = gd_prompt_fill_pollfds(
+			        g->prompt, p + n, GD_MAX_POLL - n);
+
+			for (k = 0; k < m; k++) {
+				owner_of[n + k] = NULL;
+				kind[n + k] = 3;
+			}
+			n += m;
+		}
 		r = poll(p, (nfds_t)n, 1000);
 		if (r < 0 && errno != EINTR)
 			return -errno;
@@ -974,6 +1107,8 @@ gd_run(struct gd *g)
 					q->dead = true;
 			}
 		}
+		if (g->prompt != NULL)
+			gd_prompt_dispatch(g->prompt);
 		for (i = 0; i < g->noutputs; i++)
 			if (g->outputs[i].ops->dispatch != NULL)
 				g->outputs[i].ops->dispatch(g->outputs[i].out);
@@ -1029,6 +1164,11 @@ gd_new(const struct gd_core_opts *o, struct gd **ret, char *err, size_t errlen)
 			goto out_free;
 		g->noutputs++;
 	}
+	if (o->ask_fd >= 0 &&
+	    (r = gd_prompt_new(g, o->ask_fd, &g->prompt)) < 0) {
+		(void)snprintf(err, errlen, "prompt: %s", strerror(-r));
+		goto out_free;
+	}
 	*ret = g;
 	return 0;
 out_free:
@@ -1045,6 +1185,17 @@ gd_free(struct gd *g)
 		return;
 	while (g->qubes != NULL)
 		q_remove(g, g->qubes);
+	gd_prompt_free(g->prompt);
+	g->prompt = NULL;
+	if (g->local != NULL) {
+		if (g->local->wins[1] != NULL)
+			window_free(g, g->local, &g->local->wins[1]->pub);
+		(void)munmap(g->local->local_px, GD_LOCAL_POOL);
+		close_fd(&g->local->pub.pool_fd);
+		free(g->local->wins);
+		free(g->local);
+		g->local = NULL;
+	}
 	for (i = 0; i < g->noutputs; i++)
 		if (g->outputs[i].ops->free != NULL)
 			g->outputs[i].ops->free(g->outputs[i].out);

@@ -17,6 +17,7 @@ struct gd_core_opts {
 	int connector_fd; /* SOCK_SEQPACKET to the connector (taken) */
 	const char *exe;  /* this program, for the validators */
 	bool debug;       /* validators log to stderr too */
+	int ask_fd;       /* listening for the policy daemon, or -1 */
 	bool vnc;
 	bool x11;
 	struct gd_output_opts out;
@@ -31,5 +32,21 @@ int
 gd_new(const struct gd_core_opts *o, struct gd **ret, char *err, size_t errlen);
 int gd_run(struct gd *g);
 void gd_free(struct gd *g);
+
+/* ---- for prompt.c: the GUI domain's own windows ---- */
+
+/* A notice to the user (every output). */
+void gd_notice(struct gd *g, const char *text);
+/*
+ * A window of the GUI domain itself (qube "dom0", label black), mapped,
+ * raised, width x height (at most 4 MiB of pixels), titled title; *ret_px
+ * is its XRGB buffer (rows width * 4 bytes) to draw into, then call
+ * gd_local_window_damage.  One at a time.  NULL if one exists or on
+ * failure.
+ */
+struct gd_window *gd_local_window_new(struct gd *g, uint32_t width,
+    uint32_t height, const char *title, uint32_t **ret_px);
+void gd_local_window_damage(struct gd *g, struct gd_window *w);
+void gd_local_window_free(struct gd *g, struct gd_window *w);
 
 #endif

@@ -27,6 +27,7 @@
 #include "gui/guid/core.h"
 #include "gui/guid/validator.h"
 #include "lib/log.h"
+#include "lib/sock.h"
 #include "lib/util.h"
 
 static void
@@ -76,6 +77,13 @@ usage(FILE *f)
 	    "  --policy-dir DIR         policy for qubes.ClipboardPaste "
 	    "(default\n"
 	    "                           " BULKHEAD_CONF_DIR "/policy.d)\n"
+	    "  --ask[=PATH]             answer qrexec \"ask\" questions in a "
+	    "window of the GUI\n"
+	    "                           domain: listen for the policy daemon "
+	    "on PATH\n"
+	    "                           (default RUN/policy-agent.sock, where "
+	    "bulkheadd's\n"
+	    "                           policy daemon asks)\n"
 	    "  --clipboard-limit N      largest clipboard, bytes (256..256000, "
 	    "default 64000)\n"
 	    "  --allow-utf8-titles      UTF-8 window titles (default: ASCII "
@@ -109,6 +117,7 @@ enum {
 	O_UTF8,
 	O_VALIDATOR,
 	O_QUBE,
+	O_ASK,
 };
 
 static int
@@ -171,12 +180,15 @@ main(int argc, char **argv)
 	    {"allow-utf8-titles", no_argument, NULL, O_UTF8},
 	    {"validator", no_argument, NULL, O_VALIDATOR},
 	    {"qube", required_argument, NULL, O_QUBE},
+	    {"ask", optional_argument, NULL, O_ASK},
 	    {"debug", no_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	static struct gd_connector_opts co;
 	struct gd_core_opts go;
 	const char *user = "nobody", *qube = NULL;
 	char admin[PATH_MAX], run[PATH_MAX], policy[PATH_MAX], exe[PATH_MAX];
+	char ask[PATH_MAX];
+	bool want_ask = false;
 	char err[512];
 	bool validator = false, debug = false, have_admin = false;
 	int sp[2], c, r;
@@ -186,6 +198,8 @@ main(int argc, char **argv)
 	ssize_t n;
 
 	memset(&go, 0, sizeof(go));
+	go.ask_fd = -1;
+	ask[0] = '\0';
 	go.width = 1280;
 	go.height = 800;
 	go.clipboard_limit = GUI_CLIPBOARD_DEFAULT;
@@ -274,6 +288,13 @@ main(int argc, char **argv)
 		case O_QUBE:
 			qube = optarg;
 			break;
+		case O_ASK:
+			want_ask = true;
+			ask[0] = '\0';
+			if (optarg != NULL &&
+			    str_copy(ask, sizeof(ask), optarg) < 0)
+				goto bad;
+			break;
 		case 'd':
 			debug = true;
 			break;
@@ -334,6 +355,19 @@ main(int argc, char **argv)
 	exe[n] = '\0';
 	go.exe = exe;
 	go.debug = debug;
+	if (want_ask) {
+		/* made as root: the policy daemon (root) connects to it */
+		if (ask[0] == '\0' &&
+		    str_printf(ask, sizeof(ask), "%s/policy-agent.sock", run) <
+		        0)
+			goto bad;
+		go.ask_fd = sock_listen(ask, 0600, true, NULL);
+		if (go.ask_fd < 0) {
+			(void)fprintf(stderr, "bulkhead-guid: %s: %s\n", ask,
+			    strerror(-go.ask_fd));
+			return 1;
+		}
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		log_warn("socketpair");
 		return 1;
@@ -364,6 +398,7 @@ main(int argc, char **argv)
 		_exit(r < 0 ? 1 : 0);
 	}
 	(void)close(sp[1]);
+	close_fd(&go.ask_fd);
 	co.core_fd = sp[0];
 	co.core = pid;
 	return gd_connector_run(&co);
