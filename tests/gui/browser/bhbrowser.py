@@ -56,9 +56,13 @@ def setup():
             cwd=tmp, env=env, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, timeout=240)
         if r.returncode != 0:
-            last = r.stdout.decode(errors="replace").strip().splitlines()
+            last = [ln for ln in r.stdout.decode(
+                errors="replace").strip().splitlines()
+                if "complete log" not in ln and ln.strip() != "npm error"]
+            code = [ln for ln in last if " code " in ln or "errno" in ln]
             return None, "npm ci failed (registry unreachable?): %s" % (
-                last[-1] if last else "exit %d" % r.returncode)
+                "; ".join(code[:2]) if code else last[-1] if last else
+                "exit %d" % r.returncode)
         try:
             os.rename(tmp, dest)
         except OSError:
@@ -109,3 +113,16 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+if __name__ == "__main__":
+    # python3 bhbrowser.py prepare DIR: install (cache), fill DIR for a
+    # VNC output's --http-dir, print the node_modules dir for drive.mjs
+    import sys
+    if len(sys.argv) != 3 or sys.argv[1] != "prepare":
+        sys.exit("usage: bhbrowser.py prepare HTTP_DIR")
+    mods, reason = setup()
+    if mods is None:
+        sys.exit("bhbrowser: " + reason)
+    prepare_http_dir(mods, sys.argv[2])
+    print(mods)
