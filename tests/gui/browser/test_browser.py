@@ -305,16 +305,17 @@ def main():
         # 3. noVNC unbundled (~30 module files loaded in parallel) from
         # --http-dir: libvncserver's HTTP server serves one connection
         # at a time and closes the one in progress on a new one, so
-        # Chromium's parallel loads fail.  A known limitation of the
-        # output, hence TODO (prepare.mjs bundles noVNC into one file).
+        # Chromium's parallel loads fail, often but not always (hence no
+        # TAP line: reported only; prepare.mjs bundles noVNC instead)
         rc, steps, err = bhbrowser.drive(
             modules, bhbrowser.page_url(demo.http_port, demo.port,
                                         "bh-tree.html"), [],
             timeout_ms=5000)
         conn = [s for s in steps if s["step"] == "connect"]
-        ok(rc == 0 and bool(conn) and conn[0]["ok"],
-           "unbundled noVNC loads from --http-dir",
-           todo="libvncserver's httpd takes one connection at a time")
+        diag("unbundled noVNC from --http-dir: %s" % (
+            "loaded" if rc == 0 and conn and conn[0]["ok"] else
+            "failed to load (libvncserver's httpd: one connection at a "
+            "time)"))
 
         ok(demo.proc.poll() is None, "vnc_demo_server still running")
         rc = demo.stop()
