@@ -70,11 +70,20 @@ pct(const uint64_t *v, long n, int p)
 static int
 parse_wh(const char *s, int *ret_w, int *ret_h)
 {
-	char end;
+	char *end;
+	long a, b;
 
-	if (sscanf(s, "%dx%d%c", ret_w, ret_h, &end) != 2 || *ret_w < 1 ||
-	    *ret_h < 1 || *ret_w > 8192 || *ret_h > 8192)
+	errno = 0;
+	a = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != 'x')
 		return -1;
+	s = end + 1;
+	b = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || a < 1 || b < 1 ||
+	    a > 8192 || b > 8192)
+		return -1;
+	*ret_w = (int)a;
+	*ret_h = (int)b;
 	return 0;
 }
 
@@ -123,12 +132,14 @@ copy_rect(uint32_t *dst, const uint32_t *src)
 static int
 run_memcpy(long reps)
 {
-	uint32_t *src = frame_new(), *dst = frame_new();
+	uint32_t *src, *dst;
 	uint64_t *t = calloc((size_t)reps, sizeof(*t));
 	long i, warm = reps / 10 + 1;
 
 	if (t == NULL)
 		return 1;
+	src = frame_new();
+	dst = frame_new();
 	for (i = -warm; i < reps; i++) {
 		uint64_t t0;
 
@@ -178,14 +189,17 @@ run_pingpong(long rounds)
 	int sv[2], status;
 	pid_t pid;
 
-	if (t == NULL ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+	if (t == NULL)
+		return 1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		perror(PROG ": socketpair");
+		free(t);
 		return 1;
 	}
 	pid = fork();
 	if (pid < 0) {
 		perror(PROG ": fork");
+		free(t);
 		return 1;
 	}
 	if (pid == 0) {
@@ -207,6 +221,7 @@ run_pingpong(long rounds)
 		if (io_full(sv[0], msg, sizeof(msg), 1) < 0 ||
 		    io_full(sv[0], msg, sizeof(msg), 0) < 0) {
 			(void)fprintf(stderr, PROG ": pingpong peer gone\n");
+			free(t);
 			return 1;
 		}
 		if (i >= 0)
@@ -239,18 +254,18 @@ run_vncserver(int port)
 	if (WIN_X + rw > w || WIN_Y + rh > h)
 		return 2;
 	fb = calloc((size_t)w * (size_t)h, sizeof(*fb));
+	if (fb == NULL)
+		return 1;
 	/* the client's buffer: its fill, copied from with the screen's
 	 * stride, so that copy_rect serves */
 	src = frame_new();
-	if (fb == NULL)
-		return 1;
 	for (y = WIN_Y; y < h; y++)
 		for (x = WIN_X; x < w; x++)
 			fb[(size_t)y * (size_t)w + (size_t)x] = FILL;
 	rfbLog = rfbErr = quiet;
 	s = rfbGetScreen(&argc, argv, w, h, 8, 3, 4);
 	if (s == NULL)
-		return 1;
+		goto out_free;
 	s->frameBuffer = (char *)fb;
 	s->serverFormat.redShift = 16;
 	s->serverFormat.greenShift = 8;
@@ -265,7 +280,8 @@ run_vncserver(int port)
 	rfbInitServer(s);
 	if (s->listenSock == RFB_INVALID_SOCKET) {
 		(void)fprintf(stderr, PROG ": cannot listen on %d\n", port);
-		return 1;
+		rfbScreenCleanup(s);
+		goto out_free;
 	}
 	(void)printf("listening\n");
 	(void)fflush(stdout);
@@ -275,6 +291,10 @@ run_vncserver(int port)
 		rfbMarkRectAsModified(s, WIN_X, WIN_Y, WIN_X + rw, WIN_Y + rh);
 		(void)rfbProcessEvents(s, 0);
 	}
+out_free:
+	free(src);
+	free(fb);
+	return 1;
 }
 
 int

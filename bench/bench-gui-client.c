@@ -255,13 +255,22 @@ next_due(void)
 }
 
 static int
-parse_wh(const char *s, int32_t *w, int32_t *h)
+parse_wh(const char *s, int32_t *ret_w, int32_t *ret_h)
 {
-	char end;
+	char *end;
+	long a, b;
 
-	if (sscanf(s, "%dx%d%c", w, h, &end) != 2 || *w < 1 || *h < 1 ||
-	    *w > 8192 || *h > 8192)
+	errno = 0;
+	a = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != 'x')
 		return -1;
+	s = end + 1;
+	b = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || a < 1 || b < 1 ||
+	    a > 8192 || b > 8192)
+		return -1;
+	*ret_w = (int32_t)a;
+	*ret_h = (int32_t)b;
 	return 0;
 }
 

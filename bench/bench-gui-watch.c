@@ -183,7 +183,7 @@ watch_vnc(const char *addr, uint64_t deadline)
 	cl->format.blueShift = 0;
 	free(cl->serverHost);
 	cl->serverHost = host;
-	cl->serverPort = atoi(colon + 1);
+	cl->serverPort = (int)strtol(colon + 1, NULL, 10);
 	cl->appData.encodingsString = "raw";
 	if (!rfbInitClient(cl, NULL, NULL)) {
 		(void)fprintf(stderr, PROG ": cannot connect to %s\n", addr);
