@@ -3,6 +3,7 @@
  * measured in the same run as the GUI path's figures.
  *
  * usage: bench-gui-base memcpy WxH RWxRH REPS
+ *        bench-gui-base memcpy2 WxH RWxRH REPS
  *        bench-gui-base pingpong WxH RWxRH ROUNDS
  *        bench-gui-base vncserver PORT WxH RWxRH
  *
@@ -10,6 +11,10 @@
  *   into another of the same size (one memcpy when RW == W, else one per
  *   row, as the GUI agent copies damage), REPS times after REPS / 10 + 1
  *   untimed; prints "ns P50 P10 P90" per copy.
+ * memcpy2: the same while a child process copies the same way on buffers
+ *   of its own all the time: one copy's time when two run at once, as
+ *   the GUI agent's and the X server's do (the two CPUs, and the memory
+ *   bandwidth, shared).
  * pingpong: a child process and a unix stream socket pair; per round the
  *   parent sends a 28-byte message (a GUI header and SHMIMAGE), the child
  *   copies the rectangle as memcpy does and answers 28 bytes; prints
@@ -130,16 +135,37 @@ copy_rect(uint32_t *dst, const uint32_t *src)
 }
 
 static int
-run_memcpy(long reps)
+run_memcpy(long reps, int parallel)
 {
 	uint32_t *src, *dst;
 	uint64_t *t = calloc((size_t)reps, sizeof(*t));
 	long i, warm = reps / 10 + 1;
+	pid_t pid = -1;
+	int status;
 
 	if (t == NULL)
 		return 1;
 	src = frame_new();
 	dst = frame_new();
+	if (parallel) {
+		/* the second copy, on buffers of its own, until killed */
+		pid = fork();
+		if (pid < 0) {
+			perror(PROG ": fork");
+			free(t);
+			free(src);
+			free(dst);
+			return 1;
+		}
+		if (pid == 0) {
+			uint32_t *s2 = frame_new(), *d2 = frame_new();
+
+			for (i = 0;; i++) {
+				s2[0] = STAMP(i);
+				copy_rect(d2, s2);
+			}
+		}
+	}
 	for (i = -warm; i < reps; i++) {
 		uint64_t t0;
 
@@ -148,6 +174,10 @@ run_memcpy(long reps)
 		copy_rect(dst, src);
 		if (i >= 0)
 			t[i] = now_ns() - t0;
+	}
+	if (pid > 0) {
+		(void)kill(pid, SIGKILL);
+		(void)waitpid(pid, &status, 0);
 	}
 	qsort(t, (size_t)reps, sizeof(*t), cmp_u64);
 	/* dst is read, so that the copies are not optimised away */
@@ -317,14 +347,16 @@ main(int argc, char **argv)
 	if (n < 1)
 		goto usage;
 	if (strcmp(argv[1], "memcpy") == 0)
-		return run_memcpy(n);
+		return run_memcpy(n, 0);
+	if (strcmp(argv[1], "memcpy2") == 0)
+		return run_memcpy(n, 1);
 	if (strcmp(argv[1], "pingpong") == 0) {
 		(void)signal(SIGPIPE, SIG_IGN);
 		return run_pingpong(n);
 	}
 usage:
 	(void)fprintf(stderr,
-	    "usage: " PROG " memcpy|pingpong WxH RWxRH N\n"
+	    "usage: " PROG " memcpy|memcpy2|pingpong WxH RWxRH N\n"
 	    "       " PROG " vncserver PORT WxH RWxRH\n");
 	return 2;
 }
