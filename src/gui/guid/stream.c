@@ -78,6 +78,7 @@ gd_stream_read(struct gd_stream *s, gd_stream_cb cb, void *ctx)
 	struct msghdr mh;
 	struct cmsghdr *c;
 	size_t off = 0, used;
+	bool partial = false;
 	ssize_t n;
 	int r;
 
@@ -119,15 +120,22 @@ gd_stream_read(struct gd_stream *s, gd_stream_cb cb, void *ctx)
 		if (r < 0)
 			return r;
 		off += used;
-		if (r == 0)
+		if (r == 0) {
+			partial = true;
 			break;
+		}
 		r = cb(ctx, &m);
 		if (r < 0)
 			return r;
-		/* an fd is only ever the pool, with the message it came on */
-		if (s->fd_in >= 0 && m.type != GUI_MSG_POOL)
-			return -EPROTO;
 	}
+	/*
+	 * An fd is only ever the pool, with its POOL.  The kernel hands an
+	 * fd over with the read that ends with the bytes it was sent with,
+	 * earlier messages glued before them: so a POOL of this read (or
+	 * the message still in progress) must have claimed it.
+	 */
+	if (s->fd_in >= 0 && !partial)
+		return -EPROTO;
 	return 0;
 }
 
