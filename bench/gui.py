@@ -52,6 +52,12 @@ run, the memcpy ones before and after every path run, medians of all):
   gui_vnc_latency_p50 / _p99  the same, seen by the VNC viewer (raw
       encoding, loopback TCP; updates pushed as the viewer asks), against
       the same baseline; no goal.
+  gui_x11_frame_mmaps  mmap, munmap and mremap calls of the agent and all
+      of bulkhead-guid's processes during 100 frames after the first
+      (gui.md section 4.3: no mapping per frame), counted by perf stat
+      on the syscall tracepoints, untimed; baseline 0; the count
+      convention: ratio = (value + 1) / (baseline + 1); goal 0.  A note
+      instead without perf or when it counts nothing.
 
 --quick: fewer frames and a shorter VNC window (about 30 s in all).  The
 group skips with a note "gui skipped: REASON" when the GUI was not built
@@ -311,6 +317,93 @@ class Gui:
                 1e9))
         self.latency(cenv, ["x11", display], "x11", "<=20")
         self.check_alive(gname)
+        self.frame_mmaps(cenv, gname)
+
+    def frame_mmaps(self, cenv, gname):
+        """mmap/munmap/mremap calls of the agent and bulkhead-guid (all
+        its processes: connector, validator, core) while the client draws
+        100 frames of 256x256 damage after its first (which makes the
+        window and maps the pool), counted by perf stat on the syscall
+        tracepoints.  Not strace: ptrace's restart of an interrupted poll
+        (restart_syscall) is outside the validator's seccomp allowlist
+        and kills it."""
+        if shutil.which("perf") is None:
+            self.note("gui_x11_frame_mmaps skipped: perf missing "
+                      "(linux-perf)")
+            return
+        pids = [p.pid for n, p in self.b.procs
+                if n.startswith(("gui-agent", "gui-guid")) and
+                p.poll() is None]
+        kids = {}
+        for d in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                kids.setdefault(ppid, []).append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+        todo = list(pids)
+        while todo:
+            for k in kids.get(todo.pop(), []):
+                pids.append(k)
+                todo.append(k)
+        frames = 100
+        name, p = self.client(cenv, "--frames", str(frames), "--damage",
+                              "%dx%d" % (DMG, DMG), "--delay-ms", "1500",
+                              "--hold-ms", "1000")
+        out = os.path.join(self.tmp, "perf.out")
+        sname = self.name("perf")
+        calls = ("mmap", "munmap", "mremap")
+        st = self.b.start(sname, [
+            "perf", "stat", "-x,", "-o", out, "-e",
+            ",".join(["raw_syscalls:sys_enter"] +
+                     ["syscalls:sys_enter_" + c for c in calls]),
+            "-p", ",".join(str(x) for x in pids)], self.b.env())
+        # stopped before the client's window goes (its teardown unmaps)
+        self.wait(lambda: lines(self.log(name), "done"),
+                  "the client did not finish under perf: " +
+                  self.b.log_tail(name), timeout=30)
+        commits = lines(self.log(name), "commit")
+        st.send_signal(2)
+        try:
+            st.wait(10)
+        except subprocess.TimeoutExpired:
+            st.kill()
+            st.wait()
+        self.stop(p)
+        counts, allsys = {}, "0"
+        try:
+            with open(out) as f:
+                for ln in f:
+                    w = ln.split(",")
+                    if len(w) > 2 and w[2].startswith("syscalls:"):
+                        counts[w[2].rsplit("_", 1)[1]] = w[0]
+                    elif len(w) > 2 and w[2] == "raw_syscalls:sys_enter":
+                        allsys = w[0]
+        except OSError:
+            pass
+        # all their system calls: that perf saw these processes at all
+        if sorted(counts) != sorted(calls) or \
+                not all(v.isdigit() for v in counts.values()) or \
+                not allsys.isdigit() or int(allsys) < frames:
+            self.note("gui_x11_frame_mmaps skipped: perf stat counted "
+                      "nothing (%s, %s in all; %s)" % (
+                          counts or "no output", allsys,
+                          self.b.log_tail(sname, 2)))
+            return
+        if len(commits) != frames + 1:
+            raise self.error("gui: %d of %d frames under perf" % (
+                len(commits), frames + 1))
+        self.check_alive(gname)
+        self.report_count("gui_x11_frame_mmaps",
+                          sum(int(v) for v in counts.values()), 0)
+        self.note(
+            "gui_x11_frame_mmaps: mmap/munmap/mremap calls of the agent "
+            "and bulkhead-guid's %d processes during frames 1..%d of "
+            "256x256 damage (perf stat on the syscall tracepoints, from "
+            "after frame 0, untimed): %s, of %s system calls; baseline: "
+            "none (a memcpy maps nothing)" % (len(pids), frames, ", ".join(
+                "%s %s" % (c, counts[c]) for c in calls), allsys))
 
     def check_alive(self, gname):
         for n, p in self.b.procs:
@@ -414,8 +507,9 @@ class Gui:
             s.close()
 
 
-def run(b, report, note, error):
+def run(b, report, note, error, report_count):
     g = Gui(b, report, note, error)
+    g.report_count = report_count
     why = g.missing()
     if why:
         note("gui skipped: %s" % why)
