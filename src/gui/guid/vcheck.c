@@ -435,8 +435,11 @@ gd_vcheck_from_core(struct gd_vcheck *v, const struct gui_msg *m)
 		v->xconf = m->u.xconf;
 		return 0;
 	case GUI_MSG_CLIPBOARD_REQ:
+		/* asked only if the agent is told */
+		if (!v->handshake_done)
+			return 0;
 		v->clipboard_requested = true;
-		break;
+		return 1;
 	case GUI_MSG_DESTROY:
 		return 0; /* acknowledged here already */
 	case GUI_MSG_ERROR:
