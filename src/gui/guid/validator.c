@@ -62,6 +62,9 @@ static const char *const v_allowed[] = {
     "clock_gettime", "gettimeofday", "getpid",
     /* signals, stdio locks, the sanitizers' alternate stack */
     "rt_sigreturn", "rt_sigprocmask", "futex", "sigaltstack",
+    /* poll(-1) interrupted by a stop (SIGSTOP, a debugger attaching)
+     * resumes through restart_syscall */
+    "restart_syscall",
     /* leaving */
     "exit", "exit_group"};
 
