@@ -27,7 +27,9 @@ run, the memcpy ones before and after every path run, medians of all):
       fixed cost per frame), which a note computes from this run's
       figures (about 0.8-0.85 on an idle 2-CPU machine: 0.8 needs the
       two copies to overlap perfectly and nothing else to run).  The
-      notes give the client-side rate too (commits per second).
+      notes give the client-side rate too (commits per second), and the
+      CPU time per frame of the agent, the X server and bulkhead-guid
+      (perf stat task-clock, one more run) against the frame period.
   gui_x11_damage_fps     the same with 256x256 damaged per frame, against
       1 / the time of copying that rectangle (256 rows of 1 KiB, stride
       7680 bytes, as the agent copies it).  Goal >=0.8 (issue #8); here
@@ -315,25 +317,15 @@ class Gui:
                 full2_ns / 1e6, fixed_ns / 1e6,
                 full_ns / (full2_ns + fixed_ns), res[False][4] * full_ns /
                 1e9))
+        self.cpu_per_frame(cenv)
         self.latency(cenv, ["x11", display], "x11", "<=20")
         self.check_alive(gname)
         self.frame_mmaps(cenv, gname)
 
-    def frame_mmaps(self, cenv, gname):
-        """mmap/munmap/mremap calls of the agent and bulkhead-guid (all
-        its processes: connector, validator, core) while the client draws
-        100 frames of 256x256 damage after its first (which makes the
-        window and maps the pool), counted by perf stat on the syscall
-        tracepoints.  Not strace: ptrace's restart of an interrupted poll
-        (restart_syscall) is outside the validator's seccomp allowlist
-        and kills it."""
-        if shutil.which("perf") is None:
-            self.note("gui_x11_frame_mmaps skipped: perf missing "
-                      "(linux-perf)")
-            return
+    def path_pids(self, prefixes):
+        """Our running processes named so, and all their descendants."""
         pids = [p.pid for n, p in self.b.procs
-                if n.startswith(("gui-agent", "gui-guid")) and
-                p.poll() is None]
+                if n.startswith(prefixes) and p.poll() is None]
         kids = {}
         for d in os.listdir("/proc"):
             try:
@@ -347,6 +339,76 @@ class Gui:
             for k in kids.get(todo.pop(), []):
                 pids.append(k)
                 todo.append(k)
+        return pids
+
+    def cpu_per_frame(self, cenv):
+        """A note: CPU time per full frame of the agent, the X server and
+        bulkhead-guid (perf stat task-clock), against the frame period:
+        where the time of gui_x11_fullframe_fps goes."""
+        if shutil.which("perf") is None:
+            return
+        frames = 300 if self.b.quick else 1500
+        comm = {p: "guid" for p in self.path_pids(("gui-guid",))}
+        comm.update({p: "agent" for p in self.path_pids(("gui-agent",))})
+        comm.update({p: "Xvfb" for p in self.path_pids(("gui-xvfb",))})
+        name, p = self.client(cenv, "--frames", str(frames), "--delay-ms",
+                              "1000", "--hold-ms", "1000")
+        out = os.path.join(self.tmp, "perf-cpu.out")
+        sname = self.name("perf")
+        st = self.b.start(sname, [
+            "perf", "stat", "-x,", "--per-thread", "-o", out, "-e",
+            "task-clock", "-p", ",".join(str(x) for x in comm)],
+            self.b.env())
+        self.wait(lambda: lines(self.log(name), "done"),
+                  "the client did not finish under perf: " +
+                  self.b.log_tail(name), timeout=60)
+        st.send_signal(2)
+        try:
+            st.wait(10)
+        except subprocess.TimeoutExpired:
+            st.kill()
+            st.wait()
+        self.stop(p)
+        commits = dict(lines(self.log(name), "commit"))
+        ms = {}
+        try:
+            with open(out) as f:
+                for ln in f:
+                    w = ln.split(",")
+                    if len(w) > 3 and w[3] == "task-clock":
+                        pid = int(w[0].rsplit("-", 1)[1])
+                        who = comm.get(pid, "guid")
+                        ms[who] = ms.get(who, 0.0) + float(w[1])
+        except (OSError, ValueError, IndexError):
+            pass
+        if not ms or 1 not in commits or frames not in commits:
+            self.note("gui_x11_fullframe_fps: no CPU accounting (%s)" %
+                      self.b.log_tail(sname, 2))
+            return
+        period = (commits[frames] - commits[1]) / 1e6 / (frames - 1)
+        self.note(
+            "gui_x11_fullframe_fps: CPU per full frame (perf stat "
+            "task-clock over %d frames, started in the client's pause "
+            "after frame 0): %s; "
+            "frame period %.3f ms.  The agent's copy and the X server's "
+            "put overlap (their sum exceeds the period) but run slower "
+            "together than one memcpy alone" % (
+                frames, ", ".join("%s %.3f ms" % (k, v / frames)
+                                  for k, v in sorted(ms.items())), period))
+
+    def frame_mmaps(self, cenv, gname):
+        """mmap/munmap/mremap calls of the agent and bulkhead-guid (all
+        its processes: connector, validator, core) while the client draws
+        100 frames of 256x256 damage after its first (which makes the
+        window and maps the pool), counted by perf stat on the syscall
+        tracepoints.  Not strace: ptrace's restart of an interrupted poll
+        (restart_syscall) is outside the validator's seccomp allowlist
+        and kills it."""
+        if shutil.which("perf") is None:
+            self.note("gui_x11_frame_mmaps skipped: perf missing "
+                      "(linux-perf)")
+            return
+        pids = self.path_pids(("gui-agent", "gui-guid"))
         frames = 100
         name, p = self.client(cenv, "--frames", str(frames), "--damage",
                               "%dx%d" % (DMG, DMG), "--delay-ms", "1500",
