@@ -313,14 +313,25 @@ def run(tmp):
     # a private X server
     r, w = os.pipe()
     xlog = open(os.path.join(tmp, "xvfb.log"), "w")
+    # -noreset: a server that resets when its last client leaves writes
+    # its display number again, and dies if no one reads it
     xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0",
-                             "%dx%dx24" % (W, H), "-nolisten", "tcp"],
+                             "%dx%dx24" % (W, H), "-nolisten", "tcp",
+                             "-noreset"],
                             pass_fds=[w], stdout=xlog, stderr=xlog,
                             start_new_session=True)
     procs.append(xvfb)
     os.close(w)
-    num = os.read(r, 16).decode().strip()
+    # Xvfb writes the number and the newline apart: read both before
+    # closing, or its second write fails and it exits
+    got = b""
+    while not got.endswith(b"\n"):
+        d = os.read(r, 16)
+        if not d:
+            break
+        got += d
     os.close(r)
+    num = got.decode().strip()
     display = ":" + num
 
     policy = os.path.join(tmp, "policy.d")
@@ -352,8 +363,12 @@ def run(tmp):
         ok(True, "the hostile agent was connected to")
     except OSError as e:
         ok(False, "the hostile agent was connected to: %s" % e)
-    ok(wait_for(lambda: probe(port, "sleep:1", check=False) == 0, 15),
-       "VNC output answers")
+    if not ok(wait_for(lambda: probe(port, "sleep:1", check=False) == 0,
+                       15), "VNC output answers"):
+        diag(glog_text()[-2000:])
+        with open(os.path.join(tmp, "xvfb.log")) as f:
+            diag(f.read()[-2000:])
+        return finish()
 
     # -- the VNC output --
     def vnc_boxes():
@@ -367,7 +382,11 @@ def run(tmp):
         return None
     got = wait_for(vnc_boxes, 20, 0.3)
     if not ok(got, "VNC: both qubes' windows are shown"):
-        diag(glog_text()[-3000:])
+        diag("\n".join(l for l in glog_text().splitlines()
+                       if " vnc: " not in l)[-3000:])
+        for q in (work, personal):
+            with open(os.path.join(q.dir, "agent.log")) as f:
+                diag(q.name + ": " + f.read()[-1500:])
         return finish()
     img, a, b = got
     ok(a[2] - a[0] == 200 and a[3] - a[1] == 150 and content_exact(img, a,

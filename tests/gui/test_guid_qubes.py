@@ -114,11 +114,15 @@ def run(D, procs):
     D.create("AppVM", "gui-bob", "black")
     D.create("AppVM", "gb", "orange")
     D.call("admin.vm.property.Set", "gb", "guivm", payload="gui-bob")
-    for q in ("gw", "gp", "gb"):
+    # a qube with a GUI that no GUI domain shows (its agent listens on)
+    D.create("AppVM", "gui-none", "black")
+    D.create("AppVM", "gy", "yellow")
+    D.call("admin.vm.property.Set", "gy", "guivm", payload="gui-none")
+    for q in ("gw", "gp", "gb", "gy"):
         D.call("admin.vm.feature.Set", q, "gui", payload="1")
-    for q in ("gw", "gp", "gx", "gb"):
+    for q in ("gw", "gp", "gx", "gb", "gy"):
         D.call("admin.vm.Start", q)
-    ok(True, "four namespace qubes started, three with feature gui")
+    ok(True, "five namespace qubes started, four with feature gui")
 
     port = free_port()
     glog_path = os.path.join(D.root, "guid.log")
@@ -158,12 +162,15 @@ def run(D, procs):
        "qube gp:" not in blog_text(),
        "... and each GUI domain only its own qubes")
 
-    # the link trick: gx names gw's socket as its own
-    xid_gw = D.prop("gw", "xid")[0]
-    target = os.path.join(D.run, "vchan", xid_gw, "bulkhead-gui")
+    # the link trick: gx names gy's socket as its own (gy's agent listens:
+    # no GUI domain of gy's runs; a connected agent's name is gone)
+    xid_gy = D.prop("gy", "xid")[0]
+    target = os.path.join(D.run, "vchan", xid_gy, "bulkhead-gui")
+    ok(wait_for(lambda: os.path.exists(target), 10),
+       "gy's agent listens, no GUI domain connected")
     rc, out, err = D.qrexec_client(
         "gx", "root:ln -s %s /run/qubes-vchan/bulkhead-gui" % target)
-    ok(rc == 0, "gx links its GUI socket name to gw's socket")
+    ok(rc == 0, "gx links its GUI socket name to gy's socket")
     ok(wait_for(lambda: "qube gx: the process behind its GUI socket is "
                 "not in that qube: refused" in glog_text(), 10),
        "the connector refuses it: the peer is not gx's")

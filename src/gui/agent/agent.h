@@ -39,8 +39,9 @@ struct pool_range {
 };
 
 struct pool {
-	int fd;
-	uint8_t *map; /* read-write, the agent's own */
+	int fd;        /* -1 with an external pool */
+	bool external; /* the admin side's (a VM's ivshmem): no POOL sent */
+	uint8_t *map;  /* read-write, the agent's own */
 	size_t size;
 	uint32_t npages;
 	uint8_t *used; /* one byte a page */
@@ -48,6 +49,9 @@ struct pool {
 
 /* pool.c */
 int pool_init(struct pool *p, size_t size);
+/* The pool is the memory behind fd (a VM's ivshmem BAR, which the admin
+ * side shares with the GUI domain): mapped read-write, all of it. */
+int pool_init_external(struct pool *p, int fd);
 void pool_fini(struct pool *p);
 /* First fit: 0 and *ret, or -ENOSPC. */
 int pool_alloc(struct pool *p, size_t bytes, struct pool_range *ret);
@@ -136,6 +140,7 @@ struct agent {
 	uint32_t clip_limit;
 
 	/* the GUI connection */
+	char listen_path[108];
 	int listen_fd;
 	struct wl_event_source *listen_src;
 	int gui_fd;

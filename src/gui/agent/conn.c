@@ -22,6 +22,8 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
+static void conn_unlisten(struct agent *ag);
+
 static void conn_flush(struct agent *ag);
 static int out_append(struct agent *ag, const void *data, size_t len);
 
@@ -80,6 +82,10 @@ conn_drop(struct agent *ag, uint32_t code, const char *reason)
 	ag->out_len = 0;
 	ag->out_fd_at = -1;
 	wl_gui_gone(ag);
+	/* ready for the next GUI domain (see conn_accept) */
+	if (ag->listen_fd < 0 && ag->listen_path[0] != '\0' &&
+	    conn_listen(ag, ag->listen_path) < 0)
+		log_warn("gui: listening again on %s", ag->listen_path);
 }
 
 static int
@@ -196,8 +202,11 @@ conn_start(struct agent *ag, const struct gui_xconf *x)
 	ag->screen_w = x->xconf_width;
 	ag->screen_h = x->xconf_height;
 	log_info("gui: connected, screen %ux%u", ag->screen_w, ag->screen_h);
-	ag->out_fd_at = (ssize_t)ag->out_len;
-	conn_send_raw(ag, GUI_MSG_POOL, 0, &p, sizeof(p));
+	/* an external pool is the admin side's to hand over, not ours */
+	if (!ag->pool.external) {
+		ag->out_fd_at = (ssize_t)ag->out_len;
+		conn_send_raw(ag, GUI_MSG_POOL, 0, &p, sizeof(p));
+	}
 	if (ag->gui_fd < 0)
 		return;
 	ag->gui_ready = true;
@@ -320,6 +329,13 @@ conn_accept(int fd, uint32_t mask, void *data)
 		(void)close(c);
 		return 0;
 	}
+	/*
+	 * One connection a listener, as a vchan server: the name goes now
+	 * and comes back when this connection ends.  A VM's vmux mirrors a
+	 * listener to the host only when its name appears, and removes the
+	 * mirror once it is connected to.
+	 */
+	conn_unlisten(ag);
 	if (gui_reader_new(GUI_DIR_TO_AGENT, &params, &ag->reader) < 0) {
 		log_warnx("gui: out of memory, refusing a connection");
 		(void)close(c);
@@ -344,6 +360,17 @@ conn_accept(int fd, uint32_t mask, void *data)
 	return 0;
 }
 
+static void
+conn_unlisten(struct agent *ag)
+{
+	if (ag->listen_src != NULL)
+		wl_event_source_remove(ag->listen_src);
+	ag->listen_src = NULL;
+	if (ag->listen_fd >= 0)
+		(void)unlink(ag->listen_path);
+	close_fd(&ag->listen_fd);
+}
+
 int
 conn_listen(struct agent *ag, const char *path)
 {
@@ -351,19 +378,26 @@ conn_listen(struct agent *ag, const char *path)
 	struct stat st;
 	int fd, r;
 
-	ag->gui_fd = -1;
-	ag->out_fd_at = -1;
-	if (str_copy(sa.sun_path, sizeof(sa.sun_path), path) < 0)
+	if (ag->listen_path != path &&
+	    str_copy(ag->listen_path, sizeof(ag->listen_path), path) < 0)
+		return -ENAMETOOLONG;
+	/* bound aside and renamed into place once listening: whoever
+	 * watches the directory sees only a socket that accepts */
+	if (str_printf(sa.sun_path, sizeof(sa.sun_path), "%s.tmp", path) < 0)
 		return -ENAMETOOLONG;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
+	(void)unlink(sa.sun_path);
 	/* A stale socket of an earlier run is replaced; nothing else is. */
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		(void)unlink(path);
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		(void)close(fd);
+		return -EEXIST;
+	}
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, 4) < 0) {
+	    listen(fd, 4) < 0 || rename(sa.sun_path, path) < 0) {
 		r = -errno;
+		(void)unlink(sa.sun_path);
 		(void)close(fd);
 		return r;
 	}
@@ -371,7 +405,7 @@ conn_listen(struct agent *ag, const char *path)
 	ag->listen_src = wl_event_loop_add_fd(
 	    ag->loop, fd, WL_EVENT_READABLE, conn_accept, ag);
 	if (ag->listen_src == NULL) {
-		close_fd(&ag->listen_fd);
+		conn_unlisten(ag);
 		return -ENOMEM;
 	}
 	return 0;
@@ -380,11 +414,10 @@ conn_listen(struct agent *ag, const char *path)
 void
 conn_fini(struct agent *ag)
 {
+	/* no listening again: set the path aside first */
+	conn_unlisten(ag);
+	ag->listen_path[0] = '\0';
 	conn_drop(ag, GUI_ERR_SHUTDOWN, "the agent stops");
-	if (ag->listen_src != NULL)
-		wl_event_source_remove(ag->listen_src);
-	ag->listen_src = NULL;
-	close_fd(&ag->listen_fd);
 	free(ag->out);
 	ag->out = NULL;
 	ag->out_cap = 0;

@@ -27,6 +27,7 @@
 static const char *arg_gui_socket = DEFAULT_GUI_SOCKET;
 static const char *arg_wl_socket = DEFAULT_WL_SOCKET;
 static uint32_t arg_pool_mib = 64;
+static int arg_pool_fd = -1;
 static uint32_t arg_screen_w = 1024, arg_screen_h = 768;
 static int arg_debug;
 
@@ -35,7 +36,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "Usage: " PROG " [-d] [--gui-socket PATH] [--wayland-socket NAME]\n"
-	    "       [--pool-mib N] [--screen WxH]\n"
+	    "       [--pool-mib N | --pool-fd N] [--screen WxH]\n"
 	    "\n"
 	    "The GUI agent of a qube: a small Wayland compositor whose\n"
 	    "windows are shown by the GUI domain.  It listens on a UNIX\n"
@@ -52,6 +53,10 @@ usage(FILE *f)
 	    "                         (default " DEFAULT_WL_SOCKET
 	    "); without\n"
 	    "                         XDG_RUNTIME_DIR, /run/user/UID (made 0700)\n"
+	    "  --pool-fd N            the pool is the memory behind fd N (a VM\n"
+	    "                         qube's shared-memory device, which the\n"
+	    "                         admin side hands to the GUI domain):\n"
+	    "                         no pool is made or sent\n"
 	    "  --pool-mib N           size of the window pool in MiB, 1..%u\n"
 	    "                         (default 64); a window that does not fit\n"
 	    "                         is not shown\n"
@@ -125,6 +130,7 @@ main(int argc, char **argv)
 	    {"gui-socket", required_argument, NULL, 'g'},
 	    {"wayland-socket", required_argument, NULL, 'w'},
 	    {"pool-mib", required_argument, NULL, 'p'},
+	    {"pool-fd", required_argument, NULL, 'f'},
 	    {"screen", required_argument, NULL, 's'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
@@ -157,6 +163,16 @@ main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'f': {
+			uint32_t v;
+
+			if (parse_u32(optarg, 1024, &v) < 0 || v < 3) {
+				fprintf(stderr, PROG ": --pool-fd: 3..1024\n");
+				return 2;
+			}
+			arg_pool_fd = (int)v;
+			break;
+		}
 		case 's':
 			if (parse_size(optarg, &arg_screen_w, &arg_screen_h) <
 			    0) {
@@ -197,7 +213,12 @@ main(int argc, char **argv)
 	ag->out_fd_at = -1;
 	ag->screen_w = arg_screen_w;
 	ag->screen_h = arg_screen_h;
-	r = pool_init(&ag->pool, (size_t)arg_pool_mib << 20);
+	if (arg_pool_fd >= 0) {
+		r = pool_init_external(&ag->pool, arg_pool_fd);
+		(void)close(arg_pool_fd);
+	} else {
+		r = pool_init(&ag->pool, (size_t)arg_pool_mib << 20);
+	}
 	if (r < 0) {
 		errno = -r;
 		log_warn("pool of %u MiB", arg_pool_mib);

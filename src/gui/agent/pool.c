@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -52,6 +53,37 @@ out_unmap:
 out_close_fd:
 	(void)close(fd);
 	return r;
+}
+
+int
+pool_init_external(struct pool *p, int fd)
+{
+	struct stat st;
+	void *map;
+	size_t size;
+
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	/* a multiple of pages, within the protocol's cap (as a POOL) */
+	if (st.st_size <= 0 || (uint64_t)st.st_size > GUI_POOL_MAX ||
+	    st.st_size % GUI_PAGE_SIZE != 0)
+		return -EINVAL;
+	size = (size_t)st.st_size;
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	p->used = calloc(size / GUI_PAGE_SIZE, 1);
+	if (p->used == NULL) {
+		(void)munmap(map, size);
+		return -ENOMEM;
+	}
+	p->external = true;
+	p->map = map;
+	p->size = size;
+	p->npages = (uint32_t)(size / GUI_PAGE_SIZE);
+	return 0;
 }
 
 void
