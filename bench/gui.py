@@ -68,6 +68,7 @@ or Xvfb is missing.  A path that does not show its frames is an error.
 
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -220,6 +221,35 @@ class Gui:
                           for n, _ in self.b.procs if n.startswith(
                               ("gui-guid", "gui-client", "gui-agent")))))
         return lines(self.log(name), "seen")
+
+    def stop_mine(self):
+        """Stop this group's processes (named gui-*), only those: not
+        bench/run's stop_all, whose sweep of everything tagged would also
+        end the bulkheadd that the qube and VM groups left running."""
+        mine = [(n, p) for n, p in self.b.procs if n.startswith("gui-")]
+        # their children too (bulkhead-guid's connector, validators, core)
+        tree = [x for x in self.path_pids(("gui-",))
+                if x not in {p.pid for _, p in mine}]
+        for _, p in mine:
+            if p.poll() is None:
+                p.terminate()
+        for _, p in mine:
+            try:
+                p.wait(3)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for pid in tree:
+            try:
+                with open("/proc/%d/environ" % pid, "rb") as f:
+                    ours = ("%s=%s" % ("BULKHEAD_BENCH_TAG", self.b.tag)
+                            ).encode() in f.read().split(b"\0")
+                if ours:
+                    os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.b.procs = [(n, p) for n, p in self.b.procs
+                        if not n.startswith("gui-")]
 
     def stop(self, p):
         if p.poll() is None:
@@ -579,8 +609,8 @@ def run(b, report, note, error, report_count):
     t0 = time.monotonic()
     try:
         g.x11()
-        b.stop_all()
+        g.stop_mine()
         g.vnc()
     finally:
-        b.stop_all()
+        g.stop_mine()
     note("gui: took %.0f s" % (time.monotonic() - t0))
