@@ -169,12 +169,20 @@ gui_env(void)
 static pid_t
 start_gui_agent(void)
 {
+	const char *dom = getenv("VCHAN_DOMAIN");
+	char sock[128];
 	struct passwd *pw;
 	pid_t pid;
 
 	if (gui_runtime_dir[0] == '\0' ||
 	    (pw = getpwnam(GUI_AGENT_USER)) == NULL)
 		return -1;
+	/*
+	 * Named as a vchan server of this qube for the GUI domain (domain 0)
+	 * on Qubes' GUI port, 6000: a VM's vmux mirrors only such names.
+	 */
+	(void)snprintf(sock, sizeof(sock), "--gui-socket=%s/vchan.%s.0.%u.sock",
+	    SANDBOX_VCHAN_DIR, dom != NULL ? dom : "0", SANDBOX_GUI_PORT);
 	pid = fork_child();
 	if (pid == 0) {
 		if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
@@ -183,9 +191,7 @@ start_gui_agent(void)
 			_exit(127);
 		}
 		(void)setenv("HOME", pw->pw_dir, 1);
-		execl(GUI_AGENT, "bulkhead-gui-agent",
-		    "--gui-socket=" SANDBOX_VCHAN_DIR "/bulkhead-gui",
-		    (char *)NULL);
+		execl(GUI_AGENT, "bulkhead-gui-agent", sock, (char *)NULL);
 		perror("bulkhead-init: exec bulkhead-gui-agent");
 		_exit(127);
 	}

@@ -48,6 +48,9 @@
 #define SANDBOX_AGENT_RPC_DIR "/run/bulkhead/agent-rpc"
 #define SANDBOX_VCHAN_DIR     "/run/qubes-vchan"
 #define SANDBOX_AGENT_SOCK    "/run/qubes/qrexec-agent"
+/* The GUI agent's vchan port (Qubes' GUI port): it listens as
+ * vchan.DOMID.0.6000.sock in the channel directory. */
+#define SANDBOX_GUI_PORT 6000u
 
 /*
  * Signals PROC_SANDBOX understands (from bulkheadd): SIGTERM shut the

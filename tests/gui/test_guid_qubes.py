@@ -165,11 +165,13 @@ def run(D, procs):
     # the link trick: gx names gy's socket as its own (gy's agent listens:
     # no GUI domain of gy's runs; a connected agent's name is gone)
     xid_gy = D.prop("gy", "xid")[0]
-    target = os.path.join(D.run, "vchan", xid_gy, "bulkhead-gui")
+    target = os.path.join(D.run, "vchan", xid_gy,
+                          "vchan.%s.0.6000.sock" % xid_gy)
     ok(wait_for(lambda: os.path.exists(target), 10),
        "gy's agent listens, no GUI domain connected")
     rc, out, err = D.qrexec_client(
-        "gx", "root:ln -s %s /run/qubes-vchan/bulkhead-gui" % target)
+        "gx", "root:ln -s %s /run/qubes-vchan/vchan.%s.0.6000.sock" %
+        (target, D.prop("gx", "xid")[0]))
     ok(rc == 0, "gx links its GUI socket name to gy's socket")
     ok(wait_for(lambda: "qube gx: the process behind its GUI socket is "
                 "not in that qube: refused" in glog_text(), 10),

@@ -20,7 +20,7 @@
 #include "lib/util.h"
 
 #define PROG               "bulkhead-gui-agent"
-#define DEFAULT_GUI_SOCKET "/run/qubes-vchan/bulkhead-gui"
+#define DEFAULT_GUI_SOCKET "/run/qubes-vchan/vchan.0.0.6000.sock"
 #define DEFAULT_WL_SOCKET  "wayland-0"
 #define MAX_POOL_MIB       (GUI_POOL_MAX >> 20)
 

@@ -208,8 +208,9 @@ scan(struct connector *c)
 			rgb = (uint32_t)(x & 0xffffff);
 		}
 		free(reply);
-		if (str_printf(path, sizeof(path), "%s/vchan/%s/%s", o->run_dir,
-		        xid, GD_AGENT_SOCKET) < 0)
+		if (str_printf(path, sizeof(path),
+		        "%s/vchan/%s/vchan.%s.0.%u.sock", o->run_dir, xid, xid,
+		        GD_AGENT_PORT) < 0)
 			continue;
 		fd = connect_qube(path, qid, true);
 		if (fd == -EPERM) {

@@ -30,8 +30,9 @@ struct gd_connector_opts {
 	pid_t core;  /* the core: when it ends, so does the connector */
 };
 
-/* The agent's socket in a qube's channel directory. */
-#define GD_AGENT_SOCKET "bulkhead-gui"
+/* The agent's socket in a qube's channel directory: a vchan server of the
+ * qube (XID) for domain 0 on Qubes' GUI port, "vchan.XID.0.6000.sock". */
+#define GD_AGENT_PORT 6000u
 
 /*
  * Serve until the core ends: find the qubes to show (bulkheadd's running
