@@ -31,7 +31,7 @@ CLIENT = os.path.join(BUILD, "src", "gui", "agent", "bulkhead-gui-testclient")
 GUID = os.path.join(BUILD, "src", "gui", "guid", "bulkhead-guid")
 PROBE = os.path.join(BUILD, "tests", "gui", "vnc_probe")
 
-RED, GREEN, PURPLE = 0xcc0000, 0x73d216, 0x75507b
+RED, GREEN, PURPLE, ORANGE = 0xcc0000, 0x73d216, 0x75507b, 0xf57900
 A_RGB, B_RGB = 0x336699, 0x996633
 BORDER, TITLEBAR = 2, 18
 W, H = 1024, 768
@@ -274,6 +274,76 @@ class EvilAgent:
         self.c.sendall(struct.pack("<III", 130, 2, 9999))
 
 
+class VmFakeAgent:
+    """An agent as in a VM qube: its pool is the admin side's (a memfd
+    named in a pool file, "PID FD BYTES", as bulkhead-vm writes it), so it
+    sends no POOL, only windows into that memory; with pool=True it sends
+    a POOL anyway, which the GUI domain must refuse."""
+
+    def __init__(self, tmp, name, content_rgb, send_pool=False):
+        self.dir = os.path.join(tmp, name)
+        os.mkdir(self.dir, 0o700)
+        self.path = os.path.join(self.dir, "gui.sock")
+        self.pool_file = os.path.join(self.dir, "gui-pool")
+        self.send_pool = send_pool
+        self.rgb = content_rgb
+        self.pages = 256
+        self.fd = os.memfd_create(name, os.MFD_ALLOW_SEALING)
+        os.ftruncate(self.fd, self.pages * 4096)
+        fcntl_add_seals(self.fd, 2 | 4)
+        with open(self.pool_file, "w") as f:
+            f.write("%d %d %d\n" % (os.getpid(), self.fd, self.pages * 4096))
+        self.ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.ls.bind(self.path)
+        self.ls.listen(1)
+        self.c = None
+
+    def serve(self, timeout=15):
+        self.ls.settimeout(timeout)
+        self.c, _ = self.ls.accept()
+        self.c.settimeout(10)
+        self.c.sendall(struct.pack("<I", 0x42480001))
+        hs = b""
+        while len(hs) < 20:
+            d = self.c.recv(20 - len(hs))
+            if not d:
+                raise OSError("closed in the handshake")
+            hs += d
+        w, h = 100, 60
+        # the guest writes into the shared memory; the host sees it
+        os.pwrite(self.fd, struct.pack("<I", self.rgb) * (w * h), 4096)
+
+        def msg(t, win, body):
+            self.c.sendall(struct.pack("<III", t, win, len(body)) + body)
+        if self.send_pool:
+            msg(152, 0, struct.pack("<II", 0, self.pages))
+            return
+        msg(130, 1, struct.pack("<iiIIII", 700, 60, w, h, 0, 0))
+        msg(132, 1, struct.pack("<II", 0, 0))
+        msg(147, 1, struct.pack("<IIIIIIII", 1, w, h, 32, 0, 4096, w * 4,
+                                0x34325258))
+        msg(136, 1, struct.pack("<iiII", 0, 0, w, h))
+
+    def error_reason(self):
+        """The ERROR frame the GUI domain sent, if any."""
+        data = b""
+        try:
+            while True:
+                d = self.c.recv(4096)
+                if not d:
+                    break
+                data += d
+        except OSError:
+            pass
+        i = 0
+        while i + 12 <= len(data):
+            t, _, n = struct.unpack("<III", data[i:i + 12])
+            if t == 151 and i + 12 + n <= len(data):
+                return data[i + 16:i + 12 + n].split(b"\0")[0].decode()
+            i += 12 + n if t not in (0x42480001,) else 4
+        return None
+
+
 def fcntl_add_seals(fd, seals):
     import fcntl
     F_ADD_SEALS = 1033
@@ -343,6 +413,8 @@ def run(tmp):
     work = Qube(tmp, "work", A_RGB, "Doc", copy="hello")
     personal = Qube(tmp, "personal", B_RGB, "Mail", copy="world")
     evil = EvilAgent(tmp)
+    vmq = VmFakeAgent(tmp, "vmq", 0x55aa55)
+    vmbad = VmFakeAgent(tmp, "vmbad", 0x5555aa, send_pool=True)
 
     port = free_port()
     glog_path = os.path.join(tmp, "guid.log")
@@ -350,6 +422,10 @@ def run(tmp):
     guid = start([GUID, "--static", "work:0x%06x:%s" % (RED, work.sock),
                   "--static", "personal:0x%06x:%s" % (GREEN, personal.sock),
                   "--static", "evil:0x%06x:%s" % (PURPLE, evil.path),
+                  "--static", "vmq:0x%06x:%s:%s" % (ORANGE, vmq.path,
+                                                    vmq.pool_file),
+                  "--static", "vmbad:0x%06x:%s:%s" % (ORANGE, vmbad.path,
+                                                      vmbad.pool_file),
                   "--vnc=%d" % port, "--x11=" + display,
                   "--screen", "%dx%d" % (W, H), "--policy-dir", policy,
                   "-d"], glog)
@@ -363,6 +439,12 @@ def run(tmp):
         ok(True, "the hostile agent was connected to")
     except OSError as e:
         ok(False, "the hostile agent was connected to: %s" % e)
+    for agent, what in ((vmq, "vmq"), (vmbad, "vmbad")):
+        try:
+            agent.serve()
+            ok(True, "a VM-like agent (%s) was connected to" % what)
+        except OSError as e:
+            ok(False, "a VM-like agent (%s) was connected to: %s" % (what, e))
     if not ok(wait_for(lambda: probe(port, "sleep:1", check=False) == 0,
                        15), "VNC output answers"):
         diag(glog_text()[-2000:])
@@ -436,6 +518,23 @@ def run(tmp):
                    im.at(eb[0] + 10, eb[3] + BORDER)]
         ok(RED not in outside,
            "VNC: damage larger than its buffer stays inside its window")
+
+    # -- a VM-like qube: the pool from the admin side, not over the stream
+    def vm_box():
+        im = snap_vnc(port, os.path.join(tmp, "vnc-vm.ppm"))
+        box = im.find(0x55aa55) if im else None
+        return (im, box) if box else None
+    got = wait_for(vm_box, 10, 0.3)
+    if ok(got, "VM-like qube: its window's pixels come from the pool the "
+          "admin side named"):
+        im, vb = got
+        ok(vb[2] - vb[0] == 100 and vb[3] - vb[1] == 60 and
+           content_exact(im, vb, 0x55aa55), "... exactly, 100x60")
+        bad = frame_bad(im, vb, ORANGE, TITLEBAR)
+        ok(not bad, "... framed in its label's orange (%d off)" % len(bad))
+    why = vmbad.error_reason()
+    ok(why is not None and "not allowed now" in why,
+       "a VM-like qube that sends a POOL of its own is refused (%s)" % why)
 
     # -- the X11 output --
     def x11_img():

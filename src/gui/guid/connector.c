@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 
 #include "gui/guid/connector.h"
 #include "gui/guid/ipc.h"
+#include "lib/gui_pool.h"
 #include "lib/log.h"
 #include "lib/qubesd.h"
 #include "lib/sock.h"
@@ -91,12 +93,14 @@ prop(const char *sock, const char *qube, const char *name, char *out,
 
 static int
 send_qube(struct connector *c, const char *name, const char *label,
-    uint32_t rgb, int fd)
+    uint32_t rgb, int fd, int pool_fd)
 {
 	union {
 		struct cmsghdr align;
-		char space[CMSG_SPACE(sizeof(int))];
+		char space[CMSG_SPACE(2 * sizeof(int))];
 	} cm;
+	int fds[2] = {fd, pool_fd};
+	size_t nfd = pool_fd >= 0 ? 2 : 1;
 	struct gd_ipc a;
 	struct iovec iov = {&a, sizeof(a)};
 	struct msghdr mh;
@@ -112,12 +116,12 @@ send_qube(struct connector *c, const char *name, const char *label,
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	mh.msg_control = cm.space;
-	mh.msg_controllen = sizeof(cm.space);
+	mh.msg_controllen = CMSG_SPACE(nfd * sizeof(int));
 	cmh = CMSG_FIRSTHDR(&mh);
 	cmh->cmsg_level = SOL_SOCKET;
 	cmh->cmsg_type = SCM_RIGHTS;
-	cmh->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cmh), &fd, sizeof(int));
+	cmh->cmsg_len = CMSG_LEN(nfd * sizeof(int));
+	memcpy(CMSG_DATA(cmh), fds, nfd * sizeof(int));
 	if (sendmsg(c->o->core_fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(a))
 		return -errno;
 	return 0;
@@ -145,6 +149,58 @@ connect_qube(const char *path, uint32_t qid, bool check)
 	return fd;
 }
 
+/*
+ * A VM qube's pool: the memfd its launcher made and shares with QEMU
+ * (ivshmem), named in <run>/qubes/NAME/gui-pool as "PID FD BYTES" (a
+ * root-only directory, written by bulkhead-vm).  Opened through
+ * /proc/PID/fd/FD read-only and checked as a POOL's fd would be.
+ * Returns the fd or -errno.
+ */
+static int
+vm_pool_file(const char *path)
+{
+	char text[64], proc[64];
+	unsigned long pid, fdn;
+	unsigned long long bytes;
+	size_t size;
+	ssize_t n;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, text, sizeof(text) - 1);
+	(void)close(fd);
+	if (n <= 0)
+		return -EBADMSG;
+	text[n] = '\0';
+	if (sscanf(text, "%lu %lu %llu", &pid, &fdn, &bytes) != 3 || pid == 0 ||
+	    pid > 4194304 || fdn > 65535)
+		return -EBADMSG;
+	if (str_printf(proc, sizeof(proc), "/proc/%lu/fd/%lu", pid, fdn) < 0)
+		return -ENAMETOOLONG;
+	fd = open(proc, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = gui_pool_check(fd, &size);
+	if (r < 0 || size != bytes) {
+		(void)close(fd);
+		return r < 0 ? r : -EINVAL;
+	}
+	return fd;
+}
+
+static int
+vm_pool(const struct gd_connector_opts *o, const char *name)
+{
+	char path[4096];
+
+	if (str_printf(path, sizeof(path), "%s/qubes/%s/gui-pool", o->run_dir,
+	        name) < 0)
+		return -ENAMETOOLONG;
+	return vm_pool_file(path);
+}
+
 /* One pass over bulkheadd's running qubes. */
 static void
 scan(struct connector *c)
@@ -166,6 +222,8 @@ scan(struct connector *c)
 		char path[4096], *reply = NULL;
 		uint32_t qid, rgb;
 		struct cqube *cq;
+		bool is_vm;
+		int pool_fd;
 		size_t n = strcspn(line, " ");
 		int fd;
 
@@ -184,17 +242,9 @@ scan(struct connector *c)
 		if (prop(o->admin_socket, name, "guivm", v, sizeof(v)) < 0 ||
 		    strcmp(v, o->name) != 0)
 			continue;
-		if (prop(o->admin_socket, name, "virt_mode", v, sizeof(v)) ==
-		        0 &&
-		    strcmp(v, "sandbox") != 0) {
-			/* XXX #8: VM qubes need the pool behind ivshmem */
-			if (!cq->vm_warned)
-				log_warnx("qube %s: the GUI of VM qubes is not "
-				          "there yet, ignoring",
-				    name);
-			cq->vm_warned = true;
-			continue;
-		}
+		is_vm = prop(o->admin_socket, name, "virt_mode", v,
+		            sizeof(v)) == 0 &&
+		    strcmp(v, "sandbox") != 0;
 		if (prop(o->admin_socket, name, "qid", v, sizeof(v)) < 0 ||
 		    parse_u32(v, 65535, &qid) < 0 ||
 		    prop(o->admin_socket, name, "label", label, sizeof(label)) <
@@ -212,6 +262,15 @@ scan(struct connector *c)
 		        "%s/vchan/%s/vchan.%s.0.%u.sock", o->run_dir, xid, xid,
 		        GD_AGENT_PORT) < 0)
 			continue;
+		/* a VM's pool first: without it, no connection is made */
+		pool_fd = -1;
+		if (is_vm && (pool_fd = vm_pool(o, name)) < 0) {
+			if (!cq->vm_warned)
+				log_warnx("qube %s: its GUI pool: %s", name,
+				    strerror(-pool_fd));
+			cq->vm_warned = true;
+			continue;
+		}
 		fd = connect_qube(path, qid, true);
 		if (fd == -EPERM) {
 			/* a link to another qube's socket, or worse */
@@ -228,12 +287,13 @@ scan(struct connector *c)
 			log_debug("qube %s: %s", name, strerror(-fd));
 			continue;
 		}
-		if (send_qube(c, name, label, rgb, fd) == 0) {
+		if (send_qube(c, name, label, rgb, fd, pool_fd) == 0) {
 			cq->shown = true;
 			(void)str_copy(cq->xid, sizeof(cq->xid), xid);
 			log_info("qube %s: GUI connected", name);
 		}
 		(void)close(fd);
+		close_fd(&pool_fd);
 	}
 	free(list);
 }
@@ -246,18 +306,30 @@ scan_static(struct connector *c)
 	for (i = 0; i < c->o->nstatic; i++) {
 		const struct gd_static_qube *s = &c->o->statics[i];
 		struct cqube *cq = cq_get(c, s->name, true);
-		int fd;
+		int fd, pool_fd = -1;
 
 		if (cq == NULL || cq->shown)
 			continue;
-		fd = connect_qube(s->socket, 0, false);
-		if (fd < 0)
+		if (s->pool_file[0] != '\0' &&
+		    (pool_fd = vm_pool_file(s->pool_file)) < 0) {
+			if (!cq->vm_warned)
+				log_warnx("qube %s: its GUI pool: %s", s->name,
+				    strerror(-pool_fd));
+			cq->vm_warned = true;
 			continue;
-		if (send_qube(c, s->name, "static", s->label_rgb, fd) == 0) {
+		}
+		fd = connect_qube(s->socket, 0, false);
+		if (fd < 0) {
+			close_fd(&pool_fd);
+			continue;
+		}
+		if (send_qube(
+		        c, s->name, "static", s->label_rgb, fd, pool_fd) == 0) {
 			cq->shown = true;
 			log_info("qube %s: GUI connected", s->name);
 		}
 		(void)close(fd);
+		close_fd(&pool_fd);
 	}
 }
 

@@ -17,6 +17,7 @@ struct gd_static_qube {
 	char name[GD_NAME_MAX];
 	uint32_t label_rgb;
 	char socket[256];
+	char pool_file[256]; /* "": the agent sends its pool (POOL) */
 };
 
 struct gd_connector_opts {

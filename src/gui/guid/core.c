@@ -848,7 +848,7 @@ q_msg(void *ctx, const struct gui_msg *m)
 /* ---- qubes come (from the connector) and go ---- */
 
 static int
-q_add(struct gd *g, const struct gd_ipc *a, int qfd)
+q_add(struct gd *g, const struct gd_ipc *a, int qfd, int pfd)
 {
 	struct gui_params params = {g->clipboard_limit, 0, false};
 	struct gui_xconf xc;
@@ -886,10 +886,11 @@ q_add(struct gd *g, const struct gd_ipc *a, int qfd)
 		goto out_free;
 	}
 	if (pid == 0) {
-		/* the qube's stream on 3, ours on 4, nothing else */
-		if (dup2(qfd, 3) < 0 || dup2(sp[1], 4) < 0)
+		/* the qube's stream on 3, ours on 4, a VM's pool on 5 */
+		if (dup2(qfd, 3) < 0 || dup2(sp[1], 4) < 0 ||
+		    (pfd >= 0 && dup2(pfd, 5) < 0))
 			_exit(127);
-		closefrom(5);
+		closefrom(pfd >= 0 ? 6 : 5);
 		{
 			char *av[10];
 			int n = 0;
@@ -904,6 +905,8 @@ q_add(struct gd *g, const struct gd_ipc *a, int qfd)
 				av[n++] = (char *)"--allow-utf8-titles";
 			if (g->debug)
 				av[n++] = (char *)"-d";
+			if (pfd >= 0)
+				av[n++] = (char *)"--pool-fd=5";
 			av[n] = NULL;
 			execv(g->exe, av);
 		}
@@ -911,6 +914,7 @@ q_add(struct gd *g, const struct gd_ipc *a, int qfd)
 	}
 	(void)close(sp[1]);
 	(void)close(qfd);
+	close_fd(&pfd);
 	q->validator = pid;
 	r = gd_stream_init(
 	    &q->s, sp[0], GUI_DIR_TO_GUI, &params, GD_QUBE_OUT_LIMIT);
@@ -938,6 +942,7 @@ out_free:
 	else if (sp[0] >= 0)
 		(void)close(sp[0]);
 	(void)close(qfd);
+	close_fd(&pfd);
 	free(q->wins);
 	free(q);
 	return r;
@@ -976,13 +981,13 @@ connector_read(struct gd *g)
 {
 	union {
 		struct cmsghdr align;
-		char space[CMSG_SPACE(sizeof(int))];
+		char space[CMSG_SPACE(2 * sizeof(int))];
 	} cm;
 	struct gd_ipc a;
 	struct iovec iov = {&a, sizeof(a)};
 	struct msghdr mh;
 	struct cmsghdr *c;
-	int fd = -1;
+	int fds[2] = {-1, -1};
 	ssize_t n;
 
 	memset(&mh, 0, sizeof(mh));
@@ -995,25 +1000,30 @@ connector_read(struct gd *g)
 		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 	if (n == 0)
 		return -EPIPE;
+	/* the qube's connection, and for a VM its pool */
 	c = CMSG_FIRSTHDR(&mh);
 	if (c != NULL && c->cmsg_level == SOL_SOCKET &&
-	    c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	if (n != (ssize_t)sizeof(a)) {
-		close_fd(&fd);
-		return -EBADMSG; /* the connector is ours: a bug */
+	    c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len >= CMSG_LEN(sizeof(int)) &&
+	    c->cmsg_len <= CMSG_LEN(2 * sizeof(int)))
+		memcpy(fds, CMSG_DATA(c), c->cmsg_len - CMSG_LEN(0));
+	if (n != (ssize_t)sizeof(a) || a.ipc_type != GD_IPC_QUBE ||
+	    fds[0] < 0) {
+		close_fd(&fds[0]);
+		close_fd(&fds[1]);
+		if (n != (ssize_t)sizeof(a))
+			return -EBADMSG; /* the connector is ours: a bug */
+		if (a.ipc_type == GD_IPC_PASTE_ANSWER)
+			paste_answer(g, &a);
+		return 0;
 	}
-	if (a.ipc_type == GD_IPC_QUBE && fd >= 0) {
-		int r = q_add(g, &a, fd);
+	{
+		int r = q_add(g, &a, fds[0], fds[1]);
 
 		if (r < 0)
 			log_warnx("qube %.31s: GUI not started: %s", a.ipc_name,
 			    strerror(-r));
-		return 0;
 	}
-	close_fd(&fd);
-	if (a.ipc_type == GD_IPC_PASTE_ANSWER)
-		paste_answer(g, &a);
 	return 0;
 }
 

@@ -63,11 +63,15 @@ usage(FILE *f)
 	    "  --run-dir DIR            bulkhead's runtime directory (default "
 	    "$BULKHEAD_RUN_DIR\n"
 	    "                           or " BULKHEAD_RUN_DIR ")\n"
-	    "  --static NAME:COLOR:SOCKET  show the qube whose agent listens "
-	    "on SOCKET,\n"
-	    "                           framed in COLOR (0xRRGGBB), without "
-	    "bulkheadd\n"
-	    "                           (tests, benchmarks); repeatable\n"
+	    "  --static NAME:COLOR:SOCKET[:POOLFILE]  show the qube whose agent "
+	    "listens\n"
+	    "                           on SOCKET, framed in COLOR (0xRRGGBB), "
+	    "without\n"
+	    "                           bulkheadd (tests, benchmarks); POOLFILE "
+	    "names its\n"
+	    "                           pool as a VM's launcher does (\"PID FD "
+	    "BYTES\");\n"
+	    "                           repeatable\n"
 	    "\n"
 	    "The GUI domain:\n"
 	    "  --screen WxH             the screen size (default 1280x800)\n"
@@ -118,12 +122,13 @@ enum {
 	O_VALIDATOR,
 	O_QUBE,
 	O_ASK,
+	O_POOL_FD,
 };
 
 static int
 parse_static(const char *s, struct gd_static_qube *ret)
 {
-	const char *c1 = strchr(s, ':'), *c2;
+	const char *c1 = strchr(s, ':'), *c2, *c3;
 	char color[16];
 	size_t n;
 
@@ -141,7 +146,16 @@ parse_static(const char *s, struct gd_static_qube *ret)
 	    strspn(color + 2, "0123456789abcdefABCDEF") != 6)
 		return -EINVAL;
 	ret->label_rgb = (uint32_t)strtoul(color, NULL, 16);
-	return str_copy(ret->socket, sizeof(ret->socket), c2 + 1);
+	/* SOCKET[:POOLFILE] */
+	c3 = strchr(c2 + 1, ':');
+	if (c3 == NULL)
+		return str_copy(ret->socket, sizeof(ret->socket), c2 + 1);
+	n = (size_t)(c3 - c2 - 1);
+	if (n == 0 || n >= sizeof(ret->socket))
+		return -EINVAL;
+	memcpy(ret->socket, c2 + 1, n);
+	ret->socket[n] = '\0';
+	return str_copy(ret->pool_file, sizeof(ret->pool_file), c3 + 1);
 }
 
 static int
@@ -181,6 +195,7 @@ main(int argc, char **argv)
 	    {"validator", no_argument, NULL, O_VALIDATOR},
 	    {"qube", required_argument, NULL, O_QUBE},
 	    {"ask", optional_argument, NULL, O_ASK},
+	    {"pool-fd", required_argument, NULL, O_POOL_FD},
 	    {"debug", no_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	static struct gd_connector_opts co;
@@ -189,6 +204,7 @@ main(int argc, char **argv)
 	char admin[PATH_MAX], run[PATH_MAX], policy[PATH_MAX], exe[PATH_MAX];
 	char ask[PATH_MAX];
 	bool want_ask = false;
+	int pool_fd = -1;
 	char err[512];
 	bool validator = false, debug = false, have_admin = false;
 	int sp[2], c, r;
@@ -252,7 +268,7 @@ main(int argc, char **argv)
 			    parse_static(optarg, &co.statics[co.nstatic]) < 0) {
 				(void)fprintf(stderr,
 				    "bulkhead-guid: --static %s: want "
-				    "NAME:0xRRGGBB:SOCKET\n",
+				    "NAME:0xRRGGBB:SOCKET[:POOLFILE]\n",
 				    optarg);
 				return 2;
 			}
@@ -288,6 +304,12 @@ main(int argc, char **argv)
 		case O_QUBE:
 			qube = optarg;
 			break;
+		case O_POOL_FD:
+			/* the validator's: the core puts a VM's pool at 5 */
+			if (parse_u32(optarg, 5, &u) < 0 || u != 5)
+				goto bad;
+			pool_fd = 5;
+			break;
 		case O_ASK:
 			want_ask = true;
 			ask[0] = '\0';
@@ -314,7 +336,7 @@ main(int argc, char **argv)
 		log_set_level(LOG_LEVEL_DEBUG);
 	if (validator) {
 		struct gd_validator_opts vo = {qube ? qube : "?", 3, 4,
-		    go.clipboard_limit, go.allow_utf8_titles};
+		    go.clipboard_limit, go.allow_utf8_titles, pool_fd};
 
 		log_set_qube(vo.qube);
 		r = gd_validator_run(&vo);

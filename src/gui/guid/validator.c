@@ -250,6 +250,8 @@ gd_validator_run(const struct gd_validator_opts *o)
 	if ((r = gd_vcheck_new(&vo, &v_ops, &v, &v.vc)) < 0) {
 		(void)close(o->qube_fd);
 		(void)close(o->core_fd);
+		if (o->pool_fd >= 0)
+			(void)close(o->pool_fd);
 		return r;
 	}
 	if ((r = gd_stream_init(&v.q, o->qube_fd, GUI_DIR_TO_GUI, &qp,
@@ -260,6 +262,13 @@ gd_validator_run(const struct gd_validator_opts *o)
 	/* the core's stream: our version word first (its reader wants it) */
 	if ((r = gd_stream_queue_raw(&v.core, &ver, sizeof(ver))) < 0)
 		goto out;
+	/* a VM's pool comes from the admin side, not over the stream */
+	if (o->pool_fd >= 0) {
+		r = gd_vcheck_give_pool(v.vc, o->pool_fd);
+		(void)close(o->pool_fd);
+		if (r < 0)
+			goto out_violation;
+	}
 	r = v_confine();
 	if (r < 0) {
 		log_warnx("seccomp: %s", strerror(-r));
@@ -297,6 +306,7 @@ gd_validator_run(const struct gd_validator_opts *o)
 		    (r = gd_stream_flush(&v.core)) < 0)
 			break;
 	}
+out_violation:
 	why = gd_vcheck_violation(v.vc, &code, &window);
 	if (why != NULL) {
 		log_warnx("qube's GUI stopped: %s", why);

@@ -13,6 +13,7 @@ struct gd_validator_opts {
 	int core_fd;              /* the core's stream (taken) */
 	uint32_t clipboard_limit; /* GUI_CLIPBOARD_MIN..MAX */
 	bool allow_utf8_titles;
+	int pool_fd; /* the admin side's pool (a VM's), or -1 (taken) */
 };
 
 /*

@@ -178,6 +178,33 @@ to_qube(struct gd_vcheck *v, uint32_t type, uint32_t window, const void *body,
 	return 0;
 }
 
+int
+gd_vcheck_give_pool(struct gd_vcheck *v, int fd)
+{
+	struct gui_msg m;
+	size_t size;
+	int r;
+
+	r = gui_pool_check(fd, &size);
+	if (r < 0)
+		return gd_vcheck_fail(v, GUI_ERR_POOL, 0,
+		    "the admin side's pool is not a sealed memfd");
+	/* the qube may send no pool (POOL is refused) and no fd at all */
+	v->fd_taken = true;
+	r = gui_reader_set_pool(v->reader, size);
+	if (r < 0)
+		return gd_vcheck_fail(v, GUI_ERR_POOL, 0, "pool size");
+	memset(&m, 0, sizeof(m));
+	m.type = GUI_MSG_POOL;
+	m.u.pool.pool_id = 0;
+	m.u.pool.pool_pages = (uint32_t)(size / GUI_PAGE_SIZE);
+	r = v->ops->to_core(v->ctx, &m, &m.u.pool, sizeof(m.u.pool), fd);
+	if (r < 0)
+		return gd_vcheck_fail(
+		    v, GUI_ERR_INTERNAL, 0, "pool not passed on");
+	return 0;
+}
+
 static int
 qube_pool(struct gd_vcheck *v, const struct gui_msg *m)
 {

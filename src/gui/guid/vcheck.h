@@ -47,6 +47,13 @@ void gd_vcheck_free(struct gd_vcheck *v);
 
 /* The screen (the core's xconf, trusted): answered in the handshake and
  * the base of the override-redirect rule. */
+/*
+ * The pool is the admin side's (a VM qube's ivshmem memfd): checked as a
+ * POOL's fd would be, passed to the core with a POOL, and from then on
+ * the qube may send neither POOL nor any fd.  fd is borrowed.  Call once,
+ * before the first gd_vcheck_feed.  0 or -EPROTO (a violation).
+ */
+int gd_vcheck_give_pool(struct gd_vcheck *v, int fd);
 void gd_vcheck_set_xconf(struct gd_vcheck *v, const struct gui_xconf *x);
 /* Whether the xconf is known (the qube is read only then). */
 bool gd_vcheck_ready(const struct gd_vcheck *v);
