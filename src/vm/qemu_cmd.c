@@ -32,6 +32,15 @@
  *    open()), but `/proc/self/fd/N` works where QEMU sees /proc.  That is
  *    what an fd becomes here; a launcher without /proc in QEMU's mount
  *    namespace passes paths instead.
+ *  - the GUI pool: `-object memory-backend-file,id=guipool,size=S,
+ *    mem-path=/proc/self/fd/N,share=on -device ivshmem-plain,
+ *    memdev=guipool` with N a sealed memfd of S bytes (sealed against
+ *    shrinking and growing: QEMU's ftruncate to the same size passes).
+ *    QEMU opens the path itself, so the same /proc rule as for the
+ *    kernel holds; `memory-backend-memfd` would make QEMU's own memfd,
+ *    which the host could only reach through QEMU's /proc/PID/fd.  On
+ *    microvm the device needs `pcie=on` (GPEX; Debian's 6.1 kernel finds
+ *    the bus through ACPI and the device as 1af4:1110, BAR 2 the pool).
  *  - `-add-fd fd=N` dups N into the set and closes N itself, so an fd
  *    number may appear once on a command line: every fd is checked to be
  *    distinct.
@@ -83,6 +92,7 @@ qemu_config_init(struct qemu_config *c)
 	c->qmp_fd = -1;
 	c->console_log = QEMU_FILE_NONE;
 	c->console_socket_fd = -1;
+	c->gui_pool_fd = -1;
 	for (i = 0; i < QEMU_MAX_DISKS; i++) {
 		c->disks[i].file = QEMU_FILE_NONE;
 		c->disks[i].backing = QEMU_FILE_NONE;
@@ -177,7 +187,7 @@ file_set(const struct qemu_file *f)
 
 /* Every fd handed to QEMU, to check none is used twice. */
 struct fd_list {
-	int fd[4 + 2 * QEMU_MAX_DISKS + QEMU_MAX_PORTS];
+	int fd[5 + 2 * QEMU_MAX_DISKS + QEMU_MAX_PORTS];
 	size_t n;
 };
 
@@ -277,6 +287,14 @@ validate(const struct qemu_config *c)
 		return -EINVAL;
 	if (!fd_add(&fds, c->console_log.fd) ||
 	    !fd_add(&fds, c->console_socket_fd))
+		return -EINVAL;
+	if (c->gui_pool_fd != -1 &&
+	    (!fd_ok(c->gui_pool_fd) || !fd_add(&fds, c->gui_pool_fd) ||
+	        c->gui_pool_size < QEMU_MIN_GUI_POOL ||
+	        c->gui_pool_size > QEMU_MAX_GUI_POOL ||
+	        (c->gui_pool_size & (c->gui_pool_size - 1)) != 0))
+		return -EINVAL;
+	if (c->gui_pool_fd == -1 && c->gui_pool_size != 0)
 		return -EINVAL;
 	return 0;
 }
@@ -501,6 +519,21 @@ add_balloon(struct builder *b, const struct qemu_config *c)
 	                                         "virtio-balloon-pci");
 }
 
+/* The GUI pool: QEMU maps the fd shared; the guest sees it as BAR 2. */
+static void
+add_gui_pool(struct builder *b, const struct qemu_config *c)
+{
+	if (c->gui_pool_fd == -1)
+		return;
+	add(b, "-object");
+	add(b,
+	    "memory-backend-file,id=guipool,size=%llu,"
+	    "mem-path=/proc/self/fd/%d,share=on",
+	    (unsigned long long)c->gui_pool_size, c->gui_pool_fd);
+	add(b, "-device");
+	add(b, "ivshmem-plain,memdev=guipool");
+}
+
 int
 qemu_cmd_build(const struct qemu_config *c, struct qemu_argv *ret)
 {
@@ -518,11 +551,16 @@ qemu_cmd_build(const struct qemu_config *c, struct qemu_argv *ret)
 		add(&b, "guest=%s", c->name);
 	}
 	add(&b, "-machine");
-	/* microvm under TCG needs the PIT to calibrate (vm-backend.md) */
-	add(&b, "%s",
+	/* microvm under TCG needs the PIT to calibrate (vm-backend.md);
+	 * a PCIe bus only for the GUI pool's device (ACPI enumeration of
+	 * a bus costs boot time under TCG) */
+	add(&b, "%s%s",
 	    c->machine == QEMU_MACHINE_MICROVM ?
 	        "microvm,pit=on,pic=on,rtc=on" :
-	        "q35");
+	        "q35",
+	    c->machine == QEMU_MACHINE_MICROVM && c->gui_pool_fd != -1 ?
+	        ",pcie=on" :
+	        "");
 	add(&b, "-accel");
 	add(&b, "%s", c->accel == QEMU_ACCEL_KVM ? "kvm" : "tcg");
 	if (c->accel == QEMU_ACCEL_KVM) {
@@ -560,6 +598,7 @@ qemu_cmd_build(const struct qemu_config *c, struct qemu_argv *ret)
 		add_disk(&b, c, i);
 	add_ports(&b, c);
 	add_balloon(&b, c);
+	add_gui_pool(&b, c);
 	add_console(&b, c);
 
 	if (b.err < 0) {

@@ -36,6 +36,10 @@
 /* tsc_early_khz= bounds: 1 MHz to 10 GHz */
 #define QEMU_MIN_TSC_KHZ 1000
 #define QEMU_MAX_TSC_KHZ 10000000
+/* the GUI pool (ivshmem-plain's BAR 2): a PCI BAR, so a power of two,
+ * and at most what the GUI agent maps (1 GiB) */
+#define QEMU_MIN_GUI_POOL ((uint64_t)4096)
+#define QEMU_MAX_GUI_POOL ((uint64_t)1 << 30)
 /* an escaped option value (commas doubled) and a path */
 #define QEMU_MAX_PATH 4096
 
@@ -124,11 +128,21 @@ struct qemu_config {
 	 * it frees back to the host (QEMU's RSS shrinks; the guest needs
 	 * the virtio_balloon driver) */
 	bool free_page_reporting;
+
+	/*
+	 * The GUI pool (issue #8): an fd of a shared-memory file (the
+	 * launcher's sealed memfd) of gui_pool_size bytes, given to the
+	 * guest as an ivshmem-plain device whose BAR 2 is that memory; -1:
+	 * none.  On microvm it turns on the PCIe bus (pcie=on: the device
+	 * needs PCI; the guest enumerates it through ACPI).
+	 */
+	int gui_pool_fd;
+	uint64_t gui_pool_size; /* a power of two, [MIN, MAX]_GUI_POOL */
 };
 
 /*
  * The defaults: microvm, TCG, 256 MiB, 1 vCPU, start paused, every fd -1,
- * every file none, no disks or ports.
+ * every file none, no disks or ports, no GUI pool.
  */
 void qemu_config_init(struct qemu_config *c);
 

@@ -1,8 +1,8 @@
 /*
  * test_qemu_cmd.c - the QEMU command-line builder (src/vm/qemu_cmd.c):
  * the exact argv of a typical VM qube (microvm, fds everywhere) and of a
- * q35 one with paths, each validation error, comma escaping at its size
- * limits, and the "cpu MHz" parser.
+ * q35 one with paths, the GUI pool's device, each validation error, comma
+ * escaping at its size limits, and the "cpu MHz" parser.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -293,6 +293,63 @@ test_balloon(void **state)
 	qemu_argv_free(&a);
 }
 
+/*
+ * The GUI pool: the machine line gets pcie=on on microvm (nothing on
+ * q35), and a file backend on the fd, shared, with an ivshmem-plain on
+ * it, after the balloon and before the console; its limits pass.
+ */
+static void
+test_gui_pool(void **state)
+{
+	struct qemu_config c;
+	struct qemu_argv a;
+	size_t i;
+
+	(void)state;
+	typical(&c);
+	c.free_page_reporting = true;
+	c.gui_pool_fd = 13;
+	c.gui_pool_size = (uint64_t)64 << 20;
+	assert_int_equal(qemu_cmd_build(&c, &a), 0);
+	assert_string_equal(a.argv[4], "microvm,pit=on,pic=on,rtc=on,pcie=on");
+	for (i = 0; i < a.argc; i++)
+		if (strcmp(a.argv[i], "-object") == 0)
+			break;
+	assert_true(i + 6 < a.argc);
+	assert_string_equal(
+	    a.argv[i - 1], "virtio-balloon-device,free-page-reporting=on");
+	assert_string_equal(a.argv[i + 1],
+	    "memory-backend-file,id=guipool,size=67108864,"
+	    "mem-path=/proc/self/fd/13,share=on");
+	assert_string_equal(a.argv[i + 2], "-device");
+	assert_string_equal(a.argv[i + 3], "ivshmem-plain,memdev=guipool");
+	assert_string_equal(a.argv[i + 4], "-add-fd");
+	assert_string_equal(a.argv[i + 6], "-chardev");
+	qemu_argv_free(&a);
+
+	c.machine = QEMU_MACHINE_Q35;
+	assert_int_equal(qemu_cmd_build(&c, &a), 0);
+	assert_string_equal(a.argv[4], "q35");
+	qemu_argv_free(&a);
+
+	/* the limits: one page, 1 GiB, the highest fd */
+	c.gui_pool_size = QEMU_MIN_GUI_POOL;
+	assert_int_equal(qemu_cmd_build(&c, &a), 0);
+	qemu_argv_free(&a);
+	c.gui_pool_size = QEMU_MAX_GUI_POOL;
+	c.gui_pool_fd = QEMU_MAX_FD;
+	assert_int_equal(qemu_cmd_build(&c, &a), 0);
+	qemu_argv_free(&a);
+
+	/* none: no pcie, no device */
+	typical(&c);
+	assert_int_equal(qemu_cmd_build(&c, &a), 0);
+	assert_string_equal(a.argv[4], "microvm,pit=on,pic=on,rtc=on");
+	for (i = 0; i < a.argc; i++)
+		assert_null(strstr(a.argv[i], "ivshmem"));
+	qemu_argv_free(&a);
+}
+
 /* One field changed from the typical config must fail with -EINVAL. */
 static void
 expect_invalid(void (*change)(struct qemu_config *c), const char *what)
@@ -373,6 +430,16 @@ INVALID(console_socket_low, {
 	c->console_log.fd = -1;
 	c->console_socket_fd = 0;
 })
+#define GUI_POOL(fd, size) (c->gui_pool_fd = (fd), c->gui_pool_size = (size))
+INVALID(gui_pool_fd_low, GUI_POOL(2, (uint64_t)64 << 20))
+INVALID(gui_pool_fd_high, GUI_POOL(QEMU_MAX_FD + 1, (uint64_t)64 << 20))
+INVALID(gui_pool_fd_dup, GUI_POOL(5, (uint64_t)64 << 20))
+INVALID(gui_pool_size_zero, GUI_POOL(20, 0))
+INVALID(gui_pool_size_low, GUI_POOL(20, 2048))
+INVALID(gui_pool_size_high, GUI_POOL(20, QEMU_MAX_GUI_POOL * 2))
+INVALID(gui_pool_size_pow2, GUI_POOL(20, (uint64_t)48 << 20))
+INVALID(gui_pool_size_no_fd, GUI_POOL(-1, (uint64_t)64 << 20))
+#undef GUI_POOL
 
 static void
 test_invalid(void **state)
@@ -431,6 +498,14 @@ test_invalid(void **state)
 	    CASE(console_both),
 	    CASE(console_log_both),
 	    CASE(console_socket_low),
+	    CASE(gui_pool_fd_low),
+	    CASE(gui_pool_fd_high),
+	    CASE(gui_pool_fd_dup),
+	    CASE(gui_pool_size_zero),
+	    CASE(gui_pool_size_low),
+	    CASE(gui_pool_size_high),
+	    CASE(gui_pool_size_pow2),
+	    CASE(gui_pool_size_no_fd),
 #undef CASE
 	};
 	size_t i;
@@ -583,6 +658,7 @@ main(void)
 	    cmocka_unit_test(test_q35_paths),
 	    cmocka_unit_test(test_console),
 	    cmocka_unit_test(test_balloon),
+	    cmocka_unit_test(test_gui_pool),
 	    cmocka_unit_test(test_invalid),
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_escape),
