@@ -23,6 +23,14 @@
  * then SIGKILL), SANDBOX_SIG_FREEZE/THAW pause and resume the VM (QMP
  * stop/cont).  When QEMU exits, the launcher stops the vmux and exits:
  * bulkheadd then sees the qube halted and removes its volatile files.
+ *
+ * With --gui-pool (a qube with the feature "gui", issue #8) it makes the
+ * qube's GUI pool, a sealed memfd, before QEMU starts, gives it to QEMU
+ * as an ivshmem-plain device (the guest's GUI agent maps its BAR 2), keeps
+ * its own fd open while the qube runs, and says where it is in a file
+ * ("PID FD BYTES"): the GUI domain's root connector opens /proc/PID/fd/FD
+ * and hands that to its validator, which checks it (gui_pool_check) like
+ * any pool a qube sends.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +53,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/gui_pool.h"
+#include "lib/io.h"
 #include "lib/log.h"
 #include "lib/proto/qrexec.h"
 #include "lib/util.h"
@@ -66,6 +76,9 @@
  */
 #define QEMU_OVERHEAD_MIB 384
 #define QEMU_PIDS_MAX     512
+/* --gui-pool's size: 1 MiB to 1 GiB, a power of two (a PCI BAR's size) */
+#define GUI_POOL_MIN_MIB 1
+#define GUI_POOL_MAX_MIB 1024
 
 struct args {
 	char name[32];
@@ -81,6 +94,8 @@ struct args {
 	uint32_t memory_mib, vcpus;
 	enum qemu_accel accel;
 	enum qemu_machine machine;
+	uint32_t gui_pool_mib; /* 0: no GUI pool */
+	char gui_pool_file[PATH_MAX];
 };
 
 static struct args A;
@@ -97,6 +112,7 @@ usage(FILE *f, int code)
 	    "         [--qemu=PROGRAM] [--memory=MIB] [--vcpus=N]\n"
 	    "         [--kernelopts=TEXT] [--accel=tcg|kvm] "
 	    "[--machine=microvm|q35]\n"
+	    "         [--gui-pool=MIB,FILE]\n"
 	    "\n"
 	    "Start and supervise one VM qube of bulkhead (virt_mode=vm): QEMU "
 	    "as the\n"
@@ -114,6 +130,14 @@ usage(FILE *f, int code)
 	    "  --private   the private disk (/rw), likewise\n"
 	    "  --vchan     the qube's channel directory (owned by its uid)\n"
 	    "  --console   the serial console's log (appended)\n"
+	    "  --gui-pool  make the qube's GUI pool (a sealed memfd of MIB "
+	    "MiB, a\n"
+	    "              power of two up to 1024), give it to the guest as "
+	    "an\n"
+	    "              ivshmem-plain device, and write \"PID FD BYTES\" "
+	    "to FILE\n"
+	    "              (mode 0600; removed at the end): the pool is\n"
+	    "              /proc/PID/fd/FD while the qube runs\n"
 	    "\n"
 	    "Signals: TERM shuts the qube down, INT kills it, SIGRTMIN+1 and "
 	    "+2 pause\n"
@@ -172,6 +196,46 @@ u32_arg(const char *opt, const char *v, uint32_t lo, uint32_t hi, uint32_t *r)
 	return 0;
 }
 
+/*
+ * --gui-pool=MIB,FILE: MIB a power of two in [GUI_POOL_MIN_MIB,
+ * GUI_POOL_MAX_MIB]; FILE an absolute path whose directory exists and is
+ * canonical (it is made there, and replaced by rename).
+ */
+static int
+gui_pool_arg(const char *v)
+{
+	char num[16], dir[PATH_MAX];
+	const char *comma = strchr(v, ','), *base;
+	size_t nl;
+
+	if (comma == NULL || (nl = (size_t)(comma - v)) >= sizeof(num))
+		goto bad;
+	memcpy(num, v, nl);
+	num[nl] = '\0';
+	if (parse_u32(num, GUI_POOL_MAX_MIB, &A.gui_pool_mib) < 0 ||
+	    A.gui_pool_mib < GUI_POOL_MIN_MIB ||
+	    (A.gui_pool_mib & (A.gui_pool_mib - 1)) != 0)
+		goto bad;
+	v = comma + 1;
+	base = strrchr(v, '/');
+	if (v[0] != '/' || base == NULL || base[1] == '\0' ||
+	    strcmp(base + 1, ".") == 0 || strcmp(base + 1, "..") == 0 ||
+	    (size_t)(base - v) >= sizeof(dir))
+		goto bad;
+	memcpy(dir, v, (size_t)(base - v));
+	dir[base - v] = '\0';
+	if (path_arg("gui-pool", dir[0] != '\0' ? dir : "/", true, dir,
+	        sizeof(dir)) < 0)
+		return -EINVAL;
+	return str_copy(A.gui_pool_file, sizeof(A.gui_pool_file), v);
+bad:
+	log_warnx("--gui-pool=%s: MIB,FILE (MIB a power of two up to %u, "
+	          "FILE an absolute path)",
+	    v, GUI_POOL_MAX_MIB);
+	A.gui_pool_mib = 0;
+	return -EINVAL;
+}
+
 static void
 parse_args(int argc, char **argv)
 {
@@ -193,7 +257,8 @@ parse_args(int argc, char **argv)
 		O_VCPUS,
 		O_KOPTS,
 		O_ACCEL,
-		O_MACHINE
+		O_MACHINE,
+		O_GUI_POOL
 	};
 	static const struct option opts[] = {{"name", 1, NULL, O_NAME},
 	    {"qid", 1, NULL, O_QID}, {"domid", 1, NULL, O_DOMID},
@@ -205,7 +270,8 @@ parse_args(int argc, char **argv)
 	    {"vmux", 1, NULL, O_VMUX}, {"memory", 1, NULL, O_MEM},
 	    {"vcpus", 1, NULL, O_VCPUS}, {"kernelopts", 1, NULL, O_KOPTS},
 	    {"accel", 1, NULL, O_ACCEL}, {"machine", 1, NULL, O_MACHINE},
-	    {"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0}};
+	    {"gui-pool", 1, NULL, O_GUI_POOL}, {"help", 0, NULL, 'h'},
+	    {NULL, 0, NULL, 0}};
 	bool have_qid = false, have_domid = false, bad = false;
 	int c;
 
@@ -314,6 +380,9 @@ parse_args(int argc, char **argv)
 				log_warnx("--machine: microvm or q35");
 				rc = -EINVAL;
 			}
+			break;
+		case O_GUI_POOL:
+			rc = gui_pool_arg(optarg);
 			break;
 		default:
 			usage(stderr, 2);
@@ -504,11 +573,17 @@ enum {
 	FD_ROOT_B,
 	FD_PRIV,
 	FD_PRIV_B,
+	FD_GUIPOOL,
 	FD_QEMU_MAX
 };
 
+/*
+ * QEMU's fds: fds[0..1] are the caller's (QMP, serial), fds[2] the
+ * console (returned), the GUI pool's (gui_pool_fd, -1: none) the caller
+ * keeps; the rest are opened and closed here.
+ */
 static pid_t
-start_qemu(int qmp_fd, int serial_fd, int *ret_console_fd)
+start_qemu(int qmp_fd, int serial_fd, int gui_pool_fd, int *ret_console_fd)
 {
 	struct qemu_config c;
 	struct qemu_argv av = {NULL, 0};
@@ -556,6 +631,8 @@ start_qemu(int qmp_fd, int serial_fd, int *ret_console_fd)
 			goto fail;
 		want[n++] = FD_PRIV_B;
 	}
+	if (gui_pool_fd >= 0)
+		fds[n] = gui_pool_fd, want[n++] = FD_GUIPOOL;
 
 	qemu_config_init(&c);
 	c.binary = A.qemu;
@@ -599,6 +676,10 @@ start_qemu(int qmp_fd, int serial_fd, int *ret_console_fd)
 	/* pages the guest frees go back to the host (the initramfs it
 	 * unpacked and dropped, the kernel's boot-time memory) */
 	c.free_page_reporting = true;
+	if (gui_pool_fd >= 0) {
+		c.gui_pool_fd = FD_GUIPOOL;
+		c.gui_pool_size = (uint64_t)A.gui_pool_mib << 20;
+	}
 	if ((rc = qemu_cmd_build(&c, &av)) < 0) {
 		log_warnx("QEMU's command line: %s", strerror(-rc));
 		goto fail;
@@ -616,16 +697,69 @@ start_qemu(int qmp_fd, int serial_fd, int *ret_console_fd)
 	}
 	qemu_argv_free(&av);
 	for (i = 2; i < n; i++)
-		if (fds[i] != *ret_console_fd)
+		if (fds[i] != *ret_console_fd && fds[i] != gui_pool_fd)
 			(void)close(fds[i]);
 	if (pid < 0)
 		log_warn("fork");
 	return pid;
 fail:
 	for (i = 2; i < n; i++)
-		(void)close(fds[i]);
+		if (fds[i] != gui_pool_fd)
+			(void)close(fds[i]);
 	*ret_console_fd = -1;
 	return -1;
+}
+
+/*
+ * The GUI pool: a sealed memfd of --gui-pool's size, and FILE saying
+ * where it is ("PID FD BYTES\n", written to FILE.tmp, mode 0600, and
+ * renamed over FILE).  The launcher keeps the fd for the qube's lifetime:
+ * /proc/PID/fd/FD names it as long as FILE exists.
+ * XXX(#8): its pages are charged to the launcher's memory cgroup, not the
+ * qube's (gui_pool_make fallocates here, as root, before QEMU joins it).
+ * 0 and *ret_fd, or -errno.
+ */
+static int
+gui_pool_setup(int *ret_fd)
+{
+	size_t size = (size_t)A.gui_pool_mib << 20;
+	char tmp[PATH_MAX + 8], line[64];
+	int fd, tfd, rc;
+
+	rc = gui_pool_make(size, &fd);
+	if (rc < 0) {
+		log_warnx("GUI pool: %s", strerror(-rc));
+		return rc;
+	}
+	if (str_printf(tmp, sizeof(tmp), "%s.tmp", A.gui_pool_file) < 0) {
+		rc = -ENAMETOOLONG;
+		goto out_close;
+	}
+	(void)snprintf(
+	    line, sizeof(line), "%d %d %zu\n", (int)getpid(), fd, size);
+	(void)unlink(tmp);
+	tfd = open(
+	    tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (tfd < 0) {
+		rc = -errno;
+		log_warn("%s", tmp);
+		goto out_close;
+	}
+	rc = io_write_all(tfd, line, strlen(line));
+	if (close(tfd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, A.gui_pool_file) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		log_warnx("%s: %s", A.gui_pool_file, strerror(-rc));
+		(void)unlink(tmp);
+		goto out_close;
+	}
+	*ret_fd = fd;
+	return 0;
+out_close:
+	(void)close(fd);
+	return rc;
 }
 
 static pid_t
@@ -663,6 +797,7 @@ int
 main(int argc, char **argv)
 {
 	int qmp_sv[2] = {-1, -1}, ser_sv[2] = {-1, -1}, sfd, console_fd = -1;
+	int gui_pool_fd = -1;
 	struct qmp *q = NULL;
 	pid_t qemu, vmux = -1;
 	uint64_t kill_at = 0;
@@ -702,8 +837,14 @@ main(int argc, char **argv)
 		if (warm > 0)
 			(void)waitpid(warm, NULL, 0);
 	}
-	qemu = start_qemu(qmp_sv[1], ser_sv[1], &console_fd);
+	if (A.gui_pool_mib != 0 && gui_pool_setup(&gui_pool_fd) < 0) {
+		qcg_cleanup(&cg);
+		return 1;
+	}
+	qemu = start_qemu(qmp_sv[1], ser_sv[1], gui_pool_fd, &console_fd);
 	if (qemu < 0) {
+		if (gui_pool_fd >= 0)
+			(void)unlink(A.gui_pool_file);
 		qcg_cleanup(&cg);
 		return 1;
 	}
@@ -839,6 +980,11 @@ out:
 		(void)waitpid(vmux, NULL, 0);
 	}
 	qmp_free(q);
+	if (gui_pool_fd >= 0) {
+		/* the GUI domain's mapping (if any) keeps its pages */
+		(void)unlink(A.gui_pool_file);
+		(void)close(gui_pool_fd);
+	}
 	qcg_cleanup(&cg);
 	return status;
 }
