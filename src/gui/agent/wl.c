@@ -22,6 +22,7 @@
 #include <wayland-server.h>
 
 #include "agent.h"
+#include "keymap-us.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "xdg-shell-server-protocol.h"
@@ -1878,20 +1879,28 @@ wl_gui_gone(struct agent *ag)
 
 /* ---- setup ---- */
 
+/*
+ * The keymap: evdev/pc105/us as the build host's xkbcommon compiled it
+ * (gen-keymap.c), always, rather than compiled here from names: a VM's
+ * minimal root has no /usr/share/X11/xkb, and one text is the same keymap
+ * in every qube whatever its xkb-data.  The context looks at no include
+ * path and no environment: nothing is read from the qube's files.
+ */
 static int
 keymap_init(struct agent *ag)
 {
-	struct xkb_rule_names names = {"evdev", "pc105", "us", NULL, NULL};
 	char *str;
 	size_t len;
 	int fd, r = 0;
 
-	ag->xkb = xkb_context_new(XKB_CONTEXT_NO_FLAGS);
+	ag->xkb = xkb_context_new(
+	    XKB_CONTEXT_NO_DEFAULT_INCLUDES | XKB_CONTEXT_NO_ENVIRONMENT_NAMES);
 	if (ag->xkb == NULL)
 		return -ENOMEM;
-	ag->keymap = xkb_keymap_new_from_names(ag->xkb, &names, 0);
+	ag->keymap = xkb_keymap_new_from_string(ag->xkb, keymap_us_text,
+	    XKB_KEYMAP_FORMAT_TEXT_V1, XKB_KEYMAP_COMPILE_NO_FLAGS);
 	if (ag->keymap == NULL)
-		return -ENOENT;
+		return -EINVAL;
 	ag->xkb_state = xkb_state_new(ag->keymap);
 	if (ag->xkb_state == NULL)
 		return -ENOMEM;
