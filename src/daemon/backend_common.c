@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 #include "daemon/bulkheadd.h"
 #include "lib/cgroup.h"
@@ -30,6 +32,19 @@ backend_prop(struct daemon *d, const struct db_qube *q, const char *name,
 	r = str_copy(out, n, v);
 	free(v);
 	return r;
+}
+
+bool
+backend_feature_on(struct daemon *d, const struct db_qube *q, const char *name)
+{
+	char *v = NULL;
+	bool on;
+
+	if (db_kv_get(&d->db, DB_FEATURES, q->qid, name, &v) <= 0)
+		return false;
+	on = v[0] != '\0' && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
+	free(v);
+	return on;
 }
 
 int

@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -51,20 +50,6 @@ static const char *const qube_tools[] = {"bulkhead-init", "qrexec-agent",
  */
 static const char *const gui_tools[] = {
     "bulkhead-gui-agent", "bulkhead-gui-testclient"};
-
-/* Whether q's feature name is set to a true value (Qubes: "1"/"True"). */
-static bool
-feature_on(struct daemon *d, const struct db_qube *q, const char *name)
-{
-	char *v = NULL;
-	bool on;
-
-	if (db_kv_get(&d->db, DB_FEATURES, q->qid, name, &v) <= 0)
-		return false;
-	on = v[0] != '\0' && strcmp(v, "0") != 0 && strcasecmp(v, "false") != 0;
-	free(v);
-	return on;
-}
 
 /*
  * bulkhead's own services for qubes (qubes.VMShell, ...): in the build
@@ -300,7 +285,7 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	for (i = 0; rc == 0 && i < ARRAY_SIZE(qube_tools); i++)
 		if (find_program(d, qube_tools[i], p, sizeof(p)) == 0)
 			rc = argv_push(&v, "--tool=%s", p);
-	if (feature_on(d, q, "gui"))
+	if (backend_feature_on(d, q, "gui"))
 		for (i = 0; rc == 0 && i < ARRAY_SIZE(gui_tools); i++)
 			if (find_program(d, gui_tools[i], p, sizeof(p)) == 0)
 				rc = argv_push(&v, "--tool=%s", p);

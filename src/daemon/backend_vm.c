@@ -30,6 +30,11 @@
  *                                        in-qube programs, made by
  *                                        bulkhead-vm-kernel from this
  *                                        build's programs
+ *   <run>/vm/initramfs-<version>-gui.cpio
+ *                                        the same with the GUI agent, for
+ *                                        qubes with the feature "gui"
+ *   <run>/qubes/<name>/gui-pool          where the launcher keeps a GUI
+ *                                        qube's pool ("PID FD BYTES")
  */
 #include <dirent.h>
 #include <errno.h>
@@ -68,6 +73,27 @@ static const char *const vm_tools[] = {"bulkhead-init", "bulkhead-vmux",
     "qvm-copy", "qvm-move", "qvm-copy-to-vm", "qvm-move-to-vm", "qopen-in-vm",
     "vm-file-editor", "qvm-open-in-vm", "qvm-open-in-dvm", "bulkhead-open",
     "qubes-vmexec", "qubes-startapp"};
+/*
+ * And for qubes with the feature "gui" (when they are built): the GUI
+ * agent, which the guest's init starts when it finds the pool's device,
+ * and the test client.  In an initramfs of their own: they and their
+ * libraries (wayland, xkbcommon, pixman, libffi, libm) are ~2.5 MB that
+ * every other VM would copy at boot under emulation.
+ */
+static const char *const vm_gui_tools[] = {
+    "bulkhead-gui-agent", "bulkhead-gui-testclient"};
+/* The GUI pool's size (MiB): --gui-pool of the launcher. */
+#define VM_GUI_POOL_MIB 64
+
+/* The i-th program of the initramfs (gui: with the GUI tools), or NULL. */
+static const char *
+vm_tool(size_t i, bool gui)
+{
+	if (i < ARRAY_SIZE(vm_tools))
+		return vm_tools[i];
+	i -= ARRAY_SIZE(vm_tools);
+	return gui && i < ARRAY_SIZE(vm_gui_tools) ? vm_gui_tools[i] : NULL;
+}
 
 int
 backend_vm_available(struct daemon *d, char *err, size_t errlen)
@@ -201,19 +227,20 @@ kernel_version(struct daemon *d, const struct db_qube *q, char *out, size_t n,
 
 /* Newer than every one of bulkhead's programs that go into it? */
 static bool
-initramfs_fresh(struct daemon *d, const char *path)
+initramfs_fresh(struct daemon *d, const char *path, bool gui)
 {
 	char p[PATH_MAX];
 	struct stat st, t;
+	const char *tool;
 	size_t i;
 
 	if (stat(path, &st) < 0)
 		return false;
-	for (i = 0; i < ARRAY_SIZE(vm_tools) + 1; i++)
-		if (find_program(d,
-		        i < ARRAY_SIZE(vm_tools) ? vm_tools[i] :
-		                                   "bulkhead-vm-kernel",
-		        p, sizeof(p)) == 0 &&
+	if (find_program(d, "bulkhead-vm-kernel", p, sizeof(p)) == 0 &&
+	    stat(p, &t) == 0 && t.st_mtime >= st.st_mtime)
+		return false;
+	for (i = 0; (tool = vm_tool(i, gui)) != NULL; i++)
+		if (find_program(d, tool, p, sizeof(p)) == 0 &&
 		    stat(p, &t) == 0 && t.st_mtime >= st.st_mtime)
 			return false;
 	/* and newer than the /init it packs (beside bulkhead-vm-kernel) */
@@ -228,26 +255,28 @@ initramfs_fresh(struct daemon *d, const char *path)
 }
 
 /*
- * The initramfs for kernel ver, made from this build's programs when it
- * is missing or older than one of them.
+ * The initramfs for kernel ver (gui: the one with the GUI tools), made
+ * from this build's programs when it is missing or older than one of them.
  * XXX(#7): made in the daemon's loop (about a second, once a build).
  */
 static int
-ensure_initramfs(struct daemon *d, const char *ver, char *out, size_t n,
-    char *err, size_t errlen)
+ensure_initramfs(struct daemon *d, const char *ver, bool gui, char *out,
+    size_t n, char *err, size_t errlen)
 {
 	char prog[PATH_MAX], init[PATH_MAX], pool[PATH_MAX], dir[PATH_MAX];
-	char tools[ARRAY_SIZE(vm_tools)][PATH_MAX], rpc[PATH_MAX];
-	char arpc[PATH_MAX], log[PATH_MAX];
-	char *argv[16 + 2 * ARRAY_SIZE(vm_tools)];
+	char tools[ARRAY_SIZE(vm_tools) + ARRAY_SIZE(vm_gui_tools)][PATH_MAX];
+	char rpc[PATH_MAX], arpc[PATH_MAX], log[PATH_MAX];
+	char *argv[16 + 2 * ARRAY_SIZE(tools)];
+	const char *tool;
 	size_t i, a = 0;
 	int rc;
 
 	(void)str_printf(dir, sizeof(dir), "%s/vm", d->cfg.run_dir);
 	(void)mkdir(dir, 0755);
-	if (str_printf(out, n, "%s/initramfs-%s.cpio", dir, ver) < 0)
+	if (str_printf(out, n, "%s/initramfs-%s%s.cpio", dir, ver,
+	        gui ? "-gui" : "") < 0)
 		return -ENAMETOOLONG;
-	if (initramfs_fresh(d, out))
+	if (initramfs_fresh(d, out, gui))
 		return 0;
 	/* the /init it packs lies beside it (installed or built) */
 	if (find_program(d, "bulkhead-vm-kernel", prog, sizeof(prog)) < 0 ||
@@ -271,9 +300,9 @@ ensure_initramfs(struct daemon *d, const char *ver, char *out, size_t n,
 	argv[a++] = out;
 	argv[a++] = (char *)"--init";
 	argv[a++] = init;
-	for (i = 0; i < ARRAY_SIZE(vm_tools); i++) {
-		if (find_program(d, vm_tools[i], tools[i], sizeof(tools[i])) <
-		    0)
+	/* a program not built (the GUI's without wayland) is left out */
+	for (i = 0; (tool = vm_tool(i, gui)) != NULL; i++) {
+		if (find_program(d, tool, tools[i], sizeof(tools[i])) < 0)
 			continue;
 		argv[a++] = (char *)"--tool";
 		argv[a++] = tools[i];
@@ -292,7 +321,8 @@ ensure_initramfs(struct daemon *d, const char *ver, char *out, size_t n,
 	argv[a] = NULL;
 	(void)str_printf(
 	    log, sizeof(log), "%s/log/vm-kernel.log", d->cfg.state_dir);
-	log_info("building the VM initramfs for kernel %s", ver);
+	log_info("building the VM initramfs for kernel %s%s", ver,
+	    gui ? " (with the GUI agent)" : "");
 	rc = run_wait(argv, log);
 	if (rc < 0)
 		(void)snprintf(
@@ -577,7 +607,8 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	char initrd[PATH_MAX], vol[PATH_MAX], root[PATH_MAX];
 	char root_b[PATH_MAX] = "", priv[PATH_MAX], priv_b[PATH_MAX] = "";
 	char vchan[PATH_MAX], console[PATH_MAX], log[PATH_MAX];
-	char mem[16], cpus[16], kopts[1100], accel[8];
+	char mem[16], cpus[16], kopts[1100], accel[8], gui_pool[PATH_MAX];
+	bool gui = backend_feature_on(d, q, "gui");
 	struct argv v;
 	pid_t pid;
 	int rc;
@@ -586,7 +617,7 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	if ((rc = backend_vm_available(d, err, errlen)) < 0 ||
 	    (rc = kernel_version(d, q, ver, sizeof(ver), err, errlen)) < 0 ||
 	    (rc = ensure_initramfs(
-	         d, ver, initrd, sizeof(initrd), err, errlen)) < 0)
+	         d, ver, gui, initrd, sizeof(initrd), err, errlen)) < 0)
 		return rc;
 	(void)find_program(d, "bulkhead-vm", prog, sizeof(prog));
 	(void)find_program(d, "bulkhead-vmux", vmux, sizeof(vmux));
@@ -731,6 +762,18 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 		rc = argv_push(&v, "--kernelopts=%s", kopts);
 	if (rc == 0)
 		rc = argv_push(&v, "--accel=%s", accel);
+	/*
+	 * The GUI: the launcher makes the pool, the guest's agent draws into
+	 * it, and bulkhead-guid finds it through this file (in the qube's
+	 * run directory, made before the start and removed after the end).
+	 */
+	if (rc == 0 && gui) {
+		rc = str_printf(gui_pool, sizeof(gui_pool),
+		    "%s/qubes/%s/gui-pool", d->cfg.run_dir, q->name);
+		if (rc == 0)
+			rc = argv_push(
+			    &v, "--gui-pool=%d,%s", VM_GUI_POOL_MIB, gui_pool);
+	}
 	if (rc < 0) {
 		(void)snprintf(err, errlen, "arguments: %s", strerror(-rc));
 		return rc;

@@ -167,6 +167,9 @@ qube_backend(struct daemon *d, const struct db_qube *q);
  */
 int backend_prop(struct daemon *d, const struct db_qube *q, const char *name,
     char *out, size_t n);
+/* Whether q's feature name is set to a true value (Qubes: "1"/"True"). */
+bool
+backend_feature_on(struct daemon *d, const struct db_qube *q, const char *name);
 /* A launcher's command line, built in place. */
 struct argv {
 	char *a[96];
