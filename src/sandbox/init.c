@@ -12,9 +12,14 @@
  * bulkhead-vmux, which carries the qube's channels over its virtio-serial
  * port (and is restarted like the agent), and ends by powering the
  * machine off instead of exiting (PID 1 of a kernel must not exit).
+ * A VM's GUI agent draws into the pool the host made (the ivshmem-plain
+ * device's BAR 2): only a VM that has that device runs one.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -25,9 +30,12 @@
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include "sandbox/sandbox.h"
 #include "vm/vm.h"
@@ -166,8 +174,85 @@ gui_env(void)
 	(void)setenv("WAYLAND_DISPLAY", "wayland-0", 1);
 }
 
+/* The GUI pool's device: ivshmem-plain (Red Hat's virtio vendor id). */
+#define IVSHMEM_VENDOR "0x1af4"
+#define IVSHMEM_DEVICE "0x1110"
+#define PCI_DEVICES    "/sys/bus/pci/devices"
+
+/* The first line of dir/leaf is want?  (sysfs: "0x1af4\n") */
+static bool
+sysfs_is(const char *dir, const char *leaf, const char *want)
+{
+	char p[PATH_MAX], v[32];
+	bool is = false;
+	FILE *f;
+
+	(void)snprintf(p, sizeof(p), "%s/%s", dir, leaf);
+	if ((f = fopen(p, "re")) == NULL)
+		return false;
+	if (fgets(v, sizeof(v), f) != NULL) {
+		v[strcspn(v, "\n")] = '\0';
+		is = strcmp(v, want) == 0;
+	}
+	(void)fclose(f);
+	return is;
+}
+
+/*
+ * A VM's GUI pool: the ivshmem-plain device's BAR 2 (resource2) opened
+ * read-write, after turning the device's memory decoding on (no driver
+ * binds it; "enable" does what a driver's pci_enable_device would).  As
+ * root, once at boot: the agent gets the fd, as the user, and cannot open
+ * it itself.  The fd (O_CLOEXEC), or -1: no device (a VM without the
+ * feature "gui"), which means no agent.
+ */
+static int
+vm_gui_pool_fd(void)
+{
+	/* PCI_DEVICES/NAME, NAME a d_name (at most 255 bytes) */
+	char dir[sizeof(PCI_DEVICES) + 256], p[PATH_MAX];
+	struct statfs sfs;
+	struct dirent *e;
+	int fd = -1, efd;
+	DIR *dp;
+
+	/* the initramfs moved its /sys here; mount one if it did not */
+	if ((statfs("/sys", &sfs) < 0 || sfs.f_type != SYSFS_MAGIC) &&
+	    mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	        NULL) < 0) {
+		perror("bulkhead-init: mounting /sys");
+		return -1;
+	}
+	if ((dp = opendir(PCI_DEVICES)) == NULL)
+		return -1; /* no PCI bus: no pool */
+	while (fd < 0 && (e = readdir(dp)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		(void)snprintf(dir, sizeof(dir), PCI_DEVICES "/%s", e->d_name);
+		if (!sysfs_is(dir, "vendor", IVSHMEM_VENDOR) ||
+		    !sysfs_is(dir, "device", IVSHMEM_DEVICE))
+			continue;
+		(void)snprintf(p, sizeof(p), "%s/enable", dir);
+		efd = open(p, O_WRONLY | O_CLOEXEC);
+		if (efd < 0 || write(efd, "1", 1) != 1)
+			perror("bulkhead-init: enabling the GUI pool's device");
+		if (efd >= 0)
+			(void)close(efd);
+		(void)snprintf(p, sizeof(p), "%s/resource2", dir);
+		fd = open(p, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			perror("bulkhead-init: the GUI pool's resource2");
+	}
+	(void)closedir(dp);
+	return fd;
+}
+
+/*
+ * pool_fd: a VM's pool (the agent maps it, --pool-fd 3, and sends no
+ * POOL), or -1: the agent makes its own (a namespace qube).
+ */
 static pid_t
-start_gui_agent(void)
+start_gui_agent(int pool_fd)
 {
 	const char *dom = getenv("VCHAN_DOMAIN");
 	char sock[128];
@@ -177,6 +262,8 @@ start_gui_agent(void)
 	if (gui_runtime_dir[0] == '\0' ||
 	    (pw = getpwnam(GUI_AGENT_USER)) == NULL)
 		return -1;
+	if (vm_mode && pool_fd < 0)
+		return -1; /* a VM draws only into the host's pool */
 	/*
 	 * Named as a vchan server of this qube for the GUI domain (domain 0)
 	 * on Qubes' GUI port, 6000: a VM's vmux mirrors only such names.
@@ -191,7 +278,20 @@ start_gui_agent(void)
 			_exit(127);
 		}
 		(void)setenv("HOME", pw->pw_dir, 1);
-		execl(GUI_AGENT, "bulkhead-gui-agent", sock, (char *)NULL);
+		if (pool_fd >= 0) {
+			/* at 3, open across exec (dup2 clears CLOEXEC, but
+			 * not when the numbers are equal) */
+			if ((pool_fd != 3 && dup2(pool_fd, 3) < 0) ||
+			    fcntl(3, F_SETFD, 0) < 0) {
+				perror("bulkhead-init: gui agent: pool fd");
+				_exit(127);
+			}
+			execl(GUI_AGENT, "bulkhead-gui-agent", sock,
+			    "--pool-fd", "3", (char *)NULL);
+		} else {
+			execl(GUI_AGENT, "bulkhead-gui-agent", sock,
+			    (char *)NULL);
+		}
 		perror("bulkhead-init: exec bulkhead-gui-agent");
 		_exit(127);
 	}
@@ -245,6 +345,7 @@ main(int argc, char **argv)
 	struct signalfd_siginfo si;
 	sigset_t mask;
 	pid_t agent, vmux = -1, gui = -1;
+	int gui_pool = -1;
 	uint64_t last_start;
 	unsigned restarts = 0;
 	int sfd;
@@ -283,8 +384,10 @@ main(int argc, char **argv)
 	if (vm_mode)
 		vmux = start_vmux();
 	gui_env();
+	if (vm_mode && gui_runtime_dir[0] != '\0')
+		gui_pool = vm_gui_pool_fd();
 	agent = start_agent();
-	gui = start_gui_agent();
+	gui = start_gui_agent(gui_pool);
 	if (vm_mode)
 		vm_trace("vmux and agent started");
 	last_start = now_ms();
@@ -317,7 +420,7 @@ main(int argc, char **argv)
 				if (w == gui) {
 					/* the GUI: kept, at most once a second */
 					(void)sleep(1);
-					gui = start_gui_agent();
+					gui = start_gui_agent(gui_pool);
 					continue;
 				}
 				if (w != agent)
