@@ -580,6 +580,15 @@ def run(tmp):
        "Ctrl-Shift-C in work copies its clipboard (5 bytes)")
     ok("key 46" not in work.output(),
        "the secure-copy key never reaches the qube")
+
+    def x11_notice_shown():
+        im = snap_x11(display, os.path.join(tmp, "x11-notice.ppm"))
+        if im is None:
+            return False
+        return sum(1 for y in range(H - 16, H) for x in range(0, 400)
+                   if im.at(x, y) == 0xffffff) > 30
+    ok(wait_for(x11_notice_shown, 5, 0.3),
+       "X11: the copy notice is shown along the bottom of the screen")
     probe(port, "click:%d,%d" % (bx, by))
     chord(port, ord("V"))
     ok(wait_for(lambda: "paste hello" in personal.output(), 5),

@@ -28,6 +28,8 @@
 #include <xcb/shm.h>
 #include <xcb/xcb.h>
 
+#include "gui/guid/font.h"
+#include "lib/util.h"
 #include "gui/guid/guid.h"
 #include "lib/log.h"
 
@@ -81,6 +83,9 @@ struct x11_win {
 	struct x11_win *next;
 };
 
+/* How long a notice stays up. */
+#define X11_NOTICE_MS 4000u
+
 struct x11_out {
 	struct gd *g;
 	xcb_connection_t *c;
@@ -94,6 +99,9 @@ struct x11_out {
 	xcb_generic_event_t *stash;
 	int wake_fd;
 	bool dead;
+	/* the notice: a window of ours along the bottom, for a while */
+	xcb_window_t notice_xid; /* 0: none */
+	uint64_t notice_until;   /* now_ms() */
 };
 
 /* ---- small helpers ---- */
@@ -637,13 +645,57 @@ x11_focus(void *out, struct gd_window *w)
 }
 
 static void
+notice_hide(struct x11_out *o)
+{
+	if (o->notice_xid != 0)
+		(void)xcb_destroy_window(o->c, o->notice_xid);
+	o->notice_xid = 0;
+}
+
+/*
+ * A notice (a copy, a paste, a qube's GUI stopped): an override-redirect
+ * window of the GUI domain's own along the bottom of the screen, white
+ * text on black in the built-in font, for X11_NOTICE_MS.  Drawn from our
+ * own buffer with a plain PutImage: no X font is needed.
+ */
+static void
 x11_notice(void *out, const char *text)
 {
+	struct x11_out *o = out;
+	uint32_t w = o->screen->width_in_pixels, h = FONT_CELL_H + 6, x, y;
+	uint32_t vals[2] = {0x000000, 1};
+	size_t len = strlen(text), i, rows;
+	uint32_t *px;
 	char q[256];
 
-	(void)out;
 	log_info(
 	    "x11: notice: %s", log_quote(q, sizeof(q), text, strlen(text)));
+	if (o->dead || w == 0 || w > 8192)
+		return;
+	notice_hide(o);
+	px = calloc((size_t)w * h, sizeof(*px));
+	if (px == NULL)
+		return;
+	for (i = 0; i < len && (i + 1) * FONT_CELL_W + 4 <= w; i++)
+		for (y = 0; y < FONT_CELL_H; y++)
+			for (x = 0; x < FONT_CELL_W; x++)
+				if (font_pixel((unsigned char)text[i], x, y))
+					px[(y + 3) * w + 4 + i * FONT_CELL_W +
+					    x] = 0xffffff;
+	o->notice_xid = xcb_generate_id(o->c);
+	(void)xcb_create_window(o->c, 24, o->notice_xid, o->screen->root, 0,
+	    x11_pos((int64_t)o->screen->height_in_pixels - h), x11_size(w),
+	    x11_size(h), 0, XCB_WINDOW_CLASS_INPUT_OUTPUT,
+	    o->screen->root_visual,
+	    XCB_CW_BACK_PIXEL | XCB_CW_OVERRIDE_REDIRECT, vals);
+	(void)xcb_map_window(o->c, o->notice_xid);
+	/* a row at a time keeps each request well under the server's max */
+	for (rows = 0; rows < h; rows++)
+		(void)xcb_put_image(o->c, XCB_IMAGE_FORMAT_Z_PIXMAP,
+		    o->notice_xid, o->gc, x11_size(w), 1, 0, x11_pos(rows), 0,
+		    24, w * 4, (const uint8_t *)(px + rows * w));
+	free(px);
+	o->notice_until = now_ms() + X11_NOTICE_MS;
 }
 
 static void
@@ -910,6 +962,8 @@ x11_dispatch(void *out)
 
 	if (o->dead)
 		return;
+	if (o->notice_xid != 0 && now_ms() >= o->notice_until)
+		notice_hide(o);
 	(void)eventfd_read(o->wake_fd, &n);
 	/* Gone while a gd_* call below ran: checked after each event. */
 	while (!o->dead) {
