@@ -334,7 +334,7 @@ op_notice(void *out, const char *text)
 
 	memcpy(o->notice, text, len);
 	o->notice[len] = '\0';
-	log_info("notice: %s",
+	log_debug("vnc: notice: %s",
 	    log_quote(q, sizeof(q), o->notice, strlen(o->notice)));
 	(void)clock_gettime(CLOCK_MONOTONIC, &o->notice_until);
 	o->notice_until.tv_sec += VNC_NOTICE_MS / 1000;

@@ -668,7 +668,8 @@ x11_notice(void *out, const char *text)
 	uint32_t *px;
 	char q[256];
 
-	log_info(
+	/* the core logged it */
+	log_debug(
 	    "x11: notice: %s", log_quote(q, sizeof(q), text, strlen(text)));
 	if (o->dead || w == 0 || w > 8192)
 		return;
