@@ -15,12 +15,10 @@ nobody asked for, damage larger than the buffer, an override-redirect
 window over 90% of the screen) must not end the connection.  TAP output.
 """
 
-import fcntl
 import os
 import re
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -28,247 +26,16 @@ import tempfile
 import threading
 import time
 
-BUILD = os.environ.get("BULKHEAD_BUILD_DIR") or os.path.join(
-    os.path.dirname(__file__), "..", "..", "build")
-AGENT = os.path.join(BUILD, "src", "gui", "agent", "bulkhead-gui-agent")
-CLIENT = os.path.join(BUILD, "src", "gui", "agent", "bulkhead-gui-testclient")
-GUID = os.path.join(BUILD, "src", "gui", "guid", "bulkhead-guid")
-PROBE = os.path.join(BUILD, "tests", "gui", "vnc_probe")
+from guitest import (AGENT, CLIENT, GUID, PROBE, PAGE, KEYPRESS, CREATE,
+                     DESTROY, MAP, SHMIMAGE, CLIP_DATA, WMNAME, CURSOR,
+                     ERROR, POOL, Closed, Conn, FakeAgent, Image, Qube,
+                     create, diag, dump, finish, free_port, hdr, msg, ok,
+                     probe, sealed_memfd, start, stop_all, wait_for, wmname)
 
 GREEN, GOOD_RGB = 0x73d216, 0x336699
 EVIL_LABEL = 0x75507b
 OR_RGB = 0xc0ffee
 W, H = 1024, 768
-VERSION = 0x42480001
-PAGE = 4096
-
-# message types
-KEYPRESS, CREATE, DESTROY, MAP, CONFIGURE = 124, 130, 131, 132, 134
-SHMIMAGE, CLIP_DATA, WMNAME, DUMP, CURSOR = 136, 140, 141, 147, 148
-ERROR, POOL = 151, 152
-XRGB = 0x34325258
-F_ADD_SEALS = 1033
-SEAL_SHRINK, SEAL_GROW = 2, 4
-
-n_test = 0
-failed = 0
-procs = []
-
-
-def ok(cond, what):
-    global n_test, failed
-    n_test += 1
-    if not cond:
-        failed += 1
-    print("%sok %d - %s" % ("" if cond else "not ", n_test, what),
-          flush=True)
-    return cond
-
-
-def diag(msg):
-    for line in str(msg).splitlines():
-        print("# " + line, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def start(argv, log, env=None):
-    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                         env=env, start_new_session=True)
-    procs.append(p)
-    return p
-
-
-def wait_for(pred, timeout=10.0, step=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
-
-
-def read_ppm(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    m = re.match(rb"P6\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
-    return int(m.group(1)), int(m.group(2)), data[m.end():]
-
-
-class Image:
-    def __init__(self, path):
-        self.w, self.h, self.px = read_ppm(path)
-
-    def at(self, x, y):
-        i = (y * self.w + x) * 3
-        p = self.px
-        return p[i] << 16 | p[i + 1] << 8 | p[i + 2]
-
-    def find(self, rgb):
-        """Bounding box (x0, y0, x1, y1), exclusive, of pixels == rgb."""
-        needle = bytes([rgb >> 16, (rgb >> 8) & 255, rgb & 255])
-        xs, ys = [], []
-        p = self.px
-        i = p.find(needle)
-        while i >= 0:
-            if i % 3 == 0:
-                ys.append(i // 3 // self.w)
-                xs.append(i // 3 % self.w)
-            i = p.find(needle, i + 1)
-        if not xs:
-            return None
-        return min(xs), min(ys), max(xs) + 1, max(ys) + 1
-
-
-def probe(port, *actions):
-    r = subprocess.run([PROBE, "127.0.0.1:%d" % port] + list(actions),
-                       capture_output=True, text=True, timeout=60)
-    if r.returncode != 0:
-        diag("vnc_probe %s: %d %s" % (" ".join(actions), r.returncode,
-                                       r.stderr))
-    return r.returncode
-
-
-class Qube:
-    """The well-behaved qube: the real agent and a test client."""
-
-    def __init__(self, tmp, name, color, title):
-        self.name = name
-        self.dir = os.path.join(tmp, name)
-        os.mkdir(self.dir, 0o700)
-        self.sock = os.path.join(self.dir, "gui.sock")
-        self.alog = open(os.path.join(self.dir, "agent.log"), "w")
-        self.agent = start([AGENT, "--gui-socket", self.sock, "-d",
-                            "--pool-mib", "16"], self.alog,
-                           dict(os.environ, XDG_RUNTIME_DIR=self.dir))
-        wait_for(lambda: os.path.exists(os.path.join(self.dir, "wayland-0")))
-        self.out = os.path.join(self.dir, "client.out")
-        self.clog = open(self.out, "w")
-        self.client = start([CLIENT, "--title", title, "--color",
-                             "0x%06x" % color, "--size", "200x150"],
-                            self.clog, dict(os.environ,
-                                            XDG_RUNTIME_DIR=self.dir,
-                                            WAYLAND_DISPLAY="wayland-0"))
-        ok(wait_for(lambda: "ready" in self.output()),
-           "%s: test client is up" % name)
-
-    def output(self):
-        try:
-            with open(self.out) as f:
-                return f.read()
-        except OSError:
-            return ""
-
-
-# ---- the fake agent's side of the protocol ----
-
-def hdr(t, win, n):
-    return struct.pack("<III", t, win, n)
-
-
-def msg(t, win, body=b""):
-    return hdr(t, win, len(body)) + body
-
-
-def create(win, w=100, h=80, x=50, y=50, parent=0, o_r=0):
-    return msg(CREATE, win, struct.pack("<iiIIII", x, y, w, h, parent, o_r))
-
-
-def dump(win, w, h, offset=0, stride=None, dtype=1, fmt=XRGB):
-    if stride is None:
-        stride = w * 4
-    return msg(DUMP, win, struct.pack("<IIIIIIII", dtype, w, h, 32, 0,
-                                      offset, stride, fmt))
-
-
-def wmname(win, title):
-    return msg(WMNAME, win, title + b"\0" * (128 - len(title)))
-
-
-def sealed_memfd(pages, seals=SEAL_SHRINK | SEAL_GROW, fill=None):
-    fd = os.memfd_create("hostile", os.MFD_ALLOW_SEALING)
-    os.ftruncate(fd, pages * PAGE)
-    if fill is not None:
-        os.pwrite(fd, fill, 0)
-    if seals:
-        fcntl.fcntl(fd, F_ADD_SEALS, seals)
-    return fd
-
-
-class Closed(Exception):
-    pass
-
-
-class Conn:
-    """One accepted connection from the GUI domain."""
-
-    def __init__(self, sock):
-        self.s = sock
-        self.s.settimeout(10)
-
-    def send(self, data):
-        self.s.sendall(data)
-
-    def send_fd(self, data, fd):
-        socket.send_fds(self.s, [data], [fd])
-
-    def recv_exact(self, n):
-        b = b""
-        while len(b) < n:
-            try:
-                d = self.s.recv(n - len(b))
-            except ConnectionResetError:
-                d = b""
-            if not d:
-                raise Closed("closed after %d of %d bytes" % (len(b), n))
-            b += d
-        return b
-
-    def handshake(self, version=VERSION):
-        self.send(struct.pack("<I", version))
-        ver, = struct.unpack("<I", self.recv_exact(4))
-        if ver != VERSION:
-            raise Closed("version answer 0x%08x" % ver)
-        self.xconf = struct.unpack("<IIII", self.recv_exact(16))
-
-    def frame(self):
-        t, win, n = struct.unpack("<III", self.recv_exact(12))
-        return t, win, self.recv_exact(n) if n else b""
-
-    def until(self, want, timeout=5):
-        """Frames until one of type want; returns it or None at close."""
-        self.s.settimeout(timeout)
-        try:
-            while True:
-                f = self.frame()
-                if f[0] == want:
-                    return f
-        except (Closed, socket.timeout, OSError):
-            return None
-
-    def closed(self, timeout=5):
-        """True if the GUI domain closes the connection (EOF or reset)."""
-        self.s.settimeout(timeout)
-        end = time.monotonic() + timeout
-        try:
-            while time.monotonic() < end:
-                if not self.s.recv(65536):
-                    return True
-        except ConnectionResetError:
-            return True
-        except (socket.timeout, OSError):
-            return False
-        return False
-
-    def close(self):
-        self.s.close()
 
 
 # ---- the cases: each a function on a handshaken connection ----
@@ -470,32 +237,15 @@ def main():
     finally:
         for ls in listeners:
             ls.close()
-        for p in procs:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except OSError:
-                    pass
-        for p in procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        stop_all()
         if not os.environ.get("BH_KEEP_TMP"):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
 def listener(tmp, name, listeners):
-    d = os.path.join(tmp, name)
-    os.mkdir(d, 0o755)
-    path = os.path.join(d, "gui.sock")
-    ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    ls.bind(path)
-    os.chmod(path, 0o777)
-    ls.listen(1)
-    listeners.append(ls)
-    return path, ls
+    a = FakeAgent(tmp, name, dir_mode=0o755, sock_mode=0o777)
+    listeners.append(a.ls)
+    return a.path, a.ls
 
 
 def run(tmp, listeners):
@@ -656,10 +406,6 @@ def run_benign(benign, glog_text, port, snap):
     ok(alive(c, 1), "b-override: ... and its connection goes on")
     c.close()
 
-
-def finish():
-    print("1..%d" % n_test, flush=True)
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -14,184 +14,24 @@ Runs as root (bulkhead-guid then drops its GUI domain to "nobody"), or as
 any user."""
 
 import os
-import re
 import shutil
-import signal
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
 
-BUILD = os.environ.get("BULKHEAD_BUILD_DIR") or os.path.join(
-    os.path.dirname(__file__), "..", "..", "build")
-AGENT = os.path.join(BUILD, "src", "gui", "agent", "bulkhead-gui-agent")
-CLIENT = os.path.join(BUILD, "src", "gui", "agent", "bulkhead-gui-testclient")
-GUID = os.path.join(BUILD, "src", "gui", "guid", "bulkhead-guid")
-PROBE = os.path.join(BUILD, "tests", "gui", "vnc_probe")
+import guitest
+# Image, frame_bad and content_exact are imported from here by
+# test_guid_vm.py too
+from guitest import (AGENT, CLIENT, GUID, PROBE, RED, GREEN, PURPLE,
+                     ORANGE, A_RGB, B_RGB, BORDER, TITLEBAR, CREATE, MAP,
+                     SHMIMAGE, ERROR, POOL, Closed, FakeAgent, Image, Qube,
+                     content_exact, create, diag, dump, finish, frame_bad,
+                     free_port, msg, ok, probe, sealed_memfd, snap_vnc,
+                     start, stop_all, wait_for, wmname)
 
-RED, GREEN, PURPLE, ORANGE = 0xcc0000, 0x73d216, 0x75507b, 0xf57900
-A_RGB, B_RGB = 0x336699, 0x996633
-BORDER, TITLEBAR = 2, 18
 W, H = 1024, 768
-
-n_test = 0
-failed = 0
-procs = []
-
-
-def ok(cond, what):
-    global n_test, failed
-    n_test += 1
-    if not cond:
-        failed += 1
-    print("%sok %d - %s" % ("" if cond else "not ", n_test, what),
-          flush=True)
-    return cond
-
-
-def diag(msg):
-    for line in str(msg).splitlines():
-        print("# " + line, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def start(argv, log, env=None):
-    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                         env=env, start_new_session=True)
-    procs.append(p)
-    return p
-
-
-def wait_for(pred, timeout=10.0, step=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
-
-
-def read_ppm(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    m = re.match(rb"P6\s+(\d+)\s+(\d+)\s+(\d+)\s", data)
-    w, h = int(m.group(1)), int(m.group(2))
-    return w, h, data[m.end():]
-
-
-class Image:
-    def __init__(self, path):
-        self.w, self.h, self.px = read_ppm(path)
-
-    def at(self, x, y):
-        i = (y * self.w + x) * 3
-        p = self.px
-        return p[i] << 16 | p[i + 1] << 8 | p[i + 2]
-
-    def find(self, rgb):
-        """Bounding box (x0, y0, x1, y1), exclusive, of pixels == rgb."""
-        needle = bytes([rgb >> 16, (rgb >> 8) & 255, rgb & 255])
-        xs, ys = [], []
-        p = self.px
-        i = p.find(needle)
-        while i >= 0:
-            if i % 3 == 0:
-                ys.append(i // 3 // self.w)
-                xs.append(i // 3 % self.w)
-            i = p.find(needle, i + 1)
-        if not xs:
-            return None
-        return min(xs), min(ys), max(xs) + 1, max(ys) + 1
-
-
-def frame_bad(img, box, rgb, titlebar):
-    """Pixels of the frame around content box that are not rgb (the title
-    bar's text may be black or white); returns a list of them."""
-    x0, y0, x1, y1 = box
-    bad = []
-    top = y0 - BORDER - titlebar
-    for y in range(top, y1 + BORDER):
-        for x in range(x0 - BORDER, x1 + BORDER):
-            if x0 <= x < x1 and y0 <= y < y1:
-                continue
-            if not (0 <= x < img.w and 0 <= y < img.h):
-                continue
-            c = img.at(x, y)
-            in_text = titlebar and top + BORDER <= y < y0 - BORDER and \
-                x0 <= x < x1
-            if c == rgb or (in_text and c in (0, 0xffffff)):
-                continue
-            bad.append((x, y, "%06x" % c))
-    return bad
-
-
-def content_exact(img, box, rgb):
-    x0, y0, x1, y1 = box
-    for y in range(y0, y1):
-        for x in range(x0, x1):
-            if img.at(x, y) != rgb:
-                return False
-    return True
-
-
-class Qube:
-    """An agent and a test client in a runtime directory of their own."""
-
-    def __init__(self, tmp, name, color, title, copy=None):
-        self.name = name
-        self.dir = os.path.join(tmp, name)
-        os.mkdir(self.dir, 0o700)
-        self.sock = os.path.join(self.dir, "gui.sock")
-        self.alog = open(os.path.join(self.dir, "agent.log"), "w")
-        self.agent = start([AGENT, "--gui-socket", self.sock, "-d",
-                            "--pool-mib", "16"], self.alog,
-                           dict(os.environ, XDG_RUNTIME_DIR=self.dir))
-        wait_for(lambda: os.path.exists(os.path.join(self.dir, "wayland-0")))
-        self.out = os.path.join(self.dir, "client.out")
-        args = [CLIENT, "--title", title, "--color", "0x%06x" % color,
-                "--size", "200x150"]
-        if copy:
-            args += ["--copy", copy]
-        self.clog = open(self.out, "w")
-        self.client = start(args, self.clog, dict(
-            os.environ, XDG_RUNTIME_DIR=self.dir,
-            WAYLAND_DISPLAY="wayland-0"))
-        # the root GUI domain drops to nobody; the connector (root)
-        # connects, so the directory can stay private
-        ok(wait_for(lambda: "ready" in self.output()),
-           "%s: test client is up" % name)
-
-    def output(self):
-        try:
-            with open(self.out) as f:
-                return f.read()
-        except OSError:
-            return ""
-
-
-def probe(port, *actions, check=True):
-    r = subprocess.run([PROBE, "127.0.0.1:%d" % port] + list(actions),
-                       capture_output=True, text=True, timeout=60)
-    if check and r.returncode != 0:
-        diag("vnc_probe %s: %d %s" % (" ".join(actions), r.returncode,
-                                       r.stderr))
-    return r.returncode
-
-
-def snap_vnc(port, path):
-    if probe(port, "snap:" + path) != 0:
-        return None
-    return Image(path)
 
 
 def snap_x11(display, path):
@@ -221,133 +61,74 @@ def chord(port, sym):
                  "release:%x" % SHIFT, "release:%x" % CTRL)
 
 
-class EvilAgent:
+class EvilAgent(FakeAgent):
     """A hostile agent: a valid handshake and pool, then a window that
     draws a fake frame of another qube's colour and a title naming it;
     then garbage."""
 
     def __init__(self, tmp):
-        self.dir = os.path.join(tmp, "evil")
-        os.mkdir(self.dir, 0o700)
-        self.path = os.path.join(self.dir, "gui.sock")
-        self.ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.ls.bind(self.path)
-        self.ls.listen(1)
+        super().__init__(tmp, "evil")
         self.c = None
 
     def serve(self, timeout=15):
-        self.ls.settimeout(timeout)
-        self.c, _ = self.ls.accept()
-        self.c.settimeout(10)
-        self.c.sendall(struct.pack("<I", 0x42480001))
-        hs = b""
-        while len(hs) < 20:
-            d = self.c.recv(20 - len(hs))
-            if not d:
-                raise OSError("closed in the handshake")
-            hs += d
+        self.c = self.accept(timeout)
+        self.c.handshake()
         pages = 256
-        fd = os.memfd_create("evil", os.MFD_ALLOW_SEALING)
-        os.ftruncate(fd, pages * 4096)
         # the pool: the content imitates work's red frame, edge to edge
         w, h = 120, 80
         row = struct.pack("<I", RED) * w
-        os.pwrite(fd, row * h, 0)
-        fcntl_add_seals(fd, 2 | 4)  # SHRINK | GROW
-        hdr = struct.pack("<III", 152, 0, 8)
-        socket.send_fds(self.c, [hdr + struct.pack("<II", 0, pages)], [fd])
+        fd = sealed_memfd(pages, fill=row * h, name="evil")
+        self.c.send_fd(msg(POOL, 0, struct.pack("<II", 0, pages)), fd)
         os.close(fd)
-
-        def msg(t, win, body):
-            self.c.sendall(struct.pack("<III", t, win, len(body)) + body)
-        msg(130, 1, struct.pack("<iiIIII", 600, 400, w, h, 0, 0))
-        title = b"[work] Doc"
-        msg(141, 1, title + b"\0" * (128 - len(title)))
-        msg(132, 1, struct.pack("<II", 0, 0))
-        msg(147, 1, struct.pack("<IIIIIIII", 1, w, h, 32, 0, 0, w * 4,
-                                0x34325258))
+        self.c.send(create(1, w, h, 600, 400))
+        self.c.send(wmname(1, b"[work] Doc"))
+        self.c.send(msg(MAP, 1, struct.pack("<II", 0, 0)))
+        self.c.send(dump(1, w, h))
         # damage far larger than the buffer: clipped, never on the frame
-        msg(136, 1, struct.pack("<iiII", 0, 0, 5000, 5000))
+        self.c.send(msg(SHMIMAGE, 1, struct.pack("<iiII", 0, 0, 5000, 5000)))
 
     def garbage(self):
         # a header with a wrong length for its type
-        self.c.sendall(struct.pack("<III", 130, 2, 9999))
+        self.c.send(struct.pack("<III", CREATE, 2, 9999))
 
 
-class VmFakeAgent:
+class VmFakeAgent(FakeAgent):
     """An agent as in a VM qube: its pool is the admin side's (a memfd
     named in a pool file, "PID FD BYTES", as bulkhead-vm writes it), so it
     sends no POOL, only windows into that memory; with pool=True it sends
     a POOL anyway, which the GUI domain must refuse."""
 
     def __init__(self, tmp, name, content_rgb, send_pool=False):
-        self.dir = os.path.join(tmp, name)
-        os.mkdir(self.dir, 0o700)
-        self.path = os.path.join(self.dir, "gui.sock")
+        super().__init__(tmp, name)
         self.pool_file = os.path.join(self.dir, "gui-pool")
         self.send_pool = send_pool
         self.rgb = content_rgb
         self.pages = 256
-        self.fd = os.memfd_create(name, os.MFD_ALLOW_SEALING)
-        os.ftruncate(self.fd, self.pages * 4096)
-        fcntl_add_seals(self.fd, 2 | 4)
+        self.fd = sealed_memfd(self.pages, name=name)
         with open(self.pool_file, "w") as f:
             f.write("%d %d %d\n" % (os.getpid(), self.fd, self.pages * 4096))
-        self.ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.ls.bind(self.path)
-        self.ls.listen(1)
         self.c = None
 
     def serve(self, timeout=15):
-        self.ls.settimeout(timeout)
-        self.c, _ = self.ls.accept()
-        self.c.settimeout(10)
-        self.c.sendall(struct.pack("<I", 0x42480001))
-        hs = b""
-        while len(hs) < 20:
-            d = self.c.recv(20 - len(hs))
-            if not d:
-                raise OSError("closed in the handshake")
-            hs += d
+        self.c = self.accept(timeout)
+        self.c.handshake()
         w, h = 100, 60
         # the guest writes into the shared memory; the host sees it
         os.pwrite(self.fd, struct.pack("<I", self.rgb) * (w * h), 4096)
-
-        def msg(t, win, body):
-            self.c.sendall(struct.pack("<III", t, win, len(body)) + body)
         if self.send_pool:
-            msg(152, 0, struct.pack("<II", 0, self.pages))
+            self.c.send(msg(POOL, 0, struct.pack("<II", 0, self.pages)))
             return
-        msg(130, 1, struct.pack("<iiIIII", 700, 60, w, h, 0, 0))
-        msg(132, 1, struct.pack("<II", 0, 0))
-        msg(147, 1, struct.pack("<IIIIIIII", 1, w, h, 32, 0, 4096, w * 4,
-                                0x34325258))
-        msg(136, 1, struct.pack("<iiII", 0, 0, w, h))
+        self.c.send(create(1, w, h, 700, 60))
+        self.c.send(msg(MAP, 1, struct.pack("<II", 0, 0)))
+        self.c.send(dump(1, w, h, offset=4096))
+        self.c.send(msg(SHMIMAGE, 1, struct.pack("<iiII", 0, 0, w, h)))
 
     def error_reason(self):
         """The ERROR frame the GUI domain sent, if any."""
-        data = b""
-        try:
-            while True:
-                d = self.c.recv(4096)
-                if not d:
-                    break
-                data += d
-        except OSError:
-            pass
-        i = 0
-        while i + 12 <= len(data):
-            t, _, n = struct.unpack("<III", data[i:i + 12])
-            if t == 151 and i + 12 + n <= len(data):
-                return data[i + 16:i + 12 + n].split(b"\0")[0].decode()
-            i += 12 + n if t not in (0x42480001,) else 4
-        return None
-
-
-def fcntl_add_seals(fd, seals):
-    import fcntl
-    F_ADD_SEALS = 1033
-    fcntl.fcntl(fd, F_ADD_SEALS, seals)
+        f = self.c.until(ERROR, 10)
+        if f is None:
+            return None
+        return f[2][4:].split(b"\0")[0].decode()
 
 
 def main():
@@ -364,18 +145,7 @@ def main():
     try:
         return run(tmp)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except OSError:
-                    pass
-        for p in procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -390,7 +160,7 @@ def run(tmp):
                              "-noreset"],
                             pass_fds=[w], stdout=xlog, stderr=xlog,
                             start_new_session=True)
-    procs.append(xvfb)
+    guitest.procs.append(xvfb)
     os.close(w)
     # Xvfb writes the number and the newline apart: read both before
     # closing, or its second write fails and it exits
@@ -437,13 +207,13 @@ def run(tmp):
     try:
         evil.serve()
         ok(True, "the hostile agent was connected to")
-    except OSError as e:
+    except (OSError, Closed) as e:
         ok(False, "the hostile agent was connected to: %s" % e)
     for agent, what in ((vmq, "vmq"), (vmbad, "vmbad")):
         try:
             agent.serve()
             ok(True, "a VM-like agent (%s) was connected to" % what)
-        except OSError as e:
+        except (OSError, Closed) as e:
             ok(False, "a VM-like agent (%s) was connected to: %s" % (what, e))
     if not ok(wait_for(lambda: probe(port, "sleep:1", check=False) == 0,
                        15), "VNC output answers"):
@@ -637,10 +407,6 @@ def run(tmp):
         ok("nobody" in kids, "as root, the GUI domain runs as nobody")
     return finish()
 
-
-def finish():
-    print("1..%d" % n_test, flush=True)
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -9,8 +9,6 @@ types into the window it clicked, which only that qube's client gets.
 TAP output; skips visibly without chromium or the npm packages."""
 
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import shutil
@@ -20,20 +18,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "browser"))
 import bhbrowser  # noqa: E402
-import test_guid as tg  # noqa: E402
-
-n_test = 0
-failed = 0
-
-
-def ok(cond, what):
-    global n_test, failed
-    n_test += 1
-    if not cond:
-        failed += 1
-    print("%sok %d - %s" % ("" if cond else "not ", n_test, what),
-          flush=True)
-    return cond
+import guitest as tg  # noqa: E402
+from guitest import finish, ok  # noqa: E402
 
 
 def main():
@@ -50,29 +36,17 @@ def main():
     try:
         return run(tmp, modules)
     finally:
-        for p in tg.procs:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except OSError:
-                    pass
-        for p in tg.procs:
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        tg.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run(tmp, modules):
-    tg.ok = ok  # one TAP numbering for the helpers' checks too
     http = os.path.join(tmp, "http")
     os.mkdir(http)
     bhbrowser.prepare_http_dir(modules, http)
     work = tg.Qube(tmp, "work", tg.A_RGB, "Doc")
     personal = tg.Qube(tmp, "personal", tg.B_RGB, "Mail")
-    port, hport = bhbrowser.free_port(), bhbrowser.free_port()
+    port, hport = tg.free_port(), tg.free_port()
     glog = open(os.path.join(tmp, "guid.log"), "w")
     tg.start([tg.GUID, "--static", "work:0x%06x:%s" % (tg.RED, work.sock),
               "--static", "personal:0x%06x:%s" % (tg.GREEN, personal.sock),
@@ -135,10 +109,6 @@ def run(tmp, modules):
     ok("key 30" not in personal.output(), "... and not the other qube")
     return finish()
 
-
-def finish():
-    print("1..%d" % n_test, flush=True)
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ windows; starting it again connects it again.  TAP output; needs root
 (namespace qubes)."""
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,53 +19,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "daemon"))
 import bh  # noqa: E402
-
-BUILD = bh.BUILD
-GUID = os.path.join(BUILD, "src", "gui", "guid", "bulkhead-guid")
-AGENT = os.path.join(BUILD, "src", "gui", "agent", "bulkhead-gui-agent")
-PROBE = os.path.join(BUILD, "tests", "gui", "vnc_probe")
-RED, GREEN = 0xcc0000, 0x73d216
-A_RGB, B_RGB = 0x336699, 0x996633
-
-n_test = 0
-failed = 0
-
-
-def ok(cond, what):
-    global n_test, failed
-    n_test += 1
-    if not cond:
-        failed += 1
-    print("%sok %d - %s" % ("" if cond else "not ", n_test, what),
-          flush=True)
-    return cond
-
-
-def diag(msg):
-    for line in str(msg).splitlines():
-        print("# " + line, flush=True)
-
-
-def wait_for(pred, timeout=10.0, step=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-sys.path.insert(0, HERE)
-from test_guid import Image, frame_bad, content_exact  # noqa: E402
+from guitest import (AGENT, GUID, PROBE, RED, GREEN, A_RGB, B_RGB,  # noqa
+                     Image, content_exact, diag, finish, frame_bad,
+                     free_port, ok, snap_vnc, start, stop_all, wait_for)
 
 
 def main():
@@ -79,24 +33,14 @@ def main():
             print("1..0 # SKIP not built: %s" % p)
             return 0
     D = bh.Bulkheadd(backend="sandbox")
-    procs = []
     try:
-        return run(D, procs)
+        return run(D)
     finally:
-        for p in procs:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM)
-                except OSError:
-                    pass
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+        stop_all(timeout=10)
         D.close()
 
 
-def run(D, procs):
+def run(D):
     # a service every qube offers (seen by qubes started after this)
     rpc = os.path.join(D.conf, "qubes-rpc")
     os.makedirs(rpc, exist_ok=True)
@@ -127,12 +71,10 @@ def run(D, procs):
     port = free_port()
     glog_path = os.path.join(D.root, "guid.log")
     glog = open(glog_path, "w")
-    guid = subprocess.Popen(
+    guid = start(
         [GUID, "--admin-socket", D.sock, "--run-dir", D.run, "--ask",
          "--vnc=%d" % port, "--screen", "1024x768", "--policy-dir",
-         os.path.join(D.conf, "policy.d"), "-d"],
-        stdout=glog, stderr=subprocess.STDOUT, start_new_session=True)
-    procs.append(guid)
+         os.path.join(D.conf, "policy.d"), "-d"], glog)
 
     def glog_text():
         with open(glog_path) as f:
@@ -143,13 +85,10 @@ def run(D, procs):
        "bulkhead-guid finds both qubes through bulkheadd and connects")
     port_b = free_port()
     blog_path = os.path.join(D.root, "guid-bob.log")
-    bob = subprocess.Popen(
-        [GUID, "--name", "gui-bob", "--admin-socket", D.sock, "--run-dir",
-         D.run, "--vnc=%d" % port_b, "--screen", "800x600",
-         "--policy-dir", os.path.join(D.conf, "policy.d"), "-d"],
-        stdout=open(blog_path, "w"), stderr=subprocess.STDOUT,
-        start_new_session=True)
-    procs.append(bob)
+    start([GUID, "--name", "gui-bob", "--admin-socket", D.sock, "--run-dir",
+           D.run, "--vnc=%d" % port_b, "--screen", "800x600",
+           "--policy-dir", os.path.join(D.conf, "policy.d"), "-d"],
+          open(blog_path, "w"))
 
     def blog_text():
         with open(blog_path) as f:
@@ -184,13 +123,10 @@ def run(D, procs):
                    VCHAN_SOCKET_DIR=os.path.join(D.run, "vchan"),
                    BULKHEAD_VCHAN_LAYOUT="per-qube")
         out = open(os.path.join(D.root, q + ".client"), "w")
-        p = subprocess.Popen(
-            [os.path.join(bh.BIN, "qrexec-client"),
-             "--socket-dir=" + os.path.join(D.run, "qrexec"), "-d", q,
-             "user:bulkhead-gui-testclient --title %s --color 0x%06x" %
-             (title, rgb)], env=env, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        procs.append(p)
+        start([os.path.join(bh.BIN, "qrexec-client"),
+               "--socket-dir=" + os.path.join(D.run, "qrexec"), "-d", q,
+               "user:bulkhead-gui-testclient --title %s --color 0x%06x" %
+               (title, rgb)], out, env)
         clients[q] = os.path.join(D.root, q + ".client")
 
     def cat(path):
@@ -202,12 +138,9 @@ def run(D, procs):
        "a Wayland client started in each qube with qrexec draws")
 
     def shot():
-        path = os.path.join(D.root, "vnc.ppm")
-        r = subprocess.run([PROBE, "127.0.0.1:%d" % port, "snap:" + path],
-                           capture_output=True, timeout=60)
-        if r.returncode != 0:
+        img = snap_vnc(port, os.path.join(D.root, "vnc.ppm"), check=False)
+        if img is None:
             return None
-        img = Image(path)
         a, b = img.find(A_RGB), img.find(B_RGB)
         if a and b and a[2] - a[0] == 200 and b[2] - b[0] == 200:
             return img, a, b
@@ -248,12 +181,9 @@ def run(D, procs):
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def prompt_shown():
-        path = os.path.join(D.root, "vnc-ask.ppm")
-        r = subprocess.run([PROBE, "127.0.0.1:%d" % port, "snap:" + path],
-                           capture_output=True, timeout=60)
-        if r.returncode != 0:
+        im = snap_vnc(port, os.path.join(D.root, "vnc-ask.ppm"), check=False)
+        if im is None:
             return None
-        im = Image(path)
         box = im.find(0xeeeeec)
         return (im, box) if box else None
     call = ask_call()
@@ -312,10 +242,6 @@ def run(D, procs):
     ok(guid.poll() is None, "bulkhead-guid ran through all of it")
     return finish()
 
-
-def finish():
-    print("1..%d" % n_test, flush=True)
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":
