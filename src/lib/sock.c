@@ -6,6 +6,7 @@
  * we open it with O_PATH and use "/proc/self/fd/N/name", which the kernel
  * resolves for bind() and connect() alike.
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -240,4 +241,100 @@ sock_peer_cred(int fd, pid_t *ret_pid, uid_t *ret_uid, gid_t *ret_gid)
 	if (ret_gid)
 		*ret_gid = uc.gid;
 	return 0;
+}
+
+/* Close every fd of SCM_RIGHTS control messages in mh. */
+static void
+close_cmsg_fds(struct msghdr *mh)
+{
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+		size_t n, i;
+		int cfd;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			memcpy(
+			    &cfd, CMSG_DATA(c) + i * sizeof(int), sizeof(cfd));
+			(void)close(cfd);
+		}
+	}
+}
+
+ssize_t
+sock_recv_fds(int fd, void *buf, size_t len, int flags, int *fds,
+    size_t max_fds, size_t *ret_nfds)
+{
+	/*
+	 * Room for SOCK_FDS_MAX fds whatever max_fds is: more than max_fds
+	 * must be seen (and closed), not silently truncated by the kernel;
+	 * more than fit is MSG_CTRUNC, refused as well.
+	 */
+	union {
+		struct cmsghdr align;
+		char space[CMSG_SPACE(sizeof(int) * SOCK_FDS_MAX)];
+	} cm;
+	struct iovec iov = {buf, len};
+	struct msghdr mh;
+	struct cmsghdr *c;
+	size_t nfd = 0;
+	ssize_t n;
+
+	assert(max_fds >= 1 && max_fds <= SOCK_FDS_MAX);
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.space;
+	mh.msg_controllen = sizeof(cm.space);
+	n = recvmsg(fd, &mh, flags | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c != NULL) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len > CMSG_LEN(0))
+			nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		if ((mh.msg_flags & MSG_CTRUNC) || nfd == 0 || nfd > max_fds ||
+		    c->cmsg_len != CMSG_LEN(nfd * sizeof(int)) ||
+		    CMSG_NXTHDR(&mh, c) != NULL) {
+			close_cmsg_fds(&mh);
+			return -EPROTO;
+		}
+		memcpy(fds, CMSG_DATA(c), nfd * sizeof(int));
+	} else if (mh.msg_flags & MSG_CTRUNC) {
+		return -EPROTO;
+	}
+	*ret_nfds = nfd;
+	return n;
+}
+
+ssize_t
+sock_send_fds(int fd, const struct iovec *iov, size_t iovcnt, int flags,
+    const int *fds, size_t nfds)
+{
+	union {
+		struct cmsghdr align;
+		char space[CMSG_SPACE(sizeof(int) * SOCK_FDS_MAX)];
+	} cm;
+	struct msghdr mh;
+	struct cmsghdr *c;
+	ssize_t n;
+
+	assert(nfds >= 1 && nfds <= SOCK_FDS_MAX);
+	memset(&mh, 0, sizeof(mh));
+	memset(&cm, 0, sizeof(cm));
+	mh.msg_iov = (struct iovec *)iov;
+	mh.msg_iovlen = iovcnt;
+	mh.msg_control = cm.space;
+	mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	n = sendmsg(fd, &mh, flags | MSG_NOSIGNAL);
+	return n < 0 ? -errno : n;
 }

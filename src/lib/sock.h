@@ -1,12 +1,15 @@
 /*
- * sock.h - UNIX-socket helpers: paths of any length, listen, connect.
+ * sock.h - UNIX-socket helpers: paths of any length, listen, connect,
+ * fds passed with SCM_RIGHTS.
  */
 #ifndef BULKHEAD_SOCK_H
 #define BULKHEAD_SOCK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /* Which file a socket path was (a socket fd's own fstat is not it). */
 struct sock_ident {
@@ -52,5 +55,29 @@ int sock_accept(int lfd, bool nonblock);
 
 /* Credentials of the peer of a connected UNIX socket. 0 or -errno. */
 int sock_peer_cred(int fd, pid_t *ret_pid, uid_t *ret_uid, gid_t *ret_gid);
+
+/* The most fds sock_send_fds() sends or sock_recv_fds() takes at once. */
+#define SOCK_FDS_MAX 4
+
+/*
+ * One recvmsg() of up to len bytes into buf (flags: MSG_DONTWAIT or 0;
+ * the fds always arrive CLOEXEC).  Fds count only as one SCM_RIGHTS
+ * control message of 1..max_fds (<= SOCK_FDS_MAX) fds and nothing else,
+ * not truncated: those are stored in fds[] and their number in
+ * *ret_nfds (0 without any).  Anything else is -EPROTO, every fd that
+ * came with it closed, its bytes lost.  Returns the bytes read (0 at
+ * EOF) or -errno (-EAGAIN and -EINTR included).
+ */
+ssize_t sock_recv_fds(int fd, void *buf, size_t len, int flags, int *fds,
+    size_t max_fds, size_t *ret_nfds);
+
+/*
+ * One sendmsg() (MSG_NOSIGNAL, flags added) of iov[0..iovcnt) with nfds
+ * (1..SOCK_FDS_MAX) fds as one SCM_RIGHTS.  Returns the bytes sent (a
+ * stream socket may take fewer; the fds go with the first byte) or
+ * -errno.
+ */
+ssize_t sock_send_fds(int fd, const struct iovec *iov, size_t iovcnt, int flags,
+    const int *fds, size_t nfds);
 
 #endif

@@ -6,7 +6,8 @@
  * and every error exit (missing directories, names too long even through
  * /proc/self/fd, socket()/accept4() failures, EINTR), each checked for
  * leaked fds and leftover temporary files; sock_connect_until giving up
- * at its deadline while a listener's backlog is full.
+ * at its deadline while a listener's backlog is full; fds passed with
+ * sock_send_fds/sock_recv_fds, extras closed.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -403,6 +404,61 @@ test_connect_until(void **state)
 	free(path);
 }
 
+/*
+ * sock_send_fds/sock_recv_fds: up to max fds arrive CLOEXEC; more than
+ * max, or two control messages, are -EPROTO with every fd closed (the
+ * fixture's teardown counts them); bytes without fds are plain reads.
+ */
+static void
+test_pass_fds(void **state)
+{
+	int sv[2], p[2], got[2] = {-1, -1}, three[3];
+	struct iovec iov = {"x", 1};
+	char buf[8];
+	size_t nfd;
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(pipe(p), 0);
+	/* two fds, max two: both, CLOEXEC */
+	assert_int_equal(sock_send_fds(sv[0], &iov, 1, 0, p, 2), 1);
+	n = sock_recv_fds(sv[1], buf, sizeof(buf), 0, got, 2, &nfd);
+	assert_int_equal(n, 1);
+	assert_int_equal(nfd, 2);
+	assert_true(fcntl(got[0], F_GETFD) & FD_CLOEXEC);
+	assert_true(fcntl(got[1], F_GETFD) & FD_CLOEXEC);
+	(void)close(got[0]);
+	(void)close(got[1]);
+	/* two fds, max one: refused, both closed */
+	got[0] = -1;
+	assert_int_equal(sock_send_fds(sv[0], &iov, 1, 0, p, 2), 1);
+	n = sock_recv_fds(sv[1], buf, sizeof(buf), 0, got, 1, &nfd);
+	assert_int_equal(n, -EPROTO);
+	assert_int_equal(got[0], -1);
+	/* SOCK_FDS_MAX fds, max one: refused, all closed */
+	three[0] = p[0];
+	three[1] = p[1];
+	three[2] = p[0];
+	assert_int_equal(sock_send_fds(sv[0], &iov, 1, 0, three, 3), 1);
+	assert_int_equal(
+	    sock_recv_fds(sv[1], buf, sizeof(buf), 0, got, 1, &nfd), -EPROTO);
+	/* no fds: the bytes, nfd 0 */
+	assert_int_equal(write(sv[0], "yz", 2), 2);
+	n = sock_recv_fds(sv[1], buf, sizeof(buf), MSG_DONTWAIT, got, 1, &nfd);
+	assert_int_equal(n, 2);
+	assert_int_equal(nfd, 0);
+	assert_int_equal(
+	    sock_recv_fds(sv[1], buf, sizeof(buf), MSG_DONTWAIT, got, 1, &nfd),
+	    -EAGAIN);
+	(void)close(sv[0]);
+	assert_int_equal(
+	    sock_recv_fds(sv[1], buf, sizeof(buf), 0, got, 1, &nfd), 0);
+	(void)close(sv[1]);
+	(void)close(p[0]);
+	(void)close(p[1]);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -415,6 +471,7 @@ main(void)
 	    T(test_errors),
 	    T(test_faults),
 	    T(test_connect_until),
+	    T(test_pass_fds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

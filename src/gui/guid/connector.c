@@ -95,36 +95,21 @@ static int
 send_qube(struct connector *c, const char *name, const char *label,
     uint32_t rgb, int fd, int pool_fd)
 {
-	union {
-		struct cmsghdr align;
-		char space[CMSG_SPACE(2 * sizeof(int))];
-	} cm;
 	int fds[2] = {fd, pool_fd};
 	size_t nfd = pool_fd >= 0 ? 2 : 1;
 	struct gd_ipc a;
 	struct iovec iov = {&a, sizeof(a)};
-	struct msghdr mh;
-	struct cmsghdr *cmh;
+	ssize_t n;
 
 	memset(&a, 0, sizeof(a));
-	memset(&cm, 0, sizeof(cm));
 	a.ipc_type = GD_IPC_QUBE;
 	(void)str_copy(a.ipc_name, sizeof(a.ipc_name), name);
 	(void)str_copy(a.ipc_label, sizeof(a.ipc_label), label);
 	a.ipc_label_rgb = rgb;
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cm.space;
-	mh.msg_controllen = CMSG_SPACE(nfd * sizeof(int));
-	cmh = CMSG_FIRSTHDR(&mh);
-	cmh->cmsg_level = SOL_SOCKET;
-	cmh->cmsg_type = SCM_RIGHTS;
-	cmh->cmsg_len = CMSG_LEN(nfd * sizeof(int));
-	memcpy(CMSG_DATA(cmh), fds, nfd * sizeof(int));
-	if (sendmsg(c->o->core_fd, &mh, MSG_NOSIGNAL) != (ssize_t)sizeof(a))
-		return -errno;
-	return 0;
+	n = sock_send_fds(c->o->core_fd, &iov, 1, 0, fds, nfd);
+	if (n < 0)
+		return (int)n;
+	return n == (ssize_t)sizeof(a) ? 0 : -EIO;
 }
 
 /* Connect to a qube's agent and make sure it is that qube's. */

@@ -40,6 +40,7 @@
 #include "gui/guid/stream.h"
 #include "lib/gui_pool.h"
 #include "lib/log.h"
+#include "lib/sock.h"
 #include "lib/util.h"
 
 #define GD_MAX_OUTPUTS 2
@@ -979,34 +980,23 @@ q_remove(struct gd *g, struct gd_q *q)
 static int
 connector_read(struct gd *g)
 {
-	union {
-		struct cmsghdr align;
-		char space[CMSG_SPACE(2 * sizeof(int))];
-	} cm;
 	struct gd_ipc a;
-	struct iovec iov = {&a, sizeof(a)};
-	struct msghdr mh;
-	struct cmsghdr *c;
 	int fds[2] = {-1, -1};
+	size_t nfd;
 	ssize_t n;
 
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cm.space;
-	mh.msg_controllen = sizeof(cm.space);
-	n = recvmsg(g->connector_fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	/* the qube's connection, and for a VM its pool */
+	n = sock_recv_fds(
+	    g->connector_fd, &a, sizeof(a), MSG_DONTWAIT, fds, 2, &nfd);
+	if (n == -EPROTO) {
+		/* fds not as the connector sends them: dropped, with them */
+		log_warnx("connector: a message with bad fds dropped");
+		return 0;
+	}
 	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		return n == -EAGAIN || n == -EINTR ? 0 : (int)n;
 	if (n == 0)
 		return -EPIPE;
-	/* the qube's connection, and for a VM its pool */
-	c = CMSG_FIRSTHDR(&mh);
-	if (c != NULL && c->cmsg_level == SOL_SOCKET &&
-	    c->cmsg_type == SCM_RIGHTS &&
-	    c->cmsg_len >= CMSG_LEN(sizeof(int)) &&
-	    c->cmsg_len <= CMSG_LEN(2 * sizeof(int)))
-		memcpy(fds, CMSG_DATA(c), c->cmsg_len - CMSG_LEN(0));
 	if (n != (ssize_t)sizeof(a) || a.ipc_type != GD_IPC_QUBE ||
 	    fds[0] < 0) {
 		close_fd(&fds[0]);

@@ -16,6 +16,7 @@
 
 #include "gui/guid/stream.h"
 #include "lib/io.h"
+#include "lib/sock.h"
 #include "lib/util.h"
 
 #define GD_READ_CHUNK 65536u
@@ -46,67 +47,29 @@ gd_stream_close(struct gd_stream *s)
 	buffer_free(&s->out);
 }
 
-/* Close every fd of a control message we will not take. */
-static void
-close_cmsg_fds(struct msghdr *mh)
-{
-	struct cmsghdr *c;
-
-	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
-		size_t n, i;
-		int fd;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < n; i++) {
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			(void)close(fd);
-		}
-	}
-}
-
 int
 gd_stream_read(struct gd_stream *s, gd_stream_cb cb, void *ctx)
 {
 	static uint8_t untrusted_buf[GD_READ_CHUNK];
-	union {
-		struct cmsghdr align;
-		char space[CMSG_SPACE(sizeof(int) * 4)];
-	} cm;
-	struct iovec iov = {untrusted_buf, sizeof(untrusted_buf)};
-	struct msghdr mh;
-	struct cmsghdr *c;
-	size_t off = 0, used;
+	size_t off = 0, used, nfd;
 	bool partial = false;
 	ssize_t n;
-	int r;
+	int fd, r;
 
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cm.space;
-	mh.msg_controllen = sizeof(cm.space);
-	n = recvmsg(s->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR)
-			return 0;
-		return -errno;
-	}
-	c = CMSG_FIRSTHDR(&mh);
-	if (c != NULL) {
-		/* one fd, once, as SCM_RIGHTS with nothing else */
-		if ((mh.msg_flags & MSG_CTRUNC) || s->fd_taken ||
-		    c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-		    c->cmsg_len != CMSG_LEN(sizeof(int)) ||
-		    CMSG_NXTHDR(&mh, c) != NULL) {
-			close_cmsg_fds(&mh);
+	/* one fd, once, as SCM_RIGHTS with nothing else */
+	n = sock_recv_fds(s->fd, untrusted_buf, sizeof(untrusted_buf),
+	    MSG_DONTWAIT, &fd, 1, &nfd);
+	if (n == -EAGAIN || n == -EINTR)
+		return 0;
+	if (n < 0)
+		return (int)n;
+	if (nfd > 0) {
+		if (s->fd_taken) {
+			(void)close(fd);
 			return -EPROTO;
 		}
-		memcpy(&s->fd_in, CMSG_DATA(c), sizeof(int));
+		s->fd_in = fd;
 		s->fd_taken = true;
-	} else if (mh.msg_flags & MSG_CTRUNC) {
-		return -EPROTO;
 	}
 	if (n == 0) {
 		s->eof = true;
@@ -190,13 +153,7 @@ gd_stream_send_with_fd(struct gd_stream *s, uint32_t type, uint32_t window,
 {
 	uint64_t deadline = io_deadline(timeout_ms);
 	struct gui_hdr h = {type, window, (uint32_t)len};
-	union {
-		struct cmsghdr align;
-		char space[CMSG_SPACE(sizeof(int))];
-	} cm;
 	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)body, len}};
-	struct msghdr mh;
-	struct cmsghdr *c;
 	int r;
 
 	while (buffer_len(&s->out) > 0) {
@@ -207,28 +164,18 @@ gd_stream_send_with_fd(struct gd_stream *s, uint32_t type, uint32_t window,
 		    (r = io_wait_until(s->fd, POLLOUT, deadline)) < 0)
 			return r;
 	}
-	memset(&mh, 0, sizeof(mh));
-	memset(&cm, 0, sizeof(cm));
-	mh.msg_iov = iov;
-	mh.msg_iovlen = len > 0 ? 2 : 1;
-	mh.msg_control = cm.space;
-	mh.msg_controllen = sizeof(cm.space);
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	for (;;) {
-		ssize_t n = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
+		ssize_t n =
+		    sock_send_fds(s->fd, iov, len > 0 ? 2 : 1, 0, &fd, 1);
 
 		if (n == (ssize_t)(sizeof(h) + len))
 			return 0;
 		if (n >= 0)
 			return -EIO; /* 20 bytes on an empty socket: not seen */
-		if (errno == EINTR)
+		if (n == -EINTR)
 			continue;
-		if (errno != EAGAIN)
-			return -errno;
+		if (n != -EAGAIN)
+			return (int)n;
 		if ((r = io_wait_until(s->fd, POLLOUT, deadline)) < 0)
 			return r;
 	}

@@ -33,6 +33,7 @@
 #include "gui/guid/vcheck.h"
 #include "lib/io.h"
 #include "lib/log.h"
+#include "lib/sock.h"
 #include "lib/util.h"
 
 /* Queued to the qube (input): an agent that reads none of it is gone. */
@@ -136,49 +137,17 @@ static int
 qube_read(struct validator *v)
 {
 	static uint8_t untrusted_buf[V_READ_CHUNK];
-	union {
-		struct cmsghdr align;
-		char space[CMSG_SPACE(sizeof(int) * 4)];
-	} cm;
-	struct iovec iov = {untrusted_buf, sizeof(untrusted_buf)};
-	struct msghdr mh;
-	struct cmsghdr *c;
+	size_t nfd;
 	int fd = -1;
 	ssize_t n;
 
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cm.space;
-	mh.msg_controllen = sizeof(cm.space);
-	n = recvmsg(v->q.fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
-	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c)) {
-		size_t i, nfd;
-		int cfd;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (i = 0; i < nfd; i++) {
-			memcpy(
-			    &cfd, CMSG_DATA(c) + i * sizeof(int), sizeof(cfd));
-			if (fd < 0 && i == 0 && nfd == 1)
-				fd = cfd;
-			else
-				(void)close(cfd);
-		}
-	}
-	c = CMSG_FIRSTHDR(&mh);
-	if ((mh.msg_flags & MSG_CTRUNC) ||
-	    (c != NULL &&
-	        (fd < 0 || c->cmsg_len != CMSG_LEN(sizeof(int)) ||
-	            CMSG_NXTHDR(&mh, c) != NULL))) {
-		close_fd(&fd);
+	n = sock_recv_fds(v->q.fd, untrusted_buf, sizeof(untrusted_buf),
+	    MSG_DONTWAIT, &fd, 1, &nfd);
+	if (n == -EPROTO)
 		return gd_vcheck_fail(
 		    v->vc, GUI_ERR_POOL, 0, "fds not as one pool fd");
-	}
+	if (n < 0)
+		return n == -EAGAIN || n == -EINTR ? 0 : (int)n;
 	if (n == 0) {
 		close_fd(&fd);
 		return -EPIPE;
