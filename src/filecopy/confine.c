@@ -16,9 +16,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <seccomp.h>
-
 #include "filecopy/confine.h"
+#include "lib/seccomp_util.h"
+#include "lib/util.h"
 
 #ifndef LANDLOCK_ACCESS_FS_TRUNCATE
 #define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
@@ -123,31 +123,6 @@ static const char *const allowed[] = {
     "exit_group",
 };
 
-static int
-seccomp_allowlist(void)
-{
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	size_t i;
-	int r;
-
-	if (ctx == NULL)
-		return -ENOMEM;
-	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
-		int nr = seccomp_syscall_resolve_name(allowed[i]);
-
-		/* a call this architecture does not have: nothing to allow */
-		if (nr == __NR_SCMP_ERROR)
-			continue;
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-		if (r < 0)
-			goto out;
-	}
-	r = seccomp_load(ctx);
-out:
-	seccomp_release(ctx);
-	return r;
-}
-
 int
 confine_unpacker(int dirfd, bool *ret_landlocked)
 {
@@ -163,5 +138,5 @@ confine_unpacker(int dirfd, bool *ret_landlocked)
 		*ret_landlocked = true;
 	else if (r != -ENOSYS && r != -EOPNOTSUPP)
 		return r;
-	return seccomp_allowlist();
+	return seccomp_util_allow_only(allowed, ARRAY_SIZE(allowed));
 }

@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +32,7 @@
 #include "gui/guid/vcheck.h"
 #include "lib/io.h"
 #include "lib/log.h"
+#include "lib/seccomp_util.h"
 #include "lib/sock.h"
 #include "lib/util.h"
 
@@ -73,9 +73,6 @@ static int
 v_confine(void)
 {
 	struct rlimit core = {0, 0};
-	scmp_filter_ctx ctx;
-	size_t i;
-	int r;
 
 	/* syslog's timestamps read the time zone once, now: after this
 	 * no file is opened */
@@ -85,22 +82,7 @@ v_confine(void)
 	/* the core's memory is not the validator's to read: not dumpable */
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	(void)setrlimit(RLIMIT_CORE, &core);
-	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	if (ctx == NULL)
-		return -ENOMEM;
-	for (i = 0; i < ARRAY_SIZE(v_allowed); i++) {
-		int nr = seccomp_syscall_resolve_name(v_allowed[i]);
-
-		if (nr == __NR_SCMP_ERROR)
-			continue;
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-		if (r < 0)
-			goto out;
-	}
-	r = seccomp_load(ctx);
-out:
-	seccomp_release(ctx);
-	return r;
+	return seccomp_util_allow_only(v_allowed, ARRAY_SIZE(v_allowed));
 }
 
 static int
