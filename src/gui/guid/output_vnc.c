@@ -115,28 +115,36 @@ struct vnc_out {
 	char *http_dir;
 };
 
-static void __attribute__((format(printf, 1, 2))) vnc_log(const char *fmt, ...)
+/* libvncserver's rfbLog (at debug level) and rfbErr, one line each. */
+static void __attribute__((format(printf, 2, 0)))
+vnc_vlog(bool err, const char *fmt, va_list ap)
 {
 	char buf[256];
+
+	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	if (err)
+		log_warnx("vnc: %s", buf);
+	else
+		log_debug("vnc: %s", buf);
+}
+
+static void __attribute__((format(printf, 1, 2))) vnc_log(const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
+	vnc_vlog(false, fmt, ap);
 	va_end(ap);
-	buf[strcspn(buf, "\n")] = '\0';
-	log_debug("vnc: %s", buf);
 }
 
 static void __attribute__((format(printf, 1, 2))) vnc_err(const char *fmt, ...)
 {
-	char buf[256];
 	va_list ap;
 
 	va_start(ap, fmt);
-	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
+	vnc_vlog(true, fmt, ap);
 	va_end(ap);
-	buf[strcspn(buf, "\n")] = '\0';
-	log_warnx("vnc: %s", buf);
 }
 
 /* ---- dirty tracking ---- */
