@@ -228,7 +228,6 @@ def run(tmp):
         if img is None:
             return None
         a, b = img.find(A_RGB), img.find(B_RGB)
-        evil_box = img.find(RED)
         if a and b and a[2] - a[0] == 200 and b[2] - b[0] == 200:
             return img, a, b
         return None
