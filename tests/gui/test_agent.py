@@ -76,7 +76,17 @@ class Gui:
     def __init__(self, path):
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.s.settimeout(10)
-        self.s.connect(path)
+        # the agent listens again only once the last connection is gone
+        # (one connection a listener): wait for the name to come back
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                self.s.connect(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
         self.buf = b""
         self.fds = []
         self.log = []
