@@ -13,6 +13,7 @@
 #include <sys/vfs.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <unistd.h>
@@ -60,8 +61,8 @@ gui_pool_check(int fd, size_t *ret_size)
 	return 0;
 }
 
-int
-gui_pool_make(size_t size, int *ret_fd)
+static int
+pool_make(size_t size, bool prefault, int *ret_fd)
 {
 	int fd, r;
 
@@ -73,8 +74,7 @@ gui_pool_make(size_t size, int *ret_fd)
 	if (ftruncate(fd, (off_t)size) < 0)
 		goto out_close_fd;
 	/* allocate now, in our cgroup, rather than at the first write */
-	r = fallocate(fd, 0, 0, (off_t)size);
-	if (r < 0)
+	if (prefault && fallocate(fd, 0, 0, (off_t)size) < 0)
 		goto out_close_fd;
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
 		goto out_close_fd;
@@ -85,6 +85,18 @@ out_close_fd:
 	r = -errno;
 	(void)close(fd);
 	return r;
+}
+
+int
+gui_pool_make(size_t size, int *ret_fd)
+{
+	return pool_make(size, true, ret_fd);
+}
+
+int
+gui_pool_make_lazy(size_t size, int *ret_fd)
+{
+	return pool_make(size, false, ret_fd);
 }
 
 int

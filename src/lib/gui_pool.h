@@ -36,6 +36,15 @@ int gui_pool_check(int fd, size_t *ret_size);
 int gui_pool_make(size_t size, int *ret_fd);
 
 /*
+ * gui_pool_make without the fallocate: a page is allocated when it is
+ * first written, and charged to the memory cgroup of the process that
+ * writes it.  For a pool made by one process and filled by another: a VM
+ * qube's, made by its launcher (root) and written by the guest through
+ * QEMU, which runs in the qube's cgroup.
+ */
+int gui_pool_make_lazy(size_t size, int *ret_fd);
+
+/*
  * After the producer's own read-write mapping exists: add
  * F_SEAL_FUTURE_WRITE (no new writable mapping: the GUI side can map
  * only read-only) and F_SEAL_SEAL.  0 or -errno.

@@ -715,8 +715,9 @@ fail:
  * where it is ("PID FD BYTES\n", written to FILE.tmp, mode 0600, and
  * renamed over FILE).  The launcher keeps the fd for the qube's lifetime:
  * /proc/PID/fd/FD names it as long as FILE exists.
- * XXX(#8): its pages are charged to the launcher's memory cgroup, not the
- * qube's (gui_pool_make fallocates here, as root, before QEMU joins it).
+ * Made lazy (no fallocate): a page is allocated when the guest first
+ * writes it through QEMU's mapping, and charged to QEMU's memory cgroup,
+ * the qube's, not to this launcher's.
  * 0 and *ret_fd, or -errno.
  */
 static int
@@ -726,7 +727,7 @@ gui_pool_setup(int *ret_fd)
 	char tmp[PATH_MAX + 8], line[64];
 	int fd, tfd, rc;
 
-	rc = gui_pool_make(size, &fd);
+	rc = gui_pool_make_lazy(size, &fd);
 	if (rc < 0) {
 		log_warnx("GUI pool: %s", strerror(-rc));
 		return rc;

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 
 #include <errno.h>
@@ -75,6 +76,33 @@ test_sealed_memfd(void **state)
 	assert_int_equal(gui_pool_check(fd, &size), 0);
 	assert_int_equal(size, GUI_POOL_MAX);
 	unit_close(&fd);
+}
+
+/* The lazy pool: the same checks pass, and no page is allocated until
+ * one is written (the writer's cgroup pays); gui_pool_make's are all
+ * allocated at once. */
+static void
+test_lazy(void **state)
+{
+	struct stat st;
+	size_t size = 0;
+	int fd = -1;
+
+	(void)state;
+	assert_int_equal(gui_pool_make_lazy((size_t)256 * 1024, &fd), 0);
+	assert_int_equal(gui_pool_check(fd, &size), 0);
+	assert_int_equal(size, 256 * 1024);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_blocks, 0);
+	assert_int_equal(pwrite(fd, "x", 1, 8192), 1);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_true(st.st_blocks > 0 && st.st_blocks < 256 * 1024 / 512);
+	unit_close(&fd);
+	assert_int_equal(gui_pool_make((size_t)256 * 1024, &fd), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_blocks, 256 * 1024 / 512);
+	unit_close(&fd);
+	assert_int_equal(gui_pool_make_lazy(4095, &fd), -EINVAL);
 }
 
 static void
@@ -262,6 +290,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sealed_memfd),
+	    cmocka_unit_test(test_lazy),
 	    cmocka_unit_test(test_not_shmem),
 	    cmocka_unit_test(test_tmpfs_file),
 	    cmocka_unit_test(test_seals),
