@@ -18,7 +18,6 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -43,41 +42,9 @@ POOL_BYTES = 64 << 20
 # hands out buffers from its start)
 PATTERN = b"GUEST-WROTE-THIS-INTO-BAR2"
 
-n_test = 0
-failed = 0
-
-
-def ok(cond, what):
-    global n_test, failed
-    n_test += 1
-    if not cond:
-        failed += 1
-    print("%sok %d - %s" % ("" if cond else "not ", n_test, what),
-          flush=True)
-    return cond
-
-
-def diag(msg):
-    for line in str(msg).splitlines():
-        print("# " + line, flush=True)
-
-
-def wait_for(pred, timeout=10.0, step=0.1):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+sys.path.insert(0, HERE)
+from guitest import (ok, diag, finish, wait_for, free_port,  # noqa: E402
+                     Image, frame_bad, content_exact)
 
 
 def cat(path):
@@ -86,10 +53,6 @@ def cat(path):
             return f.read()
     except OSError:
         return ""
-
-
-sys.path.insert(0, HERE)
-from test_guid import Image, frame_bad, content_exact  # noqa: E402
 
 
 def skip(why):
@@ -313,11 +276,6 @@ def run(D, procs):
                     20)
     ok(left, "no process of either qube is left")
     return finish()
-
-
-def finish():
-    print("1..%d" % n_test, flush=True)
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":
