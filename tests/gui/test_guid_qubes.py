@@ -66,7 +66,12 @@ def run(D):
         D.call("admin.vm.feature.Set", q, "gui", payload="1")
     for q in ("gw", "gp", "gx", "gb", "gy"):
         D.call("admin.vm.Start", q)
-    ok(True, "five namespace qubes started, four with feature gui")
+    states = D.qubes()
+    ok(all(states[q]["state"] == "Running"
+           for q in ("gw", "gp", "gx", "gb", "gy")) and
+       states["gui-bob"]["state"] == "Halted",
+       "five namespace qubes run (four with feature gui); the GUI "
+       "domains' own qubes are only names")
 
     port = free_port()
     glog_path = os.path.join(D.root, "guid.log")

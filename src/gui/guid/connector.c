@@ -48,6 +48,7 @@ struct cqube {
 	bool shown;           /* handed to the core */
 	bool vm_warned;       /* VM qubes: said once that it is not there yet */
 	char refused_xid[16]; /* said once a start that its peer was wrong */
+	char other_xid[16];   /* this start's guivm is another GUI domain */
 };
 
 struct connector {
@@ -222,11 +223,18 @@ scan(struct connector *c)
 		if (prop(o->admin_socket, name, "xid", xid, sizeof(xid)) < 0)
 			continue;
 		cq = cq_get(c, name, true);
-		if (cq == NULL || (cq->shown && strcmp(cq->xid, xid) == 0))
+		if (cq == NULL || (cq->shown && strcmp(cq->xid, xid) == 0) ||
+		    strcmp(cq->other_xid, xid) == 0)
 			continue;
-		if (prop(o->admin_socket, name, "guivm", v, sizeof(v)) < 0 ||
-		    strcmp(v, o->name) != 0)
+		if (prop(o->admin_socket, name, "guivm", v, sizeof(v)) < 0)
 			continue;
+		/* another GUI domain's qube: not asked again this start (a
+		 * guivm changed while it runs counts from its next start) */
+		if (strcmp(v, o->name) != 0) {
+			(void)str_copy(
+			    cq->other_xid, sizeof(cq->other_xid), xid);
+			continue;
+		}
 		is_vm = prop(o->admin_socket, name, "virt_mode", v,
 		            sizeof(v)) == 0 &&
 		    strcmp(v, "sandbox") != 0;

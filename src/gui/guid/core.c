@@ -913,8 +913,8 @@ q_add(struct gd *g, const struct gd_ipc *a, int qfd, int pfd)
 		}
 		_exit(127);
 	}
-	(void)close(sp[1]);
-	(void)close(qfd);
+	close_fd(&sp[1]);
+	close_fd(&qfd);
 	close_fd(&pfd);
 	q->validator = pid;
 	r = gd_stream_init(
@@ -936,13 +936,19 @@ q_add(struct gd *g, const struct gd_ipc *a, int qfd, int pfd)
 	    q->pub.label, (int)pid);
 	return 0;
 out_free:
-	if (sp[1] >= 0 && q->validator == 0)
-		(void)close(sp[1]);
+	close_fd(&sp[1]);
 	if (q->s.reader != NULL)
-		gd_stream_close(&q->s);
-	else if (sp[0] >= 0)
-		(void)close(sp[0]);
-	(void)close(qfd);
+		gd_stream_close(&q->s); /* it holds sp[0] */
+	else
+		close_fd(&sp[0]);
+	/* a validator already started ends with its stream: reap it */
+	if (q->validator > 0) {
+		int status;
+
+		(void)kill(q->validator, SIGTERM);
+		(void)waitpid(q->validator, &status, 0);
+	}
+	close_fd(&qfd);
 	close_fd(&pfd);
 	free(q->wins);
 	free(q);
