@@ -15,6 +15,7 @@ any user."""
 
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -149,10 +150,10 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def run(tmp):
-    # a private X server
+def xvfb_start(tmp, name="xvfb"):
+    """A private X server: (its Popen, its display name)."""
     r, w = os.pipe()
-    xlog = open(os.path.join(tmp, "xvfb.log"), "w")
+    xlog = open(os.path.join(tmp, name + ".log"), "w")
     # -noreset: a server that resets when its last client leaves writes
     # its display number again, and dies if no one reads it
     xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0",
@@ -171,8 +172,11 @@ def run(tmp):
             break
         got += d
     os.close(r)
-    num = got.decode().strip()
-    display = ":" + num
+    return xvfb, ":" + got.decode().strip()
+
+
+def run(tmp):
+    xvfb, display = xvfb_start(tmp)
 
     policy = os.path.join(tmp, "policy.d")
     os.mkdir(policy)
@@ -404,6 +408,43 @@ def run(tmp):
                                str(guid.pid)], capture_output=True,
                               text=True).stdout
         ok("nobody" in kids, "as root, the GUI domain runs as nobody")
+
+    # -- the X server goes away: the X11 output is dropped, VNC goes on --
+    os.killpg(xvfb.pid, signal.SIGTERM)
+    xvfb.wait()
+    ok(wait_for(lambda: "output x11 lost, the others go on" in glog_text(),
+                5), "the X server gone: the core drops the X11 output")
+    time.sleep(0.3)
+    ok(guid.poll() is None, "... and keeps running on VNC")
+    im = snap_vnc(port, os.path.join(tmp, "vnc-nox.ppm"))
+    ok(im and im.find(A_RGB) and im.find(B_RGB),
+       "the VNC output still shows the windows")
+    key(port, ord("b"))
+    ok(wait_for(lambda: work.output().count("key 48 press") >= 2, 5),
+       "and input still reaches the focused qube")
+
+    # -- with X11 its only output, the GUI domain stops, exit 1 --
+    xvfb2, display2 = xvfb_start(tmp, "xvfb2")
+    lone_path = os.path.join(tmp, "guid-lone.log")
+    lone = start([GUID, "--static",
+                  "gone:0x%06x:%s" % (RED, os.path.join(tmp, "none.sock")),
+                  "--x11=" + display2, "--policy-dir", policy, "-d"],
+                 open(lone_path, "w"))
+
+    def lone_text():
+        with open(lone_path) as f:
+            return f.read()
+    up = wait_for(lambda: "GUI domain up" in lone_text(), 10)
+    ok(up, "a GUI domain with only an X11 output starts")
+    os.killpg(xvfb2.pid, signal.SIGTERM)
+    xvfb2.wait()
+    try:
+        rc = lone.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        rc = None
+    ok(rc == 1 and "no output left: the GUI domain stops" in lone_text(),
+       "its X server gone, it stops with exit status 1 and says why "
+       "(status %r)" % rc)
     return finish()
 
 

@@ -438,8 +438,9 @@ main(void)
 	xcb_get_window_attributes_reply_t *wa;
 	xcb_get_geometry_reply_t *geo;
 	xcb_atom_t type;
-	int i, ret, from;
+	int i, j, ret, from;
 	uint32_t white = 0xffffffu;
+	struct pollfd pfd[4];
 
 	(void)signal(SIGTERM, on_signal);
 	(void)signal(SIGINT, on_signal);
@@ -775,6 +776,28 @@ main(void)
 	ops->window_destroy(out, &C);
 	settle(50);
 	ok(window_at(C.x, C.y) == XCB_NONE, "no window left at C's place");
+
+	/* the X server goes away: the output tells the core, once, and
+	 * takes no more calls to X */
+	ok(fake_find(&g, 0, FAKE_OUTPUT_LOST, NULL) < 0,
+	    "no output loss while the X server runs");
+	xcb_disconnect(tc);
+	tc = NULL;
+	kill_xvfb();
+	for (i = 0; i < 100 && fake_find(&g, 0, FAKE_OUTPUT_LOST, NULL) < 0;
+	     i++) {
+		ops->dispatch(out);
+		(void)usleep(10000);
+	}
+	j = fake_find(&g, 0, FAKE_OUTPUT_LOST, NULL);
+	ok(j >= 0, "the X server gone: the output calls gd_output_lost");
+	ops->window_map(out, &B);
+	ops->window_damage(out, &B, 0, 0, 10, 10);
+	ops->flush(out);
+	ops->dispatch(out);
+	ok(j >= 0 && fake_find(&g, j + 1, FAKE_OUTPUT_LOST, NULL) < 0 &&
+	        ops->fill_pollfds(out, pfd, 4) == 0,
+	    "after it: once only, and no fds to poll");
 
 out_free:
 	if (tc != NULL)

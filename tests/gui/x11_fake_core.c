@@ -146,3 +146,10 @@ gd_configure(struct gd *g, struct gd_window *w, int32_t x, int32_t y,
 {
 	fake_record(g, FAKE_CONFIGURE, w, x, y, width, height, false, 0);
 }
+
+void
+gd_output_lost(struct gd *g, void *out)
+{
+	fake_record(g, FAKE_OUTPUT_LOST, NULL, 0, 0, 0, 0, false, 0);
+	(void)out;
+}

@@ -16,6 +16,7 @@ enum fake_call_kind {
 	FAKE_CROSSING,
 	FAKE_CLOSE,
 	FAKE_CONFIGURE,
+	FAKE_OUTPUT_LOST,
 	FAKE_CALL_MAX
 };
 

@@ -71,6 +71,7 @@ struct gd_q {
 struct gd_out {
 	const struct gd_output_ops *ops;
 	void *out;
+	bool lost; /* gd_output_lost: freed after the dispatch */
 };
 
 struct gd {
@@ -1042,6 +1043,46 @@ frames_done(struct gd *g)
 	}
 }
 
+void
+gd_output_lost(struct gd *g, void *out)
+{
+	int i;
+
+	for (i = 0; i < g->noutputs; i++)
+		if (g->outputs[i].out == out)
+			g->outputs[i].lost = true;
+}
+
+/* Free the outputs that said they were lost; -ENOTCONN when none is left.
+ * Windows keep no pointer into the array (each output has its own fixed
+ * output_data slot), so the survivors may move down. */
+static int
+outputs_reap(struct gd *g)
+{
+	int i, n = 0;
+
+	for (i = 0; i < g->noutputs; i++) {
+		struct gd_out *o = &g->outputs[i];
+
+		if (!o->lost) {
+			g->outputs[n++] = *o;
+			continue;
+		}
+		log_warnx("output %s lost%s", o->ops->name,
+		    g->noutputs > 1 ? ", the others go on" : "");
+		if (o->ops->free != NULL)
+			o->ops->free(o->out);
+	}
+	if (n == g->noutputs)
+		return 0;
+	g->noutputs = n;
+	if (n == 0) {
+		log_warnx("no output left: the GUI domain stops");
+		return -ENOTCONN;
+	}
+	return 0;
+}
+
 int
 gd_run(struct gd *g)
 {
@@ -1118,6 +1159,8 @@ gd_run(struct gd *g)
 		for (i = 0; i < g->noutputs; i++)
 			if (g->outputs[i].ops->dispatch != NULL)
 				g->outputs[i].ops->dispatch(g->outputs[i].out);
+		if ((r = outputs_reap(g)) < 0)
+			return r;
 		for (i = 0; i < g->noutputs; i++)
 			if (g->outputs[i].ops->flush != NULL)
 				g->outputs[i].ops->flush(g->outputs[i].out);

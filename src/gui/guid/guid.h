@@ -131,6 +131,13 @@ void gd_button(struct gd *g, struct gd_window *w, int32_t x, int32_t y,
     uint32_t button, bool press, uint32_t state);
 void gd_crossing(
     struct gd *g, struct gd_window *w, bool enter, int32_t x, int32_t y);
+/*
+ * The output out can show nothing more (its X server went away): the core
+ * frees it once the current dispatch is over.  With no output left the GUI
+ * domain has nothing to show and stops (gd_run returns -ENOTCONN, the
+ * process exits 1); the qubes' agents wait for the next one.
+ */
+void gd_output_lost(struct gd *g, void *out);
 /* The user asked to close w (CLOSE to its qube). */
 void gd_close(struct gd *g, struct gd_window *w);
 /* The user moved/resized w (an output's frame drag, an X configure):

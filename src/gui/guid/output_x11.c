@@ -977,10 +977,10 @@ x11_dispatch(void *out)
 		free(ev);
 	}
 	if (!o->dead && xcb_connection_has_error(o->c)) {
-		/* XXX(#8): the core cannot hear that an output died */
 		log_warnx("x11: connection to the X server lost, "
 		          "the X11 output stops");
 		o->dead = true;
+		gd_output_lost(o->g, o);
 	}
 }
 
