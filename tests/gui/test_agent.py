@@ -33,7 +33,7 @@ T = dict(KEYPRESS=124, BUTTON=125, MOTION=126, CROSSING=127, FOCUS=128,
          SHMIMAGE=136, CLOSE=137, CLIPBOARD_REQ=139, CLIPBOARD_DATA=140,
          WMNAME=141, WINDOW_HINTS=144, WINDOW_FLAGS=145, WMCLASS=146,
          WINDOW_DUMP=147, CURSOR=148, WINDOW_DUMP_ACK=149, FRAME_DONE=150,
-         ERROR=151, POOL=152)
+         ERROR=151, POOL=152, KEYMAP_NOTIFY=142)
 NAME = {v: k for k, v in T.items()}
 # exact body sizes of the agent's messages (CLIPBOARD_DATA: variable)
 SIZE = dict(CREATE=24, DESTROY=0, MAP=8, UNMAP=0, CONFIGURE=20, SHMIMAGE=16,
@@ -323,6 +323,49 @@ def main():
            "Shift press: wl_keyboard.modifiers depressed=1")
         gui.send("KEYPRESS", w1["win"], struct.pack("=I2iII", 3, 5, 5, 1, 50))
         ok(c1.expect("modifiers 0 0 0 0") is not None, "Shift release")
+        # KEYMAP_NOTIFY: a key held here but released in the GUI domain
+        # is let go of, with the modifiers
+        shift = bytearray(32)
+        shift[50 // 8] |= 1 << (50 % 8)
+        gui.send("KEYPRESS", w1["win"], struct.pack("=I2iII", 2, 5, 5, 0, 50))
+        ok(c1.expect("modifiers 1 0 0 0") is not None, "Shift down again")
+        gui.send("KEYMAP_NOTIFY", w1["win"], bytes(shift))
+        gui.send("KEYPRESS", w1["win"], struct.pack("=I2iII", 2, 5, 5, 1, 38))
+        n0 = len(c1.lines)
+        ok(c1.expect("key 30 press") is not None and
+           "key 42 release" not in c1.lines[n0:],
+           "KEYMAP_NOTIFY with Shift down: Shift is kept")
+        gui.send("KEYPRESS", w1["win"], struct.pack("=I2iII", 3, 5, 5, 1, 38))
+        c1.expect("key 30 release")
+        gui.send("KEYMAP_NOTIFY", w1["win"], bytes(32))
+        ok(c1.expect("key 42 release") is not None and
+           c1.expect("modifiers 0 0 0 0") is not None,
+           "KEYMAP_NOTIFY without Shift: the client gets Shift's release "
+           "and modifiers 0")
+        # held when the focus left, released elsewhere: the next FOCUS in
+        # (after KEYMAP_NOTIFY, as the GUI domain sends them) has none
+        gui.send("KEYPRESS", w1["win"], struct.pack("=I2iII", 2, 5, 5, 0, 50))
+        ok(c1.expect("modifiers 1 0 0 0") is not None, "Shift down, then")
+        gui.send("FOCUS", w1["win"], struct.pack("=3I", 10, 0, 0))
+        ok(c1.expect("focus out") is not None, "FOCUS out")
+        gui.send("KEYMAP_NOTIFY", w1["win"], bytes(32))
+        gui.send("FOCUS", w1["win"], struct.pack("=3I", 9, 0, 0))
+        n0 = len(c1.lines)
+        ok(c1.expect("focus in") is not None and
+           c1.expect("modifiers *") == "modifiers 0 0 0 0" and
+           "key 42 release" not in c1.lines[n0:],
+           "focus back after Shift went up elsewhere: modifiers 0, no "
+           "stray release")
+        # a release of a key this qube never had pressed is not passed on
+        n0 = len(c1.lines)
+        gui.send("KEYPRESS", w1["win"], struct.pack("=I2iII", 3, 5, 5, 0, 38))
+        gui.send("KEYPRESS", w1["win"], struct.pack("=I2iII", 2, 5, 5, 0, 39))
+        ok(c1.expect("key 31 press") is not None and
+           "key 30 release" not in c1.lines[n0:],
+           "a release without its press (pressed in another qube) is "
+           "dropped")
+        gui.send("KEYPRESS", w1["win"], struct.pack("=I2iII", 3, 5, 5, 0, 39))
+        ok(c1.expect("key 31 release") is not None, "its own release passes")
 
         # -- pointer --
         gui.send("MOTION", w1["win"], struct.pack("=2iII", 30, 40, 0, 0))

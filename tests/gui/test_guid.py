@@ -385,6 +385,28 @@ def run(tmp):
     ok("paste world" not in work.output(),
        "... and nothing reaches work's client")
 
+    # -- a key held as the focus moves is not stuck in the qube it left --
+    # (work has the focus) Shift down in work, click personal, Shift up
+    # there, click work: work's client sees no Shift (KEYMAP_NOTIFY)
+    probe(port, "press:%x" % SHIFT)
+    ok(wait_for(lambda: work.output().rstrip().endswith("modifiers 1 0 0 0"),
+                5), "Shift down in work: its client sees Shift")
+    probe(port, "click:%d,%d" % (bx, by))
+    probe(port, "release:%x" % SHIFT)
+    probe(port, "click:%d,%d" % (ax, ay))
+
+    def mods_after_focus():
+        t = work.output()
+        i = t.rfind("focus in")
+        if i < 0:
+            return None
+        m = [ln for ln in t[i:].splitlines() if ln.startswith("modifiers")]
+        return m[0] if m else None
+    ok(wait_for(lambda: mods_after_focus() is not None, 5) and
+       mods_after_focus() == "modifiers 0 0 0 0",
+       "Shift released in personal: back in work, its client has no "
+       "Shift (%r)" % mods_after_focus())
+
     # -- a hostile agent's garbage ends only its own connection --
     try:
         evil.garbage()

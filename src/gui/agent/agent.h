@@ -112,6 +112,9 @@ struct agent {
 	struct xkb_context *xkb;
 	struct xkb_keymap *keymap;
 	struct xkb_state *xkb_state;
+	/* X keycodes this agent has pressed and not released (bit n:
+	 * keycode n), for KEYMAP_NOTIFY */
+	uint8_t keys_down[32];
 	int keymap_fd;
 	size_t keymap_size;
 

@@ -1691,6 +1691,66 @@ clip_from_gui(struct agent *ag, const struct gui_clipboard *c)
 
 /* ---- GUI domain messages ---- */
 
+static bool
+key_is_down(const struct agent *ag, uint32_t keycode)
+{
+	return keycode < 256 &&
+	    (ag->keys_down[keycode / 8] & (1u << (keycode % 8))) != 0;
+}
+
+static void
+key_set_down(struct agent *ag, uint32_t keycode, bool down)
+{
+	if (keycode >= 256)
+		return;
+	if (down)
+		ag->keys_down[keycode / 8] |= (uint8_t)(1u << (keycode % 8));
+	else
+		ag->keys_down[keycode / 8] &= (uint8_t) ~(1u << (keycode % 8));
+}
+
+/*
+ * KEYMAP_NOTIFY: the keys down in the GUI domain now.  A key we hold that
+ * is not down there was released while another qube had the focus: let go
+ * of it (in the keymap state, and to the focused client), so that no
+ * modifier stays stuck.  Keys down there and not here are not pressed:
+ * their press went to another qube.
+ */
+static void
+gui_keymap(struct agent *ag, const struct gui_keymap_notify *km)
+{
+	struct wl_resource *kb;
+	struct surf *s = ag->kb_focus;
+	bool changed = false;
+	uint32_t code;
+
+	for (code = 8; code < 256; code++) {
+		if (!key_is_down(ag, code) ||
+		    (km->keymap_keys[code / 8] & (1u << (code % 8))))
+			continue;
+		key_set_down(ag, code, false);
+		if (xkb_state_update_key(ag->xkb_state, code, XKB_KEY_UP))
+			changed = true;
+		if (s == NULL)
+			continue;
+		wl_resource_for_each(kb, &ag->keyboards)
+		{
+			if (same_client(kb, s))
+				wl_keyboard_send_key(kb,
+				    wl_display_next_serial(ag->display),
+				    now_msec(), code - 8,
+				    WL_KEYBOARD_KEY_STATE_RELEASED);
+		}
+	}
+	if (!changed || s == NULL)
+		return;
+	wl_resource_for_each(kb, &ag->keyboards)
+	{
+		if (same_client(kb, s))
+			kb_send_modifiers(ag, kb);
+	}
+}
+
 static void
 gui_key(struct agent *ag, struct surf *s, const struct gui_keypress *k)
 {
@@ -1699,6 +1759,11 @@ gui_key(struct agent *ag, struct surf *s, const struct gui_keypress *k)
 	enum xkb_state_component changed;
 
 	kb_enter(ag, s);
+	/* a release of a key we never pressed (pressed while another qube
+	 * had the focus) means nothing here */
+	if (!down && !key_is_down(ag, k->keypress_keycode))
+		return;
+	key_set_down(ag, k->keypress_keycode, down);
 	changed = xkb_state_update_key(ag->xkb_state, k->keypress_keycode,
 	    down ? XKB_KEY_DOWN : XKB_KEY_UP);
 	wl_resource_for_each(kb, &ag->keyboards)
@@ -1809,6 +1874,9 @@ wl_gui_message(struct agent *ag, const struct gui_msg *m)
 	case GUI_MSG_KEYPRESS:
 		gui_key(ag, s, &m->u.keypress);
 		break;
+	case GUI_MSG_KEYMAP_NOTIFY:
+		gui_keymap(ag, &m->u.keymap);
+		break;
 	case GUI_MSG_FOCUS:
 		if (m->u.focus.focus_type == GUI_FOCUS_IN)
 			kb_enter(ag, s);
@@ -1849,7 +1917,7 @@ wl_gui_message(struct agent *ag, const struct gui_msg *m)
 		frames_fire(&s->frames);
 		break;
 	default:
-		/* MAP, WINDOW_FLAGS, KEYMAP_NOTIFY: nothing to do here. */
+		/* MAP, WINDOW_FLAGS: nothing to do here. */
 		break;
 	}
 }

@@ -98,6 +98,10 @@ struct gd {
 	char paste_target[GD_NAME_MAX];
 	/* keys whose release is not forwarded (the shortcuts') */
 	uint8_t swallow[32];
+	/* keys down now, as the outputs report them (X keycodes): told to a
+	 * qube as its window gets the focus (KEYMAP_NOTIFY), so that a key
+	 * released while another qube had the focus is not stuck in it */
+	uint8_t down[32];
 	/* the GUI domain's own windows, and the policy prompt */
 	struct gd_q *local;
 	struct gd_prompt *prompt;
@@ -273,6 +277,11 @@ gd_set_focus(struct gd *g, struct gd_window *w)
 	}
 	g->focus = w;
 	if (w != NULL) {
+		/* before FOCUS_IN, as Qubes' guid does on an X FocusIn: the
+		 * agent lets go of what is no longer down, then takes the
+		 * focus with the right modifiers */
+		q_send(owner(w), GUI_MSG_KEYMAP_NOTIFY, w->wid, g->down,
+		    sizeof(g->down));
 		f.focus_type = GUI_FOCUS_IN;
 		q_send(owner(w), GUI_MSG_FOCUS, w->wid, &f, sizeof(f));
 		if (g->top != w) {
@@ -370,6 +379,10 @@ gd_key(struct gd *g, uint32_t keycode, bool press, uint32_t state)
 
 	if (keycode < GUI_KEYCODE_MIN || keycode > GUI_KEYCODE_MAX)
 		return;
+	if (press)
+		g->down[keycode / 8] |= (uint8_t)(1u << (keycode % 8));
+	else
+		g->down[keycode / 8] &= (uint8_t) ~(1u << (keycode % 8));
 	/* the prompt's keys are the GUI domain's */
 	if (g->focus != NULL && owner(g->focus)->local) {
 		if (g->prompt != NULL)
