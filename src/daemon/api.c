@@ -35,6 +35,7 @@
 #include "lib/log.h"
 #include "lib/sock.h"
 #include "lib/util.h"
+#include "policy/policy.h"
 #include "sandbox/sandbox.h"
 
 #define STREAM_OUT_LIMIT (1024u * 1024u)
@@ -56,6 +57,8 @@ struct conn {
 	struct buffer in, out;
 	struct api_request req;
 	char stream_dest[API_MAX_QUBE + 1]; /* events of this qube; "" all */
+	/* the qube that asked for the events ("": dom0, which sees all) */
+	char stream_src[API_MAX_QUBE + 1];
 	bool busy;      /* being dispatched: closing waits until it returns */
 	uint64_t since; /* accepted at (now_ms) */
 	bool dead;
@@ -136,16 +139,145 @@ out_fmt(struct result *res, const char *fmt, ...)
 	return out_str(res, buf);
 }
 
+/* ---- what a qube that calls the Admin API may see ---- */
+
+/*
+ * A qube's admin.vm.List and admin.Events (through the qrexec admin.*
+ * services, which name it as the source) show only the qubes the policy
+ * lets it ask about, as Qubes' qubesd does (its admin-permission filters):
+ * a qube is kept if "admin.vm.List" with argument "+" (admin.Events:
+ * "+EVENT", ':' written '_') from the caller to that qube evaluates to
+ * allow.  Ask counts as deny: a listing prompts no one.  The policy is the
+ * one the policy daemon uses (RUN/policy.d, CONF/policy.d), read at each
+ * filtered call; a policy with an error shows nothing.  dom0's own callers
+ * (the local socket's tools) see everything.
+ */
+struct api_view {
+	struct policy *policy; /* NULL: the policy has errors */
+	struct sysinfo *si;    /* NULL: none could be made */
+	const char *src;
+};
+
+static bool
+src_is_admin(const char *src)
+{
+	return strcmp(src, "dom0") == 0;
+}
+
+static char *system_info_json(struct daemon *d);
+
+static void
+view_open(struct daemon *d, const char *src, struct api_view *v)
+{
+	char run[PATH_MAX + 10], conf[PATH_MAX + 10], err[256];
+	const char *dirs[2] = {run, conf};
+	struct policy_load_opts lo;
+	struct policy_error perr;
+	char *json;
+
+	memset(v, 0, sizeof(*v));
+	v->src = src;
+	(void)str_printf(run, sizeof(run), "%s/policy.d", d->cfg.run_dir);
+	(void)str_printf(conf, sizeof(conf), "%s/policy.d", d->cfg.conf_dir);
+	memset(&lo, 0, sizeof(lo));
+	lo.dirs = dirs;
+	lo.ndirs = 2;
+	if (policy_load(&lo, &v->policy, &perr) < 0) {
+		char e[512];
+
+		policy_error_str(&perr, e, sizeof(e));
+		log_warnx("admin filter for %s: the policy has errors (%s): "
+		          "it sees no qube",
+		    src, e);
+		v->policy = NULL;
+	}
+	json = system_info_json(d);
+	if (json == NULL ||
+	    sysinfo_parse(json, strlen(json), &v->si, err, sizeof(err)) < 0) {
+		log_warnx("admin filter for %s: no system information", src);
+		v->si = NULL;
+	}
+	free(json);
+}
+
+/* May v's caller ask service_and_arg about target? */
+static bool
+view_allows(
+    const struct api_view *v, const char *service_and_arg, const char *target)
+{
+	struct policy_decision pd;
+	struct policy_query pq;
+	bool ok = false;
+
+	if (v->policy == NULL || v->si == NULL)
+		return false;
+	memset(&pq, 0, sizeof(pq));
+	pq.untrusted_source = v->src;
+	pq.untrusted_intended_target = target;
+	pq.untrusted_service_and_arg = service_and_arg;
+	if (policy_evaluate(v->policy, v->si, &pq, &pd) == 0)
+		ok = pd.verdict == POLICY_VERDICT_ALLOW;
+	policy_decision_free(&pd);
+	return ok;
+}
+
+static void
+view_close(struct api_view *v)
+{
+	policy_free(v->policy);
+	if (v->si != NULL)
+		sysinfo_unref(v->si);
+	memset(v, 0, sizeof(*v));
+}
+
 /* ---- events ---- */
 
 static void conn_close(struct daemon *d, struct conn *c);
 static void conn_flush(struct daemon *d, struct conn *c);
+
+/* The qube an event is about, for the filter: its subject, or for the
+ * system's events the qube they name ("vm"), else the admin side. */
+static const char *
+event_target(const char *subject, const char *const *kv)
+{
+	size_t i;
+
+	if (subject[0] != '\0')
+		return subject;
+	for (i = 0; kv && kv[i] && kv[i + 1]; i += 2)
+		if (strcmp(kv[i], "vm") == 0)
+			return kv[i + 1];
+	return "@adminvm";
+}
+
+/* May the qube c->stream_src see this event?  v is opened on first use
+ * (one policy read for all of an event's subscribers). */
+static bool
+event_visible(struct daemon *d, struct conn *c, struct api_view *v,
+    const char *subject, const char *event, const char *const *kv)
+{
+	char svc[API_MAX_METHOD + 4 + 128], *p;
+
+	if (c->stream_src[0] == '\0' ||
+	    strcmp(event, "connection-established") == 0)
+		return true;
+	if (v->src == NULL)
+		view_open(d, c->stream_src, v);
+	v->src = c->stream_src;
+	if (str_printf(svc, sizeof(svc), "admin.Events+%s", event) < 0)
+		return false;
+	for (p = svc; *p; p++)
+		if (*p == ':')
+			*p = '_';
+	return view_allows(v, svc, event_target(subject, kv));
+}
 
 void
 api_event(struct daemon *d, const char *subject, const char *event,
     const char *const *kv)
 {
 	struct conn *c, *next;
+	struct api_view v = {0};
 
 	for (c = d->conns; c; c = next) {
 		struct buffer *b = &c->out;
@@ -156,6 +288,8 @@ api_event(struct daemon *d, const char *subject, const char *event,
 		if (c->state != CONN_STREAM)
 			continue;
 		if (c->stream_dest[0] && strcmp(c->stream_dest, subject) != 0)
+			continue;
+		if (!event_visible(d, c, &v, subject, event, kv))
 			continue;
 		r = buffer_append(b, "1\0", 2);
 		if (r == 0)
@@ -178,6 +312,7 @@ api_event(struct daemon *d, const char *subject, const char *event,
 		}
 		conn_flush(d, c);
 	}
+	view_close(&v);
 }
 
 /* ---- helpers ---- */
@@ -240,6 +375,7 @@ struct list_ctx {
 	struct daemon *d;
 	struct result *res;
 	int err;
+	const struct api_view *view; /* a qube's call: what it may see */
 };
 
 static int
@@ -247,6 +383,9 @@ vm_list_one(const struct db_qube *q, void *arg)
 {
 	struct list_ctx *lc = arg;
 
+	if (lc->view != NULL &&
+	    !view_allows(lc->view, "admin.vm.List+", q->name))
+		return 0;
 	if (out_fmt(lc->res, "%s class=%s state=%s uuid=%s\n", q->name,
 	        q->klass, power_state_name(state_of(lc->d, q->qid)),
 	        q->uuid) < 0) {
@@ -260,14 +399,24 @@ static int
 m_vm_list(struct daemon *d, struct conn *c, const struct api_request *r,
     struct db_qube *dest, struct result *res)
 {
-	struct list_ctx lc = {d, res, 0};
+	struct list_ctx lc = {d, res, 0, NULL};
+	struct api_view v;
+	int rr;
 
-	(void)c, (void)r;
+	(void)c;
+	if (!src_is_admin(r->src)) {
+		view_open(d, r->src, &v);
+		lc.view = &v;
+	}
 	if (dest->qid != 0)
-		return vm_list_one(dest, &lc);
-	if (db_qube_foreach(&d->db, vm_list_one, &lc) < 0 && lc.err == 0)
-		return exc(res, "QubesException", "database error");
-	return lc.err;
+		rr = vm_list_one(dest, &lc);
+	else if (db_qube_foreach(&d->db, vm_list_one, &lc) < 0 && lc.err == 0)
+		rr = exc(res, "QubesException", "database error");
+	else
+		rr = lc.err;
+	if (lc.view != NULL)
+		view_close(&v);
+	return rr;
 }
 
 /* ---- properties ---- */
@@ -1232,11 +1381,12 @@ static int
 m_events(struct daemon *d, struct conn *c, const struct api_request *r,
     struct db_qube *q, struct result *res)
 {
-	(void)r;
 	if (d->nstreams >= API_MAX_EVENT_STREAMS)
 		return exc(res, "QubesException", "too many event streams");
 	(void)str_copy(
 	    c->stream_dest, sizeof(c->stream_dest), q->qid == 0 ? "" : q->name);
+	(void)str_copy(c->stream_src, sizeof(c->stream_src),
+	    src_is_admin(r->src) ? "" : r->src);
 	res->stream = true;
 	return 0;
 }
@@ -1985,28 +2135,38 @@ sysinfo_tags(const struct db_qube *q, void *arg)
 	    &sc->d->db, q->qid, sysinfo_tag, json_object_get(o, "tags"));
 }
 
-static int
-m_system_info(struct daemon *d, struct conn *c, const struct api_request *r,
-    struct db_qube *q, struct result *res)
+/* internal.GetSystemInfo's JSON (free() it), or NULL. */
+static char *
+system_info_json(struct daemon *d)
 {
 	struct sysinfo_ctx sc = {d, json_object()};
 	json_t *top = json_object();
 	char *s;
-	int rr;
 
-	(void)c, (void)r, (void)q;
 	if (sc.domains == NULL || top == NULL ||
 	    db_qube_foreach(&d->db, sysinfo_one, &sc) < 0 ||
 	    db_qube_foreach(&d->db, sysinfo_tags, &sc) < 0) {
 		json_decref(sc.domains);
 		json_decref(top);
-		return exc(res, "QubesException", "cannot build system info");
+		return NULL;
 	}
 	json_object_set_new(top, "domains", sc.domains);
 	s = json_dumps(top, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(top);
+	return s;
+}
+
+static int
+m_system_info(struct daemon *d, struct conn *c, const struct api_request *r,
+    struct db_qube *q, struct result *res)
+{
+	char *s;
+	int rr;
+
+	(void)c, (void)r, (void)q;
+	s = system_info_json(d);
 	if (s == NULL)
-		return exc(res, "QubesException", "out of memory");
+		return exc(res, "QubesException", "cannot build system info");
 	rr = out_str(res, s);
 	free(s);
 	return rr;

@@ -159,11 +159,11 @@ def test_global_properties():
 
 
 class Events:
-    def __init__(self, dest="dom0"):
+    def __init__(self, dest="dom0", src="dom0"):
         self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.s.settimeout(20)
         self.s.connect(D.sock)
-        self.s.sendall(("admin.Events+ dom0 name %s\0" % dest).encode())
+        self.s.sendall(("admin.Events+ %s name %s\0" % (src, dest)).encode())
         self.s.shutdown(socket.SHUT_WR)
         self.buf = b""
         assert self.next()[1] == "connection-established"
@@ -208,6 +208,53 @@ def test_events():
     subj, name, kv = ev.next()
     assert (subj, name) == ("work", "feature-set:y"), (subj, name)
     ev.close()
+
+
+def test_qube_callers_see_what_policy_allows():
+    """A qube's admin.vm.List and admin.Events (the qrexec admin.* services
+    name it as the source) show only the qubes the policy lets it ask
+    about, as Qubes' qubesd filters them; dom0 sees all."""
+    for n in ("fmgmt", "fmine", "fother"):
+        D.create("AppVM", n, "red", "tpl")
+    D.call("admin.vm.tag.Set", "fmine", "mine")
+    pol = os.path.join(D.conf, "policy.d", "30-admin-filter.policy")
+    with open(pol, "w") as f:
+        f.write("admin.vm.List * fmgmt @tag:mine allow target=dom0\n"
+                "admin.Events * fmgmt @tag:mine allow target=dom0\n"
+                "admin.vm.List * fmgmt @anyvm deny\n")
+
+    def names(src, dest="dom0"):
+        return {ln.split(" ")[0] for ln in
+                D.call("admin.vm.List", dest, src=src).splitlines()}
+    try:
+        got = names("fmgmt")
+        assert got == {"fmine"}, got
+        assert names("fmgmt", "fother") == set()
+        assert names("fmgmt", "fmine") == {"fmine"}
+        assert {"dom0", "fmgmt", "fmine", "fother"} <= names("dom0")
+        # a qube allowed nothing sees nothing
+        assert names("fother") == set()
+        # events: fother's are not shown to fmgmt, fmine's are
+        ev = Events(src="fmgmt")
+        D.call("admin.vm.property.Set", "fother", "vcpus", "3")
+        D.call("admin.vm.property.Set", "fmine", "vcpus", "3")
+        subj, name, kv = ev.next()
+        assert (subj, name) == ("fmine", "property-set:vcpus"), (subj, name)
+        ev.close()
+        # ask is not allow for a listing
+        with open(pol, "w") as f:
+            f.write("admin.vm.List * fmgmt @tag:mine ask\n")
+        assert names("fmgmt") == set()
+        # a policy with an error shows nothing, and says why in the log
+        with open(pol, "w") as f:
+            f.write("admin.vm.List * fmgmt @tag:mine allow target=dom0\n"
+                    "this is not a rule\n")
+        assert names("fmgmt") == set()
+        assert "the policy has errors" in D.log()
+    finally:
+        os.unlink(pol)
+        for n in ("fmgmt", "fmine", "fother"):
+            D.call("admin.vm.Remove", n)
 
 
 def test_lifecycle_and_qrexec():
@@ -467,6 +514,7 @@ try:
         test_features_and_tags,
         test_global_properties,
         test_events,
+        test_qube_callers_see_what_policy_allows,
         test_lifecycle_and_qrexec,
         test_start_failures,
         test_disposables,
