@@ -20,6 +20,8 @@ if [ "${1:-}" = "--test" ]; then
 		bubblewrap chromium
 		qemu-system-x86 qemu-utils busybox-static kmod e2fsprogs
 		xvfb x11-apps x11-utils netpbm libxcb-xtest0-dev
+		# the X11 output under Xorg (dummy driver) and Xwayland
+		xserver-xorg-core xserver-xorg-video-dummy weston xwayland
 	)
 fi
 

@@ -80,9 +80,9 @@ def free_port():
 procs = []
 
 
-def start(argv, log, env=None):
+def start(argv, log, env=None, pass_fds=()):
     p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                         env=env, start_new_session=True)
+                         env=env, start_new_session=True, pass_fds=pass_fds)
     procs.append(p)
     return p
 

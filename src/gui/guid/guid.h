@@ -162,6 +162,11 @@ struct gd_output_opts {
 	int vnc_ws_port;          /* VNC: WebSocket port, 0: off */
 	const char *vnc_http_dir; /* VNC: noVNC files to serve, or NULL */
 	const char *x11_display;  /* X11: display name, NULL: $DISPLAY */
+	/* X11: a connection made before the core dropped its privileges
+	 * (gd_output_x11_connect), taken over by gd_output_x11_new; NULL:
+	 * it connects to x11_display itself */
+	struct xcb_connection_t *x11_conn;
+	int x11_screen;
 };
 
 /* Each returns 0 and *ret_out (the output's state), or -errno with a
@@ -169,6 +174,11 @@ struct gd_output_opts {
 int gd_output_vnc_new(struct gd *g, const struct gd_output_opts *o,
     const struct gd_output_ops **ret_ops, void **ret_out, char *err,
     size_t errlen);
+/* Connect to display (NULL: $DISPLAY) with the caller's credentials
+ * and $XAUTHORITY: 0 and the connection and screen number, or -errno
+ * with a message in err. */
+int gd_output_x11_connect(const char *display, struct xcb_connection_t **ret_c,
+    int *ret_screen, char *err, size_t errlen);
 int gd_output_x11_new(struct gd *g, const struct gd_output_opts *o,
     const struct gd_output_ops **ret_ops, void **ret_out, char *err,
     size_t errlen);

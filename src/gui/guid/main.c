@@ -402,6 +402,17 @@ main(int argc, char **argv)
 	}
 	if (pid == 0) {
 		(void)close(sp[0]);
+		/* The X server is reached before the drop: its cookie
+		 * ($XAUTHORITY, a file of the desktop's user) is rarely
+		 * readable by --user, and the connection is all the core
+		 * needs of it. */
+		if (go.x11 &&
+		    gd_output_x11_connect(go.out.x11_display, &go.out.x11_conn,
+		        &go.out.x11_screen, err, sizeof(err)) < 0) {
+			log_warnx("%s", err);
+			(void)fprintf(stderr, "bulkhead-guid: %s\n", err);
+			_exit(1);
+		}
 		if (geteuid() == 0 && (r = drop_to(user)) < 0) {
 			log_warnx("cannot become %s: %s", user, strerror(-r));
 			_exit(1);

@@ -1117,8 +1117,31 @@ x11_atoms(struct x11_out *o, char *err, size_t errlen)
 	return ret;
 }
 
+int
+gd_output_x11_connect(const char *name, struct xcb_connection_t **ret_c,
+    int *ret_screen, char *err, size_t errlen)
+{
+	xcb_connection_t *c;
+	int screen_no = 0;
+
+	c = xcb_connect(name, &screen_no);
+	if (xcb_connection_has_error(c)) {
+		xcb_disconnect(c);
+		(void)snprintf(err, errlen, "cannot open X display %s",
+		    name != NULL                  ? name :
+		        getenv("DISPLAY") != NULL ? getenv("DISPLAY") :
+		                                    "(no $DISPLAY)");
+		return -ECONNREFUSED;
+	}
+	/* xcb opens its socket with close-on-exec already (libxcb 1.15) */
+	*ret_c = c;
+	*ret_screen = screen_no;
+	return 0;
+}
+
 /*
- * Connect to o->x11_display (NULL: $DISPLAY), check MIT-SHM >= 1.2 and a
+ * Take over opts->x11_conn, or connect to o->x11_display (NULL: $DISPLAY);
+ * check MIT-SHM >= 1.2 and a
  * 24-bit TrueColor screen, intern our atoms.  Returns 0 with *ret_ops and
  * *ret_out (freed by ops->free), or -errno with a message in err.  Called
  * by the core (PROC_GUID_CORE) at start; round trips happen only here.
@@ -1145,16 +1168,12 @@ gd_output_x11_new(struct gd *g, const struct gd_output_opts *opts,
 		(void)snprintf(err, errlen, "eventfd: %s", strerror(-ret));
 		goto out_free;
 	}
-	o->c = xcb_connect(name, &screen_no);
-	if (xcb_connection_has_error(o->c)) {
-		(void)snprintf(err, errlen, "cannot open X display %s",
-		    name != NULL                  ? name :
-		        getenv("DISPLAY") != NULL ? getenv("DISPLAY") :
-		                                    "(no $DISPLAY)");
-		ret = -ECONNREFUSED;
+	if (opts != NULL && opts->x11_conn != NULL) {
+		o->c = opts->x11_conn;
+		screen_no = opts->x11_screen;
+	} else if ((ret = gd_output_x11_connect(
+	                name, &o->c, &screen_no, err, errlen)) < 0)
 		goto out_free;
-	}
-	/* xcb opens its socket with close-on-exec already (libxcb 1.15) */
 	it = xcb_setup_roots_iterator(xcb_get_setup(o->c));
 	for (i = 0; i < screen_no && it.rem; i++)
 		xcb_screen_next(&it);
