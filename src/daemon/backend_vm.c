@@ -12,9 +12,14 @@
  *                                        from its root tree at its first
  *                                        VM start (mkfs.ext4 -d, no loop
  *                                        mount); authoritative after that
+ *   <state>/qubes/<tpl>/root-snap.img    a copy of root.img made while
+ *                                        the template was halted: what
+ *                                        its AppVMs and disposables start
+ *                                        over (template_snapshot)
  *   <state>/qubes/<name>/volatile/       root.qcow2 (an AppVM's or a
  *                                        disposable's copy-on-write root
- *                                        over its template's root.img),
+ *                                        over its template's
+ *                                        root-snap.img),
  *                                        private.qcow2 (a disposable's
  *                                        over its DVM template's private);
  *                                        thrown away at every start and
@@ -408,6 +413,78 @@ ensure_root_image(struct daemon *d, const struct db_qube *t, char *out,
 	return rc;
 }
 
+/*
+ * The image template t's AppVMs and disposables start over: root-snap.img,
+ * a copy of its root.img taken while t was halted.  This is Qubes' rule
+ * for a template's root: its changes reach the qubes based on it at their
+ * next start after it stopped, and never change under a running one.  The
+ * copy is replaced by rename, never written in place, so a qube running
+ * over the previous one keeps it (its launcher holds it open).  It is made
+ * again when root.img changed since (another mtime or size) and t is
+ * halted (t_halted; at t's own start too, before its QEMU opens root.img);
+ * while t runs, the last one is used.  XXX(#7): copied in the daemon's
+ * loop (cp --reflink=auto --sparse=always: quick with reflinks or for a
+ * small template, seconds for a large root on a filesystem without them).
+ */
+static int
+template_snapshot(struct daemon *d, const struct db_qube *t, bool t_halted,
+    char *out, size_t n, char *err, size_t errlen)
+{
+	char img[PATH_MAX], tmp[PATH_MAX], log[PATH_MAX];
+	struct stat si, ss;
+	bool have;
+	int rc;
+
+	if ((rc = ensure_root_image(d, t, img, sizeof(img), err, errlen)) < 0)
+		return rc;
+	if (backend_qube_path(d, out, n, t->name, "root-snap.img") < 0 ||
+	    str_printf(tmp, sizeof(tmp), "%s.new", out) < 0)
+		return -ENAMETOOLONG;
+	if (stat(img, &si) < 0) {
+		rc = -errno;
+		(void)snprintf(err, errlen, "%s: %s", img, strerror(-rc));
+		return rc;
+	}
+	have = stat(out, &ss) == 0;
+	if (have && ss.st_size == si.st_size &&
+	    ss.st_mtim.tv_sec == si.st_mtim.tv_sec &&
+	    ss.st_mtim.tv_nsec == si.st_mtim.tv_nsec)
+		return 0;
+	if (!t_halted) {
+		if (have)
+			return 0; /* the one from before it started */
+		(void)snprintf(err, errlen,
+		    "template %s runs and has no snapshot of its root yet: "
+		    "shut it down once",
+		    t->name);
+		return -EBUSY;
+	}
+	(void)str_printf(
+	    log, sizeof(log), "%s/log/%s.log", d->cfg.state_dir, t->name);
+	{
+		char *argv[] = {(char *)"/bin/cp", (char *)"--reflink=auto",
+		    (char *)"--sparse=always", img, tmp, NULL};
+
+		(void)unlink(tmp);
+		log_info("%s: snapshot of its root for the qubes based on it",
+		    t->name);
+		rc = run_wait(argv, log);
+	}
+	if (rc == 0) {
+		/* the snapshot's times are root.img's: how staleness shows */
+		struct timespec tv[2] = {si.st_atim, si.st_mtim};
+
+		if (utimensat(AT_FDCWD, tmp, tv, 0) < 0 || rename(tmp, out) < 0)
+			rc = -errno;
+	}
+	if (rc < 0) {
+		(void)unlink(tmp);
+		(void)snprintf(
+		    err, errlen, "a snapshot of %s failed (see %s)", img, log);
+	}
+	return rc;
+}
+
 /* A new empty private image (ext4, /home/user the user's). */
 static int
 ensure_private_image(struct daemon *d, const char *name, char *out, size_t n,
@@ -645,6 +722,13 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 		if ((rc = ensure_root_image(
 		         d, q, root, sizeof(root), err, errlen)) < 0)
 			return rc;
+		/* what its qubes start over while it runs: taken now,
+		 * before its QEMU writes to root.img */
+		if (k == QC_TEMPLATEVM &&
+		    (rc = template_snapshot(
+		         d, q, true, root_b, sizeof(root_b), err, errlen)) < 0)
+			return rc;
+		root_b[0] = '\0';
 	} else {
 		struct db_qube t;
 		char tname[64];
@@ -658,8 +742,9 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 			(void)snprintf(err, errlen, "its template is gone");
 			return -ENOENT;
 		}
-		if ((rc = ensure_root_image(
-		         d, &t, root_b, sizeof(root_b), err, errlen)) < 0)
+		if ((rc = template_snapshot(d, &t,
+		         qube_running(d, t.qid) == NULL, root_b, sizeof(root_b),
+		         err, errlen)) < 0)
 			return rc;
 		if (str_printf(root, sizeof(root), "%s/root.qcow2", vol) < 0)
 			return -ENAMETOOLONG;

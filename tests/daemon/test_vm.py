@@ -281,6 +281,34 @@ def test_volumes_and_shutdown():
                "vm1", "private", revs[0])
 
 
+def test_template_changes_reach_appvms_after_it_stops():
+    """Qubes' semantics for a template's root: what the running template
+    writes reaches its AppVMs at their next start after it stopped, and a
+    qube that starts while it runs gets the root as it was when it
+    started (root-snap.img)."""
+    D.call("admin.vm.Start", "busybox")
+    rc, out, err = run("busybox", "echo v2 > /etc/bh-tpl && sync")
+    assert rc == 0, (rc, out, err)
+    D.call("admin.vm.Shutdown", "vm1", "wait")
+    D.call("admin.vm.Start", "vm1")  # while the template runs
+    rc, out, err = run("vm1", "cat /etc/bh-tpl 2>&1 || true")
+    assert "v2" not in out, out
+    snap = os.path.join(D.state, "qubes", "busybox", "root-snap.img")
+    assert os.path.exists(snap)
+    D.call("admin.vm.Shutdown", "busybox", "wait")
+    assert state("busybox") == "Halted"
+    # the AppVM that runs keeps its root; at its next start, the new one
+    rc, out, err = run("vm1", "cat /etc/bh-tpl 2>&1 || true")
+    assert "v2" not in out, out
+    D.call("admin.vm.Shutdown", "vm1", "wait")
+    D.call("admin.vm.Start", "vm1")
+    rc, out, err = run("vm1", "cat /etc/bh-tpl")
+    assert rc == 0 and out == "v2\n", (rc, out, err)
+    img = os.stat(os.path.join(D.state, "qubes", "busybox", "root.img"))
+    st = os.stat(snap)
+    assert (st.st_mtime_ns, st.st_size) == (img.st_mtime_ns, img.st_size)
+
+
 def guest_uptime():
     rc, out, err = run("vm1", "cat /proc/uptime")
     assert rc == 0, (rc, out, err)
@@ -483,6 +511,7 @@ try:
         test_start_and_call,
         test_filecopy_from_a_namespace_qube,
         test_volumes_and_shutdown,
+        test_template_changes_reach_appvms_after_it_stops,
         test_pause,
         test_daemon_restart_adopts,
         test_qemu_killed,
