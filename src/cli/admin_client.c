@@ -9,8 +9,10 @@
  * daemon bug cannot become an overflow or a terminal escape here.
  */
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,7 +300,58 @@ admin_socket_path(void)
 		    program_invocation_short_name);
 		exit(2);
 	}
+	/* a qube: no daemon here, but a qrexec agent (Qubes' rule) */
+	if (access(path, F_OK) < 0 && access(ADMIN_QREXEC_TRIGGER, F_OK) == 0)
+		return ADMIN_REMOTE;
 	return path;
+}
+
+static bool
+admin_remote(const char *sock)
+{
+	return strcmp(sock, ADMIN_REMOTE) == 0;
+}
+
+/*
+ * One remote call: qrexec-client-vm DEST METHOD[+ARG] with its stdin and
+ * stdout on the other end of a socketpair; our end (nonblocking) in *ret_fd
+ * and the child in *ret_pid.  0 or -errno.
+ */
+static int
+admin_spawn_remote(const char *dest, const char *method, const char *arg,
+    int *ret_fd, pid_t *ret_pid)
+{
+	const char *prog = getenv(ADMIN_QREXEC_ENV);
+	char svc[512];
+	int sv[2], rc;
+	pid_t pid;
+
+	if (prog == NULL || prog[0] == '\0')
+		prog = "qrexec-client-vm";
+	if (str_printf(svc, sizeof(svc), "%s%s%s", method,
+	        arg != NULL && arg[0] != '\0' ? "+" : "", arg ? arg : "") < 0)
+		return -ENAMETOOLONG;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		(void)close(sv[0]);
+		(void)close(sv[1]);
+		return rc;
+	}
+	if (pid == 0) {
+		if (dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0)
+			_exit(125);
+		(void)execlp(prog, prog, dest, svc, (char *)NULL);
+		(void)fprintf(stderr, "%s: %s: %s\n",
+		    program_invocation_short_name, prog, strerror(errno));
+		_exit(127);
+	}
+	(void)close(sv[1]);
+	*ret_fd = sv[0];
+	*ret_pid = pid;
+	return 0;
 }
 
 int
@@ -328,6 +381,7 @@ struct conn {
 	size_t rlen;
 	size_t rcap;
 	int fd;
+	pid_t pid; /* remote: qrexec-client-vm, else -1 */
 	bool wr_done;
 };
 
@@ -336,6 +390,16 @@ conn_finish(struct conn *c, int error)
 {
 	struct admin_reply r;
 
+	if (c->pid > 0) {
+		/* its stdout is our socket: done when we read EOF */
+		close_fd(&c->fd);
+		(void)waitpid(c->pid, NULL, 0);
+		c->pid = -1;
+		/* a refused call (policy) runs no service: nothing comes
+		 * back, as Qubes' admin client sees it */
+		if (error == 0 && c->rlen == 0)
+			error = -EACCES;
+	}
 	if (error == 0) {
 		error = admin_reply_parse(c->rbuf, c->rlen, &r);
 		if (error == 0) {
@@ -363,10 +427,14 @@ conn_start(struct conn *c, const char *sock, struct admin_call *call)
 	memset(c, 0, sizeof(*c));
 	c->call = call;
 	c->fd = -1;
+	c->pid = -1;
 	hlen = admin_request_header(hdr, sizeof(hdr), ADMIN_SOURCE, call->dest,
 	    call->method, call->arg);
 	if (hlen < 0)
 		return hlen;
+	/* remote: the request is the command line; only the payload goes */
+	if (admin_remote(sock))
+		hlen = 0;
 	if ((size_t)hlen + call->payload_len > ADMIN_REQUEST_MAX)
 		return -E2BIG;
 	c->req_len = (size_t)hlen + call->payload_len;
@@ -378,8 +446,13 @@ conn_start(struct conn *c, const char *sock, struct admin_call *call)
 	memcpy(c->req, hdr, (size_t)hlen);
 	if (call->payload_len > 0)
 		memcpy(c->req + hlen, call->payload, call->payload_len);
-	fd = admin_connect(sock, 0);
-	if (fd < 0)
+	if (admin_remote(sock)) {
+		int rc = admin_spawn_remote(
+		    call->dest, call->method, call->arg, &fd, &c->pid);
+
+		if (rc < 0)
+			return rc;
+	} else if ((fd = admin_connect(sock, 0)) < 0)
 		return fd;
 	c->fd = fd;
 	return fd_set_nonblock(fd, true);
@@ -730,13 +803,24 @@ admin_events_open(const char *sock, const char *dest, struct admin_events *ret)
 
 	memset(&es, 0, sizeof(es));
 	es.fd = -1;
+	es.pid = -1;
 	hlen = admin_request_header(
 	    hdr, sizeof(hdr), ADMIN_SOURCE, dest, "admin.Events", NULL);
 	if (hlen < 0)
 		return hlen;
-	es.fd = admin_connect(sock, 0);
-	if (es.fd < 0)
-		return es.fd;
+	if (admin_remote(sock)) {
+		hlen = 0;
+		rc = admin_spawn_remote(
+		    dest, "admin.Events", NULL, &es.fd, &es.pid);
+		if (rc < 0)
+			return rc;
+		if ((rc = fd_set_nonblock(es.fd, false)) < 0)
+			goto out_close;
+	} else {
+		es.fd = admin_connect(sock, 0);
+		if (es.fd < 0)
+			return es.fd;
+	}
 	rc = io_write_all(es.fd, hdr, (size_t)hlen);
 	if (rc == 0 && shutdown(es.fd, SHUT_WR) < 0)
 		rc = -errno;
@@ -752,6 +836,9 @@ admin_events_open(const char *sock, const char *dest, struct admin_events *ret)
 		*ret = es;
 		return rc;
 	}
+	/* remote: a refused call ends at once, with nothing */
+	if (rc == -EPIPE && es.pid > 0 && es.len == 0)
+		rc = -EACCES;
 	if (rc < 0)
 		goto out_close;
 	rc = strcmp(ev.name, "connection-established") == 0 ? 0 : -EBADMSG;
@@ -762,6 +849,10 @@ admin_events_open(const char *sock, const char *dest, struct admin_events *ret)
 	return 0;
 out_close:
 	close_fd(&es.fd);
+	if (es.pid > 0) {
+		(void)kill(es.pid, SIGTERM);
+		(void)waitpid(es.pid, NULL, 0);
+	}
 	free(es.buf);
 	admin_reply_free(&es.exc);
 	return rc;
@@ -773,10 +864,16 @@ admin_events_close(struct admin_events *es)
 	if (es == NULL)
 		return;
 	close_fd(&es->fd);
+	/* remote: the stream runs until its caller goes */
+	if (es->pid > 0) {
+		(void)kill(es->pid, SIGTERM);
+		(void)waitpid(es->pid, NULL, 0);
+	}
 	free(es->buf);
 	admin_reply_free(&es->exc);
 	memset(es, 0, sizeof(*es));
 	es->fd = -1;
+	es->pid = -1;
 }
 
 /* ---- reply bodies ---- */

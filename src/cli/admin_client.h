@@ -28,6 +28,20 @@
 #define ADMIN_SOCKET_DEFAULT BULKHEAD_RUN_DIR "/qubesd.sock"
 #define ADMIN_SOCKET_ENV     "BULKHEAD_ADMIN_SOCKET"
 
+/*
+ * Inside a qube there is no daemon socket: each call is a qrexec call,
+ * "qrexec-client-vm DEST METHOD[+ARG]" with the payload on its stdin and
+ * the reply frame on its stdout, as Qubes' admin client does in a
+ * management qube (QubesRemote); the policy decides, and the admin side
+ * names the calling qube as the source.  ADMIN_REMOTE as the "socket"
+ * (the value of $BULKHEAD_ADMIN_SOCKET, or what admin_socket_path() gives
+ * in a qube) selects this.  $BULKHEAD_QREXEC_CLIENT_VM names the program
+ * (default: qrexec-client-vm in $PATH).
+ */
+#define ADMIN_REMOTE         "qrexec"
+#define ADMIN_QREXEC_ENV     "BULKHEAD_QREXEC_CLIENT_VM"
+#define ADMIN_QREXEC_TRIGGER "/var/run/qubes/qrexec-agent"
+
 /* The source every call names; like Qubes' dom0 tools, we are dom0. */
 #define ADMIN_SOURCE "dom0"
 
@@ -119,7 +133,9 @@ void admin_reply_free(struct admin_reply *r);
 int admin_request_header(char *out, size_t outlen, const char *src,
     const char *dest, const char *method, const char *arg);
 
-/* The socket path: $BULKHEAD_ADMIN_SOCKET or the default. */
+/* The socket path: $BULKHEAD_ADMIN_SOCKET or the default; ADMIN_REMOTE
+ * when the default is missing and this is a qube (its qrexec agent's
+ * socket, ADMIN_QREXEC_TRIGGER, is there). */
 const char *admin_socket_path(void);
 
 /*
@@ -178,6 +194,7 @@ int admin_event_parse(const char *untrusted_buf, size_t len, size_t *ret_used,
 
 struct admin_events {
 	int fd;
+	int pid; /* remote: qrexec-client-vm (pid_t), else -1 */
 	char *buf;
 	size_t len;
 	size_t cap;

@@ -50,6 +50,16 @@ static const char *const qube_tools[] = {"bulkhead-init", "qrexec-agent",
  */
 static const char *const gui_tools[] = {
     "bulkhead-gui-agent", "bulkhead-gui-testclient"};
+/*
+ * The Admin API tools, for a management qube (feature "admin-tools"): in a
+ * qube they make each call through qrexec (admin_client.c), so they can do
+ * only what the policy grants that qube.  qvm-run is not among them: its
+ * calls to other qubes are qrexec-client's, an admin-side program.
+ */
+static const char *const admin_tools[] = {"qvm-ls", "qvm-prefs", "qubes-prefs",
+    "qvm-check", "qvm-start", "qvm-shutdown", "qvm-kill", "qvm-pause",
+    "qvm-unpause", "qvm-features", "qvm-tags", "qvm-service", "qvm-create",
+    "qvm-remove", "qvm-volume"};
 
 /*
  * bulkhead's own services for qubes (qubes.VMShell, ...): in the build
@@ -288,6 +298,10 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	if (backend_feature_on(d, q, "gui"))
 		for (i = 0; rc == 0 && i < ARRAY_SIZE(gui_tools); i++)
 			if (find_program(d, gui_tools[i], p, sizeof(p)) == 0)
+				rc = argv_push(&v, "--tool=%s", p);
+	if (backend_feature_on(d, q, "admin-tools"))
+		for (i = 0; rc == 0 && i < ARRAY_SIZE(admin_tools); i++)
+			if (find_program(d, admin_tools[i], p, sizeof(p)) == 0)
 				rc = argv_push(&v, "--tool=%s", p);
 	if (rc == 0 &&
 	    str_printf(p, sizeof(p), "%s/qubes-rpc", d->cfg.conf_dir) == 0 &&

@@ -53,6 +53,36 @@ sys.exit(int(os.environ.get("STUB_EXIT", "0")))
 """ % STUB_LOG
 
 
+# qrexec-client-vm in a management qube "mgmt", for the tools' remote mode:
+# "DEST METHOD[+ARG]", the payload on stdin; the admin side names the
+# caller as the source (here: the stub passes the call to the fake daemon
+# with source mgmt) and the reply frame comes back on stdout.  With
+# STUB_REFUSE set it is a call the policy refused: nothing comes back, 126.
+QCVM_LOG = os.path.join(TMP, "qrexec-client-vm.log")
+QCVM = os.path.join(TMP, "qrexec-client-vm")
+QCVM_TEXT = r"""#!/usr/bin/env python3
+import os, socket, sys
+dest, svc = sys.argv[1], sys.argv[2]
+with open(%r, "a") as f:
+    f.write("%%s %%s\n" %% (dest, svc))
+if os.environ.get("STUB_REFUSE"):
+    sys.stderr.write("Request refused\n")
+    sys.exit(126)
+method, _, arg = svc.partition("+")
+payload = sys.stdin.buffer.read()
+s = socket.socket(socket.AF_UNIX)
+s.connect(%r)
+s.sendall(("%%s+%%s mgmt name %%s\0" %% (method, arg, dest)).encode() +
+          payload)
+s.shutdown(socket.SHUT_WR)
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    sys.stdout.buffer.write(d)
+""" % (QCVM_LOG, SOCK)
+
+
 class Fail(Exception):
     pass
 
@@ -143,6 +173,35 @@ def ls_raw_list_only():
     check(out.startswith("default-dvm|AppVM\ndom0|AdminVM\n"), out)
     # admin-client.md: admin.vm.List only
     eq(methods(), ["admin.vm.List"])
+
+
+@test
+def remote_mode_in_a_qube():
+    """BULKHEAD_ADMIN_SOCKET=qrexec: every call is qrexec-client-vm DEST
+    METHOD[+ARG] with the payload on stdin, as Qubes' admin client makes
+    it in a management qube; the output is the same."""
+    env = {"BULKHEAD_ADMIN_SOCKET": "qrexec",
+           "BULKHEAD_QREXEC_CLIENT_VM": QCVM}
+    if os.path.exists(QCVM_LOG):
+        os.unlink(QCVM_LOG)
+    rc, out, err = run("qvm-ls", env=env)
+    eq((rc, out), (0, LS_DEFAULT), "qvm-ls through qrexec")
+    check(all(c["src"] == "mgmt" for c in FAKE.calls), FAKE.calls)
+    with open(QCVM_LOG) as f:
+        lines = f.read().splitlines()
+    check("dom0 admin.vm.List" in lines, lines)
+    check("work admin.vm.property.GetAll" in lines, lines)
+    FAKE.reset()
+    rc, out, err = run("qvm-prefs", "work", "label", "green", env=env)
+    eq(rc, 0, "qvm-prefs set through qrexec")
+    eq(calls(), [("admin.vm.property.Set", "label", "work", "green")])
+    with open(QCVM_LOG) as f:
+        check(f.read().splitlines()[-1] ==
+              "work admin.vm.property.Set+label", "argv of the last call")
+    # the policy refused: nothing comes back
+    rc, out, err = run("qvm-ls", env=dict(env, STUB_REFUSE="1"))
+    eq((rc, out), (1, ""), "a refused call")
+    check("Permission denied" in err, err)
 
 
 @test
@@ -1130,6 +1189,9 @@ def main():
     with open(STUB, "w") as f:
         f.write(STUB_TEXT)
     os.chmod(STUB, 0o755)
+    with open(QCVM, "w") as f:
+        f.write(QCVM_TEXT)
+    os.chmod(QCVM, 0o755)
     FAKE.start()
     print("1..%d" % len(TESTS))
     failed = 0

@@ -328,6 +328,51 @@ def test_admin_api_from_a_qube():
     os.unlink(os.path.join(rpc0, "qubes.GetDate"))
 
 
+def test_admin_tools_in_a_management_qube():
+    """A management qube (feature admin-tools) runs the qvm-* tools; each
+    of their calls is a qrexec call under policy (as Qubes' admin client
+    in a management qube), so it sees and reads only what the policy
+    grants it, and the rest is refused."""
+    D.create("AppVM", "mgmt", "blue")
+    D.call("admin.vm.feature.Set", "mgmt", "admin-tools", "1")
+    D.call("admin.vm.tag.Set", "other", "managed")
+    pol = os.path.join(D.conf, "policy.d", "30-mgmt.policy")
+    with open(pol, "w") as f:
+        f.write("admin.vm.List * mgmt @adminvm allow target=dom0\n"
+                "admin.vm.List * mgmt @tag:managed allow target=dom0\n"
+                "admin.vm.property.Get * mgmt @tag:managed allow "
+                "target=dom0\n")
+    try:
+        D.call("admin.vm.Start", "mgmt")
+        # the policy daemon reloads a little after the file changed
+        deadline = time.monotonic() + 20
+        while True:
+            rc, out, err = sh("mgmt", "qvm-ls --raw-list")
+            if "other" in out.split() or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert rc == 0 and set(out.split()) == {"dom0", "other"}, \
+            (rc, out, err)
+        rc, out, err = sh("mgmt", "qvm-prefs other label")
+        assert rc == 0 and out == "green\n", (rc, out, err)
+        # not granted: work is not the management qube's, not even
+        # listed (as Qubes' admin client says it in a management qube)
+        rc, out, err = sh("mgmt", "qvm-prefs work label")
+        assert rc != 0 and "red" not in out and \
+            "no such domain" in err, (rc, out, err)
+        rc, out, err = sh("mgmt", "qvm-prefs other label purple")
+        assert rc == 1 and D.prop("other", "label")[0] == "green", \
+            (rc, out, err)
+        # a qube without the feature has no such tools
+        rc, out, err = sh("work", "command -v qvm-ls || echo none")
+        assert out.strip() == "none", (rc, out, err)
+    finally:
+        os.unlink(pol)
+        D.call("admin.vm.Kill", "mgmt")
+        D.call("admin.vm.tag.Remove", "other", "managed")
+        D.call("admin.vm.Remove", "mgmt")
+
+
 def test_ask_goes_to_the_policy_agent():
     # bulkheadd's policy daemon asks the agent at RUN/policy-agent.sock:
     # the user confirms (or refuses) a call on the agent's terminal
@@ -854,6 +899,7 @@ try:
         test_isolation_proc_and_sys,
         test_isolation_host_sockets,
         test_admin_api_from_a_qube,
+        test_admin_tools_in_a_management_qube,
         test_ask_goes_to_the_policy_agent,
         test_pids_limit,
         test_memory_limit,
