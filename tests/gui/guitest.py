@@ -87,6 +87,20 @@ def start(argv, log, env=None, pass_fds=()):
     return p
 
 
+def read_displayfd(r):
+    """The display (":N") an X server writes on -displayfd r, which is
+    closed.  The number and the newline come in two writes: read both
+    before closing, or the server's second write fails and it exits."""
+    got = b""
+    while not got.endswith(b"\n"):
+        d = os.read(r, 16)
+        if not d:
+            break
+        got += d
+    os.close(r)
+    return ":" + got.decode().strip()
+
+
 def stop_all(timeout=5):
     """SIGTERM to every started process group, then SIGKILL to those
     still running after timeout seconds."""

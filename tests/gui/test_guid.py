@@ -163,16 +163,7 @@ def xvfb_start(tmp, name="xvfb"):
                             start_new_session=True)
     guitest.procs.append(xvfb)
     os.close(w)
-    # Xvfb writes the number and the newline apart: read both before
-    # closing, or its second write fails and it exits
-    got = b""
-    while not got.endswith(b"\n"):
-        d = os.read(r, 16)
-        if not d:
-            break
-        got += d
-    os.close(r)
-    return xvfb, ":" + got.decode().strip()
+    return xvfb, guitest.read_displayfd(r)
 
 
 def run(tmp):

@@ -61,19 +61,6 @@ def skip(what, why):
     sys.stdout.flush()
 
 
-def read_display(r):
-    """The display number a server writes on -displayfd (digits, then a
-    newline, possibly in two writes)."""
-    got = b""
-    while not got.endswith(b"\n"):
-        d = os.read(r, 16)
-        if not d:
-            break
-        got += d
-    os.close(r)
-    return ":" + got.decode().strip()
-
-
 def start_xorg(tmp):
     if not os.path.exists("/usr/lib/xorg/modules/drivers/dummy_drv.so"):
         return None, "the dummy video driver is missing " \
@@ -90,7 +77,7 @@ def start_xorg(tmp):
            "-logfile", os.path.join(tmp, "Xorg.log")],
           open(os.path.join(tmp, "xorg.out"), "w"), pass_fds=[w])
     os.close(w)
-    return read_display(r), None
+    return guitest.read_displayfd(r), None
 
 
 def start_weston(tmp):
