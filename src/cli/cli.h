@@ -51,7 +51,10 @@ enum {
 #define CLI_ENV_HELP                                                           \
 	"Environment:\n"                                                       \
 	"  " ADMIN_SOCKET_ENV "  the Admin API socket of bulkheadd\n"          \
-	"                         (default " ADMIN_SOCKET_DEFAULT ")\n"
+	"                         (default " ADMIN_SOCKET_DEFAULT "); in a\n"  \
+	"                         qube, or set to \"" ADMIN_REMOTE             \
+	"\": each call\n"                                                      \
+	"                         through qrexec-client-vm, under policy\n"
 
 /* cli_longopts() flags */
 #define CLI_OPTS_SELECT 1u /* add --all and --exclude */

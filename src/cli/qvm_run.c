@@ -403,6 +403,45 @@ spawn_qrexec(const struct run_opts *o, const char *vm, const char *service,
 	}
 	argv[n++] = target;
 	argv[n] = NULL;
+	if (strcmp(admin_socket_path(), ADMIN_REMOTE) == 0) {
+		/*
+		 * In a (management) qube: the call is the qube's own,
+		 * qrexec-client-vm TARGET SERVICE, as Qubes' qvm-run makes it
+		 * there; the policy chooses the user, and it waits for the
+		 * service's end (qrexec-client-vm has neither -e nor -w).
+		 */
+		if (user != NULL) {
+			cli_errx("--user: in a qube, the qrexec policy chooses "
+			         "the user");
+			free(target);
+			free(client);
+			free(sockdir);
+			return -1;
+		}
+		free(client);
+		client = cli_strdup(getenv(ADMIN_QREXEC_ENV) != NULL &&
+		            getenv(ADMIN_QREXEC_ENV)[0] != '\0' ?
+		        getenv(ADMIN_QREXEC_ENV) :
+		        "qrexec-client-vm");
+		n = 0;
+		argv[n++] = client;
+		if (filter_esc)
+			argv[n++] = "-t";
+		if (filter_esc || isatty(STDERR_FILENO))
+			argv[n++] = "-T";
+		if (prefix != NULL) {
+			argv[n++] = "-p";
+			argv[n++] = (char *)prefix;
+		}
+		argv[n++] = (char *)vm;
+		argv[n++] = (char *)service;
+		if (o->localcmd != NULL && !null_io && stdin_data == NULL) {
+			argv[n++] = "/bin/sh";
+			argv[n++] = "-c";
+			argv[n++] = (char *)o->localcmd;
+		}
+		argv[n] = NULL;
+	}
 	if (stdin_data != NULL && pipe2(in, O_CLOEXEC) < 0) {
 		cli_errx("pipe: %s", strerror(errno));
 		free(target);

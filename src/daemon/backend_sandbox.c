@@ -52,14 +52,14 @@ static const char *const gui_tools[] = {
     "bulkhead-gui-agent", "bulkhead-gui-testclient"};
 /*
  * The Admin API tools, for a management qube (feature "admin-tools"): in a
- * qube they make each call through qrexec (admin_client.c), so they can do
- * only what the policy grants that qube.  qvm-run is not among them: its
- * calls to other qubes are qrexec-client's, an admin-side program.
+ * qube they make each call through qrexec (admin_client.c; qvm-run's
+ * calls to other qubes go through qrexec-client-vm), so they can do only
+ * what the policy grants that qube.
  */
-static const char *const admin_tools[] = {"qvm-ls", "qvm-prefs", "qubes-prefs",
-    "qvm-check", "qvm-start", "qvm-shutdown", "qvm-kill", "qvm-pause",
-    "qvm-unpause", "qvm-features", "qvm-tags", "qvm-service", "qvm-create",
-    "qvm-remove", "qvm-volume"};
+static const char *const admin_tools[] = {"qvm-run", "qvm-ls", "qvm-prefs",
+    "qubes-prefs", "qvm-check", "qvm-start", "qvm-shutdown", "qvm-kill",
+    "qvm-pause", "qvm-unpause", "qvm-features", "qvm-tags", "qvm-service",
+    "qvm-create", "qvm-remove", "qvm-volume"};
 
 /*
  * bulkhead's own services for qubes (qubes.VMShell, ...): in the build

@@ -61,7 +61,16 @@ sys.exit(int(os.environ.get("STUB_EXIT", "0")))
 QCVM_LOG = os.path.join(TMP, "qrexec-client-vm.log")
 QCVM = os.path.join(TMP, "qrexec-client-vm")
 QCVM_TEXT = r"""#!/usr/bin/env python3
-import os, socket, sys
+import json, os, socket, sys
+if not sys.argv[2].startswith("admin."):
+    # a service in another qube (qvm-run): recorded as the qrexec-client
+    # stub records its calls
+    data = sys.stdin.buffer.read() if not os.isatty(0) else b""
+    with open(%r, "a") as f:
+        f.write(json.dumps({"argv": sys.argv[1:],
+                            "stdin": data.decode("utf-8", "replace")}) + "\n")
+    sys.stdout.write("remote output\n")
+    sys.exit(0)
 dest, svc = sys.argv[1], sys.argv[2]
 with open(%r, "a") as f:
     f.write("%%s %%s\n" %% (dest, svc))
@@ -80,7 +89,7 @@ while True:
     if not d:
         break
     sys.stdout.buffer.write(d)
-""" % (QCVM_LOG, SOCK)
+""" % (STUB_LOG, QCVM_LOG, SOCK)
 
 
 class Fail(Exception):
@@ -198,6 +207,17 @@ def remote_mode_in_a_qube():
     with open(QCVM_LOG) as f:
         check(f.read().splitlines()[-1] ==
               "work admin.vm.property.Set+label", "argv of the last call")
+    # qvm-run: the call is the qube's own qrexec-client-vm call
+    FAKE.reset()
+    stub_runs()
+    rc, out, err = run("qvm-run", "-p", "work", "echo hi", env=env)
+    eq((rc, out), (0, "remote output\n"), "qvm-run through qrexec")
+    eq([r["argv"] for r in stub_runs()],
+       [["-p", "echo hi; exit\n", "work", "qubes.VMShell"]])
+    rc, out, err = run("qvm-run", "-p", "-u", "u2", "work", "id", env=env)
+    eq(rc, 255, "--user in a qube: the call cannot be made")
+    check("the qrexec policy chooses the user" in err, err)
+    eq(stub_runs(), [])
     # the policy refused: nothing comes back
     rc, out, err = run("qvm-ls", env=dict(env, STUB_REFUSE="1"))
     eq((rc, out), (1, ""), "a refused call")

@@ -363,6 +363,24 @@ def test_admin_tools_in_a_management_qube():
         rc, out, err = sh("mgmt", "qvm-prefs other label purple")
         assert rc == 1 and D.prop("other", "label")[0] == "green", \
             (rc, out, err)
+        # qvm-run: the call to the managed qube is the management
+        # qube's own (qrexec-client-vm), under the policy
+        with open(pol, "a") as f:
+            f.write("admin.vm.Start * mgmt @tag:managed allow "
+                    "target=dom0\n"
+                    "admin.vm.feature.CheckWithTemplate * mgmt @tag:managed "
+                    "allow target=dom0\n"
+                    "qubes.VMShell * mgmt @tag:managed allow\n")
+        deadline = time.monotonic() + 20
+        while True:
+            rc, out, err = sh("mgmt", "qvm-run --pass-io other "
+                              "'echo in-$(hostname)'")
+            if rc == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert rc == 0 and out == "in-other\n", (rc, out, err)
+        rc, out, err = sh("mgmt", "qvm-run --pass-io work 'echo no'")
+        assert rc != 0 and "no" not in out.split(), (rc, out, err)
         # a qube without the feature has no such tools
         rc, out, err = sh("work", "command -v qvm-ls || echo none")
         assert out.strip() == "none", (rc, out, err)
