@@ -49,12 +49,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "daemon/bulkheadd.h"
+#include "lib/io.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "sandbox/sandbox.h"
@@ -259,10 +261,19 @@ initramfs_fresh(struct daemon *d, const char *path, bool gui)
 	return true;
 }
 
+/* Where the initramfs for kernel ver (gui: with the GUI tools) lives. */
+static int
+initramfs_path(struct daemon *d, const char *ver, bool gui, char *out, size_t n)
+{
+	return str_printf(out, n, "%s/vm/initramfs-%s%s.cpio", d->cfg.run_dir,
+	    ver, gui ? "-gui" : "");
+}
+
 /*
  * The initramfs for kernel ver (gui: the one with the GUI tools), made
  * from this build's programs when it is missing or older than one of them.
- * XXX(#7): made in the daemon's loop (about a second, once a build).
+ * Called by vm_prepare (in the launcher's process, before its exec, under
+ * the preparation lock).
  */
 static int
 ensure_initramfs(struct daemon *d, const char *ver, bool gui, char *out,
@@ -278,8 +289,7 @@ ensure_initramfs(struct daemon *d, const char *ver, bool gui, char *out,
 
 	(void)str_printf(dir, sizeof(dir), "%s/vm", d->cfg.run_dir);
 	(void)mkdir(dir, 0755);
-	if (str_printf(out, n, "%s/initramfs-%s%s.cpio", dir, ver,
-	        gui ? "-gui" : "") < 0)
+	if (initramfs_path(d, ver, gui, out, n) < 0)
 		return -ENAMETOOLONG;
 	if (initramfs_fresh(d, out, gui))
 		return 0;
@@ -367,7 +377,8 @@ tree_mib(const char *dir, uint64_t *ret)
 /*
  * Template t's root image, made from its root tree at the first VM start
  * (the tree stays as it is; the image is the template's root from then
- * on).  XXX(#7): made in the daemon's loop (seconds for a Debian tree).
+ * on).  Called by vm_prepare, under the preparation lock (seconds for a
+ * Debian tree).
  */
 static int
 ensure_root_image(struct daemon *d, const struct db_qube *t, char *out,
@@ -422,9 +433,9 @@ ensure_root_image(struct daemon *d, const struct db_qube *t, char *out,
  * over the previous one keeps it (its launcher holds it open).  It is made
  * again when root.img changed since (another mtime or size) and t is
  * halted (t_halted; at t's own start too, before its QEMU opens root.img);
- * while t runs, the last one is used.  XXX(#7): copied in the daemon's
- * loop (cp --reflink=auto --sparse=always: quick with reflinks or for a
- * small template, seconds for a large root on a filesystem without them).
+ * while t runs, the last one is used.  Called by vm_prepare, under the
+ * preparation lock (cp --reflink=auto --sparse=always: quick with reflinks
+ * or for a small template, seconds for a large root without them).
  */
 static int
 template_snapshot(struct daemon *d, const struct db_qube *t, bool t_halted,
@@ -432,8 +443,8 @@ template_snapshot(struct daemon *d, const struct db_qube *t, bool t_halted,
 {
 	char img[PATH_MAX], tmp[PATH_MAX], log[PATH_MAX];
 	struct stat si, ss;
+	int lock_fd = -1, rc;
 	bool have;
-	int rc;
 
 	if ((rc = ensure_root_image(d, t, img, sizeof(img), err, errlen)) < 0)
 		return rc;
@@ -450,7 +461,20 @@ template_snapshot(struct daemon *d, const struct db_qube *t, bool t_halted,
 	    ss.st_mtim.tv_sec == si.st_mtim.tv_sec &&
 	    ss.st_mtim.tv_nsec == si.st_mtim.tv_nsec)
 		return 0;
+	/*
+	 * Halted as the daemon saw it, but its start may have begun since:
+	 * a template's launcher holds root.img locked (LOCK_EX) for as long
+	 * as its QEMU runs; holding it shared keeps one from starting to
+	 * write while this copies.
+	 */
+	if (t_halted) {
+		lock_fd = open(img, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (lock_fd >= 0 && flock(lock_fd, LOCK_SH | LOCK_NB) < 0)
+			t_halted = false;
+	}
 	if (!t_halted) {
+		if (lock_fd >= 0)
+			(void)close(lock_fd);
 		if (have)
 			return 0; /* the one from before it started */
 		(void)snprintf(err, errlen,
@@ -482,6 +506,8 @@ template_snapshot(struct daemon *d, const struct db_qube *t, bool t_halted,
 		(void)snprintf(
 		    err, errlen, "a snapshot of %s failed (see %s)", img, log);
 	}
+	if (lock_fd >= 0)
+		(void)close(lock_fd);
 	return rc;
 }
 
@@ -606,7 +632,7 @@ revision_path(
  * Keep what the private image holds now as a revision (a sparse copy, a
  * reflink where the filesystem has them), and no more than
  * PRIVATE_REVISIONS of them.  0 or -errno.
- * XXX(#7): copied in the daemon's loop (quick for a sparse image).
+ * Called by vm_prepare (quick for a sparse image or with reflinks).
  */
 static int
 private_revision(struct daemon *d, const struct db_qube *q, const char *priv)
@@ -674,123 +700,227 @@ backend_vm_volume_image(struct daemon *d, const struct db_qube *q,
 	return -ENOENT;
 }
 
+/*
+ * What a VM start prepares on disk, and where (all paths made by
+ * vm_start in the daemon, from the database; vm_prepare works on its copy
+ * in the launcher's process, after the fork).
+ */
+struct vm_prep {
+	struct daemon *d;
+	struct db_qube q, t; /* the qube; its template (AppVM, DispVM) */
+	enum qube_class k;
+	bool t_halted; /* as the daemon saw it */
+	bool gui;
+	char ver[72];
+	char dvm[64]; /* a disposable's DVM template */
+	char vol[PATH_MAX], initrd[PATH_MAX], root[PATH_MAX];
+	char root_b[PATH_MAX], priv[PATH_MAX], priv_b[PATH_MAX];
+	char errfile[PATH_MAX];
+};
+
+/*
+ * The slow part of a VM start, run by spawn_logged in the launcher's
+ * process before it execs bulkhead-vm, so that bulkheadd's loop never
+ * waits on a disk: the initramfs (once a build), the template's root image
+ * (once) and its snapshot, the copy-on-write overlays (qemu-img), the
+ * private image and its revision (a copy).  What several starts share is
+ * made under one lock (RUN/vm/prepare.lock): two qubes of one template
+ * starting at once make its image once.  On a failure the reason goes to
+ * the log (stderr) and to RUN/qubes/NAME/start-error, which bulkheadd
+ * gives the caller; returns -1 then (the process exits, the start fails).
+ */
+static int
+vm_prepare(void *arg)
+{
+	struct vm_prep *p = arg;
+	struct daemon *d = p->d;
+	char err[3 * PATH_MAX] = "", lock[PATH_MAX], x[PATH_MAX];
+	int lfd = -1, rc = 0;
+
+	if (str_printf(lock, sizeof(lock), "%s/vm", d->cfg.run_dir) == 0)
+		(void)mkdir(lock, 0755);
+	if (str_printf(
+	        lock, sizeof(lock), "%s/vm/prepare.lock", d->cfg.run_dir) < 0 ||
+	    (lfd = open(
+	         lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0 ||
+	    flock(lfd, LOCK_EX) < 0) {
+		(void)snprintf(
+		    err, sizeof(err), "%s: %s", lock, strerror(errno));
+		rc = -1;
+		goto out;
+	}
+	if ((rc = ensure_initramfs(
+	         d, p->ver, p->gui, x, sizeof(x), err, sizeof(err))) < 0)
+		goto out;
+	if (p->k == QC_TEMPLATEVM || p->k == QC_STANDALONEVM) {
+		if ((rc = ensure_root_image(
+		         d, &p->q, x, sizeof(x), err, sizeof(err))) < 0)
+			goto out;
+		/* what its qubes start over while it runs: taken now,
+		 * before its QEMU writes to root.img */
+		if (p->k == QC_TEMPLATEVM &&
+		    (rc = template_snapshot(
+		         d, &p->q, true, x, sizeof(x), err, sizeof(err))) < 0)
+			goto out;
+	} else if ((rc = template_snapshot(d, &p->t, p->t_halted, x, sizeof(x),
+	                err, sizeof(err))) < 0)
+		goto out;
+	if (p->k == QC_DISPVM &&
+	    (rc = ensure_private_image(
+	         d, p->dvm, x, sizeof(x), err, sizeof(err))) < 0)
+		goto out;
+	close_fd(&lfd);
+
+	/* the qube's own: a fresh volatile area, overlays, its private */
+	(void)fs_remove_tree(p->vol);
+	if (mkdir(p->vol, 0700) < 0) {
+		(void)snprintf(
+		    err, sizeof(err), "%s: %s", p->vol, strerror(errno));
+		rc = -1;
+		goto out;
+	}
+	if (p->root_b[0] != '\0' &&
+	    make_overlay(d, p->root_b, p->root, p->q.name) < 0) {
+		(void)snprintf(err, sizeof(err), "%s: cannot make", p->root);
+		rc = -1;
+		goto out;
+	}
+	if (p->k == QC_DISPVM) {
+		if (make_overlay(d, p->priv_b, p->priv, p->q.name) < 0) {
+			(void)snprintf(
+			    err, sizeof(err), "%s: cannot make", p->priv);
+			rc = -1;
+		}
+	} else if ((rc = ensure_private_image(
+	                d, p->q.name, x, sizeof(x), err, sizeof(err))) == 0 &&
+	    (rc = private_revision(d, &p->q, p->priv)) < 0) {
+		/* what it held before this run, for qvm-volume revert */
+		(void)snprintf(err, sizeof(err), "keeping a revision of %s: %s",
+		    p->priv, strerror(-rc));
+	}
+out:
+	close_fd(&lfd);
+	if (rc < 0) {
+		int fd;
+
+		if (err[0] == '\0')
+			(void)str_copy(err, sizeof(err), "preparing its disks");
+		(void)fprintf(
+		    stderr, "bulkhead: %s: start failed: %s\n", p->q.name, err);
+		fd = open(p->errfile,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		    0600);
+		if (fd >= 0) {
+			(void)io_write_all(fd, err, strlen(err));
+			(void)close(fd);
+		}
+		return -1;
+	}
+	return 0;
+}
+
 static int
 vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
     char *err, size_t errlen)
 {
 	uint32_t base = sandbox_uid_base(q->qid);
-	enum qube_class k = qube_class_of(q);
-	char prog[PATH_MAX], vmux[PATH_MAX], ver[72], vmlinux[PATH_MAX];
-	char initrd[PATH_MAX], vol[PATH_MAX], root[PATH_MAX];
-	char root_b[PATH_MAX] = "", priv[PATH_MAX], priv_b[PATH_MAX] = "";
+	char prog[PATH_MAX], vmux[PATH_MAX], vmlinux[PATH_MAX];
 	char vchan[PATH_MAX], console[PATH_MAX], log[PATH_MAX];
 	char mem[16], cpus[16], kopts[1100], accel[8], gui_pool[PATH_MAX];
-	bool gui = backend_feature_on(d, q, "gui");
+	struct vm_prep *p;
 	struct argv v;
 	pid_t pid;
 	int rc;
 
+	/* big (paths): on the heap; fork copies it for vm_prepare */
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return -ENOMEM;
 	memset(&v, 0, sizeof(v));
+	p->d = d;
+	p->q = *q;
+	p->k = qube_class_of(q);
+	p->gui = backend_feature_on(d, q, "gui");
 	if ((rc = backend_vm_available(d, err, errlen)) < 0 ||
-	    (rc = kernel_version(d, q, ver, sizeof(ver), err, errlen)) < 0 ||
-	    (rc = ensure_initramfs(
-	         d, ver, gui, initrd, sizeof(initrd), err, errlen)) < 0)
-		return rc;
+	    (rc = kernel_version(d, q, p->ver, sizeof(p->ver), err, errlen)) <
+	        0)
+		goto out;
+	rc = -ENAMETOOLONG;
+	if (initramfs_path(d, p->ver, p->gui, p->initrd, sizeof(p->initrd)) <
+	        0 ||
+	    str_printf(p->errfile, sizeof(p->errfile),
+	        "%s/qubes/%s/start-error", d->cfg.run_dir, q->name) < 0)
+		goto out;
+	(void)unlink(p->errfile);
 	(void)find_program(d, "bulkhead-vm", prog, sizeof(prog));
 	(void)find_program(d, "bulkhead-vmux", vmux, sizeof(vmux));
 	(void)str_printf(vmlinux, sizeof(vmlinux), "%s/vm-kernels/%s/vmlinux",
-	    d->cfg.state_dir, ver);
+	    d->cfg.state_dir, p->ver);
 
-	/* a fresh volatile area at every start */
-	if (backend_qube_path(d, vol, sizeof(vol), q->name, "") < 0)
-		return -ENAMETOOLONG;
-	if (mkdir(vol, 0700) < 0 && errno != EEXIST) {
-		(void)snprintf(err, errlen, "%s: %s", vol, strerror(errno));
-		return -errno;
+	/* the qube's directory (a DVM template never started has none) */
+	if (backend_qube_path(d, p->vol, sizeof(p->vol), q->name, "") < 0)
+		goto out;
+	if (mkdir(p->vol, 0700) < 0 && errno != EEXIST) {
+		rc = -errno;
+		(void)snprintf(err, errlen, "%s: %s", p->vol, strerror(-rc));
+		goto out;
 	}
-	if (backend_qube_path(d, vol, sizeof(vol), q->name, "volatile") < 0)
-		return -ENAMETOOLONG;
-	(void)fs_remove_tree(vol);
-	if (mkdir(vol, 0700) < 0) {
-		(void)snprintf(err, errlen, "%s: %s", vol, strerror(errno));
-		return -errno;
-	}
+	if (backend_qube_path(d, p->vol, sizeof(p->vol), q->name, "volatile") <
+	    0)
+		goto out;
 
 	/* the root: a template's (or standalone's) own image, else a
-	 * copy-on-write image over its template's */
-	if (k == QC_TEMPLATEVM || k == QC_STANDALONEVM) {
-		if ((rc = ensure_root_image(
-		         d, q, root, sizeof(root), err, errlen)) < 0)
-			return rc;
-		/* what its qubes start over while it runs: taken now,
-		 * before its QEMU writes to root.img */
-		if (k == QC_TEMPLATEVM &&
-		    (rc = template_snapshot(
-		         d, q, true, root_b, sizeof(root_b), err, errlen)) < 0)
-			return rc;
-		root_b[0] = '\0';
+	 * copy-on-write image over its template's snapshot */
+	if (p->k == QC_TEMPLATEVM || p->k == QC_STANDALONEVM) {
+		if (backend_qube_path(
+		        d, p->root, sizeof(p->root), q->name, "root.img") < 0)
+			goto out;
 	} else {
-		struct db_qube t;
 		char tname[64];
 
 		if (backend_prop(d, q, "template", tname, sizeof(tname)) < 0 ||
-		    db_qube_by_name(&d->db, tname, &t) < 0 ||
-		    (k == QC_DISPVM &&
-		        (backend_prop(d, &t, "template", tname, sizeof(tname)) <
-		                0 ||
-		            db_qube_by_name(&d->db, tname, &t) < 0))) {
+		    db_qube_by_name(&d->db, tname, &p->t) < 0 ||
+		    (p->k == QC_DISPVM &&
+		        (backend_prop(
+		             d, &p->t, "template", tname, sizeof(tname)) < 0 ||
+		            db_qube_by_name(&d->db, tname, &p->t) < 0))) {
 			(void)snprintf(err, errlen, "its template is gone");
-			return -ENOENT;
+			rc = -ENOENT;
+			goto out;
 		}
-		if ((rc = template_snapshot(d, &t,
-		         qube_running(d, t.qid) == NULL, root_b, sizeof(root_b),
-		         err, errlen)) < 0)
-			return rc;
-		if (str_printf(root, sizeof(root), "%s/root.qcow2", vol) < 0)
-			return -ENAMETOOLONG;
-		if (make_overlay(d, root_b, root, q->name) < 0) {
-			(void)snprintf(err, errlen, "%s: cannot make", root);
-			return -EIO;
-		}
+		p->t_halted = qube_running(d, p->t.qid) == NULL;
+		if (backend_qube_path(d, p->root_b, sizeof(p->root_b),
+		        p->t.name, "root-snap.img") < 0 ||
+		    str_printf(
+		        p->root, sizeof(p->root), "%s/root.qcow2", p->vol) < 0)
+			goto out;
 	}
 
 	/* the private volume; a disposable's is a copy of its DVM's */
-	if (k == QC_DISPVM) {
-		char tname[64];
-
-		if (backend_prop(d, q, "template", tname, sizeof(tname)) < 0) {
+	if (p->k == QC_DISPVM) {
+		if (backend_prop(d, q, "template", p->dvm, sizeof(p->dvm)) <
+		    0) {
 			(void)snprintf(err, errlen, "its DVM template is gone");
-			return -ENOENT;
+			rc = -ENOENT;
+			goto out;
 		}
-		if ((rc = ensure_private_image(
-		         d, tname, priv_b, sizeof(priv_b), err, errlen)) < 0)
-			return rc;
-		if (str_printf(priv, sizeof(priv), "%s/private.qcow2", vol) < 0)
-			return -ENAMETOOLONG;
-		if (make_overlay(d, priv_b, priv, q->name) < 0) {
-			(void)snprintf(err, errlen, "%s: cannot make", priv);
-			return -EIO;
-		}
-	} else {
-		if ((rc = ensure_private_image(
-		         d, q->name, priv, sizeof(priv), err, errlen)) < 0)
-			return rc;
-		/* what it held before this run, for qvm-volume revert */
-		if ((rc = private_revision(d, q, priv)) < 0) {
-			(void)snprintf(err, errlen,
-			    "keeping a revision of %s: %s", priv,
-			    strerror(-rc));
-			return rc;
-		}
-	}
+		if (backend_qube_path(d, p->priv_b, sizeof(p->priv_b), p->dvm,
+		        "private.img") < 0 ||
+		    str_printf(p->priv, sizeof(p->priv), "%s/private.qcow2",
+		        p->vol) < 0)
+			goto out;
+	} else if (backend_qube_path(
+	               d, p->priv, sizeof(p->priv), q->name, "private.img") < 0)
+		goto out;
 
 	/* the channel directory: bulkhead-vmux (the qube's uid) mirrors
 	 * the guest's listeners here, as the namespace qube's agent would */
 	(void)str_printf(
 	    vchan, sizeof(vchan), "%s/vchan/%u", d->cfg.run_dir, r->rt.domid);
 	if (chown(vchan, base, base) < 0 || chmod(vchan, 01777) < 0) {
-		(void)snprintf(err, errlen, "%s: %s", vchan, strerror(errno));
-		return -errno;
+		rc = -errno;
+		(void)snprintf(err, errlen, "%s: %s", vchan, strerror(-rc));
+		goto out;
 	}
 	if (backend_prop(d, q, "memory", mem, sizeof(mem)) < 0)
 		(void)str_copy(mem, sizeof(mem), "400");
@@ -822,17 +952,17 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	if (rc == 0)
 		rc = argv_push(&v, "--kernel=%s", vmlinux);
 	if (rc == 0)
-		rc = argv_push(&v, "--initrd=%s", initrd);
+		rc = argv_push(&v, "--initrd=%s", p->initrd);
 	if (rc == 0)
-		rc = argv_push(
-		    &v, "--root=%s%s", root, root_b[0] != '\0' ? ",qcow2" : "");
-	if (rc == 0 && root_b[0] != '\0')
-		rc = argv_push(&v, "--root-backing=%s", root_b);
+		rc = argv_push(&v, "--root=%s%s", p->root,
+		    p->root_b[0] != '\0' ? ",qcow2" : "");
+	if (rc == 0 && p->root_b[0] != '\0')
+		rc = argv_push(&v, "--root-backing=%s", p->root_b);
 	if (rc == 0)
-		rc = argv_push(&v, "--private=%s%s", priv,
-		    priv_b[0] != '\0' ? ",qcow2" : "");
-	if (rc == 0 && priv_b[0] != '\0')
-		rc = argv_push(&v, "--private-backing=%s", priv_b);
+		rc = argv_push(&v, "--private=%s%s", p->priv,
+		    p->priv_b[0] != '\0' ? ",qcow2" : "");
+	if (rc == 0 && p->priv_b[0] != '\0')
+		rc = argv_push(&v, "--private-backing=%s", p->priv_b);
 	if (rc == 0)
 		rc = argv_push(&v, "--vchan=%s", vchan);
 	if (rc == 0)
@@ -852,7 +982,7 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	 * it, and bulkhead-guid finds it through this file (in the qube's
 	 * run directory, made before the start and removed after the end).
 	 */
-	if (rc == 0 && gui) {
+	if (rc == 0 && p->gui) {
 		rc = str_printf(gui_pool, sizeof(gui_pool),
 		    "%s/qubes/%s/gui-pool", d->cfg.run_dir, q->name);
 		if (rc == 0)
@@ -861,19 +991,27 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	}
 	if (rc < 0) {
 		(void)snprintf(err, errlen, "arguments: %s", strerror(-rc));
-		return rc;
+		goto out;
 	}
 	(void)str_printf(
 	    log, sizeof(log), "%s/log/%s.log", d->cfg.state_dir, q->name);
 	{
-		const struct spawn_opts o = {.log = log, .fd3 = -1};
+		const struct spawn_opts o = {.log = log,
+		    .fd3 = -1,
+		    .before_exec = vm_prepare,
+		    .before_exec_arg = p};
 
 		pid = spawn_logged(prog, v.a, &o);
 	}
-	if (pid < 0)
-		return (int)pid;
+	if (pid < 0) {
+		rc = (int)pid;
+		goto out;
+	}
 	r->init_pid = pid;
-	return 0;
+	rc = 0;
+out:
+	free(p);
+	return rc;
 }
 
 const struct backend_ops backend_vm = {

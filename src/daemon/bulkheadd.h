@@ -260,6 +260,10 @@ struct spawn_opts {
 	const char *const *unset; /* names to remove, NULL-terminated */
 	int fd3;                  /* becomes fd 3 if >= 0 (-1: none) */
 	const struct passwd *as;  /* the user to run as (NULL: ours) */
+	/* in the child, last before the exec (NULL: none); a return < 0
+	 * ends the child with status 1 (the function said why, on stderr) */
+	int (*before_exec)(void *arg);
+	void *before_exec_arg;
 };
 
 /*

@@ -97,7 +97,8 @@ spawn_logged(const char *prog, char *const argv[], const struct spawn_opts *o)
 
 	if (pid != 0)
 		return pid < 0 ? -errno : pid;
-	/* the child: only system calls and exec from here */
+	/* the child: only system calls and exec from here (and
+	 * o->before_exec, whose caller vouches for it) */
 	{
 		sigset_t none;
 		int lfd = o->log ?
@@ -124,6 +125,9 @@ spawn_logged(const char *prog, char *const argv[], const struct spawn_opts *o)
 			(void)unsetenv(o->unset[i]);
 		for (i = 0; o->env && o->env[i]; i += 2)
 			(void)setenv(o->env[i], o->env[i + 1], 1);
+		if (o->before_exec != NULL &&
+		    o->before_exec(o->before_exec_arg) < 0)
+			_exit(1);
 		execv(prog, argv);
 		_exit(127);
 	}

@@ -340,6 +340,22 @@ qube_halted(struct daemon *d, struct running *r)
 	 * so no caller can see a half-cleaned qube.
 	 */
 	r->rt.state = PS_HALTED;
+	/* a backend that prepares in the launcher's process says why it
+	 * gave up there (backend_vm.c: vm_prepare) */
+	if (was_starting &&
+	    qpath(d, path, sizeof(path), r->name, "start-error") == 0) {
+		char why[1024];
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		ssize_t n = fd >= 0 ? read(fd, why, sizeof(why) - 1) : -1;
+
+		if (fd >= 0)
+			(void)close(fd);
+		if (n > 0) {
+			why[n] = '\0';
+			starters_reply(
+			    d, r, false, "%s: start failed: %s", r->name, why);
+		}
+	}
 	starters_reply(d, r, false,
 	    "%s stopped while starting (see the qube's logs)", r->name);
 	finish_waiters(d, r, NULL, NULL);

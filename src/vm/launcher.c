@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -615,6 +616,17 @@ start_qemu(int qmp_fd, int serial_fd, int gui_pool_fd, int *ret_console_fd)
 	want[n++] = FD_INITRD;
 	if ((fds[n] = open_file(A.root, true)) < 0)
 		goto fail;
+	/*
+	 * A template's own root (raw, written in place): held locked for as
+	 * long as QEMU runs (QEMU keeps this open file), so that bulkheadd
+	 * does not copy it for the template's AppVMs meanwhile (backend_vm.c:
+	 * template_snapshot holds it shared while it copies; this waits).
+	 */
+	if (!A.root_qcow2 && flock(fds[n], LOCK_EX) < 0) {
+		log_warn("%s: lock", A.root);
+		n++;
+		goto fail;
+	}
 	want[n++] = FD_ROOT;
 	if (A.root_backing[0] != '\0') {
 		if ((fds[n] = open_file(A.root_backing, false)) < 0)

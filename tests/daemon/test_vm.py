@@ -309,6 +309,42 @@ def test_template_changes_reach_appvms_after_it_stops():
     assert (st.st_mtime_ns, st.st_size) == (img.st_mtime_ns, img.st_size)
 
 
+def test_daemon_serves_while_a_start_prepares():
+    """A VM start's disk work (initramfs, images, overlays, copies) runs in
+    the launcher's process, not in bulkheadd's loop: while it waits (here
+    on its lock, held by this test), the Admin API answers and the qube is
+    Transient; then the start completes."""
+    import fcntl
+    import threading
+    D.call("admin.vm.Shutdown", "vm1", "wait")
+    lock = open(os.path.join(D.run, "vm", "prepare.lock"), "a")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    res = {}
+
+    def start():
+        try:
+            D.call("admin.vm.Start", "vm1")
+            res["ok"] = True
+        except Exception as e:  # noqa: BLE001 - reported below
+            res["err"] = e
+    th = threading.Thread(target=start)
+    th.start()
+    try:
+        bh.wait_for(lambda: state("vm1") == "Transient", "vm1 starting", 20)
+        time.sleep(1)
+        # still waiting on the lock, and the daemon answers meanwhile
+        assert state("vm1") == "Transient" and th.is_alive()
+        assert "dom0" in D.qubes()
+        D.call("admin.vm.property.Get", "vm1", "label")
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
+    th.join(180)
+    assert res.get("ok"), res
+    rc, out, err = run("vm1", "echo up")
+    assert rc == 0 and out == "up\n", (rc, out, err)
+
+
 def guest_uptime():
     rc, out, err = run("vm1", "cat /proc/uptime")
     assert rc == 0, (rc, out, err)
@@ -512,6 +548,7 @@ try:
         test_filecopy_from_a_namespace_qube,
         test_volumes_and_shutdown,
         test_template_changes_reach_appvms_after_it_stops,
+        test_daemon_serves_while_a_start_prepares,
         test_pause,
         test_daemon_restart_adopts,
         test_qemu_killed,
