@@ -28,12 +28,20 @@
 #define RD_BUF_SIZE (256u * 1024u)
 /* files larger than this are checked against the free space first */
 #define SPACE_CHECK_MIN (1u << 20)
+/*
+ * A file's data is handed to the disk (writeback started, not waited
+ * for) every this many bytes, so that the syncfs(2) at the end finds
+ * little left to write: the disk works while the stream still comes.
+ */
+#define WRITEBACK_STEP (8u << 20)
 
 struct rd {
 	int fd;
 	unsigned char *buf;
 	size_t pos, end;
 	uint32_t crc;
+	/* the file being written: bytes written, writeback started up to */
+	uint64_t out_done, out_flushed;
 };
 
 struct ctx {
@@ -65,6 +73,21 @@ write_file(int fd, const unsigned char *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/*
+ * Start writeback of what fd has been written since the last time, once
+ * that is WRITEBACK_STEP or more.  Only a hint: SYNC_FILE_RANGE_WRITE
+ * waits for nothing, and a failure here is found again by the syncfs.
+ */
+static void
+writeback_behind(struct rd *r, int fd)
+{
+	if (r->out_done - r->out_flushed < WRITEBACK_STEP)
+		return;
+	(void)sync_file_range(fd, (off_t)r->out_flushed,
+	    (off_t)(r->out_done - r->out_flushed), SYNC_FILE_RANGE_WRITE);
+	r->out_flushed = r->out_done;
 }
 
 /* Fill the buffer: bytes read, 0 at EOF, -errno. */
@@ -116,6 +139,8 @@ rd_take(struct rd *r, void *dst, int out_fd, uint64_t n, int at_eof)
 
 			if (e < 0)
 				return e;
+			r->out_done += k;
+			writeback_behind(r, out_fd);
 		}
 		r->pos += k;
 		n -= k;
@@ -289,7 +314,10 @@ do_symlink(struct ctx *c, const struct filecopy_entry *e)
 static int
 take_data(struct ctx *c, int fd, const struct filecopy_entry *e)
 {
-	int r = rd_take(&c->rd, NULL, fd, e->filelen, -(int)FILECOPY_LEGAL_EOF);
+	int r;
+
+	c->rd.out_done = c->rd.out_flushed = 0;
+	r = rd_take(&c->rd, NULL, fd, e->filelen, -(int)FILECOPY_LEGAL_EOF);
 
 	if (r == 0)
 		c->res->bytes += e->filelen;
