@@ -142,24 +142,3 @@ confine_unpacker(int dirfd, bool *ret_landlocked)
 		return r;
 	return seccomp_util_allow_only(allowed, ARRAY_SIZE(allowed));
 }
-
-/* The flusher: nudges in, syncfs, and leaving. */
-static const char *const flusher_allowed[] = {
-    "read",
-    "syncfs",
-    "rt_sigreturn",
-    "exit",
-    "exit_group",
-};
-
-int
-confine_flusher(void)
-{
-	struct rlimit none = {0, 0};
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -errno;
-	(void)setrlimit(RLIMIT_CORE, &none);
-	return seccomp_util_allow_only(
-	    flusher_allowed, ARRAY_SIZE(flusher_allowed));
-}

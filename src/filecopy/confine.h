@@ -12,11 +12,4 @@
  */
 int confine_unpacker(int dirfd, bool *ret_landlocked);
 
-/*
- * Confine the flusher helper (unpacker_main.c), which only reads nudges
- * from its parent and runs syncfs(2): no_new_privs, no core dumps, and a
- * seccomp allowlist of just that.  0 or -errno.
- */
-int confine_flusher(void);
-
 #endif

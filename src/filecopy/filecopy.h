@@ -27,13 +27,6 @@ struct unpack_opts {
 	 * finished O_TMPFILE files into place; -1: use temporary names.
 	 */
 	int proc_fd_dir;
-	/*
-	 * The write end of a pipe to a helper that runs syncfs(2) of the
-	 * target's file system for each byte it reads (unpacker_main.c),
-	 * non-blocking; -1: none.  Nudged every so many files, so that the
-	 * syncfs before the reply finds most of them on disk already.
-	 */
-	int flusher_fd;
 };
 
 struct unpack_result {

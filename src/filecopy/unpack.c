@@ -34,15 +34,6 @@
  * little left to write: the disk works while the stream still comes.
  */
 #define WRITEBACK_STEP (8u << 20)
-/*
- * The flusher (unpack_opts.flusher_fd) is nudged after this many entries
- * or this many bytes of files smaller than WRITEBACK_STEP since the last
- * nudge: many small files leave much for the final syncfs (their blocks
- * allocated and written one inode at a time), and the helper has it done
- * while the stream still comes.
- */
-#define FLUSH_EVERY_ENTRIES 1000u
-#define FLUSH_EVERY_BYTES   (32u << 20)
 
 struct rd {
 	int fd;
@@ -64,8 +55,6 @@ struct ctx {
 	unsigned long tmp_seq;
 	char name[FILECOPY_NAME_MAX + 1];
 	char link[FILECOPY_LINK_MAX + 1];
-	/* made since the flusher was last nudged */
-	uint64_t unflushed_entries, unflushed_bytes;
 };
 
 /* All of buf to a file (io_write_all tries send() first: one wasted call
@@ -403,27 +392,6 @@ do_file(struct ctx *c, const struct filecopy_entry *e)
 	return r;
 }
 
-/*
- * One more entry done (of data_bytes not yet handed to the disk): nudge
- * the flusher when enough has piled up.  A full pipe means a nudge is
- * waiting already.
- */
-static void
-flush_note(struct ctx *c, uint64_t data_bytes)
-{
-	if (c->o->flusher_fd < 0)
-		return;
-	c->unflushed_entries++;
-	c->unflushed_bytes += data_bytes;
-	if (c->unflushed_entries < FLUSH_EVERY_ENTRIES &&
-	    c->unflushed_bytes < FLUSH_EVERY_BYTES)
-		return;
-	if (write(c->o->flusher_fd, "", 1) < 0) {
-		/* EAGAIN: nudged already; anything else: no flusher */
-	}
-	c->unflushed_entries = c->unflushed_bytes = 0;
-}
-
 static int
 unpack_loop(struct ctx *c)
 {
@@ -468,10 +436,6 @@ unpack_loop(struct ctx *c)
 		}
 		if (r < 0)
 			return r;
-		flush_note(c,
-		    e.type == FILECOPY_FILE ?
-		        c->rd.out_done - c->rd.out_flushed :
-		        0);
 	}
 }
 

@@ -99,56 +99,6 @@ open_sub(int dirfd, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
-/*
- * Start the flusher: a child that runs syncfs(2) of dirfd's file system
- * each time its parent nudges it (a byte on a pipe; nudges that come
- * while it is busy are taken together), so that the data of many small
- * files is on its way to the disk while the stream still comes and the
- * parent's own syncfs before the reply has little left to wait for.  It
- * holds only dirfd and the pipe, never sees the stream, and is confined
- * to read and syncfs (confine_flusher).  It ends when the pipe closes.
- * Returns the pipe's non-blocking write end, or -1 (no flusher: only the
- * final syncfs, which is the one that counts either way).
- */
-static int
-start_flusher(int dirfd)
-{
-	int p[2];
-	pid_t pid;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -1;
-	pid = fork();
-	if (pid < 0) {
-		(void)close(p[0]);
-		(void)close(p[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		char buf[512];
-		int lo = dirfd < p[0] ? dirfd : p[0];
-		int hi = dirfd < p[0] ? p[0] : dirfd;
-
-		/* nothing but the directory and the pipe's read end: not the
-		 * stream, nor the reply's fd (its reader waits for EOF) */
-		(void)close_range(0, (unsigned)lo - 1, 0);
-		(void)close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
-		(void)close_range((unsigned)hi + 1, ~0u, 0);
-		(void)signal(SIGPIPE, SIG_IGN);
-		if (confine_flusher() < 0)
-			_exit(1);
-		while (read(p[0], buf, sizeof(buf)) > 0)
-			(void)syncfs(dirfd);
-		_exit(0);
-	}
-	(void)close(p[0]);
-	if (fcntl(p[1], F_SETFL, O_NONBLOCK) < 0) {
-		(void)close(p[1]);
-		return -1;
-	}
-	return p[1];
-}
-
 int
 main(int argc, char **argv)
 {
@@ -172,7 +122,6 @@ main(int argc, char **argv)
 	    .max_files = UNPACK_DEFAULT_MAX_FILES,
 	    .max_bytes = UNPACK_DEFAULT_MAX_BYTES,
 	    .proc_fd_dir = -1,
-	    .flusher_fd = -1,
 	};
 	struct unpack_result *res;
 	struct passwd *pw;
@@ -303,7 +252,6 @@ main(int argc, char **argv)
 		(void)fprintf(stderr, "qfile-unpacker: %s\n", strerror(ENOMEM));
 		return 1;
 	}
-	o.flusher_fd = start_flusher(fd);
 	r = confine_unpacker(fd, &landlocked);
 	if (r < 0) {
 		(void)fprintf(

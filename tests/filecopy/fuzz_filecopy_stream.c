@@ -196,7 +196,6 @@ fuzz_unpack(const uint8_t *s, size_t n, uint8_t flags)
 	    .max_files = MAX_FILES,
 	    .max_bytes = MAX_BYTES,
 	    .proc_fd_dir = (flags & F_PROC_FD) ? proc_fd : -1,
-	    .flusher_fd = -1,
 	};
 	struct tally t = {0, 0};
 	uint32_t code;

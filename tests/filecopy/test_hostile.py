@@ -31,7 +31,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
 import traceback
 import zlib
 
@@ -516,69 +515,6 @@ def test_after_end_marker(b):
 
 # ---- who the unpacker runs as ----
 
-def proc_status(pid):
-    """/proc/PID/status as a dict (field: value), {} once it is gone."""
-    try:
-        with open("/proc/%d/status" % pid) as fh:
-            return dict(line.rstrip("\n").split(":\t", 1)
-                        for line in fh if ":\t" in line)
-    except FileNotFoundError:
-        return {}
-
-
-@boxed
-def test_flusher_confined(b):
-    # Many small files: the unpacker's flusher child (which runs syncfs
-    # while the stream still comes) is nudged, holds nothing but the
-    # directory and its pipe, is confined, and goes when the unpacker does
-    n = 1500
-    b.before = b.snapshot_outside()
-    p = subprocess.Popen([UNPACKER, str(NOBODY), b.dir],
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=UNPACKER_ENV)
-    try:
-        stream = b"".join(f("f%04d" % i, "x" * (i % 7)) for i in range(n))
-        p.stdin.write(stream)
-        p.stdin.flush()
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while len(b.inside()) < n:
-            assert p.poll() is None, "the unpacker exited early"
-            assert time.monotonic() < deadline, "files did not come"
-            time.sleep(0.05)
-        with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as fh:
-            kids = [int(x) for x in fh.read().split()]
-        assert len(kids) == 1, "children %r" % kids
-        kid = kids[0]
-        st = proc_status(kid)
-        assert st["Seccomp"] == "2", st.get("Seccomp")
-        assert st["NoNewPrivs"] == "1", st.get("NoNewPrivs")
-        assert st["Uid"].split() == [str(NOBODY)] * 4, st["Uid"]
-        fds = {}
-        for x in os.listdir("/proc/%d/fd" % kid):
-            fds[int(x)] = os.readlink("/proc/%d/fd/%s" % (kid, x))
-        kinds = sorted("dir" if v == b.dir else v.split(":")[0]
-                       for v in fds.values())
-        assert kinds == ["dir", "pipe"], "flusher fds %r" % fds
-        # it has been nudged (it read from its pipe) by now
-        with open("/proc/%d/io" % kid) as fh:
-            io = dict(line.split(": ") for line in fh.read().splitlines())
-        assert int(io["syscr"]) >= 1, io
-        out, err = p.communicate(END, timeout=RUN_TIMEOUT)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    assert p.returncode == 0, err.decode(errors="replace")
-    code, crc, _ = parse_reply(out)
-    assert code == 0 and crc == zlib.crc32(stream + END)
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while proc_status(kid).get("State", "Z").startswith(("R", "S", "D")):
-        assert time.monotonic() < deadline, "the flusher outlived it"
-        time.sleep(0.05)
-    b.check_clean()
-    assert len(b.inside()) == n
-
-
 def unused_uid():
     for uid in range(54321, 60000):
         try:
@@ -950,7 +886,6 @@ if __name__ == "__main__":
         test_setuid_dropped,
         test_bad_headers,
         test_after_end_marker,
-        test_flusher_confined,
         test_bug_unknown_uid_keeps_root_group,
         test_bug_setuid_caller_may_name_root,
         test_roundtrip_agent_to_unpacker,
