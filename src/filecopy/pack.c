@@ -328,7 +328,9 @@ send_file(struct pack *p, int dirfd, const char *leaf, const char *name)
 		(void)close(fd);
 		return 0;
 	}
-	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	/* read ahead further; a file read in one call needs no hint */
+	if (st.st_size > (off_t)PACK_BUF_SIZE)
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	r = send_header(p, name, &st, (uint64_t)st.st_size);
 	left = (uint64_t)st.st_size;
 	while (r == 0 && left > 0) {

@@ -26,7 +26,8 @@
 #include "lib/util.h"
 
 #define RD_BUF_SIZE (256u * 1024u)
-/* files larger than this are checked against the free space first */
+/* files of this size or more are checked against the free space and
+ * for an existing name before their data is read */
 #define SPACE_CHECK_MIN (1u << 20)
 /*
  * A file's data is handed to the disk (writeback started, not waited
@@ -335,8 +336,13 @@ do_file(struct ctx *c, const struct filecopy_entry *e)
 	pfd = parent_of(c, c->name, &last);
 	if (pfd < 0)
 		return pfd;
-	/* found now rather than after all its data */
-	if (fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	/*
+	 * An existing name is found now rather than after all the data of a
+	 * large file; for a small one the link at the end finds it (EEXIST
+	 * all the same), and the lookup is not made twice.
+	 */
+	if (e->filelen >= SPACE_CHECK_MIN &&
+	    fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return -EEXIST;
 	if (c->o->max_bytes && e->filelen > c->o->max_bytes - c->res->bytes) {
 		(void)fprintf(stderr,

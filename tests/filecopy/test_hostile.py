@@ -329,6 +329,11 @@ def test_same_name_twice(b):
     assert os.path.islink(b.path("h/l"))
     b.unpack(f("f", "third") + END, want_rc=errno.EEXIST)
     b.unpack(ln("h/l", "y") + END, want_rc=errno.EEXIST)
+    # a large file (1 MiB or more) is refused before its data is read:
+    # EEXIST, not the end of a stream that holds none of it
+    b.unpack(f("f", b"", filelen=1 << 20), want_rc=errno.EEXIST)
+    b.unpack(f("f", b"", filelen=(1 << 20) - 1), want_rc=LEGAL_EOF % 256,
+             want_code=LEGAL_EOF)
     with open(b.path("f")) as fh:
         assert fh.read() == "first"
     assert os.readlink(b.path("h/l")) == "x"
