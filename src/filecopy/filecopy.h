@@ -20,7 +20,7 @@
 struct unpack_opts {
 	bool allow_all_names;
 	bool allow_unsafe_symlinks;
-	uint64_t max_files; /* entries created; 0: no limit */
+	uint64_t max_files; /* entries (headers) received; 0: no limit */
 	uint64_t max_bytes; /* file data in all; 0: no limit */
 	/*
 	 * /proc/self/fd opened before confinement (O_PATH), to link
@@ -32,7 +32,7 @@ struct unpack_opts {
 struct unpack_result {
 	uint32_t error; /* 0, or the errno the transfer failed with */
 	uint32_t crc;   /* of the stream read so far */
-	uint64_t files; /* entries created */
+	uint64_t files; /* entries (headers) received */
 	uint64_t bytes; /* file data written */
 	char last_name[FILECOPY_NAME_MAX + 1];
 };

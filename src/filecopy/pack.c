@@ -110,7 +110,7 @@ error_text(uint32_t code, char *buf, size_t len)
 	case EREMOTEIO:
 		return "the stream ended early";
 	case FILECOPY_LEGAL_EOF:
-		return "the stream ended inside a file";
+		return "the stream ended inside an entry";
 	default:
 		if (code < 4096) {
 			(void)snprintf(buf, len, "%s", strerror((int)code));

@@ -228,6 +228,11 @@ parent_of(struct ctx *c, const char *name, const char **ret_last)
 	return fd;
 }
 
+/*
+ * Every header counts toward the limit, whatever it turns out to make (a
+ * directory sent again included), and the limit is checked before its
+ * name is read: Qubes' unpacker counts so, and reports the name before.
+ */
 static int
 count_entry(struct ctx *c)
 {
@@ -269,12 +274,8 @@ do_dir(struct ctx *c, const struct filecopy_entry *e)
 
 	if (pfd < 0)
 		return pfd;
-	if (mkdirat(pfd, last, 0700) == 0) {
-		r = count_entry(c);
-		if (r < 0)
-			(void)unlinkat(pfd, last, AT_REMOVEDIR);
-		return r;
-	}
+	if (mkdirat(pfd, last, 0700) == 0)
+		return 0;
 	if (errno != EEXIST)
 		return -errno;
 	/* seen before (its header after its contents), or already there */
@@ -293,19 +294,27 @@ do_symlink(struct ctx *c, const struct filecopy_entry *e)
 	const char *last;
 	int pfd, r;
 
-	r = rd_take(&c->rd, untrusted_target, -1, e->filelen, -EREMOTEIO);
+	/* cut inside the target: Qubes' code for a cut inside data */
+	r = rd_take(
+	    &c->rd, untrusted_target, -1, e->filelen, -(int)FILECOPY_LEGAL_EOF);
 	if (r < 0)
 		return r;
 	r = proto_filecopy_link_parse(untrusted_target, (size_t)e->filelen,
 	    c->name, c->o->allow_all_names, c->o->allow_unsafe_symlinks,
 	    c->link);
-	if (r < 0)
+	if (r < 0) {
+		/* the reply names the refused target, as Qubes' does (the
+		 * sender made it; it shows it sanitised) */
+		size_t n = strnlen(untrusted_target, (size_t)e->filelen);
+
+		n = n < FILECOPY_NAME_MAX ? n : FILECOPY_NAME_MAX;
+		memcpy(c->res->last_name, untrusted_target, n);
+		c->res->last_name[n] = '\0';
 		return r;
+	}
 	pfd = parent_of(c, c->name, &last);
 	if (pfd < 0)
 		return pfd;
-	if ((r = count_entry(c)) < 0)
-		return r;
 	if (symlinkat(c->link, pfd, last) < 0)
 		return -errno;
 	return 0;
@@ -357,8 +366,6 @@ do_file(struct ctx *c, const struct filecopy_entry *e)
 		    e->filelen / sv.f_frsize >= sv.f_bavail)
 			return -ENOSPC;
 	}
-	if ((r = count_entry(c)) < 0)
-		return r;
 	/* nameless until complete */
 	fd = c->o->proc_fd_dir >= 0 ?
 	    openat(pfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600) :
@@ -414,9 +421,16 @@ unpack_loop(struct ctx *c)
 		r = proto_filecopy_header_parse(&untrusted_hdr, &e);
 		if (r <= 0)
 			return r; /* the end marker, or a bad header */
-		r = rd_take(&c->rd, untrusted_name, -1, e.namelen, -EREMOTEIO);
-		if (r < 0)
+		if ((r = count_entry(c)) < 0)
 			return r;
+		/* cut inside the name: Qubes' code for a cut inside data,
+		 * with no name in the reply */
+		r = rd_take(&c->rd, untrusted_name, -1, e.namelen,
+		    -(int)FILECOPY_LEGAL_EOF);
+		if (r < 0) {
+			c->res->last_name[0] = '\0';
+			return r;
+		}
 		r = proto_filecopy_name_parse(
 		    untrusted_name, e.namelen, c->o->allow_all_names, c->name);
 		if (r < 0) {
