@@ -27,6 +27,9 @@ struct unpack_opts {
 	 * finished O_TMPFILE files into place; -1: use temporary names.
 	 */
 	int proc_fd_dir;
+	/* the process's umask is 0: a file made nameless (O_TMPFILE) gets
+	 * its permissions as it is made, without a chmod after */
+	bool umask_zero;
 };
 
 struct unpack_result {

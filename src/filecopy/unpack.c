@@ -253,17 +253,26 @@ safe_perm(uint32_t perm)
 	return (mode_t)(perm & 07777u & ~(unsigned)(S_ISUID | S_ISGID));
 }
 
+/* The entry's times, and its permissions unless with_perm is false (a
+ * file created with them already). */
 static int
-set_attrs(int fd, const struct filecopy_entry *e)
+set_attrs_opt(int fd, const struct filecopy_entry *e, bool with_perm)
 {
 	struct timespec ts[2] = {
 	    {.tv_sec = e->atime.sec, .tv_nsec = e->atime.nsec},
 	    {.tv_sec = e->mtime.sec, .tv_nsec = e->mtime.nsec},
 	};
 
-	if (fchmod(fd, safe_perm(e->perm)) < 0 || futimens(fd, ts) < 0)
+	if ((with_perm && fchmod(fd, safe_perm(e->perm)) < 0) ||
+	    futimens(fd, ts) < 0)
 		return -errno;
 	return 0;
+}
+
+static int
+set_attrs(int fd, const struct filecopy_entry *e)
+{
+	return set_attrs_opt(fd, e, true);
 }
 
 static int
@@ -366,14 +375,19 @@ do_file(struct ctx *c, const struct filecopy_entry *e)
 		    e->filelen / sv.f_frsize >= sv.f_bavail)
 			return -ENOSPC;
 	}
-	/* nameless until complete */
+	/*
+	 * Nameless until complete.  With umask 0 it is made with its
+	 * permissions at once (it has no name, so nobody can open it by
+	 * them meanwhile; this fd may write whatever they are).
+	 */
 	fd = c->o->proc_fd_dir >= 0 ?
-	    openat(pfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600) :
+	    openat(pfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC,
+	        c->o->umask_zero ? safe_perm(e->perm) : 0600) :
 	    -1;
 	if (fd >= 0) {
 		r = take_data(c, fd, e);
 		if (r == 0)
-			r = set_attrs(fd, e);
+			r = set_attrs_opt(fd, e, !c->o->umask_zero);
 		if (r == 0) {
 			(void)snprintf(fdname, sizeof(fdname), "%d", fd);
 			if (linkat(c->o->proc_fd_dir, fdname, pfd, last,

@@ -253,6 +253,10 @@ main(int argc, char **argv)
 		(void)fprintf(stderr, "qfile-unpacker: %s\n", strerror(ENOMEM));
 		return 1;
 	}
+	/* permissions come from the stream (setuid/setgid dropped), not
+	 * from our umask: then files need no chmod (unpack.c) */
+	(void)umask(0);
+	o.umask_zero = true;
 	r = confine_unpacker(fd, &landlocked);
 	if (r < 0) {
 		(void)fprintf(

@@ -196,7 +196,7 @@ class Box:
         assert not left, "temporary files left: %r" % left
 
     def unpack(self, stream, args=(), want_rc=0, want_code=None,
-               want_name=None):
+               want_name=None, umask=-1):
         """Run qfile-unpacker on stream; check the exit status, the reply
         (its error code; its CRC on success), and that nothing outside
         changed.  Returns (code, name, stderr)."""
@@ -205,7 +205,7 @@ class Box:
         p = subprocess.run(
             [UNPACKER] + list(args) + [str(NOBODY), self.dir],
             input=stream, capture_output=True, timeout=RUN_TIMEOUT,
-            env=UNPACKER_ENV)
+            env=UNPACKER_ENV, umask=umask)
         err = p.stderr.decode(errors="replace")
         assert "Sanitizer" not in err and "runtime error" not in err, err
         assert p.returncode == want_rc, "exit %d, want %d: %s" % (
@@ -503,8 +503,17 @@ def test_setuid_dropped(b):
     b.unpack(d("s", mode=0o2775) + f("s/suid", "x", mode=0o4755) +
              f("s/sgid", "x", mode=0o2750) + f("s/sticky", "x", mode=0o1644)
              + d("s", mode=0o2775) + END)
+    # modes come from the stream, whatever the unpacker's umask; one
+    # without write permission still gets its data
+    b.unpack(f("s/ro", "ro", mode=0o444) + f("s/none", "none", mode=0) +
+             f("s/all", "all", mode=0o777) + d("s", mode=0o2775) + END,
+             umask=0o077)
     want = {"s": 0o775, "s/suid": 0o755, "s/sgid": 0o750,
-            "s/sticky": 0o1644}
+            "s/sticky": 0o1644, "s/ro": 0o444, "s/none": 0,
+            "s/all": 0o777}
+    for name in ("ro", "none", "all"):
+        with open(b.path("s/" + name)) as fh:
+            assert fh.read() == name
     for name, mode in want.items():
         st = os.lstat(b.path(name))
         assert stat.S_IMODE(st.st_mode) == mode, "%s: %o, want %o" % (
