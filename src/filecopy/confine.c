@@ -99,8 +99,10 @@ static const char *const allowed[] = {
     "newfstatat",
     "fstat",
     "statx",
-    /* free space before a large file; flushing at the end */
+    /* free space before a large file; writeback started while a large
+     * file is written, and the flush at the end */
     "fstatfs",
+    "sync_file_range",
     "syncfs",
     /* memory (malloc) */
     "brk",

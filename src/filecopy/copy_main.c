@@ -136,7 +136,7 @@ main(int argc, char **argv)
 	/* what goes, checked before anything is sent */
 	memset(&t, 0, sizeof(t));
 	for (i = optind; i < argc; i++)
-		if (walk_path(prog, argv[i], ignore_symlinks, &t) < 0)
+		if (walk_path(prog, argv[i], ignore_symlinks, progress, &t) < 0)
 			return 1;
 	if (t.unsafe_links) {
 		(void)fprintf(stderr,

@@ -20,19 +20,22 @@
 struct unpack_opts {
 	bool allow_all_names;
 	bool allow_unsafe_symlinks;
-	uint64_t max_files; /* entries created; 0: no limit */
+	uint64_t max_files; /* entries (headers) received; 0: no limit */
 	uint64_t max_bytes; /* file data in all; 0: no limit */
 	/*
 	 * /proc/self/fd opened before confinement (O_PATH), to link
 	 * finished O_TMPFILE files into place; -1: use temporary names.
 	 */
 	int proc_fd_dir;
+	/* the process's umask is 0: a file made nameless (O_TMPFILE) gets
+	 * its permissions as it is made, without a chmod after */
+	bool umask_zero;
 };
 
 struct unpack_result {
 	uint32_t error; /* 0, or the errno the transfer failed with */
 	uint32_t crc;   /* of the stream read so far */
-	uint64_t files; /* entries created */
+	uint64_t files; /* entries (headers) received */
 	uint64_t bytes; /* file data written */
 	char last_name[FILECOPY_NAME_MAX + 1];
 };
@@ -104,12 +107,22 @@ typedef int (*walk_fn)(void *ctx, int dirfd, const char *leaf, const char *name,
     const struct stat *st, enum walk_when when);
 
 /*
+ * walk_tree's lazy flags: a leaf below the top that readdir says is a
+ * regular file (WALK_LAZY_REG) or a symlink (WALK_LAZY_LNK) is passed
+ * with a struct stat holding only its st_mode, without an fstatat (one
+ * call a file saved); the callback stats it itself if it needs more.
+ */
+#define WALK_LAZY_REG 1u
+#define WALK_LAZY_LNK 2u
+
+/*
  * Walk path (not following symlinks, in readdir order, pre-order with
  * directories seen again after their contents), naming entries from its
  * basename as qfile-agent sends them.  0 or -errno (a message printed,
  * prog: what: reason, unless the callback stopped it).
  */
-int walk_tree(const char *prog, const char *path, walk_fn fn, void *ctx);
+int walk_tree(
+    const char *prog, const char *path, unsigned lazy, walk_fn fn, void *ctx);
 
 /* ---- walk.c: what qvm-copy checks before it sends ---- */
 
@@ -121,11 +134,12 @@ struct walk_totals {
 };
 
 /*
- * Walk path as pack_path would send it and add up sizes and entries;
+ * Walk path as pack_path would send it and add up entries (and sizes if
+ * need_bytes; otherwise t->bytes stays 0 and files are not stat'ed);
  * note names Qubes' receiver refuses without --allow-all-names and
  * symlinks it would refuse.  0 or -errno (message printed).
  */
 int walk_path(const char *prog, const char *path, bool ignore_symlinks,
-    struct walk_totals *t);
+    bool need_bytes, struct walk_totals *t);
 
 #endif

@@ -40,6 +40,7 @@ struct pack {
 	unsigned char *out; /* PACK_OUT_SIZE, not yet written */
 	size_t outlen;
 	bool failed; /* the stream is broken: only the reply may be read */
+	bool wrote;  /* bytes went out since the last look for a reply */
 };
 
 struct pack *
@@ -110,7 +111,7 @@ error_text(uint32_t code, char *buf, size_t len)
 	case EREMOTEIO:
 		return "the stream ended early";
 	case FILECOPY_LEGAL_EOF:
-		return "the stream ended inside a file";
+		return "the stream ended inside an entry";
 	default:
 		if (code < 4096) {
 			(void)snprintf(buf, len, "%s", strerror((int)code));
@@ -225,6 +226,12 @@ early_reply(struct pack *p)
 {
 	struct pollfd pfd = {.fd = p->in_fd, .events = POLLIN};
 
+	/* nothing reached the receiver since the last look: nothing new
+	 * it could have answered to (one call a small file saved) */
+	if (!p->wrote)
+		return 0;
+	p->wrote = false;
+
 	if (poll(&pfd, 1, 0) <= 0)
 		return 0;
 	p->failed = true;
@@ -237,6 +244,7 @@ write_out(struct pack *p, const void *data, size_t n)
 {
 	int r = io_write_all(p->out_fd, data, n);
 
+	p->wrote = true;
 	if (r < 0) {
 		p->failed = true;
 		/* the receiver stopped reading: its reply says why */
@@ -315,7 +323,10 @@ send_file(struct pack *p, int dirfd, const char *leaf, const char *name)
 	uint64_t left;
 	int fd, r;
 
-	fd = openat(dirfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: something swapped in for the file since readdir (a
+	 * fifo) must not block the open; regular files ignore it */
+	fd = openat(dirfd, leaf,
+	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		r = -errno;
 		(void)fprintf(
@@ -328,7 +339,9 @@ send_file(struct pack *p, int dirfd, const char *leaf, const char *name)
 		(void)close(fd);
 		return 0;
 	}
-	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	/* read ahead further; a file read in one call needs no hint */
+	if (st.st_size > (off_t)PACK_BUF_SIZE)
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	r = send_header(p, name, &st, (uint64_t)st.st_size);
 	left = (uint64_t)st.st_size;
 	while (r == 0 && left > 0) {
@@ -398,7 +411,8 @@ pack_path(struct pack *p, const char *path)
 {
 	if (p->failed)
 		return -EIO;
-	return walk_tree("qfile-agent", path, pack_fn, p);
+	/* send_file stats what it opened: the walk need not stat files */
+	return walk_tree("qfile-agent", path, WALK_LAZY_REG, pack_fn, p);
 }
 
 int

@@ -26,14 +26,23 @@
 #include "lib/util.h"
 
 #define RD_BUF_SIZE (256u * 1024u)
-/* files larger than this are checked against the free space first */
+/* files of this size or more are checked against the free space and
+ * for an existing name before their data is read */
 #define SPACE_CHECK_MIN (1u << 20)
+/*
+ * A file's data is handed to the disk (writeback started, not waited
+ * for) every this many bytes, so that the syncfs(2) at the end finds
+ * little left to write: the disk works while the stream still comes.
+ */
+#define WRITEBACK_STEP (8u << 20)
 
 struct rd {
 	int fd;
 	unsigned char *buf;
 	size_t pos, end;
 	uint32_t crc;
+	/* the file being written: bytes written, writeback started up to */
+	uint64_t out_done, out_flushed;
 };
 
 struct ctx {
@@ -65,6 +74,21 @@ write_file(int fd, const unsigned char *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/*
+ * Start writeback of what fd has been written since the last time, once
+ * that is WRITEBACK_STEP or more.  Only a hint: SYNC_FILE_RANGE_WRITE
+ * waits for nothing, and a failure here is found again by the syncfs.
+ */
+static void
+writeback_behind(struct rd *r, int fd)
+{
+	if (r->out_done - r->out_flushed < WRITEBACK_STEP)
+		return;
+	(void)sync_file_range(fd, (off_t)r->out_flushed,
+	    (off_t)(r->out_done - r->out_flushed), SYNC_FILE_RANGE_WRITE);
+	r->out_flushed = r->out_done;
 }
 
 /* Fill the buffer: bytes read, 0 at EOF, -errno. */
@@ -116,6 +140,8 @@ rd_take(struct rd *r, void *dst, int out_fd, uint64_t n, int at_eof)
 
 			if (e < 0)
 				return e;
+			r->out_done += k;
+			writeback_behind(r, out_fd);
 		}
 		r->pos += k;
 		n -= k;
@@ -202,6 +228,11 @@ parent_of(struct ctx *c, const char *name, const char **ret_last)
 	return fd;
 }
 
+/*
+ * Every header counts toward the limit, whatever it turns out to make (a
+ * directory sent again included), and the limit is checked before its
+ * name is read: Qubes' unpacker counts so, and reports the name before.
+ */
 static int
 count_entry(struct ctx *c)
 {
@@ -222,17 +253,26 @@ safe_perm(uint32_t perm)
 	return (mode_t)(perm & 07777u & ~(unsigned)(S_ISUID | S_ISGID));
 }
 
+/* The entry's times, and its permissions unless with_perm is false (a
+ * file created with them already). */
 static int
-set_attrs(int fd, const struct filecopy_entry *e)
+set_attrs_opt(int fd, const struct filecopy_entry *e, bool with_perm)
 {
 	struct timespec ts[2] = {
 	    {.tv_sec = e->atime.sec, .tv_nsec = e->atime.nsec},
 	    {.tv_sec = e->mtime.sec, .tv_nsec = e->mtime.nsec},
 	};
 
-	if (fchmod(fd, safe_perm(e->perm)) < 0 || futimens(fd, ts) < 0)
+	if ((with_perm && fchmod(fd, safe_perm(e->perm)) < 0) ||
+	    futimens(fd, ts) < 0)
 		return -errno;
 	return 0;
+}
+
+static int
+set_attrs(int fd, const struct filecopy_entry *e)
+{
+	return set_attrs_opt(fd, e, true);
 }
 
 static int
@@ -243,12 +283,8 @@ do_dir(struct ctx *c, const struct filecopy_entry *e)
 
 	if (pfd < 0)
 		return pfd;
-	if (mkdirat(pfd, last, 0700) == 0) {
-		r = count_entry(c);
-		if (r < 0)
-			(void)unlinkat(pfd, last, AT_REMOVEDIR);
-		return r;
-	}
+	if (mkdirat(pfd, last, 0700) == 0)
+		return 0;
 	if (errno != EEXIST)
 		return -errno;
 	/* seen before (its header after its contents), or already there */
@@ -267,19 +303,27 @@ do_symlink(struct ctx *c, const struct filecopy_entry *e)
 	const char *last;
 	int pfd, r;
 
-	r = rd_take(&c->rd, untrusted_target, -1, e->filelen, -EREMOTEIO);
+	/* cut inside the target: Qubes' code for a cut inside data */
+	r = rd_take(
+	    &c->rd, untrusted_target, -1, e->filelen, -(int)FILECOPY_LEGAL_EOF);
 	if (r < 0)
 		return r;
 	r = proto_filecopy_link_parse(untrusted_target, (size_t)e->filelen,
 	    c->name, c->o->allow_all_names, c->o->allow_unsafe_symlinks,
 	    c->link);
-	if (r < 0)
+	if (r < 0) {
+		/* the reply names the refused target, as Qubes' does (the
+		 * sender made it; it shows it sanitised) */
+		size_t n = strnlen(untrusted_target, (size_t)e->filelen);
+
+		n = n < FILECOPY_NAME_MAX ? n : FILECOPY_NAME_MAX;
+		memcpy(c->res->last_name, untrusted_target, n);
+		c->res->last_name[n] = '\0';
 		return r;
+	}
 	pfd = parent_of(c, c->name, &last);
 	if (pfd < 0)
 		return pfd;
-	if ((r = count_entry(c)) < 0)
-		return r;
 	if (symlinkat(c->link, pfd, last) < 0)
 		return -errno;
 	return 0;
@@ -289,7 +333,10 @@ do_symlink(struct ctx *c, const struct filecopy_entry *e)
 static int
 take_data(struct ctx *c, int fd, const struct filecopy_entry *e)
 {
-	int r = rd_take(&c->rd, NULL, fd, e->filelen, -(int)FILECOPY_LEGAL_EOF);
+	int r;
+
+	c->rd.out_done = c->rd.out_flushed = 0;
+	r = rd_take(&c->rd, NULL, fd, e->filelen, -(int)FILECOPY_LEGAL_EOF);
 
 	if (r == 0)
 		c->res->bytes += e->filelen;
@@ -307,8 +354,13 @@ do_file(struct ctx *c, const struct filecopy_entry *e)
 	pfd = parent_of(c, c->name, &last);
 	if (pfd < 0)
 		return pfd;
-	/* found now rather than after all its data */
-	if (fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	/*
+	 * An existing name is found now rather than after all the data of a
+	 * large file; for a small one the link at the end finds it (EEXIST
+	 * all the same), and the lookup is not made twice.
+	 */
+	if (e->filelen >= SPACE_CHECK_MIN &&
+	    fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return -EEXIST;
 	if (c->o->max_bytes && e->filelen > c->o->max_bytes - c->res->bytes) {
 		(void)fprintf(stderr,
@@ -323,16 +375,19 @@ do_file(struct ctx *c, const struct filecopy_entry *e)
 		    e->filelen / sv.f_frsize >= sv.f_bavail)
 			return -ENOSPC;
 	}
-	if ((r = count_entry(c)) < 0)
-		return r;
-	/* nameless until complete */
+	/*
+	 * Nameless until complete.  With umask 0 it is made with its
+	 * permissions at once (it has no name, so nobody can open it by
+	 * them meanwhile; this fd may write whatever they are).
+	 */
 	fd = c->o->proc_fd_dir >= 0 ?
-	    openat(pfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600) :
+	    openat(pfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC,
+	        c->o->umask_zero ? safe_perm(e->perm) : 0600) :
 	    -1;
 	if (fd >= 0) {
 		r = take_data(c, fd, e);
 		if (r == 0)
-			r = set_attrs(fd, e);
+			r = set_attrs_opt(fd, e, !c->o->umask_zero);
 		if (r == 0) {
 			(void)snprintf(fdname, sizeof(fdname), "%d", fd);
 			if (linkat(c->o->proc_fd_dir, fdname, pfd, last,
@@ -380,9 +435,16 @@ unpack_loop(struct ctx *c)
 		r = proto_filecopy_header_parse(&untrusted_hdr, &e);
 		if (r <= 0)
 			return r; /* the end marker, or a bad header */
-		r = rd_take(&c->rd, untrusted_name, -1, e.namelen, -EREMOTEIO);
-		if (r < 0)
+		if ((r = count_entry(c)) < 0)
 			return r;
+		/* cut inside the name: Qubes' code for a cut inside data,
+		 * with no name in the reply */
+		r = rd_take(&c->rd, untrusted_name, -1, e.namelen,
+		    -(int)FILECOPY_LEGAL_EOF);
+		if (r < 0) {
+			c->res->last_name[0] = '\0';
+			return r;
+		}
 		r = proto_filecopy_name_parse(
 		    untrusted_name, e.namelen, c->o->allow_all_names, c->name);
 		if (r < 0) {

@@ -64,7 +64,8 @@ usage(FILE *f, int code)
 	    "Exit status (Qubes'): 0 on success, otherwise the error number of\n"
 	    "the first failure modulo 256 (17 EEXIST, 84 EILSEQ, 67 ENOLINK,\n"
 	    "122 EDQUOT, 121 EREMOTEIO: the stream ended early, 118: it ended\n"
-	    "inside a file), also reported to the sender; 1 for a problem\n"
+	    "inside a name, a file or a link target), also reported to the\n"
+	    "sender; 1 for a problem\n"
 	    "before the stream (a bad UID or directory), 2 for bad usage.\n",
 	    UNPACK_DEFAULT_MAX_FILES);
 	exit(code);
@@ -252,6 +253,10 @@ main(int argc, char **argv)
 		(void)fprintf(stderr, "qfile-unpacker: %s\n", strerror(ENOMEM));
 		return 1;
 	}
+	/* permissions come from the stream (setuid/setgid dropped), not
+	 * from our umask: then files need no chmod (unpack.c) */
+	(void)umask(0);
+	o.umask_zero = true;
 	r = confine_unpacker(fd, &landlocked);
 	if (r < 0) {
 		(void)fprintf(
@@ -273,7 +278,7 @@ main(int argc, char **argv)
 		(void)fprintf(stderr, "qfile-unpacker: %s%s%s\n", shown,
 		    shown[0] ? ": " : "",
 		    (uint32_t)-r == FILECOPY_LEGAL_EOF ?
-		        "the stream ended inside the file" :
+		        "the stream ended inside this entry" :
 		        strerror(-r));
 	}
 	/* the sender learns the outcome either way */

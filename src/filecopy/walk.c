@@ -16,12 +16,14 @@
 
 struct walk {
 	const char *prog;
+	unsigned lazy;
 	walk_fn fn;
 	void *ctx;
 	char name[FILECOPY_NAME_MAX + 1];
 };
 
-static int walk_entry(struct walk *w, int dirfd, const char *leaf, size_t len);
+static int walk_entry(struct walk *w, int dirfd, const char *leaf,
+    unsigned char dtype, size_t len);
 
 static int
 walk_dir(struct walk *w, int fd, size_t len)
@@ -61,7 +63,8 @@ walk_dir(struct walk *w, int fd, size_t len)
 		}
 		w->name[len] = '/';
 		memcpy(w->name + len + 1, de->d_name, n + 1);
-		r = walk_entry(w, dirfd(d), de->d_name, len + 1 + n);
+		r = walk_entry(
+		    w, dirfd(d), de->d_name, de->d_type, len + 1 + n);
 		w->name[len] = '\0';
 		if (r < 0)
 			break;
@@ -70,13 +73,21 @@ walk_dir(struct walk *w, int fd, size_t len)
 	return r;
 }
 
-/* w->name holds the entry's name, len bytes long. */
+/* w->name holds the entry's name, len bytes long; dtype is readdir's
+ * d_type (DT_UNKNOWN: not known). */
 static int
-walk_entry(struct walk *w, int dirfd, const char *leaf, size_t len)
+walk_entry(struct walk *w, int dirfd, const char *leaf, unsigned char dtype,
+    size_t len)
 {
 	struct stat st;
 	int r, fd;
 
+	if ((dtype == DT_REG && (w->lazy & WALK_LAZY_REG)) ||
+	    (dtype == DT_LNK && (w->lazy & WALK_LAZY_LNK))) {
+		memset(&st, 0, sizeof(st));
+		st.st_mode = dtype == DT_REG ? S_IFREG : S_IFLNK;
+		return w->fn(w->ctx, dirfd, leaf, w->name, &st, WALK_LEAF);
+	}
 	if (fstatat(dirfd, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		r = -errno;
 		(void)fprintf(
@@ -103,7 +114,8 @@ walk_entry(struct walk *w, int dirfd, const char *leaf, size_t len)
 }
 
 int
-walk_tree(const char *prog, const char *path, walk_fn fn, void *ctx)
+walk_tree(
+    const char *prog, const char *path, unsigned lazy, walk_fn fn, void *ctx)
 {
 	struct walk *w = calloc(1, sizeof(*w));
 	char *a = strdup(path), *b = strdup(path), *dir, *base;
@@ -116,6 +128,7 @@ walk_tree(const char *prog, const char *path, walk_fn fn, void *ctx)
 		goto out;
 	}
 	w->prog = prog;
+	w->lazy = lazy;
 	w->fn = fn;
 	w->ctx = ctx;
 	/* "tree/" is sent as "tree", as Qubes' sender does */
@@ -148,7 +161,7 @@ walk_tree(const char *prog, const char *path, walk_fn fn, void *ctx)
 		goto out;
 	}
 	memcpy(w->name, base, len + 1);
-	r = walk_entry(w, dfd, base, len);
+	r = walk_entry(w, dfd, base, DT_UNKNOWN, len);
 out:
 	close_fd(&dfd);
 	free(a);
@@ -222,10 +235,12 @@ totals_fn(void *arg, int dirfd, const char *leaf, const char *name,
 
 int
 walk_path(const char *prog, const char *path, bool ignore_symlinks,
-    struct walk_totals *t)
+    bool need_bytes, struct walk_totals *t)
 {
 	struct totals_ctx c = {
 	    .ignore_symlinks = ignore_symlinks, .t = t, .prog = prog};
 
-	return walk_tree(prog, path, totals_fn, &c);
+	/* only a file's size needs its stat; a symlink is read anyway */
+	return walk_tree(prog, path,
+	    need_bytes ? 0 : WALK_LAZY_REG | WALK_LAZY_LNK, totals_fn, &c);
 }

@@ -196,7 +196,7 @@ class Box:
         assert not left, "temporary files left: %r" % left
 
     def unpack(self, stream, args=(), want_rc=0, want_code=None,
-               want_name=None):
+               want_name=None, umask=-1):
         """Run qfile-unpacker on stream; check the exit status, the reply
         (its error code; its CRC on success), and that nothing outside
         changed.  Returns (code, name, stderr)."""
@@ -205,7 +205,7 @@ class Box:
         p = subprocess.run(
             [UNPACKER] + list(args) + [str(NOBODY), self.dir],
             input=stream, capture_output=True, timeout=RUN_TIMEOUT,
-            env=UNPACKER_ENV)
+            env=UNPACKER_ENV, umask=umask)
         err = p.stderr.decode(errors="replace")
         assert "Sanitizer" not in err and "runtime error" not in err, err
         assert p.returncode == want_rc, "exit %d, want %d: %s" % (
@@ -290,9 +290,14 @@ def test_dotdot_inside_name(b):
 @boxed
 def test_symlink_escape(b):
     # refused as a link that could point outside
+    # (the reply names the refused target, as Qubes' unpacker's does)
     b.unpack(d("d") + ln("d/l", "../../outside") + f("d/l/x", "evil") + END,
-             want_rc=errno.ENOLINK, want_name=b"d/l")
+             want_rc=errno.ENOLINK, want_name=b"../../outside")
     assert b.inside() == ["d"]
+    # a target with a character refused in names: named too
+    b.unpack(d("k") + ln("k/l", b"x\x1by") + END, want_rc=errno.EILSEQ,
+             want_name=b"x\x1by")
+    assert b.inside() == ["d", "k"]
     # allowed as a link, but never written through
     b.unpack(d("e") + ln("e/l", "../../outside") + f("e/l/x", "evil") + END,
              args=["--allow-unsafe-symlinks"], want_rc=errno.ENOTDIR)
@@ -301,12 +306,12 @@ def test_symlink_escape(b):
              want_rc=errno.ENOTDIR)
     b.unpack(d("e/l") + END, args=["--allow-unsafe-symlinks"],
              want_rc=errno.ENOTDIR)
-    assert b.inside() == ["d", "e", "e/l"]
+    assert b.inside() == ["d", "e", "e/l", "k"]
 
 
 @boxed
 def test_symlink_top_level(b):
-    b.unpack(ln("l", "x") + END, want_rc=errno.ENOLINK)
+    b.unpack(ln("l", "x") + END, want_rc=errno.ENOLINK, want_name=b"x")
     assert b.inside() == []
     b.unpack(ln("l", "x") + END, args=["--allow-unsafe-symlinks"])
     assert os.readlink(b.path("l")) == "x"
@@ -329,6 +334,11 @@ def test_same_name_twice(b):
     assert os.path.islink(b.path("h/l"))
     b.unpack(f("f", "third") + END, want_rc=errno.EEXIST)
     b.unpack(ln("h/l", "y") + END, want_rc=errno.EEXIST)
+    # a large file (1 MiB or more) is refused before its data is read:
+    # EEXIST, not the end of a stream that holds none of it
+    b.unpack(f("f", b"", filelen=1 << 20), want_rc=errno.EEXIST)
+    b.unpack(f("f", b"", filelen=(1 << 20) - 1), want_rc=LEGAL_EOF % 256,
+             want_code=LEGAL_EOF)
     with open(b.path("f")) as fh:
         assert fh.read() == "first"
     assert os.readlink(b.path("h/l")) == "x"
@@ -383,28 +393,41 @@ def test_truncated_stream(b):
     # no end marker
     b.unpack(f("a", "x"), want_rc=errno.EREMOTEIO)
     assert b.inside() == ["a"]
-    # inside a header, inside a name, inside a symlink target
+    # inside a header: EREMOTEIO; inside a name (no name in the reply)
+    # or a symlink target: Qubes' code for a cut inside data, as inside
+    # a file (test_size_lies)
     b.unpack(f("b", "x")[:20], want_rc=errno.EREMOTEIO)
-    b.unpack(f("longname", "x")[:36], want_rc=errno.EREMOTEIO)
-    b.unpack(d("c") + ln("c/l", "target")[:-3], want_rc=errno.EREMOTEIO)
+    b.unpack(f("a2", "x") + f("longname", "x")[:36],
+             want_rc=LEGAL_EOF % 256, want_code=LEGAL_EOF, want_name=b"")
+    b.unpack(d("c") + ln("c/l", "target")[:-3], want_rc=LEGAL_EOF % 256,
+             want_code=LEGAL_EOF, want_name=b"c/l")
     b.unpack(END[:31], want_rc=errno.EREMOTEIO)
     b.unpack(b"", want_rc=errno.EREMOTEIO)
-    assert b.inside() == ["a", "c"]
+    assert b.inside() == ["a", "a2", "c"]
 
 
 @boxed
 def test_max_files(b):
+    # refused at the header past the limit, before its name is read: the
+    # reply names the entry before it (Qubes' unpacker does the same)
     five = b"".join(f("f%d" % i, "x") for i in range(5))
     b.unpack(five + END, args=["--max-files", "3"], want_rc=errno.EDQUOT,
-             want_name=b"f3")
+             want_name=b"f2")
     assert b.inside() == ["f0", "f1", "f2"]
     shutil.rmtree(b.dir)
     os.mkdir(b.dir, 0o755)
     os.chown(b.dir, NOBODY, NOBODY)
     b.before = b.snapshot_outside()
-    # directories and symlinks count too; exactly the limit passes
-    b.unpack(d("d") + ln("d/l", "x") + f("d/f") + d("d") + END,
-             args=["--max-files", "3"])
+    # directories and symlinks count too, and so does every header of a
+    # directory sent again (its header after its contents, as qfile-agent
+    # sends it): four headers
+    tree = d("d") + ln("d/l", "x") + f("d/f") + d("d") + END
+    b.unpack(tree, args=["--max-files", "3"], want_rc=errno.EDQUOT,
+             want_name=b"d/f")
+    assert b.inside() == ["d", "d/f", "d/l"]
+    shutil.rmtree(b.path("d"))
+    # exactly the limit passes
+    b.unpack(tree, args=["--max-files", "4"])
     b.unpack(d("e") + END, args=["--max-files", "0"])
     assert b.inside() == ["d", "d/f", "d/l", "e"]
 
@@ -480,8 +503,17 @@ def test_setuid_dropped(b):
     b.unpack(d("s", mode=0o2775) + f("s/suid", "x", mode=0o4755) +
              f("s/sgid", "x", mode=0o2750) + f("s/sticky", "x", mode=0o1644)
              + d("s", mode=0o2775) + END)
+    # modes come from the stream, whatever the unpacker's umask; one
+    # without write permission still gets its data
+    b.unpack(f("s/ro", "ro", mode=0o444) + f("s/none", "none", mode=0) +
+             f("s/all", "all", mode=0o777) + d("s", mode=0o2775) + END,
+             umask=0o077)
     want = {"s": 0o775, "s/suid": 0o755, "s/sgid": 0o750,
-            "s/sticky": 0o1644}
+            "s/sticky": 0o1644, "s/ro": 0o444, "s/none": 0,
+            "s/all": 0o777}
+    for name in ("ro", "none", "all"):
+        with open(b.path("s/" + name)) as fh:
+            assert fh.read() == name
     for name, mode in want.items():
         st = os.lstat(b.path(name))
         assert stat.S_IMODE(st.st_mode) == mode, "%s: %o, want %o" % (
