@@ -17,6 +17,8 @@
 
 /* Read slack beyond one maximal message, so bulk reads get several. */
 #define MSG_READ_SLACK (64u * 1024u)
+/* A message missing at least this much is read to its end (see below). */
+#define MSG_READ_EXACT (4u * 1024u)
 
 void
 msg_reader_init(struct msg_reader *r, uint32_t max_len)
@@ -47,6 +49,29 @@ msg_reader_fill(struct msg_reader *r, int fd)
 	want = buffer_room(&r->in);
 	if (want > MSG_READ_SLACK)
 		want = MSG_READ_SLACK;
+	/*
+	 * A large message whose header is in: read what completes it and the
+	 * next header, no more.  Once it is consumed no partial message is
+	 * left to move down in the buffer, which in a bulk transfer was a
+	 * memmove of most of 64 KiB a message.  Small ones are still read
+	 * many at a time.  (The length is only a size to read here;
+	 * msg_reader_next checks it.)
+	 */
+	if (buffer_len(&r->in) >= sizeof(struct qrexec_hdr)) {
+		struct qrexec_hdr untrusted_hdr;
+		size_t have = buffer_len(&r->in) - sizeof(untrusted_hdr);
+
+		memcpy(
+		    &untrusted_hdr, buffer_data(&r->in), sizeof(untrusted_hdr));
+		if (untrusted_hdr.hdr_len <= r->max_len &&
+		    untrusted_hdr.hdr_len > have &&
+		    untrusted_hdr.hdr_len - have >= MSG_READ_EXACT) {
+			want = untrusted_hdr.hdr_len - have +
+			    sizeof(untrusted_hdr);
+			if (want > buffer_room(&r->in))
+				want = buffer_room(&r->in);
+		}
+	}
 	if (want == 0)
 		return -ENOBUFS; /* caller must drain with msg_reader_next */
 	dst = buffer_reserve(&r->in, want);
