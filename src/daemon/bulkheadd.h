@@ -297,6 +297,14 @@ void snapshot_qube_halted(
     struct daemon *d, const struct db_qube *q, const char *lower);
 /* fs_remove_tree without waiting for it (big trees, off the loop). */
 void fs_remove_tree_async(const char *path);
+/*
+ * Rename path into dir (on the same filesystem) as ".removed-TAG-<time>"
+ * and remove it there without waiting: the name is free at once and the
+ * loop does not wait for rm.  If it cannot be renamed, it is removed in
+ * place (waiting).  What a crash leaves is found by its prefix at the
+ * next start (qube_reconcile).  0 if path is gone or going.
+ */
+int fs_remove_tree_aside(const char *path, const char *dir, const char *tag);
 /* A new disposable of dvm (auto_cleanup), as CreateDisposable makes. */
 int api_new_disposable(struct daemon *d, const struct db_qube *dvm,
     struct db_qube *ret, char *err, size_t errlen);
