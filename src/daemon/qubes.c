@@ -108,8 +108,44 @@ proc_start(pid_t pid)
 /* Find a program of ours: next to bulkheadd, in the build tree, on PATH. */
 int find_program(struct daemon *d, const char *name, char *out, size_t n);
 
+/*
+ * Where find_program() found each program: a start looks up ~20 of them
+ * (each up to 15 access() calls and a realpath()); a path remembered is
+ * checked with one access() and looked up again if it no longer works.
+ */
+#define PROGRAM_CACHE_MAX 48
+static struct {
+	char name[64];
+	char path[PATH_MAX];
+} program_cache[PROGRAM_CACHE_MAX];
+
+static int
+find_program_uncached(struct daemon *d, const char *name, char *out, size_t n);
+
 int
 find_program(struct daemon *d, const char *name, char *out, size_t n)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < PROGRAM_CACHE_MAX && program_cache[i].name[0]; i++)
+		if (strcmp(program_cache[i].name, name) == 0) {
+			if (access(program_cache[i].path, X_OK) == 0)
+				return str_copy(out, n, program_cache[i].path);
+			break;
+		}
+	r = find_program_uncached(d, name, out, n);
+	if (r == 0 && i < PROGRAM_CACHE_MAX &&
+	    str_copy(program_cache[i].path, sizeof(program_cache[i].path),
+	        out) == 0 &&
+	    str_copy(
+	        program_cache[i].name, sizeof(program_cache[i].name), name) < 0)
+		program_cache[i].name[0] = '\0';
+	return r;
+}
+
+static int
+find_program_uncached(struct daemon *d, const char *name, char *out, size_t n)
 {
 	/* beside us (installed), or elsewhere in the build tree */
 	static const char *const rel[] = {"", "/..", "/../policy",

@@ -388,6 +388,53 @@ out:
 	return nsfd < 0 ? -EIO : nsfd;
 }
 
+/*
+ * The user namespaces made for idmapped mounts, by mapping: a root often
+ * needs the same one twice (the host's /usr and /etc: 0 to the qube's
+ * base), and each costs a process.  Closed before the qube is cloned.
+ */
+static struct {
+	uint32_t from, to;
+	int fd;
+} idmaps[4];
+static size_t nidmaps;
+
+static int
+userns_map_cached(uint32_t from, uint32_t to)
+{
+	size_t i;
+	int fd;
+
+	for (i = 0; i < nidmaps; i++)
+		if (idmaps[i].from == from && idmaps[i].to == to)
+			return idmaps[i].fd;
+	fd = userns_map(from, to);
+	if (fd >= 0 && nidmaps < ARRAY_SIZE(idmaps)) {
+		idmaps[nidmaps].from = from;
+		idmaps[nidmaps].to = to;
+		idmaps[nidmaps++].fd = fd;
+	}
+	return fd;
+}
+
+static void
+idmaps_close(void)
+{
+	while (nidmaps > 0)
+		(void)close(idmaps[--nidmaps].fd);
+}
+
+static bool
+idmap_cached(int fd)
+{
+	size_t i;
+
+	for (i = 0; i < nidmaps; i++)
+		if (idmaps[i].fd == fd)
+			return true;
+	return false;
+}
+
 /* Mount src at dst so that files with ids from `from` show from `to`. */
 static int
 idmap_mount(
@@ -404,7 +451,7 @@ idmap_mount(
 	at.attr_set =
 	    (ro ? MOUNT_ATTR_RDONLY : 0) | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 	if (from != to) {
-		ns = userns_map(from, to);
+		ns = userns_map_cached(from, to);
 		if (ns < 0) {
 			(void)close(t);
 			return ns;
@@ -419,7 +466,7 @@ idmap_mount(
 	    syscall(SYS_move_mount, t, "", AT_FDCWD, dst,
 	        MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		r = -errno;
-	if (ns >= 0)
+	if (ns >= 0 && !idmap_cached(ns))
 		(void)close(ns);
 	(void)close(t);
 	return r;
@@ -1027,6 +1074,7 @@ main(int argc, char **argv)
 	r = A.host_root ? build_host_root() : build_layered_root();
 	if (r == 0)
 		r = build_common();
+	idmaps_close();
 	if (warm > 0)
 		(void)waitpid(warm, NULL, 0);
 	if (r < 0) {
