@@ -190,46 +190,6 @@ root_args(struct daemon *d, const struct db_qube *q, struct running *r,
 	return argv_push(v, "--lower=%s,0", r->lower);
 }
 
-/*
- * The launcher moves the qube into its cgroups, and the first move of a
- * process between cgroups after a quiet spell waits for an RCU grace
- * period (10-16 ms here; qcg_warm_up() in qcgroup.c).  Begin that wait now,
- * before the qube's directories and the launcher's exec: a child moves
- * itself to the cgroup it is in (a no-op that takes the wait), so the
- * launcher's own warm-up and the qube's move come after it and are quick.
- * Not waited for (the SIGCHLD handler reaps it); best effort.
- */
-static void
-cgroup_warm_up_early(void)
-{
-	char own[PATH_MAX], p[PATH_MAX + 64];
-	pid_t pid;
-
-	if (cgroup_own("pids", own, sizeof(own)) == 0) {
-		if (str_printf(p, sizeof(p),
-		        "/sys/fs/cgroup/pids%s/cgroup.procs",
-		        strcmp(own, "/") ? own : "") < 0)
-			return;
-	} else if (cgroup_own("", own, sizeof(own)) == 0) {
-		if (str_printf(p, sizeof(p), "/sys/fs/cgroup%s/cgroup.procs",
-		        strcmp(own, "/") ? own : "") < 0)
-			return;
-	} else {
-		return;
-	}
-	pid = fork();
-	if (pid == 0) {
-		int fd;
-
-		daemon_child_init(-1);
-		fd = open(p, O_WRONLY | O_CLOEXEC);
-		/* "0": the writer itself */
-		if (fd >= 0)
-			(void)!write(fd, "0", 1);
-		_exit(0);
-	}
-}
-
 static int
 sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
     char *err, size_t errlen)
@@ -243,7 +203,6 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	pid_t pid;
 
 	memset(&v, 0, sizeof(v));
-	cgroup_warm_up_early();
 	if (find_program(d, "bulkhead-sandbox", prog, sizeof(prog)) < 0) {
 		(void)snprintf(err, errlen, "bulkhead-sandbox not found");
 		return -ENOENT;
