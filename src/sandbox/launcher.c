@@ -1064,7 +1064,12 @@ main(int argc, char **argv)
 	/* the qube's new root must be reachable once it is no longer host
 	 * root: it is assembled under a searchable path */
 	(void)str_copy(R, sizeof(R), A.mountpoint);
-	(void)qcg_setup(&cg, A.name, A.memory_mib, A.pids, A.vcpus);
+	/*
+	 * The warm-up first, the qube's cgroups after the root: a move
+	 * between cgroups holds the kernel's cgroup_mutex through its grace
+	 * period, so a cgroup made meanwhile waits for it.  Building the
+	 * root needs no cgroup and fills that wait.
+	 */
 	warm = qcg_warm_up();
 
 	/* everything below happens in a mount namespace of our own */
@@ -1075,6 +1080,8 @@ main(int argc, char **argv)
 	if (r == 0)
 		r = build_common();
 	idmaps_close();
+	if (r == 0)
+		(void)qcg_setup(&cg, A.name, A.memory_mib, A.pids, A.vcpus);
 	if (warm > 0)
 		(void)waitpid(warm, NULL, 0);
 	if (r < 0) {
