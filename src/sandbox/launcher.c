@@ -675,10 +675,30 @@ build_host_root(void)
 	r = idmap_mount("/usr", up, 0, A.base, true);
 	if (r < 0)
 		return r;
-	/* /etc: the host template's own, with writes kept per session */
-	if ((r = vol_dir("etc-upper", up, sizeof(up))) < 0 ||
-	    (r = vol_dir("etc-work", wk, sizeof(wk))) < 0 ||
-	    (r = mk("etc", 0755, A.base)) < 0)
+	/*
+	 * /etc: the host template's own, with writes kept per session in
+	 * memory, as those to its / and /var: a tmpfs of the launcher's (out
+	 * of the qube's sight) holds the overlay's upper and work
+	 * directories.  /etc changes are small, and an overlay on a tmpfs
+	 * mounts in 0.1 ms, one on ext4 in 1.3-7 ms here (its checks make
+	 * files in the work directory).
+	 */
+	{
+		char dir[PATH_MAX];
+
+		if ((r = vol_dir("etc", dir, sizeof(dir))) < 0)
+			return r;
+		if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV,
+		        "mode=0700,size=16m") < 0)
+			return -errno;
+		if (str_printf(up, sizeof(up), "%s/upper", dir) < 0 ||
+		    str_printf(wk, sizeof(wk), "%s/work", dir) < 0)
+			return -ENAMETOOLONG;
+		if (mkdir(up, 0755) < 0 || chown(up, A.base, A.base) < 0 ||
+		    mkdir(wk, 0755) < 0 || chown(wk, A.base, A.base) < 0)
+			return -errno;
+	}
+	if ((r = mk("etc", 0755, A.base)) < 0)
 		return r;
 	{
 		char text[128];
