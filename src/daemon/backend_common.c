@@ -116,8 +116,12 @@ backend_cleanup(struct daemon *d, struct running *r)
 {
 	char p[PATH_MAX], trash[PATH_MAX], cg[MODEL_MAX_NAME + 16];
 
-	/* aside at once (the next start makes a fresh one), rm later */
-	if (backend_qube_path(d, p, sizeof(p), r->name, "volatile") == 0 &&
+	/*
+	 * Aside at once (the next start makes a fresh one), rm later; a
+	 * disposable's goes with its whole directory (remove_disposable).
+	 */
+	if (!r->auto_cleanup &&
+	    backend_qube_path(d, p, sizeof(p), r->name, "volatile") == 0 &&
 	    str_printf(trash, sizeof(trash), "%s/qubes", d->cfg.state_dir) == 0)
 		(void)fs_remove_tree_aside(p, trash, "volatile");
 	/* the launcher removes its cgroups; not if it was SIGKILLed */

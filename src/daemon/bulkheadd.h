@@ -305,6 +305,12 @@ void fs_remove_tree_async(const char *path);
  * next start (qube_reconcile).  0 if path is gone or going.
  */
 int fs_remove_tree_aside(const char *path, const char *dir, const char *tag);
+/*
+ * Rename path to dir/name (a trash directory made for it, removed as a
+ * whole later).  0 if it was moved or is not there, else -errno (dir ""
+ * or NULL: -ENOENT), and the caller removes it in place.
+ */
+int fs_move_into(const char *path, const char *dir, const char *name);
 /* A new disposable of dvm (auto_cleanup), as CreateDisposable makes. */
 int api_new_disposable(struct daemon *d, const struct db_qube *dvm,
     struct db_qube *ret, char *err, size_t errlen);

@@ -97,6 +97,21 @@ fs_remove_tree_async(const char *path)
 }
 
 int
+fs_move_into(const char *path, const char *dir, const char *name)
+{
+	char to[PATH_MAX];
+	struct stat st;
+
+	if (lstat(path, &st) < 0 && errno == ENOENT)
+		return 0;
+	if (dir == NULL || dir[0] == '\0')
+		return -ENOENT;
+	if (str_printf(to, sizeof(to), "%s/%s", dir, name) < 0)
+		return -ENAMETOOLONG;
+	return rename(path, to) < 0 ? -errno : 0;
+}
+
+int
 fs_remove_tree_aside(const char *path, const char *dir, const char *tag)
 {
 	char trash[PATH_MAX];

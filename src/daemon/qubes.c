@@ -404,17 +404,25 @@ qube_halted(struct daemon *d, struct running *r)
 	if (r->backend && r->backend->cleanup)
 		r->backend->cleanup(d, r);
 	/*
-	 * Renamed aside and removed in the background (the loop answers the
-	 * next request meanwhile): the trash of <run>/vchan stays in it, where
+	 * The channel and runtime directories, renamed into one trash
+	 * directory and removed by one rm in the background (the loop
+	 * answers the next request meanwhile).  It is in <run>/vchan, where
 	 * only root reaches; a crash's leftovers go at the next start.
 	 */
+	if (str_printf(trash, sizeof(trash), "%s/vchan/.removed-%u-%llu",
+	        d->cfg.run_dir, r->rt.domid,
+	        (unsigned long long)now_ns()) < 0 ||
+	    mkdir(trash, 0700) < 0)
+		trash[0] = '\0';
 	if (str_printf(path, sizeof(path), "%s/vchan/%u", d->cfg.run_dir,
 	        r->rt.domid) == 0 &&
-	    str_printf(trash, sizeof(trash), "%s/vchan", d->cfg.run_dir) == 0)
-		(void)fs_remove_tree_aside(path, trash, "vchan");
+	    fs_move_into(path, trash, "vchan") < 0)
+		(void)fs_remove_tree(path);
 	if (qpath(d, path, sizeof(path), r->name, NULL) == 0 &&
-	    str_printf(trash, sizeof(trash), "%s/qubes", d->cfg.run_dir) == 0)
-		(void)fs_remove_tree_aside(path, trash, "run");
+	    fs_move_into(path, trash, "run") < 0)
+		(void)fs_remove_tree(path);
+	if (trash[0])
+		fs_remove_tree_async(trash);
 	events_for(d, r->name,
 	    was_starting ? "domain-start-failed" : "domain-shutdown");
 	log_info("%s: halted", r->name);
