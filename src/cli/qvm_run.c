@@ -631,7 +631,8 @@ run_main(struct run_opts *o, char *vmname, struct admin_strv *exclude)
 	size_t n = 0, i, npids = 0;
 	int rc = CLI_EXIT_OK, verbose = o->verbose - (o->passio ? 1 : 0);
 
-	if (cli_list_qubes(&list) < 0)
+	/* a disposable is named by its creation: no list to read */
+	if (!o->dispvm && cli_list_qubes(&list) < 0)
 		return RUN_EXIT_ERROR;
 	names = cli_calloc(list.n + 1, sizeof(*names));
 	gui_of = cli_calloc(list.n + 1, sizeof(*gui_of));

@@ -85,6 +85,7 @@ enum {
 	M_WRITE = 16,     /* runs in a transaction */
 	M_INTERNAL = 32,  /* internal socket only */
 	M_PREFIX = 64,    /* method name is a prefix (Create.<class>) */
+	M_LAZY = 128,     /* M_WRITE, in db_begin_lazy()'s transaction */
 };
 
 struct method {
@@ -2208,7 +2209,8 @@ static const struct method methods[] = {
         m_vm_create},
     {"admin.vm.CreateInPool.", M_PREFIX | M_PAYLOAD | M_DEST_ADMIN | M_WRITE,
         m_vm_create},
-    {"admin.vm.CreateDisposable", M_WRITE, m_vm_create_disposable},
+    /* it writes only rows of auto_cleanup disposables (db_begin_lazy) */
+    {"admin.vm.CreateDisposable", M_WRITE | M_LAZY, m_vm_create_disposable},
     {"admin.vm.Remove", M_NOARG | M_WRITE, m_vm_remove},
     {"admin.vm.Clone", M_NOARG | M_PAYLOAD | M_WRITE, m_vm_clone},
     {"admin.vm.Start", M_NOARG, m_vm_lifecycle},
@@ -2396,7 +2398,9 @@ dispatch(struct daemon *d, struct conn *c)
 		    r->method);
 		goto reply;
 	}
-	if (write_method(m) && db_begin(&d->db) < 0) {
+	if (write_method(m) &&
+	    ((m->flags & M_LAZY) ? db_begin_lazy(&d->db) : db_begin(&d->db)) <
+	        0) {
 		exc(&res, "QubesException", "database busy");
 		goto reply;
 	}

@@ -114,10 +114,16 @@ backend_qube_path(
 void
 backend_cleanup(struct daemon *d, struct running *r)
 {
-	char p[PATH_MAX], cg[MODEL_MAX_NAME + 16];
+	char p[PATH_MAX], trash[PATH_MAX], cg[MODEL_MAX_NAME + 16];
 
-	if (backend_qube_path(d, p, sizeof(p), r->name, "volatile") == 0)
-		(void)fs_remove_tree(p);
+	/*
+	 * Aside at once (the next start makes a fresh one), rm later; a
+	 * disposable's goes with its whole directory (remove_disposable).
+	 */
+	if (!r->auto_cleanup &&
+	    backend_qube_path(d, p, sizeof(p), r->name, "volatile") == 0 &&
+	    str_printf(trash, sizeof(trash), "%s/qubes", d->cfg.state_dir) == 0)
+		(void)fs_remove_tree_aside(p, trash, "volatile");
 	/* the launcher removes its cgroups; not if it was SIGKILLed */
 	if (r->init_pid > 0 &&
 	    cgroup_qube_name(cg, sizeof(cg), r->name, (int)r->init_pid) == 0)

@@ -301,6 +301,20 @@ void snapshot_qube_halted(
     struct daemon *d, const struct db_qube *q, const char *lower);
 /* fs_remove_tree without waiting for it (big trees, off the loop). */
 void fs_remove_tree_async(const char *path);
+/*
+ * Rename path into dir (on the same filesystem) as ".removed-TAG-<time>"
+ * and remove it there without waiting: the name is free at once and the
+ * loop does not wait for rm.  If it cannot be renamed, it is removed in
+ * place (waiting).  What a crash leaves is found by its prefix at the
+ * next start (qube_reconcile).  0 if path is gone or going.
+ */
+int fs_remove_tree_aside(const char *path, const char *dir, const char *tag);
+/*
+ * Rename path to dir/name (a trash directory made for it, removed as a
+ * whole later).  0 if it was moved or is not there, else -errno (dir ""
+ * or NULL: -ENOENT), and the caller removes it in place.
+ */
+int fs_move_into(const char *path, const char *dir, const char *name);
 /* A new disposable of dvm (auto_cleanup), as CreateDisposable makes. */
 int api_new_disposable(struct daemon *d, const struct db_qube *dvm,
     struct db_qube *ret, char *err, size_t errlen);

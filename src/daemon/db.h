@@ -20,6 +20,7 @@
 struct db {
 	sqlite3 *h;
 	int in_tx;
+	bool lazy; /* this transaction: db_begin_lazy()'s */
 };
 
 /* One row of the qubes table. */
@@ -40,6 +41,15 @@ void db_close(struct db *db);
 int db_begin(struct db *db);
 int db_commit(struct db *db);
 void db_rollback(struct db *db);
+/*
+ * A transaction whose commit does not wait for the disk
+ * (synchronous=NORMAL, which SQLite lets change only outside one): a crash
+ * of bulkheadd still keeps it (WAL), a crash of the machine may lose it.
+ * Only for changes that a restart finds and finishes on its own: the rows
+ * of disposables with auto_cleanup, which qube_reconcile() removes when
+ * they do not run.  Ended by db_commit or db_rollback as any other.
+ */
+int db_begin_lazy(struct db *db);
 
 /* ---- qubes ---- */
 /* Call fn for every qube ordered by name; stops early if fn returns < 0. */

@@ -12,12 +12,15 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon/bulkheadd.h"
+#include "lib/util.h"
 
 void
 daemon_child_init(int keep)
@@ -57,9 +60,13 @@ fs_copy_tree_in_child(const char *from, const char *to)
 int
 fs_remove_tree(const char *path)
 {
+	struct stat st;
 	pid_t pid;
 	int status;
 
+	/* nothing there (a first start): no rm to start and wait for */
+	if (lstat(path, &st) < 0 && errno == ENOENT)
+		return 0;
 	pid = fork();
 	if (pid < 0)
 		return -errno;
@@ -87,6 +94,37 @@ fs_remove_tree_async(const char *path)
 		    (char *)NULL);
 		_exit(127);
 	}
+}
+
+int
+fs_move_into(const char *path, const char *dir, const char *name)
+{
+	char to[PATH_MAX];
+	struct stat st;
+
+	if (lstat(path, &st) < 0 && errno == ENOENT)
+		return 0;
+	if (dir == NULL || dir[0] == '\0')
+		return -ENOENT;
+	if (str_printf(to, sizeof(to), "%s/%s", dir, name) < 0)
+		return -ENAMETOOLONG;
+	return rename(path, to) < 0 ? -errno : 0;
+}
+
+int
+fs_remove_tree_aside(const char *path, const char *dir, const char *tag)
+{
+	char trash[PATH_MAX];
+	struct stat st;
+
+	if (lstat(path, &st) < 0 && errno == ENOENT)
+		return 0;
+	if (str_printf(trash, sizeof(trash), "%s/.removed-%s-%llu", dir, tag,
+	        (unsigned long long)now_ns()) < 0 ||
+	    rename(path, trash) < 0)
+		return fs_remove_tree(path);
+	fs_remove_tree_async(trash);
+	return 0;
 }
 
 pid_t

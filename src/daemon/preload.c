@@ -161,8 +161,11 @@ start_one(struct daemon *d, const struct db_qube *dvm)
 	struct db_qube q;
 	char err[600];
 
-	/* one transaction: a preload is whole (marked) or not there */
-	if (db_begin(&d->db) < 0) {
+	/*
+	 * One transaction: a preload is whole (marked) or not there.  Lazy:
+	 * a crash that loses it loses a disposable nobody was given yet.
+	 */
+	if (db_begin_lazy(&d->db) < 0) {
 		log_warnx("%s: preloading: database busy", dvm->name);
 		return;
 	}

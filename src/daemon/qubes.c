@@ -108,8 +108,44 @@ proc_start(pid_t pid)
 /* Find a program of ours: next to bulkheadd, in the build tree, on PATH. */
 int find_program(struct daemon *d, const char *name, char *out, size_t n);
 
+/*
+ * Where find_program() found each program: a start looks up ~20 of them
+ * (each up to 15 access() calls and a realpath()); a path remembered is
+ * checked with one access() and looked up again if it no longer works.
+ */
+#define PROGRAM_CACHE_MAX 48
+static struct {
+	char name[64];
+	char path[PATH_MAX];
+} program_cache[PROGRAM_CACHE_MAX];
+
+static int
+find_program_uncached(struct daemon *d, const char *name, char *out, size_t n);
+
 int
 find_program(struct daemon *d, const char *name, char *out, size_t n)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; i < PROGRAM_CACHE_MAX && program_cache[i].name[0]; i++)
+		if (strcmp(program_cache[i].name, name) == 0) {
+			if (access(program_cache[i].path, X_OK) == 0)
+				return str_copy(out, n, program_cache[i].path);
+			break;
+		}
+	r = find_program_uncached(d, name, out, n);
+	if (r == 0 && i < PROGRAM_CACHE_MAX &&
+	    str_copy(program_cache[i].path, sizeof(program_cache[i].path),
+	        out) == 0 &&
+	    str_copy(
+	        program_cache[i].name, sizeof(program_cache[i].name), name) < 0)
+		program_cache[i].name[0] = '\0';
+	return r;
+}
+
+static int
+find_program_uncached(struct daemon *d, const char *name, char *out, size_t n)
 {
 	/* beside us (installed), or elsewhere in the build tree */
 	static const char *const rel[] = {"", "/..", "/../policy",
@@ -249,7 +285,8 @@ remove_disposable(struct daemon *d, uint32_t qid, const char *name)
 
 	if (db_qube_by_qid(&d->db, qid, &q) < 0)
 		return;
-	if (db_begin(&d->db) < 0)
+	/* a row a crash keeps is removed again at the next start */
+	if (db_begin_lazy(&d->db) < 0)
 		return;
 	if (db_qube_remove(&d->db, qid) < 0 || db_commit(&d->db) < 0) {
 		db_rollback(&d->db);
@@ -327,7 +364,7 @@ watch_exit(struct daemon *d, const char *name, pid_t pid, int pidfd)
 static void
 qube_halted(struct daemon *d, struct running *r)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], trash[PATH_MAX];
 	bool was_starting = r->rt.state == PS_TRANSIENT;
 
 	if (r->init_pidfd >= 0) {
@@ -382,11 +419,26 @@ qube_halted(struct daemon *d, struct running *r)
 		loop_timer_cancel(&d->loop, r->stop_timer);
 	if (r->backend && r->backend->cleanup)
 		r->backend->cleanup(d, r);
+	/*
+	 * The channel and runtime directories, renamed into one trash
+	 * directory and removed by one rm in the background (the loop
+	 * answers the next request meanwhile).  It is in <run>/vchan, where
+	 * only root reaches; a crash's leftovers go at the next start.
+	 */
+	if (str_printf(trash, sizeof(trash), "%s/vchan/.removed-%u-%llu",
+	        d->cfg.run_dir, r->rt.domid,
+	        (unsigned long long)now_ns()) < 0 ||
+	    mkdir(trash, 0700) < 0)
+		trash[0] = '\0';
 	if (str_printf(path, sizeof(path), "%s/vchan/%u", d->cfg.run_dir,
-	        r->rt.domid) == 0)
+	        r->rt.domid) == 0 &&
+	    fs_move_into(path, trash, "vchan") < 0)
 		(void)fs_remove_tree(path);
-	if (qpath(d, path, sizeof(path), r->name, NULL) == 0)
+	if (qpath(d, path, sizeof(path), r->name, NULL) == 0 &&
+	    fs_move_into(path, trash, "run") < 0)
 		(void)fs_remove_tree(path);
+	if (trash[0])
+		fs_remove_tree_async(trash);
 	events_for(d, r->name,
 	    was_starting ? "domain-start-failed" : "domain-shutdown");
 	log_info("%s: halted", r->name);
@@ -999,22 +1051,43 @@ qube_remove_files(struct daemon *d, const struct db_qube *q)
 	return 0;
 }
 
-/* What qube_remove_files() left when bulkheadd stopped during it. */
+/*
+ * What qube_remove_files() and fs_remove_tree_aside() left when bulkheadd
+ * stopped during them: big trees of <state> in the background, the small
+ * ones of <run> (a qube's runtime and channel directories) at once.
+ */
 static void
-remove_trash(struct daemon *d)
+remove_trash_in(const char *dir, bool wait)
 {
-	char dir[PATH_MAX], p[PATH_MAX + 300];
+	char p[PATH_MAX + 300];
 	struct dirent *e;
 	DIR *dp;
 
-	if (str_printf(dir, sizeof(dir), "%s/qubes", d->cfg.state_dir) < 0 ||
-	    (dp = opendir(dir)) == NULL)
+	if ((dp = opendir(dir)) == NULL)
 		return;
-	while ((e = readdir(dp)) != NULL)
-		if (strncmp(e->d_name, ".removed-", 9) == 0 &&
-		    str_printf(p, sizeof(p), "%s/%s", dir, e->d_name) == 0)
+	while ((e = readdir(dp)) != NULL) {
+		if (strncmp(e->d_name, ".removed-", 9) != 0 ||
+		    str_printf(p, sizeof(p), "%s/%s", dir, e->d_name) < 0)
+			continue;
+		if (wait)
+			(void)fs_remove_tree(p);
+		else
 			fs_remove_tree_async(p);
+	}
 	(void)closedir(dp);
+}
+
+static void
+remove_trash(struct daemon *d)
+{
+	char dir[PATH_MAX];
+
+	if (str_printf(dir, sizeof(dir), "%s/qubes", d->cfg.state_dir) == 0)
+		remove_trash_in(dir, false);
+	if (str_printf(dir, sizeof(dir), "%s/qubes", d->cfg.run_dir) == 0)
+		remove_trash_in(dir, true);
+	if (str_printf(dir, sizeof(dir), "%s/vchan", d->cfg.run_dir) == 0)
+		remove_trash_in(dir, true);
 }
 
 /* ---- reconciliation after a restart ---- */

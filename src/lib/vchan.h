@@ -103,5 +103,12 @@ void vchan_listener_close(struct vchan_listener *l);
  */
 int vchan_connect(const struct vchan_env *env, uint32_t dir_dom,
     const struct vchan_addr *a, int timeout_ms);
+/*
+ * The same, as part of a wait that began at since_ms (now_ms()), for a
+ * caller that retries in short tries: the first 200 ms of the whole wait
+ * look every 0.2 ms, later tries less often.
+ */
+int vchan_connect_since(const struct vchan_env *env, uint32_t dir_dom,
+    const struct vchan_addr *a, int timeout_ms, uint64_t since_ms);
 
 #endif

@@ -413,7 +413,8 @@ agent_connect(int timeout_s, bool reconnecting)
 	struct vchan_addr a = {.server_dom = cfg.domid,
 	    .client_dom = cfg.env.my_dom,
 	    .port = QREXEC_CTRL_PORT};
-	uint64_t deadline = now_ms() + (uint64_t)timeout_s * 1000;
+	uint64_t since = now_ms(),
+	         deadline = since + (uint64_t)timeout_s * 1000;
 	struct qrexec_peer_info pi;
 	uint32_t v;
 	int fd, r;
@@ -430,8 +431,8 @@ agent_connect(int timeout_s, bool reconnecting)
 		    stat(dir, &st) < 0 && errno == ENOENT)
 			return -ENOENT;
 		/* short tries, so that SIGTERM (quit) is seen at once */
-		fd = vchan_connect(
-		    &cfg.env, vchan_dir_dom(&cfg.env, &a), &a, 20);
+		fd = vchan_connect_since(
+		    &cfg.env, vchan_dir_dom(&cfg.env, &a), &a, 20, since);
 		if (fd >= 0)
 			break;
 		if (fd != -ETIMEDOUT)

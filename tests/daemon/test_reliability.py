@@ -200,8 +200,53 @@ def test_restart_cleans_up_dead_qube():
         assert q["work"]["state"] == "Halted", q
         assert disp not in q, "a dead disposable was kept"
         assert no_qube_processes(d), d.processes()
+        # a qube found dead at the start has its directories renamed
+        # aside and removed in the background (test_restart_finishes_...)
+        for sub in ("qubes", "vchan"):
+            bh.wait_for(lambda: os.listdir(os.path.join(d.run, sub)) == [],
+                        "%s/%s empty: %s" % (d.run, sub, os.listdir(
+                            os.path.join(d.run, sub))))
+    finally:
+        d.close()
+
+
+def test_restart_finishes_removals():
+    """A halted qube's volatile, runtime and channel directories (and a
+    removed qube's) are renamed aside and removed in the background; what
+    a bulkheadd killed meanwhile left is removed at the next start, without
+    following a link out of it."""
+    d = bh.Bulkheadd().start()
+    outside = os.path.join(d.root, "outside")
+    try:
+        d.create("TemplateVM", "tpl", "black")
+        d.create("AppVM", "work", "red", "tpl")
+        d.call("admin.vm.property.Set", "work", "template_for_dispvms", "1")
+        disp = d.call("admin.vm.CreateDisposable", "work")
+        d.call("admin.vm.Start", disp)
+        d.call("admin.vm.Kill", disp)
+        bh.wait_for(lambda: disp not in d.qubes(), "disposable removed")
+        d.stop(signal.SIGKILL)
+        os.makedirs(outside)
+        with open(os.path.join(outside, "keep"), "w") as f:
+            f.write("not the daemon's\n")
+        left = []
+        for where, tag in (("state/qubes", "volatile"), ("run/qubes", "run"),
+                           ("run/vchan", "vchan")):
+            top = os.path.join(d.state if where.startswith("state")
+                               else d.run, where.split("/")[1])
+            t = os.path.join(top, ".removed-%s-1" % tag)
+            os.makedirs(os.path.join(t, "a", "b"))
+            with open(os.path.join(t, "a", "b", "f"), "w") as f:
+                f.write("x")
+            os.symlink(outside, os.path.join(t, "a", "link"))
+            left.append(t)
+        d.start()
+        bh.wait_for(lambda: not any(os.path.lexists(t) for t in left),
+                    "the leftovers removed")
+        assert os.path.exists(os.path.join(outside, "keep"))
         assert os.listdir(os.path.join(d.run, "qubes")) == []
         assert os.listdir(os.path.join(d.run, "vchan")) == []
+        assert d.qubes()["work"]["state"] == "Halted"
     finally:
         d.close()
 
@@ -613,6 +658,7 @@ try:
         test_kill9_during_writes,
         test_restart_adopts_running_qube,
         test_restart_cleans_up_dead_qube,
+        test_restart_finishes_removals,
         test_qube_init_dies,
         test_one_daemon_per_state_dir,
         test_restart_kills_starting_qube,

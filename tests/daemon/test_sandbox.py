@@ -605,6 +605,15 @@ def test_shutdown_timeout_kills():
     nothing_left(["work"])
 
 
+def trash():
+    """What bulkheadd renamed aside to remove in the background."""
+    return [os.path.join(d, e)
+            for d in (os.path.join(D.state, "qubes"),
+                      os.path.join(D.run, "qubes"),
+                      os.path.join(D.run, "vchan"))
+            for e in os.listdir(d) if e.startswith(".removed-")]
+
+
 def test_disposable():
     D.create("AppVM", "dvm", "red")
     qid("dvm")
@@ -621,6 +630,9 @@ def test_disposable():
     bh.wait_for(lambda: name not in D.qubes(), "disposable removed")
     assert not os.path.exists(os.path.join(D.state, "qubes", name))
     nothing_left([name])
+    # what was renamed aside at the halt (volatile, runtime and channel
+    # directories, the qube's own) is removed in the background: soon
+    bh.wait_for(lambda: trash() == [], "the removed directories gone")
     # the DVM template's private is untouched
     D.call("admin.vm.Start", "dvm")
     rc, out, _ = sh("dvm", "cat /rw/seed")
