@@ -294,6 +294,19 @@ remove_disposable(struct daemon *d, uint32_t qid, const char *name)
 		return;
 	}
 	(void)qube_remove_files(d, &q);
+	/* nothing of a disposable stays on disk, its logs included (a
+	 * regular qube's stay after its removal, as in Qubes) */
+	{
+		static const char *const logs[] = {
+		    "log", "qrexec.log", "console.log", "agent.log"};
+		char path[PATH_MAX];
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(logs); i++)
+			if (str_printf(path, sizeof(path), "%s/log/%s.%s",
+			        d->cfg.state_dir, name, logs[i]) == 0)
+				(void)unlink(path);
+	}
 	api_event(d, "", "domain-delete", kv);
 	log_info("%s: disposable removed", name);
 }

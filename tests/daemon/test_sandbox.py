@@ -633,6 +633,10 @@ def test_disposable():
     # what was renamed aside at the halt (volatile, runtime and channel
     # directories, the qube's own) is removed in the background: soon
     bh.wait_for(lambda: trash() == [], "the removed directories gone")
+    # nor its logs: nothing of a disposable stays on disk
+    logs = [f for f in os.listdir(os.path.join(D.state, "log"))
+            if f.startswith(name + ".")]
+    assert logs == [], logs
     # the DVM template's private is untouched
     D.call("admin.vm.Start", "dvm")
     rc, out, _ = sh("dvm", "cat /rw/seed")
