@@ -155,6 +155,37 @@ vm_trace(const char *step)
 	(void)fclose(f);
 }
 
+/*
+ * A VM's /proc, /sys and /dev (devtmpfs): the initramfs's /init leaves
+ * them to the init (one program less for it to start under emulation).
+ * Each is mounted unless already there.
+ */
+static void
+vm_mount_kernel_fs(void)
+{
+	static const struct {
+		const char *type, *dir;
+		long magic;
+	} fs[] = {
+	    {"proc", "/proc", PROC_SUPER_MAGIC},
+	    {"sysfs", "/sys", SYSFS_MAGIC},
+	    {"devtmpfs", "/dev", TMPFS_MAGIC},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(fs) / sizeof(fs[0]); i++) {
+		struct statfs st;
+
+		if (statfs(fs[i].dir, &st) == 0 &&
+		    (long)st.f_type == fs[i].magic)
+			continue;
+		(void)mkdir(fs[i].dir, 0755);
+		if (mount(fs[i].type, fs[i].dir, fs[i].type, 0, NULL) < 0)
+			(void)fprintf(stderr, "bulkhead-init: mount %s: %s\n",
+			    fs[i].dir, strerror(errno));
+	}
+}
+
 /* A VM's end: everything on disk, the disks clean, the machine off. */
 static _Noreturn void
 vm_poweroff(void)
@@ -412,6 +443,7 @@ main(int argc, char **argv)
 	}
 	if (argc == 2 && strcmp(argv[1], "--vm") == 0) {
 		vm_mode = 1;
+		vm_mount_kernel_fs();
 		vm_trace("bulkhead-init started");
 	} else if (argc != 1) {
 		(void)fprintf(stderr, "usage: bulkhead-init [--vm]\n");
