@@ -8,10 +8,11 @@
  * a grace period, SIGKILL, exit.  It reads nothing from other processes.
  *
  * With --vm it is PID 1 of a VM qube (after the initramfs's /init, which
- * mounted the disks): it also mounts /dev/pts and /dev/shm, starts
- * bulkhead-vmux, which carries the qube's channels over its virtio-serial
- * port (and is restarted like the agent), and ends by powering the
- * machine off instead of exiting (PID 1 of a kernel must not exit).
+ * mounted the disks): it also mounts /proc, /sys, /dev, /dev/pts and
+ * /dev/shm, starts bulkhead-vmux, which carries the qube's channels over
+ * its virtio-serial port (and is restarted like the agent), and ends by
+ * powering the machine off instead of exiting (PID 1 of a kernel must not
+ * exit).
  * A VM's GUI agent draws into the pool the host made (the ivshmem-plain
  * device's BAR 2): only a VM that has that device runs one.
  */
