@@ -8,10 +8,11 @@
  * a grace period, SIGKILL, exit.  It reads nothing from other processes.
  *
  * With --vm it is PID 1 of a VM qube (after the initramfs's /init, which
- * mounted the disks): it also mounts /dev/pts and /dev/shm, starts
- * bulkhead-vmux, which carries the qube's channels over its virtio-serial
- * port (and is restarted like the agent), and ends by powering the
- * machine off instead of exiting (PID 1 of a kernel must not exit).
+ * mounted the disks): it also mounts /proc, /sys, /dev, /dev/pts and
+ * /dev/shm, starts bulkhead-vmux, which carries the qube's channels over
+ * its virtio-serial port (and is restarted like the agent), and ends by
+ * powering the machine off instead of exiting (PID 1 of a kernel must not
+ * exit).
  * A VM's GUI agent draws into the pool the host made (the ivshmem-plain
  * device's BAR 2): only a VM that has that device runs one.
  */
@@ -64,15 +65,67 @@ fork_child(void)
 	return pid;
 }
 
+/*
+ * In a VM qube, SANDBOX_TOOLS_DIR holds shell wrappers that run
+ * VM_TOOLS_LIBEXEC/NAME through the loader the initramfs carries (see
+ * add_tool in bulkhead-vm-kernel).
+ */
+#define VM_TOOLS_LOADER  "/run/bulkhead/lib/ld.so"
+#define VM_TOOLS_LIB     "/run/bulkhead/lib"
+#define VM_TOOLS_LIBEXEC "/run/bulkhead/libexec"
+#define TOOL_MAX_ARGS    8
+
+/*
+ * exec bulkhead's program name (of SANDBOX_TOOLS_DIR) with args (NULL
+ * ended, argv[0] excluded).  In a VM qube the init runs the loader itself,
+ * as the program's wrapper would, without starting a shell for it (tens
+ * of ms each under TCG, at every boot); the wrapper (or, in a namespace
+ * qube, the program) otherwise.  Returns only if the exec failed.
+ */
+static void
+exec_tool(const char *name, const char *const *args)
+{
+	char tool[PATH_MAX], prog[PATH_MAX];
+	const char *argv[TOOL_MAX_ARGS + 7];
+	size_t n = 0, i;
+	int r1, r2;
+
+	r1 = snprintf(tool, sizeof(tool), "%s/%s", SANDBOX_TOOLS_DIR, name);
+	r2 = snprintf(prog, sizeof(prog), "%s/%s", VM_TOOLS_LIBEXEC, name);
+	if (r1 < 0 || (size_t)r1 >= sizeof(tool) || r2 < 0 ||
+	    (size_t)r2 >= sizeof(prog))
+		return;
+	if (vm_mode && access(VM_TOOLS_LOADER, X_OK) == 0 &&
+	    access(prog, X_OK) == 0) {
+		argv[n++] = VM_TOOLS_LOADER;
+		argv[n++] = "--library-path";
+		argv[n++] = VM_TOOLS_LIB;
+		argv[n++] = "--argv0";
+		argv[n++] = tool;
+		argv[n++] = prog;
+		for (i = 0; args[i] != NULL && i < TOOL_MAX_ARGS; i++)
+			argv[n++] = args[i];
+		argv[n] = NULL;
+		(void)execv(VM_TOOLS_LOADER, (char *const *)argv);
+		n = 0;
+	}
+	argv[n++] = name;
+	for (i = 0; args[i] != NULL && i < TOOL_MAX_ARGS; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	(void)execv(tool, (char *const *)argv);
+}
+
 static pid_t
 start_vmux(void)
 {
 	pid_t pid = fork_child();
 
 	if (pid == 0) {
-		execl(SANDBOX_TOOLS_DIR "/bulkhead-vmux", "bulkhead-vmux",
-		    "--guest", "--port", VM_QREXEC_PORT, "--dir",
-		    SANDBOX_VCHAN_DIR, (char *)NULL);
+		static const char *const args[] = {"--guest", "--port",
+		    VM_QREXEC_PORT, "--dir", SANDBOX_VCHAN_DIR, NULL};
+
+		exec_tool("bulkhead-vmux", args);
 		perror("bulkhead-init: exec bulkhead-vmux");
 		_exit(127);
 	}
@@ -101,6 +154,37 @@ vm_trace(const char *step)
 		(void)fprintf(stderr, "bulkhead-init: %s at %.*s s\n", step,
 		    (int)strcspn(up, " "), up);
 	(void)fclose(f);
+}
+
+/*
+ * A VM's /proc, /sys and /dev (devtmpfs): the initramfs's /init leaves
+ * them to the init (one program less for it to start under emulation).
+ * Each is mounted unless already there.
+ */
+static void
+vm_mount_kernel_fs(void)
+{
+	static const struct {
+		const char *type, *dir;
+		long magic;
+	} fs[] = {
+	    {"proc", "/proc", PROC_SUPER_MAGIC},
+	    {"sysfs", "/sys", SYSFS_MAGIC},
+	    {"devtmpfs", "/dev", TMPFS_MAGIC},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(fs) / sizeof(fs[0]); i++) {
+		struct statfs st;
+
+		if (statfs(fs[i].dir, &st) == 0 &&
+		    (long)st.f_type == fs[i].magic)
+			continue;
+		(void)mkdir(fs[i].dir, 0755);
+		if (mount(fs[i].type, fs[i].dir, fs[i].type, 0, NULL) < 0)
+			(void)fprintf(stderr, "bulkhead-init: mount %s: %s\n",
+			    fs[i].dir, strerror(errno));
+	}
 }
 
 /* A VM's end: everything on disk, the disks clean, the machine off. */
@@ -133,8 +217,10 @@ start_agent(void)
 		    "/run/qubes/rpc-config:/usr/local/etc/qubes/rpc-config:"
 		    "/etc/qubes/rpc-config",
 		    1);
-		execl(SANDBOX_TOOLS_DIR "/qrexec-agent", "qrexec-agent",
-		    "--agent-socket=" SANDBOX_AGENT_SOCK, (char *)NULL);
+		static const char *const args[] = {
+		    "--agent-socket=" SANDBOX_AGENT_SOCK, NULL};
+
+		exec_tool("qrexec-agent", args);
 		perror("bulkhead-init: exec qrexec-agent");
 		_exit(127);
 	}
@@ -358,6 +444,7 @@ main(int argc, char **argv)
 	}
 	if (argc == 2 && strcmp(argv[1], "--vm") == 0) {
 		vm_mode = 1;
+		vm_mount_kernel_fs();
 		vm_trace("bulkhead-init started");
 	} else if (argc != 1) {
 		(void)fprintf(stderr, "usage: bulkhead-init [--vm]\n");
