@@ -312,6 +312,14 @@ admin_remote(const char *sock)
 	return strcmp(sock, ADMIN_REMOTE) == 0;
 }
 
+const char *
+admin_qrexec_client_vm(void)
+{
+	const char *prog = getenv(ADMIN_QREXEC_ENV);
+
+	return prog != NULL && prog[0] != '\0' ? prog : "qrexec-client-vm";
+}
+
 /*
  * One remote call: qrexec-client-vm DEST METHOD[+ARG] with its stdin and
  * stdout on the other end of a socketpair; our end (nonblocking) in *ret_fd
@@ -321,13 +329,11 @@ static int
 admin_spawn_remote(const char *dest, const char *method, const char *arg,
     int *ret_fd, pid_t *ret_pid)
 {
-	const char *prog = getenv(ADMIN_QREXEC_ENV);
+	const char *prog = admin_qrexec_client_vm();
 	char svc[512];
 	int sv[2], rc;
 	pid_t pid;
 
-	if (prog == NULL || prog[0] == '\0')
-		prog = "qrexec-client-vm";
 	if (str_printf(svc, sizeof(svc), "%s%s%s", method,
 	        arg != NULL && arg[0] != '\0' ? "+" : "", arg ? arg : "") < 0)
 		return -ENAMETOOLONG;

@@ -138,6 +138,10 @@ int admin_request_header(char *out, size_t outlen, const char *src,
  * socket, ADMIN_QREXEC_TRIGGER, is there). */
 const char *admin_socket_path(void);
 
+/* The program a qube's remote calls go through: $BULKHEAD_QREXEC_CLIENT_VM
+ * when set and not empty, else "qrexec-client-vm" (found on PATH). */
+const char *admin_qrexec_client_vm(void);
+
 /*
  * Connect to the Admin API socket.  With timeout_ms > 0, a missing or
  * refusing socket is retried every 100 ms until then (a daemon that is

@@ -419,10 +419,7 @@ spawn_qrexec(const struct run_opts *o, const char *vm, const char *service,
 			return -1;
 		}
 		free(client);
-		client = cli_strdup(getenv(ADMIN_QREXEC_ENV) != NULL &&
-		            getenv(ADMIN_QREXEC_ENV)[0] != '\0' ?
-		        getenv(ADMIN_QREXEC_ENV) :
-		        "qrexec-client-vm");
+		client = cli_strdup(admin_qrexec_client_vm());
 		n = 0;
 		argv[n++] = client;
 		if (filter_esc)

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -149,15 +150,179 @@ out_fmt(struct result *res, const char *fmt, ...)
  * a qube is kept if "admin.vm.List" with argument "+" (admin.Events:
  * "+EVENT", ':' written '_') from the caller to that qube evaluates to
  * allow.  Ask counts as deny: a listing prompts no one.  The policy is the
- * one the policy daemon uses (RUN/policy.d, CONF/policy.d), read at each
- * filtered call; a policy with an error shows nothing.  dom0's own callers
- * (the local socket's tools) see everything.
+ * one the policy daemon uses (RUN/policy.d, CONF/policy.d); a policy with
+ * an error shows nothing.  dom0's own callers (the local socket's tools)
+ * see everything.
  */
 struct api_view {
-	struct policy *policy; /* NULL: the policy has errors */
-	struct sysinfo *si;    /* NULL: none could be made */
+	const struct policy *policy; /* NULL: the policy has errors */
+	struct sysinfo *si;          /* NULL: none could be made */
 	const char *src;
 };
+
+/*
+ * The policy is parsed once and kept while none of the files and
+ * directories it was read from changed: each filtered call compares their
+ * stat (device, inode, size, mode, ctime; a directory's ctime changes when
+ * an entry is added, removed or renamed) with the ones taken when it was
+ * loaded.  A ctime has the kernel's coarse clock, so two writes of a file
+ * within one tick can leave it the same: a load is trusted only when every
+ * ctime it saw is API_POLICY_RACY_S older than the load's start (git's
+ * "racily clean" rule), else the next call loads again.
+ */
+#define API_POLICY_RACY_S 2
+
+struct api_sig {
+	char *path;
+	int err; /* stat's errno, 0 if it succeeded */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	mode_t mode;
+	struct timespec ctim;
+};
+
+struct api_policy_cache {
+	struct policy *policy;
+	struct api_sig *sig;
+	size_t nsig;
+	bool trusted; /* no ctime was racy at the load */
+};
+
+static void
+api_sig_take(struct api_sig *s, char *path)
+{
+	struct stat st;
+
+	memset(s, 0, sizeof(*s));
+	s->path = path;
+	if (stat(path, &st) < 0) {
+		s->err = errno;
+		return;
+	}
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	s->size = st.st_size;
+	s->mode = st.st_mode;
+	s->ctim = st.st_ctim;
+}
+
+static bool
+api_sig_same(const struct api_sig *s)
+{
+	struct api_sig now;
+	bool same;
+
+	api_sig_take(&now, s->path);
+	same = now.err == s->err && now.dev == s->dev && now.ino == s->ino &&
+	    now.size == s->size && now.mode == s->mode &&
+	    now.ctim.tv_sec == s->ctim.tv_sec &&
+	    now.ctim.tv_nsec == s->ctim.tv_nsec;
+	return same;
+}
+
+static void
+api_policy_cache_free(struct api_policy_cache *pc)
+{
+	size_t i;
+
+	if (pc == NULL)
+		return;
+	policy_free(pc->policy);
+	for (i = 0; i < pc->nsig; i++)
+		free(pc->sig[i].path);
+	free(pc->sig);
+	free(pc);
+}
+
+static bool
+api_policy_cache_fresh(const struct api_policy_cache *pc)
+{
+	size_t i;
+
+	if (pc == NULL || !pc->trusted)
+		return false;
+	for (i = 0; i < pc->nsig; i++)
+		if (!api_sig_same(&pc->sig[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Load the policy and the stat of what it was read from.  Returns the
+ * cache entry (its policy NULL if the policy has errors, which is logged)
+ * or NULL when out of memory.
+ */
+static struct api_policy_cache *
+api_policy_cache_load(struct daemon *d, const char *src)
+{
+	char run[PATH_MAX + 10], conf[PATH_MAX + 10];
+	const char *dirs[2] = {run, conf};
+	struct api_policy_cache *pc;
+	struct policy_load_opts lo;
+	struct policy_error perr;
+	struct timespec t0;
+	size_t i, n;
+
+	pc = calloc(1, sizeof(*pc));
+	if (pc == NULL)
+		return NULL;
+	(void)clock_gettime(CLOCK_REALTIME, &t0);
+	(void)str_printf(run, sizeof(run), "%s/policy.d", d->cfg.run_dir);
+	(void)str_printf(conf, sizeof(conf), "%s/policy.d", d->cfg.conf_dir);
+	/* the two directories first: one made or removed later counts */
+	pc->sig = calloc(2, sizeof(*pc->sig));
+	if (pc->sig == NULL)
+		goto out_free;
+	for (i = 0; i < 2; i++) {
+		char *p = strdup(dirs[i]);
+
+		if (p == NULL)
+			goto out_free;
+		api_sig_take(&pc->sig[pc->nsig++], p);
+	}
+	memset(&lo, 0, sizeof(lo));
+	lo.dirs = dirs;
+	lo.ndirs = 2;
+	if (policy_load(&lo, &pc->policy, &perr) < 0) {
+		char e[512];
+
+		policy_error_str(&perr, e, sizeof(e));
+		log_warnx("admin filter for %s: the policy has errors (%s): "
+		          "it sees no qube",
+		    src, e);
+		pc->policy = NULL;
+		return pc; /* not trusted: loaded again at the next call */
+	}
+	n = policy_source_count(pc->policy);
+	{
+		struct api_sig *ns =
+		    reallocarray(pc->sig, pc->nsig + n, sizeof(*ns));
+
+		if (ns == NULL)
+			goto out_free;
+		pc->sig = ns;
+	}
+	for (i = 0; i < n; i++) {
+		char *p = strdup(policy_source_at(pc->policy, i));
+
+		if (p == NULL)
+			goto out_free;
+		api_sig_take(&pc->sig[pc->nsig++], p);
+	}
+	log_info("admin filter: policy loaded (%zu rules)",
+	    policy_rule_count(pc->policy));
+	pc->trusted = true;
+	for (i = 0; i < pc->nsig; i++)
+		if (pc->sig[i].err == 0 &&
+		    pc->sig[i].ctim.tv_sec > t0.tv_sec - API_POLICY_RACY_S)
+			pc->trusted = false;
+	return pc;
+
+out_free:
+	api_policy_cache_free(pc);
+	return NULL;
+}
 
 static bool
 src_is_admin(const char *src)
@@ -167,31 +332,23 @@ src_is_admin(const char *src)
 
 static char *system_info_json(struct daemon *d);
 
+/* Open a view for src: the current policy (loaded again if its files
+ * changed) and the system information of now.  v->policy belongs to the
+ * cache: a view is closed before the next one is opened (views never
+ * nest: a listing and an event's delivery each open one and close it). */
 static void
 view_open(struct daemon *d, const char *src, struct api_view *v)
 {
-	char run[PATH_MAX + 10], conf[PATH_MAX + 10], err[256];
-	const char *dirs[2] = {run, conf};
-	struct policy_load_opts lo;
-	struct policy_error perr;
+	char err[256];
 	char *json;
 
 	memset(v, 0, sizeof(*v));
 	v->src = src;
-	(void)str_printf(run, sizeof(run), "%s/policy.d", d->cfg.run_dir);
-	(void)str_printf(conf, sizeof(conf), "%s/policy.d", d->cfg.conf_dir);
-	memset(&lo, 0, sizeof(lo));
-	lo.dirs = dirs;
-	lo.ndirs = 2;
-	if (policy_load(&lo, &v->policy, &perr) < 0) {
-		char e[512];
-
-		policy_error_str(&perr, e, sizeof(e));
-		log_warnx("admin filter for %s: the policy has errors (%s): "
-		          "it sees no qube",
-		    src, e);
-		v->policy = NULL;
+	if (!api_policy_cache_fresh(d->apc)) {
+		api_policy_cache_free(d->apc);
+		d->apc = api_policy_cache_load(d, src);
 	}
+	v->policy = d->apc != NULL ? d->apc->policy : NULL;
 	json = system_info_json(d);
 	if (json == NULL ||
 	    sysinfo_parse(json, strlen(json), &v->si, err, sizeof(err)) < 0) {
@@ -222,10 +379,10 @@ view_allows(
 	return ok;
 }
 
+/* The policy stays in the cache (d->apc). */
 static void
 view_close(struct api_view *v)
 {
-	policy_free(v->policy);
 	if (v->si != NULL)
 		sysinfo_unref(v->si);
 	memset(v, 0, sizeof(*v));
@@ -2649,4 +2806,6 @@ api_close_all(struct daemon *d)
 	(void)unlink(d->cfg.internal_socket);
 	close_fd(&d->api_fd);
 	close_fd(&d->internal_fd);
+	api_policy_cache_free(d->apc);
+	d->apc = NULL;
 }

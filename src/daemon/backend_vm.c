@@ -468,8 +468,16 @@ template_snapshot(struct daemon *d, const struct db_qube *t, bool t_halted,
 	 * write while this copies.
 	 */
 	if (t_halted) {
+		/* never a copy without the lock: an image that cannot be
+		 * opened for it could not be copied either */
 		lock_fd = open(img, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (lock_fd >= 0 && flock(lock_fd, LOCK_SH | LOCK_NB) < 0)
+		if (lock_fd < 0) {
+			rc = -errno;
+			(void)snprintf(
+			    err, errlen, "%s: %s", img, strerror(-rc));
+			return rc;
+		}
+		if (flock(lock_fd, LOCK_SH | LOCK_NB) < 0)
 			t_halted = false;
 	}
 	if (!t_halted) {

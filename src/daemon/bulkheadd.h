@@ -107,6 +107,9 @@ struct daemon {
 	pid_t policy_pid;
 	int policy_pidfd;
 	unsigned policy_restarts;
+	/* the policy the Admin API's filter evaluates (api.c), kept while
+	 * its files do not change */
+	struct api_policy_cache *apc;
 };
 
 /* ---- api.c ---- */

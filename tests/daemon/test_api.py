@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import bh  # noqa: E402
@@ -254,6 +255,60 @@ def test_qube_callers_see_what_policy_allows():
     finally:
         os.unlink(pol)
         for n in ("fmgmt", "fmine", "fother"):
+            D.call("admin.vm.Remove", n)
+
+
+def test_admin_filter_keeps_the_policy_until_it_changes():
+    """The filter parses the policy again only when a file or directory it
+    was read from changed: a rewrite of the same size, a file added, a
+    file removed are all seen; unchanged, the next calls use the parsed
+    one (its load is logged once)."""
+    for n in ("cmgmt", "ca", "cb"):
+        D.create("AppVM", n, "red", "tpl")
+    pd = os.path.join(D.conf, "policy.d")
+    pol = os.path.join(pd, "30-admin-cache.policy")
+    pol2 = os.path.join(pd, "20-admin-cache.policy")
+
+    def names():
+        return {ln.split(" ")[0] for ln in
+                D.call("admin.vm.List", "dom0", src="cmgmt").splitlines()}
+
+    def loads():
+        return D.log().count("admin filter: policy loaded")
+
+    def settle():
+        # a load is trusted only when what it read is 2 s old (ctimes
+        # have a coarse clock); then one call loads it for good
+        time.sleep(2.3)
+        names()
+    try:
+        with open(pol, "w") as f:
+            f.write("admin.vm.List * cmgmt ca allow target=dom0\n")
+        settle()
+        n = loads()
+        assert names() == {"ca"}
+        assert names() == {"ca"}
+        assert loads() == n, (n, loads())
+        # the same size, another target
+        with open(pol, "w") as f:
+            f.write("admin.vm.List * cmgmt cb allow target=dom0\n")
+        assert names() == {"cb"}
+        assert loads() > n
+        settle()
+        # a new file in the directory
+        with open(pol2, "w") as f:
+            f.write("admin.vm.List * cmgmt ca allow target=dom0\n")
+        assert names() == {"ca", "cb"}
+        settle()
+        n = loads()
+        os.unlink(pol2)
+        assert names() == {"cb"}
+        assert loads() == n + 1, (n, loads())
+    finally:
+        for p in (pol, pol2):
+            if os.path.exists(p):
+                os.unlink(p)
+        for n in ("cmgmt", "ca", "cb"):
             D.call("admin.vm.Remove", n)
 
 
@@ -515,6 +570,7 @@ try:
         test_global_properties,
         test_events,
         test_qube_callers_see_what_policy_allows,
+        test_admin_filter_keeps_the_policy_until_it_changes,
         test_lifecycle_and_qrexec,
         test_start_failures,
         test_disposables,
