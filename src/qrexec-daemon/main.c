@@ -44,6 +44,10 @@
 /* Queued bytes for an agent that does not read before we give up on it. */
 #define AGENT_OUT_LIMIT   (1024u * 1024u)
 #define STARTUP_TIMEOUT_S 60
+/* How long an agent that has taken our connection may take to say HELLO. */
+#define AGENT_HELLO_TIMEOUT_MS (STARTUP_TIMEOUT_S * 1000u)
+/* The longest a wait for the agent goes without looking at quit. */
+#define QUIT_CHECK_MS 100
 
 enum client_state {
 	CLIENT_FREE,
@@ -240,11 +244,19 @@ agent_queue(uint32_t type, const void *p1, size_t l1, const void *p2, size_t l2)
 	return r;
 }
 
+static void agent_lost(const char *why);
+
+/*
+ * A qube whose refusals no longer fit has stopped reading: give up on its
+ * channel, as for any other message (see AGENT_OUT_LIMIT), rather than
+ * go on taking its requests and dropping their answers.
+ */
 static void
 send_refused(const char ident[QREXEC_IDENT_LEN])
 {
-	(void)agent_queue(
-	    MSG_SERVICE_REFUSED, ident, QREXEC_IDENT_LEN, NULL, 0);
+	if (agent_queue(MSG_SERVICE_REFUSED, ident, QREXEC_IDENT_LEN, NULL, 0) <
+	    0)
+		agent_lost("output queue full");
 }
 
 static uint32_t
@@ -327,8 +339,6 @@ start_call(const struct qrexec_trigger *req)
 	memcpy(pending[i].ident, req->ident, QREXEC_IDENT_LEN);
 }
 
-static void agent_lost(const char *why);
-
 static void
 handle_agent_msg(const struct qrexec_hdr *hdr, const uint8_t *body)
 {
@@ -402,6 +412,50 @@ handle_agent_input(void)
 }
 
 /*
+ * The agent's HELLO, read from fd (nonblocking) into agent_rd, where what
+ * follows it stays for the main loop (an agent sends nothing more before
+ * our HELLO; one that does waits for its next bytes).  Waits until
+ * deadline, looking at quit every QUIT_CHECK_MS: a qube that takes the
+ * connection and then says nothing, or half a HELLO, must hold neither
+ * the daemon nor its SIGTERM.  0, -EINTR (quit), -ETIMEDOUT, or -EPROTO.
+ */
+static int
+agent_recv_hello(int fd, uint64_t deadline, uint32_t *ret_version)
+{
+	struct qrexec_hdr hdr;
+	const uint8_t *body;
+	int r;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		uint64_t now = now_ms();
+		long n;
+
+		r = msg_reader_next(&agent_rd, &hdr, &body);
+		if (r > 0)
+			break;
+		if (r < 0 || agent_rd.eof)
+			return -EPROTO;
+		if (quit)
+			return -EINTR;
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		if (poll(&p, 1,
+		        deadline - now < QUIT_CHECK_MS ? (int)(deadline - now) :
+		                                         QUIT_CHECK_MS) < 0 &&
+		    errno != EINTR)
+			return -errno;
+		n = msg_reader_fill(&agent_rd, fd);
+		if (n < 0 && n != -EAGAIN)
+			return -EPROTO;
+	}
+	if (hdr.hdr_type != MSG_HELLO ||
+	    proto_hello_parse(body, hdr.hdr_len, ret_version) < 0)
+		return -EPROTO;
+	return 0;
+}
+
+/*
  * Connect to the agent (its control channel server) and exchange HELLO.
  * Blocks until it works, SIGTERM, or (if timeout_s > 0) the timeout; when
  * reconnecting (the agent was lost), also until the qube's channel
@@ -442,30 +496,41 @@ agent_connect(int timeout_s, bool reconnecting)
 	}
 	/* the agent speaks first; we answer with its own version, as Qubes
 	 * does, so that the version the agent sees is the one it sent */
-	r = io_wait_readable(fd, timeout_s > 0 ? timeout_s * 1000 : -1);
-	if (r <= 0 || msg_recv_hello(fd, &v) < 0) {
-		(void)close(fd);
-		return -EPROTO;
+	(void)fd_set_nonblock(fd, true);
+	msg_reader_init(&agent_rd, QREXEC_MAX_CTRL_MSG_LEN);
+	r = agent_recv_hello(fd,
+	    now_ms() +
+	        (timeout_s > 0 ? (uint64_t)timeout_s * 1000 :
+	                         AGENT_HELLO_TIMEOUT_MS),
+	    &v);
+	if (r < 0) {
+		if (r == -ETIMEDOUT)
+			log_warnx("the agent took the connection but sent no "
+			          "HELLO");
+		goto out_close;
 	}
 	agent_version =
 	    v < QREXEC_PROTOCOL_VERSION ? v : QREXEC_PROTOCOL_VERSION;
 	if (agent_version < QREXEC_PROTOCOL_MIN_VERSION) {
 		log_warnx("the agent speaks protocol %u; at least %u is needed",
 		    v, QREXEC_PROTOCOL_MIN_VERSION);
-		(void)close(fd);
-		return -EPROTONOSUPPORT;
+		r = -EPROTONOSUPPORT;
+		goto out_close;
 	}
 	pi.pi_version = v;
+	/* 12 bytes on a fresh connection: they fit, nonblocking or not */
 	if (msg_send(fd, MSG_HELLO, &pi, sizeof(pi), NULL, 0) < 0) {
-		(void)close(fd);
-		return -EPIPE;
+		r = -EPIPE;
+		goto out_close;
 	}
-	(void)fd_set_nonblock(fd, true);
 	agent_fd = fd;
-	msg_reader_init(&agent_rd, QREXEC_MAX_CTRL_MSG_LEN);
 	buffer_init(&agent_out, AGENT_OUT_LIMIT);
 	log_debug("agent connected, protocol %u", agent_version);
 	return 0;
+out_close:
+	msg_reader_free(&agent_rd);
+	(void)close(fd);
+	return r;
 }
 
 /*
