@@ -344,6 +344,34 @@ def test_hostile_caller_to_service():
     honest_call_works()
 
 
+def test_agent_path_symlink_not_followed():
+    # the qube puts a symlink where its agent listens, to a socket outside
+    # its directory (another qube's agent, say): its daemon, reconnecting
+    # as root, must not follow it and serve that socket as this qube
+    other = os.path.join(S.root, "other-agent.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(other)
+    srv.listen(1)
+    srv.settimeout(3)
+    EVIL_AGENT.conn.close()
+    if os.path.exists(EVIL_AGENT.path):
+        os.unlink(EVIL_AGENT.path)
+    os.symlink(other, EVIL_AGENT.path)
+    try:
+        c, _ = srv.accept()
+        c.close()
+        raise AssertionError("the daemon connected through the symlink")
+    except socket.timeout:
+        pass
+    finally:
+        srv.close()
+        os.unlink(EVIL_AGENT.path)
+        os.unlink(other)
+    everyone_alive()
+    reconnect_evil()
+    honest_call_works()
+
+
 def test_silent_agent_does_not_hold_sigterm():
     # last: the evil qube's daemon is stopped here.  Its agent goes and
     # comes back, takes the daemon's connection and sends half a HELLO:
@@ -394,6 +422,7 @@ try:
         test_garbage_on_data_channel,
         test_hostile_trigger_clients,
         test_hostile_caller_to_service,
+        test_agent_path_symlink_not_followed,
         test_silent_agent_does_not_hold_sigterm,
     ])
 finally:
