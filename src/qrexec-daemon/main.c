@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,15 @@
 #define AGENT_HELLO_TIMEOUT_MS (STARTUP_TIMEOUT_S * 1000u)
 /* The longest a wait for the agent goes without looking at quit. */
 #define QUIT_CHECK_MS 100
+/*
+ * The qube decides how often the daemon warns about it: once a request
+ * it sends (an invalid one, one over MAX_PENDING), once a channel it
+ * drops.  Each line costs the host disk space, so each kind has a budget
+ * of QUBE_WARN_BURST lines each QUBE_WARN_INTERVAL_MS; the first line
+ * after says how many were left out.
+ */
+#define QUBE_WARN_BURST       20u
+#define QUBE_WARN_INTERVAL_MS 10000u
 
 enum client_state {
 	CLIENT_FREE,
@@ -69,6 +79,14 @@ enum pending_state {
 	PENDING_ALLOWED, /* a client connected the call */
 	PENDING_DENIED,
 	PENDING_STATE_MAX
+};
+
+/* A budget of warnings the qube causes (see QUBE_WARN_BURST). */
+struct warn_budget {
+	const char *what; /* for the "left out" line */
+	uint64_t since;   /* the window's start */
+	unsigned int lines;
+	unsigned long left_out;
 };
 
 struct pending {
@@ -93,6 +111,8 @@ static uint32_t port_owner[MAX_CLIENTS]; /* connect_domain, or unused */
 static int port_notify[MAX_CLIENTS];     /* client fd to close */
 static volatile sig_atomic_t quit;
 static int ready_fd = -1; /* tells the parent we are up (not --direct) */
+static struct warn_budget warn_requests = {.what = "about its requests"},
+                          warn_channel = {.what = "about its channel"};
 
 static void
 usage(FILE *f, int code)
@@ -141,6 +161,36 @@ on_signal(int sig)
 {
 	(void)sig;
 	quit = 1;
+}
+
+static void qube_warnx(struct warn_budget *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* log_warnx, within the qube's budget b of lines. */
+static void
+qube_warnx(struct warn_budget *b, const char *fmt, ...)
+{
+	uint64_t now = now_ms();
+	char line[256];
+	va_list ap;
+
+	if (now - b->since >= QUBE_WARN_INTERVAL_MS) {
+		if (b->left_out > 0)
+			log_warnx("%lu more warnings %s left out", b->left_out,
+			    b->what);
+		b->since = now;
+		b->lines = 0;
+		b->left_out = 0;
+	}
+	if (b->lines >= QUBE_WARN_BURST) {
+		b->left_out++;
+		return;
+	}
+	b->lines++;
+	va_start(ap, fmt);
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_warnx("%s", line);
 }
 
 /* ---- the client socket ---- */
@@ -240,7 +290,8 @@ agent_queue(uint32_t type, const void *p1, size_t l1, const void *p2, size_t l2)
 	int r = msg_queue(&agent_out, type, p1, l1, p2, l2);
 
 	if (r < 0)
-		log_warnx("the qube is not reading its control channel");
+		qube_warnx(&warn_channel,
+		    "the qube is not reading its control channel");
 	return r;
 }
 
@@ -311,13 +362,14 @@ start_call(const struct qrexec_trigger *req)
 		if (pending[i].state == PENDING_FREE)
 			break;
 	if (i == MAX_PENDING) {
-		log_warnx("too many requests pending, refusing one");
+		qube_warnx(
+		    &warn_requests, "too many requests pending, refusing one");
 		send_refused(req->ident);
 		return;
 	}
 	pid = fork();
 	if (pid < 0) {
-		log_warn("fork");
+		qube_warnx(&warn_requests, "fork: %s", strerror(errno));
 		send_refused(req->ident);
 		return;
 	}
@@ -354,8 +406,8 @@ handle_agent_msg(const struct qrexec_hdr *hdr, const uint8_t *body)
 		r = proto_trigger_parse(hdr->hdr_type, agent_version, body,
 		    hdr->hdr_len, &req, raw_ident);
 		if (r == -EINVAL) {
-			log_warnx("invalid service request from the qube, "
-			          "refused");
+			qube_warnx(&warn_requests,
+			    "invalid service request from the qube, refused");
 			send_refused(raw_ident);
 			return;
 		}
@@ -505,15 +557,16 @@ agent_connect(int timeout_s, bool reconnecting)
 	    &v);
 	if (r < 0) {
 		if (r == -ETIMEDOUT)
-			log_warnx("the agent took the connection but sent no "
-			          "HELLO");
+			qube_warnx(&warn_channel,
+			    "the agent took the connection but sent no HELLO");
 		goto out_close;
 	}
 	agent_version =
 	    v < QREXEC_PROTOCOL_VERSION ? v : QREXEC_PROTOCOL_VERSION;
 	if (agent_version < QREXEC_PROTOCOL_MIN_VERSION) {
-		log_warnx("the agent speaks protocol %u; at least %u is needed",
-		    v, QREXEC_PROTOCOL_MIN_VERSION);
+		qube_warnx(&warn_channel,
+		    "the agent speaks protocol %u; at least %u is needed", v,
+		    QREXEC_PROTOCOL_MIN_VERSION);
 		r = -EPROTONOSUPPORT;
 		goto out_close;
 	}
@@ -542,7 +595,7 @@ agent_lost(const char *why)
 {
 	int i;
 
-	log_warnx("control channel: %s", why);
+	qube_warnx(&warn_channel, "control channel: %s", why);
 	close_fd(&agent_fd);
 	msg_reader_free(&agent_rd);
 	buffer_free(&agent_out);

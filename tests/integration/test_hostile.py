@@ -200,6 +200,35 @@ def test_invalid_requests_are_refused_not_fatal():
     honest_call_works()
 
 
+WARN_BURST = 20  # qrexec-daemon's QUBE_WARN_BURST a QUBE_WARN_INTERVAL_MS
+WARN_INTERVAL = 10.0
+
+
+def test_invalid_requests_do_not_flood_the_log():
+    # each invalid request is refused, but the host's log (its disk) does
+    # not take one warning each: the daemon keeps to a budget, and later
+    # says how many it left out
+    line = "invalid service request from the qube, refused"
+    before = S.logtext().count(line)
+    n = 300
+    EVIL_AGENT.send(b"".join(trigger4(b"test.Echo", ident=b"\x01")
+                             for _ in range(n)))
+    for _ in range(n):
+        t, body = h.recv_msg(EVIL_AGENT.conn)
+        assert t == h.MSG_SERVICE_REFUSED, t
+    logged = S.logtext().count(line) - before
+    assert 0 < logged <= WARN_BURST, logged
+    time.sleep(WARN_INTERVAL + 0.5)
+    EVIL_AGENT.send(trigger4(b"test.Echo", ident=b"\x01"))
+    t, _ = h.recv_msg(EVIL_AGENT.conn)
+    assert t == h.MSG_SERVICE_REFUSED, t
+    h.wait_for(lambda: "more warnings about its requests left out"
+               in S.logtext(), "the count of warnings left out")
+    assert S.logtext().count(line) - before == logged + 1
+    everyone_alive()
+    honest_call_works()
+
+
 def test_flood_of_denied_requests():
     n = 2000
     batch = b"".join(trigger4(b"test.Denied", ident=b"SOCKET%d" % i)
@@ -417,6 +446,7 @@ try:
         test_second_hello,
         test_bad_connection_terminated,
         test_invalid_requests_are_refused_not_fatal,
+        test_invalid_requests_do_not_flood_the_log,
         test_flood_of_denied_requests,
         test_flood_without_reading,
         test_garbage_on_data_channel,
