@@ -1035,7 +1035,10 @@ main(int argc, char **argv)
 	if (sigfd < 0)
 		fatal("signalfd");
 
-	r = agent_connect(timeout_s, false);
+	/* a timeout of 0 waits for ever, for a silent agent's HELLO too */
+	do
+		r = agent_connect(timeout_s, false);
+	while (r == -ETIMEDOUT && timeout_s == 0 && !quit);
 	if (r < 0) {
 		log_warnx(
 		    "cannot connect to the qube's agent: %s", strerror(-r));
