@@ -1,6 +1,9 @@
 /*
  * sock.c - UNIX-socket helpers used by every process.  Paths come from our
- * own configuration, never from a peer.
+ * own configuration, never from a peer; but a qube may write in the
+ * directory (its channel directory, where the admin side listens and
+ * connects as root): sock_listen_owned and sock_connect_nofollow never
+ * follow a symlink in a path's last name.
  *
  * sun_path holds 108 bytes; longer paths are reached through the directory:
  * we open it with O_PATH and use "/proc/self/fd/N/name", which the kernel
@@ -97,11 +100,16 @@ sock_listen_owned(const char *path, mode_t mode, uid_t uid, gid_t gid,
 		r = -errno;
 		goto out_close;
 	}
-	/* owner and mode before the path appears: a peer never finds it
-	 * with another owner's permissions */
-	if (chmod(tmp, mode) < 0 ||
+	/*
+	 * Owner and mode before the path appears: a peer never finds it
+	 * with another owner's permissions.  By name, but never through a
+	 * symlink: in a qube's directory the qube may have put one in our
+	 * socket's place since bind(), and root's chown would follow it
+	 * anywhere.  (glibc's fchmodat refuses a symlink with EOPNOTSUPP.)
+	 */
+	if (fchmodat(AT_FDCWD, tmp, mode, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
-	        chown(tmp, uid, gid) < 0) ||
+	        fchownat(AT_FDCWD, tmp, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) ||
 	    listen(fd, 64) < 0) {
 		r = -errno;
 		(void)unlink(tmp);
@@ -110,8 +118,14 @@ sock_listen_owned(const char *path, mode_t mode, uid_t uid, gid_t gid,
 	if (ret_id != NULL) {
 		struct stat st;
 
-		if (stat(tmp, &st) < 0) {
+		/* (not stat: what is named there, the socket, or not ours) */
+		if (lstat(tmp, &st) < 0) {
 			r = -errno;
+			(void)unlink(tmp);
+			goto out_close;
+		}
+		if (!S_ISSOCK(st.st_mode)) {
+			r = -ENOTSOCK;
 			(void)unlink(tmp);
 			goto out_close;
 		}
@@ -152,6 +166,37 @@ set_send_timeout(int fd, uint64_t ms)
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
 		return -errno;
 	return 0;
+}
+
+int
+sock_connect_nofollow(const char *path)
+{
+	char proc[32];
+	struct stat st;
+	int pfd, r;
+
+	/*
+	 * The name itself, not what a symlink there points to; connect()
+	 * through /proc/self/fd reaches that very inode.
+	 */
+	pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	if (fstat(pfd, &st) < 0) {
+		r = -errno;
+		goto out_close;
+	}
+	/* a symlink or any other file: nothing listens there */
+	if (!S_ISSOCK(st.st_mode)) {
+		r = -ECONNREFUSED;
+		goto out_close;
+	}
+	r = str_printf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+	if (r == 0)
+		r = sock_connect(proc);
+out_close:
+	(void)close(pfd);
+	return r;
 }
 
 int

@@ -37,6 +37,14 @@ int sock_listen_owned(const char *path, mode_t mode, uid_t uid, gid_t gid,
 int sock_connect(const char *path);
 
 /*
+ * sock_connect, but to a socket named path itself, never through a
+ * symlink there: for paths in a directory that a less trusted peer may
+ * write (a qube's channel directory).  A symlink or any other file there
+ * is -ECONNREFUSED, as a socket nobody listens on.  fd or -errno.
+ */
+int sock_connect_nofollow(const char *path);
+
+/*
  * sock_connect, giving up at deadline (io.h: io_deadline(), or
  * IO_NO_DEADLINE) with -ETIMEDOUT: a UNIX connect() waits while the
  * listener's backlog is full, that is while its server is not accepting.

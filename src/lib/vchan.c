@@ -190,7 +190,14 @@ vchan_connect_since(const struct vchan_env *env, uint32_t dir_dom,
 	if (r < 0)
 		return r;
 	for (;;) {
-		r = sock_connect(path);
+		/*
+		 * A qube writes in its channel directory, and the admin side
+		 * connects there as root: a symlink the qube put in place of
+		 * a channel's socket must not take us to another socket on
+		 * the host (say another qube's agent, then served as this
+		 * qube).  It is a socket nobody listens on.
+		 */
+		r = sock_connect_nofollow(path);
 		if (r >= 0)
 			return r;
 		if (r != -ENOENT && r != -ECONNREFUSED)

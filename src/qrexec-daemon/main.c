@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,19 @@
 /* Queued bytes for an agent that does not read before we give up on it. */
 #define AGENT_OUT_LIMIT   (1024u * 1024u)
 #define STARTUP_TIMEOUT_S 60
+/* How long an agent that has taken our connection may take to say HELLO. */
+#define AGENT_HELLO_TIMEOUT_MS (STARTUP_TIMEOUT_S * 1000u)
+/* The longest a wait for the agent goes without looking at quit. */
+#define QUIT_CHECK_MS 100
+/*
+ * The qube decides how often the daemon warns about it: once a request
+ * it sends (an invalid one, one over MAX_PENDING), once a channel it
+ * drops.  Each line costs the host disk space, so each kind has a budget
+ * of QUBE_WARN_BURST lines each QUBE_WARN_INTERVAL_MS; the first line
+ * after says how many were left out.
+ */
+#define QUBE_WARN_BURST       20u
+#define QUBE_WARN_INTERVAL_MS 10000u
 
 enum client_state {
 	CLIENT_FREE,
@@ -65,6 +79,14 @@ enum pending_state {
 	PENDING_ALLOWED, /* a client connected the call */
 	PENDING_DENIED,
 	PENDING_STATE_MAX
+};
+
+/* A budget of warnings the qube causes (see QUBE_WARN_BURST). */
+struct warn_budget {
+	const char *what; /* for the "left out" line */
+	uint64_t since;   /* the window's start */
+	unsigned int lines;
+	unsigned long left_out;
 };
 
 struct pending {
@@ -89,6 +111,8 @@ static uint32_t port_owner[MAX_CLIENTS]; /* connect_domain, or unused */
 static int port_notify[MAX_CLIENTS];     /* client fd to close */
 static volatile sig_atomic_t quit;
 static int ready_fd = -1; /* tells the parent we are up (not --direct) */
+static struct warn_budget warn_requests = {.what = "about its requests"},
+                          warn_channel = {.what = "about its channel"};
 
 static void
 usage(FILE *f, int code)
@@ -137,6 +161,36 @@ on_signal(int sig)
 {
 	(void)sig;
 	quit = 1;
+}
+
+static void qube_warnx(struct warn_budget *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* log_warnx, within the qube's budget b of lines. */
+static void
+qube_warnx(struct warn_budget *b, const char *fmt, ...)
+{
+	uint64_t now = now_ms();
+	char line[256];
+	va_list ap;
+
+	if (now - b->since >= QUBE_WARN_INTERVAL_MS) {
+		if (b->left_out > 0)
+			log_warnx("%lu more warnings %s left out", b->left_out,
+			    b->what);
+		b->since = now;
+		b->lines = 0;
+		b->left_out = 0;
+	}
+	if (b->lines >= QUBE_WARN_BURST) {
+		b->left_out++;
+		return;
+	}
+	b->lines++;
+	va_start(ap, fmt);
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_warnx("%s", line);
 }
 
 /* ---- the client socket ---- */
@@ -236,15 +290,24 @@ agent_queue(uint32_t type, const void *p1, size_t l1, const void *p2, size_t l2)
 	int r = msg_queue(&agent_out, type, p1, l1, p2, l2);
 
 	if (r < 0)
-		log_warnx("the qube is not reading its control channel");
+		qube_warnx(&warn_channel,
+		    "the qube is not reading its control channel");
 	return r;
 }
 
+static void agent_lost(const char *why);
+
+/*
+ * A qube whose refusals no longer fit has stopped reading: give up on its
+ * channel, as for any other message (see AGENT_OUT_LIMIT), rather than
+ * go on taking its requests and dropping their answers.
+ */
 static void
 send_refused(const char ident[QREXEC_IDENT_LEN])
 {
-	(void)agent_queue(
-	    MSG_SERVICE_REFUSED, ident, QREXEC_IDENT_LEN, NULL, 0);
+	if (agent_queue(MSG_SERVICE_REFUSED, ident, QREXEC_IDENT_LEN, NULL, 0) <
+	    0)
+		agent_lost("output queue full");
 }
 
 static uint32_t
@@ -299,13 +362,14 @@ start_call(const struct qrexec_trigger *req)
 		if (pending[i].state == PENDING_FREE)
 			break;
 	if (i == MAX_PENDING) {
-		log_warnx("too many requests pending, refusing one");
+		qube_warnx(
+		    &warn_requests, "too many requests pending, refusing one");
 		send_refused(req->ident);
 		return;
 	}
 	pid = fork();
 	if (pid < 0) {
-		log_warn("fork");
+		qube_warnx(&warn_requests, "fork: %s", strerror(errno));
 		send_refused(req->ident);
 		return;
 	}
@@ -327,8 +391,6 @@ start_call(const struct qrexec_trigger *req)
 	memcpy(pending[i].ident, req->ident, QREXEC_IDENT_LEN);
 }
 
-static void agent_lost(const char *why);
-
 static void
 handle_agent_msg(const struct qrexec_hdr *hdr, const uint8_t *body)
 {
@@ -344,8 +406,8 @@ handle_agent_msg(const struct qrexec_hdr *hdr, const uint8_t *body)
 		r = proto_trigger_parse(hdr->hdr_type, agent_version, body,
 		    hdr->hdr_len, &req, raw_ident);
 		if (r == -EINVAL) {
-			log_warnx("invalid service request from the qube, "
-			          "refused");
+			qube_warnx(&warn_requests,
+			    "invalid service request from the qube, refused");
 			send_refused(raw_ident);
 			return;
 		}
@@ -402,6 +464,50 @@ handle_agent_input(void)
 }
 
 /*
+ * The agent's HELLO, read from fd (nonblocking) into agent_rd, where what
+ * follows it stays for the main loop (an agent sends nothing more before
+ * our HELLO; one that does waits for its next bytes).  Waits until
+ * deadline, looking at quit every QUIT_CHECK_MS: a qube that takes the
+ * connection and then says nothing, or half a HELLO, must hold neither
+ * the daemon nor its SIGTERM.  0, -EINTR (quit), -ETIMEDOUT, or -EPROTO.
+ */
+static int
+agent_recv_hello(int fd, uint64_t deadline, uint32_t *ret_version)
+{
+	struct qrexec_hdr hdr;
+	const uint8_t *body;
+	int r;
+
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		uint64_t now = now_ms();
+		long n;
+
+		r = msg_reader_next(&agent_rd, &hdr, &body);
+		if (r > 0)
+			break;
+		if (r < 0 || agent_rd.eof)
+			return -EPROTO;
+		if (quit)
+			return -EINTR;
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		if (poll(&p, 1,
+		        deadline - now < QUIT_CHECK_MS ? (int)(deadline - now) :
+		                                         QUIT_CHECK_MS) < 0 &&
+		    errno != EINTR)
+			return -errno;
+		n = msg_reader_fill(&agent_rd, fd);
+		if (n < 0 && n != -EAGAIN)
+			return -EPROTO;
+	}
+	if (hdr.hdr_type != MSG_HELLO ||
+	    proto_hello_parse(body, hdr.hdr_len, ret_version) < 0)
+		return -EPROTO;
+	return 0;
+}
+
+/*
  * Connect to the agent (its control channel server) and exchange HELLO.
  * Blocks until it works, SIGTERM, or (if timeout_s > 0) the timeout; when
  * reconnecting (the agent was lost), also until the qube's channel
@@ -442,30 +548,42 @@ agent_connect(int timeout_s, bool reconnecting)
 	}
 	/* the agent speaks first; we answer with its own version, as Qubes
 	 * does, so that the version the agent sees is the one it sent */
-	r = io_wait_readable(fd, timeout_s > 0 ? timeout_s * 1000 : -1);
-	if (r <= 0 || msg_recv_hello(fd, &v) < 0) {
-		(void)close(fd);
-		return -EPROTO;
+	(void)fd_set_nonblock(fd, true);
+	msg_reader_init(&agent_rd, QREXEC_MAX_CTRL_MSG_LEN);
+	r = agent_recv_hello(fd,
+	    now_ms() +
+	        (timeout_s > 0 ? (uint64_t)timeout_s * 1000 :
+	                         AGENT_HELLO_TIMEOUT_MS),
+	    &v);
+	if (r < 0) {
+		if (r == -ETIMEDOUT)
+			qube_warnx(&warn_channel,
+			    "the agent took the connection but sent no HELLO");
+		goto out_close;
 	}
 	agent_version =
 	    v < QREXEC_PROTOCOL_VERSION ? v : QREXEC_PROTOCOL_VERSION;
 	if (agent_version < QREXEC_PROTOCOL_MIN_VERSION) {
-		log_warnx("the agent speaks protocol %u; at least %u is needed",
-		    v, QREXEC_PROTOCOL_MIN_VERSION);
-		(void)close(fd);
-		return -EPROTONOSUPPORT;
+		qube_warnx(&warn_channel,
+		    "the agent speaks protocol %u; at least %u is needed", v,
+		    QREXEC_PROTOCOL_MIN_VERSION);
+		r = -EPROTONOSUPPORT;
+		goto out_close;
 	}
 	pi.pi_version = v;
+	/* 12 bytes on a fresh connection: they fit, nonblocking or not */
 	if (msg_send(fd, MSG_HELLO, &pi, sizeof(pi), NULL, 0) < 0) {
-		(void)close(fd);
-		return -EPIPE;
+		r = -EPIPE;
+		goto out_close;
 	}
-	(void)fd_set_nonblock(fd, true);
 	agent_fd = fd;
-	msg_reader_init(&agent_rd, QREXEC_MAX_CTRL_MSG_LEN);
 	buffer_init(&agent_out, AGENT_OUT_LIMIT);
 	log_debug("agent connected, protocol %u", agent_version);
 	return 0;
+out_close:
+	msg_reader_free(&agent_rd);
+	(void)close(fd);
+	return r;
 }
 
 /*
@@ -477,7 +595,7 @@ agent_lost(const char *why)
 {
 	int i;
 
-	log_warnx("control channel: %s", why);
+	qube_warnx(&warn_channel, "control channel: %s", why);
 	close_fd(&agent_fd);
 	msg_reader_free(&agent_rd);
 	buffer_free(&agent_out);
@@ -917,7 +1035,10 @@ main(int argc, char **argv)
 	if (sigfd < 0)
 		fatal("signalfd");
 
-	r = agent_connect(timeout_s, false);
+	/* a timeout of 0 waits for ever, for a silent agent's HELLO too */
+	do
+		r = agent_connect(timeout_s, false);
+	while (r == -ETIMEDOUT && timeout_s == 0 && !quit);
 	if (r < 0) {
 		log_warnx(
 		    "cannot connect to the qube's agent: %s", strerror(-r));

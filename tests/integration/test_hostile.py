@@ -200,6 +200,35 @@ def test_invalid_requests_are_refused_not_fatal():
     honest_call_works()
 
 
+WARN_BURST = 20  # qrexec-daemon's QUBE_WARN_BURST a QUBE_WARN_INTERVAL_MS
+WARN_INTERVAL = 10.0
+
+
+def test_invalid_requests_do_not_flood_the_log():
+    # each invalid request is refused, but the host's log (its disk) does
+    # not take one warning each: the daemon keeps to a budget, and later
+    # says how many it left out
+    line = "invalid service request from the qube, refused"
+    before = S.logtext().count(line)
+    n = 300
+    EVIL_AGENT.send(b"".join(trigger4(b"test.Echo", ident=b"\x01")
+                             for _ in range(n)))
+    for _ in range(n):
+        t, body = h.recv_msg(EVIL_AGENT.conn)
+        assert t == h.MSG_SERVICE_REFUSED, t
+    logged = S.logtext().count(line) - before
+    assert 0 < logged <= WARN_BURST, logged
+    time.sleep(WARN_INTERVAL + 0.5)
+    EVIL_AGENT.send(trigger4(b"test.Echo", ident=b"\x01"))
+    t, _ = h.recv_msg(EVIL_AGENT.conn)
+    assert t == h.MSG_SERVICE_REFUSED, t
+    h.wait_for(lambda: "more warnings about its requests left out"
+               in S.logtext(), "the count of warnings left out")
+    assert S.logtext().count(line) - before == logged + 1
+    everyone_alive()
+    honest_call_works()
+
+
 def test_flood_of_denied_requests():
     n = 2000
     batch = b"".join(trigger4(b"test.Denied", ident=b"SOCKET%d" % i)
@@ -217,7 +246,11 @@ def test_flood_of_denied_requests():
     honest_call_works()
 
 
+WARNED_NOT_READING = [0]
+
+
 def test_flood_without_reading():
+    WARNED_NOT_READING[0] = S.logtext().count("not reading its control")
     # the qube never reads its refusals: the daemon must not queue them
     # without bound; it drops the channel and keeps serving everyone else
     # invalid requests are refused at once, without asking the policy
@@ -232,16 +265,12 @@ def test_flood_without_reading():
             everyone_alive() if sent % 20000 == 0 else None
     except (BrokenPipeError, ConnectionResetError, socket.timeout):
         pass
-    everyone_alive()
-    honest_call_works()
-    # the daemon either still reads (and we stopped) or dropped us
-    EVIL_AGENT.conn.settimeout(1)
-    try:
-        EVIL_AGENT.conn.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
-    assert EVIL_AGENT.closed_by_daemon(timeout=120)
-    reconnect_evil()
+    # the daemon gave up on the channel itself, once its queue was full,
+    # rather than go on reading requests and dropping their refusals
+    # (one warning each)
+    expect_closed("a flood without reading", "output queue full")
+    warned = S.logtext().count("not reading its control channel")
+    assert warned <= WARNED_NOT_READING[0] + 1, warned
 
 
 def test_garbage_on_data_channel():
@@ -344,6 +373,68 @@ def test_hostile_caller_to_service():
     honest_call_works()
 
 
+def test_agent_path_symlink_not_followed():
+    # the qube puts a symlink where its agent listens, to a socket outside
+    # its directory (another qube's agent, say): its daemon, reconnecting
+    # as root, must not follow it and serve that socket as this qube
+    other = os.path.join(S.root, "other-agent.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(other)
+    srv.listen(1)
+    srv.settimeout(3)
+    EVIL_AGENT.conn.close()
+    if os.path.exists(EVIL_AGENT.path):
+        os.unlink(EVIL_AGENT.path)
+    os.symlink(other, EVIL_AGENT.path)
+    try:
+        c, _ = srv.accept()
+        c.close()
+        raise AssertionError("the daemon connected through the symlink")
+    except socket.timeout:
+        pass
+    finally:
+        srv.close()
+        os.unlink(EVIL_AGENT.path)
+        os.unlink(other)
+    everyone_alive()
+    reconnect_evil()
+    honest_call_works()
+
+
+def test_silent_agent_does_not_hold_sigterm():
+    # last: the evil qube's daemon is stopped here.  Its agent goes and
+    # comes back, takes the daemon's connection and sends half a HELLO:
+    # the daemon must still see SIGTERM (it used to wait for the rest,
+    # for ever, in a blocking read that retried on EINTR)
+    EVIL_AGENT.conn.close()
+    path = EVIL_AGENT.path
+    if os.path.exists(path):
+        os.unlink(path)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    srv.settimeout(30)
+    c, _ = srv.accept()
+    srv.close()
+    os.unlink(path)
+    c.sendall(struct.pack("<L", h.MSG_HELLO))
+    time.sleep(0.5)
+    assert h.alive(EVIL.daemon)
+    EVIL.daemon.terminate()
+    try:
+        rc = EVIL.daemon.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        EVIL.daemon.kill()
+        EVIL.daemon.wait()
+        raise AssertionError("the daemon ignored SIGTERM while waiting "
+                             "for the agent's HELLO")
+    c.close()
+    assert rc == 0, rc
+    for q in (WORK, PERSONAL):
+        assert h.alive(q.agent) and h.alive(q.daemon), q.name
+    honest_call_works()
+
+
 try:
     h.run_tests([
         test_setup,
@@ -355,11 +446,14 @@ try:
         test_second_hello,
         test_bad_connection_terminated,
         test_invalid_requests_are_refused_not_fatal,
+        test_invalid_requests_do_not_flood_the_log,
         test_flood_of_denied_requests,
         test_flood_without_reading,
         test_garbage_on_data_channel,
         test_hostile_trigger_clients,
         test_hostile_caller_to_service,
+        test_agent_path_symlink_not_followed,
+        test_silent_agent_does_not_hold_sigterm,
     ])
 finally:
     S.close()

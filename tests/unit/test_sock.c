@@ -459,6 +459,61 @@ test_pass_fds(void **state)
 	(void)close(p[1]);
 }
 
+/*
+ * sock_connect_nofollow reaches a socket named by path itself, and takes
+ * a symlink there (or any other file) for a socket nobody listens on,
+ * where sock_connect follows it.
+ */
+static void
+test_connect_nofollow(void **state)
+{
+	struct fixture *f = *state;
+	char *sock = unit_path(f->dir, "real.sock");
+	char *link = unit_path(f->dir, "link.sock");
+	char *file = unit_path(f->dir, "file");
+	char *deep = unit_path(f->deep, "real.sock");
+	int lfd, dlfd, c, s, fd;
+
+	lfd = sock_listen(sock, 0600, false, NULL);
+	assert_true(lfd >= 0);
+	c = sock_connect_nofollow(sock);
+	assert_true(c >= 0);
+	assert_int_equal(fcntl(c, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	s = sock_accept(lfd, false);
+	assert_true(s >= 0);
+	assert_int_equal(write(c, "x", 1), 1);
+	(void)close(s);
+	(void)close(c);
+	/* a path longer than sun_path is reached all the same */
+	dlfd = sock_listen(deep, 0600, false, NULL);
+	assert_true(dlfd >= 0);
+	c = sock_connect_nofollow(deep);
+	assert_true(c >= 0);
+	(void)close(c);
+	(void)close(dlfd);
+	/* a symlink to a live listener: followed by one, not the other */
+	assert_int_equal(symlink(sock, link), 0);
+	c = sock_connect(link);
+	assert_true(c >= 0);
+	(void)close(c);
+	assert_int_equal(sock_connect_nofollow(link), -ECONNREFUSED);
+	fd = open(file, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	(void)close(fd);
+	assert_int_equal(sock_connect_nofollow(file), -ECONNREFUSED);
+	assert_int_equal(sock_connect_nofollow(f->dir), -ECONNREFUSED);
+	assert_int_equal(unlink(sock), 0);
+	assert_int_equal(sock_connect_nofollow(sock), -ENOENT);
+	(void)close(lfd);
+	(void)unlink(link);
+	(void)unlink(file);
+	(void)unlink(deep);
+	free(sock);
+	free(link);
+	free(file);
+	free(deep);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -471,6 +526,7 @@ main(void)
 	    T(test_errors),
 	    T(test_faults),
 	    T(test_connect_until),
+	    T(test_connect_nofollow),
 	    T(test_pass_fds),
 	};
 

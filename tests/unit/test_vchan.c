@@ -10,6 +10,7 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include <cmocka.h>
 
 #include "lib/sock.h"
+#include "lib/util.h"
 #include "lib/vchan.h"
 #include "unit.h"
 
@@ -503,6 +505,112 @@ test_accept_faults(void **state)
 	assert_int_equal(l.fd, -1);
 }
 
+/*
+ * A qube writes in its own channel directory, and the admin side
+ * connects there as root.  A symlink the qube puts at a channel's name,
+ * pointing at a socket elsewhere (another qube's agent), must not be
+ * followed: it is a channel nobody listens on.
+ */
+static void
+test_connect_not_through_symlink(void **state)
+{
+	struct fixture *f = *state;
+	struct vchan_addr a = {.server_dom = 4, .client_dom = 0, .port = 512};
+	struct vchan_addr b = {.server_dom = 5, .client_dom = 0, .port = 512};
+	struct vchan_listener lb;
+	char *d4 = unit_path(f->dir, "4"), *d5 = unit_path(f->dir, "5");
+	char pa[PATH_MAX];
+	int c;
+
+	f->env.layout = VCHAN_LAYOUT_PER_QUBE;
+	assert_int_equal(mkdir(d4, 01777), 0);
+	assert_int_equal(mkdir(d5, 0700), 0);
+	/* qube 5's agent listens; qube 4 links its own channel to it */
+	assert_int_equal(vchan_listen(&f->env, 5, &b, &lb), 0);
+	assert_int_equal(vchan_path(&f->env, 4, &a, pa, sizeof(pa)), 0);
+	assert_int_equal(symlink(lb.path, pa), 0);
+	c = vchan_connect(&f->env, 4, &a, 0);
+	assert_int_equal(c, -ETIMEDOUT);
+	/* nobody reached qube 5's agent: it still waits, path and all */
+	assert_int_equal(vchan_accept(&lb, 0), -ETIMEDOUT);
+	vchan_listener_close(&lb);
+	assert_int_equal(unlink(pa), 0);
+	assert_int_equal(rmdir(d4), 0);
+	assert_int_equal(rmdir(d5), 0);
+	free(d4);
+	free(d5);
+}
+
+/* What the qube's race puts in place of the listener's socket. */
+static struct {
+	const char *victim;
+	int swapped;
+} swap;
+
+/* After bind(): the bound name becomes a symlink to swap.victim. */
+static void
+swap_hook(const struct sockaddr *sa, socklen_t len)
+{
+	const struct sockaddr_un *un = (const void *)sa;
+	char tmp[PATH_MAX];
+
+	(void)len;
+	if (un->sun_family != AF_UNIX || un->sun_path[0] == '\0')
+		return;
+	assert_int_equal(
+	    str_printf(tmp, sizeof(tmp), "%s.swap", un->sun_path), 0);
+	assert_int_equal(symlink(swap.victim, tmp), 0);
+	assert_int_equal(rename(tmp, un->sun_path), 0);
+	swap.swapped++;
+}
+
+/*
+ * The admin side (root) listens in a qube's directory and gives the
+ * socket to the qube's root by name.  If the qube swaps a symlink in
+ * between bind() and the chown/chmod, they must not follow it: the
+ * listen fails and the file it points to keeps its owner and mode.
+ */
+static void
+test_listen_not_through_symlink(void **state)
+{
+	struct fixture *f = *state;
+	struct vchan_env env = f->env;
+	struct vchan_addr a = {.server_dom = 0, .client_dom = 9, .port = 900};
+	struct vchan_listener l;
+	char dir[PATH_MAX], *victim = unit_path(f->dir, "victim");
+	struct stat st;
+	int fd, r;
+
+	if (geteuid() != 0) {
+		skip();
+		return;
+	}
+	env.layout = VCHAN_LAYOUT_PER_QUBE;
+	assert_int_equal(vchan_dir_path(&env, 9, dir, sizeof(dir)), 0);
+	assert_int_equal(mkdir(dir, 01777), 0);
+	assert_int_equal(chown(dir, 1234569, 1234569), 0);
+	fd = open(victim, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	(void)close(fd);
+	assert_int_equal(chmod(victim, 0644), 0);
+	swap.victim = victim;
+	swap.swapped = 0;
+	bind_hook = swap_hook;
+	r = vchan_listen(&env, 9, &a, &l);
+	bind_hook = NULL;
+	assert_int_equal(swap.swapped, 1);
+	assert_true(r < 0);
+	assert_int_equal(l.fd, -1);
+	assert_int_equal(stat(victim, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(st.st_gid, 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	/* nothing left behind in the qube's directory */
+	assert_int_equal(rmdir(dir), 0);
+	(void)unlink(victim);
+	free(victim);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -520,6 +628,8 @@ main(void)
 	    T(test_connect_retry),
 	    T(test_per_qube),
 	    T(test_accept_faults),
+	    T(test_connect_not_through_symlink),
+	    T(test_listen_not_through_symlink),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

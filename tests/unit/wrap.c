@@ -26,6 +26,7 @@
 struct fault faults[F_FN_MAX];
 void (*poll_hook)(struct pollfd *fds, nfds_t nfds, int timeout);
 void (*nanosleep_hook)(void);
+void (*bind_hook)(const struct sockaddr *sa, socklen_t len);
 
 ssize_t __real_read(int fd, void *buf, size_t len);
 ssize_t __real_write(int fd, const void *buf, size_t len);
@@ -47,6 +48,7 @@ int __real_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
 int __real_socketpair(int domain, int type, int proto, int sv[2]);
 int __real_pipe2(int fds[2], int flags);
 int __real_nanosleep(const struct timespec *req, struct timespec *rem);
+int __real_bind(int fd, const struct sockaddr *sa, socklen_t len);
 
 ssize_t __wrap_read(int fd, void *buf, size_t len);
 ssize_t __wrap_write(int fd, const void *buf, size_t len);
@@ -68,6 +70,7 @@ int __wrap_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
 int __wrap_socketpair(int domain, int type, int proto, int sv[2]);
 int __wrap_pipe2(int fds[2], int flags);
 int __wrap_nanosleep(const struct timespec *req, struct timespec *rem);
+int __wrap_bind(int fd, const struct sockaddr *sa, socklen_t len);
 
 void
 fault_reset(void)
@@ -79,6 +82,7 @@ fault_reset(void)
 		faults[i].fd = -1;
 	poll_hook = NULL;
 	nanosleep_hook = NULL;
+	bind_hook = NULL;
 }
 
 void
@@ -299,4 +303,14 @@ __wrap_nanosleep(const struct timespec *req, struct timespec *rem)
 		return 0;
 	}
 	return __real_nanosleep(req, rem);
+}
+
+int
+__wrap_bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int r = __real_bind(fd, sa, len);
+
+	if (r == 0 && bind_hook != NULL)
+		bind_hook(sa, len);
+	return r;
 }
