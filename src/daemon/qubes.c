@@ -297,8 +297,8 @@ remove_disposable(struct daemon *d, uint32_t qid, const char *name)
 	/* nothing of a disposable stays on disk, its logs included (a
 	 * regular qube's stay after its removal, as in Qubes) */
 	{
-		static const char *const logs[] = {
-		    "log", "qrexec.log", "console.log", "agent.log"};
+		static const char *const logs[] = {"log", "qrexec.log",
+		    "console.log", "console.log.old", "agent.log"};
 		char path[PATH_MAX];
 		size_t i;
 

@@ -24,6 +24,13 @@
  * stop/cont).  When QEMU exits, the launcher stops the vmux and exits:
  * bulkheadd then sees the qube halted and removes its volatile files.
  *
+ * The guest's serial console reaches QEMU's console chardev, a socket whose
+ * other end this process reads and appends to --console, at most
+ * CONSOLE_RUN_MAX bytes a run (4 MiB; the rest is read and dropped, so the guest
+ * never waits on it): a guest writing to its console for ever cannot fill
+ * the host's disk.  A log over that size at start is moved to FILE.old
+ * (replacing the one before), so the two hold at most two runs' worth.
+ *
  * With --gui-pool (a qube with the feature "gui", issue #8) it makes the
  * qube's GUI pool, a sealed memfd, before QEMU starts, gives it to QEMU
  * as an ivshmem-plain device (the guest's GUI agent maps its BAR 2), keeps
@@ -77,6 +84,12 @@
  */
 #define QEMU_OVERHEAD_MIB 384
 #define QEMU_PIDS_MAX     512
+/* the most of one run's console output kept in the log (see above);
+ * $BULKHEAD_VM_CONSOLE_MAX (bytes, CONSOLE_MIN..CONSOLE_MAX_MAX) sets it */
+#define CONSOLE_RUN_MAX (4u << 20)
+#define CONSOLE_MIN     4096u
+#define CONSOLE_MAX_MAX (1u << 30)
+static size_t console_max = CONSOLE_RUN_MAX;
 /* --gui-pool's size: 1 MiB to 1 GiB, a power of two (a PCI BAR's size) */
 #define GUI_POOL_MIN_MIB 1
 #define GUI_POOL_MAX_MIB 1024
@@ -130,7 +143,11 @@ usage(FILE *f, int code)
 	    "              AppVM's copy-on-write qcow2 over --root-backing)\n"
 	    "  --private   the private disk (/rw), likewise\n"
 	    "  --vchan     the qube's channel directory (owned by its uid)\n"
-	    "  --console   the serial console's log (appended)\n"
+	    "  --console   the serial console's log: appended, at most 4 "
+	    "MiB a run\n"
+	    "              ($BULKHEAD_VM_CONSOLE_MAX bytes if set), the rest "
+	    "dropped;\n"
+	    "              a log over that at start becomes FILE.old\n"
 	    "  --gui-pool  make the qube's GUI pool (a sealed memfd of MIB "
 	    "MiB, a\n"
 	    "              power of two up to 1024), give it to the guest as "
@@ -599,15 +616,20 @@ start_qemu(int qmp_fd, int serial_fd, int gui_pool_fd, int *ret_console_fd)
 		fds[i] = -1;
 	fds[n] = qmp_fd, want[n++] = FD_QMP;
 	fds[n] = serial_fd, want[n++] = FD_SERIAL;
-	fds[n] = open(A.console,
-	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-	    0600);
-	if (fds[n] < 0) {
-		log_warn("%s", A.console);
-		return -1;
+	{
+		int sv[2];
+
+		/* ours nonblocking: the loop reads what there is */
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) <
+		        0 ||
+		    fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+			log_warn("console socket");
+			return -1;
+		}
+		*ret_console_fd = sv[0];
+		fds[n] = sv[1];
+		want[n++] = FD_CONSOLE;
 	}
-	*ret_console_fd = fds[n];
-	want[n++] = FD_CONSOLE;
 	if ((fds[n] = open_file(A.kernel, false)) < 0)
 		goto fail;
 	want[n++] = FD_KERNEL;
@@ -684,7 +706,7 @@ start_qemu(int qmp_fd, int serial_fd, int gui_pool_fd, int *ret_console_fd)
 	c.qmp_fd = FD_QMP;
 	c.ports[c.n_ports++] =
 	    (struct qemu_port){.fd = FD_SERIAL, .name = VM_QREXEC_PORT};
-	c.console_log = (struct qemu_file){NULL, FD_CONSOLE};
+	c.console_socket_fd = FD_CONSOLE;
 	/* pages the guest frees go back to the host (the initramfs it
 	 * unpacked and dropped, the kernel's boot-time memory) */
 	c.free_page_reporting = true;
@@ -709,17 +731,107 @@ start_qemu(int qmp_fd, int serial_fd, int gui_pool_fd, int *ret_console_fd)
 	}
 	qemu_argv_free(&av);
 	for (i = 2; i < n; i++)
-		if (fds[i] != *ret_console_fd && fds[i] != gui_pool_fd)
+		if (fds[i] != gui_pool_fd)
 			(void)close(fds[i]);
-	if (pid < 0)
+	if (pid < 0) {
 		log_warn("fork");
+		(void)close(*ret_console_fd);
+		*ret_console_fd = -1;
+	}
 	return pid;
 fail:
 	for (i = 2; i < n; i++)
 		if (fds[i] != gui_pool_fd)
 			(void)close(fds[i]);
+	(void)close(*ret_console_fd);
 	*ret_console_fd = -1;
 	return -1;
+}
+
+/* ---- the console log ---- */
+
+struct console_log {
+	int in;      /* our end of QEMU's console socket, -1 once it ended */
+	int out;     /* --console, appended; -1 if it could not be opened */
+	size_t kept; /* bytes of this run written to out */
+	bool dropped;
+};
+
+/*
+ * Open --console for this run: a log already over CONSOLE_RUN_MAX is
+ * moved to FILE.old first.  The path is bulkheadd's (its state
+ * directory, which no qube can write); it is still opened without
+ * following a symlink.  -1 (logged) if it cannot be opened: the console
+ * is then read and dropped.
+ */
+static int
+console_log_open(void)
+{
+	char old[PATH_MAX + 8];
+	struct stat st;
+	int fd;
+
+	if (lstat(A.console, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size > (off_t)console_max &&
+	    str_printf(old, sizeof(old), "%s.old", A.console) == 0 &&
+	    rename(A.console, old) < 0)
+		log_warn("%s: moving it to %s, ignoring", A.console, old);
+	fd = open(A.console,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+	    0600);
+	if (fd < 0)
+		log_warn("%s: the console's output is dropped", A.console);
+	return fd;
+}
+
+/*
+ * Move what the console socket holds into the log, up to the run's cap;
+ * beyond it, read and drop (one line in the log says so).  Stops at
+ * EAGAIN; at EOF or an error the socket is closed (cl->in = -1).
+ */
+static void
+console_pump(struct console_log *cl)
+{
+	char buf[16384];
+
+	while (cl->in >= 0) {
+		ssize_t n = read(cl->in, buf, sizeof(buf));
+		size_t keep;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			(void)close(cl->in);
+			cl->in = -1;
+			return;
+		}
+		keep = console_max - cl->kept;
+		if (keep > (size_t)n)
+			keep = (size_t)n;
+		if (cl->out >= 0 && keep > 0 &&
+		    io_write_all(cl->out, buf, keep) < 0) {
+			log_warn(
+			    "%s: the console's output is dropped", A.console);
+			(void)close(cl->out);
+			cl->out = -1;
+		}
+		cl->kept += keep;
+		if (keep < (size_t)n && !cl->dropped) {
+			static const char note[] =
+			    "\n[bulkhead-vm: this run's console output is "
+			    "over its limit; the rest is dropped]\n";
+
+			cl->dropped = true;
+			if (cl->out >= 0)
+				(void)io_write_all(
+				    cl->out, note, sizeof(note) - 1);
+			log_warnx("the guest's console wrote over %zu bytes: "
+			          "the rest of this run's is dropped",
+			    console_max);
+		}
+	}
 }
 
 /*
@@ -809,7 +921,8 @@ start_vmux(int serial_fd)
 int
 main(int argc, char **argv)
 {
-	int qmp_sv[2] = {-1, -1}, ser_sv[2] = {-1, -1}, sfd, console_fd = -1;
+	int qmp_sv[2] = {-1, -1}, ser_sv[2] = {-1, -1}, sfd;
+	struct console_log cl = {-1, -1, 0, false};
 	int gui_pool_fd = -1;
 	struct qmp *q = NULL;
 	pid_t qemu, vmux = -1;
@@ -821,6 +934,24 @@ main(int argc, char **argv)
 	log_init("bulkhead-vm", 1);
 	parse_args(argc, argv);
 	log_set_qube(A.name);
+	{
+		const char *e = getenv("BULKHEAD_VM_CONSOLE_MAX");
+		char *end;
+		unsigned long long v;
+
+		if (e != NULL && e[0] != '\0') {
+			errno = 0;
+			v = strtoull(e, &end, 10);
+			if (errno != 0 || *end != '\0' || v < CONSOLE_MIN ||
+			    v > CONSOLE_MAX_MAX)
+				log_warnx(
+				    "BULKHEAD_VM_CONSOLE_MAX=%s: not %u to "
+				    "%u, ignoring",
+				    e, CONSOLE_MIN, CONSOLE_MAX_MAX);
+			else
+				console_max = (size_t)v;
+		}
+	}
 	if (geteuid() != 0) {
 		log_warnx("needs root (it runs QEMU as the qube's own uid)");
 		return 1;
@@ -854,8 +985,11 @@ main(int argc, char **argv)
 		qcg_cleanup(&cg);
 		return 1;
 	}
-	qemu = start_qemu(qmp_sv[1], ser_sv[1], gui_pool_fd, &console_fd);
+	cl.out = console_log_open();
+	qemu = start_qemu(qmp_sv[1], ser_sv[1], gui_pool_fd, &cl.in);
 	if (qemu < 0) {
+		if (cl.out >= 0)
+			(void)close(cl.out);
 		if (gui_pool_fd >= 0)
 			(void)unlink(A.gui_pool_file);
 		qcg_cleanup(&cg);
@@ -863,8 +997,6 @@ main(int argc, char **argv)
 	}
 	(void)close(qmp_sv[1]);
 	(void)close(ser_sv[1]);
-	if (console_fd >= 0)
-		(void)close(console_fd);
 	q = qmp_new(qmp_sv[0]);
 	if (q == NULL)
 		goto kill_qemu;
@@ -886,7 +1018,8 @@ main(int argc, char **argv)
 	    A.accel == QEMU_ACCEL_KVM ? "KVM" : "TCG");
 
 	for (;;) {
-		struct pollfd p[2] = {{sfd, POLLIN, 0}, {-1, POLLIN, 0}};
+		struct pollfd p[3] = {
+		    {sfd, POLLIN, 0}, {-1, POLLIN, 0}, {cl.in, POLLIN, 0}};
 		struct signalfd_siginfo si;
 		int timeout = -1;
 
@@ -901,8 +1034,10 @@ main(int argc, char **argv)
 			} else
 				timeout = (int)(kill_at - t);
 		}
-		if (poll(p, 2, timeout) < 0 && errno != EINTR)
+		if (poll(p, 3, timeout) < 0 && errno != EINTR)
 			break;
+		if (p[2].revents != 0)
+			console_pump(&cl);
 		if (p[1].revents != 0 && q != NULL) {
 			struct qmp_msg m;
 
@@ -988,6 +1123,12 @@ kill_qemu:
 	(void)kill(qemu, SIGKILL);
 	(void)waitpid(qemu, NULL, 0);
 out:
+	/* QEMU is gone: what it wrote last (a panic's trace) is kept */
+	console_pump(&cl);
+	if (cl.in >= 0)
+		(void)close(cl.in);
+	if (cl.out >= 0)
+		(void)close(cl.out);
 	if (vmux > 0) {
 		(void)kill(vmux, SIGTERM);
 		(void)waitpid(vmux, NULL, 0);

@@ -47,6 +47,10 @@ if not glob.glob(os.path.join(POOL, "*", "vmlinux")):
         skip("no kernel for the pool: bulkhead-vm-kernel install: " +
              (r.stderr.strip().splitlines() or ["?"])[-1])
 
+# a small console limit a run (bulkhead-vm's), so that a guest reaches it
+# soon under TCG; bulkheadd's environment passes to its launchers
+CONSOLE_MAX = 65536
+os.environ["BULKHEAD_VM_CONSOLE_MAX"] = str(CONSOLE_MAX)
 D = bh.Bulkheadd(backend="sandbox")
 QIDS = {}
 
@@ -426,6 +430,45 @@ def test_hostile_guest():
     assert D.qubes()["vm1"]["state"] == "Halted"
 
 
+def test_console_cannot_fill_the_disk():
+    """A guest writing to its serial console for ever fills at most its
+    run's share of the log (the rest is dropped, the guest is not held
+    up); the next start moves an over-size log to .old."""
+    log = os.path.join(D.state, "log", "vm1.console.log")
+    old = log + ".old"
+    assert state("vm1") == "Halted"
+    D.call("admin.vm.Start", "vm1")
+    # the boot's own lines (and, if it was over the limit, a fresh file)
+    base = os.path.getsize(log)
+    assert base <= 2 * CONSOLE_MAX, base
+    rc, out, err = run("vm1", "head -c %d /dev/zero | tr '\\0' A "
+                       ">/dev/console; echo written" % (3 * CONSOLE_MAX),
+                       timeout=300)
+    assert rc == 0 and out == "written\n", (rc, out, err)
+    bh.wait_for(lambda: b"console output is over its limit" in
+                open(log, "rb").read(), "the limit's note in the log", 60)
+    size = os.path.getsize(log)
+    assert size <= base + CONSOLE_MAX + 200, (base, size)
+    with open(log, "rb") as f:
+        f.seek(base)
+        assert f.read().count(b"A") >= CONSOLE_MAX // 2
+    # the guest goes on, and more output adds nothing
+    rc, out, err = run("vm1", "head -c %d /dev/zero | tr '\\0' B "
+                       ">/dev/console; echo again" % CONSOLE_MAX, timeout=300)
+    assert rc == 0 and out == "again\n", (rc, out, err)
+    assert os.path.getsize(log) == size
+    with open(os.path.join(D.state, "log", "vm1.log")) as f:
+        assert "the rest of this run's is dropped" in f.read()
+    D.call("admin.vm.Shutdown", "vm1", "wait")
+    # over the limit: the next start begins a new log
+    D.call("admin.vm.Start", "vm1")
+    assert os.path.getsize(old) == size, (os.path.getsize(old), size)
+    assert os.path.getsize(log) < CONSOLE_MAX
+    con = D.call("admin.vm.Console", "vm1")
+    assert "over its limit" not in con
+    D.call("admin.vm.Shutdown", "vm1", "wait")
+
+
 def test_disposable():
     D.create("AppVM", "vmdvm", "red", template="busybox")
     qid("vmdvm")
@@ -554,6 +597,7 @@ try:
         test_qemu_killed,
         test_launcher_killed,
         test_hostile_guest,
+        test_console_cannot_fill_the_disk,
         test_disposable,
         test_preloaded_disposable,
         test_vm_to_vm_call,
