@@ -263,6 +263,38 @@ def test_isolation_host_sockets():
     assert "qubesd.sock" not in out and "No such file" in out, out
 
 
+def test_private_symlinks_stay_inside():
+    # /rw is the qube's own: a symlink it leaves there (/rw/home -> /) was
+    # followed by the launcher at the next start, against the host's root,
+    # and bound the host's whole tree at /home, writable where the host's
+    # is world-writable.  Now /rw/home is bound only if no symlink leads to
+    # it; the qube starts with its root's own /home.
+    D.create("AppVM", "sbxhome", "red")
+    qid("sbxhome")
+    D.call("admin.vm.Start", "sbxhome")
+    marker = "sbx-escape-%d" % os.getpid()
+    rc, out, err = sh("sbxhome", "mv /rw/home /rw/home.real && "
+                      "ln -s / /rw/home && ls -ld /rw/home")
+    assert rc == 0 and "-> /" in out, (rc, out, err)
+    D.call("admin.vm.Shutdown", "sbxhome", "wait")
+    D.call("admin.vm.Start", "sbxhome")
+    try:
+        rc, out, err = sh("sbxhome", "ls -A /home; ls -d /home/proc/1 "
+                          "/home%s 2>&1; touch /home/tmp/%s 2>&1; "
+                          "echo rc=$?" % (D.root, marker))
+        assert not os.path.exists("/tmp/" + marker), out
+        assert "No such file" in out and "rc=1" in out, out
+        assert "usr" not in out.split() and "etc" not in out.split(), out
+        with open(os.path.join(D.state, "log", "sbxhome.log")) as f:
+            assert "a symlink, not bound at /home" in f.read()
+    finally:
+        if os.path.exists("/tmp/" + marker):
+            os.unlink("/tmp/" + marker)
+    D.call("admin.vm.Shutdown", "sbxhome", "wait")
+    nothing_left(["sbxhome"])
+    D.call("admin.vm.Remove", "sbxhome")
+
+
 def qrexec_vm(qube, target, service):
     """qrexec-client-vm in qube: its output, then "rc=N".  (It shuts its
     stdout down at the end, as Qubes' does: the shell's echo would get
@@ -932,6 +964,7 @@ try:
         test_isolation_mount_modules_ptrace,
         test_isolation_proc_and_sys,
         test_isolation_host_sockets,
+        test_private_symlinks_stay_inside,
         test_admin_api_from_a_qube,
         test_admin_tools_in_a_management_qube,
         test_ask_goes_to_the_policy_agent,
