@@ -93,15 +93,28 @@ sock_listen_owned(const char *path, mode_t mode, uid_t uid, gid_t gid,
 	if (r < 0)
 		goto out_close;
 	(void)unlink(tmp);
-	if (bind(fd, (struct sockaddr *)&sa, salen) < 0) {
-		r = -errno;
-		goto out_close;
+	/*
+	 * Owner and mode before the path appears: a peer never finds it
+	 * with another owner's permissions.  Never chmod or chown by name:
+	 * the directory may be a qube's channel directory, whose owner (the
+	 * qube's root) may rename our socket away and put a symlink in its
+	 * place right after the bind; a chmod or chown would then change,
+	 * as root, whatever host file the link names.  The mode comes from
+	 * the umask at bind(2) (these programs have no threads), the owner
+	 * from lchown, which changes such a link at most.
+	 */
+	{
+		mode_t old = umask(~mode & 0777);
+
+		r = bind(fd, (struct sockaddr *)&sa, salen);
+		(void)umask(old);
+		if (r < 0) {
+			r = -errno;
+			goto out_close;
+		}
 	}
-	/* owner and mode before the path appears: a peer never finds it
-	 * with another owner's permissions */
-	if (chmod(tmp, mode) < 0 ||
-	    ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
-	        chown(tmp, uid, gid) < 0) ||
+	if (((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	        lchown(tmp, uid, gid) < 0) ||
 	    listen(fd, 64) < 0) {
 		r = -errno;
 		(void)unlink(tmp);
@@ -110,7 +123,7 @@ sock_listen_owned(const char *path, mode_t mode, uid_t uid, gid_t gid,
 	if (ret_id != NULL) {
 		struct stat st;
 
-		if (stat(tmp, &st) < 0) {
+		if (lstat(tmp, &st) < 0) {
 			r = -errno;
 			(void)unlink(tmp);
 			goto out_close;
@@ -135,6 +148,31 @@ int
 sock_connect(const char *path)
 {
 	return sock_connect_until(path, IO_NO_DEADLINE);
+}
+
+int
+sock_connect_nofollow(const char *path)
+{
+	char p[64];
+	struct stat st;
+	int pfd, r;
+
+	/* without /proc (early in a VM qube's boot): only a plain connect */
+	if (access("/proc/self/fd", F_OK) < 0)
+		return sock_connect(path);
+	pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	if (fstat(pfd, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		/* a symlink or anything else: as if no one listened */
+		(void)close(pfd);
+		return -ECONNREFUSED;
+	}
+	/* the socket itself, through the fd: nothing swapped since */
+	(void)snprintf(p, sizeof(p), "/proc/self/fd/%d", pfd);
+	r = sock_connect(p);
+	(void)close(pfd);
+	return r;
 }
 
 /* SO_SNDTIMEO, which bounds a blocking UNIX connect(): 0 or -errno. */

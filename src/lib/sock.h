@@ -37,6 +37,15 @@ int sock_listen_owned(const char *path, mode_t mode, uid_t uid, gid_t gid,
 int sock_connect(const char *path);
 
 /*
+ * sock_connect, to the socket at path itself: a symlink there (or any
+ * other file) is refused with -ECONNREFUSED, never followed.  For paths
+ * in a directory someone less trusted writes (a qube's channel
+ * directory), where a root caller would otherwise connect wherever a
+ * link the qube made points on the host.
+ */
+int sock_connect_nofollow(const char *path);
+
+/*
  * sock_connect, giving up at deadline (io.h: io_deadline(), or
  * IO_NO_DEADLINE) with -ETIMEDOUT: a UNIX connect() waits while the
  * listener's backlog is full, that is while its server is not accepting.

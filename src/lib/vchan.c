@@ -190,7 +190,8 @@ vchan_connect_since(const struct vchan_env *env, uint32_t dir_dom,
 	if (r < 0)
 		return r;
 	for (;;) {
-		r = sock_connect(path);
+		/* the directory is a qube's: never where its links point */
+		r = sock_connect_nofollow(path);
 		if (r >= 0)
 			return r;
 		if (r != -ENOENT && r != -ECONNREFUSED)

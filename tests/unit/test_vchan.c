@@ -392,6 +392,43 @@ test_connect_timeout(void **state)
 	assert_int_equal(vchan_connect(&f->env, 0, &a, 0), -ENAMETOOLONG);
 }
 
+/*
+ * A qube's channel directory is the qube's to write: a symlink it puts
+ * where a socket is expected must not take the admin side (root) to the
+ * socket the link names on the host.  It is not followed: as if no one
+ * listened (a timeout), and the socket behind it hears nothing.
+ */
+static void
+test_connect_not_through_symlink(void **state)
+{
+	struct fixture *f = *state;
+	struct vchan_addr a = {.server_dom = 0, .client_dom = 5, .port = 605};
+	char path[PATH_MAX], *host;
+	int lfd, fd;
+
+	host = unit_path(f->dir, "host.sock");
+	lfd = sock_listen(host, 0666, true, NULL);
+	assert_true(lfd >= 0);
+	assert_int_equal(vchan_path(&f->env, 0, &a, path, sizeof(path)), 0);
+	assert_int_equal(symlink(host, path), 0);
+	fd = vchan_connect(&f->env, 0, &a, 0);
+	if (fd >= 0)
+		(void)close(fd);
+	assert_int_equal(fd, -ETIMEDOUT);
+	assert_int_equal(sock_accept(lfd, true), -EAGAIN);
+	/* the socket itself, where the link was: reached */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rename(host, path), 0);
+	fd = vchan_connect(&f->env, 0, &a, 0);
+	assert_true(fd >= 0);
+	(void)close(fd);
+	fd = sock_accept(lfd, true);
+	assert_true(fd >= 0);
+	(void)close(fd);
+	(void)close(lfd);
+	free(host);
+}
+
 static struct {
 	struct fixture *f;
 	struct vchan_addr a;
@@ -517,6 +554,7 @@ main(void)
 	    T(test_accept_timeout),
 	    T(test_listener_close),
 	    T(test_connect_timeout),
+	    T(test_connect_not_through_symlink),
 	    T(test_connect_retry),
 	    T(test_per_qube),
 	    T(test_accept_faults),

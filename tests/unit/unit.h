@@ -10,6 +10,7 @@
 #ifndef BULKHEAD_TESTS_UNIT_H
 #define BULKHEAD_TESTS_UNIT_H
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <poll.h>
@@ -84,6 +85,8 @@ extern struct fault faults[F_FN_MAX];
 extern void (*poll_hook)(struct pollfd *fds, nfds_t nfds, int timeout);
 /* Called instead of each nanosleep, if set. */
 extern void (*nanosleep_hook)(void);
+/* Called after each successful real bind, if set. */
+extern void (*bind_hook)(const struct sockaddr *sa, socklen_t len);
 
 /* Everything back to pass-through; hooks cleared.  Use in setup. */
 void fault_reset(void);

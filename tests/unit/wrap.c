@@ -26,6 +26,7 @@
 struct fault faults[F_FN_MAX];
 void (*poll_hook)(struct pollfd *fds, nfds_t nfds, int timeout);
 void (*nanosleep_hook)(void);
+void (*bind_hook)(const struct sockaddr *sa, socklen_t len);
 
 ssize_t __real_read(int fd, void *buf, size_t len);
 ssize_t __real_write(int fd, const void *buf, size_t len);
@@ -42,6 +43,7 @@ __real___poll_chk(struct pollfd *fds, nfds_t nfds, int timeout, size_t fdslen);
 int __real_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags);
 int __real_socket(int domain, int type, int proto);
 int __real_connect(int fd, const struct sockaddr *sa, socklen_t len);
+int __real_bind(int fd, const struct sockaddr *sa, socklen_t len);
 pid_t __real_fork(void);
 int __real_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
 int __real_socketpair(int domain, int type, int proto, int sv[2]);
@@ -63,6 +65,7 @@ __wrap___poll_chk(struct pollfd *fds, nfds_t nfds, int timeout, size_t fdslen);
 int __wrap_accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags);
 int __wrap_socket(int domain, int type, int proto);
 int __wrap_connect(int fd, const struct sockaddr *sa, socklen_t len);
+int __wrap_bind(int fd, const struct sockaddr *sa, socklen_t len);
 pid_t __wrap_fork(void);
 int __wrap_clone(int (*fn)(void *), void *stack, int flags, void *arg, ...);
 int __wrap_socketpair(int domain, int type, int proto, int sv[2]);
@@ -79,6 +82,7 @@ fault_reset(void)
 		faults[i].fd = -1;
 	poll_hook = NULL;
 	nanosleep_hook = NULL;
+	bind_hook = NULL;
 }
 
 void
@@ -255,6 +259,16 @@ __wrap_connect(int fd, const struct sockaddr *sa, socklen_t len)
 	if (hit(&faults[F_CONNECT], fd))
 		return -1;
 	return __real_connect(fd, sa, len);
+}
+
+int
+__wrap_bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int r = __real_bind(fd, sa, len);
+
+	if (r == 0 && bind_hook != NULL)
+		bind_hook(sa, len);
+	return r;
 }
 
 pid_t
