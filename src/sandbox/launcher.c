@@ -14,9 +14,10 @@
  * the qube's own uid range; writes go to an upper layer owned by that
  * range.  Then the qube is cloned into new user (uid range of
  * SANDBOX_ID_RANGE from its base), pid, mount, net (loopback only), ipc,
- * uts (hostname = its name) and cgroup namespaces; it pivots into the new
- * root, mounts a fresh /proc, drops capabilities, sets no_new_privs, loads
- * the seccomp filter and becomes bulkhead-init.
+ * uts (hostname = its name) namespaces, and a cgroup namespace once it is
+ * in its cgroups; it pivots into the new root, mounts a fresh /proc, drops
+ * capabilities, sets no_new_privs, loads the seccomp filter and becomes
+ * bulkhead-init.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -1108,6 +1109,16 @@ qube_child(void *arg)
 		_exit(1);
 	(void)close(go_pipe[0]);
 	/*
+	 * Its cgroup namespace only now: the launcher has moved it into
+	 * the qube's cgroups before "go", so the namespace's root is the
+	 * qube's own cgroup.  Made at the clone, the root was the
+	 * launcher's cgroup (the host's hierarchy above and beside the
+	 * qube's), and /proc/self/cgroup showed the qube's cgroups by
+	 * their host paths.
+	 */
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		_exit(1);
+	/*
 	 * Still host root's uid (unmapped here), with every capability of
 	 * the new user namespace: reach the root wherever the admin keeps
 	 * it (its path need not be searchable by the qube's ids), then
@@ -1271,7 +1282,7 @@ main(int argc, char **argv)
 		fatal("pipe");
 	child = clone(qube_child, stack + sizeof(stack),
 	    CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
-	        CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | SIGCHLD,
+	        CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD,
 	    NULL);
 	if (child < 0) {
 		log_warn("clone");

@@ -218,8 +218,8 @@ def test_isolation_processes():
 def test_isolation_mount_modules_ptrace():
     py = ("import ctypes, errno, os\n"
           "libc = ctypes.CDLL(None, use_errno=True)\n"
-          "def t(name, r):\n"
-          "    print(name, 'ok' if r == 0 else errno.errorcode["
+          "def t(name, r):\n"  # success: 0, or an fd (bpf, open_tree_attr)
+          "    print(name, 'ok' if r >= 0 else errno.errorcode["
           "ctypes.get_errno()])\n"
           "t('mount', libc.mount(b'x', b'/tmp', b'tmpfs', 0, None))\n"
           "t('init_module', libc.syscall(175, None, 0, b''))\n"
@@ -228,12 +228,16 @@ def test_isolation_mount_modules_ptrace():
           "t('bpf', libc.syscall(321, 0, None, 0))\n"
           "t('keyctl', libc.syscall(250, 0, 0, 0, 0, 0))\n"
           "t('reboot', libc.syscall(169, 0xfee1dead, 672274793, 0x1234567, "
-          "None))\n")
+          "None))\n"
+          # Linux 6.15's open_tree_attr, unknown to our libseccomp: even
+          # its plain form (an O_PATH fd, no capability needed) is denied
+          "t('open_tree_attr', libc.syscall(467, -100, b'/usr', 0, None, "
+          "0))\n")
     rc, out, err = run("work", "python3 -", stdin=py.encode())
     res = dict(l.split() for l in out.decode().splitlines())
     assert res and all(v != "ok" for v in res.values()), (res, err)
     assert set(res) == {"mount", "init_module", "ptrace", "unshare_user",
-                        "bpf", "keyctl", "reboot"}, res
+                        "bpf", "keyctl", "reboot", "open_tree_attr"}, res
 
 
 def test_isolation_proc_and_sys():
@@ -243,6 +247,21 @@ def test_isolation_proc_and_sys():
     assert "rc=1" in out, out
     lines = out.split()
     assert lines[-1] == "lo", out  # loopback only
+
+
+def test_cgroup_namespace_is_the_qubes():
+    # the qube's cgroup namespace is rooted at its own cgroups: it sees
+    # them as "/", not by their host paths (/bulkhead-work-PID), and
+    # nothing of the hierarchy above them
+    rc, out, _ = sh("work", "cat /proc/self/cgroup")
+    lines = out.split()
+    assert rc == 0 and lines, (rc, out)
+    assert all(l.endswith(":/") for l in lines), out
+    # while the host sees them in the qube's cgroups (where there are)
+    if our_cgroups():
+        with open("/proc/%d/cgroup" % pids_of("work")[0]) as f:
+            host = f.read()
+        assert "/bulkhead-work-" in host, host
 
 
 def test_isolation_host_sockets():
@@ -963,6 +982,7 @@ try:
         test_isolation_processes,
         test_isolation_mount_modules_ptrace,
         test_isolation_proc_and_sys,
+        test_cgroup_namespace_is_the_qubes,
         test_isolation_host_sockets,
         test_private_symlinks_stay_inside,
         test_admin_api_from_a_qube,
