@@ -240,6 +240,33 @@ def test_isolation_mount_modules_ptrace():
                         "bpf", "keyctl", "reboot", "open_tree_attr"}, res
 
 
+def test_isolation_32bit_abis():
+    # the filter's rules are for the x86_64 calls: a 32-bit call (int
+    # 0x80) or an x32 one (nr | 0x40000000) has other numbers and must not
+    # get past them.  libseccomp kills a caller of another ABI (SIGSYS:
+    # shell status 159); either way unshare(CLONE_NEWUSER), denied above,
+    # must not succeed.  Machine code in an executable page: mov eax, NR;
+    # mov ebx/edi, CLONE_NEWUSER; int 0x80 / syscall; ret.
+    if os.uname().machine != "x86_64":
+        return
+    py = ("import ctypes, mmap, sys\n"
+          "m = mmap.mmap(-1, 4096, prot=7)\n"
+          "m.write(bytes.fromhex(sys.argv[1]))\n"
+          "a = ctypes.addressof(ctypes.c_char.from_buffer(m))\n"
+          "print(ctypes.CFUNCTYPE(ctypes.c_int)(a)(), flush=True)\n")
+    codes = {"i386": "b836010000" "bb00000010" "cd80" "c3",
+             "x32": "b810010040" "bf00000010" "0f05" "c3"}
+    for abi, code in codes.items():
+        rc, out, err = sh("work", "python3 -c '%s' %s; echo rc=$?" %
+                          (py, code))
+        lines = out.split()
+        assert rc == 0 and lines and lines[-1].startswith("rc="), (
+            abi, rc, out, err)
+        assert lines[:-1] != ["0"], (abi, out)  # the call succeeded
+        if abi == "i386":
+            assert lines == ["rc=159"], (abi, out)  # killed by SIGSYS
+
+
 def test_isolation_proc_and_sys():
     rc, out, _ = sh("work", "echo 1 > /proc/sys/kernel/sysrq 2>&1; "
                     "echo rc=$?; readlink /proc/1/root; "
@@ -981,6 +1008,7 @@ try:
         test_no_host_secrets,
         test_isolation_processes,
         test_isolation_mount_modules_ptrace,
+        test_isolation_32bit_abis,
         test_isolation_proc_and_sys,
         test_cgroup_namespace_is_the_qubes,
         test_isolation_host_sockets,
