@@ -14,9 +14,10 @@
  * the qube's own uid range; writes go to an upper layer owned by that
  * range.  Then the qube is cloned into new user (uid range of
  * SANDBOX_ID_RANGE from its base), pid, mount, net (loopback only), ipc,
- * uts (hostname = its name) and cgroup namespaces; it pivots into the new
- * root, mounts a fresh /proc, drops capabilities, sets no_new_privs, loads
- * the seccomp filter and becomes bulkhead-init.
+ * uts (hostname = its name) namespaces, and a cgroup namespace once it is
+ * in its cgroups; it pivots into the new root, mounts a fresh /proc, drops
+ * capabilities, sets no_new_privs, loads the seccomp filter and becomes
+ * bulkhead-init.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
@@ -435,10 +437,13 @@ idmap_cached(int fd)
 	return false;
 }
 
-/* Mount src at dst so that files with ids from `from` show from `to`. */
+/*
+ * Mount src at dst (relative to dfd; "" for dfd itself) so that files with
+ * ids from `from` show from `to`.
+ */
 static int
-idmap_mount(
-    const char *src, const char *dst, uint32_t from, uint32_t to, bool ro)
+idmap_mount(const char *src, int dfd, const char *dst, uint32_t from,
+    uint32_t to, bool ro)
 {
 	struct mount_attr at;
 	int t, ns, r = 0;
@@ -463,8 +468,9 @@ idmap_mount(
 	}
 	if (syscall(SYS_mount_setattr, t, "", AT_EMPTY_PATH, &at, sizeof(at)) <
 	        0 ||
-	    syscall(SYS_move_mount, t, "", AT_FDCWD, dst,
-	        MOVE_MOUNT_F_EMPTY_PATH) < 0)
+	    syscall(SYS_move_mount, t, "", dfd, dst,
+	        MOVE_MOUNT_F_EMPTY_PATH |
+	            (dst[0] ? 0 : MOVE_MOUNT_T_EMPTY_PATH)) < 0)
 		r = -errno;
 	if (ns >= 0 && !idmap_cached(ns))
 		(void)close(ns);
@@ -475,6 +481,90 @@ idmap_mount(
 /* ---- the root filesystem ---- */
 
 static char R[PATH_MAX]; /* where the qube's root is built */
+
+/*
+ * An O_PATH fd of R/rel, reached without following any symlink and
+ * without leaving R; -errno (-ELOOP: a symlink on the way).
+ *
+ * What is under R is not the launcher's: a template's or a standalone's
+ * root is that qube's to fill, the private volume (/rw) every qube's, and
+ * a disposable's /rw shows its DVM template's private, which that
+ * template may change while it runs.  A path through them given to
+ * mount(2) would be resolved here, against the host's root and with all
+ * of the host mounted: /rw/home -> / would bind the host's whole tree
+ * into the qube.  So every path under R that the launcher mounts on or
+ * from is opened here, and the mount is made through the fd: nothing can
+ * swap a component between this check and the mount.  The paths R itself
+ * (the mount point bulkheadd made) and those of the launcher's own
+ * tmpfs are ours; a refused path fails the start, loudly.
+ */
+static int
+open_in_root(const char *rel, bool dir)
+{
+	struct open_how how;
+	int rfd, fd, e;
+
+	rfd = open(R, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return -errno;
+	memset(&how, 0, sizeof(how));
+	how.flags = O_PATH | O_CLOEXEC | (dir ? O_DIRECTORY : 0);
+	how.resolve =
+	    RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+	fd = (int)syscall(SYS_openat2, rfd, rel, &how, sizeof(how));
+	e = errno;
+	(void)close(rfd);
+	return fd < 0 ? -e : fd;
+}
+
+/* open_in_root, with a warning naming the path when it is refused. */
+static int
+open_target(const char *rel, bool dir)
+{
+	int fd = open_in_root(rel, dir);
+
+	if (fd < 0)
+		log_warnx("%s/%s: %s", R, rel,
+		    fd == -ELOOP ? "a symlink, refused as a mount point" :
+		                   strerror(-fd));
+	return fd;
+}
+
+/* The fd's path for the old mount(2) calls: "/proc/self/fd/N". */
+static void
+fd_path(int fd, char *out, size_t n)
+{
+	(void)snprintf(out, n, "/proc/self/fd/%d", fd);
+}
+
+/* Attach the detached mount tree t at R/rel (see open_in_root). */
+static int
+attach_at(int t, const char *rel)
+{
+	int fd = open_target(rel, false), r = 0;
+
+	if (fd < 0)
+		return fd;
+	if (syscall(SYS_move_mount, t, "", fd, "",
+	        MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		r = -errno;
+	(void)close(fd);
+	return r;
+}
+
+/* An idmapped mount of src at R/rel (see open_in_root). */
+static int
+idmap_mount_at(
+    const char *src, const char *rel, uint32_t from, uint32_t to, bool ro)
+{
+	int fd = open_target(rel, true), r;
+
+	if (fd < 0)
+		return fd;
+	r = idmap_mount(src, fd, "", from, to, ro);
+	(void)close(fd);
+	return r;
+}
 
 static int
 mk(const char *rel, mode_t mode, uid_t uid)
@@ -500,40 +590,80 @@ mk(const char *rel, mode_t mode, uid_t uid)
 	}
 	if (e != 0 && e != EEXIST)
 		return -e;
-	if (uid != (uid_t)-1 && chown(p, uid, uid) < 0)
+	/* never through a symlink (only our own tmpfs paths get an owner) */
+	if (uid != (uid_t)-1 && lchown(p, uid, uid) < 0)
 		return -errno;
 	return 0;
 }
 
+/* Bind the host's src (a checked argument) at R/rel, read-only or not. */
 static int
 bind_at(const char *src, const char *rel, bool ro)
 {
-	char p[PATH_MAX];
+	struct mount_attr at;
+	int t, r;
 
-	if (str_printf(p, sizeof(p), "%s/%s", R, rel) < 0)
-		return -ENAMETOOLONG;
-	if (mount(src, p, NULL, MS_BIND | MS_REC, NULL) < 0)
+	t = (int)syscall(SYS_open_tree, AT_FDCWD, src,
+	    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (t < 0)
 		return -errno;
+	memset(&at, 0, sizeof(at));
+	at.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
 	if (ro &&
-	    mount(NULL, p, NULL,
-	        MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
-	        NULL) < 0)
-		return -errno;
-	return 0;
+	    syscall(SYS_mount_setattr, t, "", AT_EMPTY_PATH | AT_RECURSIVE, &at,
+	        sizeof(at)) < 0)
+		r = -errno;
+	else
+		r = attach_at(t, rel);
+	(void)close(t);
+	return r;
+}
+
+/*
+ * Bind R/from at R/to, both the qube's (/rw/home at /home).  A from that
+ * is missing, or that a symlink leads to, is skipped with a warning: the
+ * qube then has its root's own directory there and still starts.
+ */
+static int
+bind_in_root(const char *from, const char *to)
+{
+	int s = open_in_root(from, true), t, r;
+
+	if (s < 0) {
+		if (s != -ENOENT)
+			log_warnx("%s/%s: %s, not bound at /%s", R, from,
+			    s == -ELOOP ? "a symlink" : strerror(-s), to);
+		return 0;
+	}
+	t = (int)syscall(SYS_open_tree, s, "",
+	    OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+	r = t < 0 ? -errno : attach_at(t, to);
+	if (t >= 0)
+		(void)close(t);
+	(void)close(s);
+	return r;
 }
 
 static int
 tmpfs(const char *rel, const char *mode, const char *size)
 {
 	char p[PATH_MAX], opt[128];
+	int fd = -1, r = 0;
 
-	if (str_printf(p, sizeof(p), "%s/%s", R, rel) < 0)
-		return -ENAMETOOLONG;
+	if (rel[0] == '\0') {
+		(void)str_copy(p, sizeof(p), R);
+	} else {
+		if ((fd = open_target(rel, true)) < 0)
+			return fd;
+		fd_path(fd, p, sizeof(p));
+	}
 	(void)snprintf(opt, sizeof(opt), "mode=%s,uid=%u,gid=%u,size=%s", mode,
 	    A.base, A.base, size);
 	if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, opt) < 0)
-		return -errno;
-	return 0;
+		r = -errno;
+	if (fd >= 0)
+		(void)close(fd);
+	return r;
 }
 
 static int
@@ -570,7 +700,7 @@ overlay(const char *rel, const struct layer *lw, size_t n, const char *upper,
 	    upper[strlen(A.volatile_dir)] == '/';
 	char opt[8192], p[PATH_MAX];
 	size_t i, used;
-	int r;
+	int r, fd = -1;
 
 	used = (size_t)snprintf(opt, sizeof(opt), "lowerdir=");
 	for (i = 0; i < n; i++) {
@@ -582,7 +712,8 @@ overlay(const char *rel, const struct layer *lw, size_t n, const char *upper,
 			return -ENAMETOOLONG;
 		if (mkdir(mp, 0700) < 0 && errno != EEXIST)
 			return -errno;
-		r = idmap_mount(lw[i].path, mp, lw[i].base, A.base, true);
+		r = idmap_mount(
+		    lw[i].path, AT_FDCWD, mp, lw[i].base, A.base, true);
 		if (r < 0) {
 			log_warnx("idmapped mount of %s: %s", lw[i].path,
 			    strerror(-r));
@@ -598,26 +729,36 @@ overlay(const char *rel, const struct layer *lw, size_t n, const char *upper,
 		    ",upperdir=%s,workdir=%s", upper, work);
 	if (used >= sizeof(opt))
 		return -ENAMETOOLONG;
-	if (str_printf(p, sizeof(p), "%s/%s", R, rel) < 0)
-		return -ENAMETOOLONG;
+	if (rel[0] == '\0') {
+		(void)str_copy(p, sizeof(p), R);
+	} else {
+		if ((fd = open_target(rel, true)) < 0)
+			return fd;
+		fd_path(fd, p, sizeof(p));
+	}
+	r = 0;
 	if (scratch) {
 		char vopt[sizeof(opt) + 16];
 
 		(void)snprintf(vopt, sizeof(vopt), "%s,volatile", opt);
 		if (mount("overlay", p, "overlay", MS_NOSUID | MS_NODEV,
 		        vopt) == 0)
-			return 0;
+			goto out;
 		/* before Linux 5.10 there is no "volatile": a synced upper */
 		if (errno != EINVAL) {
-			log_warn("overlay at %s", p);
-			return -errno;
+			r = -errno;
+			log_warn("overlay at %s/%s", R, rel);
+			goto out;
 		}
 	}
 	if (mount("overlay", p, "overlay", MS_NOSUID | MS_NODEV, opt) < 0) {
-		log_warn("overlay at %s", p);
-		return -errno;
+		r = -errno;
+		log_warn("overlay at %s/%s", R, rel);
 	}
-	return 0;
+out:
+	if (fd >= 0)
+		(void)close(fd);
+	return r;
 }
 
 /* A directory in the volatile area, owned by the qube's root. */
@@ -665,14 +806,14 @@ build_host_root(void)
 				return -errno;
 		} else if (S_ISDIR(st.st_mode)) {
 			if ((r = mk(top[i], 0755, A.base)) < 0 ||
-			    (r = idmap_mount(host, p, 0, A.base, true)) < 0)
+			    (r = idmap_mount_at(
+			         host, top[i], 0, A.base, true)) < 0)
 				return r;
 		}
 	}
 	if ((r = mk("usr", 0755, A.base)) < 0)
 		return r;
-	(void)str_printf(up, sizeof(up), "%s/usr", R);
-	r = idmap_mount("/usr", up, 0, A.base, true);
+	r = idmap_mount_at("/usr", "usr", 0, A.base, true);
 	if (r < 0)
 		return r;
 	/*
@@ -746,8 +887,8 @@ build_layered_root(void)
 
 	(void)str_printf(p, sizeof(p), "%s", R);
 	if (A.rw_root)
-		return idmap_mount(
-		    A.lower[0].path, p, A.lower[0].base, A.base, false);
+		return idmap_mount(A.lower[0].path, AT_FDCWD, p,
+		    A.lower[0].base, A.base, false);
 	if (A.upper[0]) {
 		/* a template's session: writes kept for its next snapshot */
 		(void)str_copy(up, sizeof(up), A.upper);
@@ -781,6 +922,16 @@ build_common(void)
 	    (r = mk("home", 0755, (uid_t)-1)) < 0 ||
 	    (r = mk(".oldroot", 0700, (uid_t)-1)) < 0)
 		return r;
+	/* the qube's child pivots into .oldroot and mounts /proc and /sys
+	 * by name: real directories, not symlinks the qube left */
+	for (i = 0; i < 3; i++) {
+		static const char *const byname[] = {".oldroot", "proc", "sys"};
+		int fd = open_target(byname[i], true);
+
+		if (fd < 0)
+			return fd;
+		(void)close(fd);
+	}
 	if ((r = tmpfs("tmp", "1777", "50%")) < 0 ||
 	    (r = tmpfs("run", "0755", "64m")) < 0 ||
 	    (r = tmpfs("dev", "0755", "1m")) < 0)
@@ -827,23 +978,21 @@ build_common(void)
 			    (r = vol_dir("priv-work", wk, sizeof(wk))) < 0 ||
 			    (r = overlay("rw", &A.priv_lower, 1, up, wk)) < 0)
 				return r;
-		} else {
-			(void)str_printf(p, sizeof(p), "%s/rw", R);
-			if ((r = idmap_mount(A.priv.path, p, A.priv.base,
-			         A.base, false)) < 0)
-				return r;
-		}
-		(void)str_printf(p, sizeof(p), "%s/rw/home", R);
-		if (access(p, F_OK) == 0 && (r = bind_at(p, "home", false)) < 0)
+		} else if ((r = idmap_mount_at(A.priv.path, "rw", A.priv.base,
+		                A.base, false)) < 0) {
 			return r;
-		(void)str_printf(p, sizeof(p), "%s/rw/usrlocal", R);
-		{
-			char ul[PATH_MAX];
+		}
+		/* the qube's own files: through open_in_root only */
+		if ((r = bind_in_root("rw/home", "home")) < 0)
+			return r;
+		if (A.host_root == false && !A.rw_root) {
+			/* only where the root has a /usr/local */
+			int ul = open_in_root("usr/local", true);
 
-			(void)str_printf(ul, sizeof(ul), "%s/usr/local", R);
-			if (A.host_root == false && !A.rw_root &&
-			    access(p, F_OK) == 0 && access(ul, F_OK) == 0 &&
-			    (r = bind_at(p, "usr/local", false)) < 0)
+			if (ul >= 0)
+				(void)close(ul);
+			if (ul != -ENOENT &&
+			    (r = bind_in_root("rw/usrlocal", "usr/local")) < 0)
 				return r;
 		}
 	}
@@ -959,6 +1108,16 @@ qube_child(void *arg)
 	if (read(go_pipe[0], &c, 1) != 1)
 		_exit(1);
 	(void)close(go_pipe[0]);
+	/*
+	 * Its cgroup namespace only now: the launcher has moved it into
+	 * the qube's cgroups before "go", so the namespace's root is the
+	 * qube's own cgroup.  Made at the clone, the root was the
+	 * launcher's cgroup (the host's hierarchy above and beside the
+	 * qube's), and /proc/self/cgroup showed the qube's cgroups by
+	 * their host paths.
+	 */
+	if (unshare(CLONE_NEWCGROUP) < 0)
+		_exit(1);
 	/*
 	 * Still host root's uid (unmapped here), with every capability of
 	 * the new user namespace: reach the root wherever the admin keeps
@@ -1123,7 +1282,7 @@ main(int argc, char **argv)
 		fatal("pipe");
 	child = clone(qube_child, stack + sizeof(stack),
 	    CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
-	        CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | SIGCHLD,
+	        CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD,
 	    NULL);
 	if (child < 0) {
 		log_warn("clone");

@@ -218,8 +218,8 @@ def test_isolation_processes():
 def test_isolation_mount_modules_ptrace():
     py = ("import ctypes, errno, os\n"
           "libc = ctypes.CDLL(None, use_errno=True)\n"
-          "def t(name, r):\n"
-          "    print(name, 'ok' if r == 0 else errno.errorcode["
+          "def t(name, r):\n"  # success: 0, or an fd (bpf, open_tree_attr)
+          "    print(name, 'ok' if r >= 0 else errno.errorcode["
           "ctypes.get_errno()])\n"
           "t('mount', libc.mount(b'x', b'/tmp', b'tmpfs', 0, None))\n"
           "t('init_module', libc.syscall(175, None, 0, b''))\n"
@@ -228,12 +228,43 @@ def test_isolation_mount_modules_ptrace():
           "t('bpf', libc.syscall(321, 0, None, 0))\n"
           "t('keyctl', libc.syscall(250, 0, 0, 0, 0, 0))\n"
           "t('reboot', libc.syscall(169, 0xfee1dead, 672274793, 0x1234567, "
-          "None))\n")
+          "None))\n"
+          # Linux 6.15's open_tree_attr, unknown to our libseccomp: even
+          # its plain form (an O_PATH fd, no capability needed) is denied
+          "t('open_tree_attr', libc.syscall(467, -100, b'/usr', 0, None, "
+          "0))\n")
     rc, out, err = run("work", "python3 -", stdin=py.encode())
     res = dict(l.split() for l in out.decode().splitlines())
     assert res and all(v != "ok" for v in res.values()), (res, err)
     assert set(res) == {"mount", "init_module", "ptrace", "unshare_user",
-                        "bpf", "keyctl", "reboot"}, res
+                        "bpf", "keyctl", "reboot", "open_tree_attr"}, res
+
+
+def test_isolation_32bit_abis():
+    # the filter's rules are for the x86_64 calls: a 32-bit call (int
+    # 0x80) or an x32 one (nr | 0x40000000) has other numbers and must not
+    # get past them.  libseccomp kills a caller of another ABI (SIGSYS:
+    # shell status 159); either way unshare(CLONE_NEWUSER), denied above,
+    # must not succeed.  Machine code in an executable page: mov eax, NR;
+    # mov ebx/edi, CLONE_NEWUSER; int 0x80 / syscall; ret.
+    if os.uname().machine != "x86_64":
+        return
+    py = ("import ctypes, mmap, sys\n"
+          "m = mmap.mmap(-1, 4096, prot=7)\n"
+          "m.write(bytes.fromhex(sys.argv[1]))\n"
+          "a = ctypes.addressof(ctypes.c_char.from_buffer(m))\n"
+          "print(ctypes.CFUNCTYPE(ctypes.c_int)(a)(), flush=True)\n")
+    codes = {"i386": "b836010000" "bb00000010" "cd80" "c3",
+             "x32": "b810010040" "bf00000010" "0f05" "c3"}
+    for abi, code in codes.items():
+        rc, out, err = sh("work", "python3 -c '%s' %s; echo rc=$?" %
+                          (py, code))
+        lines = out.split()
+        assert rc == 0 and lines and lines[-1].startswith("rc="), (
+            abi, rc, out, err)
+        assert lines[:-1] != ["0"], (abi, out)  # the call succeeded
+        if abi == "i386":
+            assert lines == ["rc=159"], (abi, out)  # killed by SIGSYS
 
 
 def test_isolation_proc_and_sys():
@@ -243,6 +274,21 @@ def test_isolation_proc_and_sys():
     assert "rc=1" in out, out
     lines = out.split()
     assert lines[-1] == "lo", out  # loopback only
+
+
+def test_cgroup_namespace_is_the_qubes():
+    # the qube's cgroup namespace is rooted at its own cgroups: it sees
+    # them as "/", not by their host paths (/bulkhead-work-PID), and
+    # nothing of the hierarchy above them
+    rc, out, _ = sh("work", "cat /proc/self/cgroup")
+    lines = out.split()
+    assert rc == 0 and lines, (rc, out)
+    assert all(l.endswith(":/") for l in lines), out
+    # while the host sees them in the qube's cgroups (where there are)
+    if our_cgroups():
+        with open("/proc/%d/cgroup" % pids_of("work")[0]) as f:
+            host = f.read()
+        assert "/bulkhead-work-" in host, host
 
 
 def test_isolation_host_sockets():
@@ -261,6 +307,38 @@ def test_isolation_host_sockets():
     # nor are bulkheadd's sockets: they are not in the qube's filesystem
     rc, out, _ = sh("work", "ls /run; ls %s 2>&1" % D.run)
     assert "qubesd.sock" not in out and "No such file" in out, out
+
+
+def test_private_symlinks_stay_inside():
+    # /rw is the qube's own: a symlink it leaves there (/rw/home -> /) was
+    # followed by the launcher at the next start, against the host's root,
+    # and bound the host's whole tree at /home, writable where the host's
+    # is world-writable.  Now /rw/home is bound only if no symlink leads to
+    # it; the qube starts with its root's own /home.
+    D.create("AppVM", "sbxhome", "red")
+    qid("sbxhome")
+    D.call("admin.vm.Start", "sbxhome")
+    marker = "sbx-escape-%d" % os.getpid()
+    rc, out, err = sh("sbxhome", "mv /rw/home /rw/home.real && "
+                      "ln -s / /rw/home && ls -ld /rw/home")
+    assert rc == 0 and "-> /" in out, (rc, out, err)
+    D.call("admin.vm.Shutdown", "sbxhome", "wait")
+    D.call("admin.vm.Start", "sbxhome")
+    try:
+        rc, out, err = sh("sbxhome", "ls -A /home; ls -d /home/proc/1 "
+                          "/home%s 2>&1; touch /home/tmp/%s 2>&1; "
+                          "echo rc=$?" % (D.root, marker))
+        assert not os.path.exists("/tmp/" + marker), out
+        assert "No such file" in out and "rc=1" in out, out
+        assert "usr" not in out.split() and "etc" not in out.split(), out
+        with open(os.path.join(D.state, "log", "sbxhome.log")) as f:
+            assert "a symlink, not bound at /home" in f.read()
+    finally:
+        if os.path.exists("/tmp/" + marker):
+            os.unlink("/tmp/" + marker)
+    D.call("admin.vm.Shutdown", "sbxhome", "wait")
+    nothing_left(["sbxhome"])
+    D.call("admin.vm.Remove", "sbxhome")
 
 
 def qrexec_vm(qube, target, service):
@@ -930,8 +1008,11 @@ try:
         test_no_host_secrets,
         test_isolation_processes,
         test_isolation_mount_modules_ptrace,
+        test_isolation_32bit_abis,
         test_isolation_proc_and_sys,
+        test_cgroup_namespace_is_the_qubes,
         test_isolation_host_sockets,
+        test_private_symlinks_stay_inside,
         test_admin_api_from_a_qube,
         test_admin_tools_in_a_management_qube,
         test_ask_goes_to_the_policy_agent,

@@ -11,6 +11,7 @@
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/time.h>
 
 #include <dirent.h>
@@ -514,6 +515,55 @@ test_connect_nofollow(void **state)
 	free(deep);
 }
 
+/*
+ * A listener made in a directory someone else owns (a qube's channel
+ * directory): that owner may rename the fresh socket away and put a
+ * symlink in its place right after the bind.  The mode and owner the
+ * listener gives must not reach what the link names (as root: any host
+ * file).  The bind hook plays the directory's owner.
+ */
+static const char *swap_victim;
+
+static void
+swap_for_symlink(const struct sockaddr *sa, socklen_t len)
+{
+	const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
+	char moved[PATH_MAX];
+
+	(void)len;
+	(void)snprintf(moved, sizeof(moved), "%s.moved", un->sun_path);
+	assert_int_equal(rename(un->sun_path, moved), 0);
+	assert_int_equal(symlink(swap_victim, un->sun_path), 0);
+}
+
+static void
+test_listen_swapped_for_symlink(void **state)
+{
+	struct fixture *f = *state;
+	char *path = unit_path(f->dir, "q.sock");
+	char *victim = unit_path(f->dir, "victim");
+	struct stat st;
+	int fd, lfd;
+
+	fd = open(victim, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	(void)close(fd);
+	assert_int_equal(chmod(victim, 0644), 0);
+	swap_victim = victim;
+	bind_hook = swap_for_symlink;
+	lfd = sock_listen_owned(path, 0600, geteuid() == 0 ? 4242 : (uid_t)-1,
+	    (gid_t)-1, false, NULL);
+	bind_hook = NULL;
+	/* the victim keeps its mode and owner */
+	assert_int_equal(stat(victim, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0644);
+	assert_int_equal(st.st_uid, geteuid());
+	if (lfd >= 0)
+		(void)close(lfd);
+	free(path);
+	free(victim);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -528,6 +578,7 @@ main(void)
 	    T(test_connect_until),
 	    T(test_connect_nofollow),
 	    T(test_pass_fds),
+	    T(test_listen_swapped_for_symlink),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
