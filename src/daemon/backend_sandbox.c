@@ -32,6 +32,7 @@
 #include "lib/cgroup.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "sandbox/logcap.h"
 #include "sandbox/sandbox.h"
 
 int find_program(struct daemon *d, const char *name, char *out, size_t n);
@@ -321,6 +322,11 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	}
 	(void)str_printf(
 	    log, sizeof(log), "%s/log/%s.log", d->cfg.state_dir, q->name);
+	/* the launcher appends at most a run's limit of the qube's output
+	 * (logcap.h): a log over it is moved to NAME.log.old first */
+	if ((rc = logcap_rotate(log, logcap_limit())) < 0)
+		log_warnx(
+		    "%s: moving it aside: %s, ignoring", log, strerror(-rc));
 	{
 		const struct spawn_opts o = {.log = log, .fd3 = -1};
 

@@ -5,8 +5,11 @@
  * Runs as root, started by bulkheadd with the qube's layout on the command
  * line.  It trusts nothing about those arguments: every path is checked
  * (absolute, canonical, a directory or file of the expected owner) and
- * every number bounded before use.  It never reads anything the qube
- * writes; after the qube starts it only passes signals on and cleans up.
+ * every number bounded before use.  After the qube starts it passes
+ * signals on, moves what the qube writes to its stdout and stderr (a pipe,
+ * the qube's bytes: copied, never parsed) into its log at most 4 MiB a
+ * run (logcap.h; the rest is dropped, so no qube fills the host's disk
+ * through its log), and cleans up.
  *
  * The qube's root is built in a private mount namespace: layers of a
  * template (or the host's own /usr for the embedded host template) are
@@ -27,6 +30,7 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +52,7 @@
 #include "lib/log.h"
 #include "lib/proto/qrexec.h"
 #include "lib/util.h"
+#include "sandbox/logcap.h"
 #include "sandbox/qcgroup.h"
 #include "sandbox/sandbox.h"
 
@@ -1035,6 +1040,8 @@ build_common(void)
 /* ---- the qube ---- */
 
 static int go_pipe[2];
+/* the qube's stdout and stderr: [1] its, [0] the launcher's */
+static int out_pipe[2] = {-1, -1};
 
 /* Capabilities the qube's root keeps, inside its own user namespace. */
 static const cap_value_t keep_caps[] = {CAP_CHOWN, CAP_DAC_OVERRIDE,
@@ -1102,6 +1109,11 @@ qube_child(void *arg)
 
 	(void)arg;
 	(void)close(go_pipe[1]);
+	/* what the qube writes goes through the launcher (its limit) */
+	if (dup2(out_pipe[1], 1) < 0 || dup2(out_pipe[1], 2) < 0)
+		_exit(1);
+	(void)close(out_pipe[0]);
+	(void)close(out_pipe[1]);
 	/* the qube dies with its supervisor: never an unwatched qube */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
 		_exit(1);
@@ -1229,6 +1241,9 @@ main(int argc, char **argv)
 {
 	static char stack[256 * 1024] __attribute__((aligned(16)));
 	struct signalfd_siginfo si;
+	/* the qube's output into this process's stderr, bulkheadd's log of
+	 * the qube (which moves an over-size one aside before a start) */
+	struct logcap out = {-1, STDERR_FILENO, 0, 0, false, "output"};
 	sigset_t mask;
 	pid_t child, warm;
 	int sfd, r, status = 0;
@@ -1278,7 +1293,8 @@ main(int argc, char **argv)
 	sigaddset(&mask, SANDBOX_SIG_FREEZE);
 	sigaddset(&mask, SANDBOX_SIG_THAW);
 	(void)sigprocmask(SIG_BLOCK, &mask, NULL);
-	if (pipe2(go_pipe, O_CLOEXEC) < 0)
+	if (pipe2(go_pipe, O_CLOEXEC) < 0 || pipe2(out_pipe, O_CLOEXEC) < 0 ||
+	    fcntl(out_pipe[0], F_SETFL, O_NONBLOCK) < 0)
 		fatal("pipe");
 	child = clone(qube_child, stack + sizeof(stack),
 	    CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
@@ -1290,6 +1306,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	(void)close(go_pipe[0]);
+	(void)close(out_pipe[1]);
 	qcg_join(&cg, child);
 	if (write_map(child, "uid_map") < 0 ||
 	    write_map(child, "gid_map") < 0 || write(go_pipe[1], "g", 1) != 1) {
@@ -1303,8 +1320,17 @@ main(int argc, char **argv)
 	log_info("started (pid %d)", (int)child);
 
 	/* supervise: pass signals on until the qube's init is gone */
+	out.in = out_pipe[0];
+	out.max = logcap_limit();
 	for (;;) {
-		if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		struct pollfd p[2] = {{sfd, POLLIN, 0}, {out.in, POLLIN, 0}};
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			fatal("poll");
+		if (p[1].revents != 0)
+			logcap_pump(&out);
+		if (p[0].revents == 0 ||
+		    read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGCHLD) {
 			pid_t w = waitpid(child, &status, WNOHANG);
@@ -1325,6 +1351,10 @@ main(int argc, char **argv)
 			    child, SIGKILL); /* the whole pid namespace */
 		}
 	}
+	/* what the qube wrote last (its processes are gone with its init) */
+	logcap_pump(&out);
+	if (out.in >= 0)
+		(void)close(out.in);
 	qcg_cleanup(&cg);
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);

@@ -25,11 +25,11 @@
  * bulkheadd then sees the qube halted and removes its volatile files.
  *
  * The guest's serial console reaches QEMU's console chardev, a socket whose
- * other end this process reads and appends to --console, at most
- * CONSOLE_RUN_MAX bytes a run (4 MiB; the rest is read and dropped, so the guest
- * never waits on it): a guest writing to its console for ever cannot fill
- * the host's disk.  A log over that size at start is moved to FILE.old
- * (replacing the one before), so the two hold at most two runs' worth.
+ * other end this process reads and appends to --console, at most 4 MiB a
+ * run (logcap.h; the rest is read and dropped, so the guest never waits
+ * on it): a guest writing to its console for ever cannot fill the host's
+ * disk.  A log over that size at start is moved to FILE.old (replacing
+ * the one before), so the two hold at most two runs' worth.
  *
  * With --gui-pool (a qube with the feature "gui", issue #8) it makes the
  * qube's GUI pool, a sealed memfd, before QEMU starts, gives it to QEMU
@@ -66,6 +66,7 @@
 #include "lib/log.h"
 #include "lib/proto/qrexec.h"
 #include "lib/util.h"
+#include "sandbox/logcap.h"
 #include "sandbox/qcgroup.h"
 #include "sandbox/sandbox.h"
 #include "vm/qemu_cmd.h"
@@ -84,12 +85,6 @@
  */
 #define QEMU_OVERHEAD_MIB 384
 #define QEMU_PIDS_MAX     512
-/* the most of one run's console output kept in the log (see above);
- * $BULKHEAD_VM_CONSOLE_MAX (bytes, CONSOLE_MIN..CONSOLE_MAX_MAX) sets it */
-#define CONSOLE_RUN_MAX (4u << 20)
-#define CONSOLE_MIN     4096u
-#define CONSOLE_MAX_MAX (1u << 30)
-static size_t console_max = CONSOLE_RUN_MAX;
 /* --gui-pool's size: 1 MiB to 1 GiB, a power of two (a PCI BAR's size) */
 #define GUI_POOL_MIN_MIB 1
 #define GUI_POOL_MAX_MIB 1024
@@ -145,7 +140,7 @@ usage(FILE *f, int code)
 	    "  --vchan     the qube's channel directory (owned by its uid)\n"
 	    "  --console   the serial console's log: appended, at most 4 "
 	    "MiB a run\n"
-	    "              ($BULKHEAD_VM_CONSOLE_MAX bytes if set), the rest "
+	    "              ($BULKHEAD_QUBE_LOG_MAX bytes if set), the rest "
 	    "dropped;\n"
 	    "              a log over that at start becomes FILE.old\n"
 	    "  --gui-pool  make the qube's GUI pool (a sealed memfd of MIB "
@@ -748,92 +743,6 @@ fail:
 	return -1;
 }
 
-/* ---- the console log ---- */
-
-struct console_log {
-	int in;      /* our end of QEMU's console socket, -1 once it ended */
-	int out;     /* --console, appended; -1 if it could not be opened */
-	size_t kept; /* bytes of this run written to out */
-	bool dropped;
-};
-
-/*
- * Open --console for this run: a log already over CONSOLE_RUN_MAX is
- * moved to FILE.old first.  The path is bulkheadd's (its state
- * directory, which no qube can write); it is still opened without
- * following a symlink.  -1 (logged) if it cannot be opened: the console
- * is then read and dropped.
- */
-static int
-console_log_open(void)
-{
-	char old[PATH_MAX + 8];
-	struct stat st;
-	int fd;
-
-	if (lstat(A.console, &st) == 0 && S_ISREG(st.st_mode) &&
-	    st.st_size > (off_t)console_max &&
-	    str_printf(old, sizeof(old), "%s.old", A.console) == 0 &&
-	    rename(A.console, old) < 0)
-		log_warn("%s: moving it to %s, ignoring", A.console, old);
-	fd = open(A.console,
-	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-	    0600);
-	if (fd < 0)
-		log_warn("%s: the console's output is dropped", A.console);
-	return fd;
-}
-
-/*
- * Move what the console socket holds into the log, up to the run's cap;
- * beyond it, read and drop (one line in the log says so).  Stops at
- * EAGAIN; at EOF or an error the socket is closed (cl->in = -1).
- */
-static void
-console_pump(struct console_log *cl)
-{
-	char buf[16384];
-
-	while (cl->in >= 0) {
-		ssize_t n = read(cl->in, buf, sizeof(buf));
-		size_t keep;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return;
-		if (n <= 0) {
-			(void)close(cl->in);
-			cl->in = -1;
-			return;
-		}
-		keep = console_max - cl->kept;
-		if (keep > (size_t)n)
-			keep = (size_t)n;
-		if (cl->out >= 0 && keep > 0 &&
-		    io_write_all(cl->out, buf, keep) < 0) {
-			log_warn(
-			    "%s: the console's output is dropped", A.console);
-			(void)close(cl->out);
-			cl->out = -1;
-		}
-		cl->kept += keep;
-		if (keep < (size_t)n && !cl->dropped) {
-			static const char note[] =
-			    "\n[bulkhead-vm: this run's console output is "
-			    "over its limit; the rest is dropped]\n";
-
-			cl->dropped = true;
-			if (cl->out >= 0)
-				(void)io_write_all(
-				    cl->out, note, sizeof(note) - 1);
-			log_warnx("the guest's console wrote over %zu bytes: "
-			          "the rest of this run's is dropped",
-			    console_max);
-		}
-	}
-}
-
 /*
  * The GUI pool: a sealed memfd of --gui-pool's size, and FILE saying
  * where it is ("PID FD BYTES\n", written to FILE.tmp, mode 0600, and
@@ -922,7 +831,7 @@ int
 main(int argc, char **argv)
 {
 	int qmp_sv[2] = {-1, -1}, ser_sv[2] = {-1, -1}, sfd;
-	struct console_log cl = {-1, -1, 0, false};
+	struct logcap cl = {-1, -1, 0, 0, false, "console output"};
 	int gui_pool_fd = -1;
 	struct qmp *q = NULL;
 	pid_t qemu, vmux = -1;
@@ -934,24 +843,6 @@ main(int argc, char **argv)
 	log_init("bulkhead-vm", 1);
 	parse_args(argc, argv);
 	log_set_qube(A.name);
-	{
-		const char *e = getenv("BULKHEAD_VM_CONSOLE_MAX");
-		char *end;
-		unsigned long long v;
-
-		if (e != NULL && e[0] != '\0') {
-			errno = 0;
-			v = strtoull(e, &end, 10);
-			if (errno != 0 || *end != '\0' || v < CONSOLE_MIN ||
-			    v > CONSOLE_MAX_MAX)
-				log_warnx(
-				    "BULKHEAD_VM_CONSOLE_MAX=%s: not %u to "
-				    "%u, ignoring",
-				    e, CONSOLE_MIN, CONSOLE_MAX_MAX);
-			else
-				console_max = (size_t)v;
-		}
-	}
 	if (geteuid() != 0) {
 		log_warnx("needs root (it runs QEMU as the qube's own uid)");
 		return 1;
@@ -985,7 +876,17 @@ main(int argc, char **argv)
 		qcg_cleanup(&cg);
 		return 1;
 	}
-	cl.out = console_log_open();
+	/* the console's log (the path is bulkheadd's, in its state
+	 * directory; still never through a symlink) */
+	cl.max = logcap_limit();
+	if ((rc = logcap_rotate(A.console, cl.max)) < 0)
+		log_warnx("%s: moving it aside: %s, ignoring", A.console,
+		    strerror(-rc));
+	cl.out = open(A.console,
+	    O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+	    0600);
+	if (cl.out < 0)
+		log_warn("%s: the console's output is dropped", A.console);
 	qemu = start_qemu(qmp_sv[1], ser_sv[1], gui_pool_fd, &cl.in);
 	if (qemu < 0) {
 		if (cl.out >= 0)
@@ -1037,7 +938,7 @@ main(int argc, char **argv)
 		if (poll(p, 3, timeout) < 0 && errno != EINTR)
 			break;
 		if (p[2].revents != 0)
-			console_pump(&cl);
+			logcap_pump(&cl);
 		if (p[1].revents != 0 && q != NULL) {
 			struct qmp_msg m;
 
@@ -1124,7 +1025,7 @@ kill_qemu:
 	(void)waitpid(qemu, NULL, 0);
 out:
 	/* QEMU is gone: what it wrote last (a panic's trace) is kept */
-	console_pump(&cl);
+	logcap_pump(&cl);
 	if (cl.in >= 0)
 		(void)close(cl.in);
 	if (cl.out >= 0)

@@ -276,6 +276,29 @@ def test_isolation_proc_and_sys():
     assert lines[-1] == "lo", out  # loopback only
 
 
+def test_output_goes_through_the_launcher():
+    # the qube's init writes to a pipe its launcher drains into the log
+    # with a limit a run (logcap.c, unit-tested), never to the host's log
+    # file itself, which a qube could grow without end (and whose host
+    # path it saw)
+    rc, out, _ = sh("work", "readlink /proc/1/fd/1 /proc/1/fd/2")
+    lines = out.split()
+    assert rc == 0 and len(lines) == 2, (rc, out)
+    assert all(l.startswith("pipe:[") for l in lines), out
+    # and that pipe is the launcher's: its reading end is open there
+    launcher = None
+    for p in pids_of("work"):
+        ppid, _ = bh._ppid_and_cmd(p)
+        if bh._ppid_and_cmd(ppid)[1].split(b"\0")[0].endswith(
+                b"bulkhead-sandbox"):
+            launcher = ppid
+            break
+    assert launcher, "no launcher of work's init"
+    ends = {os.readlink("/proc/%d/fd/%s" % (launcher, fd))
+            for fd in os.listdir("/proc/%d/fd" % launcher)}
+    assert lines[0] in ends, (lines, ends)
+
+
 def test_cgroup_namespace_is_the_qubes():
     # the qube's cgroup namespace is rooted at its own cgroups: it sees
     # them as "/", not by their host paths (/bulkhead-work-PID), and
@@ -1010,6 +1033,7 @@ try:
         test_isolation_mount_modules_ptrace,
         test_isolation_32bit_abis,
         test_isolation_proc_and_sys,
+        test_output_goes_through_the_launcher,
         test_cgroup_namespace_is_the_qubes,
         test_isolation_host_sockets,
         test_private_symlinks_stay_inside,

@@ -50,7 +50,7 @@ if not glob.glob(os.path.join(POOL, "*", "vmlinux")):
 # a small console limit a run (bulkhead-vm's), so that a guest reaches it
 # soon under TCG; bulkheadd's environment passes to its launchers
 CONSOLE_MAX = 65536
-os.environ["BULKHEAD_VM_CONSOLE_MAX"] = str(CONSOLE_MAX)
+os.environ["BULKHEAD_QUBE_LOG_MAX"] = str(CONSOLE_MAX)
 D = bh.Bulkheadd(backend="sandbox")
 QIDS = {}
 
