@@ -32,7 +32,7 @@ gui_pool_check(int fd, size_t *ret_size)
 	 * F_GET_SEALS fails (EINVAL) on anything but shmem and hugetlbfs
 	 * files: pipes, sockets, devices such as /dev/zero, disk and FUSE
 	 * files.  Only those two can be sealed, and only sealed sizes are
-	 * safe to read from without SIGBUS.
+	 * safe to read from without SIGBUS (hugetlbfs is refused below).
 	 */
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0)
@@ -51,7 +51,15 @@ gui_pool_check(int fd, size_t *ret_size)
 		return -EINVAL;
 	if (fstatfs(fd, &sfs) < 0)
 		return -errno;
-	if (sfs.f_type != TMPFS_MAGIC && sfs.f_type != HUGETLBFS_MAGIC)
+	/*
+	 * shmem only.  hugetlbfs files take the same seals, but neither
+	 * seal stops their owner from punching a hole (fallocate), which
+	 * also drops the hole's huge-page reservation: our next read there
+	 * needs a free huge page, and with none left it is SIGBUS, in the
+	 * core or the X server.  A shmem hole is refilled with a fresh
+	 * page instead.  No pool of ours is hugetlbfs.
+	 */
+	if (sfs.f_type != TMPFS_MAGIC)
 		return -EINVAL;
 	if (st.st_size <= 0 || (uint64_t)st.st_size % GUI_PAGE_SIZE != 0)
 		return -EINVAL;

@@ -16,8 +16,9 @@
  * Check a pool fd from a less trusted side: F_GET_SEALS works (a shmem or
  * hugetlbfs file: no pipe, device, FUSE or disk file that could block or
  * fault the reader) and includes F_SEAL_SHRINK and F_SEAL_GROW; fstat
- * says a regular file on tmpfs/hugetlbfs of 1..GUI_POOL_MAX bytes, a
- * multiple of GUI_PAGE_SIZE.  Returns 0 and *ret_size, or -EINVAL (not a
+ * says a regular file on tmpfs (shmem: a memfd; not hugetlbfs, whose
+ * holes fault with SIGBUS when huge pages run out) of 1..GUI_POOL_MAX
+ * bytes, a multiple of GUI_PAGE_SIZE.  Returns 0 and *ret_size, or -EINVAL (not a
  * sealable shmem file, or a bad size), -EPERM (seals missing), -EFBIG
  * (over the cap), or another -errno of fcntl/fstat.  Does not take fd.
  * Run by the GUI validator on the fd it was given.
