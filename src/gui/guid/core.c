@@ -50,9 +50,24 @@
 /* The pool of the GUI domain's own windows (one at a time: the prompt). */
 #define GD_LOCAL_POOL ((size_t)4 << 20)
 
+/*
+ * What a qube does to its windows (MAP, UNMAP, CONFIGURE, WMNAME,
+ * SHMIMAGE) changes the model at once but reaches the outputs once a loop
+ * turn (present_pending), not once a message: a MAP, a CONFIGURE or a
+ * whole-window SHMIMAGE costs the X server a redraw of up to the screen,
+ * and the validator lets GUI_MAX_MSGS_PER_SEC of them through, which kept
+ * the X server (and the core, writing to it) busy for seconds and
+ * stalled every other qube's windows and input.
+ */
 struct gd_win {
-	struct gd_window pub; /* first: outputs see this */
-	bool frame_pending;   /* damaged since the last FRAME_DONE */
+	struct gd_window pub;   /* first: outputs see this */
+	bool frame_pending;     /* damaged since the last FRAME_DONE */
+	bool shown;             /* the outputs were told window_map */
+	bool map_pending;       /* MAP since then: tell window_map again */
+	bool configure_pending; /* geometry changed, not yet told */
+	bool title_pending;     /* title changed, not yet told */
+	bool damage_pending;    /* dmg_* is a box not yet told */
+	uint32_t dmg_x1, dmg_y1, dmg_x2, dmg_y2; /* buffer coords, half-open */
 };
 
 struct gd_q {
@@ -558,6 +573,7 @@ gd_local_window_new(struct gd *g, uint32_t width, uint32_t height,
 	    (int32_t)(g->height - height) / 3);
 	q->wins[1] = pw;
 	w->mapped = true;
+	pw->shown = true; /* told here, not by present_pending */
 	stack_push_top(g, w);
 	*ret_px = (uint32_t *)(void *)q->local_px;
 	OUTPUTS(g, window_map, w);
@@ -679,8 +695,77 @@ damage(struct gd *g, struct gd_win *pw, uint32_t x, uint32_t y, uint32_t wd,
 	if (ht > w->buf_height - y)
 		ht = w->buf_height - y;
 	pw->frame_pending = true;
-	if (w->mapped)
-		OUTPUTS(g, window_damage, w, x, y, wd, ht);
+	/* told at the end of the loop turn, as one box (present_pending) */
+	if (!pw->damage_pending) {
+		pw->damage_pending = true;
+		pw->dmg_x1 = x;
+		pw->dmg_y1 = y;
+		pw->dmg_x2 = x + wd;
+		pw->dmg_y2 = y + ht;
+		return;
+	}
+	if (x < pw->dmg_x1)
+		pw->dmg_x1 = x;
+	if (y < pw->dmg_y1)
+		pw->dmg_y1 = y;
+	if (x + wd > pw->dmg_x2)
+		pw->dmg_x2 = x + wd;
+	if (y + ht > pw->dmg_y2)
+		pw->dmg_y2 = y + ht;
+}
+
+/*
+ * What the qubes changed in this loop turn, to the outputs: a window
+ * mapped or unmapped once (a map draws all of it), else its new geometry
+ * and title once, then its damage as one box (clipped to the buffer it
+ * has now), whatever number of CONFIGURE and SHMIMAGE messages came.
+ */
+static void
+present_pending(struct gd *g)
+{
+	struct gd_window *w;
+
+	for (w = g->bottom; w != NULL; w = w->above) {
+		struct gd_win *pw = (struct gd_win *)w;
+
+		if (!w->mapped && pw->shown) {
+			pw->shown = false;
+			OUTPUTS(g, window_unmap, w);
+		}
+		if (w->mapped && (!pw->shown || pw->map_pending)) {
+			/* the whole window: geometry, title and pixels */
+			pw->shown = true;
+			pw->map_pending = pw->configure_pending = false;
+			pw->title_pending = pw->damage_pending = false;
+			OUTPUTS(g, window_map, w);
+			/* the focus it got at MAP, now that outputs have it */
+			if (g->focus == w)
+				OUTPUTS(g, focus, w);
+			continue;
+		}
+		if (pw->configure_pending) {
+			pw->configure_pending = false;
+			if (w->mapped)
+				OUTPUTS(g, window_configure, w);
+		}
+		if (pw->title_pending) {
+			pw->title_pending = false;
+			if (w->mapped)
+				OUTPUTS(g, window_title, w);
+		}
+		if (!pw->damage_pending)
+			continue;
+		pw->damage_pending = false;
+		if (!w->mapped || !w->has_buffer ||
+		    pw->dmg_x1 >= w->buf_width || pw->dmg_y1 >= w->buf_height)
+			continue;
+		if (pw->dmg_x2 > w->buf_width)
+			pw->dmg_x2 = w->buf_width;
+		if (pw->dmg_y2 > w->buf_height)
+			pw->dmg_y2 = w->buf_height;
+		OUTPUTS(g, window_damage, w, pw->dmg_x1, pw->dmg_y1,
+		    pw->dmg_x2 - pw->dmg_x1, pw->dmg_y2 - pw->dmg_y1);
+	}
 }
 
 static int
@@ -793,11 +878,11 @@ q_msg(void *ctx, const struct gui_msg *m)
 			w->transient_for =
 			    q->wins[m->u.map.map_transient_for]->pub.gid;
 		w->mapped = true;
+		pw->map_pending = true; /* present_pending tells */
 		/* on top, but the focus stays where the user put it: a
 		 * qube cannot take the keyboard by mapping a window */
 		stack_unlink(g, w);
 		stack_push_top(g, w);
-		OUTPUTS(g, window_map, w);
 		if (g->focus == NULL && !w->override_redirect)
 			gd_set_focus(g, w);
 		return 0;
@@ -805,7 +890,7 @@ q_msg(void *ctx, const struct gui_msg *m)
 		if (g->focus == w)
 			gd_set_focus(g, NULL);
 		w->mapped = false;
-		OUTPUTS(g, window_unmap, w);
+		pw->map_pending = false; /* present_pending tells */
 		return 0;
 	case GUI_MSG_CONFIGURE:
 		w->width = m->u.configure.configure_width;
@@ -814,8 +899,7 @@ q_msg(void *ctx, const struct gui_msg *m)
 		    m->u.configure.configure_override_redirect;
 		place(g, w, m->u.configure.configure_x,
 		    m->u.configure.configure_y);
-		if (w->mapped)
-			OUTPUTS(g, window_configure, w);
+		pw->configure_pending = true; /* present_pending tells */
 		return 0;
 	case GUI_MSG_SHMIMAGE:
 		damage(g, pw, (uint32_t)m->u.shmimage.shmimage_x,
@@ -841,8 +925,7 @@ q_msg(void *ctx, const struct gui_msg *m)
 	case GUI_MSG_WMNAME:
 		memcpy(w->title, m->u.wmname.wmname_data, sizeof(w->title));
 		w->title[sizeof(w->title) - 1] = '\0';
-		if (w->mapped)
-			OUTPUTS(g, window_title, w);
+		pw->title_pending = true; /* present_pending tells */
 		return 0;
 	case GUI_MSG_WINDOW_FLAGS:
 		w->flags =
@@ -1174,6 +1257,7 @@ gd_run(struct gd *g)
 				g->outputs[i].ops->dispatch(g->outputs[i].out);
 		if ((r = outputs_reap(g)) < 0)
 			return r;
+		present_pending(g);
 		for (i = 0; i < g->noutputs; i++)
 			if (g->outputs[i].ops->flush != NULL)
 				g->outputs[i].ops->flush(g->outputs[i].out);
