@@ -101,7 +101,8 @@ struct gd {
 	struct gd_q *qubes;
 	struct gd_window *bottom, *top;
 	struct gd_window *focus;
-	uint32_t next_gid;
+	uint32_t last_gid; /* gd_gid_next */
+	bool gid_wrapped;
 	/* the GUI domain's clipboard */
 	uint8_t *clip;
 	uint32_t clip_len;
@@ -208,6 +209,31 @@ gd_window_by_gid(struct gd *g, uint32_t gid)
 		if (w->gid == gid)
 			return w;
 	return NULL;
+}
+
+/*
+ * Outputs and the prompt find a window again by its gid (a pointer grab,
+ * the window under the pointer, the focus to give back after a prompt):
+ * two live windows with one gid would send one qube's pointer events, or
+ * the keyboard, to another's.  A qube that creates and destroys windows
+ * without end wraps the 32-bit counter (2^32 CREATEs: days at the rate
+ * cap, less with several qubes); from then on each candidate is checked
+ * against the live windows.  0 is never used ("none").
+ */
+uint32_t
+gd_gid_next(struct gd *g, uint32_t *last, bool *wrapped)
+{
+	for (;;) {
+		uint32_t gid = ++*last;
+
+		if (gid == 0) {
+			*wrapped = true;
+			continue;
+		}
+		/* fewer live windows than ids: this ends */
+		if (!*wrapped || gd_window_by_gid(g, gid) == NULL)
+			return gid;
+	}
 }
 
 struct gd_window *
@@ -560,7 +586,7 @@ gd_local_window_new(struct gd *g, uint32_t width, uint32_t height,
 	if (pw == NULL)
 		return NULL;
 	w = &pw->pub;
-	w->gid = ++g->next_gid;
+	w->gid = gd_gid_next(g, &g->last_gid, &g->gid_wrapped);
 	w->qube = &q->pub;
 	w->wid = 1;
 	w->width = w->buf_width = width;
@@ -819,7 +845,7 @@ q_msg(void *ctx, const struct gui_msg *m)
 		if (pw == NULL)
 			return -ENOMEM;
 		w = &pw->pub;
-		w->gid = ++g->next_gid;
+		w->gid = gd_gid_next(g, &g->last_gid, &g->gid_wrapped);
 		w->qube = &q->pub;
 		w->wid = m->window;
 		w->width = m->u.create.create_width;
