@@ -4,7 +4,8 @@
  *
  * gui_pool_check() runs in the per-qube GUI validator (the qube's GUI uid
  * in the GUI domain) on a pool fd that came from the admin side or from
- * the qube's agent: the fd is untrusted until it passes.  gui_pool_make()
+ * the qube's agent (there gui_pool_check_qube(), stricter): the fd is
+ * untrusted until it passes.  gui_pool_make()
  * runs on the producing side (the agent, or the launcher that gives the
  * same memfd to QEMU's ivshmem-plain) and in tests.
  */
@@ -66,6 +67,30 @@ gui_pool_check(int fd, size_t *ret_size)
 	if ((uint64_t)st.st_size > GUI_POOL_MAX)
 		return -EFBIG;
 	*ret_size = (size_t)st.st_size;
+	return 0;
+}
+
+int
+gui_pool_check_qube(int fd, size_t *ret_size)
+{
+	struct stat st;
+	size_t size;
+	int seals, r;
+
+	r = gui_pool_check(fd, &size);
+	if (r < 0)
+		return r;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0)
+		return -errno;
+	if (!(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+		return -EPERM;
+	/* after the seal: no page can be freed from here on */
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_blocks < 0 || (uint64_t)st.st_blocks * 512u < size)
+		return -ENODATA;
+	*ret_size = size;
 	return 0;
 }
 

@@ -26,6 +26,20 @@
 int gui_pool_check(int fd, size_t *ret_size);
 
 /*
+ * gui_pool_check, for a pool a qube hands over itself (POOL), plus: a
+ * write seal (F_SEAL_FUTURE_WRITE or F_SEAL_WRITE: without one its owner
+ * can punch holes, and no seal but those forbids it) and every page
+ * allocated (st_blocks).  A hole, there from the start or punched later,
+ * is filled by the first read of the GUI domain's mapping (or the X
+ * server's) with a new page charged to the reader's memory cgroup: a
+ * qube could make the GUI domain allocate its whole pool, 1 GiB, and not
+ * pay for it.  With both, the pages stay allocated, and the qube's, as
+ * long as the fd lives.  0 and *ret_size, gui_pool_check's errors,
+ * -EPERM (no write seal) or -ENODATA (pages not allocated).
+ */
+int gui_pool_check_qube(int fd, size_t *ret_size);
+
+/*
  * Make a pool of size bytes (1..GUI_POOL_MAX, a multiple of
  * GUI_PAGE_SIZE): memfd_create(MFD_ALLOW_SEALING | MFD_CLOEXEC),
  * ftruncate, fallocate (so its pages are charged now, to the caller's

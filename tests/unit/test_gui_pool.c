@@ -199,6 +199,75 @@ test_hugetlbfs(void **state)
 	unit_close(&fd);
 }
 
+static int
+check_qube(int fd)
+{
+	size_t size = 12345;
+	int r = gui_pool_check_qube(fd, &size);
+
+	if (r < 0)
+		assert_int_equal(size, 12345); /* ret_ only on success */
+	return r;
+}
+
+/*
+ * A pool the qube sends itself (POOL): also a write seal (else its owner
+ * punches holes) and every page allocated (else the GUI domain's reads
+ * allocate them, charged to the GUI domain).  The agent's pool
+ * (gui_pool_make, then gui_pool_seal_readonly) passes.
+ */
+static void
+test_qube_pool(void **state)
+{
+	size_t size = 0;
+	int fd;
+
+	(void)state;
+	/* the agent's: allocated, then sealed read-only */
+	assert_int_equal(gui_pool_make((size_t)64 * 1024, &fd), 0);
+	assert_int_equal(gui_pool_seal_readonly(fd), 0);
+	assert_int_equal(gui_pool_check_qube(fd, &size), 0);
+	assert_int_equal(size, 64 * 1024);
+	unit_close(&fd);
+	/* allocated, SHRINK | GROW only: a hole could be punched later
+	 * (gui_pool_check, the admin side's rule, takes it) */
+	assert_int_equal(gui_pool_make((size_t)64 * 1024, &fd), 0);
+	assert_int_equal(check(fd), 0);
+	assert_int_equal(check_qube(fd), -EPERM);
+	/* ... and is punched */
+	assert_int_equal(
+	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096),
+	    0);
+	assert_int_equal(
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SEAL), 0);
+	assert_int_equal(check_qube(fd), -ENODATA);
+	unit_close(&fd);
+	/* sealed, never allocated (the lazy pool, or a qube's sparse one) */
+	assert_int_equal(gui_pool_make_lazy((size_t)64 * 1024, &fd), 0);
+	assert_int_equal(gui_pool_seal_readonly(fd), 0);
+	assert_int_equal(check(fd), 0);
+	assert_int_equal(check_qube(fd), -ENODATA);
+	unit_close(&fd);
+	/* F_SEAL_WRITE does as well as F_SEAL_FUTURE_WRITE */
+	fd = memfd_with(MFD_ALLOW_SEALING, 8192, 0);
+	assert_int_equal(fallocate(fd, 0, 0, 8192), 0);
+	assert_int_equal(
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE),
+	    0);
+	assert_int_equal(check_qube(fd), 0);
+	/* and with it, no hole can be punched any more */
+	assert_int_equal(
+	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096),
+	    -1);
+	assert_int_equal(errno, EPERM);
+	unit_close(&fd);
+	/* what gui_pool_check refuses, this refuses */
+	fd = memfd_with(MFD_ALLOW_SEALING, 4096, 0);
+	assert_int_equal(check_qube(fd), -EPERM);
+	unit_close(&fd);
+	assert_int_equal(check_qube(fd), -EBADF);
+}
+
 static void
 test_seals(void **state)
 {
@@ -330,6 +399,7 @@ main(void)
 	    cmocka_unit_test(test_not_shmem),
 	    cmocka_unit_test(test_tmpfs_file),
 	    cmocka_unit_test(test_hugetlbfs),
+	    cmocka_unit_test(test_qube_pool),
 	    cmocka_unit_test(test_seals),
 	    cmocka_unit_test(test_sizes),
 	    cmocka_unit_test(test_seal_readonly),

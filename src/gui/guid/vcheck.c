@@ -216,12 +216,14 @@ qube_pool(struct gd_vcheck *v, const struct gui_msg *m)
 	if (fd < 0)
 		return gd_vcheck_fail(
 		    v, GUI_ERR_POOL, 0, "POOL without its fd");
-	r = gui_pool_check(fd, &size);
+	/* the qube's own pool: sealed against holes, every page its own */
+	r = gui_pool_check_qube(fd, &size);
 	if (r < 0 || size != (uint64_t)m->u.pool.pool_pages * GUI_PAGE_SIZE) {
 		(void)close(fd);
 		return gd_vcheck_fail(v, GUI_ERR_POOL, 0,
-		    r < 0 ? "pool fd is not a sealed memfd" :
-		            "pool size is not the size announced");
+		    r == -ENODATA ? "pool pages not all allocated" :
+		        r < 0     ? "pool fd is not a sealed memfd" :
+		                    "pool size is not the size announced");
 	}
 	r = gui_reader_set_pool(v->reader, size);
 	if (r == 0)
