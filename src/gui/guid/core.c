@@ -974,7 +974,9 @@ q_msg(void *ctx, const struct gui_msg *m)
 static int
 q_add(struct gd *g, const struct gd_ipc *a, int qfd, int pfd)
 {
-	struct gui_params params = {g->clipboard_limit, 0, false};
+	/* as the validator's: it forwards what it accepted */
+	struct gui_params params = {
+	    g->clipboard_limit, 0, g->allow_utf8_titles};
 	struct gui_xconf xc;
 	uint32_t ver = GUI_PROTOCOL_VERSION;
 	char lim[16];
