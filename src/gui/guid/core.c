@@ -101,6 +101,9 @@ struct gd {
 	struct gd_q *qubes;
 	struct gd_window *bottom, *top;
 	struct gd_window *focus;
+	/* the qube that had the focus last ("": none yet): only its MAP may
+	 * take a focus nobody has (q_msg) */
+	char focus_qube[GD_NAME_MAX];
 	uint32_t last_gid; /* gd_gid_next */
 	bool gid_wrapped;
 	/* the GUI domain's clipboard */
@@ -318,6 +321,8 @@ gd_set_focus(struct gd *g, struct gd_window *w)
 	}
 	g->focus = w;
 	if (w != NULL) {
+		(void)str_copy(
+		    g->focus_qube, sizeof(g->focus_qube), w->qube->name);
 		/* before FOCUS_IN, as Qubes' guid does on an X FocusIn: the
 		 * agent lets go of what is no longer down, then takes the
 		 * focus with the right modifiers */
@@ -905,11 +910,19 @@ q_msg(void *ctx, const struct gui_msg *m)
 			    q->wins[m->u.map.map_transient_for]->pub.gid;
 		w->mapped = true;
 		pw->map_pending = true; /* present_pending tells */
-		/* on top, but the focus stays where the user put it: a
-		 * qube cannot take the keyboard by mapping a window */
+		/*
+		 * On top, but the focus stays where the user put it: a qube
+		 * cannot take the keyboard by mapping a window.  When no
+		 * window has it (the focused one went away), only the qube
+		 * that had it last (or the first qube, at the start) gets it
+		 * back by mapping: else any qube mapping windows in a loop
+		 * would catch the keys the user types next.
+		 */
 		stack_unlink(g, w);
 		stack_push_top(g, w);
-		if (g->focus == NULL && !w->override_redirect)
+		if (g->focus == NULL && !w->override_redirect &&
+		    (g->focus_qube[0] == '\0' ||
+		        strcmp(g->focus_qube, q->pub.name) == 0))
 			gd_set_focus(g, w);
 		return 0;
 	case GUI_MSG_UNMAP:
