@@ -6,7 +6,10 @@ Xvfb; two fake agents: "evil" maps a 1000x740 window and sends, at about
 message that costs the X server a redraw (whole-window SHMIMAGE,
 CONFIGURE, UNMAP+MAP, MAP of a mapped window); "quiet" measures its own
 round trip through the core (WINDOW_DUMP -> WINDOW_DUMP_ACK, sent by the
-core) during each flood.
+core) during each flood.  Last, benign oddities a qube can repeat at the
+message rate (attention flags, unasked clipboard data, an oversized
+override-redirect window) are logged once, not once a message (a log
+flood).
 
 Before the core told outputs once a loop turn (present_pending in
 core.c), each message was one X redraw and the quiet qube's round trip
@@ -28,11 +31,14 @@ import threading
 import time
 
 import guitest
-from guitest import (GUID, MAP, CONFIGURE, SHMIMAGE, PAGE, POOL, FakeAgent,
-                     create, diag, dump, finish, msg, ok, sealed_memfd,
-                     start, stop_all)
+from guitest import (GUID, MAP, CONFIGURE, SHMIMAGE, CLIP_DATA, PAGE, POOL,
+                     FakeAgent, create, diag, dump, finish, msg, ok,
+                     sealed_memfd, start, stop_all, wait_for)
 
-UNMAP, WINDOW_DUMP_ACK, ERROR = 133, 149, 151
+UNMAP, WINDOW_FLAGS, WINDOW_DUMP_ACK, ERROR = 133, 145, 149, 151
+# what a qube can repeat at the message rate, and its log line
+LOGGED_ONCE = ["a window asks for attention", "nobody asked for",
+               "covers over 90% of the screen"]
 W, H = 1024, 768
 WW, WH = 1000, 740
 FLOOD_RATE = 18000       # messages a second, under the validator's 20000
@@ -183,8 +189,25 @@ def run(tmp):
         ok(state["error"] is None and drain.error is None,
            "%s flood: taken, the flooding qube is not cut off (%s)" %
            (name, state["error"] or drain.error or "connected"))
-    ok(guid.poll() is None, "bulkhead-guid is still running")
+    # benign oddities repeated: each logged once, not once a message
     drain.stop = True
+    drain.join()
+    n = 1000
+    e.send(msg(WINDOW_FLAGS, 1, struct.pack("<II", 2, 0)) * n +
+           msg(CLIP_DATA, 0, b"unasked") * n +
+           msg(MAP, 1, struct.pack("<II", 0, 1)) * n + dump(1, WW, WH))
+    ok(e.until(WINDOW_DUMP_ACK, 30) is not None,
+       "%d each of WINDOW_FLAGS attention, unasked CLIPBOARD_DATA and an "
+       "oversized override-redirect MAP are taken" % n)
+
+    def counts():
+        with open(glog_path, errors="replace") as f:
+            text = f.read()
+        return [text.count(p) for p in LOGGED_ONCE]
+    got = wait_for(lambda: counts() == [1] * len(LOGGED_ONCE), 3)
+    ok(got, "... and each is logged once, not %d times (%s)" %
+       (n, counts()))
+    ok(guid.poll() is None, "bulkhead-guid is still running")
 
 
 def main():

@@ -77,6 +77,7 @@ struct gd_q {
 	struct gd_stream s;
 	struct gd_win **wins; /* by the qube's id */
 	bool copy_requested;
+	bool said_attention; /* logged once: a qube repeats it at will */
 	bool dead;
 	bool local; /* the GUI domain's own windows (the prompt): no stream */
 	uint8_t *local_px; /* local: the pool, writable */
@@ -969,9 +970,13 @@ q_msg(void *ctx, const struct gui_msg *m)
 	case GUI_MSG_WINDOW_FLAGS:
 		w->flags =
 		    (w->flags | m->u.flags.flags_set) & ~m->u.flags.flags_unset;
-		if (m->u.flags.flags_set & GUI_FLAG_DEMANDS_ATTENTION)
-			log_info("qube %s: a window asks for attention",
+		if ((m->u.flags.flags_set & GUI_FLAG_DEMANDS_ATTENTION) &&
+		    !q->said_attention) {
+			log_info("qube %s: a window asks for attention (not "
+			         "logged again)",
 			    q->pub.name);
+			q->said_attention = true;
+		}
 		return 0;
 	case GUI_MSG_WMCLASS:
 	case GUI_MSG_WINDOW_HINTS:
