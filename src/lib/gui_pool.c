@@ -4,7 +4,8 @@
  *
  * gui_pool_check() runs in the per-qube GUI validator (the qube's GUI uid
  * in the GUI domain) on a pool fd that came from the admin side or from
- * the qube's agent: the fd is untrusted until it passes.  gui_pool_make()
+ * the qube's agent (there gui_pool_check_qube(), stricter): the fd is
+ * untrusted until it passes.  gui_pool_make()
  * runs on the producing side (the agent, or the launcher that gives the
  * same memfd to QEMU's ivshmem-plain) and in tests.
  */
@@ -32,7 +33,7 @@ gui_pool_check(int fd, size_t *ret_size)
 	 * F_GET_SEALS fails (EINVAL) on anything but shmem and hugetlbfs
 	 * files: pipes, sockets, devices such as /dev/zero, disk and FUSE
 	 * files.  Only those two can be sealed, and only sealed sizes are
-	 * safe to read from without SIGBUS.
+	 * safe to read from without SIGBUS (hugetlbfs is refused below).
 	 */
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0)
@@ -51,13 +52,45 @@ gui_pool_check(int fd, size_t *ret_size)
 		return -EINVAL;
 	if (fstatfs(fd, &sfs) < 0)
 		return -errno;
-	if (sfs.f_type != TMPFS_MAGIC && sfs.f_type != HUGETLBFS_MAGIC)
+	/*
+	 * shmem only.  hugetlbfs files take the same seals, but neither
+	 * seal stops their owner from punching a hole (fallocate), which
+	 * also drops the hole's huge-page reservation: our next read there
+	 * needs a free huge page, and with none left it is SIGBUS, in the
+	 * core or the X server.  A shmem hole is refilled with a fresh
+	 * page instead.  No pool of ours is hugetlbfs.
+	 */
+	if (sfs.f_type != TMPFS_MAGIC)
 		return -EINVAL;
 	if (st.st_size <= 0 || (uint64_t)st.st_size % GUI_PAGE_SIZE != 0)
 		return -EINVAL;
 	if ((uint64_t)st.st_size > GUI_POOL_MAX)
 		return -EFBIG;
 	*ret_size = (size_t)st.st_size;
+	return 0;
+}
+
+int
+gui_pool_check_qube(int fd, size_t *ret_size)
+{
+	struct stat st;
+	size_t size;
+	int seals, r;
+
+	r = gui_pool_check(fd, &size);
+	if (r < 0)
+		return r;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0)
+		return -errno;
+	if (!(seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+		return -EPERM;
+	/* after the seal: no page can be freed from here on */
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_blocks < 0 || (uint64_t)st.st_blocks * 512u < size)
+		return -ENODATA;
+	*ret_size = size;
 	return 0;
 }
 

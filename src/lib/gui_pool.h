@@ -16,13 +16,28 @@
  * Check a pool fd from a less trusted side: F_GET_SEALS works (a shmem or
  * hugetlbfs file: no pipe, device, FUSE or disk file that could block or
  * fault the reader) and includes F_SEAL_SHRINK and F_SEAL_GROW; fstat
- * says a regular file on tmpfs/hugetlbfs of 1..GUI_POOL_MAX bytes, a
- * multiple of GUI_PAGE_SIZE.  Returns 0 and *ret_size, or -EINVAL (not a
+ * says a regular file on tmpfs (shmem: a memfd; not hugetlbfs, whose
+ * holes fault with SIGBUS when huge pages run out) of 1..GUI_POOL_MAX
+ * bytes, a multiple of GUI_PAGE_SIZE.  Returns 0 and *ret_size, or -EINVAL (not a
  * sealable shmem file, or a bad size), -EPERM (seals missing), -EFBIG
  * (over the cap), or another -errno of fcntl/fstat.  Does not take fd.
  * Run by the GUI validator on the fd it was given.
  */
 int gui_pool_check(int fd, size_t *ret_size);
+
+/*
+ * gui_pool_check, for a pool a qube hands over itself (POOL), plus: a
+ * write seal (F_SEAL_FUTURE_WRITE or F_SEAL_WRITE: without one its owner
+ * can punch holes, and no seal but those forbids it) and every page
+ * allocated (st_blocks).  A hole, there from the start or punched later,
+ * is filled by the first read of the GUI domain's mapping (or the X
+ * server's) with a new page charged to the reader's memory cgroup: a
+ * qube could make the GUI domain allocate its whole pool, 1 GiB, and not
+ * pay for it.  With both, the pages stay allocated, and the qube's, as
+ * long as the fd lives.  0 and *ret_size, gui_pool_check's errors,
+ * -EPERM (no write seal) or -ENODATA (pages not allocated).
+ */
+int gui_pool_check_qube(int fd, size_t *ret_size);
 
 /*
  * Make a pool of size bytes (1..GUI_POOL_MAX, a multiple of

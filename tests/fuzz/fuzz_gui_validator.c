@@ -9,7 +9,7 @@
  *   op & 7 == 0  feed the next (1 + byte) bytes of the stream
  *          == 1  the same, with the core not reading (to_core fails)
  *          == 2  the same, with the agent not reading (to_qube fails)
- *          == 3  the same, with a sealed memfd of (op >> 3) + 1 pages
+ *          == 3  the same, with the agent's pool of (op >> 3) + 1 pages
  *          == 4  the same, with an unsealed memfd (op & 8) or a pipe
  *          == 5  the core asks for the clipboard (CLIPBOARD_REQ)
  *          == 6  the core sends input (FOCUS) to window (op >> 3) + 1
@@ -173,9 +173,14 @@ make_fd(uint8_t op)
 	int p[2], fd;
 
 	if ((op & 7) == 3) {
+		/* as the agent makes it (a qube's POOL wants both steps) */
 		if (gui_pool_make(
 		        ((size_t)(op >> 3) + 1) * GUI_PAGE_SIZE, &fd) < 0)
 			return -1;
+		if (gui_pool_seal_readonly(fd) < 0) {
+			(void)close(fd);
+			return -1;
+		}
 		return fd;
 	}
 	if ((op & 7) != 4)

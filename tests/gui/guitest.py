@@ -246,7 +246,10 @@ SHMIMAGE, CLIP_DATA, WMNAME, DUMP, CURSOR = 136, 140, 141, 147, 148
 ERROR, POOL = 151, 152
 XRGB = 0x34325258
 F_ADD_SEALS = 1033
-SEAL_SHRINK, SEAL_GROW = 2, 4
+SEAL_SHRINK, SEAL_GROW, SEAL_FUTURE_WRITE = 2, 4, 16
+# what a qube's own pool needs (gui_pool_check_qube): these seals and
+# every page allocated
+QUBE_SEALS = SEAL_SHRINK | SEAL_GROW | SEAL_FUTURE_WRITE
 
 
 def hdr(t, win, n):
@@ -272,10 +275,15 @@ def wmname(win, title):
     return msg(WMNAME, win, title + b"\0" * (128 - len(title)))
 
 
-def sealed_memfd(pages, seals=SEAL_SHRINK | SEAL_GROW, fill=None,
-                 name="hostile"):
+def sealed_memfd(pages, seals=QUBE_SEALS, fill=None, name="hostile",
+                 allocate=True):
+    """A pool: pages allocated (unless allocate=False), fill written at
+    the start, then seals (the default: what a qube's POOL needs; the
+    admin side's pools need only SHRINK | GROW)."""
     fd = os.memfd_create(name, os.MFD_ALLOW_SEALING)
     os.ftruncate(fd, pages * PAGE)
+    if allocate:
+        os.posix_fallocate(fd, 0, pages * PAGE)
     if fill is not None:
         os.pwrite(fd, fill, 0)
     if seals:

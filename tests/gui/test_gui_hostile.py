@@ -28,9 +28,10 @@ import time
 
 from guitest import (AGENT, CLIENT, GUID, PROBE, PAGE, KEYPRESS, CREATE,
                      DESTROY, MAP, SHMIMAGE, CLIP_DATA, WMNAME, CURSOR,
-                     ERROR, POOL, Closed, Conn, FakeAgent, Image, Qube,
-                     create, diag, dump, finish, free_port, hdr, msg, ok,
-                     probe, sealed_memfd, start, stop_all, wait_for, wmname)
+                     ERROR, POOL, SEAL_GROW, SEAL_SHRINK, Closed, Conn,
+                     FakeAgent, Image, Qube, create, diag, dump, finish,
+                     free_port, hdr, msg, ok, probe, sealed_memfd, start,
+                     stop_all, wait_for, wmname)
 
 GREEN, GOOD_RGB = 0x73d216, 0x336699
 EVIL_LABEL = 0x75507b
@@ -60,6 +61,21 @@ def pool_pipe(c):
 
 def pool_unsealed(c):
     fd = sealed_memfd(16, seals=0)
+    c.send_fd(msg(POOL, 0, struct.pack("<II", 0, 16)), fd)
+    os.close(fd)
+
+
+def pool_sparse(c):
+    """Sealed as the agent's, but its pages never allocated: the GUI
+    domain's reads would allocate them, at its expense."""
+    fd = sealed_memfd(16, allocate=False)
+    c.send_fd(msg(POOL, 0, struct.pack("<II", 0, 16)), fd)
+    os.close(fd)
+
+
+def pool_no_write_seal(c):
+    """Allocated, SHRINK | GROW only: holes could be punched later."""
+    fd = sealed_memfd(16, seals=SEAL_SHRINK | SEAL_GROW)
     c.send_fd(msg(POOL, 0, struct.pack("<II", 0, 16)), fd)
     os.close(fd)
 
@@ -138,6 +154,8 @@ KILL_CASES = [
      r"POOL without its fd"),
     ("pool-pipe", pool_pipe, r"not a sealed memfd"),
     ("pool-unsealed", pool_unsealed, r"not a sealed memfd"),
+    ("pool-sparse", pool_sparse, r"not all allocated"),
+    ("pool-no-write-seal", pool_no_write_seal, r"not a sealed memfd"),
     ("pool-size", pool_size, r"size"),
     ("pool-twice", pool_twice, r"second fd"),
     ("pool-twice-nofd", lambda c: (pool(c), c.send(

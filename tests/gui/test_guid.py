@@ -27,7 +27,8 @@ import guitest
 # test_guid_vm.py too
 from guitest import (AGENT, CLIENT, GUID, PROBE, RED, GREEN, PURPLE,
                      ORANGE, A_RGB, B_RGB, BORDER, TITLEBAR, CREATE, MAP,
-                     SHMIMAGE, ERROR, POOL, Closed, FakeAgent, Image, Qube,
+                     SHMIMAGE, ERROR, POOL, SEAL_GROW, SEAL_SHRINK, Closed,
+                     FakeAgent, Image, Qube,
                      content_exact, create, diag, dump, finish, frame_bad,
                      free_port, msg, ok, probe, sealed_memfd, snap_vnc,
                      start, stop_all, wait_for, wmname)
@@ -105,7 +106,9 @@ class VmFakeAgent(FakeAgent):
         self.send_pool = send_pool
         self.rgb = content_rgb
         self.pages = 256
-        self.fd = sealed_memfd(self.pages, name=name)
+        # the admin side's pool: written here later, as a guest would
+        self.fd = sealed_memfd(self.pages, seals=SEAL_SHRINK | SEAL_GROW,
+                               name=name, allocate=False)
         with open(self.pool_file, "w") as f:
             f.write("%d %d %d\n" % (os.getpid(), self.fd, self.pages * 4096))
         self.c = None

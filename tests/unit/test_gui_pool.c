@@ -1,8 +1,8 @@
 /*
  * test_gui_pool.c - the pool fd checks (gui_pool.c): a sealed memfd made
  * by gui_pool_make() passes; pipes, sockets, /dev/zero, disk and tmpfs
- * files, memfds without seals or with only one of SHRINK and GROW, and
- * sizes that are empty, unaligned or over the cap fail.
+ * files, hugetlbfs memfds, memfds without seals or with only one of SHRINK
+ * and GROW, and sizes that are empty, unaligned or over the cap fail.
  */
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -163,6 +163,111 @@ test_tmpfs_file(void **state)
 	unit_close(&fd);
 }
 
+/*
+ * A hugetlbfs memfd takes SHRINK and GROW like a shmem one, but a hole its
+ * owner punches gives back the hole's reservation: reading it then needs
+ * a free huge page, and without one it is SIGBUS.  Refused, by file
+ * system, whether or not this host has huge pages.
+ */
+static void
+test_hugetlbfs(void **state)
+{
+	int fd;
+
+	(void)state;
+	fd = memfd_create(
+	    "test-pool", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB);
+	if (fd < 0) {
+		/* visible, not silent */
+		(void)fprintf(stderr, "# skip: no hugetlbfs memfd: %s\n",
+		    strerror(errno));
+		return;
+	}
+	/* one default-size huge page (2 MiB on x86-64): a size the old
+	 * check took (a multiple of 4096, under the cap) */
+	if (ftruncate(fd, (off_t)2 << 20) < 0) {
+		(void)fprintf(stderr, "# skip: hugetlbfs ftruncate: %s\n",
+		    strerror(errno));
+		unit_close(&fd);
+		return;
+	}
+	assert_int_equal(
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+	assert_int_equal(fcntl(fd, F_GET_SEALS) & (F_SEAL_SHRINK | F_SEAL_GROW),
+	    F_SEAL_SHRINK | F_SEAL_GROW);
+	assert_int_equal(check(fd), -EINVAL);
+	unit_close(&fd);
+}
+
+static int
+check_qube(int fd)
+{
+	size_t size = 12345;
+	int r = gui_pool_check_qube(fd, &size);
+
+	if (r < 0)
+		assert_int_equal(size, 12345); /* ret_ only on success */
+	return r;
+}
+
+/*
+ * A pool the qube sends itself (POOL): also a write seal (else its owner
+ * punches holes) and every page allocated (else the GUI domain's reads
+ * allocate them, charged to the GUI domain).  The agent's pool
+ * (gui_pool_make, then gui_pool_seal_readonly) passes.
+ */
+static void
+test_qube_pool(void **state)
+{
+	size_t size = 0;
+	int fd;
+
+	(void)state;
+	/* the agent's: allocated, then sealed read-only */
+	assert_int_equal(gui_pool_make((size_t)64 * 1024, &fd), 0);
+	assert_int_equal(gui_pool_seal_readonly(fd), 0);
+	assert_int_equal(gui_pool_check_qube(fd, &size), 0);
+	assert_int_equal(size, 64 * 1024);
+	unit_close(&fd);
+	/* allocated, SHRINK | GROW only: a hole could be punched later
+	 * (gui_pool_check, the admin side's rule, takes it) */
+	assert_int_equal(gui_pool_make((size_t)64 * 1024, &fd), 0);
+	assert_int_equal(check(fd), 0);
+	assert_int_equal(check_qube(fd), -EPERM);
+	/* ... and is punched */
+	assert_int_equal(
+	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096),
+	    0);
+	assert_int_equal(
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_FUTURE_WRITE | F_SEAL_SEAL), 0);
+	assert_int_equal(check_qube(fd), -ENODATA);
+	unit_close(&fd);
+	/* sealed, never allocated (the lazy pool, or a qube's sparse one) */
+	assert_int_equal(gui_pool_make_lazy((size_t)64 * 1024, &fd), 0);
+	assert_int_equal(gui_pool_seal_readonly(fd), 0);
+	assert_int_equal(check(fd), 0);
+	assert_int_equal(check_qube(fd), -ENODATA);
+	unit_close(&fd);
+	/* F_SEAL_WRITE does as well as F_SEAL_FUTURE_WRITE */
+	fd = memfd_with(MFD_ALLOW_SEALING, 8192, 0);
+	assert_int_equal(fallocate(fd, 0, 0, 8192), 0);
+	assert_int_equal(
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE),
+	    0);
+	assert_int_equal(check_qube(fd), 0);
+	/* and with it, no hole can be punched any more */
+	assert_int_equal(
+	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096),
+	    -1);
+	assert_int_equal(errno, EPERM);
+	unit_close(&fd);
+	/* what gui_pool_check refuses, this refuses */
+	fd = memfd_with(MFD_ALLOW_SEALING, 4096, 0);
+	assert_int_equal(check_qube(fd), -EPERM);
+	unit_close(&fd);
+	assert_int_equal(check_qube(fd), -EBADF);
+}
+
 static void
 test_seals(void **state)
 {
@@ -293,6 +398,8 @@ main(void)
 	    cmocka_unit_test(test_lazy),
 	    cmocka_unit_test(test_not_shmem),
 	    cmocka_unit_test(test_tmpfs_file),
+	    cmocka_unit_test(test_hugetlbfs),
+	    cmocka_unit_test(test_qube_pool),
 	    cmocka_unit_test(test_seals),
 	    cmocka_unit_test(test_sizes),
 	    cmocka_unit_test(test_seal_readonly),

@@ -41,6 +41,14 @@
 
 #define C_MAX_QUBES 256
 #define C_SCAN_MS   1000
+/*
+ * How long one connect to a qube's GUI socket may wait.  The listener is
+ * the qube's: its own processes can fill its backlog, and a UNIX connect
+ * then waits for an accept that never comes.  Unbounded, that stopped
+ * this loop: no other qube's GUI connected and no paste was answered.
+ * A listener that has room answers at once (no accept is waited for).
+ */
+#define C_CONNECT_MS 100
 
 struct cqube {
 	char name[GD_NAME_MAX];
@@ -120,7 +128,7 @@ connect_qube(const char *path, uint32_t qid, bool check)
 	uid_t uid;
 	int fd, r;
 
-	fd = sock_connect(path);
+	fd = sock_connect_until(path, now_ms() + C_CONNECT_MS);
 	if (fd < 0)
 		return fd;
 	if (check) {

@@ -50,9 +50,24 @@
 /* The pool of the GUI domain's own windows (one at a time: the prompt). */
 #define GD_LOCAL_POOL ((size_t)4 << 20)
 
+/*
+ * What a qube does to its windows (MAP, UNMAP, CONFIGURE, WMNAME,
+ * SHMIMAGE) changes the model at once but reaches the outputs once a loop
+ * turn (present_pending), not once a message: a MAP, a CONFIGURE or a
+ * whole-window SHMIMAGE costs the X server a redraw of up to the screen,
+ * and the validator lets GUI_MAX_MSGS_PER_SEC of them through, which kept
+ * the X server (and the core, writing to it) busy for seconds and
+ * stalled every other qube's windows and input.
+ */
 struct gd_win {
-	struct gd_window pub; /* first: outputs see this */
-	bool frame_pending;   /* damaged since the last FRAME_DONE */
+	struct gd_window pub;   /* first: outputs see this */
+	bool frame_pending;     /* damaged since the last FRAME_DONE */
+	bool shown;             /* the outputs were told window_map */
+	bool map_pending;       /* MAP since then: tell window_map again */
+	bool configure_pending; /* geometry changed, not yet told */
+	bool title_pending;     /* title changed, not yet told */
+	bool damage_pending;    /* dmg_* is a box not yet told */
+	uint32_t dmg_x1, dmg_y1, dmg_x2, dmg_y2; /* buffer coords, half-open */
 };
 
 struct gd_q {
@@ -62,6 +77,7 @@ struct gd_q {
 	struct gd_stream s;
 	struct gd_win **wins; /* by the qube's id */
 	bool copy_requested;
+	bool said_attention; /* logged once: a qube repeats it at will */
 	bool dead;
 	bool local; /* the GUI domain's own windows (the prompt): no stream */
 	uint8_t *local_px; /* local: the pool, writable */
@@ -86,7 +102,11 @@ struct gd {
 	struct gd_q *qubes;
 	struct gd_window *bottom, *top;
 	struct gd_window *focus;
-	uint32_t next_gid;
+	/* the qube that had the focus last ("": none yet): only its MAP may
+	 * take a focus nobody has (q_msg) */
+	char focus_qube[GD_NAME_MAX];
+	uint32_t last_gid; /* gd_gid_next */
+	bool gid_wrapped;
 	/* the GUI domain's clipboard */
 	uint8_t *clip;
 	uint32_t clip_len;
@@ -195,6 +215,31 @@ gd_window_by_gid(struct gd *g, uint32_t gid)
 	return NULL;
 }
 
+/*
+ * Outputs and the prompt find a window again by its gid (a pointer grab,
+ * the window under the pointer, the focus to give back after a prompt):
+ * two live windows with one gid would send one qube's pointer events, or
+ * the keyboard, to another's.  A qube that creates and destroys windows
+ * without end wraps the 32-bit counter (2^32 CREATEs: days at the rate
+ * cap, less with several qubes); from then on each candidate is checked
+ * against the live windows.  0 is never used ("none").
+ */
+uint32_t
+gd_gid_next(struct gd *g, uint32_t *last, bool *wrapped)
+{
+	for (;;) {
+		uint32_t gid = ++*last;
+
+		if (gid == 0) {
+			*wrapped = true;
+			continue;
+		}
+		/* fewer live windows than ids: this ends */
+		if (!*wrapped || gd_window_by_gid(g, gid) == NULL)
+			return gid;
+	}
+}
+
 struct gd_window *
 gd_window_at(
     struct gd *g, int32_t sx, int32_t sy, uint32_t border, uint32_t titlebar)
@@ -277,6 +322,8 @@ gd_set_focus(struct gd *g, struct gd_window *w)
 	}
 	g->focus = w;
 	if (w != NULL) {
+		(void)str_copy(
+		    g->focus_qube, sizeof(g->focus_qube), w->qube->name);
 		/* before FOCUS_IN, as Qubes' guid does on an X FocusIn: the
 		 * agent lets go of what is no longer down, then takes the
 		 * focus with the right modifiers */
@@ -545,7 +592,7 @@ gd_local_window_new(struct gd *g, uint32_t width, uint32_t height,
 	if (pw == NULL)
 		return NULL;
 	w = &pw->pub;
-	w->gid = ++g->next_gid;
+	w->gid = gd_gid_next(g, &g->last_gid, &g->gid_wrapped);
 	w->qube = &q->pub;
 	w->wid = 1;
 	w->width = w->buf_width = width;
@@ -558,6 +605,7 @@ gd_local_window_new(struct gd *g, uint32_t width, uint32_t height,
 	    (int32_t)(g->height - height) / 3);
 	q->wins[1] = pw;
 	w->mapped = true;
+	pw->shown = true; /* told here, not by present_pending */
 	stack_push_top(g, w);
 	*ret_px = (uint32_t *)(void *)q->local_px;
 	OUTPUTS(g, window_map, w);
@@ -679,8 +727,77 @@ damage(struct gd *g, struct gd_win *pw, uint32_t x, uint32_t y, uint32_t wd,
 	if (ht > w->buf_height - y)
 		ht = w->buf_height - y;
 	pw->frame_pending = true;
-	if (w->mapped)
-		OUTPUTS(g, window_damage, w, x, y, wd, ht);
+	/* told at the end of the loop turn, as one box (present_pending) */
+	if (!pw->damage_pending) {
+		pw->damage_pending = true;
+		pw->dmg_x1 = x;
+		pw->dmg_y1 = y;
+		pw->dmg_x2 = x + wd;
+		pw->dmg_y2 = y + ht;
+		return;
+	}
+	if (x < pw->dmg_x1)
+		pw->dmg_x1 = x;
+	if (y < pw->dmg_y1)
+		pw->dmg_y1 = y;
+	if (x + wd > pw->dmg_x2)
+		pw->dmg_x2 = x + wd;
+	if (y + ht > pw->dmg_y2)
+		pw->dmg_y2 = y + ht;
+}
+
+/*
+ * What the qubes changed in this loop turn, to the outputs: a window
+ * mapped or unmapped once (a map draws all of it), else its new geometry
+ * and title once, then its damage as one box (clipped to the buffer it
+ * has now), whatever number of CONFIGURE and SHMIMAGE messages came.
+ */
+static void
+present_pending(struct gd *g)
+{
+	struct gd_window *w;
+
+	for (w = g->bottom; w != NULL; w = w->above) {
+		struct gd_win *pw = (struct gd_win *)w;
+
+		if (!w->mapped && pw->shown) {
+			pw->shown = false;
+			OUTPUTS(g, window_unmap, w);
+		}
+		if (w->mapped && (!pw->shown || pw->map_pending)) {
+			/* the whole window: geometry, title and pixels */
+			pw->shown = true;
+			pw->map_pending = pw->configure_pending = false;
+			pw->title_pending = pw->damage_pending = false;
+			OUTPUTS(g, window_map, w);
+			/* the focus it got at MAP, now that outputs have it */
+			if (g->focus == w)
+				OUTPUTS(g, focus, w);
+			continue;
+		}
+		if (pw->configure_pending) {
+			pw->configure_pending = false;
+			if (w->mapped)
+				OUTPUTS(g, window_configure, w);
+		}
+		if (pw->title_pending) {
+			pw->title_pending = false;
+			if (w->mapped)
+				OUTPUTS(g, window_title, w);
+		}
+		if (!pw->damage_pending)
+			continue;
+		pw->damage_pending = false;
+		if (!w->mapped || !w->has_buffer ||
+		    pw->dmg_x1 >= w->buf_width || pw->dmg_y1 >= w->buf_height)
+			continue;
+		if (pw->dmg_x2 > w->buf_width)
+			pw->dmg_x2 = w->buf_width;
+		if (pw->dmg_y2 > w->buf_height)
+			pw->dmg_y2 = w->buf_height;
+		OUTPUTS(g, window_damage, w, pw->dmg_x1, pw->dmg_y1,
+		    pw->dmg_x2 - pw->dmg_x1, pw->dmg_y2 - pw->dmg_y1);
+	}
 }
 
 static int
@@ -734,7 +851,7 @@ q_msg(void *ctx, const struct gui_msg *m)
 		if (pw == NULL)
 			return -ENOMEM;
 		w = &pw->pub;
-		w->gid = ++g->next_gid;
+		w->gid = gd_gid_next(g, &g->last_gid, &g->gid_wrapped);
 		w->qube = &q->pub;
 		w->wid = m->window;
 		w->width = m->u.create.create_width;
@@ -793,19 +910,27 @@ q_msg(void *ctx, const struct gui_msg *m)
 			w->transient_for =
 			    q->wins[m->u.map.map_transient_for]->pub.gid;
 		w->mapped = true;
-		/* on top, but the focus stays where the user put it: a
-		 * qube cannot take the keyboard by mapping a window */
+		pw->map_pending = true; /* present_pending tells */
+		/*
+		 * On top, but the focus stays where the user put it: a qube
+		 * cannot take the keyboard by mapping a window.  When no
+		 * window has it (the focused one went away), only the qube
+		 * that had it last (or the first qube, at the start) gets it
+		 * back by mapping: else any qube mapping windows in a loop
+		 * would catch the keys the user types next.
+		 */
 		stack_unlink(g, w);
 		stack_push_top(g, w);
-		OUTPUTS(g, window_map, w);
-		if (g->focus == NULL && !w->override_redirect)
+		if (g->focus == NULL && !w->override_redirect &&
+		    (g->focus_qube[0] == '\0' ||
+		        strcmp(g->focus_qube, q->pub.name) == 0))
 			gd_set_focus(g, w);
 		return 0;
 	case GUI_MSG_UNMAP:
 		if (g->focus == w)
 			gd_set_focus(g, NULL);
 		w->mapped = false;
-		OUTPUTS(g, window_unmap, w);
+		pw->map_pending = false; /* present_pending tells */
 		return 0;
 	case GUI_MSG_CONFIGURE:
 		w->width = m->u.configure.configure_width;
@@ -814,8 +939,7 @@ q_msg(void *ctx, const struct gui_msg *m)
 		    m->u.configure.configure_override_redirect;
 		place(g, w, m->u.configure.configure_x,
 		    m->u.configure.configure_y);
-		if (w->mapped)
-			OUTPUTS(g, window_configure, w);
+		pw->configure_pending = true; /* present_pending tells */
 		return 0;
 	case GUI_MSG_SHMIMAGE:
 		damage(g, pw, (uint32_t)m->u.shmimage.shmimage_x,
@@ -841,15 +965,18 @@ q_msg(void *ctx, const struct gui_msg *m)
 	case GUI_MSG_WMNAME:
 		memcpy(w->title, m->u.wmname.wmname_data, sizeof(w->title));
 		w->title[sizeof(w->title) - 1] = '\0';
-		if (w->mapped)
-			OUTPUTS(g, window_title, w);
+		pw->title_pending = true; /* present_pending tells */
 		return 0;
 	case GUI_MSG_WINDOW_FLAGS:
 		w->flags =
 		    (w->flags | m->u.flags.flags_set) & ~m->u.flags.flags_unset;
-		if (m->u.flags.flags_set & GUI_FLAG_DEMANDS_ATTENTION)
-			log_info("qube %s: a window asks for attention",
+		if ((m->u.flags.flags_set & GUI_FLAG_DEMANDS_ATTENTION) &&
+		    !q->said_attention) {
+			log_info("qube %s: a window asks for attention (not "
+			         "logged again)",
 			    q->pub.name);
+			q->said_attention = true;
+		}
 		return 0;
 	case GUI_MSG_WMCLASS:
 	case GUI_MSG_WINDOW_HINTS:
@@ -865,7 +992,9 @@ q_msg(void *ctx, const struct gui_msg *m)
 static int
 q_add(struct gd *g, const struct gd_ipc *a, int qfd, int pfd)
 {
-	struct gui_params params = {g->clipboard_limit, 0, false};
+	/* as the validator's: it forwards what it accepted */
+	struct gui_params params = {
+	    g->clipboard_limit, 0, g->allow_utf8_titles};
 	struct gui_xconf xc;
 	uint32_t ver = GUI_PROTOCOL_VERSION;
 	char lim[16];
@@ -1174,6 +1303,7 @@ gd_run(struct gd *g)
 				g->outputs[i].ops->dispatch(g->outputs[i].out);
 		if ((r = outputs_reap(g)) < 0)
 			return r;
+		present_pending(g);
 		for (i = 0; i < g->noutputs; i++)
 			if (g->outputs[i].ops->flush != NULL)
 				g->outputs[i].ops->flush(g->outputs[i].out);

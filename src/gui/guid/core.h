@@ -33,6 +33,14 @@ gd_new(const struct gd_core_opts *o, struct gd **ret, char *err, size_t errlen);
 int gd_run(struct gd *g);
 void gd_free(struct gd *g);
 
+/*
+ * A new window id (gd_window.gid) after *last: never 0, and once the
+ * counter has wrapped (*wrapped, set here) none that a live window of g
+ * has.  Updates *last and *wrapped.  The core keeps its own pair; tests
+ * pass theirs.
+ */
+uint32_t gd_gid_next(struct gd *g, uint32_t *last, bool *wrapped);
+
 /* ---- for prompt.c: the GUI domain's own windows ---- */
 
 /* A notice to the user (every output). */

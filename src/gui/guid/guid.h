@@ -38,7 +38,7 @@ struct gd_qube;
 
 /* A window, as the core keeps it: every field checked or trusted. */
 struct gd_window {
-	uint32_t gid;           /* GUI-domain-wide id, 1.., never reused */
+	uint32_t gid;           /* 1.., unique while live (gd_gid_next) */
 	struct gd_qube *qube;   /* owner */
 	uint32_t wid;           /* the qube's own id, 1..GUI_MAX_WINDOW_ID */
 	int32_t x, y;           /* content origin on the screen */

@@ -45,6 +45,9 @@ struct gd_vcheck {
 	struct vwin *win; /* indexed by id, 1..GUI_MAX_WINDOW_ID */
 	uint32_t nwin;
 	bool clipboard_requested;
+	/* benign oddities are logged once a connection: the qube repeats
+	 * them at the message rate, which would flood the log */
+	bool said_or, said_clipboard;
 	uint64_t rate_start;
 	uint32_t rate_count;
 	int fd_in;     /* the fd that came with the bytes, not yet claimed */
@@ -144,16 +147,19 @@ win_get(struct gd_vcheck *v, uint32_t id)
 /* Qubes' rule for override-redirect windows: at most 90 % of the
  * screen, else it gets a frame like any other window. */
 static uint32_t
-or_allowed(const struct gd_vcheck *v, uint32_t o_r, uint32_t w, uint32_t h)
+or_allowed(struct gd_vcheck *v, uint32_t o_r, uint32_t w, uint32_t h)
 {
 	uint64_t area = (uint64_t)w * h;
 	uint64_t screen =
 	    (uint64_t)v->xconf.xconf_width * v->xconf.xconf_height;
 
 	if (o_r && area * 100 > screen * V_OR_MAX_PERCENT) {
-		log_info("override-redirect %ux%u covers over %u%% of the "
-		         "screen: framed, ignoring",
-		    w, h, V_OR_MAX_PERCENT);
+		if (!v->said_or)
+			log_info("override-redirect %ux%u covers over %u%% of "
+			         "the screen: framed, ignoring (not logged "
+			         "again)",
+			    w, h, V_OR_MAX_PERCENT);
+		v->said_or = true;
 		return 0;
 	}
 	return o_r;
@@ -216,12 +222,14 @@ qube_pool(struct gd_vcheck *v, const struct gui_msg *m)
 	if (fd < 0)
 		return gd_vcheck_fail(
 		    v, GUI_ERR_POOL, 0, "POOL without its fd");
-	r = gui_pool_check(fd, &size);
+	/* the qube's own pool: sealed against holes, every page its own */
+	r = gui_pool_check_qube(fd, &size);
 	if (r < 0 || size != (uint64_t)m->u.pool.pool_pages * GUI_PAGE_SIZE) {
 		(void)close(fd);
 		return gd_vcheck_fail(v, GUI_ERR_POOL, 0,
-		    r < 0 ? "pool fd is not a sealed memfd" :
-		            "pool size is not the size announced");
+		    r == -ENODATA ? "pool pages not all allocated" :
+		        r < 0     ? "pool fd is not a sealed memfd" :
+		                    "pool size is not the size announced");
 	}
 	r = gui_reader_set_pool(v->reader, size);
 	if (r == 0)
@@ -356,7 +364,10 @@ qube_msg(struct gd_vcheck *v, const struct gui_msg *m, uint64_t now_ms)
 	case GUI_MSG_CLIPBOARD_DATA:
 		/* only an answer to the user's secure copy is taken */
 		if (!v->clipboard_requested) {
-			log_info("clipboard data nobody asked for, ignoring");
+			if (!v->said_clipboard)
+				log_info("clipboard data nobody asked for, "
+				         "ignoring (not logged again)");
+			v->said_clipboard = true;
 			return 0;
 		}
 		v->clipboard_requested = false;
