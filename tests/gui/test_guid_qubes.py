@@ -8,7 +8,9 @@ qvm-run) shows up over VNC framed in its qube's label colour; a key goes
 to the focused qube only.  A third qube that puts a link to another
 qube's GUI socket in its channel directory is refused (the connector
 checks the peer's uid, not the path).  Stopping a qube removes its
-windows; starting it again connects it again.  TAP output; needs root
+windows; starting it again connects it again.  A GUI domain with
+--max-qubes 1 shows a second qube once the first stopped (it forgets
+stopped qubes).  TAP output; needs root
 (namespace qubes)."""
 
 import os
@@ -245,6 +247,38 @@ def run(D):
     ok(wait_for(lambda: glog_text().count("qube gp: GUI connected") >
                 n_conn, 20), "gp started again: connected again")
     ok(guid.poll() is None, "bulkhead-guid ran through all of it")
+
+    # a GUI domain forgets the qubes that stopped: its places serve the
+    # next ones (disposables come under new names all the time; it used
+    # to keep every name it had seen and, at 256, connect no more)
+    D.create("AppVM", "gui-carol", "black")
+    for q in ("gc1", "gc2"):
+        D.create("AppVM", q, "purple")
+        D.call("admin.vm.property.Set", q, "guivm", payload="gui-carol")
+        D.call("admin.vm.feature.Set", q, "gui", payload="1")
+    clog_path = os.path.join(D.root, "guid-carol.log")
+    start([GUID, "--name", "gui-carol", "--max-qubes", "1",
+           "--admin-socket", D.sock, "--run-dir", D.run,
+           "--vnc=%d" % free_port(), "--screen", "640x480",
+           "--policy-dir", os.path.join(D.conf, "policy.d"), "-d"],
+          open(clog_path, "w"))
+
+    def clog_text():
+        with open(clog_path) as f:
+            return f.read()
+    D.call("admin.vm.Start", "gc1")
+    ok(wait_for(lambda: "qube gc1: GUI connected" in clog_text(), 20),
+       "gui-carol (--max-qubes 1) shows gc1")
+    D.call("admin.vm.Start", "gc2")
+    ok(wait_for(lambda: "qube gc2 waits until one stops" in clog_text(),
+                10) and "qube gc2: GUI connected" not in clog_text(),
+       "... and not gc2 while gc1 runs: its log says why")
+    D.call("admin.vm.Kill", "gc1")
+    ok(wait_for(lambda: "qube gc2: GUI connected" in clog_text(), 20),
+       "gc1 stopped: its place goes to gc2")
+    for q in ("gc1", "gc2"):
+        D.call("admin.vm.Kill", q) if D.qubes()[q]["state"] != "Halted" \
+            else None
     return finish()
 
 

@@ -39,8 +39,7 @@
 #include "policy/policy.h"
 #include "sandbox/sandbox.h"
 
-#define C_MAX_QUBES 256
-#define C_SCAN_MS   1000
+#define C_SCAN_MS 1000
 /*
  * How long one connect to a qube's GUI socket may wait.  The listener is
  * the qube's: its own processes can fill its backlog, and a UNIX connect
@@ -50,6 +49,10 @@
  */
 #define C_CONNECT_MS 100
 
+/* Qubes known at once: those running (this GUI domain's and others', whose
+ * guivm is remembered for their start) and the --static ones. */
+#define C_MAX_TRACKED 1024
+
 struct cqube {
 	char name[GD_NAME_MAX];
 	char xid[16];         /* the start we connected to */
@@ -57,13 +60,60 @@ struct cqube {
 	bool vm_warned;       /* VM qubes: said once that it is not there yet */
 	char refused_xid[16]; /* said once a start that its peer was wrong */
 	char other_xid[16];   /* this start's guivm is another GUI domain */
+	bool fixed;           /* a --static one: never forgotten */
+	bool seen;            /* running, in this pass of scan() */
 };
 
 struct connector {
 	const struct gd_connector_opts *o;
-	struct cqube q[C_MAX_QUBES];
+	struct cqube q[C_MAX_TRACKED];
 	int nq;
+	bool full_warned; /* said once that it is at --max-qubes */
 };
+
+/* Is there room for one more qube shown (--max-qubes)?  Says once when
+ * there is not, until a place is freed. */
+static bool
+room_for(struct connector *c, const char *name)
+{
+	int i, shown = 0;
+
+	for (i = 0; i < c->nq; i++)
+		shown += c->q[i].shown;
+	if (shown < c->o->max_qubes)
+		return true;
+	if (!c->full_warned)
+		log_warnx("at its limit of %d qubes shown (--max-qubes): qube "
+		          "%s waits until one stops",
+		    c->o->max_qubes, name);
+	c->full_warned = true;
+	return false;
+}
+
+/*
+ * After a pass over the running qubes: forget those not running any more
+ * (all that is kept of a qube is for its current start), so that their
+ * places serve others; disposables come and go under new names all the
+ * time.  The --static ones stay.
+ */
+static void
+forget_stopped(struct connector *c)
+{
+	int i, n = 0;
+
+	for (i = 0; i < c->nq; i++) {
+		if (!c->q[i].seen && !c->q[i].fixed) {
+			if (c->q[i].shown)
+				c->full_warned = false;
+			continue;
+		}
+		c->q[i].seen = false;
+		if (n != i)
+			c->q[n] = c->q[i];
+		n++;
+	}
+	c->nq = n;
+}
 
 static struct cqube *
 cq_get(struct connector *c, const char *name, bool make)
@@ -73,7 +123,7 @@ cq_get(struct connector *c, const char *name, bool make)
 	for (i = 0; i < c->nq; i++)
 		if (strcmp(c->q[i].name, name) == 0)
 			return &c->q[i];
-	if (!make || c->nq >= C_MAX_QUBES)
+	if (!make || c->nq >= C_MAX_TRACKED)
 		return NULL;
 	memset(&c->q[c->nq], 0, sizeof(c->q[0]));
 	if (str_copy(c->q[c->nq].name, GD_NAME_MAX, name) < 0)
@@ -228,12 +278,19 @@ scan(struct connector *c)
 		name[n] = '\0';
 		if (strcmp(name, "dom0") == 0)
 			continue;
+		/* known and running: kept, even if this pass skips it */
+		if ((cq = cq_get(c, name, false)) != NULL)
+			cq->seen = true;
 		if (prop(o->admin_socket, name, "xid", xid, sizeof(xid)) < 0)
 			continue;
 		cq = cq_get(c, name, true);
+		if (cq != NULL)
+			cq->seen = true;
 		if (cq == NULL || (cq->shown && strcmp(cq->xid, xid) == 0) ||
 		    strcmp(cq->other_xid, xid) == 0)
 			continue;
+		/* shown at an earlier start: that connection is gone */
+		cq->shown = false;
 		if (prop(o->admin_socket, name, "guivm", v, sizeof(v)) < 0)
 			continue;
 		/* another GUI domain's qube: not asked again this start (a
@@ -243,6 +300,8 @@ scan(struct connector *c)
 			    cq->other_xid, sizeof(cq->other_xid), xid);
 			continue;
 		}
+		if (!room_for(c, name))
+			continue;
 		is_vm = prop(o->admin_socket, name, "virt_mode", v,
 		            sizeof(v)) == 0 &&
 		    strcmp(v, "sandbox") != 0;
@@ -297,6 +356,7 @@ scan(struct connector *c)
 		close_fd(&pool_fd);
 	}
 	free(list);
+	forget_stopped(c);
 }
 
 static void
@@ -310,6 +370,9 @@ scan_static(struct connector *c)
 		int fd, pool_fd = -1;
 
 		if (cq == NULL || cq->shown)
+			continue;
+		cq->fixed = true;
+		if (!room_for(c, s->name))
 			continue;
 		if (s->pool_file[0] != '\0' &&
 		    (pool_fd = vm_pool_file(s->pool_file)) < 0) {

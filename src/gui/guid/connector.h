@@ -10,7 +10,9 @@
 
 #include "gui/guid/guid.h"
 
-#define GD_MAX_STATIC 16
+#define GD_MAX_STATIC 64
+/* The most qubes one GUI domain shows at once (--max-qubes: 1 to this). */
+#define GD_MAX_QUBES 256
 
 /* A qube given on the command line (--static): tests and benchmarks. */
 struct gd_static_qube {
@@ -27,8 +29,9 @@ struct gd_connector_opts {
 	const char *policy_dir;   /* qubes.ClipboardPaste is decided here */
 	struct gd_static_qube statics[GD_MAX_STATIC];
 	int nstatic;
-	int core_fd; /* SOCK_SEQPACKET to the core (taken) */
-	pid_t core;  /* the core: when it ends, so does the connector */
+	int max_qubes; /* shown at once; a stopped qube's place is freed */
+	int core_fd;   /* SOCK_SEQPACKET to the core (taken) */
+	pid_t core;    /* the core: when it ends, so does the connector */
 };
 
 /* The agent's socket in a qube's channel directory: a vchan server of the

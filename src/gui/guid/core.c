@@ -44,7 +44,9 @@
 #include "lib/util.h"
 
 #define GD_MAX_OUTPUTS 2
-#define GD_MAX_POLL    64
+/* poll slots beyond one a qube: the connector, the outputs' sockets (VNC:
+ * its listeners and each viewer), the prompt */
+#define GD_POLL_EXTRA 64
 /* Queued to one validator (input, clipboard): its qube is slow. */
 #define GD_QUBE_OUT_LIMIT ((size_t)4 << 20)
 /* The pool of the GUI domain's own windows (one at a time: the prompt). */
@@ -1228,18 +1230,47 @@ outputs_reap(struct gd *g)
 int
 gd_run(struct gd *g)
 {
-	struct pollfd p[GD_MAX_POLL];
-	void *owner_of[GD_MAX_POLL];
-	int kind[GD_MAX_POLL];
+	struct pollfd *p = NULL;
+	void **owner_of = NULL;
+	int *kind = NULL;
+	size_t cap = 0;
 	int n, i, r;
 
 	for (;;) {
 		struct gd_q *q, *next;
+		size_t need = 1 + GD_POLL_EXTRA;
+		int room;
 
+		/* room for every qube: none may go unread (an array of a
+		 * fixed size once left the 57th qube and the viewers out) */
+		for (q = g->qubes; q != NULL; q = q->next)
+			need++;
+		if (need > cap) {
+			struct pollfd *np = reallocarray(p, need, sizeof(*np));
+			void **no;
+			int *nk;
+
+			if (np != NULL)
+				p = np;
+			no = np ? reallocarray(owner_of, need, sizeof(*no)) :
+			          NULL;
+			if (no != NULL)
+				owner_of = no;
+			nk = no ? reallocarray(kind, need, sizeof(*nk)) : NULL;
+			if (nk != NULL) {
+				kind = nk;
+				cap = need;
+			} else if (cap == 0) {
+				r = -ENOMEM;
+				goto out;
+			}
+			/* else: the arrays we had; some qubes wait a turn */
+		}
+		room = (int)cap;
 		n = 0;
 		p[n] = (struct pollfd){g->connector_fd, POLLIN, 0};
 		kind[n++] = 0;
-		for (q = g->qubes; q != NULL && n < GD_MAX_POLL - 8;
+		for (q = g->qubes; q != NULL && n < room - GD_POLL_EXTRA;
 		     q = q->next) {
 			p[n] = (struct pollfd){q->s.fd, POLLIN, 0};
 			if (gd_stream_pending(&q->s))
@@ -1253,7 +1284,7 @@ gd_run(struct gd *g)
 			if (g->outputs[i].ops->fill_pollfds == NULL)
 				continue;
 			m = g->outputs[i].ops->fill_pollfds(
-			    g->outputs[i].out, p + n, GD_MAX_POLL - n);
+			    g->outputs[i].out, p + n, room - n);
 			for (k = 0; k < m; k++) {
 				owner_of[n + k] = NULL;
 				kind[n + k] = 2;
@@ -1263,7 +1294,7 @@ gd_run(struct gd *g)
 		if (g->prompt != NULL) {
 			int k,
 			    m = gd_prompt_fill_pollfds(
-			        g->prompt, p + n, GD_MAX_POLL - n);
+			        g->prompt, p + n, room - n);
 
 			for (k = 0; k < m; k++) {
 				owner_of[n + k] = NULL;
@@ -1272,8 +1303,10 @@ gd_run(struct gd *g)
 			n += m;
 		}
 		r = poll(p, (nfds_t)n, 1000);
-		if (r < 0 && errno != EINTR)
-			return -errno;
+		if (r < 0 && errno != EINTR) {
+			r = -errno;
+			goto out;
+		}
 		for (i = 0; i < n; i++) {
 			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
@@ -1281,7 +1314,8 @@ gd_run(struct gd *g)
 				r = connector_read(g);
 				if (r == -EPIPE) {
 					log_info("connector gone: stopping");
-					return 0;
+					r = 0;
+					goto out;
 				}
 			} else if (kind[i] == 1) {
 				q = owner_of[i];
@@ -1302,7 +1336,7 @@ gd_run(struct gd *g)
 			if (g->outputs[i].ops->dispatch != NULL)
 				g->outputs[i].ops->dispatch(g->outputs[i].out);
 		if ((r = outputs_reap(g)) < 0)
-			return r;
+			goto out;
 		present_pending(g);
 		for (i = 0; i < g->noutputs; i++)
 			if (g->outputs[i].ops->flush != NULL)
@@ -1316,6 +1350,11 @@ gd_run(struct gd *g)
 				q_remove(g, q);
 		}
 	}
+out:
+	free(p);
+	free(owner_of);
+	free(kind);
+	return r;
 }
 
 int

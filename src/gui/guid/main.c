@@ -71,7 +71,10 @@ usage(FILE *f)
 	    "names its\n"
 	    "                           pool as a VM's launcher does (\"PID FD "
 	    "BYTES\");\n"
-	    "                           repeatable\n"
+	    "                           repeatable (up to 64)\n"
+	    "  --max-qubes N            show at most N qubes at once (1..256, "
+	    "default\n"
+	    "                           256); more wait until one stops\n"
 	    "\n"
 	    "The GUI domain:\n"
 	    "  --screen WxH             the screen size (default 1280x800)\n"
@@ -123,6 +126,7 @@ enum {
 	O_QUBE,
 	O_ASK,
 	O_POOL_FD,
+	O_MAX_QUBES,
 };
 
 static int
@@ -196,6 +200,7 @@ main(int argc, char **argv)
 	    {"qube", required_argument, NULL, O_QUBE},
 	    {"ask", optional_argument, NULL, O_ASK},
 	    {"pool-fd", required_argument, NULL, O_POOL_FD},
+	    {"max-qubes", required_argument, NULL, O_MAX_QUBES},
 	    {"debug", no_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0}};
 	static struct gd_connector_opts co;
@@ -222,6 +227,7 @@ main(int argc, char **argv)
 	go.out.vnc_listen = "127.0.0.1";
 	go.out.vnc_port = 5900;
 	co.name = "dom0";
+	co.max_qubes = GD_MAX_QUBES;
 	(void)str_copy(run, sizeof(run), bulkhead_run_dir());
 	admin[0] = policy[0] = '\0';
 	while ((c = getopt_long(argc, argv, "dh", longopts, NULL)) != -1) {
@@ -297,6 +303,11 @@ main(int argc, char **argv)
 			break;
 		case O_UTF8:
 			go.allow_utf8_titles = true;
+			break;
+		case O_MAX_QUBES:
+			if (parse_u32(optarg, GD_MAX_QUBES, &u) < 0 || u == 0)
+				goto bad;
+			co.max_qubes = (int)u;
 			break;
 		case O_VALIDATOR:
 			validator = true;
