@@ -232,12 +232,16 @@ def test_isolation_mount_modules_ptrace():
           # Linux 6.15's open_tree_attr, unknown to our libseccomp: even
           # its plain form (an O_PATH fd, no capability needed) is denied
           "t('open_tree_attr', libc.syscall(467, -100, b'/usr', 0, None, "
-          "0))\n")
+          "0))\n"
+          # reading the LDT works anywhere it is not denied
+          "t('modify_ldt', libc.syscall(154, 0, "
+          "ctypes.create_string_buffer(64), 64))\n")
     rc, out, err = run("work", "python3 -", stdin=py.encode())
     res = dict(l.split() for l in out.decode().splitlines())
     assert res and all(v != "ok" for v in res.values()), (res, err)
     assert set(res) == {"mount", "init_module", "ptrace", "unshare_user",
-                        "bpf", "keyctl", "reboot", "open_tree_attr"}, res
+                        "bpf", "keyctl", "reboot", "open_tree_attr",
+                        "modify_ldt"}, res
 
 
 def test_isolation_32bit_abis():
