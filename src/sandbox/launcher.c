@@ -542,6 +542,28 @@ fd_path(int fd, char *out, size_t n)
 	(void)snprintf(out, n, "/proc/self/fd/%d", fd);
 }
 
+/*
+ * The directory R/rel as a path for mount(2), into p: R itself for "",
+ * else the fd's path of it opened by open_target, the fd in *ret_fd (the
+ * caller closes it once mounted; -1 for R).  0 or -errno (refused).
+ */
+static int
+mount_dir(const char *rel, char *p, size_t n, int *ret_fd)
+{
+	int fd;
+
+	*ret_fd = -1;
+	if (rel[0] == '\0') {
+		(void)str_copy(p, n, R);
+		return 0;
+	}
+	if ((fd = open_target(rel, true)) < 0)
+		return fd;
+	fd_path(fd, p, n);
+	*ret_fd = fd;
+	return 0;
+}
+
 /* Attach the detached mount tree t at R/rel (see open_in_root). */
 static int
 attach_at(int t, const char *rel)
@@ -655,13 +677,8 @@ tmpfs(const char *rel, const char *mode, const char *size)
 	char p[PATH_MAX], opt[128];
 	int fd = -1, r = 0;
 
-	if (rel[0] == '\0') {
-		(void)str_copy(p, sizeof(p), R);
-	} else {
-		if ((fd = open_target(rel, true)) < 0)
-			return fd;
-		fd_path(fd, p, sizeof(p));
-	}
+	if ((r = mount_dir(rel, p, sizeof(p), &fd)) < 0)
+		return r;
 	(void)snprintf(opt, sizeof(opt), "mode=%s,uid=%u,gid=%u,size=%s", mode,
 	    A.base, A.base, size);
 	if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, opt) < 0)
@@ -734,13 +751,8 @@ overlay(const char *rel, const struct layer *lw, size_t n, const char *upper,
 		    ",upperdir=%s,workdir=%s", upper, work);
 	if (used >= sizeof(opt))
 		return -ENAMETOOLONG;
-	if (rel[0] == '\0') {
-		(void)str_copy(p, sizeof(p), R);
-	} else {
-		if ((fd = open_target(rel, true)) < 0)
-			return fd;
-		fd_path(fd, p, sizeof(p));
-	}
+	if ((r = mount_dir(rel, p, sizeof(p), &fd)) < 0)
+		return r;
 	r = 0;
 	if (scratch) {
 		char vopt[sizeof(opt) + 16];

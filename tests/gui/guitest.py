@@ -11,10 +11,12 @@ checks (through test_guid)."""
 import fcntl
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import time
 
 BUILD = os.environ.get("BULKHEAD_BUILD_DIR") or os.path.join(
@@ -378,3 +380,52 @@ class FakeAgent:
         self.ls.settimeout(timeout)
         s, _ = self.ls.accept()
         return Conn(s)
+
+
+def accept_with_pool(agent, timeout=15, pages=16):
+    """The GUI domain's connection to a fake agent, past the handshake,
+    with a sealed pool of pages sent (POOL)."""
+    c = agent.accept(timeout)
+    c.handshake()
+    fd = sealed_memfd(pages)
+    c.send_fd(msg(POOL, 0, struct.pack("<II", 0, pages)), fd)
+    os.close(fd)
+    return c
+
+
+def run_main(run, prefix, needs=()):
+    """A GUI test's main: SKIP without bulkhead-guid (or a program of
+    needs); else run(tmp) in a fresh directory (0755: the GUI domain runs
+    as nobody), then finish() (TAP), and clean up whatever happens."""
+    if not os.access(GUID, os.X_OK):
+        print("1..0 # SKIP bulkhead-guid not built: %s" % GUID)
+        return 0
+    for prog in needs:
+        if not shutil.which(prog):
+            print("1..0 # SKIP %s missing (scripts/deps.sh --test)" % prog)
+            return 0
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(tmp, 0o755)
+    try:
+        run(tmp)
+        return finish()
+    finally:
+        stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def xvfb_start(tmp, w, h, name="xvfb"):
+    """A private X server of w x h, logging to tmp/name.log: (its Popen,
+    its display name).  Stopped by stop_all."""
+    r, wfd = os.pipe()
+    xlog = open(os.path.join(tmp, name + ".log"), "w")
+    # -noreset: a server that resets when its last client leaves writes
+    # its display number again, and dies if no one reads it
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(wfd), "-screen", "0",
+                             "%dx%dx24" % (w, h), "-nolisten", "tcp",
+                             "-noreset"],
+                            pass_fds=[wfd], stdout=xlog, stderr=xlog,
+                            start_new_session=True)
+    procs.append(xvfb)
+    os.close(wfd)
+    return xvfb, read_displayfd(r)

@@ -13,13 +13,10 @@ get its ERROR-free xconf.  VNC output only.  TAP.
 """
 
 import os
-import shutil
 import socket
 import sys
-import tempfile
 
-from guitest import (GUID, FakeAgent, diag, finish, free_port, ok, start,
-                     stop_all)
+from guitest import (GUID, FakeAgent, diag, free_port, ok, run_main, start)
 
 W, H = 640, 480
 
@@ -74,17 +71,7 @@ def run(tmp):
 
 
 def main():
-    if not os.access(GUID, os.X_OK):
-        print("1..0 # SKIP bulkhead-guid not built: %s" % GUID)
-        return 0
-    tmp = tempfile.mkdtemp(prefix="bh-connect-")
-    os.chmod(tmp, 0o755)
-    try:
-        run(tmp)
-        return finish()
-    finally:
-        stop_all()
-        shutil.rmtree(tmp, ignore_errors=True)
+    return run_main(run, "bh-connect-")
 
 
 if __name__ == "__main__":

@@ -20,20 +20,17 @@ still be connected at the end (the flood was taken, not refused).  TAP.
 """
 
 import os
-import shutil
 import socket
 import statistics
 import struct
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import guitest
-from guitest import (GUID, MAP, CONFIGURE, SHMIMAGE, CLIP_DATA, PAGE, POOL,
-                     FakeAgent, create, diag, dump, finish, msg, ok,
-                     sealed_memfd, start, stop_all, wait_for)
+from guitest import (CLIP_DATA, CONFIGURE, GUID, MAP, PAGE, POOL, SHMIMAGE,
+                     FakeAgent, create, diag, dump, msg, ok, run_main,
+                     sealed_memfd, start, wait_for)
 
 UNMAP, WINDOW_FLAGS, WINDOW_DUMP_ACK, ERROR = 133, 145, 149, 151
 # what a qube can repeat at the message rate, and its log line
@@ -47,16 +44,8 @@ SAMPLES = 5
 
 
 def xvfb_start(tmp):
-    r, w = os.pipe()
-    xlog = open(os.path.join(tmp, "xvfb.log"), "w")
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0",
-                             "%dx%dx24" % (W, H), "-nolisten", "tcp",
-                             "-noreset"],
-                            pass_fds=[w], stdout=xlog, stderr=xlog,
-                            start_new_session=True)
-    guitest.procs.append(xvfb)
-    os.close(w)
-    return guitest.read_displayfd(r)
+    """A private X server of W x H: its display name."""
+    return guitest.xvfb_start(tmp, W, H)[1]
 
 
 def floods():
@@ -211,20 +200,7 @@ def run(tmp):
 
 
 def main():
-    if not os.access(GUID, os.X_OK):
-        print("1..0 # SKIP bulkhead-guid not built: %s" % GUID)
-        return 0
-    if not shutil.which("Xvfb"):
-        print("1..0 # SKIP Xvfb missing (scripts/deps.sh --test)")
-        return 0
-    tmp = tempfile.mkdtemp(prefix="bh-flood-")
-    os.chmod(tmp, 0o755)
-    try:
-        run(tmp)
-        return finish()
-    finally:
-        stop_all()
-        shutil.rmtree(tmp, ignore_errors=True)
+    return run_main(run, "bh-flood-", needs=("Xvfb",))
 
 
 if __name__ == "__main__":

@@ -14,14 +14,12 @@ again and gets the focus back.  TAP.
 """
 
 import os
-import shutil
 import struct
 import sys
-import tempfile
 import threading
 
-from guitest import (GUID, MAP, POOL, FakeAgent, create, diag, dump, finish,
-                     free_port, msg, ok, sealed_memfd, start, stop_all)
+from guitest import (GUID, MAP, FakeAgent, accept_with_pool, create, diag,
+                     dump, free_port, msg, ok, run_main, start)
 
 UNMAP, FOCUS, WINDOW_DUMP_ACK = 133, 128, 149
 FOCUS_IN, FOCUS_OUT = 9, 10
@@ -61,12 +59,7 @@ def run(tmp):
     conns = {}
 
     def accept(name):
-        c = agents[name].accept(15)
-        c.handshake()
-        fd = sealed_memfd(16)
-        c.send_fd(msg(POOL, 0, struct.pack("<II", 0, 16)), fd)
-        os.close(fd)
-        conns[name] = c
+        conns[name] = accept_with_pool(agents[name])
     ts = [threading.Thread(target=accept, args=(n,)) for n in agents]
     for t in ts:
         t.start()
@@ -102,17 +95,7 @@ def run(tmp):
 
 
 def main():
-    if not os.access(GUID, os.X_OK):
-        print("1..0 # SKIP bulkhead-guid not built: %s" % GUID)
-        return 0
-    tmp = tempfile.mkdtemp(prefix="bh-focus-")
-    os.chmod(tmp, 0o755)
-    try:
-        run(tmp)
-        return finish()
-    finally:
-        stop_all()
-        shutil.rmtree(tmp, ignore_errors=True)
+    return run_main(run, "bh-focus-")
 
 
 if __name__ == "__main__":

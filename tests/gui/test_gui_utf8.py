@@ -12,14 +12,11 @@ violation (the validator refuses non-ASCII).  VNC output only.  TAP.
 """
 
 import os
-import shutil
 import struct
 import sys
-import tempfile
 
-from guitest import (GUID, MAP, POOL, FakeAgent, create, diag, dump, finish,
-                     free_port, msg, ok, sealed_memfd, start, stop_all,
-                     wmname)
+from guitest import (GUID, MAP, POOL, FakeAgent, create, diag, dump, free_port,
+                     msg, ok, run_main, sealed_memfd, start, wmname)
 
 WINDOW_DUMP_ACK, ERROR = 149, 151
 TITLE = "Caf\u00e9 \u2014 na\u00efve".encode()
@@ -73,17 +70,7 @@ def run(tmp):
 
 
 def main():
-    if not os.access(GUID, os.X_OK):
-        print("1..0 # SKIP bulkhead-guid not built: %s" % GUID)
-        return 0
-    tmp = tempfile.mkdtemp(prefix="bh-utf8-")
-    os.chmod(tmp, 0o755)
-    try:
-        run(tmp)
-        return finish()
-    finally:
-        stop_all()
-        shutil.rmtree(tmp, ignore_errors=True)
+    return run_main(run, "bh-utf8-")
 
 
 if __name__ == "__main__":

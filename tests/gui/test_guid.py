@@ -154,19 +154,9 @@ def main():
 
 
 def xvfb_start(tmp, name="xvfb"):
-    """A private X server: (its Popen, its display name)."""
-    r, w = os.pipe()
-    xlog = open(os.path.join(tmp, name + ".log"), "w")
-    # -noreset: a server that resets when its last client leaves writes
-    # its display number again, and dies if no one reads it
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0",
-                             "%dx%dx24" % (W, H), "-nolisten", "tcp",
-                             "-noreset"],
-                            pass_fds=[w], stdout=xlog, stderr=xlog,
-                            start_new_session=True)
-    guitest.procs.append(xvfb)
-    os.close(w)
-    return xvfb, guitest.read_displayfd(r)
+    """A private X server of the screen's size: (its Popen, its display
+    name)."""
+    return guitest.xvfb_start(tmp, W, H, name)
 
 
 def run(tmp):
