@@ -73,6 +73,19 @@ class FakeAgent:
             return False
 
 
+def accept_once(path, timeout=30):
+    """Listen at path for one connection (as an agent or a call's vchan
+    server does), take it and remove the name."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    srv.settimeout(timeout)
+    c, _ = srv.accept()
+    srv.close()
+    os.unlink(path)
+    return c
+
+
 def trigger4(service, target="personal", ident=b"SOCKET1", source=b""):
     return h.msg(h.MSG_TRIGGER_SERVICE4,
                  struct.pack("<64s64s32s", source, target.encode(), ident)
@@ -349,13 +362,7 @@ def test_hostile_caller_to_service():
     dom, port = struct.unpack("<LL", params)
     path = os.path.join(WORK.vchan_dir, "vchan.%d.%d.%d.sock" % (
         WORK.domid, dom, port))
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(path)
-    srv.listen(1)
-    srv.settimeout(30)
-    c, _ = srv.accept()
-    srv.close()
-    os.unlink(path)
+    c = accept_once(path)
     c.sendall(h.msg(h.MSG_HELLO, struct.pack("<L", 4)))
     assert h.recv_msg(c)[0] == h.MSG_HELLO
     c.sendall(struct.pack("<LL", 0x999, 3) + b"abc" + b"\xff" * 1000)
@@ -410,13 +417,7 @@ def test_silent_agent_does_not_hold_sigterm():
     path = EVIL_AGENT.path
     if os.path.exists(path):
         os.unlink(path)
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(path)
-    srv.listen(1)
-    srv.settimeout(30)
-    c, _ = srv.accept()
-    srv.close()
-    os.unlink(path)
+    c = accept_once(path)
     c.sendall(struct.pack("<L", h.MSG_HELLO))
     time.sleep(0.5)
     assert h.alive(EVIL.daemon)
