@@ -116,6 +116,14 @@ def test_vmshell():
         stdin=b"id -un; command -v qrexec-client-vm; exit 3\n")
     assert rc == 3 and out == b"user\n/run/bulkhead/bin/qrexec-client-vm\n", \
         (rc, out, err)
+    # what follows the commands is the commands' input (qvm-run --pass-io
+    # sends "COMMAND; exit" and then its own standard input), every byte
+    data = os.urandom(5000)
+    rc, out, err = D.qrexec_client(
+        "work", "user:QUBESRPC qubes.VMShell+ dom0",
+        stdin=b"wc -c; exit\n" + data)
+    assert rc == 0 and out == b"5000\n", (rc, out, err)
+    vmshell_without_bash()
     # a service the qube provides itself comes first
     rc, out, _ = sh("work", "mkdir -p /rw/config/qubes-rpc && printf "
                     "'#!/bin/sh\\necho mine\\n' > "
@@ -125,6 +133,44 @@ def test_vmshell():
     rc, out, _ = D.qrexec_client("work",
                                  "user:QUBESRPC qubes.WaitForSession+ dom0")
     assert out == b"mine\n", out
+
+
+def vmshell_without_bash():
+    """The shipped qubes.VMShell where there is no bash (the busybox VM
+    template): run by busybox's sh, which reads its input 1 KiB ahead, in
+    a mount namespace of its own with /bin/bash hidden."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                          "..", "src", "qubes-rpc", "qubes.VMShell")
+    busybox = "/bin/busybox"
+    assert os.access(busybox, os.X_OK), \
+        "busybox (busybox-static, which .ci/run installs) is missing"
+    hide = ("mount --bind /dev/null /bin/bash 2>/dev/null || true; "
+            "[ ! -x /bin/bash ] || exit 99; HOME=/nonexistent "
+            "exec %s sh %s" % (busybox, script))
+
+    def run_script(stdin):
+        r = subprocess.run(["unshare", "-m", "--propagation", "private",
+                            "/bin/sh", "-c", hide], input=stdin,
+                           capture_output=True, timeout=60)
+        assert r.returncode != 99, "could not hide /bin/bash"
+        return r.returncode, r.stdout, r.stderr
+
+    data = os.urandom(5000)
+    # the command, then the data, all of it for the command
+    rc, out, err = run_script(b"wc -c; exit\n" + data)
+    assert rc == 0 and out.split() == [b"5000"], (rc, out, err)
+    # commands over several lines, variables kept between them, a
+    # here-document (<<- strips tabs), the last command's status
+    rc, out, err = run_script(
+        b"for i in 1 2\ndo echo $i\ndone\nx=5\n"
+        b"cat <<-'E' ; cat <<F\n\t$x\n\tE\n$x\nF\n"
+        b"echo \"two\nlines\"\n(exit 4)\n")
+    assert rc == 4 and out == b"1\n2\n$x\n5\ntwo\nlines\n", (rc, out, err)
+    # exit stops it there; a last line without a newline still runs
+    rc, out, err = run_script(b"echo a; exit 3\necho b\n")
+    assert rc == 3 and out == b"a\n", (rc, out, err)
+    rc, out, err = run_script(b"echo c")
+    assert rc == 0 and out == b"c\n", (rc, out, err)
 
 
 def test_clone_volumes():
