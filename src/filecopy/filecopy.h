@@ -17,8 +17,6 @@
 
 /* ---- unpack.c: the receiver ---- */
 
-struct flusher;
-
 struct unpack_opts {
 	bool allow_all_names;
 	bool allow_unsafe_symlinks;
@@ -32,9 +30,6 @@ struct unpack_opts {
 	/* the process's umask is 0: a file made nameless (O_TMPFILE) gets
 	 * its permissions as it is made, without a chmod after */
 	bool umask_zero;
-	/* a helper that writes finished files to disk meanwhile
-	 * (flusher.c), or NULL */
-	struct flusher *flush;
 };
 
 struct unpack_result {

@@ -22,7 +22,6 @@
 
 #include "filecopy/crc.h"
 #include "filecopy/filecopy.h"
-#include "filecopy/flusher.h"
 #include "lib/io.h"
 #include "lib/util.h"
 
@@ -396,8 +395,6 @@ do_file(struct ctx *c, const struct filecopy_entry *e)
 				r = -errno;
 		}
 		(void)close(fd);
-		if (r == 0 && c->o->flush != NULL)
-			flusher_note(c->o->flush, e->filelen);
 		return r;
 	}
 	/* no O_TMPFILE here: a hidden name, renamed when complete */
@@ -419,8 +416,6 @@ do_file(struct ctx *c, const struct filecopy_entry *e)
 	}
 	/* gone if renamed; otherwise linked, or a failure: drop it */
 	(void)unlinkat(pfd, tmp, 0);
-	if (r == 0 && c->o->flush != NULL)
-		flusher_note(c->o->flush, e->filelen);
 	return r;
 }
 
@@ -500,8 +495,6 @@ unpack_stream(int in_fd, int target_fd, const struct unpack_opts *o,
 		return -ENOMEM;
 	}
 	r = unpack_loop(c);
-	if (o->flush != NULL)
-		flusher_stop(o->flush);
 	if (r == 0 && syncfs(target_fd) < 0)
 		r = -errno;
 	res->error = r < 0 ? (uint32_t)-r : 0;

@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "filecopy/confine.h"
-#include "filecopy/flusher.h"
 #include "filecopy/filecopy.h"
 #include "lib/proto/qrexec.h"
 #include "lib/util.h"
@@ -132,7 +131,6 @@ main(int argc, char **argv)
 	gid_t gid = getgid();
 	const char *dir = NULL;
 	bool landlocked;
-	struct flusher flush;
 	int opt, fd = -1, r;
 
 	while ((opt = getopt_long(argc, argv, "hvw:", lo, NULL)) != -1) {
@@ -259,15 +257,6 @@ main(int argc, char **argv)
 	 * from our umask: then files need no chmod (unpack.c) */
 	(void)umask(0);
 	o.umask_zero = true;
-	/* before confinement: it forks */
-	r = flusher_start(&flush, fd);
-	if (r < 0)
-		(void)fprintf(stderr,
-		    "qfile-unpacker: no writeback helper (%s): the files go "
-		    "to disk at the end\n",
-		    strerror(-r));
-	else
-		o.flush = &flush;
 	r = confine_unpacker(fd, &landlocked);
 	if (r < 0) {
 		(void)fprintf(

@@ -26,13 +26,11 @@ import re
 import pwd
 import shutil
 import signal
-import socket
 import stat
 import struct
 import subprocess
 import sys
 import tempfile
-import time
 import traceback
 import zlib
 
@@ -675,91 +673,6 @@ def fifo_pair(path):
     return r, w
 
 
-def proc_status(pid):
-    """/proc/PID/status as a dict, or None once it is gone."""
-    try:
-        with open("/proc/%d/status" % pid) as fh:
-            return dict(line.rstrip("\n").split(":\t", 1)
-                        for line in fh if ":\t" in line)
-    except OSError:
-        return None
-
-
-def children_of(pid):
-    try:
-        with open("/proc/%d/task/%d/children" % (pid, pid)) as fh:
-            return [int(x) for x in fh.read().split()]
-    except OSError:
-        return []
-
-
-@boxed
-def test_writeback_helper(b):
-    # the unpacker's helper (flusher.c) syncs the filesystem while the
-    # stream still comes: it holds nothing of the stream, makes no call
-    # but read/write/syncfs, is asked once 2000 files are in, and is gone
-    # with the unpacker
-    first = b"".join(f("f%d" % i, os.urandom(64)) for i in range(2100))
-    rest = b"".join(f("g%d" % i, "x") for i in range(100)) + END
-    b.before = b.snapshot_outside()
-    feed, ours = socket.socketpair()
-    p = subprocess.Popen([UNPACKER, str(NOBODY), b.dir], stdin=ours,
-                         stdout=ours, stderr=subprocess.PIPE,
-                         env=UNPACKER_ENV)
-    ours.close()
-    try:
-        deadline = time.monotonic() + 20
-        helper = []
-        while not helper and time.monotonic() < deadline:
-            helper = children_of(p.pid)
-            time.sleep(0.01)
-        assert len(helper) == 1, "no helper process: %r" % helper
-        h = helper[0]
-        st = proc_status(h)
-        assert st["Seccomp"] == "2" and st["NoNewPrivs"] == "1", st
-        fds = os.listdir("/proc/%d/fd" % h)
-        links = [os.readlink("/proc/%d/fd/%s" % (h, n)) for n in fds]
-        assert len(fds) == 2, links
-        assert os.path.realpath(b.dir) in links, links
-        stream = os.readlink("/proc/%d/fd/0" % p.pid)
-        assert stream not in links, (stream, links)
-        woken = int(st["voluntary_ctxt_switches"])
-        feed.sendall(first)
-        while len(os.listdir(b.dir)) < 2001 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert len(os.listdir(b.dir)) >= 2001, len(os.listdir(b.dir))
-        # asked for a syncfs: it woke up (from its read) since
-        while time.monotonic() < deadline:
-            st = proc_status(h)
-            if st is None or int(st["voluntary_ctxt_switches"]) > woken:
-                break
-            time.sleep(0.01)
-        assert st is not None and int(st["voluntary_ctxt_switches"]) > \
-            woken, st
-        feed.sendall(rest)
-        feed.shutdown(socket.SHUT_WR)
-        out = b""
-        while True:
-            chunk = feed.recv(4096)
-            if not chunk:
-                break
-            out += chunk
-        assert p.wait(timeout=RUN_TIMEOUT) == 0, p.stderr.read()
-        code, _, _ = parse_reply(out)
-        assert code == 0, code
-        assert len(b.inside()) == 2200, len(b.inside())
-        while proc_status(h) is not None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        st = proc_status(h)
-        assert st is None or st.get("State", "").startswith("Z"), st
-    finally:
-        feed.close()
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    b.check_clean()
-
-
 @boxed
 def test_roundtrip_agent_to_unpacker(b):
     src = os.path.join(b.root, "src")
@@ -989,7 +902,6 @@ if __name__ == "__main__":
     run_tests([
         test_dotdot_name,
         test_absolute_name,
-        test_writeback_helper,
         test_dotdot_inside_name,
         test_symlink_escape,
         test_symlink_top_level,
