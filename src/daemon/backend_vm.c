@@ -159,20 +159,34 @@ vm_accel_auto(void)
 	return "tcg";
 }
 
-/* Run argv, wait for it; its output goes to log.  0 or -EIO. */
+/* Wait for a program run_start started: 0 if it exited 0, or -EIO. */
 static int
-run_wait(char *const *argv, const char *log)
+run_finish(pid_t pid)
 {
-	const struct spawn_opts o = {.log = log, .fd3 = -1};
-	pid_t pid = spawn_logged(argv[0], argv, &o);
 	int st;
 
-	if (pid < 0)
-		return (int)pid;
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+}
+
+/* Start argv, its output to log: its pid (run_finish it), or -errno. */
+static pid_t
+run_start(char *const *argv, const char *log)
+{
+	const struct spawn_opts o = {.log = log, .fd3 = -1};
+
+	return spawn_logged(argv[0], argv, &o);
+}
+
+/* Run argv, wait for it; its output goes to log.  0 or -EIO. */
+static int
+run_wait(char *const *argv, const char *log)
+{
+	pid_t pid = run_start(argv, log);
+
+	return pid < 0 ? (int)pid : run_finish(pid);
 }
 
 /* A kernel version: a file name of the pool, nothing else. */
@@ -558,9 +572,12 @@ ensure_private_image(struct daemon *d, const char *name, char *out, size_t n,
 	return rc;
 }
 
-/* A copy-on-write qcow2 at path over the raw image backing. */
-static int
-make_overlay(
+/*
+ * Start making a copy-on-write qcow2 at path over the raw image backing:
+ * qemu-img's pid (run_finish it), or -errno.
+ */
+static pid_t
+make_overlay_start(
     struct daemon *d, const char *backing, const char *path, const char *name)
 {
 	char log[PATH_MAX];
@@ -570,7 +587,7 @@ make_overlay(
 
 	(void)str_printf(
 	    log, sizeof(log), "%s/log/%s.log", d->cfg.state_dir, name);
-	return run_wait(argv, log);
+	return run_start(argv, log);
 }
 
 /* A revision's name: decimal milliseconds since the epoch. */
@@ -743,6 +760,7 @@ vm_prepare(void *arg)
 	struct vm_prep *p = arg;
 	struct daemon *d = p->d;
 	char err[3 * PATH_MAX] = "", lock[PATH_MAX], x[PATH_MAX];
+	pid_t root_pid = -1;
 	int lfd = -1, rc = 0;
 
 	if (str_printf(lock, sizeof(lock), "%s/vm", d->cfg.run_dir) == 0)
@@ -787,14 +805,23 @@ vm_prepare(void *arg)
 		rc = -1;
 		goto out;
 	}
+	/*
+	 * The root's overlay (qemu-img, ~25 ms) is made while the private
+	 * image's is, or while its revision is copied (cp, ~25 ms or more):
+	 * both programs at once.
+	 */
 	if (p->root_b[0] != '\0' &&
-	    make_overlay(d, p->root_b, p->root, p->q.name) < 0) {
+	    (root_pid = make_overlay_start(d, p->root_b, p->root, p->q.name)) <
+	        0) {
 		(void)snprintf(err, sizeof(err), "%s: cannot make", p->root);
 		rc = -1;
 		goto out;
 	}
 	if (p->k == QC_DISPVM) {
-		if (make_overlay(d, p->priv_b, p->priv, p->q.name) < 0) {
+		pid_t priv_pid =
+		    make_overlay_start(d, p->priv_b, p->priv, p->q.name);
+
+		if (priv_pid < 0 || run_finish(priv_pid) < 0) {
 			(void)snprintf(
 			    err, sizeof(err), "%s: cannot make", p->priv);
 			rc = -1;
@@ -805,6 +832,10 @@ vm_prepare(void *arg)
 		/* what it held before this run, for qvm-volume revert */
 		(void)snprintf(err, sizeof(err), "keeping a revision of %s: %s",
 		    p->priv, strerror(-rc));
+	}
+	if (root_pid > 0 && run_finish(root_pid) < 0 && rc == 0) {
+		(void)snprintf(err, sizeof(err), "%s: cannot make", p->root);
+		rc = -1;
 	}
 out:
 	close_fd(&lfd);
