@@ -7,6 +7,7 @@
  * log_quote().
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ static const char *log_role = "bulkhead";
 static char log_qube[64];
 static int log_to_stderr = 1;
 static enum log_level log_max_level = LOG_LEVEL_INFO;
+static uint64_t log_stderr_cap;
 
 void
 log_init(const char *role, int to_stderr)
@@ -41,6 +43,32 @@ log_set_qube(const char *qube)
 		n = sizeof(log_qube) - 1;
 	memcpy(log_qube, qube, n);
 	log_qube[n] = '\0';
+}
+
+void
+log_set_stderr_cap(uint64_t max_bytes)
+{
+	log_stderr_cap = max_bytes;
+}
+
+bool
+log_budget_take(struct log_budget *b, uint64_t now_ms, unsigned int burst,
+    uint64_t interval_ms, unsigned long *ret_left_out)
+{
+	*ret_left_out = 0;
+	/* (a clock that went back wraps: a new interval too) */
+	if (b->since == 0 || now_ms - b->since >= interval_ms) {
+		*ret_left_out = b->left_out;
+		b->since = now_ms ? now_ms : 1;
+		b->lines = 0;
+		b->left_out = 0;
+	}
+	if (b->lines >= burst) {
+		b->left_out++;
+		return false;
+	}
+	b->lines++;
+	return true;
 }
 
 void
@@ -95,6 +123,18 @@ log_vemit(enum log_level level, int with_errno, int saved_errno,
 
 		/* a log file (not a terminal or a pipe) gets the time */
 		if (fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
+			if (log_stderr_cap > 0 && st.st_size >= 0 &&
+			    (uint64_t)st.st_size + sizeof(msg) >
+			        log_stderr_cap &&
+			    ftruncate(STDERR_FILENO, 0) == 0) {
+				/* (a file not opened to append) */
+				(void)lseek(STDERR_FILENO, 0, SEEK_SET);
+				(void)fprintf(stderr,
+				    "%s: warning: this log reached %llu "
+				    "bytes: what was before is gone\n",
+				    log_role,
+				    (unsigned long long)log_stderr_cap);
+			}
 			struct timespec ts;
 			struct tm tm;
 

@@ -356,6 +356,62 @@ reply_str(struct conn *c, const char *s)
 	c->deadline = mono_ms() + DAEMON_WRITE_TIMEOUT_MS;
 }
 
+/*
+ * What one source qube's calls may make us write: the line of each
+ * decision (and its notification, for a rule with notify=yes) for at most
+ * DECISION_LOG_BURST calls every DECISION_LOG_INTERVAL_MS, then a count.
+ * A qube can make hundreds of calls a second, each denied in microseconds:
+ * without a bound it would fill this log (in /run, a tmpfs: memory) and
+ * flood the notifications.  The decisions themselves are not affected.
+ * Budgets for DECISION_BUDGETS sources at once; the least recent goes.
+ */
+#define DECISION_LOG_BURST 20u
+/* this daemon's log file, at most */
+#define LOG_CAP_BYTES            (16u << 20)
+#define DECISION_LOG_INTERVAL_MS 10000u
+#define DECISION_BUDGETS         64
+
+static struct source_budget {
+	char name[64];
+	struct log_budget b;
+} budgets[DECISION_BUDGETS];
+
+/* May a decision for a call from source be logged (and notified)? */
+static bool
+decision_budget(const char *source)
+{
+	struct source_budget *sb = NULL, *oldest = &budgets[0];
+	unsigned long left_out;
+	size_t i;
+	bool take;
+
+	for (i = 0; i < DECISION_BUDGETS; i++) {
+		if (strcmp(budgets[i].name, source) == 0) {
+			sb = &budgets[i];
+			break;
+		}
+		if (budgets[i].b.since < oldest->b.since)
+			oldest = &budgets[i];
+	}
+	if (sb == NULL) {
+		sb = oldest;
+		if (sb->name[0] != '\0' && sb->b.left_out > 0)
+			log_info("qrexec: %lu more decisions for calls from %s "
+			         "not logged",
+			    sb->b.left_out, sb->name);
+		memset(sb, 0, sizeof(*sb));
+		(void)snprintf(sb->name, sizeof(sb->name), "%s", source);
+	}
+	take = log_budget_take(&sb->b, mono_ms(), DECISION_LOG_BURST,
+	    DECISION_LOG_INTERVAL_MS, &left_out);
+	if (left_out > 0)
+		log_info("qrexec: %lu more decisions for calls from %s not "
+		         "logged (at most %u each %u s)",
+		    left_out, source, DECISION_LOG_BURST,
+		    DECISION_LOG_INTERVAL_MS / 1000);
+	return take;
+}
+
 /* Fire and forget: tell the agent (if any) and the log. */
 static void
 notify(struct daemon *D, struct policy_decision *d, const char *target)
@@ -392,6 +448,7 @@ conclude(struct daemon *D, struct conn *c)
 {
 	struct policy_decision *d = &c->dec;
 	const char *tgt = d->requested_target;
+	bool logged;
 
 	if (d->verdict == POLICY_VERDICT_ALLOW) {
 		if (c->just_evaluate) {
@@ -402,21 +459,25 @@ conclude(struct daemon *D, struct conn *c)
 		if (policy_decision_format(d, c->reply, sizeof(c->reply)) < 0)
 			d->verdict = POLICY_VERDICT_DENY;
 	}
+	logged = decision_budget(d->source[0] ? d->source : "?");
 	if (d->verdict == POLICY_VERDICT_ALLOW) {
 		c->reply_len = strlen(c->reply);
 		c->reply_off = 0;
 		c->state = C_WRITE;
 		c->deadline = mono_ms() + DAEMON_WRITE_TIMEOUT_MS;
-		log_info("qrexec: %s%s: %s -> %s: allowed to %s", d->service,
-		    d->argument, d->source, tgt, d->target);
-		if (d->notify)
+		if (logged)
+			log_info("qrexec: %s%s: %s -> %s: allowed to %s",
+			    d->service, d->argument, d->source, tgt, d->target);
+		if (d->notify && logged)
 			notify(D, d, d->target);
 		return;
 	}
-	log_info("qrexec: %s%s: %s -> %s: denied: %s", d->service,
-	    d->argument ? d->argument : "+", d->source[0] ? d->source : "?",
-	    tgt[0] ? tgt : "?", d->reason);
-	if (d->notify && !c->just_evaluate)
+	if (logged)
+		log_info("qrexec: %s%s: %s -> %s: denied: %s", d->service,
+		    d->argument ? d->argument : "+",
+		    d->source[0] ? d->source : "?", tgt[0] ? tgt : "?",
+		    d->reason);
+	if (d->notify && !c->just_evaluate && logged)
 		notify(D, d, tgt);
 	reply_str(c, "result=deny");
 }
@@ -1090,6 +1151,11 @@ main(int argc, char **argv)
 	if (D.dirs.n == 0 && policy_dirs_add(&D.dirs, POLICY_DEFAULT_DIRS) < 0)
 		return 1;
 	log_init(PROG, debug);
+	/*
+	 * A log file on stderr (bulkheadd's, in /run: memory) stays under
+	 * LOG_CAP_BYTES, whatever the qubes' calls make us write.
+	 */
+	log_set_stderr_cap(LOG_CAP_BYTES);
 
 	/* a terminal to prompt on, if no agent is configured */
 	tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);

@@ -84,9 +84,7 @@ enum pending_state {
 /* A budget of warnings the qube causes (see QUBE_WARN_BURST). */
 struct warn_budget {
 	const char *what; /* for the "left out" line */
-	uint64_t since;   /* the window's start */
-	unsigned int lines;
-	unsigned long left_out;
+	struct log_budget b;
 };
 
 struct pending {
@@ -170,23 +168,16 @@ static void qube_warnx(struct warn_budget *b, const char *fmt, ...)
 static void
 qube_warnx(struct warn_budget *b, const char *fmt, ...)
 {
-	uint64_t now = now_ms();
+	unsigned long left_out;
 	char line[256];
 	va_list ap;
+	bool take = log_budget_take(
+	    &b->b, now_ms(), QUBE_WARN_BURST, QUBE_WARN_INTERVAL_MS, &left_out);
 
-	if (now - b->since >= QUBE_WARN_INTERVAL_MS) {
-		if (b->left_out > 0)
-			log_warnx("%lu more warnings %s left out", b->left_out,
-			    b->what);
-		b->since = now;
-		b->lines = 0;
-		b->left_out = 0;
-	}
-	if (b->lines >= QUBE_WARN_BURST) {
-		b->left_out++;
+	if (left_out > 0)
+		log_warnx("%lu more warnings %s left out", left_out, b->what);
+	if (!take)
 		return;
-	}
-	b->lines++;
 	va_start(ap, fmt);
 	(void)vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);

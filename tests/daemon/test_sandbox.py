@@ -975,6 +975,48 @@ def test_vmexec_and_getdate():
     os.unlink(os.path.join(D.conf, "policy.d", "30-date.policy"))
 
 
+def test_call_flood_logs_within_bounds():
+    # a qube's flood of calls, each denied at once: every one denied, but
+    # the policy daemon's log (in the run directory: a tmpfs, memory)
+    # takes at most 20 of them in 10 s (each a line, and one more for its
+    # notification: the default deny notifies); the rest are counted, in a
+    # line at the start of the next 10 s
+    if D.qubes()["work"]["state"] != "Running":
+        D.call("admin.vm.Start", "work")
+    log = os.path.join(D.run, "policy-daemon.log")
+    # a fresh interval for work: 10 s without a call, then one (it says
+    # what the tests before left out, and takes the interval's first line)
+    time.sleep(10.5)
+    rc, _, _ = run("work", "qrexec-client-vm other test.Flood </dev/null")
+    assert rc == 126, rc
+    start = os.path.getsize(log)
+    t0 = time.monotonic()
+    rc, out, err = sh("work", "n=0; for i in $(seq 1 300); do "
+                      "qrexec-client-vm other test.Flood </dev/null "
+                      ">/dev/null 2>&1; [ $? -eq 126 ] && n=$((n+1)); "
+                      "done; echo $n")
+    took = time.monotonic() - t0
+    assert rc == 0 and out == "300\n", (rc, out, err)
+    # one more after 10 s: the count of those left out comes first
+    time.sleep(10.5)
+    rc, _, _ = run("work", "qrexec-client-vm other test.Flood </dev/null")
+    assert rc == 126, rc
+    with open(log, errors="replace") as f:
+        f.seek(start)
+        text = f.read()
+    decisions = len(re.findall(r"qrexec: test\.Flood\+: work -> other: "
+                               r"denied", text))
+    counted = sum(int(n) for n in re.findall(
+        r"qrexec: (\d+) more decisions for calls from work not logged",
+        text))
+    intervals = int(took // 10) + 2
+    assert 0 < decisions <= 20 * intervals - 1, (decisions, took)
+    assert text.count("test.Flood") <= 40 * intervals, text.count(
+        "test.Flood")
+    # every call logged or counted, none twice
+    assert decisions + counted == 301, (decisions, counted)
+
+
 def test_preloaded_disposables():
     # Qubes 4.3's preload-dispvm-max: N disposables ready (paused) ahead
     def ready():
@@ -1102,6 +1144,7 @@ try:
         test_filecopy,
         test_open_in_vm,
         test_vmexec_and_getdate,
+        test_call_flood_logs_within_bounds,
         test_preloaded_disposables,
         test_daemon_restart_adopts,
         test_everything_stops_clean,

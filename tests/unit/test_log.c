@@ -6,6 +6,7 @@
  * BULKHEAD_LOG_LEVEL), errno preserved, over-long messages, and
  * fatal/fatalx exiting 1 (in a child process).
  */
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -247,6 +248,82 @@ test_fatal(void **state)
 	}
 }
 
+static void
+test_budget(void **state)
+{
+	struct log_budget b;
+	unsigned long left = 99;
+	int i;
+
+	(void)state;
+	memset(&b, 0, sizeof(b));
+	/* three lines an interval of 1000 ms, from t=5000 */
+	for (i = 0; i < 3; i++) {
+		assert_true(
+		    log_budget_take(&b, 5000 + (uint64_t)i, 3, 1000, &left));
+		assert_int_equal(left, 0);
+	}
+	for (i = 0; i < 7; i++) {
+		assert_false(log_budget_take(&b, 5100, 3, 1000, &left));
+		assert_int_equal(left, 0);
+	}
+	/* the next interval: the count of what was left out, once */
+	assert_true(log_budget_take(&b, 6000, 3, 1000, &left));
+	assert_int_equal(left, 7);
+	assert_true(log_budget_take(&b, 6001, 3, 1000, &left));
+	assert_int_equal(left, 0);
+	/* an interval with nothing left out says nothing */
+	assert_true(log_budget_take(&b, 9000, 3, 1000, &left));
+	assert_int_equal(left, 0);
+	/* a clock that went back starts an interval */
+	assert_true(log_budget_take(&b, 100, 3, 1000, &left));
+	/* a budget of one line */
+	memset(&b, 0, sizeof(b));
+	assert_true(log_budget_take(&b, 20000, 1, 1000, &left));
+	assert_false(log_budget_take(&b, 20000, 1, 1000, &left));
+	assert_false(log_budget_take(&b, 20999, 1, 1000, &left));
+	assert_true(log_budget_take(&b, 21000, 1, 1000, &left));
+	assert_int_equal(left, 2);
+}
+
+static void
+test_stderr_cap(void **state)
+{
+	char path[] = "/tmp/bulkhead-test-log-XXXXXX";
+	int fd, saved, i;
+	struct stat st;
+	char *got;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(unlink(path), 0);
+	/* not opened to append: the cap must still start at 0 */
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	log_init("c", 1);
+	log_set_level(LOG_LEVEL_INFO);
+	log_set_stderr_cap(8192);
+	for (i = 0; i < 400; i++)
+		log_info("line %d of a log that must stay small", i);
+	log_set_stderr_cap(0);
+	(void)fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	(void)close(saved);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_true(st.st_size > 0 && st.st_size <= 8192);
+	/* no hole at the start: the file is what was written since */
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	(void)unit_read_eof(fd, &got);
+	(void)close(fd);
+	assert_true(strlen(got) == (size_t)st.st_size);
+	assert_non_null(strstr(got, "c: warning: this log reached 8192 bytes"));
+	assert_non_null(strstr(got, "line 399 of a log"));
+	assert_null(strstr(got, "line 0 of a log"));
+	free(got);
+}
+
 int
 main(void)
 {
@@ -256,7 +333,8 @@ main(void)
 	    cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_levels),
 	    cmocka_unit_test(test_fatal),
+	    cmocka_unit_test(test_budget),
+	    cmocka_unit_test(test_stderr_cap),
 	};
-
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
