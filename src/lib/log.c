@@ -123,6 +123,9 @@ log_vemit(enum log_level level, int with_errno, int saved_errno,
 
 		/* a log file (not a terminal or a pipe) gets the time */
 		if (fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode)) {
+			struct timespec ts;
+			struct tm tm;
+
 			if (log_stderr_cap > 0 && st.st_size >= 0 &&
 			    (uint64_t)st.st_size + sizeof(msg) >
 			        log_stderr_cap &&
@@ -135,8 +138,6 @@ log_vemit(enum log_level level, int with_errno, int saved_errno,
 				    log_role,
 				    (unsigned long long)log_stderr_cap);
 			}
-			struct timespec ts;
-			struct tm tm;
 
 			(void)clock_gettime(CLOCK_REALTIME, &ts);
 			if (gmtime_r(&ts.tv_sec, &tm) != NULL)

@@ -365,11 +365,11 @@ reply_str(struct conn *c, const char *s)
  * flood the notifications.  The decisions themselves are not affected.
  * Budgets for DECISION_BUDGETS sources at once; the least recent goes.
  */
-#define DECISION_LOG_BURST 20u
-/* this daemon's log file, at most */
-#define LOG_CAP_BYTES            (16u << 20)
+#define DECISION_LOG_BURST       20u
 #define DECISION_LOG_INTERVAL_MS 10000u
 #define DECISION_BUDGETS         64
+/* this daemon's log file, at most */
+#define LOG_CAP_BYTES (16u << 20)
 
 static struct source_budget {
 	char name[64];
