@@ -32,8 +32,8 @@
 #include "lib/vchan.h"
 #include "unit.h"
 
-static const char *const env_vars[] = {
-    "VCHAN_DOMAIN", "VCHAN_SOCKET_DIR", "BULKHEAD_VCHAN_LAYOUT"};
+static const char *const env_vars[] = {"VCHAN_DOMAIN", "VCHAN_SOCKET_DIR",
+    "BULKHEAD_VCHAN_LAYOUT", "BULKHEAD_RUN_DIR"};
 
 struct fixture {
 	char *dir;
