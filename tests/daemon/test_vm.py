@@ -68,12 +68,14 @@ def run(qube, cmd, user="root", timeout=120, stdin=b""):
     return rc, out.decode(errors="replace"), err.decode(errors="replace")
 
 
-def cli(*argv, check=True):
+def cli(*argv, check=True, data=None):
+    """Run a qvm-* tool; data: bytes for its stdin (then its output is
+    bytes too)."""
     env = dict(os.environ, BULKHEAD_ADMIN_SOCKET=D.sock,
                BULKHEAD_RUN_DIR=D.run, PATH=os.path.join(bh.BIN, "cli") + ":" + bh.BIN + ":" +
                os.environ["PATH"])
-    r = subprocess.run(list(argv), env=env, capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(list(argv), env=env, capture_output=True,
+                       text=data is None, input=data, timeout=300)
     if check:
         assert r.returncode == 0, (argv, r.returncode, r.stdout, r.stderr)
     return r
@@ -202,13 +204,8 @@ def test_start_and_call():
     # standard input of qubes.VMShell; the guest has no bash (busybox's sh
     # reads 1 KiB ahead), and not a byte of the input may go to the shell
     data = os.urandom(5000)
-    r = subprocess.run(["qvm-run", "--pass-io", "vm1", "md5sum; wc -c"],
-                       input=data, capture_output=True, timeout=120,
-                       env=dict(os.environ, BULKHEAD_ADMIN_SOCKET=D.sock,
-                                BULKHEAD_RUN_DIR=D.run,
-                                PATH=os.path.join(bh.BIN, "cli") + ":" +
-                                bh.BIN + ":" + os.environ["PATH"]))
-    assert r.returncode == 0 and r.stdout.split() == [
+    r = cli("qvm-run", "--pass-io", "vm1", "md5sum; wc -c", data=data)
+    assert r.stdout.split() == [
         hashlib.md5(data).hexdigest().encode(), b"-", b"0"], \
         (r.returncode, r.stdout, r.stderr)
     # the accelerator it got is told (TCG here: no VT-x, or PVM)
