@@ -25,6 +25,9 @@
  *    O_RDONLY fd.  A qcow2 overlay gets its backing as a node
  *    (`backing=<node>`), so QEMU never opens the path in its header, and
  *    `backing=` (empty: null) for none; without it QEMU follows the path.
+ *    `cache.no-flush=on` on both nodes of a scratch disk: the guest's
+ *    flushes (ext4's superblock and journal commits) return at once
+ *    instead of an fdatasync(2) of the image on the host.
  *  - serial console: `-add-fd` + `-chardev file,path=/dev/fdset/S` works
  *    for a regular file opened for writing; a pipe there fails with
  *    EINVAL.  A connected socket works as `-chardev socket,fd=N`.
@@ -219,6 +222,8 @@ validate_disk(const struct qemu_disk *d, struct fd_list *fds)
 		    (unsigned int)d->backing_format >= QEMU_DISK_FORMAT_MAX)
 			return -EINVAL;
 	}
+	if (d->scratch && d->read_only)
+		return -EINVAL;
 	if (!fd_add(fds, d->file.fd) || !fd_add(fds, d->backing.fd))
 		return -EINVAL;
 	return 0;
@@ -392,26 +397,29 @@ static const char *const format_names[QEMU_DISK_FORMAT_MAX] = {
 };
 
 /*
- * A file node and a format node on it, named node and node-file.
+ * A file node and a format node on it, named node and node-file; both
+ * ignore flushes if scratch (what the guest writes there is thrown away
+ * when it stops, so no flush of it protects anything).
  */
 static void
 add_blockdev(struct builder *b, const char *node, const struct qemu_file *f,
-    enum qemu_disk_format fmt, bool ro, const char *backing)
+    enum qemu_disk_format fmt, bool ro, bool scratch, const char *backing)
 {
 	char val[QEMU_MAX_PATH * 2];
 	const char *ro_opt = ro ? ",read-only=on" : "";
+	const char *flush_opt = scratch ? ",cache.no-flush=on" : "";
 
 	file_value(b, f, true, val, sizeof(val));
 	add(b, "-blockdev");
-	add(b, "driver=file,node-name=%s-file,filename=%s%s", node, val,
-	    ro_opt);
+	add(b, "driver=file,node-name=%s-file,filename=%s%s%s", node, val,
+	    ro_opt, flush_opt);
 	add(b, "-blockdev");
 	if (fmt == QEMU_DISK_QCOW2)
-		add(b, "driver=%s,node-name=%s,file=%s-file%s,backing=%s",
-		    format_names[fmt], node, node, ro_opt, backing);
+		add(b, "driver=%s,node-name=%s,file=%s-file%s%s,backing=%s",
+		    format_names[fmt], node, node, ro_opt, flush_opt, backing);
 	else
-		add(b, "driver=%s,node-name=%s,file=%s-file%s",
-		    format_names[fmt], node, node, ro_opt);
+		add(b, "driver=%s,node-name=%s,file=%s-file%s%s",
+		    format_names[fmt], node, node, ro_opt, flush_opt);
 }
 
 static void
@@ -428,9 +436,10 @@ add_disk(struct builder *b, const struct qemu_config *c, size_t i)
 		(void)str_printf(bnode, sizeof(bnode), "disk%zu-backing", i);
 		/* a backing chain below the backing file: none */
 		add_blockdev(
-		    b, bnode, &d->backing, d->backing_format, true, "");
+		    b, bnode, &d->backing, d->backing_format, true, false, "");
 	}
-	add_blockdev(b, node, &d->file, d->format, d->read_only, bnode);
+	add_blockdev(
+	    b, node, &d->file, d->format, d->read_only, d->scratch, bnode);
 	add(b, "-device");
 	if (d->serial != NULL)
 		add(b, "%s,drive=%s,serial=%s", dev, node, d->serial);

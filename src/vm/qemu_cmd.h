@@ -84,6 +84,9 @@ struct qemu_disk {
 	const char *serial; /* NULL, or [A-Za-z0-9_-]{1,20}: /dev/disk/by-id */
 	struct qemu_file backing; /* qcow2 only; QEMU_FILE_NONE: none */
 	enum qemu_disk_format backing_format;
+	/* thrown away when the qube stops (an overlay of its volatile
+	 * area): QEMU ignores the guest's flushes to it.  Writable only. */
+	bool scratch;
 };
 
 /* A virtio-serial port on a connected socket QEMU inherits. */

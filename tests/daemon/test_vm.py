@@ -172,6 +172,15 @@ def test_start_and_call():
     with open("/proc/%d/cmdline" % pid, "rb") as f:
         cmd = f.read().split(b"\0")
     assert b"-sandbox" in cmd and b"tcg" in b" ".join(cmd), cmd
+    # the root's overlay (thrown away at shutdown) ignores the guest's
+    # flushes; the private disk (kept) never does
+    nodes = {a.split(b"node-name=")[1].split(b",")[0]: a for a in cmd
+             if b"node-name=" in a}
+    assert b"cache.no-flush=on" in nodes[b"disk0"], nodes
+    assert b"cache.no-flush=on" in nodes[b"disk0-file"], nodes
+    assert b"no-flush" not in nodes[b"disk1"], nodes
+    assert b"no-flush" not in nodes[b"disk1-file"], nodes
+    assert b"no-flush" not in nodes[b"disk0-backing-file"], nodes
     with open("/proc/%d/status" % pid) as f:
         status = f.read()
     assert "NoNewPrivs:\t1" in status and "Seccomp:\t2" in status, status

@@ -41,6 +41,7 @@ typical(struct qemu_config *c)
 	c->disks[0].serial = "root";
 	c->disks[0].backing.fd = 11;
 	c->disks[0].backing_format = QEMU_DISK_RAW;
+	c->disks[0].scratch = true;
 	c->disks[1].file.fd = 12;
 	c->disks[1].format = QEMU_DISK_RAW;
 	c->disks[1].serial = "private";
@@ -112,9 +113,10 @@ test_typical(void **state)
 	    "-add-fd",
 	    "fd=10,set=2",
 	    "-blockdev",
-	    "driver=file,node-name=disk0-file,filename=/dev/fdset/2",
+	    "driver=file,node-name=disk0-file,filename=/dev/fdset/2,"
+	    "cache.no-flush=on",
 	    "-blockdev",
-	    "driver=qcow2,node-name=disk0,file=disk0-file,"
+	    "driver=qcow2,node-name=disk0,file=disk0-file,cache.no-flush=on,"
 	    "backing=disk0-backing",
 	    "-device",
 	    "virtio-blk-device,drive=disk0,serial=root",
@@ -408,6 +410,8 @@ INVALID(disk_backing_raw, c->disks[1].backing.fd = 20)
 INVALID(disk_backing_format, c->disks[0].backing_format = 7)
 INVALID(disk_backing_both, c->disks[0].backing.path = "/a")
 INVALID(disk_fd_dup, c->disks[1].file.fd = 11)
+INVALID(
+    disk_scratch_read_only, c->disks[0].scratch = c->disks[0].read_only = true)
 INVALID(disk_path_relative, {
 	c->disks[1].file.fd = -1;
 	c->disks[1].file.path = "private.img";
@@ -487,6 +491,7 @@ test_invalid(void **state)
 	    CASE(disk_backing_raw),
 	    CASE(disk_backing_format),
 	    CASE(disk_backing_both),
+	    CASE(disk_scratch_read_only),
 	    CASE(disk_fd_dup),
 	    CASE(disk_path_relative),
 	    CASE(ports_many),
