@@ -126,9 +126,12 @@ log_vemit(enum log_level level, int with_errno, int saved_errno,
 			struct timespec ts;
 			struct tm tm;
 
+			/* room for the longest line this can write */
+			size_t room = sizeof(stamp) + strlen(log_role) +
+			    sizeof(log_qube) + sizeof(msg) + 16;
+
 			if (log_stderr_cap > 0 && st.st_size >= 0 &&
-			    (uint64_t)st.st_size + sizeof(msg) >
-			        log_stderr_cap &&
+			    (uint64_t)st.st_size + room > log_stderr_cap &&
 			    ftruncate(STDERR_FILENO, 0) == 0) {
 				/* (a file not opened to append) */
 				(void)lseek(STDERR_FILENO, 0, SEEK_SET);

@@ -363,7 +363,10 @@ reply_str(struct conn *c, const char *s)
  * A qube can make hundreds of calls a second, each denied in microseconds:
  * without a bound it would fill this log (in /run, a tmpfs: memory) and
  * flood the notifications.  The decisions themselves are not affected.
- * Budgets for DECISION_BUDGETS sources at once; the least recent goes.
+ * Budgets for DECISION_BUDGETS sources at once; a new source takes the
+ * one whose interval began longest ago (a source that keeps calling
+ * renews its interval every DECISION_LOG_INTERVAL_MS, so that is one
+ * that has been quiet), after logging what that one left out.
  */
 #define DECISION_LOG_BURST       20u
 #define DECISION_LOG_INTERVAL_MS 10000u
