@@ -20,12 +20,13 @@ run, the memcpy ones before and after every path run, medians of all):
       the path costs one copy of the frame.  Goal >=0.8 (issue #8).  The
       design copies each frame twice (client buffer -> pool in the agent,
       pool -> X server in Xvfb's MIT-SHM put), on two different processes
-      that may run at once: FRAME_DONE follows the put's flush, not its
-      end, so the X server's copy of frame n overlaps the agent's copy of
-      frame n+1.  0.5 is what two copies one after the other give; the
+      that may run at once: the agent lets the client run one frame
+      ahead of FRAME_DONE (which follows the put's flush, not its end), so
+      the X server's copy of frame n overlaps the agent's copy of frame
+      n+1.  0.5 is what two copies one after the other give; the
       ceiling is about 1 / (one copy while another runs + the path's
       fixed cost per frame), which a note computes from this run's
-      figures (about 0.8-0.85 on an idle 2-CPU machine: 0.8 needs the
+      figures (about 0.85-0.9 on an idle 2-CPU machine: 0.8 needs the
       two copies to overlap perfectly and nothing else to run).  The
       notes give the client-side rate too (commits per second), and the
       CPU time per frame of the agent, the X server and bulkhead-guid
@@ -35,7 +36,8 @@ run, the memcpy ones before and after every path run, medians of all):
       7680 bytes, as the agent copies it).  Goal >=0.8 (issue #8); here
       the copies take about 10 us and the path's fixed cost per frame (five
       processes woken in turn: client, agent, validator, core, X server,
-      and back for FRAME_DONE) dominates, so the ratio is far below it.
+      and back for FRAME_DONE; two frames on their way halve it at best)
+      dominates, so the ratio is far below it.
   gui_vnc_damage_fps     frames per second a VNC viewer (libvncclient, raw
       encoding, the same viewer for both) receives with a new stamp, the
       client drawing 256x256 damage as fast as frame callbacks allow,

@@ -402,24 +402,37 @@ def main():
         m = gui.wait("CLIPBOARD_DATA")
         ok(m[2] == b"world", "and is what CLIPBOARD_REQ now returns")
 
-        # -- frame pacing --
+        # -- frame pacing: a client runs one frame ahead of the GUI domain --
         c3 = Client(env, "--title", "frames", "--size", "16x16",
-                    "--frames", "3")
+                    "--frames", "4")
         clients.append(c3)
         w3 = window_announce(gui)
         got = []
-        for i in range(3):
-            ok(c3.expect("frame %d" % (i + 1), timeout=0.5) is None,
-               "frame %d waits for FRAME_DONE" % (i + 1))
-            gui.send("FRAME_DONE", w3["win"], struct.pack("=I", 1000 + i))
-            ok(c3.expect("frame %d" % (i + 1)) is not None,
-               "FRAME_DONE releases frame %d" % (i + 1))
+
+        def image():
             m = gui.wait("SHMIMAGE", w3["win"])
             got.append(struct.unpack("=2i2I", m[2]))
-        ok(got == [(0, 0, 1, 1)] * 3, "each frame's SHMIMAGE is its damage "
+
+        ok(c3.expect("frame 1") is not None,
+           "frame 1 is drawn while frame 0 is shown, before any FRAME_DONE")
+        image()
+        ok(c3.expect("frame 2", timeout=0.5) is None,
+           "frame 2 waits for FRAME_DONE: two images are on their way")
+        gui.send("FRAME_DONE", w3["win"], struct.pack("=I", 1000))
+        ok(c3.expect("frame 2") is not None, "FRAME_DONE releases frame 2")
+        ok(c3.expect("frame 3") is not None,
+           "and frame 3 follows at once (one frame ahead again)")
+        image()
+        image()
+        ok(c3.expect("frame 4", timeout=0.5) is None,
+           "frame 4 waits for the next FRAME_DONE")
+        gui.send("FRAME_DONE", w3["win"], struct.pack("=I", 1001))
+        ok(c3.expect("frame 4") is not None, "FRAME_DONE releases frame 4")
+        image()
+        ok(got == [(0, 0, 1, 1)] * 4, "each frame's SHMIMAGE is its damage "
            "(1x1 at 0,0): %s" % got)
-        ok(pixel(pool, w3["dump"], 0, 0) & 0xffffff == 3,
-           "counter pixel shows frame 3")
+        ok(pixel(pool, w3["dump"], 0, 0) & 0xffffff == 4,
+           "counter pixel shows frame 4")
 
         # -- resize from the GUI side --
         gui.send("CONFIGURE", w1["win"],

@@ -84,6 +84,9 @@ struct surf {
 	pixman_region32_t pending_damage; /* surface = buffer coordinates */
 	struct wl_list pending_frames;    /* wl_callback resources */
 	struct wl_list frames;            /* committed, wait for FRAME_DONE */
+	/* an image sent since the last FRAME_DONE: the next frame's
+	 * callbacks wait for it (a client runs one frame ahead at most) */
+	bool image_unacked;
 
 	enum surf_role role;
 	struct wl_resource *xdg_surface;

@@ -326,6 +326,7 @@ window_destroy(struct agent *ag, struct surf *s)
 	for (i = 0; i < s->npending_free; i++)
 		pool_release(&ag->pool, &s->pending_free[i]);
 	s->npending_free = 0;
+	s->image_unacked = false;
 	frames_fire(&s->frames);
 }
 
@@ -596,8 +597,21 @@ surf_commit(struct wl_client *c, struct wl_resource *r)
 	/* The pixels were copied: the client may reuse the buffer now. */
 	if (buffer != NULL)
 		wl_buffer_send_release(buffer);
-	if (!shown)
+	/*
+	 * Frame pacing, one frame ahead: with no image of this window
+	 * waiting for FRAME_DONE, the client may draw its next frame at once
+	 * (it draws while the GUI domain shows this one: the agent's copy of
+	 * the next frame overlaps the output's copy of this one); with one
+	 * waiting, its callbacks wait for the GUI domain.  So a client that
+	 * follows frame callbacks has at most two images on their way.  A
+	 * commit that sent nothing gets its callbacks at once.
+	 */
+	if (!shown) {
 		frames_fire(&s->frames);
+	} else if (!s->image_unacked) {
+		s->image_unacked = true;
+		frames_fire(&s->frames);
+	}
 }
 
 static void
@@ -1914,6 +1928,8 @@ wl_gui_message(struct agent *ag, const struct gui_msg *m)
 		s->npending_free--;
 		break;
 	case GUI_MSG_FRAME_DONE:
+		/* the window's images received so far are shown */
+		s->image_unacked = false;
 		frames_fire(&s->frames);
 		break;
 	default:
@@ -1937,6 +1953,7 @@ wl_gui_gone(struct agent *ag)
 			pool_release(&ag->pool, &s->pending_free[i]);
 		s->npending_free = 0;
 		/* Nobody will send FRAME_DONE: let clients draw. */
+		s->image_unacked = false;
 		frames_fire(&s->frames);
 	}
 	if (ag->kb_focus != NULL)
