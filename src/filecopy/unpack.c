@@ -58,24 +58,6 @@ struct ctx {
 	char link[FILECOPY_LINK_MAX + 1];
 };
 
-/* All of buf to a file (io_write_all tries send() first: one wasted call
- * a chunk on a file). */
-static int
-write_file(int fd, const unsigned char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Start writeback of what fd has been written since the last time, once
  * that is WRITEBACK_STEP or more.  Only a hint: SYNC_FILE_RANGE_WRITE
@@ -136,7 +118,7 @@ rd_take(struct rd *r, void *dst, int out_fd, uint64_t n, int at_eof)
 			memcpy(d, r->buf + r->pos, k);
 			d += k;
 		} else if (out_fd >= 0) {
-			int e = write_file(out_fd, r->buf + r->pos, k);
+			int e = io_write_file_all(out_fd, r->buf + r->pos, k);
 
 			if (e < 0)
 				return e;

@@ -85,6 +85,24 @@ io_write_all(int fd, const void *buf, size_t len)
 }
 
 int
+io_write_file_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
 io_write_all_until(int fd, const void *buf, size_t len, uint64_t deadline)
 {
 	/* with a deadline, a blocking socket must not block in send() */

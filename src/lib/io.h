@@ -22,6 +22,13 @@ int io_read_all(int fd, void *buf, size_t len, size_t *ret_got);
 int io_write_all(int fd, const void *buf, size_t len);
 
 /*
+ * io_write_all for a regular file (or anything else that is never a
+ * socket): write(2) only, without io_write_all's send() first, which on
+ * a file is one failed call each time.  0 or -errno.
+ */
+int io_write_file_all(int fd, const void *buf, size_t len);
+
+/*
  * Read until EOF, at most max bytes, into a new NUL-terminated buffer.
  * Returns 0 and fills ret_buf and ret_len, -EMSGSIZE if more than max bytes came,
  * or -errno.  The caller frees *ret_buf.

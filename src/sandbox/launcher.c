@@ -1255,7 +1255,7 @@ main(int argc, char **argv)
 	struct signalfd_siginfo si;
 	/* the qube's output into this process's stderr, bulkheadd's log of
 	 * the qube (which moves an over-size one aside before a start) */
-	struct logcap out = {-1, STDERR_FILENO, 0, 0, false, "output"};
+	struct logcap out = {.in = -1, .out = STDERR_FILENO, .what = "output"};
 	sigset_t mask;
 	pid_t child, warm;
 	int sfd, r, status = 0;

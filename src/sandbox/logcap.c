@@ -52,6 +52,13 @@ logcap_rotate(const char *path, size_t max)
 	return rename(path, old) < 0 ? -errno : 0;
 }
 
+static int
+logcap_write(const struct logcap *lc, const void *buf, size_t len)
+{
+	return lc->out_file ? io_write_file_all(lc->out, buf, len) :
+	                      io_write_all(lc->out, buf, len);
+}
+
 void
 logcap_pump(struct logcap *lc)
 {
@@ -74,7 +81,7 @@ logcap_pump(struct logcap *lc)
 		if (keep > (size_t)n)
 			keep = (size_t)n;
 		if (lc->out >= 0 && keep > 0 &&
-		    io_write_all(lc->out, buf, keep) < 0) {
+		    logcap_write(lc, buf, keep) < 0) {
 			log_warn("the qube's %s is dropped", lc->what);
 			(void)close(lc->out);
 			lc->out = -1;
@@ -91,7 +98,7 @@ logcap_pump(struct logcap *lc)
 			    lc->what, lc->max);
 			if (lc->out >= 0 && len > 0 &&
 			    (size_t)len < sizeof(note))
-				(void)io_write_all(lc->out, note, (size_t)len);
+				(void)logcap_write(lc, note, (size_t)len);
 			log_warnx("the qube's %s went over %zu bytes: the rest "
 			          "of this run's is dropped",
 			    lc->what, lc->max);

@@ -24,6 +24,9 @@ struct logcap {
 	size_t kept;  /* bytes of this run written to out */
 	bool dropped; /* over the limit: noted once */
 	const char *what; /* for the note: "console output", "output" */
+	/* out is a file this process opened: written with write(2) alone
+	 * (io_write_file_all; an fd it was given may be a socket) */
+	bool out_file;
 };
 
 /*

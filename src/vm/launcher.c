@@ -842,7 +842,8 @@ int
 main(int argc, char **argv)
 {
 	int qmp_sv[2] = {-1, -1}, ser_sv[2] = {-1, -1}, sfd;
-	struct logcap cl = {-1, -1, 0, 0, false, "console output"};
+	struct logcap cl = {
+	    .in = -1, .out = -1, .what = "console output", .out_file = true};
 	int gui_pool_fd = -1;
 	struct qmp *q = NULL;
 	pid_t qemu, vmux = -1;

@@ -1,11 +1,11 @@
 /*
  * test_io.c - the blocking I/O loops (src/lib/io.c): io_read_all,
- * io_write_all, io_read_to_eof and io_wait_readable, and the variants
- * bounded by one deadline (io_write_all_until, io_read_to_eof_until:
- * a silent, a full and a trickling peer), with short reads and
- * writes, EINTR, EAGAIN, ECONNRESET, other errors and ENOMEM injected
- * through the --wrap mocks; exact, one-under and one-over sizes for the
- * io_read_to_eof limit.
+ * io_write_all, io_write_file_all, io_read_to_eof and io_wait_readable,
+ * and the variants bounded by one deadline (io_write_all_until,
+ * io_read_to_eof_until: a silent, a full and a trickling peer), with
+ * short reads and writes, EINTR, EAGAIN, ECONNRESET, other errors and
+ * ENOMEM injected through the --wrap mocks; exact, one-under and
+ * one-over sizes for the io_read_to_eof limit.
  */
 #include <sys/socket.h>
 
@@ -206,6 +206,32 @@ test_write_all_pipe(void **state)
 	assert_memory_equal(buf, "pipedata", 8);
 	fault_set(F_WRITE, p[1], 0, 1, ENOSPC);
 	assert_int_equal(io_write_all(p[1], "x", 1), -ENOSPC);
+	(void)close(p[0]);
+	(void)close(p[1]);
+}
+
+/* io_write_file_all: write() alone, never a send() first */
+static void
+test_write_file_all(void **state)
+{
+	char buf[16];
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	faults[F_WRITE].cap = 3;
+	fault_set(F_WRITE, p[1], 1, 1, EINTR);
+	assert_int_equal(io_write_file_all(p[1], "pipedata", 8), 0);
+	assert_int_equal(faults[F_WRITE].calls, 4); /* 3 + EINTR + 3 + 2 */
+	assert_int_equal(faults[F_SEND].calls, 0);
+	assert_int_equal(io_read_all(p[0], buf, 8, NULL), 0);
+	assert_memory_equal(buf, "pipedata", 8);
+	fault_set(F_WRITE, p[1], 0, 1, ENOSPC);
+	assert_int_equal(io_write_file_all(p[1], "x", 1), -ENOSPC);
+	fault_reset();
+	assert_int_equal(io_write_file_all(p[1], "", 0), 0);
+	assert_int_equal(faults[F_WRITE].calls, 0);
+	assert_int_equal(io_write_file_all(-1, "x", 1), -EBADF);
 	(void)close(p[0]);
 	(void)close(p[1]);
 }
@@ -518,6 +544,7 @@ main(void)
 	    T(test_read_all_eagain),
 	    T(test_write_all),
 	    T(test_write_all_pipe),
+	    T(test_write_file_all),
 	    T(test_read_to_eof_sizes),
 	    T(test_read_to_eof_faults),
 	    T(test_read_to_eof_enomem),

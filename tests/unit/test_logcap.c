@@ -110,9 +110,8 @@ count(const char *b, size_t len, char c)
 }
 
 static void
-test_limit_and_one_note(void **state)
+limit_and_one_note(struct fixture *f)
 {
-	struct fixture *f = *state;
 	size_t len;
 	char *b, *note;
 
@@ -148,6 +147,23 @@ test_limit_and_one_note(void **state)
 	assert_null(strstr(note + 1, "[bulkhead:"));
 	assert_int_equal(f->lc.kept, 4096);
 	free(b);
+}
+
+static void
+test_limit_and_one_note(void **state)
+{
+	limit_and_one_note(*state);
+}
+
+/* the same with the log marked as a file of the caller's (write(2) only:
+ * the VM launcher's console log) */
+static void
+test_limit_and_one_note_file(void **state)
+{
+	struct fixture *f = *state;
+
+	f->lc.out_file = true;
+	limit_and_one_note(f);
 }
 
 static void
@@ -224,6 +240,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_limit_and_one_note),
+	    T(test_limit_and_one_note_file),
 	    T(test_no_log_still_drains),
 	    T(test_rotate),
 	    T(test_limit_variable),
