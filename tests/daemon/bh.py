@@ -59,6 +59,7 @@ class Bulkheadd:
         self.proc = None
         self.logf = open(os.path.join(self.root, "bulkheadd.log"), "a")
         os.makedirs(os.path.join(self.conf, "policy.d"))
+        self.stale_cgroups = _stale_cgroups()
 
     def start(self, env_extra=None):
         env = dict(os.environ)
@@ -228,10 +229,9 @@ def qube_pids(d, qid=None):
     return out
 
 
-def qube_cgroups(d, name=None):
-    """Cgroups of d's qubes (of the one named name, if given):
-    bulkhead-NAME-LAUNCHERPID, leaving out those whose launcher runs for
-    another bulkheadd."""
+def _cgroups_named(name=None):
+    """(path, launcher pid) of the cgroups named bulkhead-NAME-PID (any
+    NAME if None) under /sys/fs/cgroup."""
     import re
     pat = re.compile(r"^bulkhead-%s-([0-9]+)$" % (
         re.escape(name) if name else ".+"))
@@ -239,17 +239,45 @@ def qube_cgroups(d, name=None):
     for root, dirs, _ in os.walk("/sys/fs/cgroup"):
         for e in dirs:
             m = pat.match(e)
-            if not m:
-                continue
-            try:
-                _, cmd = _ppid_and_cmd(int(m.group(1)))
-                if d.root.encode() not in cmd:
-                    continue  # another instance's, alive
-            except (OSError, ValueError, IndexError):
-                pass  # its launcher is gone: a leak, counted
-            found.append(os.path.join(root, e))
+            if m:
+                found.append((os.path.join(root, e), int(m.group(1))))
         if root.count("/") > 8:
             dirs[:] = []
+    return found
+
+
+def _stale_cgroups():
+    """Qube cgroups whose launcher is gone, there before a Bulkheadd of
+    this run started: a killed earlier run's (or another instance's)
+    leftovers, which no check of this run may count as its own leak."""
+    stale = set()
+    for path, pid in _cgroups_named():
+        try:
+            _ppid_and_cmd(pid)
+        except (OSError, ValueError, IndexError):
+            stale.add(path)
+    if stale:
+        sys.stderr.write("bh: %d qube cgroup(s) left by an earlier run, "
+                         "not counted: %s\n" % (len(stale),
+                                                " ".join(sorted(stale))))
+    return stale
+
+
+def qube_cgroups(d, name=None):
+    """Cgroups of d's qubes (of the one named name, if given):
+    bulkhead-NAME-LAUNCHERPID, leaving out those whose launcher runs for
+    another bulkheadd and those found stale before d started."""
+    found = []
+    for path, pid in _cgroups_named(name):
+        if path in d.stale_cgroups:
+            continue
+        try:
+            _, cmd = _ppid_and_cmd(pid)
+            if d.root.encode() not in cmd:
+                continue  # another instance's, alive
+        except (OSError, ValueError, IndexError):
+            pass  # its launcher is gone: a leak, counted
+        found.append(path)
     return found
 
 
