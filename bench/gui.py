@@ -37,7 +37,9 @@ run, the memcpy ones before and after every path run, medians of all):
       the copies take about 10 us and the path's fixed cost per frame (five
       processes woken in turn: client, agent, validator, core, X server,
       and back for FRAME_DONE; two frames on their way halve it at best)
-      dominates, so the ratio is far below it.
+      dominates, so the ratio is far below it.  The agent sends at most
+      15000 updates a second (its budget, below the GUI domain's limit
+      of 20000 messages): no ratio above about 0.15-0.2 here.
   gui_vnc_damage_fps     frames per second a VNC viewer (libvncclient, raw
       encoding, the same viewer for both) receives with a new stamp, the
       client drawing 256x256 damage as fast as frame callbacks allow,

@@ -645,6 +645,73 @@ def main():
         ok("pool full" in open(os.path.join(root, "agent-small.log")).read(),
            "the full pool was logged")
 
+        # -- the agent's own pace: --max-updates 20 a second --
+        r = subprocess.run([AGENT, "--max-updates", "15001"],
+                           capture_output=True)
+        ok(r.returncode == 2, "--max-updates over the default exits 2")
+        paced_sock = os.path.join(root, "gui-paced.sock")
+        paced_log = open(os.path.join(root, "agent-paced.log"), "w")
+        paced = subprocess.Popen(
+            [AGENT, "-d", "--gui-socket", paced_sock, "--wayland-socket",
+             "wayland-p", "--pool-mib", "1", "--max-updates", "20"],
+            env=env, stdout=paced_log, stderr=paced_log)
+        try:
+            deadline = time.monotonic() + 10
+            while not os.path.exists(paced_sock) and \
+                    time.monotonic() < deadline:
+                time.sleep(0.05)
+            penv = dict(env, WAYLAND_DISPLAY="wayland-p")
+            g = Gui(paced_sock)
+            g.handshake()
+            m = g.msg()
+            ok(m[0] == "POOL" and len(g.fds) == 1, "paced agent: POOL")
+            ppool = mmap.mmap(g.fds[0], 1 << 20, mmap.MAP_SHARED,
+                              mmap.PROT_READ)
+            pc = Client(penv, "--size", "16x16", "--title", "paced",
+                        "--frames", "40", "--retitle", "50")
+            clients.append(pc)
+            a = window_announce(g)
+            # answer every image at once, as a GUI domain that keeps up,
+            # and note when each image and title comes
+            images, titles, drawn = [], [], False
+            end = time.monotonic() + 30
+            while time.monotonic() < end:
+                try:
+                    m = g.msg(0.5)
+                except TimeoutError:
+                    if drawn:
+                        break  # the last frame drawn, and quiet since
+                    drawn = pc.expect("frame 40", timeout=0) is not None
+                    continue
+                if m[0] == "SHMIMAGE" and m[1] == a["win"]:
+                    images.append(time.monotonic())
+                    g.send("FRAME_DONE", a["win"], struct.pack("=I", 1))
+                elif m[0] == "WMNAME":
+                    titles.append(m[2].rstrip(b"\0").decode())
+            ok(drawn, "all 40 frames drawn under --max-updates 20")
+            ok(pixel(ppool, a["dump"], 0, 0) & 0xffffff == 40,
+               "the window shows frame 40: no update lost")
+            span = images[-1] - images[0] if len(images) > 1 else 0.0
+            # a bucket of 20 a second and a burst of 2: n updates need
+            # (n - 3) / 20 s at least; 0.5 s more for this reader's delays
+            ok(2 <= len(images) <= 41 and
+               len(images) - 1 <= 3 + 20 * (span + 0.5),
+               "%d updates in %.2f s: at most 20 a second" % (
+                   len(images), span))
+            ok(titles and titles[-1] == "title 50" and len(titles) < 50,
+               "50 title changes in a row: %d sent, the last is %r" % (
+                   len(titles), titles[-1] if titles else None))
+            ok(paced.poll() is None, "the paced agent still runs")
+            g.close()
+        finally:
+            paced.send_signal(signal.SIGTERM)
+            try:
+                paced.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                paced.kill()
+                paced.wait()
+            paced_log.close()
+
         for c in clients:
             c.stop()
         agent.send_signal(signal.SIGTERM)

@@ -32,6 +32,22 @@
 #define AGENT_MAX_PENDING  4u   /* ranges waiting for WINDOW_DUMP_ACK */
 #define AGENT_CLIP_TIMEOUT 2000 /* ms to read a client's selection */
 
+/*
+ * The agent's pace.  The GUI domain ends a qube's connection that sends
+ * more than GUI_MAX_MSGS_PER_SEC messages in a second, and frame
+ * callbacks alone do not keep a fast client below that (FRAME_DONE comes
+ * as fast as the GUI domain goes).  So the agent spends from a token
+ * bucket for every message it sends, refilled at AGENT_UPDATE_RATE a
+ * second up to AGENT_UPDATE_BURST, and holds back what repeats — a
+ * window's image updates (merged into one box) and title — while it is
+ * empty; the window's frame callbacks wait with them.  Any second then
+ * holds at most rate + burst updates and titles (16000 by default),
+ * leaving the rest of the GUI domain's 20000 to the messages that are
+ * not held (windows made, moved, mapped, the clipboard).
+ */
+#define AGENT_UPDATE_RATE        (GUI_MAX_MSGS_PER_SEC / 4 * 3) /* a second */
+#define AGENT_UPDATE_BURST(rate) ((rate) / 15 + 1)
+
 /* A range of pages of the pool. */
 struct pool_range {
 	uint32_t first; /* page index */
@@ -87,6 +103,10 @@ struct surf {
 	/* an image sent since the last FRAME_DONE: the next frame's
 	 * callbacks wait for it (a client runs one frame ahead at most) */
 	bool image_unacked;
+	/* held for the agent's pace (AGENT_UPDATE_RATE): damage not yet
+	 * sent (held_box, window coordinates), a title not yet sent */
+	bool image_held, title_held;
+	pixman_box32_t held_box;
 
 	enum surf_role role;
 	struct wl_resource *xdg_surface;
@@ -157,6 +177,12 @@ struct agent {
 	size_t out_len, out_cap;
 	ssize_t out_fd_at; /* offset of the POOL frame that carries the fd */
 	uint32_t screen_w, screen_h;
+
+	/* the pace: a token bucket, in thousandths of a message */
+	uint32_t update_rate; /* a second (--max-updates) */
+	int64_t budget;
+	uint64_t budget_ms; /* now_ms() of its last refill */
+	struct wl_event_source *pace_timer;
 };
 
 /* conn.c */
@@ -166,6 +192,10 @@ void conn_fini(struct agent *ag);
 void conn_send(struct agent *ag, uint32_t type, uint32_t window,
     const void *body, size_t len);
 bool conn_ready(const struct agent *ag);
+/* Whether the pace lets one more held-back kind of message go now. */
+bool conn_budget_ok(struct agent *ag);
+/* The milliseconds until it does (at least 1). */
+int conn_budget_wait_ms(struct agent *ag);
 
 /* wl.c */
 int wl_init(struct agent *ag, const char *socket_name);

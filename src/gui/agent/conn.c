@@ -183,12 +183,56 @@ conn_send_raw(struct agent *ag, uint32_t type, uint32_t window,
 	conn_update_mask(ag);
 }
 
+/* The bucket's tokens up to now; full at most, and in debt at most as
+ * much (messages that are not held back may overdraw it). */
+static void
+budget_refill(struct agent *ag)
+{
+	int64_t cap = (int64_t)AGENT_UPDATE_BURST(ag->update_rate) * 1000;
+	uint64_t now = now_ms();
+
+	if (now > ag->budget_ms) {
+		uint64_t dt = now - ag->budget_ms;
+
+		/* rate a second is rate thousandths a millisecond */
+		ag->budget = dt > 1000 ?
+		    cap :
+		    ag->budget + (int64_t)dt * ag->update_rate;
+		ag->budget_ms = now;
+	}
+	if (ag->budget > cap)
+		ag->budget = cap;
+	if (ag->budget < -cap)
+		ag->budget = -cap;
+}
+
+bool
+conn_budget_ok(struct agent *ag)
+{
+	budget_refill(ag);
+	return ag->budget >= 1000;
+}
+
+int
+conn_budget_wait_ms(struct agent *ag)
+{
+	int64_t need;
+
+	budget_refill(ag);
+	need = 1000 - ag->budget;
+	if (need <= 0)
+		return 1;
+	return (int)((need + ag->update_rate - 1) / ag->update_rate);
+}
+
 void
 conn_send(struct agent *ag, uint32_t type, uint32_t window, const void *body,
     size_t len)
 {
 	if (!conn_ready(ag))
 		return;
+	budget_refill(ag);
+	ag->budget -= 1000;
 	conn_send_raw(ag, type, window, body, len);
 }
 

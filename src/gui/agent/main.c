@@ -30,6 +30,7 @@ static uint32_t arg_pool_mib = 64;
 static int arg_pool_fd = -1;
 static uint32_t arg_screen_w = 1024, arg_screen_h = 768;
 static int arg_debug;
+static uint32_t arg_max_updates = AGENT_UPDATE_RATE;
 
 static void
 usage(FILE *f)
@@ -37,6 +38,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "Usage: " PROG " [-d] [--gui-socket PATH] [--wayland-socket NAME]\n"
 	    "       [--pool-mib N | --pool-fd N] [--screen WxH]\n"
+	    "       [--max-updates N]\n"
 	    "\n"
 	    "The GUI agent of a qube: a small Wayland compositor whose\n"
 	    "windows are shown by the GUI domain.  It listens on a UNIX\n"
@@ -62,12 +64,19 @@ usage(FILE *f)
 	    "                         is not shown\n"
 	    "  --screen WxH           screen size told to clients until the GUI\n"
 	    "                         domain sends its own (default 1024x768)\n"
+	    "  --max-updates N        window updates and titles a second, at\n"
+	    "                         most (1..%u, the default; with a burst of\n"
+	    "                         N/15): more are merged and sent late, and\n"
+	    "                         the window's frame callbacks wait, so the\n"
+	    "                         GUI domain's limit of %u messages a second\n"
+	    "                         is never reached\n"
 	    "  -d, --debug            log to stderr, with debug messages\n"
 	    "  -h, --help             show this help\n"
 	    "\n"
 	    "Exit status: 0 after SIGTERM or SIGINT, 1 on a failure to start,\n"
 	    "2 on a usage error.\n",
-	    (unsigned)MAX_POOL_MIB);
+	    (unsigned)MAX_POOL_MIB, (unsigned)AGENT_UPDATE_RATE,
+	    (unsigned)GUI_MAX_MSGS_PER_SEC);
 }
 
 static int
@@ -132,6 +141,7 @@ main(int argc, char **argv)
 	    {"pool-mib", required_argument, NULL, 'p'},
 	    {"pool-fd", required_argument, NULL, 'f'},
 	    {"screen", required_argument, NULL, 's'},
+	    {"max-updates", required_argument, NULL, 'u'},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -180,6 +190,15 @@ main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'u':
+			if (parse_u32(optarg, AGENT_UPDATE_RATE,
+			        &arg_max_updates) < 0 ||
+			    arg_max_updates == 0) {
+				fprintf(stderr, PROG ": --max-updates: 1..%u\n",
+				    (unsigned)AGENT_UPDATE_RATE);
+				return 2;
+			}
+			break;
 		case 'd':
 			arg_debug = 1;
 			break;
@@ -213,6 +232,7 @@ main(int argc, char **argv)
 	ag->out_fd_at = -1;
 	ag->screen_w = arg_screen_w;
 	ag->screen_h = arg_screen_h;
+	ag->update_rate = arg_max_updates;
 	if (arg_pool_fd >= 0) {
 		r = pool_init_external(&ag->pool, arg_pool_fd);
 		(void)close(arg_pool_fd);

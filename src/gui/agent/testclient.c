@@ -36,6 +36,7 @@ static bool arg_quadrants;
 static const char *arg_copy;
 static long arg_exit_ms = -1;
 static long arg_frames;
+static long arg_retitle;
 static bool arg_popup;
 
 /* The four colours of --pattern quadrants: TL, TR, BL, BR. */
@@ -285,6 +286,16 @@ xs_configure(void *data, struct xdg_surface *xs, uint32_t serial)
 		out("resized %dx%d", c.w, c.h);
 	if (!c.ready && arg_popup)
 		popup_open();
+	if (!c.ready && arg_retitle > 0) {
+		char t[32];
+		long i;
+
+		for (i = 1; i <= arg_retitle; i++) {
+			(void)snprintf(t, sizeof(t), "title %ld", i);
+			xdg_toplevel_set_title(c.tl, t);
+		}
+		out("retitled %ld", arg_retitle);
+	}
 	c.ready = true;
 }
 
@@ -664,7 +675,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "Usage: " PROG " [--title T] [--size WxH] [--color 0xRRGGBB]\n"
 	    "       [--pattern solid|quadrants] [--copy TEXT]\n"
-	    "       [--exit-after-ms N] [--frames N] [--popup]\n"
+	    "       [--exit-after-ms N] [--frames N] [--retitle N] [--popup]\n"
 	    "\n"
 	    "A Wayland test client: one xdg toplevel filled with a colour or\n"
 	    "four quadrants (red, green / blue, white).  Prints one line per\n"
@@ -672,7 +683,9 @@ usage(FILE *f)
 	    "enter|motion X Y, button CODE press|release X Y, axis A V,\n"
 	    "copied, paste TEXT, frame N, close.  --copy sets the selection\n"
 	    "when the keyboard focus first arrives; --frames redraws N times\n"
-	    "on frame callbacks, with the frame number in pixel (0, 0).\n"
+	    "on frame callbacks, with the frame number in pixel (0, 0);\n"
+	    "--retitle sets the title to \"title 1\" .. \"title N\" at once\n"
+	    "after the first frame (prints retitled N).\n"
 	    "--popup opens a 40x30 cyan ARGB popup at (10, 10) of the window\n"
 	    "(prints popup at X Y, popup ready, popup done).\n"
 	    "Exits 0 on close or after --exit-after-ms, 1 on failure, 2 on\n"
@@ -733,6 +746,7 @@ parse_args(int argc, char **argv)
 	    {"copy", required_argument, NULL, 'y'},
 	    {"exit-after-ms", required_argument, NULL, 'e'},
 	    {"frames", required_argument, NULL, 'f'},
+	    {"retitle", required_argument, NULL, 'r'},
 	    {"popup", no_argument, NULL, 'P'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -774,6 +788,12 @@ parse_args(int argc, char **argv)
 		case 'f':
 			arg_frames = strtol(optarg, &end, 10);
 			if (*end != '\0' || arg_frames < 0)
+				return -1;
+			break;
+		case 'r':
+			arg_retitle = strtol(optarg, &end, 10);
+			if (*end != '\0' || arg_retitle < 0 ||
+			    arg_retitle > 100000)
 				return -1;
 			break;
 		case 'P':

@@ -155,6 +155,88 @@ send_configure(struct agent *ag, struct surf *s)
 	conn_send(ag, GUI_MSG_CONFIGURE, s->id, &c, sizeof(c));
 }
 
+/* ---- the pace (agent.h, AGENT_UPDATE_RATE) ---- */
+
+static void
+pace_arm(struct agent *ag)
+{
+	if (ag->pace_timer != NULL)
+		(void)wl_event_source_timer_update(
+		    ag->pace_timer, conn_budget_wait_ms(ag));
+}
+
+/* A window's damage: sent now, or merged into what is held back. */
+static void
+window_damage(struct agent *ag, struct surf *s, int32_t x1, int32_t y1,
+    int32_t x2, int32_t y2)
+{
+	if (s->image_held) {
+		s->held_box.x1 = x1 < s->held_box.x1 ? x1 : s->held_box.x1;
+		s->held_box.y1 = y1 < s->held_box.y1 ? y1 : s->held_box.y1;
+		s->held_box.x2 = x2 > s->held_box.x2 ? x2 : s->held_box.x2;
+		s->held_box.y2 = y2 > s->held_box.y2 ? y2 : s->held_box.y2;
+	} else if (conn_budget_ok(ag)) {
+		send_image(
+		    ag, s, x1, y1, (uint32_t)(x2 - x1), (uint32_t)(y2 - y1));
+		return;
+	} else {
+		s->held_box = (pixman_box32_t){x1, y1, x2, y2};
+		s->image_held = true;
+	}
+	pace_arm(ag);
+}
+
+/* Whatever the window's state says is sent: nothing of it is held. */
+static void
+held_clear(struct surf *s)
+{
+	s->image_held = false;
+	s->title_held = false;
+}
+
+/* What was held back goes, as far as the budget allows: titles, then
+ * images, whose frame callbacks then follow the usual rule. */
+static int
+pace_flush(void *data)
+{
+	struct agent *ag = data;
+	struct surf *s;
+	bool more = false;
+
+	wl_list_for_each(s, &ag->surfaces, link)
+	{
+		if (!conn_ready(ag) || s->id == 0) {
+			held_clear(s);
+			continue;
+		}
+		if (s->title_held) {
+			if (!conn_budget_ok(ag)) {
+				more = true;
+				continue;
+			}
+			s->title_held = false;
+			send_wmname(ag, s);
+		}
+		if (s->image_held) {
+			if (!conn_budget_ok(ag)) {
+				more = true;
+				continue;
+			}
+			s->image_held = false;
+			send_image(ag, s, s->held_box.x1, s->held_box.y1,
+			    (uint32_t)(s->held_box.x2 - s->held_box.x1),
+			    (uint32_t)(s->held_box.y2 - s->held_box.y1));
+			if (!s->image_unacked) {
+				s->image_unacked = true;
+				frames_fire(&s->frames);
+			}
+		}
+	}
+	if (more)
+		pace_arm(ag);
+	return 0;
+}
+
 void
 wl_announce(struct agent *ag, struct surf *s)
 {
@@ -165,6 +247,7 @@ wl_announce(struct agent *ag, struct surf *s)
 	if (s->role == ROLE_POPUP && s->parent != NULL && s->parent->id != 0 &&
 	    s->parent->id != s->id)
 		m.map_transient_for = s->parent->id;
+	held_clear(s);
 	conn_send(ag, GUI_MSG_CREATE, s->id, &c, sizeof(c));
 	if (s->role == ROLE_TOPLEVEL) {
 		send_wmname(ag, s);
@@ -327,6 +410,7 @@ window_destroy(struct agent *ag, struct surf *s)
 		pool_release(&ag->pool, &s->pending_free[i]);
 	s->npending_free = 0;
 	s->image_unacked = false;
+	held_clear(s);
 	frames_fire(&s->frames);
 }
 
@@ -443,6 +527,7 @@ window_update(struct agent *ag, struct surf *s, struct wl_resource *buffer,
 			log_debug("window %u: %dx%d", s->id, w, h);
 			wl_announce(ag, s);
 		} else {
+			s->image_held = false; /* all of it goes now */
 			send_dump(ag, s);
 			send_configure(ag, s);
 			send_image(ag, s, 0, 0, s->w, s->h);
@@ -458,7 +543,7 @@ window_update(struct agent *ag, struct surf *s, struct wl_resource *buffer,
 	copy_rect(ag, s, shm, x1, y1, x2 - x1, y2 - y1);
 	if (!conn_ready(ag))
 		return false;
-	send_image(ag, s, x1, y1, (uint32_t)(x2 - x1), (uint32_t)(y2 - y1));
+	window_damage(ag, s, x1, y1, x2, y2);
 	return conn_ready(ag);
 }
 
@@ -604,10 +689,13 @@ surf_commit(struct wl_client *c, struct wl_resource *r)
 	 * the next frame overlaps the output's copy of this one); with one
 	 * waiting, its callbacks wait for the GUI domain.  So a client that
 	 * follows frame callbacks has at most two images on their way.  A
-	 * commit that sent nothing gets its callbacks at once.
+	 * commit that sent nothing gets its callbacks at once; one whose
+	 * image is held back for the pace waits for pace_flush.
 	 */
 	if (!shown) {
 		frames_fire(&s->frames);
+	} else if (s->image_held) {
+		/* pace_flush sends it, then decides */
 	} else if (!s->image_unacked) {
 		s->image_unacked = true;
 		frames_fire(&s->frames);
@@ -943,8 +1031,15 @@ tl_set_title(struct wl_client *c, struct wl_resource *r, const char *title)
 	}
 	free(s->title);
 	s->title = t;
-	if (s->id != 0)
-		send_wmname(s->ag, s);
+	if (s->id == 0 || s->title_held)
+		return;
+	if (conn_ready(s->ag) && !conn_budget_ok(s->ag)) {
+		/* the last title goes when the pace allows */
+		s->title_held = true;
+		pace_arm(s->ag);
+		return;
+	}
+	send_wmname(s->ag, s);
 }
 
 static void
@@ -1928,9 +2023,11 @@ wl_gui_message(struct agent *ag, const struct gui_msg *m)
 		s->npending_free--;
 		break;
 	case GUI_MSG_FRAME_DONE:
-		/* the window's images received so far are shown */
+		/* the window's images received so far are shown; with one
+		 * held back, pace_flush lets the client go on */
 		s->image_unacked = false;
-		frames_fire(&s->frames);
+		if (!s->image_held)
+			frames_fire(&s->frames);
 		break;
 	default:
 		/* MAP, WINDOW_FLAGS: nothing to do here. */
@@ -1954,6 +2051,7 @@ wl_gui_gone(struct agent *ag)
 		s->npending_free = 0;
 		/* Nobody will send FRAME_DONE: let clients draw. */
 		s->image_unacked = false;
+		held_clear(s);
 		frames_fire(&s->frames);
 	}
 	if (ag->kb_focus != NULL)
@@ -2033,6 +2131,9 @@ wl_init(struct agent *ag, const char *socket_name)
 	if (ag->display == NULL)
 		return -ENOMEM;
 	ag->loop = wl_display_get_event_loop(ag->display);
+	ag->pace_timer = wl_event_loop_add_timer(ag->loop, pace_flush, ag);
+	if (ag->pace_timer == NULL)
+		return -ENOMEM;
 	if (wl_display_init_shm(ag->display) < 0 ||
 	    wl_global_create(ag->display, &wl_compositor_interface, 4, ag,
 	        comp_bind) == NULL ||
@@ -2057,6 +2158,9 @@ wl_fini(struct agent *ag)
 {
 	if (ag->clip_fd >= 0)
 		clip_finish(ag);
+	if (ag->pace_timer != NULL)
+		wl_event_source_remove(ag->pace_timer);
+	ag->pace_timer = NULL;
 	if (ag->display != NULL) {
 		wl_display_destroy_clients(ag->display);
 		wl_display_destroy(ag->display);
