@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/io.h"
 #include "policy/policy.h"
 
 #define PROG "qubes-policy"
@@ -267,22 +268,6 @@ validate(const char *dir, const char *compat, const char *path,
 }
 
 static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
 do_replace(const char *dir, const char *compat, const char *fdir,
     const char *path, const char *base)
 {
@@ -315,7 +300,7 @@ do_replace(const char *dir, const char *compat, const char *fdir,
 		free(text);
 		return 1;
 	}
-	r = write_all(fd, text, len);
+	r = io_write_file_all(fd, text, len);
 	free(text);
 	if (r == 0 && fchmod(fd, 0644) < 0)
 		r = -errno;

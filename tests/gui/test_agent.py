@@ -206,6 +206,35 @@ def pixel(pool, dump, x, y):
     return struct.unpack_from("=I", pool, off + y * stride + x * 4)[0]
 
 
+def extra_agent(root, env, tag, *args):
+    """Another agent on sockets of its own (gui-TAG.sock, wayland-TAG),
+    logging to agent-TAG.log; returns (process, log file, socket path,
+    the clients' environment) once its GUI socket is there."""
+    sock = os.path.join(root, "gui-%s.sock" % tag)
+    log = open(os.path.join(root, "agent-%s.log" % tag), "w")
+    p = subprocess.Popen(
+        [AGENT, "-d", "--gui-socket", sock, "--wayland-socket",
+         "wayland-" + tag] + list(args), env=env, stdout=log, stderr=log)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(sock) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return p, log, sock, dict(env, WAYLAND_DISPLAY="wayland-" + tag)
+
+
+def stop(p, log=None):
+    """SIGTERM, then SIGKILL after 15 s; the exit status (None: killed)."""
+    p.send_signal(signal.SIGTERM)
+    try:
+        rc = p.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        rc = None
+    if log is not None:
+        log.close()
+    return rc
+
+
 def main():
     if not (os.access(AGENT, os.X_OK) and os.access(CLIENT, os.X_OK)):
         print("1..0 # SKIP agent or test client not built")
@@ -606,18 +635,9 @@ def main():
         g.close()
 
         # -- a full pool: the window is not shown, nothing breaks --
-        small_sock = os.path.join(root, "gui-small.sock")
-        small_log = open(os.path.join(root, "agent-small.log"), "w")
-        small = subprocess.Popen(
-            [AGENT, "-d", "--gui-socket", small_sock, "--wayland-socket",
-             "wayland-s", "--pool-mib", "1"],
-            env=env, stdout=small_log, stderr=small_log)
+        small, small_log, small_sock, senv = extra_agent(
+            root, env, "small", "--pool-mib", "1")
         try:
-            deadline = time.monotonic() + 10
-            while not os.path.exists(small_sock) and \
-                    time.monotonic() < deadline:
-                time.sleep(0.05)
-            senv = dict(env, WAYLAND_DISPLAY="wayland-s")
             g = Gui(small_sock)
             g.handshake()
             m = g.msg()
@@ -635,13 +655,7 @@ def main():
             g.close()
             ok(small.poll() is None, "agent with a full pool still running")
         finally:
-            small.send_signal(signal.SIGTERM)
-            try:
-                small.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                small.kill()
-                small.wait()
-            small_log.close()
+            stop(small, small_log)
         ok("pool full" in open(os.path.join(root, "agent-small.log")).read(),
            "the full pool was logged")
 
@@ -649,18 +663,9 @@ def main():
         r = subprocess.run([AGENT, "--max-updates", "15001"],
                            capture_output=True)
         ok(r.returncode == 2, "--max-updates over the default exits 2")
-        paced_sock = os.path.join(root, "gui-paced.sock")
-        paced_log = open(os.path.join(root, "agent-paced.log"), "w")
-        paced = subprocess.Popen(
-            [AGENT, "-d", "--gui-socket", paced_sock, "--wayland-socket",
-             "wayland-p", "--pool-mib", "1", "--max-updates", "20"],
-            env=env, stdout=paced_log, stderr=paced_log)
+        paced, paced_log, paced_sock, penv = extra_agent(
+            root, env, "paced", "--pool-mib", "1", "--max-updates", "20")
         try:
-            deadline = time.monotonic() + 10
-            while not os.path.exists(paced_sock) and \
-                    time.monotonic() < deadline:
-                time.sleep(0.05)
-            penv = dict(env, WAYLAND_DISPLAY="wayland-p")
             g = Gui(paced_sock)
             g.handshake()
             m = g.msg()
@@ -704,22 +709,11 @@ def main():
             ok(paced.poll() is None, "the paced agent still runs")
             g.close()
         finally:
-            paced.send_signal(signal.SIGTERM)
-            try:
-                paced.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                paced.kill()
-                paced.wait()
-            paced_log.close()
+            stop(paced, paced_log)
 
         for c in clients:
             c.stop()
-        agent.send_signal(signal.SIGTERM)
-        try:
-            rc = agent.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            agent.kill()
-            rc = None
+        rc = stop(agent)
         ok(rc == 0, "agent exits 0 on SIGTERM (rc %s)" % rc)
         logf.flush()
         text = open(logpath, errors="replace").read()
