@@ -453,8 +453,9 @@ bind_ro(const char *src, const char *dst, bool rw)
 
 /*
  * QEMU's view of the filesystem, in its own mount namespace: /usr (its
- * program, libraries and firmware) read-only, /proc (it opens the kernel
- * and initramfs as /proc/self/fd/N), a /dev of null, zero, urandom (and
+ * program, libraries and firmware) read-only, /proc of its own pid
+ * namespace (it opens the kernel and initramfs as /proc/self/fd/N), a
+ * /dev of null, zero, urandom (and
  * kvm when it runs under KVM), and nothing else: no other qube's files,
  * no host configuration.  Everything of the qube's it gets as open fds.
  * In the child, as root, before the ids change.  0 or -1 (errno set).
@@ -474,9 +475,12 @@ qemu_root(void)
 	    mount("qemu-root", nr, "tmpfs", MS_NOSUID | MS_NODEV,
 	        "mode=0755,size=64k") < 0)
 		return -1;
+	/* /proc: a new one, of QEMU's own pid namespace (start_qemu): its
+	 * processes alone, none of the host's */
 	if (mkdir("/tmp/usr", 0755) < 0 || bind_ro("/usr", "/tmp/usr", false) ||
 	    mkdir("/tmp/proc", 0555) < 0 ||
-	    bind_ro("/proc", "/tmp/proc", true) ||
+	    mount("proc", "/tmp/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	        NULL) < 0 ||
 	    mkdir("/tmp/dev", 0755) < 0 || mkdir("/tmp/.old", 0700) < 0)
 		return -1;
 	for (i = 0; i < ARRAY_SIZE(links); i++) {
@@ -514,12 +518,19 @@ qemu_root(void)
 	return 0;
 }
 
+/* QEMU's sign that the launcher still runs (drop_to_qube): the
+ * launcher holds the write end, never written, for as long as it runs. */
+static int launcher_alive[2] = {-1, -1};
+
 /*
  * In a child that becomes QEMU or the vmux: take the qube's ids, leave
- * privileges behind for good, and die with the launcher.
+ * privileges behind for good, and die with the launcher.  launcher is
+ * its pid, or 0 for a child in a pid namespace of its own (QEMU), which
+ * cannot see it: then alive_fd is the read end of a pipe whose write end
+ * only the launcher holds (at its end, the pipe hangs up).
  */
 static void
-drop_to_qube(bool new_namespaces, pid_t launcher)
+drop_to_qube(bool new_namespaces, pid_t launcher, int alive_fd)
 {
 	gid_t g = A.base;
 	/* no network, no host IPC, its own hostname, only its own files
@@ -544,8 +555,16 @@ drop_to_qube(bool new_namespaces, pid_t launcher)
 	 * credentials clears the parent-death signal.  If the launcher is
 	 * already gone, so is the reason to run.
 	 */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != launcher)
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		_exit(126);
+	if (launcher > 0 && getppid() != launcher)
+		_exit(126);
+	if (launcher == 0) {
+		struct pollfd p = {.fd = alive_fd, .events = POLLIN};
+
+		if (poll(&p, 1, 0) != 0)
+			_exit(126); /* hung up (or an error): no launcher */
+	}
 }
 
 /*
@@ -607,7 +626,7 @@ start_qemu(int qmp_fd, int serial_fd, int gui_pool_fd, int *ret_console_fd)
 	char append[128];
 	size_t n = 0, i;
 	uint32_t khz;
-	pid_t pid, self;
+	pid_t pid;
 	int rc;
 
 	for (i = 0; i < ARRAY_SIZE(fds); i++)
@@ -724,17 +743,30 @@ start_qemu(int qmp_fd, int serial_fd, int gui_pool_fd, int *ret_console_fd)
 		log_warnx("QEMU's command line: %s", strerror(-rc));
 		goto fail;
 	}
-	self = getpid();
-	pid = fork();
+	if (launcher_alive[1] < 0 && pipe2(launcher_alive, O_CLOEXEC) < 0) {
+		log_warn("pipe");
+		launcher_alive[0] = launcher_alive[1] = -1;
+		goto fail;
+	}
+	/*
+	 * fork(2) into a new pid namespace, whose pid 1 QEMU is: its /proc
+	 * (qemu_root) shows it alone, not the host's processes.  The raw
+	 * system call, as fork does it (no stack of its own); glibc's
+	 * clone() wants a function to run.
+	 */
+	pid = (pid_t)syscall(
+	    SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, 0);
 	if (pid == 0) {
+		(void)close(launcher_alive[1]);
 		sigmask_default();
-		drop_to_qube(true, self);
+		drop_to_qube(true, 0, launcher_alive[0]);
 		place_fds(fds, want, n);
 		(void)close_range(FD_QEMU_MAX, ~0u, 0);
 		execv(av.argv[0], av.argv);
 		perror("bulkhead-vm: exec QEMU");
 		_exit(127);
 	}
+	close_fd(&launcher_alive[0]);
 	qemu_argv_free(&av);
 	for (i = 2; i < n; i++)
 		if (fds[i] != gui_pool_fd)
@@ -825,7 +857,7 @@ start_vmux(int serial_fd)
 			perror("bulkhead-vm: channel directory");
 			_exit(126);
 		}
-		drop_to_qube(false, self);
+		drop_to_qube(false, self, -1);
 		place_fds(fds, want, 1);
 		(void)close_range(4, ~0u, 0);
 		execl(A.vmux, "bulkhead-vmux", "--host", "--fd", "3", "--dir",

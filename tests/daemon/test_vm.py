@@ -200,6 +200,13 @@ def test_start_and_call():
         assert limit == (400 + 384) << 20, (c, limit)
         with open(os.path.join(c, "cgroup.procs")) as fh:
             assert str(pid) in fh.read().split(), c
+    # its own pid namespace, whose pid 1 it is: its /proc shows no
+    # process of the host's
+    nspid = [ln.split()[1:] for ln in status.splitlines()
+             if ln.startswith("NSpid:")]
+    assert nspid and len(nspid[0]) == 2 and nspid[0][1] == "1", nspid
+    seen = [e for e in os.listdir("/proc/%d/root/proc" % pid) if e.isdigit()]
+    assert seen == ["1"], seen
     # its own mount namespace: only /usr, /proc and a few devices
     assert sorted(os.listdir("/proc/%d/root" % pid)) == sorted(
         [e for e in ("bin", "dev", "lib", "lib64", "proc", "sbin", "usr")
