@@ -2705,7 +2705,11 @@ accept_conn(struct daemon *d, int lfd, bool internal)
 	fd = sock_accept(lfd, true);
 	if (fd < 0)
 		return;
-	if (!peer_allowed(fd, &uid)) {
+	/* the internal socket (internal.GetSystemInfo alone) also serves
+	 * the policy daemon's own user (--policy-user) */
+	if (!peer_allowed(fd, &uid) &&
+	    !(internal && d->cfg.policy_user[0] != '\0' &&
+	        uid == d->cfg.policy_uid)) {
 		log_warnx("Admin API: refused a connection from uid %u",
 		    (unsigned)uid);
 		(void)close(fd);
@@ -2791,6 +2795,10 @@ api_listen(struct daemon *d)
 	if (r < 0)
 		return r;
 	d->internal_fd = r;
+	/* the policy daemon's user reaches it through its group */
+	if (d->cfg.policy_user[0] != '\0' &&
+	    chown(d->cfg.internal_socket, 0, d->cfg.policy_gid) < 0)
+		log_warn("chown %s", d->cfg.internal_socket);
 	if (loop_add(&d->loop, d->api_fd, POLLIN, api_accept, d) < 0 ||
 	    loop_add(&d->loop, d->internal_fd, POLLIN, internal_accept, d) < 0)
 		return -ENOMEM;

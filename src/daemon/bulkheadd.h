@@ -90,6 +90,12 @@ struct daemon_config {
 	char backend[32];
 	bool start_policy_daemon;
 	bool debug;
+	/* the user qrexec-policy-daemon drops to (--policy-user; empty:
+	 * it stays root) and that user's group, which the internal socket
+	 * is given */
+	char policy_user[64];
+	uid_t policy_uid;
+	gid_t policy_gid;
 };
 
 struct daemon {

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <pwd.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -57,6 +58,11 @@ usage(FILE *f, int code)
 	    "                         default), process (plain processes, no\n"
 	    "                         isolation: for tests) or none\n"
 	    "  --no-policy-daemon     do not start qrexec-policy-daemon\n"
+	    "  --policy-user USER     the user qrexec-policy-daemon runs as\n"
+	    "                         (default " BULKHEAD_POLICY_USER
+	    " if that user\n"
+	    "                         exists, else root, with a warning);\n"
+	    "                         root keeps it root without one\n"
 	    "  --daemon               detach once ready (the parent exits 0\n"
 	    "                         then, 1 if start-up failed); log to\n"
 	    "                         STATE/log/bulkheadd.log\n"
@@ -186,6 +192,45 @@ on_signal(void *arg, int fd, short revents)
 		    (int)si.ssi_signo);
 		loop_quit(&d->loop);
 	}
+}
+
+/*
+ * Who qrexec-policy-daemon runs as: USER (--policy-user), or by default
+ * BULKHEAD_POLICY_USER if the host has that user; root (named, or the
+ * default user missing) keeps it root.  0, or 2 for an unknown USER.
+ */
+static int
+policy_user_set(struct daemon_config *cfg, const char *user)
+{
+	const char *name = user != NULL ? user : BULKHEAD_POLICY_USER;
+	struct passwd *pw = getpwnam(name);
+
+	if (pw != NULL && pw->pw_uid == 0)
+		return 0; /* root: as it was */
+	if (pw == NULL && user != NULL) {
+		(void)fprintf(stderr,
+		    "bulkheadd: --policy-user %s: no such user\n", user);
+		return 2;
+	}
+	if (pw == NULL) {
+		if (cfg->start_policy_daemon)
+			log_warnx(
+			    "qrexec-policy-daemon runs as root: there is "
+			    "no user %s (make it with: useradd --system "
+			    "--no-create-home --home-dir /nonexistent "
+			    "--shell /usr/sbin/nologin %s; or --policy-user "
+			    "root)",
+			    BULKHEAD_POLICY_USER, BULKHEAD_POLICY_USER);
+		return 0;
+	}
+	if (str_copy(cfg->policy_user, sizeof(cfg->policy_user), pw->pw_name) <
+	    0) {
+		(void)fprintf(stderr, "bulkheadd: %s: name too long\n", name);
+		return 2;
+	}
+	cfg->policy_uid = pw->pw_uid;
+	cfg->policy_gid = pw->pw_gid;
+	return 0;
 }
 
 static int
@@ -446,6 +491,7 @@ main(int argc, char **argv)
 		OPT_CONF,
 		OPT_BACKEND,
 		OPT_NO_POLICY,
+		OPT_POLICY_USER,
 		OPT_DAEMON,
 	};
 	static const struct option longopts[] = {
@@ -456,6 +502,7 @@ main(int argc, char **argv)
 	    {"conf-dir", required_argument, NULL, OPT_CONF},
 	    {"backend", required_argument, NULL, OPT_BACKEND},
 	    {"no-policy-daemon", no_argument, NULL, OPT_NO_POLICY},
+	    {"policy-user", required_argument, NULL, OPT_POLICY_USER},
 	    {"daemon", no_argument, NULL, OPT_DAEMON},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
@@ -464,6 +511,7 @@ main(int argc, char **argv)
 	struct daemon *d = &daemon_state;
 	struct daemon_config *cfg = &d->cfg;
 	bool daemonize = false;
+	const char *policy_user = NULL;
 	int ready_fd = -1;
 	char err[512], dbpath[PATH_MAX], self[PATH_MAX];
 	const char *bindir = getenv("BULKHEAD_BIN_DIR");
@@ -518,6 +566,9 @@ main(int argc, char **argv)
 		case OPT_NO_POLICY:
 			cfg->start_policy_daemon = false;
 			break;
+		case OPT_POLICY_USER:
+			policy_user = optarg;
+			break;
 		case OPT_DAEMON:
 			daemonize = true;
 			break;
@@ -538,6 +589,8 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(stderr, 2);
+	if ((r = policy_user_set(cfg, policy_user)) != 0)
+		return r;
 	if (strcmp(cfg->backend, "sandbox") == 0) {
 		d->backend = &backend_sandbox;
 	} else if (strcmp(cfg->backend, "process") == 0) {

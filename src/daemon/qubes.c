@@ -1360,10 +1360,13 @@ qube_policy_start(struct daemon *d)
 	(void)str_printf(
 	    ask, sizeof(ask), "%s/policy-agent.sock", d->cfg.run_dir);
 	{
-		/* "ask" goes to a bulkhead-policy-agent listening there */
+		/* "ask" goes to a bulkhead-policy-agent listening there;
+		 * --user: it drops to that user once it listens */
 		char *argv[] = {"qrexec-policy-daemon", "--debug", "--socket",
 		    sock, "--qubesd-socket", internal, "--qubesd-format",
-		    "qubes", "--policy-dir", dirs, "--ask-socket", ask, NULL};
+		    "qubes", "--policy-dir", dirs, "--ask-socket", ask,
+		    d->cfg.policy_user[0] != '\0' ? "--user" : NULL,
+		    d->cfg.policy_user, NULL};
 		const struct spawn_opts o = {.log = log, .fd3 = -1};
 
 		pid = spawn_logged(prog, argv, &o);

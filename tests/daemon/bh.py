@@ -48,7 +48,7 @@ def parse_reply(out):
 
 
 class Bulkheadd:
-    def __init__(self, backend="process"):
+    def __init__(self, backend="process", policy_user="root"):
         self.root = tempfile.mkdtemp(prefix="bulkheadd-test-")
         self.state = os.path.join(self.root, "state")
         self.run = os.path.join(self.root, "run")
@@ -56,6 +56,9 @@ class Bulkheadd:
         self.sock = os.path.join(self.run, "qubesd.sock")
         self.internal = os.path.join(self.run, "qubesd.internal.sock")
         self.backend = backend
+        # root unless a test asks: a host that has bulkheadd's default
+        # policy user must not change what the other tests see
+        self.policy_user = policy_user
         self.proc = None
         self.logf = open(os.path.join(self.root, "bulkheadd.log"), "a")
         os.makedirs(os.path.join(self.conf, "policy.d"))
@@ -68,7 +71,8 @@ class Bulkheadd:
         self.proc = subprocess.Popen(
             [os.path.join(BIN, "daemon", "bulkheadd"), "--state-dir",
              self.state, "--run-dir", self.run, "--conf-dir", self.conf,
-             "--backend", self.backend, "--debug"],
+             "--backend", self.backend, "--policy-user", self.policy_user,
+             "--debug"],
             env=env, stderr=self.logf, stdout=self.logf)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

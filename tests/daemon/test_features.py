@@ -11,9 +11,16 @@ lists, which replace the old ones.  bulkhead has no qubesdb: the qube
 sends NAME=VALUE lines on the service's stdin.  The admin-side program is
 run directly for a StandaloneVM (which needs no root of its own to be
 named by QREXEC_REMOTE_DOMAIN) and through qrexec from an AppVM.  Requests
-over the limits or with a bad value set nothing."""
+over the limits or with a bad value set nothing.
 
+This bulkheadd runs its policy daemon as nobody (--policy-user): the calls
+from the AppVM are decided by an unprivileged policy daemon, which reads
+the policy and asks bulkheadd's internal socket through its group."""
+
+import grp
 import os
+import pwd
+import stat
 import subprocess
 import sys
 import time
@@ -21,7 +28,16 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 import bh  # noqa: E402
 
-D = bh.Bulkheadd(backend="sandbox")
+try:
+    NOBODY = pwd.getpwnam("nobody")
+except KeyError:
+    NOBODY = None
+D = bh.Bulkheadd(backend="sandbox",
+                 policy_user="nobody" if NOBODY else "root")
+# the policy daemon, as nobody, reads CONF/policy.d and reaches
+# RUN/qubesd.internal.sock: the directories above must let it through,
+# as /etc/bulkhead and /run/bulkhead do
+os.chmod(D.root, 0o755)
 PROG = os.path.join(bh.BIN, "daemon", "bulkhead-features-request")
 WRAP = os.path.join(bh.BIN, "qubes-rpc-dom0")
 APP = "fq-work"
@@ -210,6 +226,40 @@ def test_from_an_appvm():
     assert features(APP) == {"supported-rpc.qubes.Bar": "1"}
 
 
+def test_policy_daemon_unprivileged():
+    # a --policy-user that names no user is a usage error
+    p = subprocess.run(
+        [os.path.join(bh.BIN, "daemon", "bulkheadd"), "--state-dir",
+         os.path.join(D.root, "x"), "--run-dir", os.path.join(D.root, "xr"),
+         "--policy-user", "no-such-user-bh"], capture_output=True,
+        timeout=30)
+    assert p.returncode == 2 and b"no such user" in p.stderr, p
+    if NOBODY is None:
+        print("# skipped: no user nobody")
+        return
+    pids = []
+    for e in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % e, "rb") as f:
+                cmd = f.read().split(b"\0")
+        except OSError:
+            continue
+        if cmd[0].endswith(b"qrexec-policy-daemon") and \
+                D.root.encode() in b" ".join(cmd):
+            pids.append(int(e))
+    assert len(pids) == 1, pids
+    with open("/proc/%d/status" % pids[0]) as f:
+        st = dict(ln.split(":", 1) for ln in f.read().splitlines())
+    assert st["Uid"].split() == [str(NOBODY.pw_uid)] * 4, st["Uid"]
+    assert st["Gid"].split() == [str(NOBODY.pw_gid)] * 4, st["Gid"]
+    assert st["NoNewPrivs"].strip() == "1", st["NoNewPrivs"]
+    # the internal socket: root's, and the policy user's group's alone
+    s = os.stat(os.path.join(D.run, "qubesd.internal.sock"))
+    assert (s.st_uid, s.st_gid, stat.S_IMODE(s.st_mode)) == (
+        0, NOBODY.pw_gid, 0o660), (s.st_uid, grp.getgrgid(s.st_gid),
+                                   oct(s.st_mode))
+
+
 def test_nothing_left():
     D.call("admin.vm.Kill", APP)
     bh.wait_for(lambda: not bh.qube_pids(D) and not bh.qube_cgroups(D),
@@ -225,6 +275,7 @@ try:
         test_refused_sets_nothing,
         test_notify_tools,
         test_from_an_appvm,
+        test_policy_daemon_unprivileged,
         test_nothing_left,
     ])
 finally:

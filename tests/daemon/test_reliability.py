@@ -278,7 +278,7 @@ def test_one_daemon_per_state_dir():
         d.start()
         cmd = [os.path.join(bh.BIN, "daemon", "bulkheadd"), "--state-dir",
                d.state, "--run-dir", d.run + "2", "--conf-dir", d.conf,
-               "--backend", "none"]
+               "--backend", "none", "--policy-user", "root"]
         p = subprocess.run(cmd, capture_output=True, timeout=20)
         assert p.returncode == 1, p
         assert b"another bulkheadd (pid %d)" % d.proc.pid in p.stderr, p

@@ -14,6 +14,8 @@ stopped qubes).  TAP output; needs root
 (namespace qubes)."""
 
 import os
+import pwd
+import stat
 import subprocess
 import sys
 import time
@@ -78,8 +80,14 @@ def run(D):
     port = free_port()
     glog_path = os.path.join(D.root, "guid.log")
     glog = open(glog_path, "w")
+    r = subprocess.run([GUID, "--ask=" + os.path.join(D.root, "x.sock"),
+                        "--policy-user", "no-such-user-bh"],
+                       capture_output=True, timeout=30)
+    ok(r.returncode == 2 and b"no such user" in r.stderr,
+       "--policy-user naming no user: exit 2 (%d)" % r.returncode)
     guid = start(
         [GUID, "--admin-socket", D.sock, "--run-dir", D.run, "--ask",
+         "--policy-user", "nobody",
          "--vnc=%d" % port, "--screen", "1024x768", "--policy-dir",
          os.path.join(D.conf, "policy.d"), "-d"], glog)
 
@@ -90,6 +98,11 @@ def run(D):
     ok(wait_for(lambda: "qube gw: GUI connected" in glog_text() and
                 "qube gp: GUI connected" in glog_text(), 20),
        "bulkhead-guid finds both qubes through bulkheadd and connects")
+    st = os.stat(os.path.join(D.run, "policy-agent.sock"))
+    ok((st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) ==
+       (0, pwd.getpwnam("nobody").pw_gid, 0o660),
+       "the ask socket: root's, 0660, the policy user's group (--policy-user "
+       "nobody)")
     port_b = free_port()
     blog_path = os.path.join(D.root, "guid-bob.log")
     start([GUID, "--name", "gui-bob", "--admin-socket", D.sock, "--run-dir",

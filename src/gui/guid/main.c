@@ -10,6 +10,7 @@
  * root's).
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -91,6 +92,12 @@ usage(FILE *f)
 	    "                           (default RUN/policy-agent.sock, where "
 	    "bulkheadd's\n"
 	    "                           policy daemon asks)\n"
+	    "  --policy-user USER       the policy daemon's user, whose group "
+	    "may reach\n"
+	    "                           the --ask socket (default " BULKHEAD_POLICY_USER
+	    "\n"
+	    "                           if it exists, as for bulkheadd; "
+	    "else root only)\n"
 	    "  --clipboard-limit N      largest clipboard, bytes (256..256000, "
 	    "default 64000)\n"
 	    "  --allow-utf8-titles      UTF-8 window titles (default: ASCII "
@@ -125,6 +132,7 @@ enum {
 	O_VALIDATOR,
 	O_QUBE,
 	O_ASK,
+	O_POLICY_USER,
 	O_POOL_FD,
 	O_MAX_QUBES,
 };
@@ -178,6 +186,28 @@ drop_to(const char *user)
 	return 0;
 }
 
+/*
+ * The policy daemon may run as its own user (bulkheadd --policy-user, by
+ * default BULKHEAD_POLICY_USER where that user exists): its group gets
+ * the ask socket (0660), nobody else.  0, or 1 on a failure (an unknown
+ * --policy-user was refused before).
+ */
+static int
+ask_socket_group(const char *path, const char *user)
+{
+	struct passwd *pw =
+	    getpwnam(user != NULL ? user : BULKHEAD_POLICY_USER);
+
+	if (pw == NULL || pw->pw_uid == 0)
+		return 0;
+	if (chown(path, 0, pw->pw_gid) < 0 || chmod(path, 0660) < 0) {
+		(void)fprintf(
+		    stderr, "bulkhead-guid: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -199,6 +229,7 @@ main(int argc, char **argv)
 	    {"validator", no_argument, NULL, O_VALIDATOR},
 	    {"qube", required_argument, NULL, O_QUBE},
 	    {"ask", optional_argument, NULL, O_ASK},
+	    {"policy-user", required_argument, NULL, O_POLICY_USER},
 	    {"pool-fd", required_argument, NULL, O_POOL_FD},
 	    {"max-qubes", required_argument, NULL, O_MAX_QUBES},
 	    {"debug", no_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
@@ -209,6 +240,7 @@ main(int argc, char **argv)
 	char admin[PATH_MAX], run[PATH_MAX], policy[PATH_MAX], exe[PATH_MAX];
 	char ask[PATH_MAX];
 	bool want_ask = false;
+	const char *policy_user = NULL;
 	int pool_fd = -1;
 	char err[512];
 	bool validator = false, debug = false, have_admin = false;
@@ -321,6 +353,9 @@ main(int argc, char **argv)
 				goto bad;
 			pool_fd = 5;
 			break;
+		case O_POLICY_USER:
+			policy_user = optarg;
+			break;
 		case O_ASK:
 			want_ask = true;
 			ask[0] = '\0';
@@ -341,6 +376,12 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		goto bad;
+	if (policy_user != NULL && getpwnam(policy_user) == NULL) {
+		(void)fprintf(stderr,
+		    "bulkhead-guid: --policy-user %s: no such user\n",
+		    policy_user);
+		return 2;
+	}
 	log_init(
 	    validator ? "bulkhead-guid[validator]" : "bulkhead-guid", debug);
 	if (debug)
@@ -400,6 +441,8 @@ main(int argc, char **argv)
 			    strerror(-go.ask_fd));
 			return 1;
 		}
+		if ((r = ask_socket_group(ask, policy_user)) != 0)
+			return r;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		log_warn("socketpair");
