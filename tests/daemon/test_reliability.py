@@ -154,6 +154,16 @@ def test_restart_adopts_running_qube():
         d.close()
 
 
+def cmdline(pid):
+    """A process's command line; b"" if it is gone since it was listed
+    (the tests wait for processes to end)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
 def qube_pids(d):
     out = []
     for pid in d.processes():
@@ -377,8 +387,8 @@ def test_shutdown_after_a_timeout():
         bh.wait_for(lambda: d.qubes()["work"]["state"] == "Transient",
                     "starting")
         # its agent past the shell that set SIGTERM aside
-        bh.wait_for(lambda: [p for p in d.processes() if b"time.sleep" in
-                             open("/proc/%d/cmdline" % p, "rb").read()],
+        bh.wait_for(lambda: [p for p in d.processes()
+                             if b"time.sleep" in cmdline(p)],
                     "the agent that ignores SIGTERM")
         bh.expect_exc("QubesVMShutdownTimeoutError", d.call,
                       "admin.vm.Shutdown", "work", "wait")
@@ -468,8 +478,7 @@ def test_restart_kills_starting_qube():
 
         def sleeper():
             return [p for p in d.processes()
-                    if b"time.sleep(1000)" in open("/proc/%d/cmdline" % p,
-                                                    "rb").read()]
+                    if b"time.sleep(1000)" in cmdline(p)]
         bh.wait_for(sleeper, "the qube's (fake) agent")
         state = os.path.join(d.run, "qubes", "work", "state")
         bh.wait_for(lambda: os.path.exists(state), "the state file")
