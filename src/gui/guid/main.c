@@ -200,6 +200,12 @@ ask_socket_group(const char *path, const char *user)
 
 	if (pw == NULL || pw->pw_uid == 0)
 		return 0;
+	if (geteuid() != 0) {
+		/* only root may give the socket away: it stays ours */
+		log_warnx("%s: not root, so %s's group cannot reach it", path,
+		    pw->pw_name);
+		return 0;
+	}
 	if (chown(path, 0, pw->pw_gid) < 0 || chmod(path, 0660) < 0) {
 		(void)fprintf(
 		    stderr, "bulkhead-guid: %s: %s\n", path, strerror(errno));
