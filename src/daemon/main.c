@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
-#include <pwd.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -195,41 +194,31 @@ on_signal(void *arg, int fd, short revents)
 }
 
 /*
- * Who qrexec-policy-daemon runs as: USER (--policy-user), or by default
- * BULKHEAD_POLICY_USER if the host has that user; root (named, or the
- * default user missing) keeps it root.  0, or 2 for an unknown USER.
+ * Who qrexec-policy-daemon runs as (bulkhead_policy_user): 0, or 2 for a
+ * --policy-user that names no user.  Without the default user it stays
+ * root, and that is said.
  */
 static int
 policy_user_set(struct daemon_config *cfg, const char *user)
 {
-	const char *name = user != NULL ? user : BULKHEAD_POLICY_USER;
-	struct passwd *pw = getpwnam(name);
+	int r = bulkhead_policy_user(user, cfg->policy_user,
+	    sizeof(cfg->policy_user), &cfg->policy_uid, &cfg->policy_gid);
 
-	if (pw != NULL && pw->pw_uid == 0)
-		return 0; /* root: as it was */
-	if (pw == NULL && user != NULL) {
-		(void)fprintf(stderr,
-		    "bulkheadd: --policy-user %s: no such user\n", user);
-		return 2;
-	}
-	if (pw == NULL) {
-		if (cfg->start_policy_daemon)
-			log_warnx(
-			    "qrexec-policy-daemon runs as root: there is "
-			    "no user %s (make it with: useradd --system "
-			    "--no-create-home --home-dir /nonexistent "
-			    "--shell /usr/sbin/nologin %s; or --policy-user "
-			    "root)",
-			    BULKHEAD_POLICY_USER, BULKHEAD_POLICY_USER);
+	if (r >= 0)
 		return 0;
-	}
-	if (str_copy(cfg->policy_user, sizeof(cfg->policy_user), pw->pw_name) <
-	    0) {
-		(void)fprintf(stderr, "bulkheadd: %s: name too long\n", name);
+	if (user != NULL || r != -ENOENT) {
+		(void)fprintf(stderr, "bulkheadd: --policy-user %s: %s\n",
+		    user != NULL ? user : BULKHEAD_POLICY_USER,
+		    r == -ENOENT ? "no such user" : strerror(-r));
 		return 2;
 	}
-	cfg->policy_uid = pw->pw_uid;
-	cfg->policy_gid = pw->pw_gid;
+	if (cfg->start_policy_daemon)
+		log_warnx(
+		    "qrexec-policy-daemon runs as root: there is no user "
+		    "%s (make it with: useradd --system --no-create-home "
+		    "--home-dir /nonexistent --shell /usr/sbin/nologin %s; "
+		    "or --policy-user root)",
+		    BULKHEAD_POLICY_USER, BULKHEAD_POLICY_USER);
 	return 0;
 }
 

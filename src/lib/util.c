@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +147,24 @@ bulkhead_run_dir(void)
 	/* a relative one is refused, never replaced by the default (which
 	 * may be another, real installation's) */
 	return e[0] == '/' ? e : NULL;
+}
+
+int
+bulkhead_policy_user(const char *user, char *name, size_t namelen,
+    uid_t *ret_uid, gid_t *ret_gid)
+{
+	struct passwd *pw =
+	    getpwnam(user != NULL ? user : BULKHEAD_POLICY_USER);
+
+	if (pw == NULL)
+		return -ENOENT;
+	if (pw->pw_uid == 0)
+		return 0;
+	if (str_copy(name, namelen, pw->pw_name) < 0)
+		return -ENAMETOOLONG;
+	*ret_uid = pw->pw_uid;
+	*ret_gid = pw->pw_gid;
+	return 1;
 }
 
 int

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /*
  * bulkhead's runtime directory: $BULKHEAD_RUN_DIR when it is set, else
@@ -24,6 +25,17 @@ const char *bulkhead_run_dir(void);
  * default, which may be another installation's.
  */
 int bulkhead_run_path(char *out, size_t n, const char *leaf);
+
+/*
+ * The user qrexec-policy-daemon runs as (bulkheadd starts it; the GUI
+ * domain's ask socket lets its group in): user, or by default
+ * BULKHEAD_POLICY_USER where the host has that user.  1 with its name
+ * (in name, namelen bytes), uid and gid for a user other than root; 0
+ * for root (it stays root); -ENOENT for no such user (user named, or
+ * the default missing: the caller tells which), -ENAMETOOLONG.
+ */
+int bulkhead_policy_user(const char *user, char *name, size_t namelen,
+    uid_t *ret_uid, gid_t *ret_gid);
 #define BULKHEAD_RUN_DIR_ERROR                                                 \
 	"BULKHEAD_RUN_DIR must be an absolute path short enough for a socket"
 

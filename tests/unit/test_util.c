@@ -3,10 +3,11 @@
  * and formatting at the exact size, one over and with no room at all;
  * strict decimal parsing (leading zeros, signs, blanks, the maximum and one
  * over, 64-bit overflow); fd flags; the monotonic clock; close_fd and
- * freezero.
+ * freezero; the run directory; the policy daemon's user.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -177,6 +178,34 @@ test_freezero(void **state)
 }
 
 /* $BULKHEAD_RUN_DIR moves every default socket; only an absolute path */
+/* the policy daemon's user: named, root, missing, a name that does not
+ * fit */
+static void
+test_policy_user(void **state)
+{
+	struct passwd *nobody = getpwnam("nobody");
+	char name[64];
+	uid_t uid = 7;
+	gid_t gid = 7;
+
+	(void)state;
+	assert_int_equal(
+	    bulkhead_policy_user("root", name, sizeof(name), &uid, &gid), 0);
+	assert_int_equal(uid, 7); /* untouched */
+	assert_int_equal(bulkhead_policy_user(
+	                     "no-such-user-bh", name, sizeof(name), &uid, &gid),
+	    -ENOENT);
+	if (nobody == NULL)
+		return; /* a host without it: the rest needs a user */
+	assert_int_equal(
+	    bulkhead_policy_user("nobody", name, sizeof(name), &uid, &gid), 1);
+	assert_string_equal(name, "nobody");
+	assert_int_equal(uid, nobody->pw_uid);
+	assert_int_equal(gid, nobody->pw_gid);
+	assert_int_equal(
+	    bulkhead_policy_user("nobody", name, 3, &uid, &gid), -ENAMETOOLONG);
+}
+
 static void
 test_run_dir(void **state)
 {
@@ -220,6 +249,7 @@ main(void)
 	    cmocka_unit_test(test_close_fd),
 	    cmocka_unit_test(test_freezero),
 	    cmocka_unit_test(test_run_dir),
+	    cmocka_unit_test(test_policy_user),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

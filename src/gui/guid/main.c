@@ -187,26 +187,23 @@ drop_to(const char *user)
 }
 
 /*
- * The policy daemon may run as its own user (bulkheadd --policy-user, by
- * default BULKHEAD_POLICY_USER where that user exists): its group gets
- * the ask socket (0660), nobody else.  0, or 1 on a failure (an unknown
- * --policy-user was refused before).
+ * The policy daemon's user (bulkhead_policy_user; gid, or -1 for root)
+ * gets the ask socket through its group (0660), nobody else.  0, or 1 on
+ * a failure.
  */
 static int
-ask_socket_group(const char *path, const char *user)
+ask_socket_group(const char *path, gid_t gid)
 {
-	struct passwd *pw =
-	    getpwnam(user != NULL ? user : BULKHEAD_POLICY_USER);
-
-	if (pw == NULL || pw->pw_uid == 0)
+	if (gid == (gid_t)-1)
 		return 0;
 	if (geteuid() != 0) {
 		/* only root may give the socket away: it stays ours */
-		log_warnx("%s: not root, so %s's group cannot reach it", path,
-		    pw->pw_name);
+		log_warnx("%s: not root, so the policy daemon's group cannot "
+		          "reach it",
+		    path);
 		return 0;
 	}
-	if (chown(path, 0, pw->pw_gid) < 0 || chmod(path, 0660) < 0) {
+	if (chown(path, 0, gid) < 0 || chmod(path, 0660) < 0) {
 		(void)fprintf(
 		    stderr, "bulkhead-guid: %s: %s\n", path, strerror(errno));
 		return 1;
@@ -247,6 +244,7 @@ main(int argc, char **argv)
 	char ask[PATH_MAX];
 	bool want_ask = false;
 	const char *policy_user = NULL;
+	gid_t policy_gid = (gid_t)-1;
 	int pool_fd = -1;
 	char err[512];
 	bool validator = false, debug = false, have_admin = false;
@@ -382,11 +380,21 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		goto bad;
-	if (policy_user != NULL && getpwnam(policy_user) == NULL) {
-		(void)fprintf(stderr,
-		    "bulkhead-guid: --policy-user %s: no such user\n",
-		    policy_user);
-		return 2;
+	{
+		char pname[64];
+		uid_t puid;
+
+		r = bulkhead_policy_user(
+		    policy_user, pname, sizeof(pname), &puid, &policy_gid);
+		if (r < 0 && policy_user != NULL) {
+			(void)fprintf(stderr,
+			    "bulkhead-guid: --policy-user %s: %s\n",
+			    policy_user,
+			    r == -ENOENT ? "no such user" : strerror(-r));
+			return 2;
+		}
+		if (r <= 0)
+			policy_gid = (gid_t)-1; /* root (or none): 0600 */
 	}
 	log_init(
 	    validator ? "bulkhead-guid[validator]" : "bulkhead-guid", debug);
@@ -447,7 +455,7 @@ main(int argc, char **argv)
 			    strerror(-go.ask_fd));
 			return 1;
 		}
-		if ((r = ask_socket_group(ask, policy_user)) != 0)
+		if ((r = ask_socket_group(ask, policy_gid)) != 0)
 			return r;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
