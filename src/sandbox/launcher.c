@@ -1129,16 +1129,23 @@ qube_child(void *arg)
 	/* the qube dies with its supervisor: never an unwatched qube */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
 		_exit(1);
+	/*
+	 * Into the qube's cgroups, by itself while the launcher writes the
+	 * id maps: a thread that moves itself (v1) costs the kernel no
+	 * grace period, where the launcher moving this process would (see
+	 * qcgroup.c).  Still host root's uid, unmapped, so the cgroup
+	 * files (root's) are writable; nothing of the qube runs yet.
+	 */
+	qcg_join(&cg, 0);
 	if (read(go_pipe[0], &c, 1) != 1)
 		_exit(1);
 	(void)close(go_pipe[0]);
 	/*
-	 * Its cgroup namespace only now: the launcher has moved it into
-	 * the qube's cgroups before "go", so the namespace's root is the
-	 * qube's own cgroup.  Made at the clone, the root was the
-	 * launcher's cgroup (the host's hierarchy above and beside the
-	 * qube's), and /proc/self/cgroup showed the qube's cgroups by
-	 * their host paths.
+	 * Its cgroup namespace only now, after the join above, so the
+	 * namespace's root is the qube's own cgroup.  Made at the clone,
+	 * the root was the launcher's cgroup (the host's hierarchy above
+	 * and beside the qube's), and /proc/self/cgroup showed the qube's
+	 * cgroups by their host paths.
 	 */
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		_exit(1);
@@ -1271,10 +1278,10 @@ main(int argc, char **argv)
 	 * root: it is assembled under a searchable path */
 	(void)str_copy(R, sizeof(R), A.mountpoint);
 	/*
-	 * The warm-up first, the qube's cgroups after the root: a move
-	 * between cgroups holds the kernel's cgroup_mutex through its grace
-	 * period, so a cgroup made meanwhile waits for it.  Building the
-	 * root needs no cgroup and fills that wait.
+	 * The warm-up first (cgroup v2 only), the qube's cgroups after the
+	 * root: a move between cgroups holds the kernel's cgroup_mutex
+	 * through its grace period, so a cgroup made meanwhile waits for
+	 * it.  Building the root needs no cgroup and fills that wait.
 	 */
 	warm = qcg_warm_up();
 
@@ -1319,7 +1326,6 @@ main(int argc, char **argv)
 	}
 	(void)close(go_pipe[0]);
 	(void)close(out_pipe[1]);
-	qcg_join(&cg, child);
 	if (write_map(child, "uid_map") < 0 ||
 	    write_map(child, "gid_map") < 0 || write(go_pipe[1], "g", 1) != 1) {
 		log_warn("uid/gid map");

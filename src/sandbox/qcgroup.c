@@ -116,12 +116,15 @@ qcg_setup(struct qcg *c, const char *name, uint64_t memory_mib, uint32_t pids,
 }
 
 /*
- * The first move of a process between cgroups after a quiet spell waits
- * for an RCU grace period (the kernel's threadgroup lock switching to its
- * slow path): ~15 ms here, most of a qube's start; moves shortly after are
- * fast.  A child moves itself to where it already is (a no-op that takes
- * the wait) while the root is being built, so the qube's own join below is
- * quick.  Best effort: -1 if it could not be started.
+ * The first move of a whole process between cgroups after a quiet spell
+ * waits for an RCU grace period (the kernel's threadgroup lock switching
+ * to its slow path): 7-15 ms here, most of a qube's start; moves shortly
+ * after are fast.  Where the qube joins a cgroup v2 (qcg_join: a
+ * process, not a thread), a child moves itself to where it already is (a
+ * no-op that takes the wait) while the root is being built, so the join
+ * that follows is quick.  With v1 hierarchies the join moves a thread,
+ * which never waits: nothing to do.  Best effort: -1 if no child was
+ * started.
  */
 pid_t
 qcg_warm_up(void)
@@ -129,12 +132,10 @@ qcg_warm_up(void)
 	char own[PATH_MAX], p[PATH_MAX + 64];
 	pid_t pid;
 
-	if (cgroup_own("pids", own, sizeof(own)) == 0) {
-		if (str_printf(p, sizeof(p),
-		        "/sys/fs/cgroup/pids%s/cgroup.procs",
-		        strcmp(own, "/") ? own : "") < 0)
-			return -1;
-	} else if (cgroup_own("", own, sizeof(own)) == 0) {
+	/* v1 hierarchies, the qube's cgroups are made there (qcg_setup) */
+	if (cgroup_own("pids", own, sizeof(own)) == 0)
+		return -1;
+	if (cgroup_own("", own, sizeof(own)) == 0) {
 		if (str_printf(p, sizeof(p), "/sys/fs/cgroup%s/cgroup.procs",
 		        strcmp(own, "/") ? own : "") < 0)
 			return -1;
@@ -156,12 +157,23 @@ qcg_warm_up(void)
 void
 qcg_join(const struct qcg *c, pid_t pid)
 {
+	const char *v1_file = pid == 0 ? "tasks" : "cgroup.procs";
 	char v[32];
 	int i;
 
 	(void)snprintf(v, sizeof(v), "%d", (int)pid);
+	/*
+	 * v1, the caller itself: "0" written to "tasks" moves the calling
+	 * thread alone, which the kernel does without its threadgroup
+	 * lock; cgroup.procs (a whole process) takes that lock for
+	 * writing, and the first writer after a quiet spell waits for an
+	 * RCU grace period (7-15 ms measured here, most of a qube's
+	 * start).  The thread is the whole process: the callers are
+	 * single-threaded children that have not exec'd yet.  v2 has no
+	 * such file for a process that is not threaded: cgroup.procs.
+	 */
 	for (i = 0; i < QCG_V1_MAX; i++)
-		if (c->v1[i][0] && write_file(c->v1[i], "cgroup.procs", v) < 0)
+		if (c->v1[i][0] && write_file(c->v1[i], v1_file, v) < 0)
 			log_warn("joining %s", c->v1[i]);
 	if (c->v2[0] && write_file(c->v2, "cgroup.procs", v) < 0)
 		log_warn("joining %s", c->v2);

@@ -29,12 +29,17 @@ struct qcg {
 int qcg_setup(struct qcg *c, const char *name, uint64_t memory_mib,
     uint32_t pids, uint32_t vcpus);
 /*
- * Take the kernel's wait for an RCU grace period on the first cgroup move
- * after a quiet spell in a child, so that the join that follows is quick.
- * The child's pid (wait for it), or -1.
+ * Where the join will be a process's (cgroup v2), take the kernel's wait
+ * for an RCU grace period on the first cgroup move after a quiet spell in
+ * a child, so that the join that follows is quick.  The child's pid (wait
+ * for it), or -1 (none started; none needed with v1 hierarchies).
  */
 pid_t qcg_warm_up(void);
-/* Move pid (0: the caller) into the cgroups; failures are logged. */
+/*
+ * Move pid into the cgroups; failures are logged.  pid 0 is the caller,
+ * which must be single-threaded: in v1 hierarchies only the calling
+ * thread moves (the fast way, see qcgroup.c).
+ */
 void qcg_join(const struct qcg *c, pid_t pid);
 void qcg_freeze(const struct qcg *c, bool freeze);
 /* Kill whatever is left in them and remove them. */

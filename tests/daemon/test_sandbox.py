@@ -364,6 +364,27 @@ def test_cgroup_namespace_is_the_qubes():
         assert "/bulkhead-work-" in host, host
 
 
+def test_cgroups_hold_the_whole_qube():
+    # every process of the qube is in each of its cgroups (memory, pids,
+    # cpu, freezer: all the hierarchies the host has): its init joins
+    # them itself, as one thread (see qcgroup.c), before anything forks
+    cgs = [c for c in our_cgroups() if cgroup_of(c, "work")]
+    if not cgs:
+        print("# no cgroup controllers here: nothing to check")
+        return
+    rc, _, _ = sh("work", "sleep 30 >/dev/null 2>&1 &")
+    assert rc == 0
+    pids = set(pids_of("work"))
+    assert len(pids) >= 3, pids  # init, the agent, the sleep at least
+    for c in cgs:
+        with open(os.path.join(c, "cgroup.procs")) as f:
+            inside = {int(x) for x in f.read().split()}
+        gone = {p for p in pids - inside
+                if not os.path.exists("/proc/%d" % p)}
+        assert pids - inside - gone == set(), (c, pids, inside)
+    sh("work", "pkill -x sleep")
+
+
 def test_isolation_host_sockets():
     # an abstract socket on the host is not reachable (network namespace)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -1127,6 +1148,7 @@ try:
         test_isolation_proc_and_sys,
         test_output_goes_through_the_launcher,
         test_cgroup_namespace_is_the_qubes,
+        test_cgroups_hold_the_whole_qube,
         test_isolation_host_sockets,
         test_private_symlinks_stay_inside,
         test_admin_api_from_a_qube,

@@ -198,8 +198,11 @@ def test_start_and_call():
         with open(f) as fh:
             limit = int(fh.read())
         assert limit == (400 + 384) << 20, (c, limit)
+    # and in each of the others (pids, cpu, freezer: QEMU joins them
+    # itself before it execs, as one thread)
+    for c in cgs:
         with open(os.path.join(c, "cgroup.procs")) as fh:
-            assert str(pid) in fh.read().split(), c
+            assert str(pid) in fh.read().split(), (c, cgs)
     # its own pid namespace, whose pid 1 it is: its /proc shows no
     # process of the host's
     nspid = [ln.split()[1:] for ln in status.splitlines()
