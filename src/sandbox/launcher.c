@@ -1114,12 +1114,11 @@ loopback_up(void)
 }
 
 static int
-qube_child(void *arg)
+qube_child(void)
 {
 	char init[PATH_MAX], c;
 	sigset_t none;
 
-	(void)arg;
 	(void)close(go_pipe[1]);
 	/* what the qube writes goes through the launcher (its limit) */
 	if (dup2(out_pipe[1], 1) < 0 || dup2(out_pipe[1], 2) < 0)
@@ -1130,11 +1129,12 @@ qube_child(void *arg)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
 		_exit(1);
 	/*
-	 * Into the qube's cgroups, by itself while the launcher writes the
-	 * id maps: a thread that moves itself (v1) costs the kernel no
-	 * grace period, where the launcher moving this process would (see
-	 * qcgroup.c).  Still host root's uid, unmapped, so the cgroup
-	 * files (root's) are writable; nothing of the qube runs yet.
+	 * Into the qube's cgroups (v1; born in its v2 one), by itself while
+	 * the launcher writes the id maps: a thread that moves itself costs
+	 * the kernel no grace period, where the launcher moving this
+	 * process would (see qcgroup.c).  Still host root's uid, unmapped,
+	 * so the cgroup files (root's) are writable; nothing of the qube
+	 * runs yet.
 	 */
 	qcg_join(&cg, 0);
 	if (read(go_pipe[0], &c, 1) != 1)
@@ -1258,13 +1258,12 @@ write_map(pid_t pid, const char *file)
 int
 main(int argc, char **argv)
 {
-	static char stack[256 * 1024] __attribute__((aligned(16)));
 	struct signalfd_siginfo si;
 	/* the qube's output into this process's stderr, bulkheadd's log of
 	 * the qube (which moves an over-size one aside before a start) */
 	struct logcap out = {.in = -1, .out = STDERR_FILENO, .what = "output"};
 	sigset_t mask;
-	pid_t child, warm;
+	pid_t child;
 	int sfd, r, status = 0;
 
 	log_init("bulkhead-sandbox", 1);
@@ -1277,14 +1276,6 @@ main(int argc, char **argv)
 	/* the qube's new root must be reachable once it is no longer host
 	 * root: it is assembled under a searchable path */
 	(void)str_copy(R, sizeof(R), A.mountpoint);
-	/*
-	 * The warm-up first (cgroup v2 only), the qube's cgroups after the
-	 * root: a move between cgroups holds the kernel's cgroup_mutex
-	 * through its grace period, so a cgroup made meanwhile waits for
-	 * it.  Building the root needs no cgroup and fills that wait.
-	 */
-	warm = qcg_warm_up();
-
 	/* everything below happens in a mount namespace of our own */
 	if (unshare(CLONE_NEWNS) < 0 ||
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -1295,8 +1286,6 @@ main(int argc, char **argv)
 	idmaps_close();
 	if (r == 0)
 		(void)qcg_setup(&cg, A.name, A.memory_mib, A.pids, A.vcpus);
-	if (warm > 0)
-		(void)waitpid(warm, NULL, 0);
 	if (r < 0) {
 		errno = -r;
 		log_warn("building the qube's root");
@@ -1315,11 +1304,13 @@ main(int argc, char **argv)
 	if (pipe2(go_pipe, O_CLOEXEC) < 0 || pipe2(out_pipe, O_CLOEXEC) < 0 ||
 	    fcntl(out_pipe[0], F_SETFL, O_NONBLOCK) < 0)
 		fatal("pipe");
-	child = clone(qube_child, stack + sizeof(stack),
+	child = qcg_fork(&cg,
 	    CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
-	        CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD,
-	    NULL);
+	        CLONE_NEWIPC | CLONE_NEWUTS);
+	if (child == 0)
+		_exit(qube_child());
 	if (child < 0) {
+		errno = -child;
 		log_warn("clone");
 		qcg_cleanup(&cg);
 		return 1;

@@ -3,13 +3,16 @@
  * bulkhead-vm, as root; it writes only the cgroup files of the qube it
  * makes, and reads nothing from the qube but the pids in them at cleanup.
  */
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/cgroup.h"
@@ -116,42 +119,43 @@ qcg_setup(struct qcg *c, const char *name, uint64_t memory_mib, uint32_t pids,
 }
 
 /*
- * The first move of a whole process between cgroups after a quiet spell
- * waits for an RCU grace period (the kernel's threadgroup lock switching
- * to its slow path): 7-15 ms here, most of a qube's start; moves shortly
- * after are fast.  Where the qube joins a cgroup v2 (qcg_join: a
- * process, not a thread), a child moves itself to where it already is (a
- * no-op that takes the wait) while the root is being built, so the join
- * that follows is quick.  With v1 hierarchies the join moves a thread,
- * which never waits: nothing to do.  Best effort: -1 if no child was
- * started.
+ * Moving a whole process between cgroups takes the kernel's threadgroup
+ * lock for writing, and the first such move after a quiet spell waits
+ * for an RCU grace period: 7-15 ms here, most of a qube's start.  So a
+ * qube's first process never moves as a process: in cgroup v2 it is
+ * born in its cgroup (qcg_fork), in v1 it moves itself as a thread
+ * (qcg_join), which skips that lock.
  */
 pid_t
-qcg_warm_up(void)
+qcg_fork(struct qcg *c, unsigned long flags)
 {
-	char own[PATH_MAX], p[PATH_MAX + 64];
+	struct clone_args a;
 	pid_t pid;
+	int cfd = -1, err;
 
-	/* v1 hierarchies, the qube's cgroups are made there (qcg_setup) */
-	if (cgroup_own("pids", own, sizeof(own)) == 0)
-		return -1;
-	if (cgroup_own("", own, sizeof(own)) == 0) {
-		if (str_printf(p, sizeof(p), "/sys/fs/cgroup%s/cgroup.procs",
-		        strcmp(own, "/") ? own : "") < 0)
-			return -1;
-	} else {
-		return -1;
+	if (c->v2[0])
+		cfd = open(c->v2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cfd >= 0) {
+		memset(&a, 0, sizeof(a));
+		a.flags = (uint64_t)flags | CLONE_INTO_CGROUP;
+		a.exit_signal = SIGCHLD;
+		a.cgroup = (uint64_t)cfd;
+		pid = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+		err = errno;
+		(void)close(cfd);
+		if (pid == 0)
+			c->v2_born = true;
+		if (pid >= 0)
+			return pid;
+		/* without clone3 or CLONE_INTO_CGROUP (Linux < 5.7), or
+		 * refused: the child joins by itself, the slow way */
+		log_debug("clone3 into %s: %s; the child joins it", c->v2,
+		    strerror(err));
 	}
-	pid = fork();
-	if (pid == 0) {
-		int fd = open(p, O_WRONLY | O_CLOEXEC);
-
-		/* "0": the writer itself */
-		if (fd >= 0)
-			(void)!write(fd, "0", 1);
-		_exit(0);
-	}
-	return pid;
+	/* fork(2) with flags: the raw call (glibc's clone() wants a stack
+	 * and a function) */
+	pid = (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, 0);
+	return pid < 0 ? -errno : pid;
 }
 
 void
@@ -170,12 +174,14 @@ qcg_join(const struct qcg *c, pid_t pid)
 	 * RCU grace period (7-15 ms measured here, most of a qube's
 	 * start).  The thread is the whole process: the callers are
 	 * single-threaded children that have not exec'd yet.  v2 has no
-	 * such file for a process that is not threaded: cgroup.procs.
+	 * such file for a process that is not threaded: cgroup.procs, unless
+	 * qcg_fork made the caller there.
 	 */
 	for (i = 0; i < QCG_V1_MAX; i++)
 		if (c->v1[i][0] && write_file(c->v1[i], v1_file, v) < 0)
 			log_warn("joining %s", c->v1[i]);
-	if (c->v2[0] && write_file(c->v2, "cgroup.procs", v) < 0)
+	if (c->v2[0] && !(pid == 0 && c->v2_born) &&
+	    write_file(c->v2, "cgroup.procs", v) < 0)
 		log_warn("joining %s", c->v2);
 }
 

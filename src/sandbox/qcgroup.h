@@ -19,6 +19,7 @@
 struct qcg {
 	char v1[QCG_V1_MAX][PATH_MAX]; /* memory, pids, cpu, freezer; "" */
 	char v2[PATH_MAX];             /* the unified one, or "" */
+	bool v2_born; /* in qcg_fork's child: made in v2 (no join there) */
 };
 
 /*
@@ -29,12 +30,13 @@ struct qcg {
 int qcg_setup(struct qcg *c, const char *name, uint64_t memory_mib,
     uint32_t pids, uint32_t vcpus);
 /*
- * Where the join will be a process's (cgroup v2), take the kernel's wait
- * for an RCU grace period on the first cgroup move after a quiet spell in
- * a child, so that the join that follows is quick.  The child's pid (wait
- * for it), or -1 (none started; none needed with v1 hierarchies).
+ * fork(2) into the namespaces in flags (CLONE_NEW*): the child's pid in
+ * the parent, 0 in the child, -errno.  With a cgroup v2 the child is
+ * made in it (clone3, CLONE_INTO_CGROUP); the child still calls
+ * qcg_join(c, 0) for the rest (v1, or v2 where that failed).  Call it
+ * from a single-threaded process.
  */
-pid_t qcg_warm_up(void);
+pid_t qcg_fork(struct qcg *c, unsigned long flags);
 /*
  * Move pid into the cgroups; failures are logged.  pid 0 is the caller,
  * which must be single-threaded: in v1 hierarchies only the calling

@@ -750,12 +750,10 @@ start_qemu(int qmp_fd, int serial_fd, int gui_pool_fd, int *ret_console_fd)
 	}
 	/*
 	 * fork(2) into a new pid namespace, whose pid 1 QEMU is: its /proc
-	 * (qemu_root) shows it alone, not the host's processes.  The raw
-	 * system call, as fork does it (no stack of its own); glibc's
-	 * clone() wants a function to run.
+	 * (qemu_root) shows it alone, not the host's processes; made in
+	 * the qube's cgroup v2 where there is one (qcgroup.c).
 	 */
-	pid = (pid_t)syscall(
-	    SYS_clone, CLONE_NEWPID | SIGCHLD, NULL, NULL, NULL, 0);
+	pid = qcg_fork(&cg, CLONE_NEWPID);
 	if (pid == 0) {
 		(void)close(launcher_alive[1]);
 		sigmask_default();
@@ -906,16 +904,8 @@ main(int argc, char **argv)
 		log_warn("setting up");
 		return 1;
 	}
-	{
-		pid_t warm;
-
-		(void)qcg_setup(&cg, A.name,
-		    (uint64_t)A.memory_mib + QEMU_OVERHEAD_MIB, QEMU_PIDS_MAX,
-		    A.vcpus);
-		warm = qcg_warm_up();
-		if (warm > 0)
-			(void)waitpid(warm, NULL, 0);
-	}
+	(void)qcg_setup(&cg, A.name, (uint64_t)A.memory_mib + QEMU_OVERHEAD_MIB,
+	    QEMU_PIDS_MAX, A.vcpus);
 	if (A.gui_pool_mib != 0 && gui_pool_setup(&gui_pool_fd) < 0) {
 		qcg_cleanup(&cg);
 		return 1;
