@@ -706,6 +706,39 @@ def main():
             ok(titles and titles[-1] == "title 50" and len(titles) < 50,
                "50 title changes in a row: %d sent, the last is %r" % (
                    len(titles), titles[-1] if titles else None))
+            # windows made and destroyed in a loop are paced too: the
+            # agent waits for a token (and the client with it) instead
+            # of sending past the budget, which at the GUI domain's limit
+            # would end the connection for every window of the qube
+            wc = Client(penv, "--size", "8x8", "--title", "maker",
+                        "--windows", "10")
+            clients.append(wc)
+            times, made, gone, done = [], set(), set(), False
+            end = time.monotonic() + 60
+            while time.monotonic() < end:
+                try:
+                    m = g.msg(0.5)
+                except TimeoutError:
+                    if done:
+                        break  # the client is through, and quiet since
+                    done = wc.expect("windows 10", timeout=0) is not None
+                    continue
+                times.append(time.monotonic())
+                if m[0] == "CREATE":
+                    made.add(m[1])
+                elif m[0] == "DESTROY":
+                    gone.add(m[1])
+                    g.send("DESTROY", m[1])
+                elif m[0] == "SHMIMAGE":
+                    g.send("FRAME_DONE", m[1], struct.pack("=I", 1))
+            ok(done and len(made) == 11 and len(gone) == 10,
+               "10 windows made and destroyed in a loop, all shown and "
+               "gone (%d made, %d gone)" % (len(made), len(gone)))
+            span = times[-1] - times[0] if len(times) > 1 else 0.0
+            ok(len(times) > 80 and
+               len(times) - 1 <= 3 + 20 * (span + 0.5),
+               "%d messages in %.2f s: at most 20 a second" % (
+                   len(times), span))
             ok(paced.poll() is None, "the paced agent still runs")
             g.close()
         finally:

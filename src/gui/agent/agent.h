@@ -38,12 +38,12 @@
  * callbacks alone do not keep a fast client below that (FRAME_DONE comes
  * as fast as the GUI domain goes).  So the agent spends from a token
  * bucket for every message it sends, refilled at AGENT_UPDATE_RATE a
- * second up to AGENT_UPDATE_BURST, and holds back what repeats — a
- * window's image updates (merged into one box) and title — while it is
- * empty; the window's frame callbacks wait with them.  Any second then
- * holds at most rate + burst updates and titles (16000 by default),
- * leaving the rest of the GUI domain's 20000 to the messages that are
- * not held (windows made, moved, mapped, the clipboard).
+ * second up to AGENT_UPDATE_BURST.  While it is empty, what repeats — a
+ * window's image updates (merged into one box) and title — is held back,
+ * and the window's frame callbacks wait with them; any other message
+ * (windows made, moved, mapped, gone, the clipboard) waits for a token,
+ * the agent pausing meanwhile.  Any second then holds at most rate +
+ * burst messages (16000 by default), under the GUI domain's 20000.
  */
 #define AGENT_UPDATE_RATE        (GUI_MAX_MSGS_PER_SEC / 4 * 3) /* a second */
 #define AGENT_UPDATE_BURST(rate) ((rate) / 15 + 1)

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -183,8 +184,7 @@ conn_send_raw(struct agent *ag, uint32_t type, uint32_t window,
 	conn_update_mask(ag);
 }
 
-/* The bucket's tokens up to now; full at most, and in debt at most as
- * much (messages that are not held back may overdraw it). */
+/* The bucket's tokens up to now, full at most. */
 static void
 budget_refill(struct agent *ag)
 {
@@ -202,8 +202,6 @@ budget_refill(struct agent *ag)
 	}
 	if (ag->budget > cap)
 		ag->budget = cap;
-	if (ag->budget < -cap)
-		ag->budget = -cap;
 }
 
 bool
@@ -231,7 +229,23 @@ conn_send(struct agent *ag, uint32_t type, uint32_t window, const void *body,
 {
 	if (!conn_ready(ag))
 		return;
+	/*
+	 * The kinds held back while the bucket is empty (image updates,
+	 * titles) ask conn_budget_ok first and never wait here.  The others
+	 * (windows made, configured, mapped, gone; the clipboard) wait for a
+	 * token: the agent pauses, and with it the clients that make them,
+	 * so that a client making windows in a loop is slowed to the pace
+	 * instead of sending past the GUI domain's limit, which would end
+	 * the connection for every window of the qube.
+	 */
 	budget_refill(ag);
+	while (ag->budget < 1000) {
+		struct timespec ts = {
+		    .tv_nsec = (long)conn_budget_wait_ms(ag) * 1000000L};
+
+		(void)nanosleep(&ts, NULL);
+		budget_refill(ag);
+	}
 	ag->budget -= 1000;
 	conn_send_raw(ag, type, window, body, len);
 }

@@ -37,6 +37,7 @@ static const char *arg_copy;
 static long arg_exit_ms = -1;
 static long arg_frames;
 static long arg_retitle;
+static long arg_windows;
 static bool arg_popup;
 
 /* The four colours of --pattern quadrants: TL, TR, BL, BR. */
@@ -74,6 +75,7 @@ static struct {
 	struct xdg_surface *pxs;
 	struct xdg_popup *popup;
 	bool popup_ready;
+	bool extra_configured, windows_done;
 } c = {.paste_fd = -1, .running = true};
 
 static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -667,6 +669,90 @@ reg_remove(void *data, struct wl_registry *r, uint32_t name)
 static const struct wl_registry_listener reg_listener = {
     reg_global, reg_remove};
 
+/* ---- --windows: more toplevels, one at a time, shown then gone ---- */
+
+static void
+extra_configure(void *data, struct xdg_surface *xs, uint32_t serial)
+{
+	xdg_surface_ack_configure(xs, serial);
+	c.extra_configured = true;
+}
+
+static const struct xdg_surface_listener extra_listener = {extra_configure};
+
+/* A 4x4 buffer of arg_color (released by the agent, then destroyed). */
+static struct wl_buffer *
+small_buffer(void)
+{
+	const size_t size = 4 * 4 * 4;
+	struct wl_shm_pool *pool;
+	struct wl_buffer *b;
+	uint32_t *px;
+	int fd, i;
+
+	fd = memfd_create("testclient-extra", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
+		perror(PROG ": memfd");
+		exit(1);
+	}
+	px = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (px == MAP_FAILED) {
+		perror(PROG ": mmap");
+		exit(1);
+	}
+	for (i = 0; i < 16; i++)
+		px[i] = arg_color;
+	pool = wl_shm_create_pool(c.shm, fd, (int32_t)size);
+	b = wl_shm_pool_create_buffer(
+	    pool, 0, 4, 4, 4 * 4, WL_SHM_FORMAT_XRGB8888);
+	wl_shm_pool_destroy(pool);
+	(void)munmap(px, size);
+	(void)close(fd);
+	wl_buffer_add_listener(b, &buffer_listener, NULL);
+	return b;
+}
+
+/*
+ * Make arg_windows toplevels one after the other as fast as the agent
+ * lets it: each configured, shown with a 4x4 buffer, then destroyed.
+ * Prints "windows N".  0, or -1 if the connection was lost.
+ */
+static int
+windows_run(void)
+{
+	long i;
+
+	for (i = 1; i <= arg_windows; i++) {
+		struct wl_surface *s =
+		    wl_compositor_create_surface(c.compositor);
+		struct xdg_surface *xs = xdg_wm_base_get_xdg_surface(c.wm, s);
+		struct xdg_toplevel *tl;
+		char t[32];
+
+		xdg_surface_add_listener(xs, &extra_listener, NULL);
+		tl = xdg_surface_get_toplevel(xs);
+		(void)snprintf(t, sizeof(t), "extra %ld", i);
+		xdg_toplevel_set_title(tl, t);
+		c.extra_configured = false;
+		wl_surface_commit(s);
+		while (!c.extra_configured)
+			if (wl_display_dispatch(c.display) < 0)
+				return -1;
+		wl_surface_attach(s, small_buffer(), 0, 0);
+		wl_surface_damage_buffer(s, 0, 0, 4, 4);
+		wl_surface_commit(s);
+		if (wl_display_roundtrip(c.display) < 0)
+			return -1;
+		xdg_toplevel_destroy(tl);
+		xdg_surface_destroy(xs);
+		wl_surface_destroy(s);
+	}
+	if (wl_display_roundtrip(c.display) < 0)
+		return -1;
+	out("windows %ld", arg_windows);
+	return 0;
+}
+
 /* ---- main ---- */
 
 static void
@@ -676,6 +762,7 @@ usage(FILE *f)
 	    "Usage: " PROG " [--title T] [--size WxH] [--color 0xRRGGBB]\n"
 	    "       [--pattern solid|quadrants] [--copy TEXT]\n"
 	    "       [--exit-after-ms N] [--frames N] [--retitle N] [--popup]\n"
+	    "       [--windows N]\n"
 	    "\n"
 	    "A Wayland test client: one xdg toplevel filled with a colour or\n"
 	    "four quadrants (red, green / blue, white).  Prints one line per\n"
@@ -688,6 +775,9 @@ usage(FILE *f)
 	    "after the first frame (prints retitled N).\n"
 	    "--popup opens a 40x30 cyan ARGB popup at (10, 10) of the window\n"
 	    "(prints popup at X Y, popup ready, popup done).\n"
+	    "--windows makes N more toplevels after the first frame, one\n"
+	    "after the other, each shown (4x4) then destroyed (prints\n"
+	    "windows N).\n"
 	    "Exits 0 on close or after --exit-after-ms, 1 on failure, 2 on\n"
 	    "a usage error.\n");
 }
@@ -748,6 +838,7 @@ parse_args(int argc, char **argv)
 	    {"frames", required_argument, NULL, 'f'},
 	    {"retitle", required_argument, NULL, 'r'},
 	    {"popup", no_argument, NULL, 'P'},
+	    {"windows", required_argument, NULL, 'W'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -798,6 +889,12 @@ parse_args(int argc, char **argv)
 			break;
 		case 'P':
 			arg_popup = true;
+			break;
+		case 'W':
+			arg_windows = strtol(optarg, &end, 10);
+			if (*end != '\0' || arg_windows < 0 ||
+			    arg_windows > 100000)
+				return -1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -882,6 +979,11 @@ main(int argc, char **argv)
 		}
 		if (wl_display_dispatch_pending(c.display) < 0)
 			goto out_lost;
+		if (c.ready && arg_windows > 0 && !c.windows_done) {
+			c.windows_done = true;
+			if (windows_run() < 0)
+				goto out_lost;
+		}
 		if (c.paste_fd >= 0 && pfd[1].revents) {
 			n = read(c.paste_fd, c.paste + c.paste_len,
 			    MAX_PASTE - c.paste_len);
