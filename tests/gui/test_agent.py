@@ -221,6 +221,24 @@ def extra_agent(root, env, tag, *args):
     return p, log, sock, dict(env, WAYLAND_DISPLAY="wayland-" + tag)
 
 
+def serve_until_quiet(gui, client, line, on_msg, timeout):
+    """Hand every message from gui to on_msg until client has printed
+    line and the agent has been quiet for 0.5 s since (or timeout s have
+    passed); whether the line came."""
+    seen = False
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            m = gui.msg(0.5)
+        except TimeoutError:
+            if seen:
+                break
+            seen = client.expect(line, timeout=0) is not None
+            continue
+        on_msg(m)
+    return seen
+
+
 def stop(p, log=None):
     """SIGTERM, then SIGKILL after 15 s; the exit status (None: killed)."""
     p.send_signal(signal.SIGTERM)
@@ -678,21 +696,16 @@ def main():
             a = window_announce(g)
             # answer every image at once, as a GUI domain that keeps up,
             # and note when each image and title comes
-            images, titles, drawn = [], [], False
-            end = time.monotonic() + 30
-            while time.monotonic() < end:
-                try:
-                    m = g.msg(0.5)
-                except TimeoutError:
-                    if drawn:
-                        break  # the last frame drawn, and quiet since
-                    drawn = pc.expect("frame 40", timeout=0) is not None
-                    continue
+            images, titles = [], []
+
+            def paced_msg(m):
                 if m[0] == "SHMIMAGE" and m[1] == a["win"]:
                     images.append(time.monotonic())
                     g.send("FRAME_DONE", a["win"], struct.pack("=I", 1))
                 elif m[0] == "WMNAME":
                     titles.append(m[2].rstrip(b"\0").decode())
+
+            drawn = serve_until_quiet(g, pc, "frame 40", paced_msg, 30)
             ok(drawn, "all 40 frames drawn under --max-updates 20")
             ok(pixel(ppool, a["dump"], 0, 0) & 0xffffff == 40,
                "the window shows frame 40: no update lost")
@@ -713,16 +726,9 @@ def main():
             wc = Client(penv, "--size", "8x8", "--title", "maker",
                         "--windows", "10")
             clients.append(wc)
-            times, made, gone, done = [], set(), set(), False
-            end = time.monotonic() + 60
-            while time.monotonic() < end:
-                try:
-                    m = g.msg(0.5)
-                except TimeoutError:
-                    if done:
-                        break  # the client is through, and quiet since
-                    done = wc.expect("windows 10", timeout=0) is not None
-                    continue
+            times, made, gone = [], set(), set()
+
+            def maker_msg(m):
                 times.append(time.monotonic())
                 if m[0] == "CREATE":
                     made.add(m[1])
@@ -731,6 +737,8 @@ def main():
                     g.send("DESTROY", m[1])
                 elif m[0] == "SHMIMAGE":
                     g.send("FRAME_DONE", m[1], struct.pack("=I", 1))
+
+            done = serve_until_quiet(g, wc, "windows 10", maker_msg, 60)
             ok(done and len(made) == 11 and len(gone) == 10,
                "10 windows made and destroyed in a loop, all shown and "
                "gone (%d made, %d gone)" % (len(made), len(gone)))

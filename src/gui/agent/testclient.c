@@ -24,6 +24,7 @@
 
 #include <wayland-client.h>
 
+#include "lib/util.h"
 #include "xdg-shell-client-protocol.h"
 
 #define PROG      "bulkhead-gui-testclient"
@@ -102,14 +103,19 @@ buffer_release(void *data, struct wl_buffer *b)
 
 static const struct wl_buffer_listener buffer_listener = {buffer_release};
 
-static void
-draw(void)
+/*
+ * A w x h buffer of format (WL_SHM_FORMAT_*, 4 bytes a pixel) whose pixels
+ * fill() sets, in a memfd of its own (released by the compositor, then
+ * destroyed).
+ */
+static struct wl_buffer *
+new_buffer(int32_t w, int32_t h, uint32_t format,
+    void (*fill)(uint32_t *px, int32_t w, int32_t h))
 {
-	size_t size = (size_t)c.w * (size_t)c.h * 4;
+	size_t size = (size_t)w * (size_t)h * 4;
 	struct wl_shm_pool *pool;
 	struct wl_buffer *b;
 	uint32_t *px;
-	int32_t x, y;
 	int fd;
 
 	fd = memfd_create("testclient", MFD_CLOEXEC);
@@ -122,25 +128,40 @@ draw(void)
 		perror(PROG ": mmap");
 		exit(1);
 	}
-	for (y = 0; y < c.h; y++)
-		for (x = 0; x < c.w; x++) {
-			uint32_t v = arg_color;
-
-			if (arg_quadrants)
-				v = quad[(y >= c.h / 2) * 2 + (x >= c.w / 2)];
-			px[(size_t)y * (size_t)c.w + (size_t)x] = v;
-		}
-	/* The counter pixel: frame n shows n in (0, 0). */
-	if (arg_frames > 0)
-		px[0] = (uint32_t)c.frame;
+	fill(px, w, h);
 	pool = wl_shm_create_pool(c.shm, fd, (int32_t)size);
-	b = wl_shm_pool_create_buffer(
-	    pool, 0, c.w, c.h, c.w * 4, WL_SHM_FORMAT_XRGB8888);
+	b = wl_shm_pool_create_buffer(pool, 0, w, h, w * 4, format);
 	wl_shm_pool_destroy(pool);
 	(void)munmap(px, size);
 	(void)close(fd);
 	wl_buffer_add_listener(b, &buffer_listener, NULL);
-	wl_surface_attach(c.surface, b, 0, 0);
+	return b;
+}
+
+/* The window's pixels: the colour or the quadrants, and the counter. */
+static void
+fill_window(uint32_t *px, int32_t w, int32_t h)
+{
+	int32_t x, y;
+
+	for (y = 0; y < h; y++)
+		for (x = 0; x < w; x++) {
+			uint32_t v = arg_color;
+
+			if (arg_quadrants)
+				v = quad[(y >= h / 2) * 2 + (x >= w / 2)];
+			px[(size_t)y * (size_t)w + (size_t)x] = v;
+		}
+	/* The counter pixel: frame n shows n in (0, 0). */
+	if (arg_frames > 0)
+		px[0] = (uint32_t)c.frame;
+}
+
+static void
+draw(void)
+{
+	wl_surface_attach(c.surface,
+	    new_buffer(c.w, c.h, WL_SHM_FORMAT_XRGB8888, fill_window), 0, 0);
 }
 
 static void frame_done(void *data, struct wl_callback *cb, uint32_t t);
@@ -182,34 +203,25 @@ static const struct xdg_wm_base_listener wm_listener = {wm_ping};
 /* --popup: a 40x30 cyan popup whose top-left is at (10, 10) of the
  * toplevel (anchor rect 10,10 1x1, anchor and gravity to the bottom right:
  * the popup hangs from that point). */
+/* The popup's pixels: cyan, with an alpha channel of 0 (ARGB8888). */
+static void
+fill_popup(uint32_t *px, int32_t w, int32_t h)
+{
+	size_t i;
+
+	for (i = 0; i < (size_t)w * (size_t)h; i++)
+		px[i] = 0x00ffff;
+}
+
 static void
 popup_xs_configure(void *data, struct xdg_surface *xs, uint32_t serial)
 {
-	struct wl_shm_pool *pool;
 	struct wl_buffer *b;
-	size_t size = 40 * 30 * 4;
-	uint32_t *px;
-	size_t i;
-	int fd;
 
 	xdg_surface_ack_configure(xs, serial);
 	if (c.popup_ready)
 		return;
-	fd = memfd_create("testclient-popup", MFD_CLOEXEC);
-	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
-		exit(1);
-	px = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (px == MAP_FAILED)
-		exit(1);
-	for (i = 0; i < 40 * 30; i++)
-		px[i] = 0x00ffff;
-	pool = wl_shm_create_pool(c.shm, fd, (int32_t)size);
-	b = wl_shm_pool_create_buffer(
-	    pool, 0, 40, 30, 40 * 4, WL_SHM_FORMAT_ARGB8888);
-	wl_shm_pool_destroy(pool);
-	(void)munmap(px, size);
-	(void)close(fd);
-	wl_buffer_add_listener(b, &buffer_listener, NULL);
+	b = new_buffer(40, 30, WL_SHM_FORMAT_ARGB8888, fill_popup);
 	wl_surface_attach(c.psurface, b, 0, 0);
 	wl_surface_damage_buffer(c.psurface, 0, 0, 40, 30);
 	wl_surface_commit(c.psurface);
@@ -680,36 +692,14 @@ extra_configure(void *data, struct xdg_surface *xs, uint32_t serial)
 
 static const struct xdg_surface_listener extra_listener = {extra_configure};
 
-/* A 4x4 buffer of arg_color (released by the agent, then destroyed). */
-static struct wl_buffer *
-small_buffer(void)
+/* --windows' pixels: the colour. */
+static void
+fill_color(uint32_t *px, int32_t w, int32_t h)
 {
-	const size_t size = 4 * 4 * 4;
-	struct wl_shm_pool *pool;
-	struct wl_buffer *b;
-	uint32_t *px;
-	int fd, i;
+	size_t i;
 
-	fd = memfd_create("testclient-extra", MFD_CLOEXEC);
-	if (fd < 0 || ftruncate(fd, (off_t)size) < 0) {
-		perror(PROG ": memfd");
-		exit(1);
-	}
-	px = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (px == MAP_FAILED) {
-		perror(PROG ": mmap");
-		exit(1);
-	}
-	for (i = 0; i < 16; i++)
+	for (i = 0; i < (size_t)w * (size_t)h; i++)
 		px[i] = arg_color;
-	pool = wl_shm_create_pool(c.shm, fd, (int32_t)size);
-	b = wl_shm_pool_create_buffer(
-	    pool, 0, 4, 4, 4 * 4, WL_SHM_FORMAT_XRGB8888);
-	wl_shm_pool_destroy(pool);
-	(void)munmap(px, size);
-	(void)close(fd);
-	wl_buffer_add_listener(b, &buffer_listener, NULL);
-	return b;
 }
 
 /*
@@ -738,7 +728,8 @@ windows_run(void)
 		while (!c.extra_configured)
 			if (wl_display_dispatch(c.display) < 0)
 				return -1;
-		wl_surface_attach(s, small_buffer(), 0, 0);
+		wl_surface_attach(s,
+		    new_buffer(4, 4, WL_SHM_FORMAT_XRGB8888, fill_color), 0, 0);
 		wl_surface_damage_buffer(s, 0, 0, 4, 4);
 		wl_surface_commit(s);
 		if (wl_display_roundtrip(c.display) < 0)
@@ -825,6 +816,18 @@ now_msec(void)
 	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A decimal count 0..max into *ret: 0, or -1 (*ret unchanged). */
+static int
+parse_count(const char *s, uint32_t max, long *ret)
+{
+	uint32_t v;
+
+	if (parse_u32(s, max, &v) < 0)
+		return -1;
+	*ret = (long)v;
+	return 0;
+}
+
 static int
 parse_args(int argc, char **argv)
 {
@@ -877,23 +880,18 @@ parse_args(int argc, char **argv)
 				return -1;
 			break;
 		case 'f':
-			arg_frames = strtol(optarg, &end, 10);
-			if (*end != '\0' || arg_frames < 0)
+			if (parse_count(optarg, UINT32_MAX, &arg_frames) < 0)
 				return -1;
 			break;
 		case 'r':
-			arg_retitle = strtol(optarg, &end, 10);
-			if (*end != '\0' || arg_retitle < 0 ||
-			    arg_retitle > 100000)
+			if (parse_count(optarg, 100000, &arg_retitle) < 0)
 				return -1;
 			break;
 		case 'P':
 			arg_popup = true;
 			break;
 		case 'W':
-			arg_windows = strtol(optarg, &end, 10);
-			if (*end != '\0' || arg_windows < 0 ||
-			    arg_windows > 100000)
+			if (parse_count(optarg, 100000, &arg_windows) < 0)
 				return -1;
 			break;
 		case 'h':
