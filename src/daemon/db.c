@@ -81,6 +81,82 @@ exec_sql(struct db *db, const char *sql)
 	return 0;
 }
 
+/*
+ * A statement for sql, ready to bind and step; give it back with done().
+ * bulkheadd runs the same few dozen statements over and over (~50 for a
+ * qube's start and stop, counted), and compiling one costs more than
+ * running it, so they are kept: looked up by their text (some are built
+ * with snprintf, so never by pointer), and one in use is not handed out
+ * again (a *_foreach callback may run the same statement): it gets a
+ * fresh one, kept if a slot is free, finalized by done() otherwise.
+ */
+static int
+prep(struct db *db, const char *sql, sqlite3_stmt **st)
+{
+	size_t i, free_slot = DB_STMT_CACHE;
+
+	for (i = 0; i < DB_STMT_CACHE; i++) {
+		if (db->cache[i].st == NULL) {
+			if (free_slot == DB_STMT_CACHE)
+				free_slot = i;
+		} else if (!db->cache[i].busy &&
+		    strcmp(sqlite3_sql(db->cache[i].st), sql) == 0) {
+			db->cache[i].busy = true;
+			*st = db->cache[i].st;
+			return 0;
+		}
+	}
+	if (sqlite3_prepare_v3(db->h, sql, -1,
+	        free_slot < DB_STMT_CACHE ? SQLITE_PREPARE_PERSISTENT : 0, st,
+	        NULL) != SQLITE_OK)
+		return db_err(db, "prepare");
+	if (free_slot < DB_STMT_CACHE) {
+		db->cache[free_slot].st = *st;
+		db->cache[free_slot].busy = true;
+	}
+	return 0;
+}
+
+/* prep()'s statement back: reset for its next use, or finalized. */
+static void
+done(struct db *db, sqlite3_stmt *st)
+{
+	size_t i;
+
+	for (i = 0; i < DB_STMT_CACHE; i++)
+		if (db->cache[i].st == st) {
+			/* its result was the step's, already seen */
+			(void)sqlite3_reset(st);
+			(void)sqlite3_clear_bindings(st);
+			db->cache[i].busy = false;
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
+/*
+ * One statement without results (BEGIN, COMMIT, ROLLBACK), through the
+ * cache.  Never a PRAGMA: SQLite runs some of them (synchronous among
+ * them) when it compiles the statement, so a kept one would do nothing
+ * the next time; those go through exec_sql().  prep() callers run only
+ * SELECT, INSERT and DELETE.
+ */
+static int
+run1(struct db *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	int s, r;
+
+	r = prep(db, sql, &st);
+	if (r < 0)
+		return r;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	r = s == SQLITE_DONE ? 0 : db_err(db, sql);
+	done(db, st);
+	return r;
+}
+
 static int
 user_version(struct db *db, int *ret)
 {
@@ -164,6 +240,14 @@ db_open(struct db *db, const char *path, char *err, size_t errlen)
 void
 db_close(struct db *db)
 {
+	size_t i;
+
+	for (i = 0; i < DB_STMT_CACHE; i++) {
+		if (db->cache[i].st != NULL)
+			sqlite3_finalize(db->cache[i].st);
+		db->cache[i].st = NULL;
+		db->cache[i].busy = false;
+	}
 	if (db->h)
 		(void)sqlite3_close(db->h);
 	db->h = NULL;
@@ -172,7 +256,7 @@ db_close(struct db *db)
 int
 db_begin(struct db *db)
 {
-	int r = exec_sql(db, "BEGIN IMMEDIATE");
+	int r = run1(db, "BEGIN IMMEDIATE");
 
 	if (r == 0)
 		db->in_tx = 1;
@@ -212,7 +296,7 @@ end_lazy(struct db *db)
 int
 db_commit(struct db *db)
 {
-	int r = exec_sql(db, "COMMIT");
+	int r = run1(db, "COMMIT");
 
 	if (r < 0)
 		db_rollback(db);
@@ -225,17 +309,9 @@ void
 db_rollback(struct db *db)
 {
 	if (db->in_tx)
-		(void)exec_sql(db, "ROLLBACK");
+		(void)run1(db, "ROLLBACK");
 	db->in_tx = 0;
 	end_lazy(db);
-}
-
-static int
-prep(struct db *db, const char *sql, sqlite3_stmt **st)
-{
-	if (sqlite3_prepare_v2(db->h, sql, -1, st, NULL) != SQLITE_OK)
-		return db_err(db, "prepare");
-	return 0;
 }
 
 static void
@@ -275,7 +351,7 @@ db_qube_foreach(
 	}
 	if (s != SQLITE_ROW && s != SQLITE_DONE)
 		r = db_err(db, "qubes");
-	sqlite3_finalize(st);
+	done(db, st);
 	return r < 0 ? r : 0;
 }
 
@@ -300,7 +376,7 @@ qube_by(struct db *db, const char *sql, const char *s, uint32_t qid,
 	} else {
 		r = r == SQLITE_DONE ? -ENOENT : db_err(db, "qube");
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	return r;
 }
 
@@ -331,7 +407,7 @@ step_done(struct db *db, sqlite3_stmt *st, const char *what)
 		r = -EEXIST;
 	else
 		r = db_err(db, what);
-	sqlite3_finalize(st);
+	done(db, st);
 	return r;
 }
 
@@ -387,7 +463,7 @@ db_qid_free(struct db *db, uint32_t *ret_qid)
 			break;
 		want++;
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	if (want > DB_MAX_QID)
 		return -ENOSPC;
 	*ret_qid = want;
@@ -417,7 +493,7 @@ db_prop_refs(
 	} else {
 		r = r == SQLITE_DONE ? 0 : db_err(db, "references");
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	return r;
 }
 
@@ -452,7 +528,7 @@ db_kv_get(
 	} else {
 		r = r == SQLITE_DONE ? 0 : db_err(db, "get");
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	return r;
 }
 
@@ -527,7 +603,7 @@ db_kv_foreach(struct db *db, enum db_kv t, uint32_t qid,
 	}
 	if (s != SQLITE_ROW && s != SQLITE_DONE)
 		r = db_err(db, "list");
-	sqlite3_finalize(st);
+	done(db, st);
 	return r < 0 ? r : 0;
 }
 
@@ -544,7 +620,7 @@ db_tag_has(struct db *db, uint32_t qid, const char *tag)
 	(void)sqlite3_bind_text(st, 2, tag, -1, SQLITE_TRANSIENT);
 	r = sqlite3_step(st);
 	r = r == SQLITE_ROW ? 1 : (r == SQLITE_DONE ? 0 : db_err(db, "tag"));
-	sqlite3_finalize(st);
+	done(db, st);
 	return r;
 }
 
@@ -597,7 +673,7 @@ db_tag_foreach(struct db *db, uint32_t qid,
 	}
 	if (s != SQLITE_ROW && s != SQLITE_DONE)
 		r = db_err(db, "tags");
-	sqlite3_finalize(st);
+	done(db, st);
 	return r < 0 ? r : 0;
 }
 
@@ -628,7 +704,7 @@ db_label_foreach(
 	}
 	if (s != SQLITE_ROW && s != SQLITE_DONE)
 		r = db_err(db, "labels");
-	sqlite3_finalize(st);
+	done(db, st);
 	return r < 0 ? r : 0;
 }
 
@@ -649,7 +725,7 @@ db_label_get(struct db *db, const char *name, struct db_label *ret)
 	} else {
 		r = r == SQLITE_DONE ? -ENOENT : db_err(db, "label");
 	}
-	sqlite3_finalize(st);
+	done(db, st);
 	return r;
 }
 
@@ -697,6 +773,6 @@ db_label_next_index(struct db *db, uint32_t *ret)
 	r = sqlite3_step(st) == SQLITE_ROW ? 0 : db_err(db, "labels");
 	if (r == 0)
 		*ret = (uint32_t)sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	done(db, st);
 	return r;
 }

@@ -17,10 +17,17 @@
 #define DB_SCHEMA_VERSION 2
 #define DB_MAX_QID        10000 /* as Qubes */
 
+/* Prepared statements kept for reuse (db.c, prep()). */
+#define DB_STMT_CACHE 64
+
 struct db {
 	sqlite3 *h;
 	int in_tx;
 	bool lazy; /* this transaction: db_begin_lazy()'s */
+	struct {
+		sqlite3_stmt *st; /* NULL: a free slot */
+		bool busy;        /* handed out, not yet done() */
+	} cache[DB_STMT_CACHE];
 };
 
 /* One row of the qubes table. */
