@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "daemon/bulkheadd.h"
+#include "lib/cgroup.h"
 #include "lib/log.h"
 #include "lib/util.h"
 
@@ -646,8 +647,19 @@ main(int argc, char **argv)
 	}
 	install_admin_services(d);
 	install_dom0_services(d);
-	if (d->backend == &backend_sandbox)
+	if (d->backend == &backend_sandbox) {
+		/* the qubes' cgroups are made below ours (cgroup.h) */
+		r = cgroup_v2_enable();
+		if (r < 0)
+			log_warnx(
+			    "cgroup v2: cannot enable the memory, pids and "
+			    "cpu controllers below bulkheadd's cgroup (%s): "
+			    "qubes will run without memory, process and "
+			    "CPU limits; start bulkheadd in the root "
+			    "cgroup (see docs/threat-model.md)",
+			    strerror(-r));
 		ensure_host_template(d);
+	}
 	qube_reconcile(d);
 	if (cfg->start_policy_daemon)
 		(void)qube_policy_start(d);

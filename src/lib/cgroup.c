@@ -72,6 +72,32 @@ cgroup_qube_dir(const char *ctrl, const char *name, char *out, size_t n)
 }
 
 int
+cgroup_v2_enable(void)
+{
+	static const char val[] = "+memory +pids +cpu";
+	char own[4096], p[4200];
+	struct stat st;
+	int fd, r = 0;
+
+	/* v1 hierarchies mounted: the qubes' limits are there */
+	if (stat("/sys/fs/cgroup/cgroup.controllers", &st) < 0)
+		return 0;
+	r = cgroup_own("", own, sizeof(own));
+	if (r < 0)
+		return r;
+	if (str_printf(p, sizeof(p), "/sys/fs/cgroup%s/cgroup.subtree_control",
+	        strcmp(own, "/") ? own : "") < 0)
+		return -ENAMETOOLONG;
+	fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, sizeof(val) - 1) < 0)
+		r = -errno;
+	(void)close(fd);
+	return r;
+}
+
+int
 cgroup_qube_name(char *out, size_t n, const char *qube, int launcher)
 {
 	return str_printf(out, n, "%s-%d", qube, launcher);

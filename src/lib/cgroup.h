@@ -24,6 +24,16 @@ int cgroup_own(const char *ctrl, char *out, size_t n);
  */
 int cgroup_qube_dir(const char *ctrl, const char *name, char *out, size_t n);
 
+/*
+ * On a host with only cgroup v2, make the memory, pids and cpu controllers
+ * available to the cgroups made below the caller's own (the qubes').  0
+ * when they are, or on a host with v1 hierarchies (each controller its
+ * own); -errno when the kernel refuses: -EBUSY where the caller's cgroup
+ * is not the root and holds processes (it holds the caller), so qubes run
+ * there without those limits.
+ */
+int cgroup_v2_enable(void);
+
 /* The name above for qube qube run by launcher pid: "<qube>-<pid>". */
 int cgroup_qube_name(char *out, size_t n, const char *qube, int launcher);
 

@@ -48,7 +48,7 @@ def parse_reply(out):
 
 
 class Bulkheadd:
-    def __init__(self, backend="process", policy_user="root"):
+    def __init__(self, backend="process", policy_user="root", wrapper=()):
         self.root = tempfile.mkdtemp(prefix="bulkheadd-test-")
         self.state = os.path.join(self.root, "state")
         self.run = os.path.join(self.root, "run")
@@ -59,6 +59,8 @@ class Bulkheadd:
         # root unless a test asks: a host that has bulkheadd's default
         # policy user must not change what the other tests see
         self.policy_user = policy_user
+        # a command bulkheadd runs under (it must exec its arguments)
+        self.wrapper = list(wrapper)
         self.proc = None
         self.logf = open(os.path.join(self.root, "bulkheadd.log"), "a")
         os.makedirs(os.path.join(self.conf, "policy.d"))
@@ -69,10 +71,11 @@ class Bulkheadd:
         env.pop("VCHAN_SOCKET_DIR", None)
         env.update(env_extra or {})
         self.proc = subprocess.Popen(
-            [os.path.join(BIN, "daemon", "bulkheadd"), "--state-dir",
-             self.state, "--run-dir", self.run, "--conf-dir", self.conf,
-             "--backend", self.backend, "--policy-user", self.policy_user,
-             "--debug"],
+            self.wrapper + [
+                os.path.join(BIN, "daemon", "bulkheadd"), "--state-dir",
+                self.state, "--run-dir", self.run, "--conf-dir", self.conf,
+                "--backend", self.backend, "--policy-user",
+                self.policy_user, "--debug"],
             env=env, stderr=self.logf, stdout=self.logf)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
