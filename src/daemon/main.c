@@ -650,13 +650,19 @@ main(int argc, char **argv)
 	if (d->backend == &backend_sandbox) {
 		/* the qubes' cgroups are made below ours (cgroup.h) */
 		r = cgroup_v2_enable();
-		if (r < 0)
+		if (r == -EBUSY)
 			log_warnx(
 			    "cgroup v2: cannot enable the memory, pids and "
-			    "cpu controllers below bulkheadd's cgroup (%s): "
-			    "qubes will run without memory, process and "
-			    "CPU limits; start bulkheadd in the root "
-			    "cgroup (see docs/threat-model.md)",
+			    "cpu controllers below bulkheadd's cgroup, "
+			    "which holds processes: qubes will run without "
+			    "memory, process and CPU limits; start "
+			    "bulkheadd in the root cgroup (see "
+			    "docs/threat-model.md)");
+		else if (r < 0)
+			log_warnx(
+			    "cgroup v2: cannot enable the memory, pids and "
+			    "cpu controllers for the qubes (%s): qubes will "
+			    "run without memory, process and CPU limits",
 			    strerror(-r));
 		ensure_host_template(d);
 	}
