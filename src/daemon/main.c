@@ -648,7 +648,12 @@ main(int argc, char **argv)
 	install_admin_services(d);
 	install_dom0_services(d);
 	if (d->backend == &backend_sandbox) {
-		/* the qubes' cgroups are made below ours (cgroup.h) */
+		/* the qubes' cgroups are made below ours (cgroup.h): out of
+		 * the way first (v2), then their controllers */
+		r = cgroup_v2_step_aside();
+		if (r < 0)
+			log_warnx("cgroup v2: cannot move into %s: %s",
+			    CGROUP_SELF, strerror(-r));
 		r = cgroup_v2_enable();
 		if (r == -EBUSY)
 			log_warnx(

@@ -47,6 +47,25 @@ cgroup_own(const char *ctrl, char *out, size_t n)
 	return r;
 }
 
+/*
+ * v2: the cgroup the qubes' cgroups are made in: the caller's, or its
+ * parent when the caller is in CGROUP_SELF (bulkheadd stepped aside into
+ * it, and the launchers it starts are there too).
+ */
+static int
+qubes_parent_v2(char *out, size_t n)
+{
+	char *last;
+	int r = cgroup_own("", out, n);
+
+	if (r < 0)
+		return r;
+	last = strrchr(out, '/');
+	if (last != NULL && strcmp(last + 1, CGROUP_SELF) == 0)
+		last[last == out ? 1 : 0] = '\0';
+	return 0;
+}
+
 int
 cgroup_qube_dir(const char *ctrl, const char *name, char *out, size_t n)
 {
@@ -64,7 +83,8 @@ cgroup_qube_dir(const char *ctrl, const char *name, char *out, size_t n)
 	        stat("/sys/fs/cgroup/cgroup.controllers", &st) < 0 :
 	        stat(root, &st) < 0)
 		return -ENOENT;
-	r = cgroup_own(ctrl, own, sizeof(own));
+	r = ctrl[0] == '\0' ? qubes_parent_v2(own, sizeof(own)) :
+	                      cgroup_own(ctrl, own, sizeof(own));
 	if (r < 0)
 		return r;
 	return str_printf(out, n, "%s%s/bulkhead-%s", root,
@@ -82,7 +102,7 @@ cgroup_v2_enable(void)
 	/* v1 hierarchies mounted: the qubes' limits are there */
 	if (stat("/sys/fs/cgroup/cgroup.controllers", &st) < 0)
 		return 0;
-	r = cgroup_own("", own, sizeof(own));
+	r = qubes_parent_v2(own, sizeof(own));
 	if (r < 0)
 		return r;
 	if (str_printf(p, sizeof(p), "/sys/fs/cgroup%s/cgroup.subtree_control",
@@ -92,6 +112,40 @@ cgroup_v2_enable(void)
 	if (fd < 0)
 		return -errno;
 	if (write(fd, val, sizeof(val) - 1) < 0)
+		r = -errno;
+	(void)close(fd);
+	return r;
+}
+
+int
+cgroup_v2_step_aside(void)
+{
+	char own[4096], p[4200];
+	struct stat st;
+	const char *last;
+	int fd, r = 0;
+
+	if (stat("/sys/fs/cgroup/cgroup.controllers", &st) < 0)
+		return 0;
+	r = cgroup_own("", own, sizeof(own));
+	if (r < 0)
+		return r;
+	last = strrchr(own, '/');
+	if (strcmp(own, "/") == 0 ||
+	    (last != NULL && strcmp(last + 1, CGROUP_SELF) == 0))
+		return 0;
+	if (str_printf(p, sizeof(p), "/sys/fs/cgroup%s/" CGROUP_SELF, own) < 0)
+		return -ENAMETOOLONG;
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (str_printf(p, sizeof(p),
+	        "/sys/fs/cgroup%s/" CGROUP_SELF "/cgroup.procs", own) < 0)
+		return -ENAMETOOLONG;
+	fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* "0": the writer, a whole process */
+	if (write(fd, "0", 1) < 0)
 		r = -errno;
 	(void)close(fd);
 	return r;

@@ -1,9 +1,10 @@
 /*
  * cgroup.h - where a qube's cgroups live.  bulkhead-sandbox creates them
- * as children of its own cgroup, named bulkhead-<qube>-<its pid> (unique
- * on the host even with several bulkheadd instances sharing a hierarchy),
- * and bulkheadd, whose child it is and which shares its cgroup, finds them
- * by the same rule.
+ * as children of its own cgroup (in v2, of the one above when it is in
+ * CGROUP_SELF), named bulkhead-<qube>-<its pid> (unique on the host even
+ * with several bulkheadd instances sharing a hierarchy), and bulkheadd,
+ * whose child it is and which shares its cgroup, finds them by the same
+ * rule.
  */
 #ifndef BULKHEAD_CGROUP_H
 #define BULKHEAD_CGROUP_H
@@ -23,6 +24,20 @@ int cgroup_own(const char *ctrl, char *out, size_t n);
  * is not mounted.
  */
 int cgroup_qube_dir(const char *ctrl, const char *name, char *out, size_t n);
+
+/* v2: the leaf bulkheadd moves itself into (cgroup_v2_step_aside). */
+#define CGROUP_SELF "bulkheadd.self"
+
+/*
+ * On a host with only cgroup v2, when the caller's cgroup is not the root:
+ * move the caller into CGROUP_SELF below it, so that its cgroup holds no
+ * process of ours and the controllers can be enabled there for the qubes'
+ * cgroups, which cgroup_qube_dir() then makes beside CGROUP_SELF (what a
+ * systemd service with Delegate=yes is expected to do).  Others in that
+ * cgroup (a login shell) stay, and cgroup_v2_enable() still fails.  0 (also
+ * when there is nothing to do) or -errno.  For bulkheadd, at its start.
+ */
+int cgroup_v2_step_aside(void);
 
 /*
  * On a host with only cgroup v2, make the memory, pids and cpu controllers

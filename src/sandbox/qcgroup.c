@@ -68,12 +68,11 @@ qcg_setup(struct qcg *c, const char *name, uint64_t memory_mib, uint32_t pids,
 		if (mkdir(c->v2, 0755) == 0 || errno == EEXIST) {
 			/*
 			 * Refused (EBUSY) in a cgroup other than the root
-			 * that holds processes, as ours does (this launcher
-			 * at least): then the qube's cgroup has no such
+			 * that holds processes (bulkheadd moved itself and so
+			 * us aside into CGROUP_SELF, but a login shell may
+			 * be there): then the qube's cgroup has no such
 			 * controllers and the limits below say so (bulkheadd
-			 * warns at its start too).  XXX(#5): make qube
-			 * cgroups where they can have them (a subtree
-			 * without processes).
+			 * warns at its start too).
 			 */
 			int r = cgroup_v2_enable();
 

@@ -6,11 +6,14 @@ runs in a mount namespace where /sys/fs/cgroup is that unified hierarchy,
 so bulkhead-sandbox finds no v1 hierarchy and takes its v2 path: the
 qube's first process is made in its v2 cgroup (clone3, CLONE_INTO_CGROUP)
 and so is everything the qube starts; inside, its cgroup namespace is
-rooted there; the cgroup is gone when the qube stops.  The unified
-hierarchy here has no memory, pids or cpu controller, so the limits
-cannot be set: bulkheadd says so when it starts and the launcher in the
-qube's log (the sandbox tests check the limits where the controllers
-are).  Skipped without that layout."""
+rooted there; the cgroup is gone when the qube stops.  A bulkheadd
+started in a cgroup other than the root (as a systemd service is) moves
+itself into bulkheadd.self below it, and its qubes' cgroups are made
+beside that, so the cgroup above holds no process and can have
+controllers.  The unified hierarchy here has no memory, pids or cpu
+controller, so the limits cannot be set: bulkheadd says so when it
+starts and the launcher in the qube's log (the sandbox tests check the
+limits where the controllers are).  Skipped without that layout."""
 
 import os
 import re
@@ -29,10 +32,22 @@ if os.geteuid() != 0 or shutil.which("unshare") is None or \
           "unified hierarchy at %s), or not root" % UNIFIED)
     sys.exit(0)
 
-WRAP = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-        'mount --bind %s /sys/fs/cgroup && exec "$@"' % UNIFIED, "sh"]
-D = bh.Bulkheadd(backend="sandbox", wrapper=WRAP)
+
+def wrap(then=""):
+    """bulkheadd in a mount namespace where /sys/fs/cgroup is the unified
+    hierarchy, after the shell command then."""
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            'mount --bind %s /sys/fs/cgroup && %s exec "$@"' % (
+                UNIFIED, then), "sh"]
+
+
+D = bh.Bulkheadd(backend="sandbox", wrapper=wrap())
 NAME = "v2work"
+# the second bulkheadd's cgroup, as a service's would be
+SVC = "bulkhead-test-svc-%d" % os.getpid()
+D2 = bh.Bulkheadd(backend="sandbox", wrapper=wrap(
+    "mkdir /sys/fs/cgroup/%s && echo $$ >/sys/fs/cgroup/%s/cgroup.procs &&"
+    % (SVC, SVC)))
 
 
 def v2_path(pid):
@@ -44,8 +59,8 @@ def v2_path(pid):
     return None
 
 
-def qube_cgroup_dirs():
-    return [os.path.join(UNIFIED, e) for e in os.listdir(UNIFIED)
+def qube_cgroup_dirs(under=UNIFIED):
+    return [os.path.join(under, e) for e in os.listdir(under)
             if re.match(r"^bulkhead-%s-[0-9]+$" % NAME, e)]
 
 
@@ -92,12 +107,44 @@ def test_cgroup_gone_after_stop():
     assert not bh.qube_pids(D, qid)
 
 
+def test_a_service_steps_aside():
+    D.close()
+    svc = os.path.join(UNIFIED, SVC)
+    D2.start()
+    assert v2_path(D2.proc.pid) == "/%s/bulkheadd.self" % SVC, \
+        v2_path(D2.proc.pid)
+    D2.create("AppVM", NAME, "red")
+    D2.call("admin.vm.Start", NAME)
+    rc, _, err = D2.qrexec_client(NAME, "root:true")
+    assert rc == 0, err
+    # the qube's cgroup beside bulkheadd's, none of our processes above
+    dirs = qube_cgroup_dirs(svc)
+    assert len(dirs) == 1, os.listdir(svc)
+    with open(os.path.join(svc, "cgroup.procs")) as f:
+        assert f.read() == "", "processes in %s" % svc
+    qid = int(D2.prop(NAME, "qid")[0])
+    want = "/%s/%s" % (SVC, os.path.basename(dirs[0]))
+    pids = [p for p in bh.qube_pids(D2, qid)
+            if os.path.exists("/proc/%d" % p)]
+    assert pids and all(v2_path(p) == want for p in pids), (want, pids)
+    D2.call("admin.vm.Shutdown", NAME, "wait")
+    bh.wait_for(lambda: not qube_cgroup_dirs(svc), "the v2 cgroup removed")
+
+
 try:
     bh.run_tests([
         test_start_warns,
         test_qube_in_its_v2_cgroup,
         test_launcher_says_why,
         test_cgroup_gone_after_stop,
+        test_a_service_steps_aside,
     ])
 finally:
     D.close()
+    D2.close()
+    for d in (os.path.join(UNIFIED, SVC, "bulkheadd.self"),
+              os.path.join(UNIFIED, SVC)):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
