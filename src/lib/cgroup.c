@@ -91,13 +91,27 @@ cgroup_qube_dir(const char *ctrl, const char *name, char *out, size_t n)
 	    strcmp(own, "/") ? own : "", name);
 }
 
+/* Write val to path (a cgroup file): 0 or -errno. */
+static int
+write_to(const char *path, const char *val)
+{
+	int fd, r = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		r = -errno;
+	(void)close(fd);
+	return r;
+}
+
 int
 cgroup_v2_enable(void)
 {
-	static const char val[] = "+memory +pids +cpu";
 	char own[4096], p[4200];
 	struct stat st;
-	int fd, r = 0;
+	int r;
 
 	/* v1 hierarchies mounted: the qubes' limits are there */
 	if (stat("/sys/fs/cgroup/cgroup.controllers", &st) < 0)
@@ -108,13 +122,7 @@ cgroup_v2_enable(void)
 	if (str_printf(p, sizeof(p), "/sys/fs/cgroup%s/cgroup.subtree_control",
 	        strcmp(own, "/") ? own : "") < 0)
 		return -ENAMETOOLONG;
-	fd = open(p, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, sizeof(val) - 1) < 0)
-		r = -errno;
-	(void)close(fd);
-	return r;
+	return write_to(p, "+memory +pids +cpu");
 }
 
 int
@@ -123,7 +131,7 @@ cgroup_v2_step_aside(void)
 	char own[4096], p[4200];
 	struct stat st;
 	const char *last;
-	int fd, r = 0;
+	int r;
 
 	if (stat("/sys/fs/cgroup/cgroup.controllers", &st) < 0)
 		return 0;
@@ -141,14 +149,8 @@ cgroup_v2_step_aside(void)
 	if (str_printf(p, sizeof(p),
 	        "/sys/fs/cgroup%s/" CGROUP_SELF "/cgroup.procs", own) < 0)
 		return -ENAMETOOLONG;
-	fd = open(p, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	/* "0": the writer, a whole process */
-	if (write(fd, "0", 1) < 0)
-		r = -errno;
-	(void)close(fd);
-	return r;
+	return write_to(p, "0");
 }
 
 int
