@@ -91,13 +91,15 @@ cgroup_qube_dir(const char *ctrl, const char *name, char *out, size_t n)
 	    strcmp(own, "/") ? own : "", name);
 }
 
-/* Write val to path (a cgroup file): 0 or -errno. */
-static int
-write_to(const char *path, const char *val)
+int
+cgroup_write(const char *dir, const char *file, const char *val)
 {
+	char p[4200];
 	int fd, r = 0;
 
-	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (str_printf(p, sizeof(p), "%s/%s", dir, file) < 0)
+		return -ENAMETOOLONG;
+	fd = open(p, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (write(fd, val, strlen(val)) < 0)
@@ -119,10 +121,10 @@ cgroup_v2_enable(void)
 	r = qubes_parent_v2(own, sizeof(own));
 	if (r < 0)
 		return r;
-	if (str_printf(p, sizeof(p), "/sys/fs/cgroup%s/cgroup.subtree_control",
+	if (str_printf(p, sizeof(p), "/sys/fs/cgroup%s",
 	        strcmp(own, "/") ? own : "") < 0)
 		return -ENAMETOOLONG;
-	return write_to(p, "+memory +pids +cpu");
+	return cgroup_write(p, "cgroup.subtree_control", "+memory +pids +cpu");
 }
 
 int
@@ -146,11 +148,8 @@ cgroup_v2_step_aside(void)
 		return -ENAMETOOLONG;
 	if (mkdir(p, 0755) < 0 && errno != EEXIST)
 		return -errno;
-	if (str_printf(p, sizeof(p),
-	        "/sys/fs/cgroup%s/" CGROUP_SELF "/cgroup.procs", own) < 0)
-		return -ENAMETOOLONG;
 	/* "0": the writer, a whole process */
-	return write_to(p, "0");
+	return cgroup_write(p, "cgroup.procs", "0");
 }
 
 int

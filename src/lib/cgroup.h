@@ -49,6 +49,9 @@ int cgroup_v2_step_aside(void);
  */
 int cgroup_v2_enable(void);
 
+/* Write val to the cgroup file dir/file: 0 or -errno. */
+int cgroup_write(const char *dir, const char *file, const char *val);
+
 /* The name above for qube qube run by launcher pid: "<qube>-<pid>". */
 int cgroup_qube_name(char *out, size_t n, const char *qube, int launcher);
 

@@ -23,23 +23,6 @@
 static const char *const cg_ctrl[QCG_V1_MAX] = {
     "memory", "pids", "cpu", "freezer"};
 
-static int
-write_file(const char *dir, const char *file, const char *val)
-{
-	char p[PATH_MAX];
-	int fd, r = 0;
-
-	if (str_printf(p, sizeof(p), "%s/%s", dir, file) < 0)
-		return -ENAMETOOLONG;
-	fd = open(p, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		r = -errno;
-	(void)close(fd);
-	return r;
-}
-
 int
 qcg_setup(struct qcg *c, const char *name, uint64_t memory_mib, uint32_t pids,
     uint32_t vcpus)
@@ -95,18 +78,18 @@ qcg_setup(struct qcg *c, const char *name, uint64_t memory_mib, uint32_t pids,
 	if (memory_mib && c->v1[0][0]) {
 		(void)snprintf(v, sizeof(v), "%llu",
 		    (unsigned long long)memory_mib * 1024 * 1024);
-		if (write_file(c->v1[0], "memory.limit_in_bytes", v) < 0)
+		if (cgroup_write(c->v1[0], "memory.limit_in_bytes", v) < 0)
 			log_warn("memory limit");
 	}
 	if (c->v1[1][0]) {
 		(void)snprintf(v, sizeof(v), "%u", pids);
-		if (write_file(c->v1[1], "pids.max", v) < 0)
+		if (cgroup_write(c->v1[1], "pids.max", v) < 0)
 			log_warn("pids limit");
 	}
 	if (vcpus && c->v1[2][0]) {
 		(void)snprintf(v, sizeof(v), "%u", vcpus * 100000);
-		if (write_file(c->v1[2], "cpu.cfs_period_us", "100000") < 0 ||
-		    write_file(c->v1[2], "cpu.cfs_quota_us", v) < 0)
+		if (cgroup_write(c->v1[2], "cpu.cfs_period_us", "100000") < 0 ||
+		    cgroup_write(c->v1[2], "cpu.cfs_quota_us", v) < 0)
 			log_warn("cpu limit");
 	}
 	/* limits, v2: a failure is said, as in v1 (the qube runs without) */
@@ -114,16 +97,16 @@ qcg_setup(struct qcg *c, const char *name, uint64_t memory_mib, uint32_t pids,
 		if (memory_mib) {
 			(void)snprintf(v, sizeof(v), "%llu",
 			    (unsigned long long)memory_mib * 1024 * 1024);
-			if (write_file(c->v2, "memory.max", v) < 0)
+			if (cgroup_write(c->v2, "memory.max", v) < 0)
 				log_warn("memory limit");
 		}
 		(void)snprintf(v, sizeof(v), "%u", pids);
-		if (write_file(c->v2, "pids.max", v) < 0)
+		if (cgroup_write(c->v2, "pids.max", v) < 0)
 			log_warn("pids limit");
 		if (vcpus) {
 			(void)snprintf(
 			    v, sizeof(v), "%u 100000", vcpus * 100000);
-			if (write_file(c->v2, "cpu.max", v) < 0)
+			if (cgroup_write(c->v2, "cpu.max", v) < 0)
 				log_warn("cpu limit");
 		}
 	}
@@ -190,10 +173,10 @@ qcg_join(const struct qcg *c, pid_t pid)
 	 * qcg_fork made the caller there.
 	 */
 	for (i = 0; i < QCG_V1_MAX; i++)
-		if (c->v1[i][0] && write_file(c->v1[i], v1_file, v) < 0)
+		if (c->v1[i][0] && cgroup_write(c->v1[i], v1_file, v) < 0)
 			log_warn("joining %s", c->v1[i]);
 	if (c->v2[0] && !(pid == 0 && c->v2_born) &&
-	    write_file(c->v2, "cgroup.procs", v) < 0)
+	    cgroup_write(c->v2, "cgroup.procs", v) < 0)
 		log_warn("joining %s", c->v2);
 }
 
@@ -201,10 +184,10 @@ void
 qcg_freeze(const struct qcg *c, bool freeze)
 {
 	if (c->v1[3][0])
-		(void)write_file(
+		(void)cgroup_write(
 		    c->v1[3], "freezer.state", freeze ? "FROZEN" : "THAWED");
 	if (c->v2[0])
-		(void)write_file(c->v2, "cgroup.freeze", freeze ? "1" : "0");
+		(void)cgroup_write(c->v2, "cgroup.freeze", freeze ? "1" : "0");
 }
 
 void
