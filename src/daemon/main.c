@@ -195,6 +195,33 @@ on_signal(void *arg, int fd, short revents)
 }
 
 /*
+ * The qubes' cgroups are made below ours (cgroup.h).  With cgroup v2 only:
+ * out of their way first, then their controllers; what fails is said (the
+ * qubes then run without those limits), nothing is fatal.
+ */
+static void
+prepare_qube_cgroups(void)
+{
+	int r = cgroup_v2_step_aside();
+
+	if (r < 0)
+		log_warnx("cgroup v2: cannot move into %s: %s", CGROUP_SELF,
+		    strerror(-r));
+	r = cgroup_v2_enable();
+	if (r == -EBUSY)
+		log_warnx("cgroup v2: cannot enable the memory, pids and cpu "
+		          "controllers below bulkheadd's cgroup, which holds "
+		          "processes: qubes will run without memory, process "
+		          "and CPU limits; start bulkheadd in the root cgroup "
+		          "(see docs/threat-model.md)");
+	else if (r < 0)
+		log_warnx("cgroup v2: cannot enable the memory, pids and cpu "
+		          "controllers for the qubes (%s): qubes will run "
+		          "without memory, process and CPU limits",
+		    strerror(-r));
+}
+
+/*
  * Who qrexec-policy-daemon runs as (bulkhead_policy_user): 0, or 2 for a
  * --policy-user that names no user.  Without the default user it stays
  * root, and that is said.
@@ -648,27 +675,7 @@ main(int argc, char **argv)
 	install_admin_services(d);
 	install_dom0_services(d);
 	if (d->backend == &backend_sandbox) {
-		/* the qubes' cgroups are made below ours (cgroup.h): out of
-		 * the way first (v2), then their controllers */
-		r = cgroup_v2_step_aside();
-		if (r < 0)
-			log_warnx("cgroup v2: cannot move into %s: %s",
-			    CGROUP_SELF, strerror(-r));
-		r = cgroup_v2_enable();
-		if (r == -EBUSY)
-			log_warnx(
-			    "cgroup v2: cannot enable the memory, pids and "
-			    "cpu controllers below bulkheadd's cgroup, "
-			    "which holds processes: qubes will run without "
-			    "memory, process and CPU limits; start "
-			    "bulkheadd in the root cgroup (see "
-			    "docs/threat-model.md)");
-		else if (r < 0)
-			log_warnx(
-			    "cgroup v2: cannot enable the memory, pids and "
-			    "cpu controllers for the qubes (%s): qubes will "
-			    "run without memory, process and CPU limits",
-			    strerror(-r));
+		prepare_qube_cgroups();
 		ensure_host_template(d);
 	}
 	qube_reconcile(d);

@@ -52,6 +52,15 @@ cgroup_own(const char *ctrl, char *out, size_t n)
  * parent when the caller is in CGROUP_SELF (bulkheadd stepped aside into
  * it, and the launchers it starts are there too).
  */
+/* The last component of own if it is CGROUP_SELF ("/" before it), or NULL. */
+static char *
+self_leaf(char *own)
+{
+	char *last = strrchr(own, '/');
+
+	return last != NULL && strcmp(last + 1, CGROUP_SELF) == 0 ? last : NULL;
+}
+
 static int
 qubes_parent_v2(char *out, size_t n)
 {
@@ -60,8 +69,7 @@ qubes_parent_v2(char *out, size_t n)
 
 	if (r < 0)
 		return r;
-	last = strrchr(out, '/');
-	if (last != NULL && strcmp(last + 1, CGROUP_SELF) == 0)
+	if ((last = self_leaf(out)) != NULL)
 		last[last == out ? 1 : 0] = '\0';
 	return 0;
 }
@@ -132,7 +140,6 @@ cgroup_v2_step_aside(void)
 {
 	char own[4096], p[4200];
 	struct stat st;
-	const char *last;
 	int r;
 
 	if (stat("/sys/fs/cgroup/cgroup.controllers", &st) < 0)
@@ -140,9 +147,7 @@ cgroup_v2_step_aside(void)
 	r = cgroup_own("", own, sizeof(own));
 	if (r < 0)
 		return r;
-	last = strrchr(own, '/');
-	if (strcmp(own, "/") == 0 ||
-	    (last != NULL && strcmp(last + 1, CGROUP_SELF) == 0))
+	if (strcmp(own, "/") == 0 || self_leaf(own) != NULL)
 		return 0;
 	if (str_printf(p, sizeof(p), "/sys/fs/cgroup%s/" CGROUP_SELF, own) < 0)
 		return -ENAMETOOLONG;

@@ -27,7 +27,7 @@ int
 qcg_setup(struct qcg *c, const char *name, uint64_t memory_mib, uint32_t pids,
     uint32_t vcpus)
 {
-	char own[PATH_MAX], v[64], cgname[64];
+	char v[64], cgname[64];
 	int i, made = 0;
 
 	memset(c, 0, sizeof(*c));
@@ -45,7 +45,7 @@ qcg_setup(struct qcg *c, const char *name, uint64_t memory_mib, uint32_t pids,
 		}
 		made++;
 	}
-	if (made == 0 && cgroup_own("", own, sizeof(own)) == 0 &&
+	if (made == 0 &&
 	    cgroup_qube_dir("", cgname, c->v2, sizeof(c->v2)) == 0) {
 		/* pure cgroup v2 */
 		if (mkdir(c->v2, 0755) == 0 || errno == EEXIST) {
