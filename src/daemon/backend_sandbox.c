@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -201,6 +202,47 @@ root_args(struct daemon *d, const struct db_qube *q, struct running *r,
 	return argv_push(v, "--lower=%s,0", r->lower);
 }
 
+/*
+ * A qube's channel directory is its own small tmpfs.  The qube may write
+ * any file there, not only sockets, and the directory is in bulkheadd's
+ * run directory: on most hosts /run, a tmpfs every service of the host
+ * shares, which a qube must not be able to fill.  A socket takes an inode
+ * and no blocks: VCHAN_FS_INODES bounds the channels open at once (a
+ * call takes one to three), VCHAN_FS_SIZE what else the qube puts there.
+ * Past either, the qube's own calls fail; nothing else does.
+ */
+#define VCHAN_FS_SIZE   "1m"
+#define VCHAN_FS_INODES 4096u
+
+static int
+vchan_mount(const char *dir, uint32_t base)
+{
+	char opts[128];
+
+	(void)snprintf(opts, sizeof(opts),
+	    "mode=01777,uid=%u,gid=%u,size=" VCHAN_FS_SIZE ",nr_inodes=%u",
+	    base, base, VCHAN_FS_INODES);
+	if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	        opts) < 0)
+		return -errno;
+	return 0;
+}
+
+/* After the qube: its channel directory's tmpfs goes (the directory is
+ * removed next), then what every backend releases. */
+static void
+sb_cleanup(struct daemon *d, struct running *r)
+{
+	char vchan[PATH_MAX];
+
+	if (str_printf(vchan, sizeof(vchan), "%s/vchan/%u", d->cfg.run_dir,
+	        r->rt.domid) == 0 &&
+	    umount2(vchan, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 &&
+	    errno != EINVAL && errno != ENOENT)
+		log_warn("%s: unmounting %s", r->name, vchan);
+	backend_cleanup(d, r);
+}
+
 static int
 sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
     char *err, size_t errlen)
@@ -239,9 +281,9 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	 * data), as any user of a Xen qube can.  Sticky, like /tmp.  Only
 	 * this qube can reach it: <run>/vchan is root's alone.
 	 */
-	if (chown(vchan, base, base) < 0 || chmod(vchan, 01777) < 0) {
-		(void)snprintf(err, errlen, "%s: %s", vchan, strerror(errno));
-		return -errno;
+	if ((rc = vchan_mount(vchan, base)) < 0) {
+		(void)snprintf(err, errlen, "%s: %s", vchan, strerror(-rc));
+		return rc;
 	}
 	/*
 	 * Qubes starts a VM with "memory" and lets qmemman balloon it up to
@@ -420,7 +462,7 @@ const struct backend_ops backend_sandbox = {
     .kill = backend_sig_kill,
     .pause = sb_pause,
     .unpause = backend_sig_thaw,
-    .cleanup = backend_cleanup,
+    .cleanup = sb_cleanup,
 };
 
 /* ---- the embedded host template ---- */

@@ -64,7 +64,8 @@ def nothing_left(names=()):
                if any(cgroup_of(c, n) for n in names)]
         vol = [n for n in names if os.path.exists(
             os.path.join(D.state, "qubes", n, "volatile"))]
-        if not left and not cgs and not vol:
+        mnt = run_dir_mounts()
+        if not left and not cgs and not vol and not mnt:
             return True
         time.sleep(0.05)
     def what(pid):
@@ -75,8 +76,26 @@ def nothing_left(names=()):
                                       cmd.strip())
         except OSError:
             return str(pid)
-    raise AssertionError("left behind: pids %s cgroups %s volatile %s" % (
-        [what(p) for p in left], cgs, vol))
+    raise AssertionError(
+        "left behind: pids %s cgroups %s volatile %s mounts %s" % (
+            [what(p) for p in left], cgs, vol, mnt))
+
+
+def run_dir_mounts():
+    """Mounts in bulkheadd's run directory (the qubes' channel
+    directories' tmpfs) of qubes that are not running."""
+    up = {int(D.prop(n, "xid")[0]) for n, i in D.qubes().items()
+          if n != "dom0" and i["state"] != "Halted"}
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for ln in f:
+            mp = ln.split()[4]
+            if not mp.startswith(D.run + "/"):
+                continue
+            m = re.match(re.escape(D.run) + r"/vchan/([0-9]+)$", mp)
+            if not (m and int(m.group(1)) in up):
+                out.append(mp)
+    return out
 
 
 def echo_service():
@@ -401,6 +420,51 @@ def test_isolation_host_sockets():
     # nor are bulkheadd's sockets: they are not in the qube's filesystem
     rc, out, _ = sh("work", "ls /run; ls %s 2>&1" % D.run)
     assert "qubesd.sock" not in out and "No such file" in out, out
+
+
+def test_channel_directory_is_bounded():
+    """A qube's channel directory (in bulkheadd's run directory: /run on
+    a host) is its own small tmpfs: a qube that fills it loses its own
+    calls, not the host's /run, and another qube's calls go on."""
+    for n in ("work", "other"):
+        if D.qubes()[n]["state"] == "Halted":
+            D.call("admin.vm.Start", n)
+    xid = D.prop("work", "xid")[0]
+    host = os.path.join(D.run, "vchan", xid)
+    st = os.statvfs(host)
+    assert st.f_blocks * st.f_frsize == 1 << 20, st
+    assert 0 < st.f_files <= 4096, st
+    # space: a file stops at the size
+    rc, out, err = sh("work", "head -c 4M /dev/zero >/run/qubes-vchan/fill; "
+                      "echo rc=$?; wc -c </run/qubes-vchan/fill")
+    assert "rc=1" in out and "No space left" in err, (out, err)
+    assert int(out.split()[-1]) <= 1 << 20, out
+    assert os.path.getsize(os.path.join(host, "fill")) <= 1 << 20
+    # the qube's calls still work: a channel is a socket, no blocks
+    rc, out, _ = sh("work", "echo alive")
+    assert out == "alive\n", out
+    # inodes: the qube makes files until there are none left
+    py = ("import os\nn = 0\n"
+          "try:\n"
+          " while True:\n"
+          "  open('/run/qubes-vchan/f%d' % n, 'w').close(); n += 1\n"
+          "except OSError as e: print(n, e.errno)\n")
+    rc, out, _ = run("work", "python3 -", stdin=py.encode())
+    made, errno_ = out.split()
+    assert 4000 < int(made) < 4096 and int(errno_) == 28, out
+    assert st.f_fsid != os.statvfs(D.run).f_fsid and os.path.ismount(host)
+    # the other qube's calls go on (and this one's: a call's channel
+    # socket goes as soon as it is connected, freeing its inode)
+    rc, out, _ = sh("other", "echo alive")
+    assert out == "alive\n", out
+    for f in os.listdir(host):
+        if f.startswith("f") or f == "fill":
+            os.unlink(os.path.join(host, f))
+    rc, out, _ = sh("work", "echo alive")
+    assert out == "alive\n", out
+    D.call("admin.vm.Shutdown", "work", "wait")
+    nothing_left(["work"])
+    assert not os.path.exists(host), host
 
 
 def test_private_symlinks_stay_inside():
@@ -1150,6 +1214,7 @@ try:
         test_cgroup_namespace_is_the_qubes,
         test_cgroups_hold_the_whole_qube,
         test_isolation_host_sockets,
+        test_channel_directory_is_bounded,
         test_private_symlinks_stay_inside,
         test_admin_api_from_a_qube,
         test_admin_tools_in_a_management_qube,
