@@ -96,6 +96,9 @@ struct daemon_config {
 	char policy_user[64];
 	uid_t policy_uid;
 	gid_t policy_gid;
+	/* the user of the qrexec-daemons' workers (--qrexec-user): "" for
+	 * the daemons' own default (nobody) */
+	char qrexec_user[64];
 };
 
 struct daemon {

@@ -63,6 +63,11 @@ usage(FILE *f, int code)
 	    " if that user\n"
 	    "                         exists, else root, with a warning);\n"
 	    "                         root keeps it root without one\n"
+	    "  --qrexec-user USER     the user of the qube's qrexec-daemon's\n"
+	    "                         worker, which reads the qube's channel\n"
+	    "                         (default " BULKHEAD_QREXEC_USER
+	    " if that\n"
+	    "                         user exists, else nobody)\n"
 	    "  --daemon               detach once ready (the parent exits 0\n"
 	    "                         then, 1 if start-up failed); log to\n"
 	    "                         STATE/log/bulkheadd.log\n"
@@ -248,6 +253,30 @@ policy_user_set(struct daemon_config *cfg, const char *user)
 		    "or --policy-user root)",
 		    BULKHEAD_POLICY_USER, BULKHEAD_POLICY_USER);
 	return 0;
+}
+
+/*
+ * The user of the qrexec-daemons' workers: --qrexec-user (0, or 2 if it
+ * names no user), else BULKHEAD_QREXEC_USER where it exists, else ""
+ * (the daemons' default, nobody).  Root is refused: the worker reads what
+ * a qube sends.
+ */
+static int
+qrexec_user_set(struct daemon_config *cfg, const char *user)
+{
+	uid_t uid;
+	gid_t gid;
+	int r = bulkhead_service_user(user, BULKHEAD_QREXEC_USER,
+	    cfg->qrexec_user, sizeof(cfg->qrexec_user), &uid, &gid);
+
+	if (r > 0 || (r == -ENOENT && user == NULL))
+		return 0;
+	(void)fprintf(stderr, "bulkheadd: --qrexec-user %s: %s\n",
+	    user != NULL ? user : BULKHEAD_QREXEC_USER,
+	    r == 0           ? "not root: it reads what a qube sends" :
+	        r == -ENOENT ? "no such user" :
+	                       strerror(-r));
+	return 2;
 }
 
 static int
@@ -509,6 +538,7 @@ main(int argc, char **argv)
 		OPT_BACKEND,
 		OPT_NO_POLICY,
 		OPT_POLICY_USER,
+		OPT_QREXEC_USER,
 		OPT_DAEMON,
 	};
 	static const struct option longopts[] = {
@@ -520,6 +550,7 @@ main(int argc, char **argv)
 	    {"backend", required_argument, NULL, OPT_BACKEND},
 	    {"no-policy-daemon", no_argument, NULL, OPT_NO_POLICY},
 	    {"policy-user", required_argument, NULL, OPT_POLICY_USER},
+	    {"qrexec-user", required_argument, NULL, OPT_QREXEC_USER},
 	    {"daemon", no_argument, NULL, OPT_DAEMON},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
@@ -528,7 +559,7 @@ main(int argc, char **argv)
 	struct daemon *d = &daemon_state;
 	struct daemon_config *cfg = &d->cfg;
 	bool daemonize = false;
-	const char *policy_user = NULL;
+	const char *policy_user = NULL, *qrexec_user = NULL;
 	int ready_fd = -1;
 	char err[512], dbpath[PATH_MAX], self[PATH_MAX];
 	const char *bindir = getenv("BULKHEAD_BIN_DIR");
@@ -586,6 +617,9 @@ main(int argc, char **argv)
 		case OPT_POLICY_USER:
 			policy_user = optarg;
 			break;
+		case OPT_QREXEC_USER:
+			qrexec_user = optarg;
+			break;
 		case OPT_DAEMON:
 			daemonize = true;
 			break;
@@ -606,7 +640,8 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(stderr, 2);
-	if ((r = policy_user_set(cfg, policy_user)) != 0)
+	if ((r = policy_user_set(cfg, policy_user)) != 0 ||
+	    (r = qrexec_user_set(cfg, qrexec_user)) != 0)
 		return r;
 	if (strcmp(cfg->backend, "sandbox") == 0) {
 		d->backend = &backend_sandbox;

@@ -610,6 +610,7 @@ spawn_qrexec_daemon(
 	char vchan[PATH_MAX], policy_sock[PATH_MAX], svc[2 * PATH_MAX + 2];
 	char log[PATH_MAX], domid[16], timeout[16], user[64];
 	char policy_opt[PATH_MAX + 20], uuid[64], name[MODEL_MAX_NAME + 1];
+	char worker_user[80] = "";
 	const char *pu = getenv("BULKHEAD_PROCESS_USER");
 	int p[2] = {-1, -1};
 	pid_t pid;
@@ -645,6 +646,10 @@ spawn_qrexec_daemon(
 		return -errno;
 	(void)str_printf(
 	    policy_opt, sizeof(policy_opt), "--policy-program=%s", policy_prog);
+	/* what reads the qube's channel runs as this user (else nobody) */
+	if (d->cfg.qrexec_user[0] != '\0')
+		(void)str_printf(worker_user, sizeof(worker_user), "--user=%s",
+		    d->cfg.qrexec_user);
 	{
 		/* autostart and @dispvm targets go through our Admin API */
 		const char *env[] = {"VCHAN_DOMAIN", "0", "VCHAN_SOCKET_DIR",
@@ -652,8 +657,9 @@ spawn_qrexec_daemon(
 		    "QREXEC_SERVICE_PATH", svc, "QREXEC_STARTUP_TIMEOUT",
 		    timeout, "BULKHEAD_ADMIN_SOCKET", d->cfg.socket, NULL};
 		char *argv[] = {"qrexec-daemon", "--direct", "--ready-fd=3",
-		    "-q", sockdir, policy_sock, policy_opt, "-u", uuid, domid,
-		    name, user, NULL};
+		    "-q", sockdir, policy_sock, policy_opt, "-u", uuid,
+		    worker_user[0] ? worker_user : "--", domid, name, user,
+		    NULL};
 		const struct spawn_opts o = {
 		    .log = log, .env = env, .fd3 = p[1]};
 

@@ -150,11 +150,10 @@ bulkhead_run_dir(void)
 }
 
 int
-bulkhead_policy_user(const char *user, char *name, size_t namelen,
-    uid_t *ret_uid, gid_t *ret_gid)
+bulkhead_service_user(const char *user, const char *dflt, char *name,
+    size_t namelen, uid_t *ret_uid, gid_t *ret_gid)
 {
-	struct passwd *pw =
-	    getpwnam(user != NULL ? user : BULKHEAD_POLICY_USER);
+	struct passwd *pw = getpwnam(user != NULL ? user : dflt);
 
 	if (pw == NULL)
 		return -ENOENT;
@@ -165,6 +164,14 @@ bulkhead_policy_user(const char *user, char *name, size_t namelen,
 	*ret_uid = pw->pw_uid;
 	*ret_gid = pw->pw_gid;
 	return 1;
+}
+
+int
+bulkhead_policy_user(const char *user, char *name, size_t namelen,
+    uid_t *ret_uid, gid_t *ret_gid)
+{
+	return bulkhead_service_user(
+	    user, BULKHEAD_POLICY_USER, name, namelen, ret_uid, ret_gid);
 }
 
 int

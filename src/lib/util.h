@@ -27,12 +27,19 @@ const char *bulkhead_run_dir(void);
 int bulkhead_run_path(char *out, size_t n, const char *leaf);
 
 /*
- * The user qrexec-policy-daemon runs as (bulkheadd starts it; the GUI
- * domain's ask socket lets its group in): user, or by default
- * BULKHEAD_POLICY_USER where the host has that user.  1 with its name
- * (in name, namelen bytes), uid and gid for a user other than root; 0
- * for root (it stays root); -ENOENT for no such user (user named, or
- * the default missing: the caller tells which), -ENAMETOOLONG.
+ * A user a helper bulkheadd starts runs as: user, or by default dflt
+ * where the host has that user.  1 with its name (in name, namelen
+ * bytes), uid and gid for a user other than root; 0 for root; -ENOENT for
+ * no such user (user named, or the default missing: the caller tells
+ * which), -ENAMETOOLONG.
+ */
+int bulkhead_service_user(const char *user, const char *dflt, char *name,
+    size_t namelen, uid_t *ret_uid, gid_t *ret_gid);
+
+/*
+ * bulkhead_service_user() with BULKHEAD_POLICY_USER as the default: the
+ * user qrexec-policy-daemon runs as (bulkheadd starts it; the GUI
+ * domain's ask socket lets its group in); 0 for root (it stays root).
  */
 int bulkhead_policy_user(const char *user, char *name, size_t namelen,
     uid_t *ret_uid, gid_t *ret_gid);

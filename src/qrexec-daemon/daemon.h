@@ -1,30 +1,44 @@
 /*
  * daemon.h - qrexec-daemon: the admin side's end of one qube's qrexec.
  *
- * Roles:
- *   PROC_QREXEC_DAEMON  main loop: the qube's control channel (agent), the
- *                       client socket qrexec.<id> (with qrexec.<name> and
- *                       qrexec.uuid:<uuid> links), port bookkeeping.
- *                       Runs as root only to create its sockets, then as
- *                       --user.
+ * Roles (privilege separation, as OpenSSH's):
+ *   PROC_QREXEC_DAEMON  the monitor (main.c), the admin side's user
+ *                       (root under bulkheadd): connects to the qube's
+ *                       agent and hands the connection to the worker,
+ *                       makes the client socket qrexec.<id> (with
+ *                       qrexec.<name> and qrexec.uuid:<uuid> links) and
+ *                       hands it over, forks a PROC_QREXEC_CALL for each
+ *                       request the worker passes on after validating it
+ *                       again, and reports how each call ended.  It
+ *                       reads no byte of the qube's.
+ *   PROC_QREXEC_WORKER  (worker.c) everything the qube and the clients
+ *                       say: the agent's HELLO and messages, the
+ *                       clients' requests, port bookkeeping.  Runs as
+ *                       --user (nobody without it), no_new_privs, no
+ *                       files, under a seccomp allowlist.
  *   PROC_QREXEC_CALL    one per service request from the qube: asks the
  *                       policy, then starts the call (and relays its data
- *                       in the per-qube layout).  Forked from the daemon;
- *                       its exit status is the verdict (0 = went ahead).
+ *                       in the per-qube layout).  Forked from the
+ *                       monitor; its exit status is the verdict (0 = went
+ *                       ahead).
  *
  * Trust: the agent is the qube's and untrusted: every message is validated
- * by proto_*, and a malformed one closes the control channel (the qube
- * loses its calls, the daemon keeps running and waits for it again).
- * Clients of qrexec.<id> are local admin tools (peers with access to the
- * socket directory), still validated.
+ * by proto_* in the worker, and a malformed one closes the control channel
+ * (the qube loses its calls, the daemon keeps running and waits for it
+ * again).  The worker is then untrusted too: the monitor takes only
+ * struct qd_ctl messages from it, checks each against its phase, and runs
+ * a request's bytes through proto_trigger_parse() again.  Clients of
+ * qrexec.<id> are local admin tools (peers with access to the socket
+ * directory), still validated.
  */
 #ifndef BULKHEAD_QREXEC_DAEMON_H
 #define BULKHEAD_QREXEC_DAEMON_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "config.h"
-#include <stdint.h>
 
 #include "lib/proto/qrexec.h"
 #include "lib/vchan.h"
@@ -44,6 +58,71 @@ struct daemon_config {
 	const char *admin_socket; /* bulkheadd: autostart and disposables */
 	struct vchan_env env;
 };
+
+/*
+ * Monitor <-> worker, over a SOCK_SEQPACKET pair: one message a packet, a
+ * struct qd_ctl and qc_len bytes after it (QD_CALL only: the trigger's
+ * body as the agent sent it, at most QD_CTL_MAX_BODY).  Host byte order.
+ */
+enum qd_ctl_type {
+	QD_AGENT = 1,  /* M->W, 1 fd: the agent's connection; qc_arg: ms
+	                  it has for its HELLO */
+	QD_LISTEN,     /* M->W, 1 fd: qrexec.<id>, listening */
+	QD_CALL_DONE,  /* M->W: call qc_slot ended; qc_arg: its exit status
+	                  (QREXEC_EXIT_PROBLEM if it never ran or was killed) */
+	QD_HELLO_OK,   /* W->M: the agent's HELLO; qc_version: what we speak */
+	QD_HELLO_FAIL, /* W->M: no HELLO; qc_arg: -errno (connect again) */
+	QD_AGENT_LOST, /* W->M: the channel is closed (connect again) */
+	QD_CALL,       /* W->M: a request for slot qc_slot; qc_arg: its
+	                  message type, qc_version: the agent's version */
+	QD_CTL_MAX
+};
+
+struct qd_ctl {
+	uint32_t qc_type;
+	uint32_t qc_slot;
+	int32_t qc_arg;
+	uint32_t qc_version;
+	uint32_t qc_len;
+	uint32_t qc_pad; /* 0 */
+};
+_Static_assert(sizeof(struct qd_ctl) == 24, "qd_ctl layout");
+
+#define QD_CTL_MAX_BODY QREXEC_MAX_CTRL_MSG_LEN
+/* Calls at once: the slots of QD_CALL and QD_CALL_DONE. */
+#define QD_MAX_CALLS ((int)QREXEC_MAX_CLIENTS)
+/* The fd the worker finds its end of the pair on. */
+#define QD_WORKER_CTL_FD 3
+
+/* Where the monitor is with the qube's channel. */
+enum qd_phase {
+	QD_PHASE_DIAL,  /* connecting to the agent */
+	QD_PHASE_HELLO, /* the worker has the connection, HELLO under way */
+	QD_PHASE_UP,    /* serving: sockets made, calls taken */
+	QD_PHASE_MAX
+};
+
+/*
+ * The monitor's check of one packet from the worker (len bytes): a whole
+ * struct qd_ctl and exactly qc_len bytes after it, a type the phase
+ * allows, zero padding; QD_CALL: a slot below QD_MAX_CALLS and a body
+ * proto_trigger_parse() accepts (*ret_req then points into
+ * untrusted_buf).  Returns the type, with *ret (and *ret_req) filled, or
+ * -EBADMSG.  Any process may call it; it keeps nothing.
+ */
+int qd_ctl_parse(enum qd_phase phase, const void *untrusted_buf, size_t len,
+    struct qd_ctl *ret, struct qrexec_trigger *ret_req);
+
+/*
+ * PROC_QREXEC_WORKER: confine this process (to uid/gid when root: never
+ * root again; no_new_privs; not dumpable; seccomp, which lets syslog
+ * reconnect only if it logs there) and serve the qube's channel and the
+ * clients, driven by the monitor over ctl_fd (an fd of its own: every
+ * other above stderr is closed).  Returns its exit status (0: the monitor
+ * hung up or SIGTERM).
+ */
+int worker_main(const struct daemon_config *cfg, int ctl_fd, uid_t uid,
+    gid_t gid, bool syslog);
 
 /*
  * PROC_QREXEC_CALL: decide and start one call.  Returns the process exit

@@ -1,13 +1,17 @@
 /*
- * main.c - qrexec-daemon (PROC_QREXEC_DAEMON), one per running qube.
+ * main.c - qrexec-daemon (PROC_QREXEC_DAEMON), one per running qube: the
+ * monitor.
  *
- * Runs on the admin side; started as root (or the test user) and, with
- * --user, switches to that unprivileged user once its sockets exist.
- * Untrusted input: everything on the control channel from the qube's
- * agent (validated by proto_*; a violation closes the channel and the
- * daemon waits for the agent again).  Clients of qrexec.<id> are local
- * admin tools; their messages are validated too, and a bad client loses
- * only its own connection.
+ * Runs on the admin side, as root under bulkheadd (or the test user).  It
+ * reads nothing the qube sends: it connects to the qube's agent and hands
+ * the connection to its worker (worker.c, PROC_QREXEC_WORKER: --user, or
+ * nobody, confined), which speaks with the agent and the clients; it makes
+ * the client socket qrexec.<id> and its links, and hands the socket over;
+ * it forks a PROC_QREXEC_CALL (call.c) for each service request the worker
+ * passes on.  Untrusted input: the worker's messages (struct qd_ctl,
+ * checked against the phase; a request's bytes validated again by
+ * proto_trigger_parse).  A worker that breaks the protocol or dies ends
+ * the daemon (bulkheadd starts another).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,78 +43,24 @@
 #include "lib/util.h"
 #include "qrexec-daemon/daemon.h"
 
-#define MAX_CLIENTS ((int)QREXEC_MAX_CLIENTS)
-#define MAX_PENDING ((int)QREXEC_MAX_CLIENTS)
-#define PORT_UNUSED UINT32_MAX
-/* Queued bytes for an agent that does not read before we give up on it. */
-#define AGENT_OUT_LIMIT   (1024u * 1024u)
 #define STARTUP_TIMEOUT_S 60
-/* How long an agent that has taken our connection may take to say HELLO. */
+/* How long an agent that has taken our connection may take to say HELLO
+ * when the start-up timeout is 0 (wait for ever for the connection). */
 #define AGENT_HELLO_TIMEOUT_MS (STARTUP_TIMEOUT_S * 1000u)
-/* The longest a wait for the agent goes without looking at quit. */
-#define QUIT_CHECK_MS 100
-/*
- * The qube decides how often the daemon warns about it: once a request
- * it sends (an invalid one, one over MAX_PENDING), once a channel it
- * drops.  Each line costs the host disk space, so each kind has a budget
- * of QUBE_WARN_BURST lines each QUBE_WARN_INTERVAL_MS; the first line
- * after says how many were left out.
- */
-#define QUBE_WARN_BURST       20u
-#define QUBE_WARN_INTERVAL_MS 10000u
-
-enum client_state {
-	CLIENT_FREE,
-	CLIENT_HELLO,   /* HELLO sent, waiting for theirs */
-	CLIENT_CMD,     /* waiting for the request */
-	CLIENT_RUNNING, /* answered; waiting for the port to be released */
-	CLIENT_STATE_MAX
-};
-
-struct client {
-	enum client_state state;
-	int fd;
-	struct msg_reader rd;
-};
-
-enum pending_state {
-	PENDING_FREE,
-	PENDING_WAIT,    /* policy being asked */
-	PENDING_ALLOWED, /* a client connected the call */
-	PENDING_DENIED,
-	PENDING_STATE_MAX
-};
-
-/* A budget of warnings the qube causes (see QUBE_WARN_BURST). */
-struct warn_budget {
-	const char *what; /* for the "left out" line */
-	struct log_budget b;
-};
-
-struct pending {
-	enum pending_state state;
-	pid_t pid;
-	char ident[QREXEC_IDENT_LEN]; /* as the agent sent it */
-};
 
 static struct daemon_config cfg;
 static const char *arg_user;
 static bool arg_direct;
-static int agent_fd = -1;
-static uint32_t agent_version;
-static struct msg_reader agent_rd;
-static struct buffer agent_out;
 static int listen_fd = -1;
 static struct sock_ident listen_id;
 static char sock_path[PATH_MAX], link_name[PATH_MAX], link_uuid[PATH_MAX];
-static struct client clients[MAX_CLIENTS];
-static struct pending pending[MAX_PENDING];
-static uint32_t port_owner[MAX_CLIENTS]; /* connect_domain, or unused */
-static int port_notify[MAX_CLIENTS];     /* client fd to close */
 static volatile sig_atomic_t quit;
 static int ready_fd = -1; /* tells the parent we are up (not --direct) */
-static struct warn_budget warn_requests = {.what = "about its requests"},
-                          warn_channel = {.what = "about its channel"};
+static int ctl_fd = -1;   /* the worker's control pair */
+static pid_t worker_pid = -1;
+static pid_t call_pid[QD_MAX_CALLS]; /* by slot; 0: free */
+
+static void worker_end(void);
 
 static void
 usage(FILE *f, int code)
@@ -136,7 +86,8 @@ usage(FILE *f, int code)
 	    "                            $BULKHEAD_ADMIN_SOCKET or %s)\n"
 	    "  -D, --direct              stay in the foreground, log to "
 	    "stderr\n"
-	    "  --user=USER               run as USER once the sockets exist\n"
+	    "  --user=USER               the user of the process that reads\n"
+	    "                            the qube's channel (default nobody)\n"
 	    "  --ready-fd=FD             with --direct: write one byte to FD\n"
 	    "                            once the agent is connected (0) or\n"
 	    "                            could not be (1), then close it\n"
@@ -147,8 +98,8 @@ usage(FILE *f, int code)
 	    "QREXEC_STARTUP_TIMEOUT (seconds to wait for the agent, default "
 	    "60).\n"
 	    "\n"
-	    "Exit status: 0 after SIGTERM, 1 if the agent never came or setup\n"
-	    "failed, 2 on bad usage.\n",
+	    "Exit status: 0 after SIGTERM, 1 if the agent never came, setup\n"
+	    "failed or the worker ended, 2 on bad usage.\n",
 	    DCLIENT_DEFAULT_SOCKET_DIR, DAEMON_DEFAULT_POLICY_SOCKET,
 	    DAEMON_DEFAULT_POLICY_PROGRAM, DAEMON_DEFAULT_ADMIN_SOCKET);
 	exit(code);
@@ -159,29 +110,6 @@ on_signal(int sig)
 {
 	(void)sig;
 	quit = 1;
-}
-
-static void qube_warnx(struct warn_budget *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* log_warnx, within the qube's budget b of lines. */
-static void
-qube_warnx(struct warn_budget *b, const char *fmt, ...)
-{
-	unsigned long left_out;
-	char line[256];
-	va_list ap;
-	bool take = log_budget_take(
-	    &b->b, now_ms(), QUBE_WARN_BURST, QUBE_WARN_INTERVAL_MS, &left_out);
-
-	if (left_out > 0)
-		log_warnx("%lu more warnings %s left out", left_out, b->what);
-	if (!take)
-		return;
-	va_start(ap, fmt);
-	(void)vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	log_warnx("%s", line);
 }
 
 /* ---- the client socket ---- */
@@ -260,261 +188,23 @@ create_sockets(void)
 	return 0;
 }
 
-static void
-client_close(struct client *c)
-{
-	uint32_t i;
-
-	for (i = 0; i < MAX_CLIENTS; i++)
-		if (port_notify[i] == c->fd)
-			port_notify[i] = -1;
-	close_fd(&c->fd);
-	msg_reader_free(&c->rd);
-	c->state = CLIENT_FREE;
-}
-
 /* ---- the agent's channel ---- */
 
-static int
-agent_queue(uint32_t type, const void *p1, size_t l1, const void *p2, size_t l2)
-{
-	int r = msg_queue(&agent_out, type, p1, l1, p2, l2);
-
-	if (r < 0)
-		qube_warnx(&warn_channel,
-		    "the qube is not reading its control channel");
-	return r;
-}
-
-static void agent_lost(const char *why);
-
 /*
- * A qube whose refusals no longer fit has stopped reading: give up on its
- * channel, as for any other message (see AGENT_OUT_LIMIT), rather than
- * go on taking its requests and dropping their answers.
- */
-static void
-send_refused(const char ident[QREXEC_IDENT_LEN])
-{
-	if (agent_queue(MSG_SERVICE_REFUSED, ident, QREXEC_IDENT_LEN, NULL, 0) <
-	    0)
-		agent_lost("output queue full");
-}
-
-static uint32_t
-allocate_port(uint32_t connect_domain)
-{
-	uint32_t i, step;
-
-	/* the two daemons of a qube pair use different parities */
-	if (connect_domain == 0) {
-		i = 0;
-		step = 1;
-	} else {
-		i = connect_domain > cfg.domid ? 1 : 0;
-		step = 2;
-	}
-	for (; i < MAX_CLIENTS; i += step) {
-		if (port_owner[i] == PORT_UNUSED) {
-			port_owner[i] = connect_domain;
-			return QREXEC_DATA_PORT_BASE + i;
-		}
-	}
-	return 0;
-}
-
-static void
-release_port(uint32_t port, uint32_t domain)
-{
-	uint32_t i = port - QREXEC_DATA_PORT_BASE;
-
-	if (port_owner[i] != domain)
-		return;
-	port_owner[i] = PORT_UNUSED;
-	if (port_notify[i] >= 0) {
-		int k;
-
-		for (k = 0; k < MAX_CLIENTS; k++)
-			if (clients[k].fd == port_notify[i]) {
-				client_close(&clients[k]);
-				break;
-			}
-		port_notify[i] = -1;
-	}
-}
-
-static void
-start_call(const struct qrexec_trigger *req)
-{
-	int i;
-	pid_t pid;
-
-	for (i = 0; i < MAX_PENDING; i++)
-		if (pending[i].state == PENDING_FREE)
-			break;
-	if (i == MAX_PENDING) {
-		qube_warnx(
-		    &warn_requests, "too many requests pending, refusing one");
-		send_refused(req->ident);
-		return;
-	}
-	pid = fork();
-	if (pid < 0) {
-		qube_warnx(&warn_requests, "fork: %s", strerror(errno));
-		send_refused(req->ident);
-		return;
-	}
-	if (pid == 0) {
-		/* PROC_QREXEC_CALL: nothing of the daemon's but stdio */
-		sigset_t none;
-
-		if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
-			_exit(QREXEC_EXIT_PROBLEM);
-		sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		(void)signal(SIGTERM, SIG_DFL);
-		(void)signal(SIGINT, SIG_DFL);
-		_exit(daemon_call_run(
-		    &cfg, req, req->type == MSG_TRIGGER_SERVICE4));
-	}
-	pending[i].state = PENDING_WAIT;
-	pending[i].pid = pid;
-	memcpy(pending[i].ident, req->ident, QREXEC_IDENT_LEN);
-}
-
-static void
-handle_agent_msg(const struct qrexec_hdr *hdr, const uint8_t *body)
-{
-	struct qrexec_trigger req;
-	char raw_ident[QREXEC_IDENT_LEN];
-	uint32_t dom, port;
-	int r;
-
-	switch (hdr->hdr_type) {
-	case MSG_TRIGGER_SERVICE:
-	case MSG_TRIGGER_SERVICE3:
-	case MSG_TRIGGER_SERVICE4:
-		r = proto_trigger_parse(hdr->hdr_type, agent_version, body,
-		    hdr->hdr_len, &req, raw_ident);
-		if (r == -EINVAL) {
-			qube_warnx(&warn_requests,
-			    "invalid service request from the qube, refused");
-			send_refused(raw_ident);
-			return;
-		}
-		if (r < 0) {
-			agent_lost(r == -EPROTO ?
-			        "service request of the wrong version" :
-			        "malformed service request");
-			return;
-		}
-		start_call(&req);
-		return;
-	case MSG_CONNECTION_TERMINATED:
-		if (proto_conn_terminated_parse(
-		        body, hdr->hdr_len, &dom, &port) < 0 ||
-		    port < QREXEC_DATA_PORT_BASE ||
-		    port >= QREXEC_DATA_PORT_BASE + MAX_CLIENTS) {
-			agent_lost("malformed MSG_CONNECTION_TERMINATED");
-			return;
-		}
-		release_port(port, dom);
-		return;
-	default:
-		agent_lost("unexpected message type");
-		return;
-	}
-}
-
-static void
-handle_agent_input(void)
-{
-	struct qrexec_hdr hdr;
-	const uint8_t *body;
-	long n;
-	int r;
-
-	n = msg_reader_fill(&agent_rd, agent_fd);
-	if (n == -EAGAIN)
-		return;
-	if (n < 0 && n != -ENOBUFS) {
-		agent_lost("read error");
-		return;
-	}
-	while (agent_fd >= 0 &&
-	    (r = msg_reader_next(&agent_rd, &hdr, &body)) != 0) {
-		if (r < 0) {
-			agent_lost(r == -EMSGSIZE ? "oversized message" :
-			                            "truncated message");
-			return;
-		}
-		handle_agent_msg(&hdr, body);
-	}
-	if (agent_fd >= 0 && agent_rd.eof)
-		agent_lost("the agent closed the connection");
-}
-
-/*
- * The agent's HELLO, read from fd (nonblocking) into agent_rd, where what
- * follows it stays for the main loop (an agent sends nothing more before
- * our HELLO; one that does waits for its next bytes).  Waits until
- * deadline, looking at quit every QUIT_CHECK_MS: a qube that takes the
- * connection and then says nothing, or half a HELLO, must hold neither
- * the daemon nor its SIGTERM.  0, -EINTR (quit), -ETIMEDOUT, or -EPROTO.
+ * Connect to the agent (its control channel server); nothing is read.
+ * Blocks until it works, SIGTERM (-EINTR), or (if timeout_s > 0) the
+ * timeout; when reconnecting (the agent was lost), also until the qube's
+ * channel directory is gone (-ENOENT).  The fd or -errno.
  */
 static int
-agent_recv_hello(int fd, uint64_t deadline, uint32_t *ret_version)
-{
-	struct qrexec_hdr hdr;
-	const uint8_t *body;
-	int r;
-
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		uint64_t now = now_ms();
-		long n;
-
-		r = msg_reader_next(&agent_rd, &hdr, &body);
-		if (r > 0)
-			break;
-		if (r < 0 || agent_rd.eof)
-			return -EPROTO;
-		if (quit)
-			return -EINTR;
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		if (poll(&p, 1,
-		        deadline - now < QUIT_CHECK_MS ? (int)(deadline - now) :
-		                                         QUIT_CHECK_MS) < 0 &&
-		    errno != EINTR)
-			return -errno;
-		n = msg_reader_fill(&agent_rd, fd);
-		if (n < 0 && n != -EAGAIN)
-			return -EPROTO;
-	}
-	if (hdr.hdr_type != MSG_HELLO ||
-	    proto_hello_parse(body, hdr.hdr_len, ret_version) < 0)
-		return -EPROTO;
-	return 0;
-}
-
-/*
- * Connect to the agent (its control channel server) and exchange HELLO.
- * Blocks until it works, SIGTERM, or (if timeout_s > 0) the timeout; when
- * reconnecting (the agent was lost), also until the qube's channel
- * directory is gone (-ENOENT).
- */
-static int
-agent_connect(int timeout_s, bool reconnecting)
+agent_dial(int timeout_s, bool reconnecting)
 {
 	struct vchan_addr a = {.server_dom = cfg.domid,
 	    .client_dom = cfg.env.my_dom,
 	    .port = QREXEC_CTRL_PORT};
 	uint64_t since = now_ms(),
 	         deadline = since + (uint64_t)timeout_s * 1000;
-	struct qrexec_peer_info pi;
-	uint32_t v;
-	int fd, r;
+	int fd;
 
 	for (;;) {
 		char dir[PATH_MAX];
@@ -531,307 +221,201 @@ agent_connect(int timeout_s, bool reconnecting)
 		fd = vchan_connect_since(
 		    &cfg.env, vchan_dir_dom(&cfg.env, &a), &a, 20, since);
 		if (fd >= 0)
-			break;
+			return fd;
 		if (fd != -ETIMEDOUT)
 			return fd;
 		if (timeout_s > 0 && now_ms() >= deadline)
 			return -ETIMEDOUT;
 	}
-	/* the agent speaks first; we answer with its own version, as Qubes
-	 * does, so that the version the agent sees is the one it sent */
-	(void)fd_set_nonblock(fd, true);
-	msg_reader_init(&agent_rd, QREXEC_MAX_CTRL_MSG_LEN);
-	r = agent_recv_hello(fd,
-	    now_ms() +
-	        (timeout_s > 0 ? (uint64_t)timeout_s * 1000 :
-	                         AGENT_HELLO_TIMEOUT_MS),
-	    &v);
-	if (r < 0) {
-		if (r == -ETIMEDOUT)
-			qube_warnx(&warn_channel,
-			    "the agent took the connection but sent no HELLO");
-		goto out_close;
+}
+
+/* ---- the worker ---- */
+
+/*
+ * The user the worker runs as: --user, or nobody.  Looked up here: the
+ * worker, once confined, reads no file.
+ */
+static void
+worker_user(uid_t *ret_uid, gid_t *ret_gid)
+{
+	struct passwd *pw = getpwnam(arg_user ? arg_user : "nobody");
+
+	if (pw == NULL && arg_user != NULL)
+		fatalx("unknown user %s", arg_user);
+	*ret_uid = pw ? pw->pw_uid : 65534;
+	*ret_gid = pw ? pw->pw_gid : 65534;
+	if (*ret_uid == 0 && getuid() == 0)
+		log_warnx("the worker runs as root (--user %s)", arg_user);
+}
+
+/* Fork PROC_QREXEC_WORKER, with its end of the control pair alone. */
+static void
+worker_start(void)
+{
+	int sv[2];
+	uid_t uid;
+	gid_t gid;
+
+	worker_user(&uid, &gid);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		fatal("socketpair");
+	worker_pid = fork();
+	if (worker_pid < 0)
+		fatal("fork");
+	if (worker_pid == 0) {
+		if (dup2(sv[1], QD_WORKER_CTL_FD) < 0 ||
+		    syscall(SYS_close_range, (unsigned)QD_WORKER_CTL_FD + 1,
+		        ~0U, 0U) < 0)
+			_exit(1);
+		_exit(
+		    worker_main(&cfg, QD_WORKER_CTL_FD, uid, gid, !arg_direct));
 	}
-	agent_version =
-	    v < QREXEC_PROTOCOL_VERSION ? v : QREXEC_PROTOCOL_VERSION;
-	if (agent_version < QREXEC_PROTOCOL_MIN_VERSION) {
-		qube_warnx(&warn_channel,
-		    "the agent speaks protocol %u; at least %u is needed", v,
-		    QREXEC_PROTOCOL_MIN_VERSION);
-		r = -EPROTONOSUPPORT;
-		goto out_close;
-	}
-	pi.pi_version = v;
-	/* 12 bytes on a fresh connection: they fit, nonblocking or not */
-	if (msg_send(fd, MSG_HELLO, &pi, sizeof(pi), NULL, 0) < 0) {
-		r = -EPIPE;
-		goto out_close;
-	}
-	agent_fd = fd;
-	buffer_init(&agent_out, AGENT_OUT_LIMIT);
-	log_debug("agent connected, protocol %u", agent_version);
-	return 0;
-out_close:
-	msg_reader_free(&agent_rd);
-	(void)close(fd);
-	return r;
+	(void)close(sv[1]);
+	ctl_fd = sv[0];
+}
+
+/* A message to the worker, with fd (-1: none). */
+static int
+ctl_send(uint32_t type, uint32_t slot, int32_t arg, int fd)
+{
+	struct qd_ctl c = {.qc_type = type, .qc_slot = slot, .qc_arg = arg};
+	struct iovec iov = {&c, sizeof(c)};
+	ssize_t n;
+
+	if (fd >= 0)
+		n = sock_send_fds(ctl_fd, &iov, 1, 0, &fd, 1);
+	else
+		n = send(ctl_fd, &c, sizeof(c), MSG_NOSIGNAL);
+	if (n < 0)
+		return fd >= 0 ? (int)n : -errno;
+	return n == (ssize_t)sizeof(c) ? 0 : -EIO;
 }
 
 /*
- * The agent went away or misbehaved: close its channel, stop serving
- * clients, forget pending requests, and wait for the agent again.
+ * PROC_QREXEC_CALL for a request the worker passed on (validated by
+ * qd_ctl_parse) in slot.  0, or -EBADMSG for a slot in use (the worker
+ * should never send one) or -EPIPE (the worker is gone).
+ */
+static int
+call_start(uint32_t slot, const struct qrexec_trigger *req)
+{
+	pid_t pid;
+
+	if (call_pid[slot] != 0)
+		return -EBADMSG;
+	pid = fork();
+	if (pid < 0) {
+		log_warn("fork");
+		return ctl_send(QD_CALL_DONE, slot, QREXEC_EXIT_PROBLEM, -1) <
+		        0 ?
+		    -EPIPE :
+		    0;
+	}
+	if (pid == 0) {
+		/* PROC_QREXEC_CALL: nothing of the daemon's but stdio */
+		sigset_t none;
+
+		if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0)
+			_exit(QREXEC_EXIT_PROBLEM);
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		(void)signal(SIGTERM, SIG_DFL);
+		(void)signal(SIGINT, SIG_DFL);
+		_exit(daemon_call_run(
+		    &cfg, req, req->type == MSG_TRIGGER_SERVICE4));
+	}
+	call_pid[slot] = pid;
+	return 0;
+}
+
+/*
+ * One message from the worker (qd_ctl_parse: checked against the phase;
+ * a request started).  Returns the message type, 0 for nothing yet, or
+ * -1: the worker is gone or broke the protocol (the daemon ends;
+ * bulkheadd starts another).
+ */
+static int
+ctl_input(enum qd_phase phase, struct qd_ctl *ret)
+{
+	static uint8_t
+	    untrusted_buf[sizeof(struct qd_ctl) + QD_CTL_MAX_BODY + 1];
+	struct qrexec_trigger req;
+	ssize_t n;
+	int t;
+
+	/* no control buffer: fds the worker might send are dropped */
+	n = recv(ctl_fd, untrusted_buf, sizeof(untrusted_buf), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		worker_end();
+		return -1;
+	}
+	t = qd_ctl_parse(phase, untrusted_buf, (size_t)n, ret, &req);
+	if (t == QD_CALL && call_start(ret->qc_slot, &req) < 0)
+		t = -EBADMSG;
+	if (t < 0) {
+		log_warnx("the worker broke the control protocol");
+		worker_end();
+		return -1;
+	}
+	return t;
+}
+
+/*
+ * The worker is gone, or must go: it is killed if it still runs (one that
+ * closed its end and went on would hold the daemon), reaped, and how it
+ * ended is logged.
  */
 static void
-agent_lost(const char *why)
+worker_end(void)
 {
-	int i;
+	int status;
 
-	qube_warnx(&warn_channel, "control channel: %s", why);
-	close_fd(&agent_fd);
-	msg_reader_free(&agent_rd);
-	buffer_free(&agent_out);
-	remove_sockets();
-	for (i = 0; i < MAX_CLIENTS; i++)
-		if (clients[i].state != CLIENT_FREE)
-			client_close(&clients[i]);
-	/* ports stay taken: their calls may outlive this channel */
-	for (i = 0; i < MAX_PENDING; i++)
-		if (pending[i].state == PENDING_WAIT)
-			pending[i].state = PENDING_DENIED;
+	if (worker_pid <= 0)
+		return;
+	(void)kill(worker_pid, SIGKILL);
+	while (waitpid(worker_pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return;
+	log_warnx("the worker ended (%s %d)",
+	    WIFEXITED(status) ? "status" : "signal",
+	    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	worker_pid = -1;
 }
 
-/* ---- clients ---- */
-
-static void
-client_reply(struct client *c, uint32_t type, uint32_t port)
-{
-	struct qrexec_exec_params ep = {
-	    .ep_connect_domain = cfg.domid, .ep_connect_port = port};
-	struct qrexec_hdr hdr = {.hdr_type = type, .hdr_len = sizeof(ep)};
-	uint8_t buf[sizeof(hdr) + sizeof(ep)];
-
-	memcpy(buf, &hdr, sizeof(hdr));
-	memcpy(buf + sizeof(hdr), &ep, sizeof(ep));
-	/* 16 bytes on a fresh socket never block; a full one is a bad peer */
-	if (send(c->fd, buf, sizeof(buf), MSG_NOSIGNAL | MSG_DONTWAIT) !=
-	    (ssize_t)sizeof(buf))
-		client_close(c);
-}
-
-static void
-handle_client_cmd(
-    struct client *c, const struct qrexec_hdr *hdr, const uint8_t *body)
-{
-	uint32_t port;
-
-	if (hdr->hdr_type == MSG_EXEC_CMDLINE ||
-	    hdr->hdr_type == MSG_JUST_EXEC) {
-		struct qrexec_exec req;
-		const char *cmd;
-		char *rewritten = NULL;
-		struct qrexec_exec_params ep;
-		int r;
-
-		if (proto_exec_parse(body, hdr->hdr_len, &req) < 0 ||
-		    req.port != 0) {
-			log_warnx("invalid exec request from a client");
-			client_close(c);
-			return;
-		}
-		port = allocate_port(req.domain);
-		if (port == 0) {
-			log_warnx("no free data port");
-			client_close(c);
-			return;
-		}
-		port_notify[port - QREXEC_DATA_PORT_BASE] = c->fd;
-		cmd = req.cmdline;
-		/* "DEFAULT:" stands for the qube's default user */
-		if (str_startswith(cmd, "DEFAULT:")) {
-			if (asprintf(&rewritten, "%s:%s", cfg.default_user,
-			        cmd + strlen("DEFAULT:")) < 0) {
-				release_port(port, req.domain);
-				client_close(c);
-				return;
-			}
-			cmd = rewritten;
-		}
-		client_reply(c, hdr->hdr_type, port);
-		if (c->state != CLIENT_FREE)
-			c->state = CLIENT_RUNNING;
-		ep.ep_connect_domain = req.domain;
-		ep.ep_connect_port = port;
-		r = agent_queue(
-		    hdr->hdr_type, &ep, sizeof(ep), cmd, strlen(cmd) + 1);
-		free(rewritten);
-		if (r < 0)
-			agent_lost("output queue full");
-		return;
-	}
-	if (hdr->hdr_type == MSG_SERVICE_CONNECT) {
-		struct qrexec_service_connect sc;
-		struct qrexec_exec_params ep;
-		int i;
-
-		if (proto_service_connect_parse(body, hdr->hdr_len, &sc) < 0) {
-			log_warnx("invalid MSG_SERVICE_CONNECT from a client");
-			client_close(c);
-			return;
-		}
-		for (i = 0; i < MAX_PENDING; i++)
-			if (pending[i].state == PENDING_WAIT &&
-			    strncmp(pending[i].ident, sc.ident,
-			        QREXEC_IDENT_LEN) == 0)
-				break;
-		if (i == MAX_PENDING) {
-			log_warnx("MSG_SERVICE_CONNECT for a request that is "
-			          "not pending");
-			client_close(c);
-			return;
-		}
-		/* from now on the child's exit status does not refuse */
-		pending[i].state = PENDING_ALLOWED;
-		if (sc.port == 0) {
-			port = allocate_port(sc.domain);
-			if (port == 0) {
-				client_close(c);
-				return;
-			}
-			port_notify[port - QREXEC_DATA_PORT_BASE] = c->fd;
-			client_reply(c, MSG_SERVICE_CONNECT, port);
-		} else if (sc.port < QREXEC_DATA_PORT_BASE ||
-		    sc.port >= QREXEC_DATA_PORT_BASE + MAX_CLIENTS) {
-			client_close(c);
-			return;
-		} else {
-			port = sc.port;
-		}
-		if (c->state != CLIENT_FREE)
-			c->state = CLIENT_RUNNING;
-		ep.ep_connect_domain = sc.domain;
-		ep.ep_connect_port = port;
-		/* forwarded as received: the ident tail keeps its length */
-		if (agent_queue(MSG_SERVICE_CONNECT, &ep, sizeof(ep),
-		        (const uint8_t *)body + sizeof(ep),
-		        hdr->hdr_len - sizeof(ep)) < 0)
-			agent_lost("output queue full");
-		return;
-	}
-	log_warnx("unexpected message type 0x%x from a client", hdr->hdr_type);
-	client_close(c);
-}
-
-static void
-handle_client_input(struct client *c)
-{
-	struct qrexec_hdr hdr;
-	const uint8_t *body;
-	long n;
-	int r;
-
-	n = msg_reader_fill(&c->rd, c->fd);
-	if (n == -EAGAIN)
-		return;
-	if (c->state == CLIENT_RUNNING || n < 0) {
-		/* a running client only ever closes */
-		client_close(c);
-		return;
-	}
-	while (c->state != CLIENT_FREE &&
-	    (r = msg_reader_next(&c->rd, &hdr, &body)) != 0) {
-		if (r < 0) {
-			client_close(c);
-			return;
-		}
-		if (c->state == CLIENT_HELLO) {
-			uint32_t v;
-
-			if (hdr.hdr_type != MSG_HELLO ||
-			    proto_hello_parse(body, hdr.hdr_len, &v) < 0 ||
-			    v < QREXEC_CLIENT_PROTOCOL_VERSION) {
-				client_close(c);
-				return;
-			}
-			c->state = CLIENT_CMD;
-		} else if (c->state == CLIENT_CMD) {
-			handle_client_cmd(c, &hdr, body);
-		} else {
-			client_close(c);
-			return;
-		}
-	}
-	if (c->state != CLIENT_FREE && c->rd.eof)
-		client_close(c);
-}
-
-static void
-accept_client(void)
-{
-	struct qrexec_peer_info pi = {
-	    .pi_version = QREXEC_CLIENT_PROTOCOL_VERSION};
-	struct qrexec_hdr hdr = {.hdr_type = MSG_HELLO, .hdr_len = sizeof(pi)};
-	uint8_t buf[sizeof(hdr) + sizeof(pi)];
-	int fd, i;
-
-	fd = sock_accept(listen_fd, true);
-	if (fd < 0)
-		return;
-	for (i = 0; i < MAX_CLIENTS; i++)
-		if (clients[i].state == CLIENT_FREE)
-			break;
-	if (i == MAX_CLIENTS) {
-		log_warnx("too many clients, dropping one");
-		(void)close(fd);
-		return;
-	}
-	memcpy(buf, &hdr, sizeof(hdr));
-	memcpy(buf + sizeof(hdr), &pi, sizeof(pi));
-	if (send(fd, buf, sizeof(buf), MSG_NOSIGNAL | MSG_DONTWAIT) !=
-	    (ssize_t)sizeof(buf)) {
-		(void)close(fd);
-		return;
-	}
-	clients[i].state = CLIENT_HELLO;
-	clients[i].fd = fd;
-	msg_reader_init(&clients[i].rd, QREXEC_MAX_CLIENT_MSG_LEN);
-}
-
-static void
+/* Children that ended: the worker (the daemon ends), calls (reported). */
+static bool
 reap_children(void)
 {
+	bool worker_alive = true;
 	int status, i;
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (i = 0; i < MAX_PENDING; i++) {
-			if (pending[i].state == PENDING_FREE ||
-			    pending[i].pid != pid)
+		if (pid == worker_pid) {
+			if (!quit)
+				log_warnx("the worker ended (%s %d)",
+				    WIFEXITED(status) ? "status" : "signal",
+				    WIFEXITED(status) ? WEXITSTATUS(status) :
+				                        WTERMSIG(status));
+			worker_pid = -1;
+			worker_alive = false;
+			continue;
+		}
+		for (i = 0; i < QD_MAX_CALLS; i++) {
+			if (call_pid[i] != pid)
 				continue;
-			if (pending[i].state == PENDING_WAIT &&
-			    !(WIFEXITED(status) && WEXITSTATUS(status) == 0) &&
-			    agent_fd >= 0)
-				send_refused(pending[i].ident);
-			pending[i].state = PENDING_FREE;
+			call_pid[i] = 0;
+			if (worker_pid > 0)
+				(void)ctl_send(QD_CALL_DONE, (uint32_t)i,
+				    WIFEXITED(status) ? WEXITSTATUS(status) :
+				                        QREXEC_EXIT_PROBLEM,
+				    -1);
 			break;
 		}
 	}
-}
-
-static void
-drop_privileges(void)
-{
-	struct passwd *pw;
-
-	if (arg_user == NULL)
-		return;
-	pw = getpwnam(arg_user);
-	if (pw == NULL)
-		fatalx("unknown user %s", arg_user);
-	if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 ||
-	    setuid(pw->pw_uid) < 0)
-		fatal("cannot switch to user %s", arg_user);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		fatal("PR_SET_NO_NEW_PRIVS");
+	return worker_alive;
 }
 
 static void
@@ -894,12 +478,13 @@ main(int argc, char **argv)
 	    {"admin-socket", required_argument, NULL, OPT_ADMIN_SOCKET},
 	    {NULL, 0, NULL, 0},
 	};
-	struct pollfd pfd[3 + MAX_CLIENTS];
+	enum qd_phase phase = QD_PHASE_DIAL;
 	struct sigaction sa;
 	sigset_t mask;
 	const char *to;
-	int opt, sigfd, r, i, timeout_s = STARTUP_TIMEOUT_S;
-	bool quiet = false;
+	int opt, sigfd, r, i, status = 0, timeout_s = STARTUP_TIMEOUT_S;
+	uint32_t hello_ms;
+	bool quiet = false, first = true;
 	static char d_sockdir[PATH_MAX], d_policy[PATH_MAX], d_admin[PATH_MAX];
 
 	log_init("qrexec-daemon", 1);
@@ -1009,11 +594,6 @@ main(int argc, char **argv)
 	if (!arg_direct)
 		daemonize();
 
-	for (i = 0; i < MAX_CLIENTS; i++) {
-		clients[i].fd = -1;
-		port_owner[i] = PORT_UNUSED;
-		port_notify[i] = -1;
-	}
 	(void)signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -1025,60 +605,55 @@ main(int argc, char **argv)
 	sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sigfd < 0)
 		fatal("signalfd");
-
 	/* a timeout of 0 waits for ever, for a silent agent's HELLO too */
-	do
-		r = agent_connect(timeout_s, false);
-	while (r == -ETIMEDOUT && timeout_s == 0 && !quit);
-	if (r < 0) {
-		log_warnx(
-		    "cannot connect to the qube's agent: %s", strerror(-r));
-		signal_ready(1);
-		return 1;
-	}
-	r = create_sockets();
-	if (r < 0) {
-		errno = -r;
-		log_warn("creating sockets in %s", cfg.socket_dir);
-		remove_sockets(); /* none half-made left to look running */
-		signal_ready(1);
-		return 1;
-	}
-	drop_privileges();
-	signal_ready(0);
+	hello_ms = timeout_s > 0 ? (uint32_t)timeout_s * 1000u :
+	                           AGENT_HELLO_TIMEOUT_MS;
+	worker_start();
 
 	while (!quit) {
-		int n = 0;
+		struct pollfd pfd[2] = {{.fd = sigfd, .events = POLLIN},
+		    {.fd = ctl_fd, .events = POLLIN}};
+		struct qd_ctl c;
+		int t;
 
-		if (agent_fd < 0) {
-			/* wait for the agent to come back (or SIGTERM) */
-			r = agent_connect(0, true);
-			if (r == -ENOENT) {
-				/* the qube's channel directory is gone: so is
-				 * the qube, and nobody will stop us */
-				log_warnx(
-				    "the qube's channel directory is gone; "
-				    "exiting");
+		if (phase == QD_PHASE_DIAL) {
+			int fd = agent_dial(first ? timeout_s : 0, !first);
+
+			if (fd == -EINTR)
+				break;
+			if (fd < 0 && first &&
+			    !(fd == -ETIMEDOUT && timeout_s == 0)) {
+				log_warnx("cannot connect to the qube's agent: "
+				          "%s",
+				    strerror(-fd));
+				signal_ready(1);
+				status = 1;
 				break;
 			}
-			if (r < 0)
-				continue;
-			if (create_sockets() < 0) {
-				log_warn("recreating sockets");
-				remove_sockets();
+			if (fd == -ENOENT) {
+				/* the qube's channel directory is gone: so is
+				 * the qube, and nobody will stop us */
+				log_warnx("the qube's channel directory is "
+				          "gone; exiting");
+				break;
 			}
-			log_info("the agent reconnected");
+			if (fd < 0) {
+				const struct timespec pause = {0, 100000000};
+
+				(void)nanosleep(&pause, NULL);
+				continue;
+			}
+			r = ctl_send(QD_AGENT, 0, (int32_t)hello_ms, fd);
+			(void)close(fd);
+			if (r < 0) {
+				log_warnx("the worker is gone");
+				status = 1;
+				break;
+			}
+			phase = QD_PHASE_HELLO;
+			continue;
 		}
-		pfd[n++] = (struct pollfd){.fd = sigfd, .events = POLLIN};
-		pfd[n++] = (struct pollfd){.fd = agent_fd,
-		    .events = (short)(POLLIN |
-		        (buffer_len(&agent_out) ? POLLOUT : 0))};
-		pfd[n++] = (struct pollfd){.fd = listen_fd, .events = POLLIN};
-		for (i = 0; i < MAX_CLIENTS; i++)
-			pfd[n++] = (struct pollfd){
-			    .fd = clients[i].fd, .events = POLLIN};
-		r = poll(pfd, (nfds_t)n, -1);
-		if (r < 0) {
+		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
@@ -1088,28 +663,64 @@ main(int argc, char **argv)
 
 			while (read(sigfd, &si, sizeof(si)) > 0)
 				;
-			reap_children();
+			if (!reap_children()) {
+				status = 1;
+				break;
+			}
 		}
-		if (agent_fd >= 0 && pfd[1].revents & POLLOUT &&
-		    buffer_flush(&agent_out, agent_fd) < 0)
-			agent_lost("write error");
-		if (agent_fd >= 0 &&
-		    pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
-			handle_agent_input();
-		if (agent_fd >= 0 && pfd[2].revents)
-			accept_client();
-		for (i = 0; i < MAX_CLIENTS && agent_fd >= 0; i++)
-			if (pfd[3 + i].fd >= 0 && pfd[3 + i].revents &&
-			    clients[i].fd == pfd[3 + i].fd)
-				handle_client_input(&clients[i]);
-		if (agent_fd >= 0 && buffer_len(&agent_out) &&
-		    buffer_flush(&agent_out, agent_fd) < 0)
-			agent_lost("write error");
+		if (!pfd[1].revents)
+			continue;
+		t = ctl_input(phase, &c);
+		if (t < 0) {
+			status = 1;
+			break;
+		}
+		if (t == QD_HELLO_FAIL) {
+			if (first &&
+			    !(c.qc_arg == -ETIMEDOUT && timeout_s == 0)) {
+				log_warnx("cannot connect to the qube's agent: "
+				          "%s",
+				    strerror(-c.qc_arg));
+				signal_ready(1);
+				status = 1;
+				break;
+			}
+			phase = QD_PHASE_DIAL;
+		} else if (t == QD_HELLO_OK) {
+			r = create_sockets();
+			if (r < 0) {
+				errno = -r;
+				log_warn(
+				    "creating sockets in %s", cfg.socket_dir);
+				/* none half-made left to look running */
+				remove_sockets();
+				if (first) {
+					signal_ready(1);
+					status = 1;
+					break;
+				}
+			} else if (ctl_send(QD_LISTEN, 0, 0, listen_fd) < 0) {
+				log_warnx("the worker is gone");
+				status = 1;
+				break;
+			}
+			if (first)
+				signal_ready(0);
+			else
+				log_info("the agent reconnected");
+			first = false;
+			phase = QD_PHASE_UP;
+		} else if (t == QD_AGENT_LOST) {
+			remove_sockets();
+			phase = QD_PHASE_DIAL;
+		}
 	}
 	remove_sockets();
+	if (worker_pid > 0)
+		(void)kill(worker_pid, SIGTERM);
 	/* calls (policy requests, relays) end with the daemon */
-	for (i = 0; i < MAX_PENDING; i++)
-		if (pending[i].state != PENDING_FREE && pending[i].pid > 0)
-			(void)kill(pending[i].pid, SIGTERM);
-	return 0;
+	for (i = 0; i < QD_MAX_CALLS; i++)
+		if (call_pid[i] > 0)
+			(void)kill(call_pid[i], SIGTERM);
+	return status;
 }

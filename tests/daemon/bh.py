@@ -48,7 +48,8 @@ def parse_reply(out):
 
 
 class Bulkheadd:
-    def __init__(self, backend="process", policy_user="root", wrapper=()):
+    def __init__(self, backend="process", policy_user="root", wrapper=(),
+                 qrexec_user=None):
         self.root = tempfile.mkdtemp(prefix="bulkheadd-test-")
         self.state = os.path.join(self.root, "state")
         self.run = os.path.join(self.root, "run")
@@ -59,6 +60,9 @@ class Bulkheadd:
         # root unless a test asks: a host that has bulkheadd's default
         # policy user must not change what the other tests see
         self.policy_user = policy_user
+        # the qrexec-daemons' workers' user: bulkheadd's default unless
+        # a test names one
+        self.qrexec_user = qrexec_user
         # a command bulkheadd runs under (it must exec its arguments)
         self.wrapper = list(wrapper)
         self.proc = None
@@ -75,7 +79,9 @@ class Bulkheadd:
                 os.path.join(BIN, "daemon", "bulkheadd"), "--state-dir",
                 self.state, "--run-dir", self.run, "--conf-dir", self.conf,
                 "--backend", self.backend, "--policy-user",
-                self.policy_user, "--debug"],
+                self.policy_user, "--debug"] + (
+                    ["--qrexec-user", self.qrexec_user]
+                    if self.qrexec_user else []),
             env=env, stderr=self.logf, stdout=self.logf)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -131,10 +137,15 @@ class Bulkheadd:
         env.update(VCHAN_DOMAIN="0",
                    VCHAN_SOCKET_DIR=os.path.join(self.run, "vchan"),
                    BULKHEAD_VCHAN_LAYOUT="per-qube")
+        # in bulkheadd's mount namespace, where the qubes' channel
+        # directories are mounted (its own, under a wrapper that unshares)
+        ns = ["nsenter", "-t", str(self.proc.pid), "-m"] \
+            if self.wrapper and self.proc else []
         p = subprocess.run(
-            [os.path.join(BIN, "qrexec-client"),
-             "--socket-dir=" + os.path.join(self.run, "qrexec"), "-d", target,
-             cmd], env=env, input=stdin, capture_output=True, timeout=timeout)
+            ns + [os.path.join(BIN, "qrexec-client"),
+                  "--socket-dir=" + os.path.join(self.run, "qrexec"), "-d",
+                  target, cmd],
+            env=env, input=stdin, capture_output=True, timeout=timeout)
         return p.returncode, p.stdout, p.stderr
 
     def service(self, qube, name, script):

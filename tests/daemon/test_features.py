@@ -32,8 +32,15 @@ try:
     NOBODY = pwd.getpwnam("nobody")
 except KeyError:
     NOBODY = None
+# the qrexec-daemons' workers run as "daemon" (Debian's uid 1), where
+# there is one: not nobody, bulkheadd's fallback
+try:
+    QREXEC_USER = pwd.getpwnam("daemon")
+except KeyError:
+    QREXEC_USER = None
 D = bh.Bulkheadd(backend="sandbox",
-                 policy_user="nobody" if NOBODY else "root")
+                 policy_user="nobody" if NOBODY else "root",
+                 qrexec_user=QREXEC_USER.pw_name if QREXEC_USER else None)
 # the policy daemon, as nobody, reads CONF/policy.d and reaches
 # RUN/qubesd.internal.sock: the directories above must let it through,
 # as /etc/bulkhead and /run/bulkhead do
@@ -226,6 +233,38 @@ def test_from_an_appvm():
     assert features(APP) == {"supported-rpc.qubes.Bar": "1"}
 
 
+def test_qrexec_worker_user():
+    # --qrexec-user: an unknown user, or root, is a usage error
+    for user, why in (("no-such-user-bh", b"no such user"),
+                      ("root", b"not root")):
+        p = subprocess.run(
+            [os.path.join(bh.BIN, "daemon", "bulkheadd"), "--state-dir",
+             os.path.join(D.root, "x"), "--run-dir",
+             os.path.join(D.root, "xr"), "--qrexec-user", user],
+            capture_output=True, timeout=30)
+        assert p.returncode == 2 and why in p.stderr, p
+    if QREXEC_USER is None:
+        print("# skipped: no user daemon")
+        return
+    # each running qube's qrexec-daemon: a root monitor, a worker as the
+    # named user, confined
+    mons, workers = [], []
+    for p in D.processes():
+        try:
+            ppid, cmd = bh._ppid_and_cmd(p)
+        except (OSError, ValueError, IndexError):
+            continue
+        if cmd.split(b"\0")[0].endswith(b"qrexec-daemon"):
+            (mons if ppid == D.proc.pid else workers).append(p)
+    assert mons and len(workers) == len(mons), (mons, workers)
+    for w in workers:
+        with open("/proc/%d/status" % w) as f:
+            st = dict(ln.split(":", 1) for ln in f.read().splitlines())
+        assert st["Uid"].split() == [str(QREXEC_USER.pw_uid)] * 4, st
+        assert st["NoNewPrivs"].strip() == "1" and \
+            st["Seccomp"].strip() == "2", st
+
+
 def test_policy_daemon_unprivileged():
     # a --policy-user that names no user is a usage error
     p = subprocess.run(
@@ -273,6 +312,7 @@ try:
         test_refused_sets_nothing,
         test_notify_tools,
         test_from_an_appvm,
+        test_qrexec_worker_user,
         test_policy_daemon_unprivileged,
         test_nothing_left,
     ])

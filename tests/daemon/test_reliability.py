@@ -636,6 +636,11 @@ def test_appvm_waits_for_first_snapshot():
         d.close()
 
 
+def ppid(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
 def test_orphan_qrexec_daemon_exits():
     # bulkheadd gone, the qube dead, its channel directory removed (a
     # cleaned-up run directory): its qrexec-daemon does not wait forever
@@ -645,19 +650,27 @@ def test_orphan_qrexec_daemon_exits():
         d.create("AppVM", "work", "red", "tpl")
         d.call("admin.vm.Start", "work")
         xid = int(d.prop("work", "xid")[0])
-        daemons = [p for p in qube_pids(d) if b"qrexec-daemon" in open(
+        both = [p for p in qube_pids(d) if b"qrexec-daemon" in open(
             "/proc/%d/cmdline" % p, "rb").read()]
-        agents = [p for p in qube_pids(d) if p not in daemons]
-        assert len(daemons) == 1 and agents, (daemons, agents)
+        # the monitor and its worker (the monitor's child)
+        daemons = [p for p in both if ppid(p) not in both]
+        workers = [p for p in both if ppid(p) in both]
+        agents = [p for p in qube_pids(d) if p not in both]
+        assert len(daemons) == 1 and len(workers) == 1 and agents, (
+            both, agents)
         d.stop(signal.SIGKILL)
         for p in agents:
             os.kill(p, signal.SIGKILL)
         time.sleep(0.3)
         assert os.path.exists("/proc/%d" % daemons[0]), "exited too early"
         shutil.rmtree(os.path.join(d.run, "vchan", str(xid)))
-        bh.wait_for(lambda: not os.path.exists("/proc/%d" % daemons[0]) or
-                    open("/proc/%d/stat" % daemons[0]).read().split()[2] ==
-                    "Z", "the orphan qrexec-daemon to exit")
+
+        def gone(pid):
+            return not os.path.exists("/proc/%d" % pid) or open(
+                "/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] \
+                == "Z"
+        bh.wait_for(lambda: gone(daemons[0]) and gone(workers[0]),
+                    "the orphan qrexec-daemon and its worker to exit")
     finally:
         d.close()
 

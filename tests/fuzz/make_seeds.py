@@ -494,6 +494,42 @@ seed("gui_msg", "to_agent_refused", gcfg(to_agent=True) +
      gmsg(G_ERROR, 0, gerror(2, "a Qubes agent, not bulkhead's")))
 
 
+# ---- qd_ctl: byte 0 = the monitor's phase (0 dial, 1 hello, 2 up),
+# then a packet: struct qd_ctl (type, slot, arg, version, len, pad) ----
+QD_HELLO_OK, QD_HELLO_FAIL, QD_AGENT_LOST, QD_CALL = 4, 5, 6, 7
+
+
+def qd(phase, qtype, slot=0, arg=0, version=0, body=b"", pad=0,
+       length=None):
+    return bytes([phase]) + struct.pack(
+        "<IIiIII", qtype, slot, arg, version,
+        len(body) if length is None else length, pad) + body
+
+
+seed("qd_ctl", "hello_ok", qd(1, QD_HELLO_OK, version=4))
+seed("qd_ctl", "hello_fail", qd(1, QD_HELLO_FAIL, arg=-110))
+seed("qd_ctl", "hello_ok_when_up", qd(2, QD_HELLO_OK, version=4))
+seed("qd_ctl", "lost", qd(2, QD_AGENT_LOST))
+seed("qd_ctl", "lost_while_dialing", qd(0, QD_AGENT_LOST))
+seed("qd_ctl", "lost_with_pad", qd(2, QD_AGENT_LOST, pad=1))
+seed("qd_ctl", "lost_with_body", qd(2, QD_AGENT_LOST, body=b"x"))
+seed("qd_ctl", "short_header", qd(2, QD_AGENT_LOST)[:20])
+seed("qd_ctl", "call_v4", qd(2, QD_CALL, 3, MSG_TRIGGER_SERVICE4, 4,
+     trigger4("qubes.Filecopy", "work", "personal", "SOCKET7")))
+seed("qd_ctl", "call_v3", qd(2, QD_CALL, 0, MSG_TRIGGER_SERVICE3, 3,
+     trigger3("qubes.VMShell", "@dispvm:work", "SOCKET9")))
+seed("qd_ctl", "call_last_slot", qd(2, QD_CALL, 255, MSG_TRIGGER_SERVICE4,
+     4, trigger4("a.B", "x", "y", "1")))
+seed("qd_ctl", "call_slot_over", qd(2, QD_CALL, 256, MSG_TRIGGER_SERVICE4,
+     4, trigger4("a.B", "x", "y", "1")))
+seed("qd_ctl", "call_while_hello", qd(1, QD_CALL, 0, MSG_TRIGGER_SERVICE4,
+     4, trigger4("a.B", "x", "y", "1")))
+seed("qd_ctl", "call_bad_service", qd(2, QD_CALL, 0, MSG_TRIGGER_SERVICE4,
+     4, trigger4("a/B", "x", "y", "1")))
+seed("qd_ctl", "call_len_lies", qd(2, QD_CALL, 0, MSG_TRIGGER_SERVICE4,
+     4, trigger4("a.B", "x", "y", "1"), length=300))
+
+
 def main():
     top = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "corpus")

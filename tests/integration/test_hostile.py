@@ -408,6 +408,60 @@ def test_agent_path_symlink_not_followed():
     honest_call_works()
 
 
+def proc_status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return dict(ln.rstrip("\n").split(":\t", 1) for ln in f
+                    if ":\t" in ln)
+
+
+def worker_of(daemon):
+    """The daemon's worker: its child that is a qrexec-daemon too."""
+    kids = [p for p in h.descendants(daemon.pid)[1:]
+            if b"qrexec-daemon" in open("/proc/%d/cmdline" % p,
+                                        "rb").read()]
+    assert len(kids) == 1, kids
+    return kids[0]
+
+
+def test_channel_reader_is_confined():
+    # what reads the qube's channel is the worker: not root, no way back
+    # to it, under seccomp, holding sockets only; the monitor (root here)
+    # reads nothing of the qube's
+    w = worker_of(EVIL.daemon)
+    st = proc_status(w)
+    nobody = 65534
+    assert st["Uid"].split() == [str(nobody)] * 4, st["Uid"]
+    assert st["Gid"].split()[0] != "0", st["Gid"]
+    assert st["CapEff"] == st["CapPrm"] == "0000000000000000", st
+    assert st["NoNewPrivs"] == "1" and st["Seccomp"] == "2", st
+    assert proc_status(EVIL.daemon.pid)["Uid"].split()[0] == "0"
+    fds = os.listdir("/proc/%d/fd" % w)
+    for fd in fds:
+        if int(fd) > 2:
+            t = os.readlink("/proc/%d/fd/%s" % (w, fd))
+            assert t.startswith("socket:"), (fd, t)
+    # it holds the qube's channel: the agent's HELLO went to it
+    honest_call_works()
+
+
+def test_worker_killed_ends_only_its_daemon():
+    # a worker the qube crashed (here: killed) takes its daemon down, not
+    # another qube's; the daemon's socket goes with it (bulkheadd starts
+    # another daemon)
+    victim = S.qube("victim", 4)
+    victim.start()
+    sock = os.path.join(S.sockdir, "qrexec.4")
+    assert os.path.exists(sock)
+    os.kill(worker_of(victim.daemon), 9)
+    rc = victim.daemon.wait(timeout=10)
+    assert rc == 1, rc
+    assert not os.path.exists(sock)
+    assert "the worker ended (signal 9)" in S.logtext()
+    victim.stop()
+    everyone_alive()
+    honest_call_works()
+
+
 def test_silent_agent_does_not_hold_sigterm():
     # last: the evil qube's daemon is stopped here.  Its agent goes and
     # comes back, takes the daemon's connection and sends half a HELLO:
@@ -454,6 +508,8 @@ try:
         test_hostile_trigger_clients,
         test_hostile_caller_to_service,
         test_agent_path_symlink_not_followed,
+        test_channel_reader_is_confined,
+        test_worker_killed_ends_only_its_daemon,
         test_silent_agent_does_not_hold_sigterm,
     ])
 finally:
