@@ -274,21 +274,74 @@ worker_start(void)
 	ctl_fd = sv[0];
 }
 
-/* A message to the worker, with fd (-1: none). */
+/*
+ * Messages to the worker wait here: the monitor never blocks on it.  A
+ * blocking send could deadlock: the kernel queues only a few packets
+ * each way (net.unix.max_dgram_qlen), and a worker passing on a flood of
+ * requests blocks on its own sends while the monitor's reports of ended
+ * calls fill its queue.  At most one report a call slot is outstanding
+ * (the worker frees a slot on its report), plus an agent and a socket.
+ */
+#define CTL_OUT_MAX (QD_MAX_CALLS + 4)
+
+struct ctl_out {
+	struct qd_ctl c;
+	int fd; /* sent with it, then closed here; -1: none */
+};
+
+static struct ctl_out ctl_outq[CTL_OUT_MAX];
+static size_t ctl_out_head, ctl_out_len;
+
+/*
+ * Send what is queued, without blocking.  0 (sent, or the worker's queue
+ * is full: later, on POLLOUT) or -1: the worker is gone.
+ */
+static int
+ctl_flush(void)
+{
+	while (ctl_out_len > 0) {
+		struct ctl_out *o = &ctl_outq[ctl_out_head];
+		struct iovec iov = {&o->c, sizeof(o->c)};
+		ssize_t n;
+
+		if (o->fd >= 0)
+			n = sock_send_fds(
+			    ctl_fd, &iov, 1, MSG_DONTWAIT, &o->fd, 1);
+		else if ((n = send(ctl_fd, &o->c, sizeof(o->c),
+		              MSG_NOSIGNAL | MSG_DONTWAIT)) < 0)
+			n = -errno;
+		if (n == -EAGAIN || n == -EINTR)
+			return 0;
+		if (n != (ssize_t)sizeof(o->c))
+			return -1;
+		close_fd(&o->fd);
+		ctl_out_head = (ctl_out_head + 1) % CTL_OUT_MAX;
+		ctl_out_len--;
+	}
+	return 0;
+}
+
+/*
+ * Queue a message to the worker, with fd (-1: none; taken: closed once
+ * sent or on failure), and send what can be.  0 or -1 (the worker is
+ * gone, or the queue is full, which the protocol rules out).
+ */
 static int
 ctl_send(uint32_t type, uint32_t slot, int32_t arg, int fd)
 {
-	struct qd_ctl c = {.qc_type = type, .qc_slot = slot, .qc_arg = arg};
-	struct iovec iov = {&c, sizeof(c)};
-	ssize_t n;
+	struct ctl_out *o;
 
-	if (fd >= 0)
-		n = sock_send_fds(ctl_fd, &iov, 1, 0, &fd, 1);
-	else
-		n = send(ctl_fd, &c, sizeof(c), MSG_NOSIGNAL);
-	if (n < 0)
-		return fd >= 0 ? (int)n : -errno;
-	return n == (ssize_t)sizeof(c) ? 0 : -EIO;
+	if (ctl_out_len == CTL_OUT_MAX) {
+		log_warnx("the worker's queue is full");
+		if (fd >= 0)
+			(void)close(fd);
+		return -1;
+	}
+	o = &ctl_outq[(ctl_out_head + ctl_out_len) % CTL_OUT_MAX];
+	*o = (struct ctl_out){
+	    .c = {.qc_type = type, .qc_slot = slot, .qc_arg = arg}, .fd = fd};
+	ctl_out_len++;
+	return ctl_flush();
 }
 
 /*
@@ -612,7 +665,9 @@ main(int argc, char **argv)
 
 	while (!quit) {
 		struct pollfd pfd[2] = {{.fd = sigfd, .events = POLLIN},
-		    {.fd = ctl_fd, .events = POLLIN}};
+		    {.fd = ctl_fd,
+		        .events =
+		            (short)(POLLIN | (ctl_out_len > 0 ? POLLOUT : 0))}};
 		struct qd_ctl c;
 		int t;
 
@@ -644,7 +699,6 @@ main(int argc, char **argv)
 				continue;
 			}
 			r = ctl_send(QD_AGENT, 0, (int32_t)hello_ms, fd);
-			(void)close(fd);
 			if (r < 0) {
 				log_warnx("the worker is gone");
 				status = 1;
@@ -668,7 +722,13 @@ main(int argc, char **argv)
 				break;
 			}
 		}
-		if (!pfd[1].revents)
+		if (pfd[1].revents & POLLOUT && ctl_flush() < 0) {
+			log_warnx("the worker is gone");
+			worker_end();
+			status = 1;
+			break;
+		}
+		if (!(pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		t = ctl_input(phase, &c);
 		if (t < 0) {
@@ -699,7 +759,9 @@ main(int argc, char **argv)
 					status = 1;
 					break;
 				}
-			} else if (ctl_send(QD_LISTEN, 0, 0, listen_fd) < 0) {
+			} else if (ctl_send(QD_LISTEN, 0, 0,
+			               fcntl(listen_fd, F_DUPFD_CLOEXEC, 3)) <
+			    0) {
 				log_warnx("the worker is gone");
 				status = 1;
 				break;
