@@ -97,7 +97,7 @@ struct daemon_config {
 	uid_t policy_uid;
 	gid_t policy_gid;
 	/* the user of the qrexec-daemons' workers (--qrexec-user): "" for
-	 * the daemons' own default (nobody) */
+	 * an id of each qube's own */
 	char qrexec_user[64];
 };
 

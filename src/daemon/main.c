@@ -63,11 +63,9 @@ usage(FILE *f, int code)
 	    " if that user\n"
 	    "                         exists, else root, with a warning);\n"
 	    "                         root keeps it root without one\n"
-	    "  --qrexec-user USER     the user of the qube's qrexec-daemon's\n"
+	    "  --qrexec-user USER     the user of each qube's qrexec-daemon's\n"
 	    "                         worker, which reads the qube's channel\n"
-	    "                         (default " BULKHEAD_QREXEC_USER
-	    " if that\n"
-	    "                         user exists, else nobody)\n"
+	    "                         (default: an id of the qube's own)\n"
 	    "  --daemon               detach once ready (the parent exits 0\n"
 	    "                         then, 1 if start-up failed); log to\n"
 	    "                         STATE/log/bulkheadd.log\n"
@@ -257,22 +255,23 @@ policy_user_set(struct daemon_config *cfg, const char *user)
 
 /*
  * The user of the qrexec-daemons' workers: --qrexec-user (0, or 2 if it
- * names no user), else BULKHEAD_QREXEC_USER where it exists, else ""
- * (the daemons' default, nobody).  Root is refused: the worker reads what
- * a qube sends.
+ * names no user or root: the worker reads what a qube sends), else ""
+ * (each qube's worker gets an id of its own).
  */
 static int
 qrexec_user_set(struct daemon_config *cfg, const char *user)
 {
 	uid_t uid;
 	gid_t gid;
-	int r = bulkhead_service_user(user, BULKHEAD_QREXEC_USER,
-	    cfg->qrexec_user, sizeof(cfg->qrexec_user), &uid, &gid);
+	int r;
 
-	if (r > 0 || (r == -ENOENT && user == NULL))
+	if (user == NULL)
 		return 0;
-	(void)fprintf(stderr, "bulkheadd: --qrexec-user %s: %s\n",
-	    user != NULL ? user : BULKHEAD_QREXEC_USER,
+	r = bulkhead_service_user(
+	    user, user, cfg->qrexec_user, sizeof(cfg->qrexec_user), &uid, &gid);
+	if (r > 0)
+		return 0;
+	(void)fprintf(stderr, "bulkheadd: --qrexec-user %s: %s\n", user,
 	    r == 0           ? "not root: it reads what a qube sends" :
 	        r == -ENOENT ? "no such user" :
 	                       strerror(-r));

@@ -27,6 +27,7 @@
 #include "daemon/bulkheadd.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "sandbox/sandbox.h"
 
 struct running *
 qube_running(struct daemon *d, uint32_t qid)
@@ -646,10 +647,20 @@ spawn_qrexec_daemon(
 		return -errno;
 	(void)str_printf(
 	    policy_opt, sizeof(policy_opt), "--policy-program=%s", policy_prog);
-	/* what reads the qube's channel runs as this user (else nobody) */
+	/*
+	 * What reads the qube's channel (the daemon's worker) runs as the
+	 * --qrexec-user, or else as an id of its own: the last of the
+	 * qube's id range, which no other qube's process or worker has (a
+	 * worker a qube took over cannot signal another's).  Inside a
+	 * namespace qube that id is its 65535, which no process there can
+	 * reach the worker as: the worker is outside its pid namespace.
+	 */
 	if (d->cfg.qrexec_user[0] != '\0')
 		(void)str_printf(worker_user, sizeof(worker_user), "--user=%s",
 		    d->cfg.qrexec_user);
+	else
+		(void)str_printf(worker_user, sizeof(worker_user), "--uid=%u",
+		    sandbox_uid_base(q->qid) + SANDBOX_ID_RANGE - 1);
 	{
 		/* autostart and @dispvm targets go through our Admin API */
 		const char *env[] = {"VCHAN_DOMAIN", "0", "VCHAN_SOCKET_DIR",

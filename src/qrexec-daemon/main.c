@@ -50,6 +50,7 @@
 
 static struct daemon_config cfg;
 static const char *arg_user;
+static uint32_t arg_uid; /* --uid; 0: none */
 static bool arg_direct;
 static int listen_fd = -1;
 static struct sock_ident listen_id;
@@ -88,6 +89,8 @@ usage(FILE *f, int code)
 	    "stderr\n"
 	    "  --user=USER               the user of the process that reads\n"
 	    "                            the qube's channel (default nobody)\n"
+	    "  --uid=UID                 that process's uid (and gid), with\n"
+	    "                            no name (bulkheadd: one a qube)\n"
 	    "  --ready-fd=FD             with --direct: write one byte to FD\n"
 	    "                            once the agent is connected (0) or\n"
 	    "                            could not be (1), then close it\n"
@@ -232,14 +235,21 @@ agent_dial(int timeout_s, bool reconnecting)
 /* ---- the worker ---- */
 
 /*
- * The user the worker runs as: --user, or nobody.  Looked up here: the
- * worker, once confined, reads no file.
+ * The user the worker runs as: --uid (that id, and the same gid, no
+ * groups), --user, or nobody.  Looked up here: the worker, once
+ * confined, reads no file.
  */
 static void
 worker_user(uid_t *ret_uid, gid_t *ret_gid)
 {
-	struct passwd *pw = getpwnam(arg_user ? arg_user : "nobody");
+	struct passwd *pw;
 
+	if (arg_uid != 0) {
+		*ret_uid = (uid_t)arg_uid;
+		*ret_gid = (gid_t)arg_uid;
+		return;
+	}
+	pw = getpwnam(arg_user ? arg_user : "nobody");
 	if (pw == NULL && arg_user != NULL)
 		fatalx("unknown user %s", arg_user);
 	*ret_uid = pw ? pw->pw_uid : 65534;
@@ -515,6 +525,7 @@ main(int argc, char **argv)
 		OPT_SOCKET_DIR = 0x100,
 		OPT_POLICY_SOCKET,
 		OPT_USER,
+		OPT_UID,
 		OPT_READY_FD,
 		OPT_ADMIN_SOCKET,
 	};
@@ -527,6 +538,7 @@ main(int argc, char **argv)
 	    {"direct", no_argument, NULL, 'D'},
 	    {"uuid", required_argument, NULL, 'u'},
 	    {"user", required_argument, NULL, OPT_USER},
+	    {"uid", required_argument, NULL, OPT_UID},
 	    {"ready-fd", required_argument, NULL, OPT_READY_FD},
 	    {"admin-socket", required_argument, NULL, OPT_ADMIN_SOCKET},
 	    {NULL, 0, NULL, 0},
@@ -583,6 +595,17 @@ main(int argc, char **argv)
 		case OPT_USER:
 			arg_user = optarg;
 			break;
+		case OPT_UID:
+			/* not root, not (uid_t)-1: a real unprivileged id */
+			if (parse_u32(optarg, UINT32_MAX - 2, &arg_uid) < 0 ||
+			    arg_uid == 0) {
+				(void)fprintf(stderr,
+				    "qrexec-daemon: --uid: a number from 1 to "
+				    "%u\n",
+				    UINT32_MAX - 2);
+				return 2;
+			}
+			break;
 		case OPT_ADMIN_SOCKET:
 			cfg.admin_socket = optarg;
 			break;
@@ -606,6 +629,11 @@ main(int argc, char **argv)
 	}
 	if (argc - optind < 2 || argc - optind > 3 || cfg.uuid == NULL)
 		usage(stderr, 2);
+	if (arg_user != NULL && arg_uid != 0) {
+		(void)fprintf(stderr,
+		    "qrexec-daemon: --user and --uid exclude each other\n");
+		return 2;
+	}
 	if (ready_fd >= 0 && !arg_direct) {
 		(void)fprintf(stderr,
 		    "qrexec-daemon: --ready-fd needs --direct "

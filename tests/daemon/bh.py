@@ -215,14 +215,17 @@ def launched_by(d, pid):
     same host ids.  A qube's processes descend from its launcher, whose
     arguments name its bulkheadd's directories (bulkhead-sandbox, or
     bulkhead-vm for a VM qube's QEMU and vmux); a process whose launcher
-    is gone (a leak) counts as d's."""
+    is gone (a leak) counts as d's.  A qrexec-daemon's worker has an id
+    of its qube's range but is the admin side's, never the qube's."""
     for _ in range(64):
         try:
             ppid, cmd = _ppid_and_cmd(pid)
         except (OSError, ValueError, IndexError):
             return False
-        if cmd.split(b"\0")[0].endswith((b"bulkhead-sandbox",
-                                           b"bulkhead-vm")):
+        prog = cmd.split(b"\0")[0]
+        if prog.endswith((b"qrexec-daemon", b"bulkheadd")):
+            return False
+        if prog.endswith((b"bulkhead-sandbox", b"bulkhead-vm")):
             return d.root.encode() in cmd
         if ppid <= 1:
             return True

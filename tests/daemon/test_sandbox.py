@@ -467,6 +467,42 @@ def test_channel_directory_is_bounded():
     assert not os.path.exists(host), host
 
 
+def test_qrexec_workers_have_ids_of_their_own():
+    """Each running qube's qrexec-daemon worker (what reads its channel)
+    runs as the last id of that qube's range: no two qubes' alike."""
+    for n in ("work", "other"):
+        if D.qubes()[n]["state"] == "Halted":
+            D.call("admin.vm.Start", n)
+    seen = {}
+    for n in ("work", "other"):
+        want = 1000000 + qid(n) * 65536 + 65535
+        ws = []
+        lo = 1000000 + qid(n) * 65536
+        for p in [int(e) for e in os.listdir("/proc") if e.isdigit()]:
+            try:
+                if not lo <= os.stat("/proc/%d" % p).st_uid < lo + 65536:
+                    continue
+                with open("/proc/%d/status" % p) as f:
+                    st = dict(ln.split(":", 1) for ln in f.read().splitlines())
+                with open("/proc/%d/cmdline" % p, "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if cmd.split(b"\0")[0].endswith(b"qrexec-daemon") and \
+                    D.root.encode() in cmd:
+                ws.append((p, st))
+        assert len(ws) == 1, (n, ws)
+        p, st = ws[0]
+        assert st["Uid"].split() == [str(want)] * 4, (n, st["Uid"])
+        assert st["Gid"].split() == [str(want)] * 4, (n, st["Gid"])
+        assert st["Groups"].strip() == "", st["Groups"]
+        assert st["Seccomp"].strip() == "2", st
+        seen[n] = want
+    assert seen["work"] != seen["other"]
+    rc, out, _ = sh("work", "echo alive")
+    assert out == "alive\n", out
+
+
 def test_private_symlinks_stay_inside():
     # /rw is the qube's own: a symlink it leaves there (/rw/home -> /) was
     # followed by the launcher at the next start, against the host's root,
@@ -1215,6 +1251,7 @@ try:
         test_cgroups_hold_the_whole_qube,
         test_isolation_host_sockets,
         test_channel_directory_is_bounded,
+        test_qrexec_workers_have_ids_of_their_own,
         test_private_symlinks_stay_inside,
         test_admin_api_from_a_qube,
         test_admin_tools_in_a_management_qube,

@@ -444,6 +444,19 @@ def test_channel_reader_is_confined():
     honest_call_works()
 
 
+def test_worker_id_options():
+    # --uid: a real id, not root, not -1; and not with --user
+    base = [os.path.join(h.BIN, "qrexec-daemon"), "--direct", "-u",
+            "0b1c", "9", "nine"]
+    for extra, why in ((["--uid=0"], b"--uid"),
+                       (["--uid=4294967295"], b"--uid"),
+                       (["--uid=x"], b"--uid"),
+                       (["--uid=5", "--user=nobody"], b"exclude")):
+        p = subprocess.run(base[:1] + extra + base[1:], capture_output=True,
+                           timeout=10, env=S.admin_env())
+        assert p.returncode == 2 and why in p.stderr, (extra, p)
+
+
 def test_worker_killed_ends_only_its_daemon():
     # a worker the qube crashed (here: killed) takes its daemon down, not
     # another qube's; the daemon's socket goes with it (bulkheadd starts
@@ -509,6 +522,7 @@ try:
         test_hostile_caller_to_service,
         test_agent_path_symlink_not_followed,
         test_channel_reader_is_confined,
+        test_worker_id_options,
         test_worker_killed_ends_only_its_daemon,
         test_silent_agent_does_not_hold_sigterm,
     ])
