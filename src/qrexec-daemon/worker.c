@@ -25,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,7 +56,9 @@
  * of QUBE_WARN_BURST lines each QUBE_WARN_INTERVAL_MS; the first line
  * after says how many were left out.
  */
-#define QUBE_WARN_BURST       20u
+#define QUBE_WARN_BURST 20u
+/* What the worker may add to its log, at most (see confine()). */
+#define WORKER_LOG_MAX        (16u << 20)
 #define QUBE_WARN_INTERVAL_MS 10000u
 
 enum client_state {
@@ -761,6 +764,7 @@ confine(uid_t uid, gid_t gid, bool syslog)
 	const char *names[ARRAY_SIZE(w_allowed) + ARRAY_SIZE(w_syslog)];
 	struct rlimit core = {0, 0};
 	size_t n = ARRAY_SIZE(w_allowed);
+	struct stat st;
 
 	if (getuid() == 0 || geteuid() == 0) {
 		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
@@ -775,6 +779,21 @@ confine(uid_t uid, gid_t gid, bool syslog)
 		return -errno;
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	(void)setrlimit(RLIMIT_CORE, &core);
+	/*
+	 * Its log (stderr, bulkheadd's file for the qube) is the one file it
+	 * writes.  Its own warnings about the qube are budgeted, but a
+	 * worker the qube took over is not: it may add WORKER_LOG_MAX bytes
+	 * to what is there, and then gets EFBIG (not SIGXFSZ).
+	 */
+	if (fstat(2, &st) == 0 && S_ISREG(st.st_mode)) {
+		struct rlimit fsize;
+
+		fsize.rlim_cur = fsize.rlim_max =
+		    (rlim_t)st.st_size + WORKER_LOG_MAX;
+		(void)signal(SIGXFSZ, SIG_IGN);
+		if (setrlimit(RLIMIT_FSIZE, &fsize) < 0)
+			return -errno;
+	}
 	memcpy(names, w_allowed, sizeof(w_allowed));
 	if (syslog) {
 		memcpy(names + n, w_syslog, sizeof(w_syslog));

@@ -435,6 +435,12 @@ def test_channel_reader_is_confined():
     assert st["CapEff"] == st["CapPrm"] == "0000000000000000", st
     assert st["NoNewPrivs"] == "1" and st["Seccomp"] == "2", st
     assert proc_status(EVIL.daemon.pid)["Uid"].split()[0] == "0"
+    # the log is the one file it writes: a bounded amount more
+    with open("/proc/%d/limits" % w) as f:
+        fsize = [ln.split()[3] for ln in f if ln.startswith("Max file size")]
+    assert fsize and fsize[0] != "unlimited", fsize
+    assert int(fsize[0]) <= os.fstat(S.log.fileno()).st_size + (16 << 20), \
+        fsize
     fds = os.listdir("/proc/%d/fd" % w)
     for fd in fds:
         if int(fd) > 2:
