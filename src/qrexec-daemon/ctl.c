@@ -29,13 +29,19 @@ qd_ctl_parse(enum qd_phase phase, const void *untrusted_buf, size_t len,
 		return -EBADMSG;
 	switch (c.qc_type) {
 	case QD_HELLO_OK:
+		/* fields a type does not use are zero */
+		if (phase != QD_PHASE_HELLO || c.qc_len != 0 ||
+		    c.qc_slot != 0 || c.qc_arg != 0)
+			return -EBADMSG;
+		break;
 	case QD_HELLO_FAIL:
-		if (phase != QD_PHASE_HELLO || c.qc_len != 0 || c.qc_slot != 0)
+		if (phase != QD_PHASE_HELLO || c.qc_len != 0 ||
+		    c.qc_slot != 0 || c.qc_version != 0)
 			return -EBADMSG;
 		break;
 	case QD_AGENT_LOST:
 		if (phase == QD_PHASE_DIAL || c.qc_len != 0 || c.qc_slot != 0 ||
-		    c.qc_arg != 0)
+		    c.qc_arg != 0 || c.qc_version != 0)
 			return -EBADMSG;
 		break;
 	case QD_CALL:

@@ -105,7 +105,8 @@ enum qd_phase {
 /*
  * The monitor's check of one packet from the worker (len bytes): a whole
  * struct qd_ctl and exactly qc_len bytes after it, a type the phase
- * allows, zero padding; QD_CALL: a slot below QD_MAX_CALLS and a body
+ * allows, zero padding and zero in the fields the type does not use;
+ * QD_CALL: a slot below QD_MAX_CALLS and a body
  * proto_trigger_parse() accepts (*ret_req then points into
  * untrusted_buf).  Returns the type, with *ret (and *ret_req) filled, or
  * -EBADMSG.  Any process may call it; it keeps nothing.

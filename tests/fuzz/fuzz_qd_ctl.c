@@ -11,7 +11,7 @@
  *    only in a phase that allows it;
  *  - on success the header is the input's, with zero padding and a
  *    length that is exactly the rest of the packet; only QD_CALL has a
- *    body;
+ *    body; the fields a type does not use are zero;
  *  - QD_CALL: a slot below QD_MAX_CALLS, and a request the trigger
  *    validator accepted: its ident passes proto_ident_check(), its
  *    service lies inside the input, NUL-terminated at service_len, and
@@ -49,11 +49,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(c.qc_len == size - sizeof(c));
 	switch (r) {
 	case QD_HELLO_OK:
+		FUZZ_CHECK(phase == QD_PHASE_HELLO && c.qc_len == 0 &&
+		    c.qc_slot == 0 && c.qc_arg == 0);
+		break;
 	case QD_HELLO_FAIL:
-		FUZZ_CHECK(phase == QD_PHASE_HELLO && c.qc_len == 0);
+		FUZZ_CHECK(phase == QD_PHASE_HELLO && c.qc_len == 0 &&
+		    c.qc_slot == 0 && c.qc_version == 0);
 		break;
 	case QD_AGENT_LOST:
-		FUZZ_CHECK(phase != QD_PHASE_DIAL && c.qc_len == 0);
+		FUZZ_CHECK(phase != QD_PHASE_DIAL && c.qc_len == 0 &&
+		    c.qc_slot == 0 && c.qc_arg == 0 && c.qc_version == 0);
 		break;
 	default:
 		FUZZ_CHECK(phase == QD_PHASE_UP);

@@ -98,6 +98,14 @@ test_hello_and_lost(void **state)
 	n = packet(buf, QD_HELLO_OK, 3, 0, 4, NULL, 0);
 	assert_int_equal(
 	    qd_ctl_parse(QD_PHASE_HELLO, buf, n, &c, &req), -EBADMSG);
+	n = packet(buf, QD_HELLO_OK, 0, 1, 4, NULL, 0);
+	assert_int_equal(
+	    qd_ctl_parse(QD_PHASE_HELLO, buf, n, &c, &req), -EBADMSG);
+	n = packet(buf, QD_HELLO_FAIL, 0, -ETIMEDOUT, 4, NULL, 0);
+	assert_int_equal(
+	    qd_ctl_parse(QD_PHASE_HELLO, buf, n, &c, &req), -EBADMSG);
+	n = packet(buf, QD_AGENT_LOST, 0, 0, 4, NULL, 0);
+	assert_int_equal(qd_ctl_parse(QD_PHASE_UP, buf, n, &c, &req), -EBADMSG);
 }
 
 static void
