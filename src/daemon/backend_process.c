@@ -117,8 +117,10 @@ static void
 proc_cleanup(struct daemon *d, struct running *r)
 {
 	(void)d;
-	/* whatever the agent left running in its group goes with it */
-	(void)signal_group(r, SIGKILL);
+	/* whatever the agent left running in its group goes with it (not
+	 * a group whose pid may be another's by now) */
+	if (!r->init_stale)
+		(void)signal_group(r, SIGKILL);
 }
 
 const struct backend_ops backend_process = {

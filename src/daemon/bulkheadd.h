@@ -47,6 +47,9 @@ struct running {
 	char name[MODEL_MAX_NAME + 1];
 	const struct backend_ops *backend; /* what runs it (virt_mode) */
 	pid_t init_pid;                    /* the backend's main process */
+	/* init_pid ended while bulkheadd was away (found at its restart):
+	 * it only names what the qube held (its cgroups), never signalled */
+	bool init_stale;
 	int init_pidfd;
 	pid_t qrexec_pid; /* its qrexec-daemon */
 	int qrexec_pidfd;

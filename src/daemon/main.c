@@ -268,7 +268,7 @@ qrexec_user_set(struct daemon_config *cfg, const char *user)
 	if (user == NULL)
 		return 0;
 	r = bulkhead_service_user(
-	    user, user, cfg->qrexec_user, sizeof(cfg->qrexec_user), &uid, &gid);
+	    user, NULL, cfg->qrexec_user, sizeof(cfg->qrexec_user), &uid, &gid);
 	if (r > 0)
 		return 0;
 	(void)fprintf(stderr, "bulkheadd: --qrexec-user %s: %s\n", user,

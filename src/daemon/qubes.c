@@ -611,7 +611,7 @@ spawn_qrexec_daemon(
 	char vchan[PATH_MAX], policy_sock[PATH_MAX], svc[2 * PATH_MAX + 2];
 	char log[PATH_MAX], domid[16], timeout[16], user[64];
 	char policy_opt[PATH_MAX + 20], uuid[64], name[MODEL_MAX_NAME + 1];
-	char worker_user[80] = "";
+	char worker_user[80];
 	const char *pu = getenv("BULKHEAD_PROCESS_USER");
 	int p[2] = {-1, -1};
 	pid_t pid;
@@ -669,8 +669,7 @@ spawn_qrexec_daemon(
 		    timeout, "BULKHEAD_ADMIN_SOCKET", d->cfg.socket, NULL};
 		char *argv[] = {"qrexec-daemon", "--direct", "--ready-fd=3",
 		    "-q", sockdir, policy_sock, policy_opt, "-u", uuid,
-		    worker_user[0] ? worker_user : "--", domid, name, user,
-		    NULL};
+		    worker_user, domid, name, user, NULL};
 		const struct spawn_opts o = {
 		    .log = log, .env = env, .fd3 = p[1]};
 
@@ -1185,19 +1184,31 @@ adopt_or_clean(struct daemon *d, const char *name)
 	struct state_file sf;
 	struct db_qube q;
 	struct running *r;
+	bool known;
 
 	if (qpath(d, path, sizeof(path), name, "state") < 0)
 		return;
-	if (read_state(path, &sf) < 0 ||
-	    db_qube_by_qid(&d->db, sf.qid, &q) < 0 ||
-	    strcmp(q.name, name) != 0 ||
-	    !same_process(sf.init_pid, sf.init_start)) {
+	known = read_state(path, &sf) == 0 &&
+	    db_qube_by_qid(&d->db, sf.qid, &q) == 0 &&
+	    strcmp(q.name, name) == 0;
+	if (!known || !same_process(sf.init_pid, sf.init_start)) {
 		/* not running any more: clean what is left */
 		if (sf.qrexec_pid > 1 &&
 		    same_process(sf.qrexec_pid, sf.qrexec_start))
 			(void)kill(sf.qrexec_pid, SIGTERM);
 		if (sf.init_pid > 1 && same_process(sf.init_pid, sf.init_start))
 			(void)kill(-sf.init_pid, SIGKILL);
+		/* what a halt releases (its volatile area, its cgroups, a
+		 * sandbox's channel tmpfs), through its backend */
+		if (known && (r = running_new(d, &q)) != NULL) {
+			r->rt.domid = sf.domid;
+			r->init_pid = sf.init_pid;
+			r->init_stale = true;
+			if (r->backend && r->backend->cleanup)
+				r->backend->cleanup(d, r);
+			running_unlink(d, r);
+			free(r);
+		}
 		if (sf.domid > 0 &&
 		    str_printf(path, sizeof(path), "%s/vchan/%u",
 		        d->cfg.run_dir, sf.domid) == 0)

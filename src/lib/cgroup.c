@@ -47,11 +47,6 @@ cgroup_own(const char *ctrl, char *out, size_t n)
 	return r;
 }
 
-/*
- * v2: the cgroup the qubes' cgroups are made in: the caller's, or its
- * parent when the caller is in CGROUP_SELF (bulkheadd stepped aside into
- * it, and the launchers it starts are there too).
- */
 /* The last component of own if it is CGROUP_SELF ("/" before it), or NULL. */
 static char *
 self_leaf(char *own)
@@ -60,6 +55,12 @@ self_leaf(char *own)
 
 	return last != NULL && strcmp(last + 1, CGROUP_SELF) == 0 ? last : NULL;
 }
+
+/*
+ * v2: the cgroup the qubes' cgroups are made in: the caller's, or its
+ * parent when the caller is in CGROUP_SELF (bulkheadd stepped aside into
+ * it, and the launchers it starts are there too).
+ */
 
 static int
 qubes_parent_v2(char *out, size_t n)

@@ -16,15 +16,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -35,9 +32,7 @@
 
 #include "config.h"
 #include "lib/dclient.h"
-#include "lib/io.h"
 #include "lib/log.h"
-#include "lib/msg.h"
 #include "lib/qubesd.h"
 #include "lib/sock.h"
 #include "lib/util.h"
@@ -286,11 +281,12 @@ worker_start(void)
 
 /*
  * Messages to the worker wait here: the monitor never blocks on it.  A
- * blocking send could deadlock: the kernel queues only a few packets
- * each way (net.unix.max_dgram_qlen), and a worker passing on a flood of
- * requests blocks on its own sends while the monitor's reports of ended
- * calls fill its queue.  At most one report a call slot is outstanding
- * (the worker frees a slot on its report), plus an agent and a socket.
+ * blocking send could deadlock: a socket pair's side holds what its send
+ * buffer allows (a few requests, a few hundred small reports), and a
+ * worker passing on a flood of requests blocks on its own sends while the
+ * monitor's reports of ended calls fill the other side.  At most one
+ * report a call slot is outstanding (the worker frees a slot on its
+ * report), plus an agent and a socket.
  */
 #define CTL_OUT_MAX (QD_MAX_CALLS + 4)
 
@@ -425,10 +421,20 @@ ctl_input(enum qd_phase phase, struct qd_ctl *ret)
 	return t;
 }
 
+/* The worker was reaped with status: said (not when the daemon ends). */
+static void
+worker_ended(int status)
+{
+	if (!quit)
+		log_warnx("the worker ended (%s %d)",
+		    WIFEXITED(status) ? "status" : "signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	worker_pid = -1;
+}
+
 /*
  * The worker is gone, or must go: it is killed if it still runs (one that
- * closed its end and went on would hold the daemon), reaped, and how it
- * ended is logged.
+ * closed its end and went on would hold the daemon) and reaped.
  */
 static void
 worker_end(void)
@@ -441,10 +447,7 @@ worker_end(void)
 	while (waitpid(worker_pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return;
-	log_warnx("the worker ended (%s %d)",
-	    WIFEXITED(status) ? "status" : "signal",
-	    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-	worker_pid = -1;
+	worker_ended(status);
 }
 
 /* Children that ended: the worker (the daemon ends), calls (reported). */
@@ -457,12 +460,7 @@ reap_children(void)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		if (pid == worker_pid) {
-			if (!quit)
-				log_warnx("the worker ended (%s %d)",
-				    WIFEXITED(status) ? "status" : "signal",
-				    WIFEXITED(status) ? WEXITSTATUS(status) :
-				                        WTERMSIG(status));
-			worker_pid = -1;
+			worker_ended(status);
 			worker_alive = false;
 			continue;
 		}

@@ -3,7 +3,7 @@
  * what the qube and the clients say.
  *
  * Forked by the monitor (main.c) and confined before it reads anything:
- * the daemon's --user (nobody without one), never root again,
+ * the daemon's --uid or --user (nobody without them), never root again,
  * no_new_privs, not dumpable, no fds but its own, a seccomp allowlist.
  * Untrusted input: everything on the qube's control channel (the agent's
  * HELLO and messages, validated by proto_*; a violation closes the
@@ -31,7 +31,6 @@
 #include <unistd.h>
 
 #include "lib/buffer.h"
-#include "lib/io.h"
 #include "lib/log.h"
 #include "lib/msg.h"
 #include "lib/seccomp_util.h"
@@ -44,9 +43,6 @@
 #define PORT_UNUSED UINT32_MAX
 /* Queued bytes for an agent that does not read before we give up on it. */
 #define AGENT_OUT_LIMIT (1024u * 1024u)
-/* How long an agent that has taken our connection may take to say HELLO
- * when the monitor names no time. */
-#define AGENT_HELLO_TIMEOUT_MS 60000u
 /* The longest a wait for the agent's HELLO goes without looking at quit. */
 #define QUIT_CHECK_MS 100
 /*
@@ -56,10 +52,10 @@
  * of QUBE_WARN_BURST lines each QUBE_WARN_INTERVAL_MS; the first line
  * after says how many were left out.
  */
-#define QUBE_WARN_BURST 20u
-/* What the worker may add to its log, at most (see confine()). */
-#define WORKER_LOG_MAX        (16u << 20)
+#define QUBE_WARN_BURST       20u
 #define QUBE_WARN_INTERVAL_MS 10000u
+/* What the worker may add to its log, at most (see confine()). */
+#define WORKER_LOG_MAX (16u << 20)
 
 enum client_state {
 	CLIENT_FREE,
@@ -389,7 +385,7 @@ agent_recv_hello(int fd, uint64_t deadline, uint32_t *ret_version)
 
 /*
  * The agent's connection, from the monitor: HELLO both ways, within
- * timeout_ms (0: AGENT_HELLO_TIMEOUT_MS).  0 (agent_fd set), -EINTR,
+ * timeout_ms.  0 (agent_fd set), -EINTR,
  * -ETIMEDOUT, -EPROTO, -EPROTONOSUPPORT or -EPIPE (fd closed).
  */
 static int
@@ -720,10 +716,10 @@ ctl_input(void)
 	case QD_AGENT: {
 		int r;
 
-		if (agent_fd >= 0)
+		/* one channel at a time, and a time for its HELLO */
+		if (agent_fd >= 0 || c.qc_arg <= 0)
 			goto bad;
-		r = agent_hello(fds[0],
-		    c.qc_arg > 0 ? (uint32_t)c.qc_arg : AGENT_HELLO_TIMEOUT_MS);
+		r = agent_hello(fds[0], (uint32_t)c.qc_arg);
 		if (r == 0)
 			return ctl_send(QD_HELLO_OK, 0, 0, agent_version, NULL,
 			           0) < 0 ?

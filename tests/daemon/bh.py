@@ -209,13 +209,34 @@ def _ppid_and_cmd(pid):
     return ppid, cmd
 
 
+def proc_status(pid):
+    """/proc/PID/status as a dict of stripped values."""
+    with open("/proc/%d/status" % pid) as f:
+        return {k: v.strip() for k, v in (
+            ln.split(":", 1) for ln in f.read().splitlines() if ":" in ln)}
+
+
+def programs(d, name):
+    """(pid, ppid) of d's processes whose program ends with name."""
+    out = []
+    for p in d.processes():
+        try:
+            ppid, cmd = _ppid_and_cmd(p)
+        except (OSError, ValueError, IndexError):
+            continue
+        if cmd.split(b"\0")[0].endswith(name.encode()):
+            out.append((p, ppid))
+    return out
+
+
 def launched_by(d, pid):
     """Is pid a process of one of d's qubes?  Other bulkhead instances
     (parallel tests, benchmarks) may run qubes with the same qids, so the
     same host ids.  A qube's processes descend from its launcher, whose
     arguments name its bulkheadd's directories (bulkhead-sandbox, or
     bulkhead-vm for a VM qube's QEMU and vmux); a process whose launcher
-    is gone (a leak) counts as d's.  A qrexec-daemon's worker has an id
+    is gone (a leak) counts as d's if its mounts or command line name
+    d's directories.  A qrexec-daemon's worker has an id
     of its qube's range but is the admin side's, never the qube's."""
     for _ in range(64):
         try:
@@ -228,9 +249,25 @@ def launched_by(d, pid):
         if prog.endswith((b"bulkhead-sandbox", b"bulkhead-vm")):
             return d.root.encode() in cmd
         if ppid <= 1:
-            return True
+            return _mounts_mention(pid, d.root)
         pid = ppid
-    return True
+    return _mounts_mention(pid, d.root)
+
+
+def _mounts_mention(pid, root):
+    """Do pid's mount table or command line name root?  A leaked qube
+    process (its launcher gone) still has the mounts its launcher made
+    from d's directories (a VM's QEMU: its images and sockets on its
+    command line); another bulkheadd's (a test or benchmark at the same
+    time, the same qids) names its own."""
+    found = False
+    for what in ("mountinfo", "cmdline"):
+        try:
+            with open("/proc/%d/%s" % (pid, what), "rb") as f:
+                found = found or root.encode() in f.read()
+        except OSError:
+            pass
+    return found
 
 
 def qube_pids(d, qid=None):

@@ -248,21 +248,14 @@ def test_qrexec_worker_user():
         return
     # each running qube's qrexec-daemon: a root monitor, a worker as the
     # named user, confined
-    mons, workers = [], []
-    for p in D.processes():
-        try:
-            ppid, cmd = bh._ppid_and_cmd(p)
-        except (OSError, ValueError, IndexError):
-            continue
-        if cmd.split(b"\0")[0].endswith(b"qrexec-daemon"):
-            (mons if ppid == D.proc.pid else workers).append(p)
+    both = bh.programs(D, "qrexec-daemon")
+    mons = [p for p, ppid in both if ppid == D.proc.pid]
+    workers = [p for p, ppid in both if ppid != D.proc.pid]
     assert mons and len(workers) == len(mons), (mons, workers)
     for w in workers:
-        with open("/proc/%d/status" % w) as f:
-            st = dict(ln.split(":", 1) for ln in f.read().splitlines())
+        st = bh.proc_status(w)
         assert st["Uid"].split() == [str(QREXEC_USER.pw_uid)] * 4, st
-        assert st["NoNewPrivs"].strip() == "1" and \
-            st["Seccomp"].strip() == "2", st
+        assert st["NoNewPrivs"] == "1" and st["Seccomp"] == "2", st
 
 
 def test_policy_daemon_unprivileged():
@@ -276,17 +269,9 @@ def test_policy_daemon_unprivileged():
     if NOBODY is None:
         print("# skipped: no user nobody")
         return
-    pids = []
-    for p in D.processes():
-        try:
-            _, cmd = bh._ppid_and_cmd(p)
-        except (OSError, ValueError, IndexError):
-            continue
-        if cmd.split(b"\0")[0].endswith(b"qrexec-policy-daemon"):
-            pids.append(p)
+    pids = [p for p, _ in bh.programs(D, "qrexec-policy-daemon")]
     assert len(pids) == 1, pids
-    with open("/proc/%d/status" % pids[0]) as f:
-        st = dict(ln.split(":", 1) for ln in f.read().splitlines())
+    st = bh.proc_status(pids[0])
     assert st["Uid"].split() == [str(NOBODY.pw_uid)] * 4, st["Uid"]
     assert st["Gid"].split() == [str(NOBODY.pw_gid)] * 4, st["Gid"]
     assert st["NoNewPrivs"].strip() == "1", st["NoNewPrivs"]

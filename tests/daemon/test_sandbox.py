@@ -473,32 +473,22 @@ def test_qrexec_workers_have_ids_of_their_own():
     for n in ("work", "other"):
         if D.qubes()[n]["state"] == "Halted":
             D.call("admin.vm.Start", n)
-    seen = {}
-    for n in ("work", "other"):
-        want = 1000000 + qid(n) * 65536 + 65535
-        ws = []
-        lo = 1000000 + qid(n) * 65536
-        for p in [int(e) for e in os.listdir("/proc") if e.isdigit()]:
-            try:
-                if not lo <= os.stat("/proc/%d" % p).st_uid < lo + 65536:
-                    continue
-                with open("/proc/%d/status" % p) as f:
-                    st = dict(ln.split(":", 1) for ln in f.read().splitlines())
-                with open("/proc/%d/cmdline" % p, "rb") as f:
-                    cmd = f.read()
-            except OSError:
-                continue
-            if cmd.split(b"\0")[0].endswith(b"qrexec-daemon") and \
-                    D.root.encode() in cmd:
-                ws.append((p, st))
-        assert len(ws) == 1, (n, ws)
-        p, st = ws[0]
-        assert st["Uid"].split() == [str(want)] * 4, (n, st["Uid"])
-        assert st["Gid"].split() == [str(want)] * 4, (n, st["Gid"])
-        assert st["Groups"].strip() == "", st["Groups"]
-        assert st["Seccomp"].strip() == "2", st
-        seen[n] = want
-    assert seen["work"] != seen["other"]
+    # a worker is its monitor's child, with the monitor's command line:
+    # ... DOMID NAME DEFAULT_USER
+    ids = {}
+    for p, ppid in bh.programs(D, "qrexec-daemon"):
+        if ppid == D.proc.pid:
+            continue
+        with open("/proc/%d/cmdline" % p, "rb") as f:
+            name = f.read().split(b"\0")[-3].decode()
+        st = bh.proc_status(p)
+        ids.setdefault(name, []).append(st["Uid"].split()[0])
+        want = str(1000000 + qid(name) * 65536 + 65535)
+        assert st["Uid"].split() == [want] * 4, (name, st["Uid"])
+        assert st["Gid"].split() == [want] * 4, (name, st["Gid"])
+        assert st["Groups"] == "" and st["Seccomp"] == "2", st
+    assert len(ids["work"]) == 1 and len(ids["other"]) == 1, ids
+    assert ids["work"] != ids["other"], ids
     rc, out, _ = sh("work", "echo alive")
     assert out == "alive\n", out
 
@@ -812,21 +802,27 @@ def test_init_dies():
     assert D.qubes()["other"]["state"] == "Running"
 
 
-def test_launcher_killed():
-    # SIGKILL to the qube's supervisor: the qube goes with it (its
-    # parent-death signal survives the change to the qube's ids), and
-    # bulkheadd releases what the launcher could not (its cgroups)
-    D.call("admin.vm.Start", "work")
+def launcher_of(name):
+    """The pid of qube name's launcher (bulkhead-sandbox)."""
     def cmdline(pid):
         try:
             with open("/proc/%s/cmdline" % pid, "rb") as f:
                 return f.read()
         except OSError:
             return b""
+    want = b"bulkhead-sandbox\0--name=%s\0" % name.encode()
     launcher = [int(p) for p in os.listdir("/proc") if p.isdigit() and
-                cmdline(p).startswith(b"bulkhead-sandbox\0--name=work\0")]
+                cmdline(p).startswith(want)]
     assert len(launcher) == 1, launcher
-    os.kill(launcher[0], signal.SIGKILL)
+    return launcher[0]
+
+
+def test_launcher_killed():
+    # SIGKILL to the qube's supervisor: the qube goes with it (its
+    # parent-death signal survives the change to the qube's ids), and
+    # bulkheadd releases what the launcher could not (its cgroups)
+    D.call("admin.vm.Start", "work")
+    os.kill(launcher_of("work"), signal.SIGKILL)
     bh.wait_for(lambda: D.qubes()["work"]["state"] == "Halted", "halt")
     nothing_left(["work"])
     assert D.qubes()["other"]["state"] == "Running"
@@ -1226,6 +1222,23 @@ def test_daemon_restart_adopts():
     nothing_left(["work"])
 
 
+def test_daemon_restart_cleans_up_a_dead_qube():
+    # bulkheadd killed, then the qube: at its restart bulkheadd finds it
+    # stopped and releases what it held, as at any halt (its channel
+    # tmpfs, volatile area, cgroups, qrexec-daemon)
+    if D.qubes()["work"]["state"] == "Halted":
+        D.call("admin.vm.Start", "work")
+    vchan = os.path.join(D.run, "vchan", D.prop("work", "xid")[0])
+    assert os.path.ismount(vchan)
+    D.stop(signal.SIGKILL)
+    os.kill(launcher_of("work"), signal.SIGKILL)
+    bh.wait_for(lambda: not pids_of("work"), "the qube's processes gone")
+    D.start()
+    assert D.qubes()["work"]["state"] == "Halted"
+    nothing_left(["work"])
+    assert not os.path.exists(vchan), vchan
+
+
 def test_everything_stops_clean():
     for name, info in D.qubes().items():
         if name != "dom0" and info["state"] != "Halted":
@@ -1271,6 +1284,7 @@ try:
         test_call_flood_logs_within_bounds,
         test_preloaded_disposables,
         test_daemon_restart_adopts,
+        test_daemon_restart_cleans_up_a_dead_qube,
         test_everything_stops_clean,
     ])
 finally:
