@@ -144,7 +144,7 @@ run_vm_to_dom0(const struct vchan_env *env, const char *socket_dir,
 		return QREXEC_EXIT_PROBLEM;
 	}
 	return dclient_run_local_service(
-	    env, dom, port, src_name, cmdline, timeout_ms, prefix);
+	    env, dom, port, src_name, cmdline, timeout_ms, prefix, NULL);
 }
 
 int
@@ -290,8 +290,8 @@ main(int argc, char **argv)
 		uint32_t id;
 
 		(void)parse_u32(src_id, INT32_MAX, &id);
-		r = dclient_execute_vm(
-		    &env, socket_dir, domname, id, cmdline, req_id, just_exec);
+		r = dclient_execute_vm(&env, socket_dir, domname, id, cmdline,
+		    req_id, just_exec, NULL);
 		return r < 0 ? 137 : 0;
 	}
 

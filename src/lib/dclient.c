@@ -103,7 +103,8 @@ dclient_service_connect(
 int
 dclient_run_local_service(const struct vchan_env *env, uint32_t domain,
     uint32_t port, const char *source, const char *cmdline,
-    int connect_timeout_ms, const char *prefix)
+    int connect_timeout_ms, const char *prefix,
+    const struct dclient_confine *confine)
 {
 	struct vchan_addr a = {
 	    .server_dom = domain, .client_dom = 0, .port = port};
@@ -164,6 +165,12 @@ dclient_run_local_service(const struct vchan_env *env, uint32_t domain,
 		code = QREXEC_EXIT_PROBLEM;
 		goto out;
 	}
+	if (confine != NULL && (r = confine->fn(confine->arg)) < 0) {
+		log_warnx("confining the call: %s", strerror(-r));
+		code = QREXEC_EXIT_PROBLEM;
+		(void)close(chan);
+		goto out;
+	}
 	version = stream_handshake(chan, connect_timeout_ms);
 	if (version < 0) {
 		log_warnx("data channel handshake: %s", strerror(-version));
@@ -219,7 +226,7 @@ out:
 int
 dclient_execute_vm(const struct vchan_env *env, const char *socket_dir,
     const char *target, uint32_t source_id, const char *cmdline,
-    const char *ident, bool just_exec)
+    const char *ident, bool just_exec, const struct dclient_confine *confine)
 {
 	struct vchan_listener l = {.fd = -1};
 	struct vchan_addr a;
@@ -275,6 +282,10 @@ dclient_execute_vm(const struct vchan_env *env, const char *socket_dir,
 	if (rfd < 0) {
 		r = rfd;
 		log_warnx("relay: target's channel: %s", strerror(-r));
+		goto out;
+	}
+	if (confine != NULL && (r = confine->fn(confine->arg)) < 0) {
+		log_warnx("confining the relay: %s", strerror(-r));
 		goto out;
 	}
 	r = relay_run(qfd, rfd);

@@ -39,14 +39,29 @@ int dclient_service_connect(
     int fd, const char *ident, uint32_t domain, uint32_t port);
 
 /*
+ * What a caller running as root does to itself once every connection of
+ * a call is made and before the first byte of a qube's data is read
+ * (qrexec-daemon's call process drops to an unprivileged id under a
+ * seccomp allowlist).  fn returns 0, or -errno: the call is abandoned.
+ * NULL where the caller stays as it is (qrexec-client, tests).
+ */
+struct dclient_confine {
+	int (*fn)(void *arg);
+	void *arg;
+};
+
+/*
  * The admin side's end of a VM -> admin-domain call: run the QUBESRPC
  * command locally, connected to the data channel (domain, port) where the
- * calling qube's qrexec-client-vm is the server.  Returns the exit code
- * of the call.
+ * calling qube's qrexec-client-vm is the server.  The service is started
+ * and the channel connected before confine (if not NULL) runs; the
+ * channel's handshake and data come after.  Returns the exit code of the
+ * call.
  */
 int dclient_run_local_service(const struct vchan_env *env, uint32_t domain,
     uint32_t port, const char *source, const char *cmdline,
-    int connect_timeout_ms, const char *prefix);
+    int connect_timeout_ms, const char *prefix,
+    const struct dclient_confine *confine);
 
 #endif
 
@@ -56,8 +71,9 @@ int dclient_run_local_service(const struct vchan_env *env, uint32_t domain,
  * port for cmdline, then tell the source's daemon (source_id) where it is,
  * with the caller's request ident.  In the per-qube layout the two qubes
  * cannot reach each other's channel, so this process then relays the data
- * between them until the call ends.  Returns 0 or -errno.
+ * between them until the call ends (after confine, if not NULL, once
+ * both qubes' ends are connected).  Returns 0 or -errno.
  */
 int dclient_execute_vm(const struct vchan_env *env, const char *socket_dir,
     const char *target, uint32_t source_id, const char *cmdline,
-    const char *ident, bool just_exec);
+    const char *ident, bool just_exec, const struct dclient_confine *confine);

@@ -1,20 +1,33 @@
 /*
  * call.c - PROC_QREXEC_CALL: one service request from a qube.
  *
- * Runs on the admin side as the daemon's unprivileged user, forked from
- * the daemon with the request already validated (proto_trigger_parse).
+ * Forked from the monitor (root under bulkheadd) with the request already
+ * validated twice (proto_trigger_parse in the worker and the monitor).
  * Asks the policy daemon over its socket; if that is absent or answers
  * nonsense, runs the policy program, as Qubes' daemon does; any other
- * failure denies.  Untrusted: nothing from the qube beyond the validated
- * request, until the relay (relay.c), which does not interpret bytes.
+ * failure denies.  Then it connects what the call needs: the target's
+ * daemon, the channel directories' sockets (each its maker's alone, so
+ * root is needed here), a local service for a call to the admin side.
+ * Before the first byte of a qube's data (the relay, or the stream
+ * protocol with the calling qube for a local service) it confines itself
+ * (call_confine): the worker's user, no_new_privs, not dumpable, a
+ * seccomp allowlist.  The only bytes it reads as root are the admin side's
+ * own: the policy's reply and the daemons' fixed-layout answers to a
+ * negotiation.  A local service itself keeps the user it was started as
+ * (Qubes runs the admin side's services as its admin user: here root).
  */
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/dclient.h"
@@ -22,9 +35,98 @@
 #include "lib/log.h"
 #include "lib/proto/policy.h"
 #include "lib/qubesd.h"
+#include "lib/seccomp_util.h"
 #include "lib/sock.h"
 #include "lib/util.h"
 #include "qrexec-daemon/daemon.h"
+
+/*
+ * What a confined call does: move bytes between its fds (splice through
+ * pipes it makes, or read/write), wait for them and for its local service
+ * to end, log.  No open, exec, fork, kill or ptrace: a call a qube took
+ * over reaches only the fds it holds.
+ */
+static const char *const call_allowed[] = {
+    /* the relay and the stream */
+    "read", "write", "writev", "readv", "splice", "pipe2", "sendto", "recvfrom",
+    "sendmsg", "recvmsg", "shutdown", "close", "poll", "ppoll", "fcntl",
+    /* a local service's end (SIGCHLD arrives on a signalfd) */
+    "wait4", "waitid",
+    /* memory (malloc) */
+    "brk", "mmap", "munmap", "mremap", "madvise", "mprotect",
+    /* time (deadlines), logging to stderr */
+    "clock_gettime", "gettimeofday", "getpid", "fstat", "newfstatat",
+    /* signals (the relay ignores SIGPIPE), stdio locks, the sanitizers'
+     * alternate stack */
+    "rt_sigaction", "rt_sigreturn", "rt_sigprocmask", "futex", "sigaltstack",
+    "restart_syscall",
+    /* leaving */
+    "exit", "exit_group"};
+
+/* Logging to syslog (without --direct): glibc reconnects its socket. */
+static const char *const call_syslog[] = {"socket", "connect"};
+
+/* The allowlist's names into names[] (room for both lists), *n set. */
+static void
+call_filter_names(bool syslog, const char **names, size_t *n)
+{
+	memcpy(names, call_allowed, sizeof(call_allowed));
+	*n = ARRAY_SIZE(call_allowed);
+	if (syslog) {
+		memcpy(names + *n, call_syslog, sizeof(call_syslog));
+		*n += ARRAY_SIZE(call_syslog);
+	}
+}
+
+/* What a confined call may add to its log (stderr), at most. */
+#define CALL_LOG_MAX (1024 * 1024)
+
+int
+call_confine(void *arg)
+{
+	const struct daemon_config *c = arg;
+	const char *names[ARRAY_SIZE(call_allowed) + ARRAY_SIZE(call_syslog)];
+	struct rlimit core = {0, 0};
+	struct stat st;
+	size_t n;
+
+	if (getuid() == 0 || geteuid() == 0) {
+		if (setgroups(0, NULL) < 0 ||
+		    setresgid(c->user_gid, c->user_gid, c->user_gid) < 0 ||
+		    setresuid(c->user_uid, c->user_uid, c->user_uid) < 0)
+			return -errno;
+		if (c->user_uid != 0 && setuid(0) == 0)
+			return -EPERM; /* root could come back */
+	}
+	tzset(); /* syslog's timestamps read the time zone once, now */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	(void)setrlimit(RLIMIT_CORE, &core);
+	if (fstat(2, &st) == 0 && S_ISREG(st.st_mode)) {
+		struct rlimit fsize;
+
+		fsize.rlim_cur = fsize.rlim_max =
+		    (rlim_t)st.st_size + CALL_LOG_MAX;
+		(void)signal(SIGXFSZ, SIG_IGN);
+		if (setrlimit(RLIMIT_FSIZE, &fsize) < 0)
+			return -errno;
+	}
+	if (c->call_filter != NULL)
+		return seccomp_util_apply(c->call_filter);
+	call_filter_names(c->syslog, names, &n);
+	return seccomp_util_allow_only(names, n);
+}
+
+int
+call_filter_compile(bool syslog, struct seccomp_util_prog *ret)
+{
+	const char *names[ARRAY_SIZE(call_allowed) + ARRAY_SIZE(call_syslog)];
+	size_t n;
+
+	call_filter_names(syslog, names, &n);
+	return seccomp_util_compile(names, n, ret);
+}
 
 static int
 ask_policy_socket(const struct daemon_config *cfg,
@@ -137,6 +239,36 @@ start_qube(const struct daemon_config *cfg, const char *name)
 }
 
 /*
+ * The call into a disposable, in a child that confines itself before the
+ * relay, while this process (root) waits to kill the disposable after.
+ * 0 or -errno.
+ */
+static int
+call_in_child(const struct daemon_config *cfg, const char *disp,
+    const char *cmd, const char *ident)
+{
+	struct dclient_confine cc = {.fn = call_confine, .arg = (void *)cfg};
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		_exit(dclient_execute_vm(&cfg->env, cfg->socket_dir, disp,
+		          cfg->domid, cmd, ident, false, &cc) < 0 ?
+		        1 :
+		        0);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFSIGNALED(status))
+		log_warnx("%s: the call's relay was killed by signal %d", disp,
+		    WTERMSIG(status));
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPROTO;
+}
+
+/*
  * A call to "@dispvm:DVM": a new disposable of DVM, started, the call run
  * in it, and the disposable killed when the call ends (it removes itself:
  * auto_cleanup).  Knowing when the call ends needs the relay, i.e. the
@@ -182,8 +314,7 @@ call_disposable(const struct daemon_config *cfg, const char *dvm,
 	log_info("@dispvm:%s: created %s", dvm, disp);
 	r = start_qube(cfg, disp);
 	if (r == 0)
-		r = dclient_execute_vm(&cfg->env, cfg->socket_dir, disp,
-		    cfg->domid, cmd, ident, false);
+		r = call_in_child(cfg, disp, cmd, ident);
 	/* halted (or never started), bulkheadd removes it */
 	if (qubesd_call(cfg->admin_socket, "admin.vm.Kill", NULL, disp, 60,
 	        NULL, err, sizeof(err)) < 0 &&
@@ -199,6 +330,7 @@ int
 daemon_call_run(
     const struct daemon_config *cfg, const struct qrexec_trigger *req, bool rs)
 {
+	struct dclient_confine cc = {.fn = call_confine, .arg = (void *)cfg};
 	struct policy_reply pr;
 	const char *service, *source, *trailer, *target;
 	char *cmd = NULL;
@@ -241,7 +373,7 @@ daemon_call_run(
 		(void)close(fd);
 		if (r == 0)
 			(void)dclient_run_local_service(
-			    &cfg->env, dom, port, source, cmd, 5000, NULL);
+			    &cfg->env, dom, port, source, cmd, 5000, NULL, &cc);
 		free(cmd);
 		/* the verdict was already delivered by SERVICE_CONNECT */
 		return r < 0 ? QREXEC_EXIT_PROBLEM : 0;
@@ -263,7 +395,7 @@ daemon_call_run(
 		return QREXEC_EXIT_PROBLEM;
 	}
 	r = dclient_execute_vm(&cfg->env, cfg->socket_dir, target, cfg->domid,
-	    cmd, req->ident, false);
+	    cmd, req->ident, false, &cc);
 	free(cmd);
 	return r < 0 ? QREXEC_EXIT_PROBLEM : 0;
 }

@@ -20,7 +20,11 @@
  *                       policy, then starts the call (and relays its data
  *                       in the per-qube layout).  Forked from the
  *                       monitor; its exit status is the verdict (0 = went
- *                       ahead).
+ *                       ahead).  Root while it connects (the channel
+ *                       directories' sockets are their makers' alone);
+ *                       before the first byte of a qube's data it becomes
+ *                       the worker's user, under its own seccomp
+ *                       allowlist (call_confine).
  *
  * Trust: the agent is the qube's and untrusted: every message is validated
  * by proto_* in the worker, and a malformed one closes the control channel
@@ -41,6 +45,7 @@
 #include "config.h"
 
 #include "lib/proto/qrexec.h"
+#include "lib/seccomp_util.h"
 #include "lib/vchan.h"
 
 #define DAEMON_DEFAULT_POLICY_SOCKET  BULKHEAD_RUN_DIR "/policy.sock"
@@ -57,6 +62,14 @@ struct daemon_config {
 	const char *policy_program;
 	const char *admin_socket; /* bulkheadd: autostart and disposables */
 	struct vchan_env env;
+	/* the id the worker runs as, and a call once its connections are
+	 * made (call_confine); syslog: it logs there (not --direct) */
+	uid_t user_uid;
+	gid_t user_gid;
+	bool syslog;
+	/* call_confine's filter, built once (call_filter_compile); NULL:
+	 * each call builds it (~0.3 ms) */
+	const struct seccomp_util_prog *call_filter;
 };
 
 /*
@@ -132,5 +145,17 @@ int worker_main(const struct daemon_config *cfg, int ctl_fd, uid_t uid,
  */
 int daemon_call_run(const struct daemon_config *cfg,
     const struct qrexec_trigger *req, bool requested_source_given);
+
+/*
+ * PROC_QREXEC_CALL, its connections made: become cfg's user (never root
+ * again), no_new_privs, not dumpable, and load the allowlist of what a
+ * relay or a local service's stream needs (no open, exec, fork, kill,
+ * connect but syslog's).  arg: the const struct daemon_config.  0 or
+ * -errno.  (struct dclient_confine's fn.)
+ */
+int call_confine(void *arg);
+
+/* call_confine's seccomp program, for cfg->call_filter.  0 or -errno. */
+int call_filter_compile(bool syslog, struct seccomp_util_prog *ret);
 
 #endif

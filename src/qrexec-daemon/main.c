@@ -44,6 +44,8 @@
 #define AGENT_HELLO_TIMEOUT_MS (STARTUP_TIMEOUT_S * 1000u)
 
 static struct daemon_config cfg;
+/* call_confine's filter, built at the start (cfg.call_filter) */
+static struct seccomp_util_prog call_filter;
 static const char *arg_user;
 static uint32_t arg_uid; /* --uid; 0: none */
 static bool arg_direct;
@@ -230,9 +232,9 @@ agent_dial(int timeout_s, bool reconnecting)
 /* ---- the worker ---- */
 
 /*
- * The user the worker runs as: --uid (that id, and the same gid, no
- * groups), --user, or nobody.  Looked up here: the worker, once
- * confined, reads no file.
+ * The user the worker runs as, and each call once its connections are
+ * made: --uid (that id, and the same gid, no groups), --user, or nobody.
+ * Looked up once, at the start: neither reads a file once confined.
  */
 static void
 worker_user(uid_t *ret_uid, gid_t *ret_gid)
@@ -258,10 +260,7 @@ static void
 worker_start(void)
 {
 	int sv[2];
-	uid_t uid;
-	gid_t gid;
 
-	worker_user(&uid, &gid);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		fatal("socketpair");
 	worker_pid = fork();
@@ -272,8 +271,8 @@ worker_start(void)
 		    syscall(SYS_close_range, (unsigned)QD_WORKER_CTL_FD + 1,
 		        ~0U, 0U) < 0)
 			_exit(1);
-		_exit(
-		    worker_main(&cfg, QD_WORKER_CTL_FD, uid, gid, !arg_direct));
+		_exit(worker_main(&cfg, QD_WORKER_CTL_FD, cfg.user_uid,
+		    cfg.user_gid, cfg.syslog));
 	}
 	(void)close(sv[1]);
 	ctl_fd = sv[0];
@@ -687,6 +686,14 @@ main(int argc, char **argv)
 	/* a timeout of 0 waits for ever, for a silent agent's HELLO too */
 	hello_ms = timeout_s > 0 ? (uint32_t)timeout_s * 1000u :
 	                           AGENT_HELLO_TIMEOUT_MS;
+	/* the worker's user, and each call's once connected */
+	worker_user(&cfg.user_uid, &cfg.user_gid);
+	cfg.syslog = !arg_direct;
+	if ((r = call_filter_compile(cfg.syslog, &call_filter)) < 0) {
+		errno = -r;
+		fatal("building the calls' seccomp filter");
+	}
+	cfg.call_filter = &call_filter;
 	worker_start();
 
 	while (!quit) {

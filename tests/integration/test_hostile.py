@@ -450,6 +450,82 @@ def test_channel_reader_is_confined():
     honest_call_works()
 
 
+def confined_call(daemon, worker):
+    """The daemon's call process (its child that is neither the worker
+    nor a service), once it has confined itself."""
+    found = []
+
+    def ready():
+        found[:] = []
+        for p in h.descendants(daemon.pid)[1:]:
+            try:
+                with open("/proc/%d/cmdline" % p, "rb") as f:
+                    if b"qrexec-daemon" not in f.read() or p == worker:
+                        continue
+                if proc_status(p)["Seccomp"] == "2":
+                    found.append(p)
+            except OSError:
+                pass
+        return len(found) == 1
+    h.wait_for(ready, "a confined call process of " + repr(daemon.args[-2]))
+    return found[0]
+
+
+def assert_confined(pid, allowed_log):
+    st = proc_status(pid)
+    nobody = 65534
+    assert st["Uid"].split() == [str(nobody)] * 4, st["Uid"]
+    assert st["Gid"].split() == [str(nobody)] * 4, st["Gid"]
+    assert st["Groups"].strip() == "", st["Groups"]
+    assert st["CapEff"] == st["CapPrm"] == "0000000000000000", st
+    assert st["NoNewPrivs"] == "1" and st["Seccomp"] == "2", st
+    with open("/proc/%d/limits" % pid) as f:
+        fsize = [ln.split()[3] for ln in f if ln.startswith("Max file size")]
+    assert fsize and fsize[0] != "unlimited", fsize
+    assert int(fsize[0]) <= os.fstat(S.log.fileno()).st_size + allowed_log, \
+        fsize
+
+
+def test_call_is_confined_before_the_data():
+    # a call's process connects as root (the channels' sockets are their
+    # makers' alone), then, before the first byte of a qube's data, it
+    # is the worker's user under seccomp: the relay between two qubes,
+    # and the stream with the caller of an admin-side service
+    worker = worker_of(WORK.daemon)
+    S.admin_service("test.Hold", "#!/bin/sh\necho \"$QREXEC_REMOTE_DOMAIN\"\n"
+                    "id -u\ncat\n")
+    S.set_rules("work personal test.Echo allow\n"
+                "evil personal test.Echo allow\n"
+                "work dom0 test.Hold allow\n")
+    try:
+        for target, svc, want in (
+                ("personal", "test.Echo", b"work\nok\n"),
+                ("dom0", "test.Hold", b"work\n0\nok\n")):
+            p = subprocess.Popen(
+                [os.path.join(h.BIN, "qrexec-client-vm"),
+                 "--agent-socket=" + WORK.trigger, target, svc],
+                env=WORK.agent_env(), stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                call = confined_call(WORK.daemon, worker)
+                assert_confined(call, 1 << 20)
+                # the data still flows, both ways
+                out, err = p.communicate(b"ok\n", timeout=30)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            assert p.returncode == 0 and out == want, (target, out, err)
+            h.wait_for(lambda: not os.path.exists("/proc/%d" % call),
+                       "the call process to end")
+    finally:
+        S.set_rules("work personal test.Echo allow\n"
+                    "evil personal test.Echo allow\n")
+    # killed by its filter it would have said nothing: nothing was
+    assert "signal 31" not in S.logtext()
+    honest_call_works()
+
+
 def test_worker_id_options():
     # --uid: a real id, not root, not -1; and not with --user
     base = [os.path.join(h.BIN, "qrexec-daemon"), "--direct", "-u",
@@ -528,6 +604,7 @@ try:
         test_hostile_caller_to_service,
         test_agent_path_symlink_not_followed,
         test_channel_reader_is_confined,
+        test_call_is_confined_before_the_data,
         test_worker_id_options,
         test_worker_killed_ends_only_its_daemon,
         test_silent_agent_does_not_hold_sigterm,

@@ -529,7 +529,7 @@ static int
 run_local(struct fixture *f, const char *cmdline, const char *prefix)
 {
 	return dclient_run_local_service(
-	    &f->env, 5, 513, "work", cmdline, 5000, prefix);
+	    &f->env, 5, 513, "work", cmdline, 5000, prefix, NULL);
 }
 
 static void
@@ -649,8 +649,8 @@ test_local_failures(void **state)
 	assert_int_equal(c.code, QREXEC_EXIT_PROBLEM);
 
 	/* nobody on the channel */
-	assert_int_equal(
-	    dclient_run_local_service(&f->env, 5, 999, "work", "true", 0, NULL),
+	assert_int_equal(dclient_run_local_service(
+	                     &f->env, 5, 999, "work", "true", 0, NULL, NULL),
 	    QREXEC_EXIT_PROBLEM);
 
 	/* the caller hangs up before the handshake */
@@ -693,8 +693,8 @@ test_regress_local_service_fd_leak(void **state)
 
 	/* no channel: a started shell command */
 	fds = fd_count();
-	assert_int_equal(dclient_run_local_service(
-	                     &f->env, 5, 999, "work", "exec cat", 0, NULL),
+	assert_int_equal(dclient_run_local_service(&f->env, 5, 999, "work",
+	                     "exec cat", 0, NULL, NULL),
 	    QREXEC_EXIT_PROBLEM);
 	assert_int_equal(fd_count(), fds);
 	/* the service saw its input end, so it ends */
@@ -705,7 +705,7 @@ test_regress_local_service_fd_leak(void **state)
 	free(p);
 	fds = fd_count();
 	assert_int_equal(dclient_run_local_service(&f->env, 5, 999, "work",
-	                     "QUBESRPC qubes.Sock work", 0, NULL),
+	                     "QUBESRPC qubes.Sock work", 0, NULL, NULL),
 	    QREXEC_EXIT_PROBLEM);
 	assert_int_equal(fd_count(), fds);
 	(void)close(lfd);
@@ -890,7 +890,7 @@ test_execute_vm_flat(void **state)
 	vmcall_prepare(f, &v, false, false);
 	start(f, vmcall_main, &v);
 	assert_int_equal(dclient_execute_vm(&f->env, f->dir, "target", 12,
-	                     VM_CMD, "SOCKET9", false),
+	                     VM_CMD, "SOCKET9", false, NULL),
 	    0);
 	join(f);
 	assert_true(v.target.client_said_hello);
@@ -901,7 +901,7 @@ test_execute_vm_flat(void **state)
 	vmcall_prepare(f, &v, true, false);
 	start(f, vmcall_main, &v);
 	assert_int_equal(dclient_execute_vm(&f->env, f->dir, "target", 12,
-	                     VM_CMD, "SOCKET9", true),
+	                     VM_CMD, "SOCKET9", true, NULL),
 	    0);
 	join(f);
 	check_service_connect(&v);
@@ -921,7 +921,7 @@ test_execute_vm_relay(void **state)
 	vmcall_prepare(f, &v, false, true);
 	start(f, vmcall_main, &v);
 	assert_int_equal(dclient_execute_vm(&f->env, f->dir, "target", 12,
-	                     VM_CMD, "SOCKET9", false),
+	                     VM_CMD, "SOCKET9", false, NULL),
 	    0);
 	join(f);
 	check_service_connect(&v);
@@ -944,7 +944,7 @@ test_execute_vm_failures(void **state)
 
 	/* the target is not running */
 	assert_int_equal(dclient_execute_vm(&f->env, f->dir, "target", 12,
-	                     VM_CMD, "SOCKET9", false),
+	                     VM_CMD, "SOCKET9", false, NULL),
 	    -ENOENT);
 
 	/* the target's daemon answers with the wrong message */
@@ -954,7 +954,7 @@ test_execute_vm_failures(void **state)
 	v.source.lfd = -1;
 	start(f, vmcall_main, &v);
 	assert_int_equal(dclient_execute_vm(&f->env, f->dir, "target", 12,
-	                     VM_CMD, "SOCKET9", false),
+	                     VM_CMD, "SOCKET9", false, NULL),
 	    -EBADMSG);
 	join(f);
 	vmcall_done(&v);
@@ -969,7 +969,7 @@ test_execute_vm_failures(void **state)
 	v.relay = false; /* nobody to relay for */
 	start(f, vmcall_main, &v);
 	assert_int_equal(dclient_execute_vm(&f->env, f->dir, "target", 12,
-	                     VM_CMD, "SOCKET9", false),
+	                     VM_CMD, "SOCKET9", false, NULL),
 	    -ENOENT);
 	join(f);
 	assert_int_equal(vchan_path(&f->env, 5, &a, path, sizeof(path)), 0);
@@ -985,7 +985,7 @@ test_execute_vm_failures(void **state)
 	f->env.layout = VCHAN_LAYOUT_PER_QUBE;
 	start(f, vmcall_main, &v);
 	assert_int_equal(dclient_execute_vm(&f->env, f->dir, "target", 12,
-	                     VM_CMD, "SOCKET9", false),
+	                     VM_CMD, "SOCKET9", false, NULL),
 	    -ENOTDIR);
 	join(f);
 	check_service_connect(&v);
@@ -1003,9 +1003,143 @@ test_execute_vm_failures(void **state)
 	v.source.lfd = -1;
 	start(f, vmcall_main, &v);
 	assert_int_equal(dclient_execute_vm(&f->env, f->dir, "target", 12,
-	                     VM_CMD, "SOCKET9", false),
+	                     VM_CMD, "SOCKET9", false, NULL),
 	    -ENOENT);
 	join(f);
+	vmcall_done(&v);
+}
+
+/* ---- confining the caller before the qubes' bytes ---- */
+
+struct confine_rec {
+	int calls;
+	int ret;      /* what the hook returns */
+	int children; /* this thread's live children at the call */
+};
+
+/* This thread's children that are not zombies (nothing is reaped). */
+static int
+live_children(void)
+{
+	char buf[4096], path[64];
+	char *p, *end;
+	FILE *fp;
+	size_t n;
+	int live = 0;
+
+	fp = fopen("/proc/thread-self/children", "r");
+	assert_non_null(fp);
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	(void)fclose(fp);
+	buf[n] = '\0';
+	for (p = buf;; p = end) {
+		long pid = strtol(p, &end, 10);
+		char st[512];
+		FILE *sf;
+
+		if (end == p)
+			break;
+		(void)snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+		sf = fopen(path, "r");
+		if (sf == NULL)
+			continue;
+		if (fgets(st, sizeof(st), sf) != NULL &&
+		    strstr(st, ") Z ") == NULL)
+			live++;
+		(void)fclose(sf);
+	}
+	return live;
+}
+
+static int
+confine_hook(void *arg)
+{
+	struct confine_rec *r = arg;
+
+	r->calls++;
+	r->children = live_children();
+	return r->ret;
+}
+
+static void
+test_local_confine(void **state)
+{
+	struct fixture *f = *state;
+	struct caller c = {.input = "ping\n", .sock_lfd = -1};
+	struct confine_rec r = {0};
+	struct dclient_confine cc = {.fn = confine_hook, .arg = &r};
+	int fds, status, before;
+
+	/* called once, with the service already running; the call goes on */
+	unit_write_file(
+	    f->svc, "qubes.Echo", "#!/bin/sh\nread x; echo \"$x\"\n", 0755);
+	before = live_children();
+	caller_start(f, &c);
+	assert_int_equal(dclient_run_local_service(&f->env, 5, 513, "work",
+	                     "QUBESRPC qubes.Echo work", 5000, NULL, &cc),
+	    0);
+	join(f);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.children, before + 1);
+	c.out[c.outlen] = '\0';
+	assert_string_equal(c.out, "ping\n");
+
+	/* a hook that fails: the call is abandoned before the handshake,
+	 * the service sees its input end, nothing is left open */
+	memset(&c, 0, sizeof(c));
+	c.sock_lfd = -1;
+	c.hang_up = true;
+	r = (struct confine_rec){.ret = -EPERM};
+	fds = fd_count();
+	before = live_children();
+	caller_start(f, &c);
+	assert_int_equal(dclient_run_local_service(&f->env, 5, 513, "work",
+	                     "exec cat", 5000, NULL, &cc),
+	    QREXEC_EXIT_PROBLEM);
+	join(f);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.children, before + 1);
+	assert_int_equal(fd_count(), fds);
+	assert_true(waitpid(-1, &status, 0) > 0);
+	assert_true(WIFEXITED(status));
+
+	/* no channel: never called */
+	r = (struct confine_rec){0};
+	assert_int_equal(dclient_run_local_service(
+	                     &f->env, 5, 999, "work", "true", 0, NULL, &cc),
+	    QREXEC_EXIT_PROBLEM);
+	assert_int_equal(r.calls, 0);
+	(void)waitpid(-1, &status, 0);
+}
+
+static void
+test_execute_vm_confine(void **state)
+{
+	struct fixture *f = *state;
+	struct confine_rec r = {0};
+	struct dclient_confine cc = {.fn = confine_hook, .arg = &r};
+	struct vmcall v;
+
+	/* no relay (one directory for all): no qube's data here, no call */
+	vmcall_prepare(f, &v, false, false);
+	start(f, vmcall_main, &v);
+	assert_int_equal(dclient_execute_vm(&f->env, f->dir, "target", 12,
+	                     VM_CMD, "SOCKET9", false, &cc),
+	    0);
+	join(f);
+	assert_int_equal(r.calls, 0);
+	vmcall_done(&v);
+
+	/* relayed: called once both qubes are connected, before the data */
+	vmcall_prepare(f, &v, false, true);
+	start(f, vmcall_main, &v);
+	assert_int_equal(dclient_execute_vm(&f->env, f->dir, "target", 12,
+	                     VM_CMD, "SOCKET9", false, &cc),
+	    0);
+	join(f);
+	assert_int_equal(r.calls, 1);
+	assert_memory_equal(v.got_by_target, "from caller", 11);
+	assert_memory_equal(v.got_by_caller, "from target", 11);
 	vmcall_done(&v);
 }
 
@@ -1032,6 +1166,8 @@ main(void)
 	    T(test_execute_vm_flat),
 	    T(test_execute_vm_relay),
 	    T(test_execute_vm_failures),
+	    T(test_local_confine),
+	    T(test_execute_vm_confine),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
