@@ -17,17 +17,12 @@
  * (Qubes runs the admin side's services as its admin user: here root).
  */
 #include <errno.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lib/dclient.h"
@@ -86,32 +81,12 @@ call_confine(void *arg)
 {
 	const struct daemon_config *c = arg;
 	const char *names[ARRAY_SIZE(call_allowed) + ARRAY_SIZE(call_syslog)];
-	struct rlimit core = {0, 0};
-	struct stat st;
 	size_t n;
+	int r;
 
-	if (getuid() == 0 || geteuid() == 0) {
-		if (setgroups(0, NULL) < 0 ||
-		    setresgid(c->user_gid, c->user_gid, c->user_gid) < 0 ||
-		    setresuid(c->user_uid, c->user_uid, c->user_uid) < 0)
-			return -errno;
-		if (c->user_uid != 0 && setuid(0) == 0)
-			return -EPERM; /* root could come back */
-	}
-	tzset(); /* syslog's timestamps read the time zone once, now */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -errno;
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	(void)setrlimit(RLIMIT_CORE, &core);
-	if (fstat(2, &st) == 0 && S_ISREG(st.st_mode)) {
-		struct rlimit fsize;
-
-		fsize.rlim_cur = fsize.rlim_max =
-		    (rlim_t)st.st_size + CALL_LOG_MAX;
-		(void)signal(SIGXFSZ, SIG_IGN);
-		if (setrlimit(RLIMIT_FSIZE, &fsize) < 0)
-			return -errno;
-	}
+	r = qd_drop_privileges(c->user_uid, c->user_gid, CALL_LOG_MAX);
+	if (r < 0)
+		return r;
 	if (c->call_filter != NULL)
 		return seccomp_util_apply(c->call_filter);
 	call_filter_names(c->syslog, names, &n);

@@ -14,7 +14,6 @@
  * by a PROC_QREXEC_CALL the monitor forks.
  */
 #include <errno.h>
-#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,12 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lib/buffer.h"
@@ -758,38 +753,12 @@ static int
 confine(uid_t uid, gid_t gid, bool syslog)
 {
 	const char *names[ARRAY_SIZE(w_allowed) + ARRAY_SIZE(w_syslog)];
-	struct rlimit core = {0, 0};
 	size_t n = ARRAY_SIZE(w_allowed);
-	struct stat st;
+	int r;
 
-	if (getuid() == 0 || geteuid() == 0) {
-		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
-		    setresuid(uid, uid, uid) < 0)
-			return -errno;
-		if (uid != 0 && setuid(0) == 0)
-			return -EPERM; /* root could come back */
-	}
-	/* syslog's timestamps read the time zone once, now */
-	tzset();
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -errno;
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	(void)setrlimit(RLIMIT_CORE, &core);
-	/*
-	 * Its log (stderr, bulkheadd's file for the qube) is the one file it
-	 * writes.  Its own warnings about the qube are budgeted, but a
-	 * worker the qube took over is not: it may add WORKER_LOG_MAX bytes
-	 * to what is there, and then gets EFBIG (not SIGXFSZ).
-	 */
-	if (fstat(2, &st) == 0 && S_ISREG(st.st_mode)) {
-		struct rlimit fsize;
-
-		fsize.rlim_cur = fsize.rlim_max =
-		    (rlim_t)st.st_size + WORKER_LOG_MAX;
-		(void)signal(SIGXFSZ, SIG_IGN);
-		if (setrlimit(RLIMIT_FSIZE, &fsize) < 0)
-			return -errno;
-	}
+	r = qd_drop_privileges(uid, gid, WORKER_LOG_MAX);
+	if (r < 0)
+		return r;
 	memcpy(names, w_allowed, sizeof(w_allowed));
 	if (syslog) {
 		memcpy(names + n, w_syslog, sizeof(w_syslog));

@@ -949,6 +949,43 @@ def test_dispvm_call_and_autostart():
     assert D.qubes()["other"]["state"] == "Running"
 
 
+def test_calls_are_confined_as_the_callers_id():
+    """A call's process on the admin side (a child of the calling qube's
+    monitor) relays the data as the caller's worker id, confined, not as
+    root."""
+    want = str(1000000 + qid("work") * 65536 + 65535)
+    mon = [p for p, ppid in bh.programs(D, "qrexec-daemon")
+           if ppid == D.proc.pid and
+           open("/proc/%d/cmdline" % p, "rb").read().split(b"\0")[-3] ==
+           b"work"]
+    assert len(mon) == 1, mon
+    # a call from work to other that lasts while its input does
+    rc, out, err = sh("work", "{ sleep 4 | qrexec-client-vm other test.Echo "
+                      ">/tmp/held 2>&1; } </dev/null >/dev/null 2>&1 &")
+    assert rc == 0, (rc, out, err)
+    kids = []
+
+    def two_confined():
+        kids[:] = [p for p, ppid in bh.programs(D, "qrexec-daemon")
+                   if ppid == mon[0]]
+        try:
+            return len(kids) == 2 and all(
+                bh.proc_status(p)["Seccomp"] == "2" for p in kids)
+        except OSError:
+            return False
+    bh.wait_for(two_confined, "the worker and a confined call process")
+    for p in kids:
+        st = bh.proc_status(p)
+        assert st["Uid"].split() == [want] * 4, st["Uid"]
+        assert st["Gid"].split() == [want] * 4, st["Gid"]
+        assert st["Groups"] == "" and st["NoNewPrivs"] == "1", st
+        assert st["CapEff"] == "0000000000000000", st
+    bh.wait_for(lambda: len([p for p, ppid in bh.programs(D, "qrexec-daemon")
+                             if ppid == mon[0]]) == 1, "the call's end", 30)
+    rc, out, err = sh("work", "cat /tmp/held")
+    assert out == "in=other from=work\n", (rc, out, err)
+
+
 def tree_listing(qube, where):
     rc, out, err = sh(qube, "cd %s && find t -printf '%%P %%m %%s %%y %%l\\n' "
                       "| sort && md5sum t/sub/big" % where, user="user")
@@ -1278,6 +1315,7 @@ try:
         test_shutdown_timeout_kills,
         test_disposable,
         test_dispvm_call_and_autostart,
+        test_calls_are_confined_as_the_callers_id,
         test_filecopy,
         test_open_in_vm,
         test_vmexec_and_getdate,

@@ -1,0 +1,49 @@
+/*
+ * confine.c - what the worker and each call process do to themselves
+ * before they read a qube's bytes (daemon.h: qd_drop_privileges).
+ */
+#include <errno.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "qrexec-daemon/daemon.h"
+
+int
+qd_drop_privileges(uid_t uid, gid_t gid, size_t log_max)
+{
+	struct rlimit core = {0, 0};
+	struct stat st;
+
+	if (getuid() == 0 || geteuid() == 0) {
+		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
+			return -errno;
+		if (uid != 0 && setuid(0) == 0)
+			return -EPERM; /* root could come back */
+	}
+	tzset(); /* syslog's timestamps read the time zone once, now */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	(void)setrlimit(RLIMIT_CORE, &core);
+	/*
+	 * Its log (stderr: bulkheadd's file for the qube) is the one file it
+	 * writes.  What its own code logs about the qube is budgeted, but a
+	 * process the qube took over is not: it may add log_max bytes to
+	 * what is there, and then gets EFBIG (not SIGXFSZ).
+	 */
+	if (fstat(2, &st) == 0 && S_ISREG(st.st_mode)) {
+		struct rlimit fsize;
+
+		fsize.rlim_cur = fsize.rlim_max = (rlim_t)st.st_size + log_max;
+		(void)signal(SIGXFSZ, SIG_IGN);
+		if (setrlimit(RLIMIT_FSIZE, &fsize) < 0)
+			return -errno;
+	}
+	return 0;
+}
