@@ -19,16 +19,31 @@
  * character set or a duplicate NAME refuses the whole request before
  * anything is set.  A VALUE that is well formed but wrong for its feature
  * (qrexec=2, os-version=abc) is ignored with a log line, as Qubes does.
+ *
+ * Privilege separation: this program runs as the admin side's service
+ * user (root under bulkheadd) and calls the Admin API as dom0, but it
+ * never reads the qube's bytes itself.  A child reads and parses them
+ * after it has confined itself (nobody, no_new_privs, not dumpable, a
+ * seccomp allowlist of reading, writing and memory), and hands over the
+ * fixed-layout struct features_request, which this process checks again
+ * (proto_features_check) before it uses any of it.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -36,6 +51,7 @@
 #include "lib/proto/features.h"
 #include "lib/proto/qrexec.h"
 #include "lib/qubesd.h"
+#include "lib/seccomp_util.h"
 #include "lib/sock.h"
 #include "lib/util.h"
 
@@ -520,6 +536,134 @@ out:
 	return r;
 }
 
+/* What the parsing child may do once confined: read its input, write the
+ * result and its messages, memory, leave. */
+static const char *const fr_child_allowed[] = {"read", "write", "sendto",
+    "close", "brk", "mmap", "munmap", "mremap", "madvise", "mprotect", "fstat",
+    "newfstatat", "rt_sigreturn", "rt_sigprocmask", "sigaltstack", "futex",
+    "getpid", "exit", "exit_group"};
+
+/*
+ * The child: confine, read the request from stdin (bounded in size and,
+ * through SIGALRM's default action, in time), parse it, write the struct
+ * to fd.  Its exit status: 0 sent, 1 refused (it said why), 2 could not
+ * confine itself.
+ */
+static int
+fr_child(bool notify, int fd, uid_t uid, gid_t gid)
+{
+	static struct features_request req;
+	struct rlimit core = {0, 0};
+	char *untrusted_buf = NULL;
+	size_t len = 0, badline;
+	int r;
+
+	(void)alarm(FR_READ_TIMEOUT_S);
+	if (getuid() == 0 || geteuid() == 0) {
+		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(uid, uid, uid) < 0 ||
+		    (uid != 0 && setuid(0) == 0)) {
+			(void)fprintf(stderr, "%s: dropping privileges: %s\n",
+			    arg_service, strerror(errno ? errno : EPERM));
+			return 2;
+		}
+	}
+	(void)setrlimit(RLIMIT_CORE, &core);
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    (r = seccomp_util_allow_only(
+	         fr_child_allowed, ARRAY_SIZE(fr_child_allowed))) < 0) {
+		(void)fprintf(
+		    stderr, "%s: confining the reader failed\n", arg_service);
+		return 2;
+	}
+	r = io_read_to_eof(0, FEATURES_MAX_TOTAL, &untrusted_buf, &len);
+	if (r == -EMSGSIZE) {
+		(void)fprintf(stderr,
+		    "%s: %s: request over %d bytes, refused\n", arg_service,
+		    arg_qube, FEATURES_MAX_TOTAL);
+		return 1;
+	}
+	if (r < 0) {
+		(void)fprintf(stderr, "%s: %s: reading the request: %s\n",
+		    arg_service, arg_qube, strerror(-r));
+		return 1;
+	}
+	r = proto_features_parse(notify, untrusted_buf, len, &req, &badline);
+	if (r < 0) {
+		(void)fprintf(stderr, "%s: %s: %s at line %zu, refused\n",
+		    arg_service, arg_qube,
+		    r == -EMSGSIZE ? "request over the limits" :
+		                     "malformed request",
+		    badline);
+		return 1;
+	}
+	return io_write_all(fd, &req, sizeof(req)) < 0 ? 1 : 0;
+}
+
+/*
+ * The request, read and parsed by a confined child (fr_child) and checked
+ * again here.  0, or -1 (refused or failed: said on stderr).
+ */
+static int
+fr_read_request(bool notify, struct features_request *ret)
+{
+	struct passwd *pw = getpwnam("nobody");
+	uid_t uid = pw ? pw->pw_uid : 65534;
+	gid_t gid = pw ? pw->pw_gid : 65534;
+	int fd[2], status, r;
+	pid_t pid;
+
+	if (pipe2(fd, O_CLOEXEC) < 0) {
+		(void)fprintf(
+		    stderr, "%s: pipe: %s\n", arg_service, strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		(void)fprintf(
+		    stderr, "%s: fork: %s\n", arg_service, strerror(errno));
+		(void)close(fd[0]);
+		(void)close(fd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		(void)close(fd[0]);
+		_exit(fr_child(notify, fd[1], uid, gid));
+	}
+	(void)close(fd[1]);
+	/* stdin is the child's: nothing of it is read here */
+	r = io_read_all(fd[0], ret, sizeof(*ret), NULL);
+	(void)close(fd[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			status = -1;
+			break;
+		}
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
+		(void)fprintf(stderr,
+		    "%s: %s: no whole request within %d s, refused\n",
+		    arg_service, arg_qube, FR_READ_TIMEOUT_S);
+		return -1;
+	}
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 1)
+			(void)fprintf(stderr,
+			    "%s: %s: the request's reader failed (status "
+			    "%d)\n",
+			    arg_service, arg_qube, status);
+		return -1;
+	}
+	if (r < 0 || proto_features_check(notify, ret) < 0) {
+		(void)fprintf(stderr,
+		    "%s: %s: the request's reader handed over a bad "
+		    "request, refused\n",
+		    arg_service, arg_qube);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 mode_from(const char *s, enum fr_mode *ret)
 {
@@ -548,10 +692,9 @@ main(int argc, char **argv)
 	struct features_request *req = NULL;
 	const char *sock = getenv(QUBESD_SOCKET_ENV);
 	const char *qube = getenv("QREXEC_REMOTE_DOMAIN");
-	char path[4096], *untrusted_buf = NULL;
+	char path[4096];
 	enum fr_mode mode = FR_MODE_MAX;
-	size_t len = 0, badline;
-	int opt, r, ret = 1;
+	int opt, ret = 1;
 
 	if (mode_from(argv[0], &mode) < 0)
 		mode = FR_MODE_MAX;
@@ -595,48 +738,21 @@ main(int argc, char **argv)
 		}
 		sock = path;
 	}
-	/*
-	 * A qube that never closes its end would hold this process: the
-	 * default SIGALRM ends it, and nothing has been set until the whole
-	 * request is read.
-	 */
-	(void)alarm(FR_READ_TIMEOUT_S);
-	r = io_read_to_eof(0, FEATURES_MAX_TOTAL, &untrusted_buf, &len);
-	(void)alarm(0);
-	if (r == -EMSGSIZE) {
-		(void)fprintf(stderr,
-		    "%s: %s: request over %d bytes, refused\n", arg_service,
-		    arg_qube, FEATURES_MAX_TOTAL);
-		goto out;
-	}
-	if (r < 0) {
-		(void)fprintf(stderr, "%s: %s: reading the request: %s\n",
-		    arg_service, arg_qube, strerror(-r));
-		goto out;
-	}
 	req = calloc(1, sizeof(*req));
 	if (req == NULL) {
 		(void)fprintf(stderr, "%s: out of memory\n", arg_service);
 		goto out;
 	}
-	r = proto_features_parse(
-	    mode == FR_MODE_NOTIFY_TOOLS, untrusted_buf, len, req, &badline);
-	if (r < 0) {
-		(void)fprintf(stderr, "%s: %s: %s at line %zu, refused\n",
-		    arg_service, arg_qube,
-		    r == -EMSGSIZE ? "request over the limits" :
-		                     "malformed request",
-		    badline);
+	/*
+	 * A qube that never closes its end would hold the reader: SIGALRM
+	 * ends it, and nothing has been set until the whole request is read.
+	 */
+	if (fr_read_request(mode == FR_MODE_NOTIFY_TOOLS, req) < 0)
 		goto out;
-	}
 	if (fr_apply(mode, sock, qube, req) < 0)
 		goto out;
 	ret = 0;
 out:
-	if (untrusted_buf != NULL) {
-		explicit_bzero(untrusted_buf, len);
-		free(untrusted_buf);
-	}
 	free(req);
 	return ret;
 }

@@ -174,6 +174,53 @@ def test_refused_sets_nothing():
     assert rc == 0, err
 
 
+def test_reader_is_confined():
+    # the qube's bytes are read and parsed by a child of the service that
+    # confined itself first; the service (root here, dom0 on the Admin
+    # API) only takes the checked result
+    env = dict(os.environ, QREXEC_REMOTE_DOMAIN=SA,
+               BULKHEAD_ADMIN_SOCKET=D.sock)
+    p = subprocess.Popen([PROG, "--mode=qubes.FeaturesRequest"], env=env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        kids = []
+
+        def confined_child():
+            kids[:] = []
+            for c in os.listdir("/proc"):
+                try:
+                    st = bh.proc_status(int(c)) if c.isdigit() else {}
+                except OSError:
+                    continue
+                if st.get("PPid") == str(p.pid) and st["Seccomp"] == "2":
+                    kids.append(int(c))
+            return len(kids) == 1
+        bh.wait_for(confined_child, "the confined reader")
+        st = bh.proc_status(kids[0])
+        nobody = str(pwd.getpwnam("nobody").pw_uid)
+        assert st["Uid"].split() == [nobody] * 4, st["Uid"]
+        assert st["Groups"] == "" and st["NoNewPrivs"] == "1", st
+        assert st["CapEff"] == "0000000000000000", st
+        # the service itself reads nothing of the qube's: its stdin is
+        # the child's alone
+        assert bh.proc_status(p.pid)["Seccomp"] == "0"
+        out, err = p.communicate(b"supported-service.confined=1\n",
+                                 timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, (p.returncode, err)
+    assert features(SA).get("supported-service.confined") == "1", \
+        features(SA)
+    # a request the reader refuses sets nothing, and says why
+    before = features(SA)
+    rc, _, err = admin_side(SA, "supported-service.x=1\nbad\n")
+    assert rc == 1 and "malformed request at line 2, refused" in err, err
+    assert features(SA) == before
+
+
 def test_notify_tools():
     rc, _, err = admin_side(SA2, "qrexec=1\ngui=1\nos=Windows\n"
                             "default-user=bob\nversion=4\n"
@@ -295,6 +342,7 @@ try:
         test_features_request_standalone,
         test_bad_values_ignored,
         test_refused_sets_nothing,
+        test_reader_is_confined,
         test_notify_tools,
         test_from_an_appvm,
         test_qrexec_worker_user,

@@ -4,8 +4,8 @@
  *
  * Invariants beyond "no crash": an accepted request has at most
  * FEATURES_MAX_LINES pairs, each name non-empty, unique and of the name
- * set, each value of the mode's set; written back as NAME=VALUE lines it
- * parses to the same pairs.
+ * set, each value of the mode's set (and proto_features_check agrees);
+ * written back as NAME=VALUE lines it parses to the same pairs.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,6 +29,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	        nt, (const char *)data + 1, size - 1, &req, &bad) < 0)
 		return 0;
 	FUZZ_CHECK(bad == 0);
+	/* what the admin side checks of the parsing child's result */
+	FUZZ_CHECK(proto_features_check(nt, &req) == 0);
 	FUZZ_CHECK(req.n <= FEATURES_MAX_LINES);
 	for (i = 0; i < req.n; i++) {
 		size_t nl = strlen(req.pair[i].name),

@@ -69,3 +69,30 @@ proto_features_parse(bool notify_tools, const char *untrusted_buf, size_t len,
 	*ret_badline = 0;
 	return 0;
 }
+
+int
+proto_features_check(
+    bool notify_tools, const struct features_request *untrusted_req)
+{
+	const char *vset = notify_tools ? "" : "-.,_= ";
+	size_t n = untrusted_req->n, i, j;
+
+	if (n > FEATURES_MAX_LINES)
+		return -EBADMSG;
+	for (i = 0; i < n; i++) {
+		const struct features_pair *p = &untrusted_req->pair[i];
+		const char *ne = memchr(p->name, '\0', sizeof(p->name));
+		const char *ve = memchr(p->value, '\0', sizeof(p->value));
+
+		if (ne == NULL || ve == NULL || ne == p->name ||
+		    (size_t)(ne - p->name) + (size_t)(ve - p->value) + 1 >
+		        FEATURES_MAX_LINE ||
+		    !proto_features_chars_ok(p->name, "_.-") ||
+		    !proto_features_chars_ok(p->value, vset))
+			return -EBADMSG;
+		for (j = 0; j < i; j++)
+			if (strcmp(untrusted_req->pair[j].name, p->name) == 0)
+				return -EBADMSG;
+	}
+	return 0;
+}

@@ -43,4 +43,16 @@ bool proto_features_chars_ok(const char *s, const char *extra);
 int proto_features_parse(bool notify_tools, const char *untrusted_buf,
     size_t len, struct features_request *ret, size_t *ret_badline);
 
+/*
+ * Check a request that another process parsed (bulkhead-features-request
+ * parses in a confined child and hands the struct over): what
+ * proto_features_parse promises of *req, checked again without trusting
+ * any of it.  At most FEATURES_MAX_LINES pairs, each name and value
+ * NUL-terminated in its array, the name non-empty, together no longer than
+ * a line, each of its set, names unique; nothing after n is read.
+ * 0 or -EBADMSG.
+ */
+int proto_features_check(
+    bool notify_tools, const struct features_request *untrusted_req);
+
 #endif
