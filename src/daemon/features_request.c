@@ -32,15 +32,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -48,6 +45,7 @@
 
 #include "config.h"
 #include "lib/io.h"
+#include "lib/privdrop.h"
 #include "lib/proto/features.h"
 #include "lib/proto/qrexec.h"
 #include "lib/qubesd.h"
@@ -64,6 +62,8 @@
 #define FR_CALL_TIMEOUT_S 30
 /* the whole request, from the qube */
 #define FR_READ_TIMEOUT_S 30
+/* what the confined reader may add to its log (stderr), at most */
+#define FR_LOG_MAX (1024 * 1024)
 
 enum fr_mode {
 	FR_MODE_FEATURES_REQUEST,
@@ -553,28 +553,16 @@ static int
 fr_child(bool notify, int fd, uid_t uid, gid_t gid)
 {
 	static struct features_request req;
-	struct rlimit core = {0, 0};
 	char *untrusted_buf = NULL;
 	size_t len = 0, badline;
 	int r;
 
 	(void)alarm(FR_READ_TIMEOUT_S);
-	if (getuid() == 0 || geteuid() == 0) {
-		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
-		    setresuid(uid, uid, uid) < 0 ||
-		    (uid != 0 && setuid(0) == 0)) {
-			(void)fprintf(stderr, "%s: dropping privileges: %s\n",
-			    arg_service, strerror(errno ? errno : EPERM));
-			return 2;
-		}
-	}
-	(void)setrlimit(RLIMIT_CORE, &core);
-	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	if ((r = priv_drop(uid, gid, FR_LOG_MAX)) < 0 ||
 	    (r = seccomp_util_allow_only(
 	         fr_child_allowed, ARRAY_SIZE(fr_child_allowed))) < 0) {
-		(void)fprintf(
-		    stderr, "%s: confining the reader failed\n", arg_service);
+		(void)fprintf(stderr, "%s: confining the reader: %s\n",
+		    arg_service, strerror(-r));
 		return 2;
 	}
 	r = io_read_to_eof(0, FEATURES_MAX_TOTAL, &untrusted_buf, &len);

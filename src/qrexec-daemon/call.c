@@ -28,6 +28,7 @@
 #include "lib/dclient.h"
 #include "lib/io.h"
 #include "lib/log.h"
+#include "lib/privdrop.h"
 #include "lib/proto/policy.h"
 #include "lib/qubesd.h"
 #include "lib/seccomp_util.h"
@@ -84,7 +85,7 @@ call_confine(void *arg)
 	size_t n;
 	int r;
 
-	r = qd_drop_privileges(c->user_uid, c->user_gid, CALL_LOG_MAX);
+	r = priv_drop(c->user_uid, c->user_gid, CALL_LOG_MAX);
 	if (r < 0)
 		return r;
 	if (c->call_filter != NULL)

@@ -128,15 +128,6 @@ int qd_ctl_parse(enum qd_phase phase, const void *untrusted_buf, size_t len,
     struct qd_ctl *ret, struct qrexec_trigger *ret_req);
 
 /*
- * The worker's and a call's first step of confinement (confine.c): to
- * uid/gid with no groups when root (and never root again), no_new_privs,
- * not dumpable, no core, and at most log_max bytes more in its log
- * (stderr, when a file).  The caller loads its seccomp filter next.
- * 0 or -errno.
- */
-int qd_drop_privileges(uid_t uid, gid_t gid, size_t log_max);
-
-/*
  * PROC_QREXEC_WORKER: confine this process (to uid/gid when root: never
  * root again; no_new_privs; not dumpable; seccomp, which lets syslog
  * reconnect only if it logs there) and serve the qube's channel and the

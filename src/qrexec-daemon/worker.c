@@ -27,6 +27,7 @@
 
 #include "lib/buffer.h"
 #include "lib/log.h"
+#include "lib/privdrop.h"
 #include "lib/msg.h"
 #include "lib/seccomp_util.h"
 #include "lib/sock.h"
@@ -756,7 +757,7 @@ confine(uid_t uid, gid_t gid, bool syslog)
 	size_t n = ARRAY_SIZE(w_allowed);
 	int r;
 
-	r = qd_drop_privileges(uid, gid, WORKER_LOG_MAX);
+	r = priv_drop(uid, gid, WORKER_LOG_MAX);
 	if (r < 0)
 		return r;
 	memcpy(names, w_allowed, sizeof(w_allowed));

@@ -1,6 +1,6 @@
 /*
- * confine.c - what the worker and each call process do to themselves
- * before they read a qube's bytes (daemon.h: qd_drop_privileges).
+ * privdrop.c - the first step of confining a process that is about to
+ * read a qube's bytes (privdrop.h).
  */
 #include <errno.h>
 #include <grp.h>
@@ -11,10 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "qrexec-daemon/daemon.h"
+#include "lib/privdrop.h"
 
 int
-qd_drop_privileges(uid_t uid, gid_t gid, size_t log_max)
+priv_drop(uid_t uid, gid_t gid, size_t log_max)
 {
 	struct rlimit core = {0, 0};
 	struct stat st;
@@ -32,12 +32,12 @@ qd_drop_privileges(uid_t uid, gid_t gid, size_t log_max)
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	(void)setrlimit(RLIMIT_CORE, &core);
 	/*
-	 * Its log (stderr: bulkheadd's file for the qube) is the one file it
-	 * writes.  What its own code logs about the qube is budgeted, but a
+	 * Its log (stderr: for the admin side's processes bulkheadd's file
+	 * for the qube) is the one file it writes.  What its own code logs about the qube is budgeted, but a
 	 * process the qube took over is not: it may add log_max bytes to
 	 * what is there, and then gets EFBIG (not SIGXFSZ).
 	 */
-	if (fstat(2, &st) == 0 && S_ISREG(st.st_mode)) {
+	if (log_max > 0 && fstat(2, &st) == 0 && S_ISREG(st.st_mode)) {
 		struct rlimit fsize;
 
 		fsize.rlim_cur = fsize.rlim_max = (rlim_t)st.st_size + log_max;

@@ -1,0 +1,21 @@
+/*
+ * privdrop.h - the first step of confining a process that is about to
+ * read a qube's bytes: qrexec-daemon's worker and call processes,
+ * bulkhead-features-request's reader.  Each loads its own seccomp filter
+ * after it (seccomp_util.h).
+ */
+#ifndef BULKHEAD_PRIVDROP_H
+#define BULKHEAD_PRIVDROP_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * When root: to uid/gid with no supplementary groups, and never root
+ * again (checked).  Then no_new_privs, not dumpable, no core file, and,
+ * if log_max > 0 and stderr is a regular file (its log), at most log_max
+ * bytes more in it (EFBIG after, not SIGXFSZ).  0 or -errno.
+ */
+int priv_drop(uid_t uid, gid_t gid, size_t log_max);
+
+#endif

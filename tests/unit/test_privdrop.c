@@ -1,0 +1,144 @@
+/*
+ * test_privdrop.c - priv_drop() (src/lib/privdrop.c), in children: as
+ * root, the ids change for good and the groups go; no_new_privs, not
+ * dumpable; with stderr a file, the log may grow by log_max and no more
+ * (EFBIG, the process goes on); log_max 0 sets no limit.  Skipped (77)
+ * when not run as root.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lib/privdrop.h"
+#include "unit.h"
+
+#define ID 65534
+
+/* Run fn in a child; its exit status (0: every check held). */
+static int
+in_child(int (*fn)(void *), void *arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fn(arg));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static int
+drop_ids(void *arg)
+{
+	gid_t groups[4];
+	uid_t r, e, s;
+	gid_t gr, ge, gs;
+
+	(void)arg;
+	if (priv_drop(ID, ID, 0) < 0)
+		return 1;
+	if (getresuid(&r, &e, &s) < 0 || r != ID || e != ID || s != ID)
+		return 2;
+	if (getresgid(&gr, &ge, &gs) < 0 || gr != ID || ge != ID || gs != ID)
+		return 3;
+	if (getgroups(4, groups) != 0)
+		return 4;
+	if (setuid(0) == 0 || seteuid(0) == 0)
+		return 5;
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+		return 6;
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+		return 7;
+	return 0;
+}
+
+static void
+test_ids(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(in_child(drop_ids, NULL), 0);
+}
+
+struct logcase {
+	const char *path;
+	size_t log_max;
+};
+
+static int
+drop_log(void *arg)
+{
+	const struct logcase *lc = arg;
+	char buf[100];
+	struct rlimit rl;
+	int fd;
+
+	fd = open(lc->path, O_WRONLY | O_APPEND);
+	if (fd < 0 || dup2(fd, 2) < 0)
+		return 1;
+	if (priv_drop(ID, ID, lc->log_max) < 0)
+		return 2;
+	if (getrlimit(RLIMIT_FSIZE, &rl) < 0)
+		return 3;
+	memset(buf, 'x', sizeof(buf));
+	if (lc->log_max == 0)
+		return rl.rlim_cur == RLIM_INFINITY &&
+		        write(2, buf, sizeof(buf)) == (ssize_t)sizeof(buf) ?
+		    0 :
+		    4;
+	/* 10 bytes there already: 10 + log_max in all */
+	if (rl.rlim_cur != 10 + lc->log_max)
+		return 5;
+	if (write(2, buf, lc->log_max) != (ssize_t)lc->log_max)
+		return 6;
+	if (write(2, buf, 1) != -1 || errno != EFBIG)
+		return 7;
+	return 0;
+}
+
+static void
+test_log_bound(void **state)
+{
+	char *dir = unit_tmpdir(), *p = unit_path(dir, "log");
+	struct logcase lc = {.path = p, .log_max = 50};
+	struct stat st;
+
+	(void)state;
+	unit_write_file(dir, "log", "0123456789", 0644);
+	assert_int_equal(in_child(drop_log, &lc), 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 60);
+	/* no limit asked: none set */
+	lc.log_max = 0;
+	assert_int_equal(in_child(drop_log, &lc), 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 160);
+	free(p);
+	unit_rmtree(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_ids),
+	    cmocka_unit_test(test_log_bound),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
