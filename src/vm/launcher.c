@@ -14,9 +14,13 @@
  * network device: networking qubes come later).
  *
  * Untrusted input: QMP from QEMU (QEMU runs guest-facing device code, so
- * a hostile guest may own it): parsed by qmp_parse, bounded, and only
- * events are looked at.  The guest's qrexec bytes never reach this
- * process: bulkhead-vmux, as the qube's uid, carries them.
+ * a hostile guest may own it).  This process does not read it: a child,
+ * the QMP reader (qmp_proxy.h), confined to QEMU's ids under seccomp,
+ * speaks QMP (qmp.h: bounded, parsed by qmp_parse, only events looked
+ * at) and hands this process fixed 8-byte results, each checked
+ * (vq_msg_parse); anything else kills QEMU.  The guest's qrexec bytes
+ * never reach this process either: bulkhead-vmux, as the qube's uid,
+ * carries them.
  *
  * Signals from bulkheadd: SIGTERM asks for a clean shutdown (the guest's
  * init is told through bulkhead-vmux, SIGUSR1), SIGINT kills (QMP quit,
@@ -70,7 +74,7 @@
 #include "sandbox/qcgroup.h"
 #include "sandbox/sandbox.h"
 #include "vm/qemu_cmd.h"
-#include "vm/qmp.h"
+#include "vm/qmp_proxy.h"
 #include "vm/vm.h"
 
 /* How long QEMU has to answer QMP at start and for a command. */
@@ -875,7 +879,7 @@ main(int argc, char **argv)
 	struct logcap cl = {
 	    .in = -1, .out = -1, .what = "console output", .out_file = true};
 	int gui_pool_fd = -1;
-	struct qmp *q = NULL;
+	struct vq vq = {.pid = -1, .fd = -1, .broken = -EPIPE};
 	pid_t qemu, vmux = -1;
 	uint64_t kill_at = 0;
 	bool quitting = false, stopping = false;
@@ -932,10 +936,14 @@ main(int argc, char **argv)
 	}
 	(void)close(qmp_sv[1]);
 	(void)close(ser_sv[1]);
-	q = qmp_new(qmp_sv[0]);
-	if (q == NULL)
+	/* QMP is parsed by a confined child with QEMU's ids, not here */
+	rc = vq_start(&vq, qmp_sv[0], A.base, A.base);
+	(void)close(qmp_sv[0]);
+	if (rc < 0) {
+		log_warnx("QMP reader: %s", strerror(-rc));
 		goto kill_qemu;
-	rc = qmp_handshake(q, now_ms() + QMP_TIMEOUT_MS);
+	}
+	rc = vq_call(&vq, VQ_HANDSHAKE, QMP_TIMEOUT_MS);
 	if (rc < 0) {
 		log_warnx("QMP: %s", strerror(-rc));
 		goto kill_qemu;
@@ -944,7 +952,7 @@ main(int argc, char **argv)
 	(void)close(ser_sv[0]);
 	if (vmux < 0)
 		goto kill_qemu;
-	rc = qmp_cont(q, now_ms() + QMP_TIMEOUT_MS);
+	rc = vq_call(&vq, VQ_CONT, QMP_TIMEOUT_MS);
 	if (rc < 0) {
 		log_warnx("QMP cont: %s", strerror(-rc));
 		goto kill_qemu;
@@ -958,8 +966,8 @@ main(int argc, char **argv)
 		struct signalfd_siginfo si;
 		int timeout = -1;
 
-		if (q != NULL)
-			p[1].fd = qmp_fd(q);
+		if (!vq.broken)
+			p[1].fd = vq.fd;
 		if (kill_at != 0) {
 			uint64_t t = now_ms();
 
@@ -973,14 +981,8 @@ main(int argc, char **argv)
 			break;
 		if (p[2].revents != 0)
 			logcap_pump(&cl);
-		if (p[1].revents != 0 && q != NULL) {
-			struct qmp_msg m;
-
-			rc = qmp_read_available(q);
-			while (qmp_pop_event(q, &m) == 0) {
-				log_debug("QMP event %s", m.event);
-				qmp_msg_clear(&m);
-			}
+		if (p[1].revents != 0 && !vq.broken) {
+			rc = vq_input(&vq);
 			if (rc < 0) {
 				/* EOF: QEMU is going; garbage: kill it */
 				if (rc != -EPIPE) {
@@ -988,31 +990,30 @@ main(int argc, char **argv)
 					    strerror(-rc));
 					(void)kill(qemu, SIGKILL);
 				}
-				qmp_free(q);
-				q = NULL;
+				vq_stop(&vq);
 			}
 		}
 		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-			uint64_t dl = now_ms() + QMP_TIMEOUT_MS;
-
 			if (si.ssi_signo == SIGTERM && vmux > 0) {
 				/* the guest's init shuts down and powers off */
 				stopping = true;
 				(void)kill(vmux, SIGUSR1);
 			} else if (si.ssi_signo == SIGINT && !quitting) {
 				quitting = true;
-				if (q == NULL || qmp_quit(q, dl) < 0)
+				if (vq_call(&vq, VQ_QUIT, QMP_TIMEOUT_MS) < 0)
 					(void)kill(qemu, SIGKILL);
 				else
 					kill_at = now_ms() + KILL_GRACE_MS;
 			} else if ((int)si.ssi_signo == SANDBOX_SIG_FREEZE &&
-			    q != NULL) {
-				if ((rc = qmp_stop(q, dl)) < 0)
+			    !vq.broken) {
+				if ((rc = vq_call(
+				         &vq, VQ_STOP, QMP_TIMEOUT_MS)) < 0)
 					log_warnx(
 					    "QMP stop: %s", strerror(-rc));
 			} else if ((int)si.ssi_signo == SANDBOX_SIG_THAW &&
-			    q != NULL) {
-				if ((rc = qmp_cont(q, dl)) < 0)
+			    !vq.broken) {
+				if ((rc = vq_call(
+				         &vq, VQ_CONT, QMP_TIMEOUT_MS)) < 0)
 					log_warnx(
 					    "QMP cont: %s", strerror(-rc));
 			}
@@ -1023,6 +1024,7 @@ main(int argc, char **argv)
 
 			if (w <= 0)
 				break;
+			vq_reaped(&vq, w);
 			if (w == qemu) {
 				if (WIFEXITED(st))
 					log_info("QEMU exited (%d)",
@@ -1068,7 +1070,7 @@ out:
 		(void)kill(vmux, SIGTERM);
 		(void)waitpid(vmux, NULL, 0);
 	}
-	qmp_free(q);
+	vq_stop(&vq);
 	if (gui_pool_fd >= 0) {
 		/* the GUI domain's mapping (if any) keeps its pages */
 		(void)unlink(A.gui_pool_file);

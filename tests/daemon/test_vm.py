@@ -184,6 +184,18 @@ def test_start_and_call():
     with open("/proc/%d/status" % pid) as f:
         status = f.read()
     assert "NoNewPrivs:\t1" in status and "Seccomp:\t2" in status, status
+    # QMP is read by the launcher's confined child (QEMU's uid, no
+    # groups, seccomp), never by the root launcher itself
+    launcher = int(bh.proc_status(pid)["PPid"])
+    assert bh.proc_status(launcher)["Uid"].split()[0] == "0"
+    readers = [p for p, ppid in bh.programs(D, "bulkhead-vm")
+               if ppid == launcher]
+    assert len(readers) == 1, readers
+    rs = bh.proc_status(readers[0])
+    want = str(bh.UID_BASE + qid("vm1") * 65536)
+    assert rs["Uid"].split() == [want] * 4 and rs["Groups"] == "", rs
+    assert rs["NoNewPrivs"] == "1" and rs["Seccomp"] == "2", rs
+    assert rs["CapEff"] == "0000000000000000", rs
     # in the qube's cgroup, its memory bounded (the guest's and QEMU's)
     cgs = bh.qube_cgroups(D, "vm1")
     assert cgs, "no cgroup for vm1"
