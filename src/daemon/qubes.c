@@ -609,6 +609,7 @@ spawn_qrexec_daemon(
 {
 	char prog[PATH_MAX], policy_prog[PATH_MAX], sockdir[PATH_MAX];
 	char vchan[PATH_MAX], policy_sock[PATH_MAX], svc[2 * PATH_MAX + 2];
+	char svc_config[PATH_MAX];
 	char log[PATH_MAX], domid[16], timeout[16], user[64];
 	char policy_opt[PATH_MAX + 20], uuid[64], name[MODEL_MAX_NAME + 1];
 	char worker_user[80];
@@ -632,6 +633,10 @@ spawn_qrexec_daemon(
 	(void)str_printf(svc, sizeof(svc),
 	    "%s/qubes-rpc-dom0:%s/qubes-rpc-dom0", d->cfg.conf_dir,
 	    d->cfg.run_dir);
+	/* their per-service settings (Qubes' rpc-config format), the
+	 * admin's: never the host's /etc/qubes */
+	(void)str_printf(svc_config, sizeof(svc_config), "%s/rpc-config-dom0",
+	    d->cfg.conf_dir);
 	(void)str_printf(domid, sizeof(domid), "%u", r->rt.domid);
 	if (prop_str(d, q, "qrexec_timeout", timeout, sizeof(timeout)) < 0)
 		(void)str_copy(timeout, sizeof(timeout), "60");
@@ -665,8 +670,9 @@ spawn_qrexec_daemon(
 		/* autostart and @dispvm targets go through our Admin API */
 		const char *env[] = {"VCHAN_DOMAIN", "0", "VCHAN_SOCKET_DIR",
 		    vchan, "BULKHEAD_VCHAN_LAYOUT", "per-qube",
-		    "QREXEC_SERVICE_PATH", svc, "QREXEC_STARTUP_TIMEOUT",
-		    timeout, "BULKHEAD_ADMIN_SOCKET", d->cfg.socket, NULL};
+		    "QREXEC_SERVICE_PATH", svc, "QUBES_RPC_CONFIG_PATH",
+		    svc_config, "QREXEC_STARTUP_TIMEOUT", timeout,
+		    "BULKHEAD_ADMIN_SOCKET", d->cfg.socket, NULL};
 		char *argv[] = {"qrexec-daemon", "--direct", "--ready-fd=3",
 		    "-q", sockdir, policy_sock, policy_opt, "-u", uuid,
 		    worker_user, domid, name, user, NULL};

@@ -148,8 +148,13 @@ dclient_run_local_service(const struct vchan_env *env, uint32_t domain,
 				p.pid = 0;
 			}
 		} else if (r == 0) {
-			r = svc_spawn(
-			    t.path, c, NULL, SVC_STDIO_PIPES_NOERR, NULL, &p);
+			/*
+			 * The service's force-user (its rpc-config), when we
+			 * are root: an admin can run an admin-side service
+			 * as a user of its own, not as root.
+			 */
+			r = svc_spawn(t.path, c, c->force_user,
+			    SVC_STDIO_PIPES_NOERR, NULL, &p);
 		}
 		code = r == -ENOENT ? QREXEC_EXIT_SERVICE_NOT_FOUND :
 		                      (r < 0 ? QREXEC_EXIT_PROBLEM : 0);

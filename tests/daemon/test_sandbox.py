@@ -5,6 +5,7 @@ faults, and a hostile qube trying to get out.  After every path, nothing
 is left: no process in a qube's uid range, no cgroup, no volatile data."""
 
 import os
+import pwd
 import re
 import signal
 import socket
@@ -1129,6 +1130,38 @@ def test_vmexec_and_getdate():
     os.unlink(os.path.join(D.conf, "policy.d", "30-date.policy"))
 
 
+def test_admin_side_service_force_user():
+    # an admin-side service runs as root unless its settings, in
+    # CONF/rpc-config-dom0 (bulkheadd's QUBES_RPC_CONFIG_PATH for the
+    # daemons), name a user
+    if D.qubes()["work"]["state"] != "Running":
+        D.call("admin.vm.Start", "work")
+    rpc0 = os.path.join(D.conf, "qubes-rpc-dom0")
+    cfg0 = os.path.join(D.conf, "rpc-config-dom0")
+    os.makedirs(rpc0, exist_ok=True)
+    os.makedirs(cfg0, exist_ok=True)
+    for svc in ("test.Who", "test.WhoRoot"):
+        with open(os.path.join(rpc0, svc), "w") as f:
+            f.write("#!/bin/sh\nid -u\n")
+        os.chmod(os.path.join(rpc0, svc), 0o755)
+    with open(os.path.join(cfg0, "test.Who"), "w") as f:
+        f.write("force-user = 'nobody'\n")
+    pol = os.path.join(D.conf, "policy.d", "30-who.policy")
+    with open(pol, "w") as f:
+        f.write("test.Who * work @adminvm allow target=dom0\n"
+                "test.WhoRoot * work @adminvm allow target=dom0\n")
+    mode = os.stat(D.root).st_mode & 0o777
+    os.chmod(D.root, mode | 0o011)  # nobody reaches CONF/qubes-rpc-dom0
+    try:
+        out = poll_rc("work", "dom0", "test.Who", "rc=0\n", "test.Who")
+        assert out == "%d\nrc=0\n" % pwd.getpwnam("nobody").pw_uid, out
+        out = poll_rc("work", "dom0", "test.WhoRoot", "rc=0\n", "WhoRoot")
+        assert out == "0\nrc=0\n", out
+    finally:
+        os.chmod(D.root, mode)
+        os.unlink(pol)
+
+
 def test_call_flood_logs_within_bounds():
     # a qube's flood of calls, each denied at once: every one denied, but
     # the policy daemon's log (in the run directory: a tmpfs, memory)
@@ -1319,6 +1352,7 @@ try:
         test_filecopy,
         test_open_in_vm,
         test_vmexec_and_getdate,
+        test_admin_side_service_force_user,
         test_call_flood_logs_within_bounds,
         test_preloaded_disposables,
         test_daemon_restart_adopts,

@@ -5,6 +5,7 @@ allow and deny, exit codes, stdin/stdout/stderr, large data."""
 
 import hashlib
 import os
+import pwd
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -21,11 +22,15 @@ for q in (WORK, PERSONAL):
     q.service("test.Sha", "#!/bin/sh\nsha256sum | cut -d' ' -f1\n")
     q.start()
 S.admin_service("test.AdminEcho", "#!/bin/sh\necho \"admin:$QREXEC_REMOTE_DOMAIN\"\ncat\n")
+S.admin_service("test.AdminWho", "#!/bin/sh\nid -u; id -G\n")
+S.admin_service("test.AdminRoot", "#!/bin/sh\nid -u\n")
 S.set_rules("""
 work personal test.Echo+hello allow
 work personal test.Sha allow
 work personal test.Exit+7 allow
 work dom0 test.AdminEcho allow
+work dom0 test.AdminWho allow
+work dom0 test.AdminRoot allow
 work @default test.Echo+redirect allow personal
 """)
 
@@ -121,6 +126,32 @@ def test_qube_to_admin():
     assert out == b"admin:work\nup\n", out
 
 
+def test_qube_to_admin_force_user():
+    # the service's rpc-config names a user: the admin side runs it as
+    # that user (with its groups), not as the daemon's own (root here)
+    cfg = os.path.join(S.root, "no-config")
+    os.makedirs(cfg, exist_ok=True)
+    # the user must reach the service: through the test's directory
+    os.chmod(S.root, 0o711)
+    with open(os.path.join(cfg, "test.AdminWho"), "w") as f:
+        f.write("force-user = 'nobody'\n")
+    try:
+        nobody = pwd.getpwnam("nobody")
+        groups = sorted(str(g) for g in os.getgrouplist("nobody",
+                                                        nobody.pw_gid))
+        rc, out, err = WORK.client_vm("dom0", "test.AdminWho")
+        assert rc == 0, (rc, err)
+        lines = out.decode().split("\n")
+        assert lines[0] == str(nobody.pw_uid), out
+        assert sorted(lines[1].split()) == groups, out
+        # a service without one runs as the daemon's user
+        rc, out, err = WORK.client_vm("dom0", "test.AdminRoot")
+        assert rc == 0 and out == b"%d\n" % os.geteuid(), (rc, out, err)
+    finally:
+        os.unlink(os.path.join(cfg, "test.AdminWho"))
+        os.chmod(S.root, 0o700)
+
+
 def test_qube_to_qube_with_local_program():
     rc, out, err = WORK.client_vm("personal", "test.Echo+hello",
                                   local=["/bin/sh", "-c",
@@ -163,6 +194,7 @@ try:
         test_qube_to_qube_denied_argument,
         test_redirect_by_policy,
         test_qube_to_admin,
+        test_qube_to_admin_force_user,
         test_qube_to_qube_with_local_program,
         test_sockets_are_per_qube,
         test_no_leftover_channel_sockets,
