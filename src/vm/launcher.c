@@ -981,18 +981,8 @@ main(int argc, char **argv)
 			break;
 		if (p[2].revents != 0)
 			logcap_pump(&cl);
-		if (p[1].revents != 0 && !vq.broken) {
-			rc = vq_input(&vq);
-			if (rc < 0) {
-				/* EOF: QEMU is going; garbage: kill it */
-				if (rc != -EPIPE) {
-					log_warnx("QMP: %s; killing QEMU",
-					    strerror(-rc));
-					(void)kill(qemu, SIGKILL);
-				}
-				vq_stop(&vq);
-			}
-		}
+		if (p[1].revents != 0 && !vq.broken)
+			(void)vq_input(&vq);
 		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 			if (si.ssi_signo == SIGTERM && vmux > 0) {
 				/* the guest's init shuts down and powers off */
@@ -1018,12 +1008,26 @@ main(int argc, char **argv)
 					    "QMP cont: %s", strerror(-rc));
 			}
 		}
+		/* QMP is over (unasked, or a command's result said so) */
+		if (vq.broken && vq.fd >= 0) {
+			/* EOF: QEMU is going; garbage or the reader gone: we
+			 * cannot steer QEMU any more, kill it */
+			if (vq.broken != -EPIPE) {
+				log_warnx("QMP: %s; killing QEMU",
+				    strerror(-vq.broken));
+				(void)kill(qemu, SIGKILL);
+			}
+			vq_stop(&vq);
+		}
 		for (;;) {
 			int st;
 			pid_t w = waitpid(-1, &st, WNOHANG);
 
 			if (w <= 0)
 				break;
+			if (w == vq.pid && (!WIFEXITED(st) || WEXITSTATUS(st)))
+				log_warnx(
+				    "the QMP reader ended (status %d)", st);
 			vq_reaped(&vq, w);
 			if (w == qemu) {
 				if (WIFEXITED(st))

@@ -103,12 +103,16 @@ reader_main(uid_t uid, gid_t gid, pid_t launcher)
 	 * it now, before the filter denies open.
 	 */
 	json_object_seed(0);
-	if ((r = priv_drop(uid, gid, VQ_LOG_MAX)) < 0 ||
-	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
-	    getppid() != launcher ||
-	    (r = seccomp_util_allow_only(vq_allowed, ARRAY_SIZE(vq_allowed))) <
-	        0) {
-		log_warnx("confining the QMP reader failed");
+	r = priv_drop(uid, gid, VQ_LOG_MAX);
+	/* after the ids changed, which clear it: die with the launcher */
+	if (r == 0 && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		r = -errno;
+	if (r == 0 && getppid() != launcher)
+		r = -ESRCH;
+	if (r == 0)
+		r = seccomp_util_allow_only(vq_allowed, ARRAY_SIZE(vq_allowed));
+	if (r < 0) {
+		log_warnx("confining the QMP reader: %s", strerror(-r));
 		return 1;
 	}
 	q = qmp_new(VQ_QMP_FD);
@@ -209,7 +213,10 @@ vq_start(struct vq *v, int qmp_fd, uid_t uid, gid_t gid)
 	return 0;
 }
 
-/* One packet from the reader, checked; -EPIPE when it is gone. */
+/*
+ * One packet from the reader, checked; -ECONNRESET when it is gone
+ * without saying why (it died: QMP is out of our hands, kill QEMU).
+ */
 static int
 take(struct vq *v, struct vq_msg *m)
 {
@@ -220,7 +227,7 @@ take(struct vq *v, struct vq_msg *m)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return -EAGAIN;
 	if (n <= 0)
-		return v->broken = -EPIPE;
+		return v->broken = -ECONNRESET;
 	if (vq_msg_parse(untrusted_buf, (size_t)n, m) < 0) {
 		log_warnx("QMP reader: a bad message");
 		return v->broken = -EBADMSG;
@@ -242,7 +249,7 @@ vq_call(struct vq *v, enum vq_op op, int timeout_ms)
 	    timeout_ms > VQ_MAX_TIMEOUT_MS)
 		return -EINVAL;
 	if (send(v->fd, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m))
-		return v->broken = -EPIPE;
+		return v->broken = -ECONNRESET;
 	dl = now_ms() + (uint64_t)timeout_ms + VQ_GRACE_MS;
 	for (;;) {
 		int r = io_wait_until(v->fd, POLLIN, dl);
@@ -260,6 +267,16 @@ vq_call(struct vq *v, enum vq_op op, int timeout_ms)
 			v->late--; /* an earlier call's */
 			continue;
 		}
+		/*
+		 * After these the reader says VQ_BROKEN and ends: take it as
+		 * said now.  (A request sent to it meanwhile would stay
+		 * unread in its socket, and a unix socket closed with unread
+		 * data resets its peer before that peer has read what was
+		 * sent to it: the VQ_BROKEN would be lost.)
+		 */
+		if (m.vm_op == VQ_DONE &&
+		    (m.vm_arg == -EBADMSG || m.vm_arg == -EPIPE))
+			v->broken = m.vm_arg;
 		return m.vm_arg; /* VQ_DONE's result, or VQ_BROKEN's why */
 	}
 }

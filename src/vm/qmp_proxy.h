@@ -66,16 +66,18 @@ int vq_start(struct vq *v, int qmp_fd, uid_t uid, gid_t gid);
 /*
  * Ask the reader for op (VQ_HANDSHAKE .. VQ_QUIT) with timeout_ms
  * (<= VQ_MAX_TIMEOUT_MS) and wait a little longer than that for the
- * result.  Returns it (0, or qmp.h's -errno), -ETIMEDOUT, -EPIPE (QMP or
- * the reader is gone) or -EBADMSG (the reader broke the protocol).  After
- * a VQ_BROKEN or a bad packet every call fails.
+ * result.  Returns it (0, or qmp.h's -errno), -ETIMEDOUT, what VQ_BROKEN
+ * said (-EPIPE: QMP ended), -ECONNRESET (the reader died without a word)
+ * or -EBADMSG (garbage on QMP, or the reader broke the protocol).  After
+ * any of the last three (v->broken is then set) every call fails with the
+ * same.
  */
 int vq_call(struct vq *v, enum vq_op op, int timeout_ms);
 
 /*
  * v->fd is readable: take what the reader sent unasked.  0 (nothing to
- * act on), -EPIPE (QMP ended: QEMU is going, or the reader is gone), or
- * another -errno: QMP or the reader broke (kill QEMU).
+ * act on), -EPIPE (QMP ended: QEMU is going), or another -errno: QMP or
+ * the reader broke, or the reader died (-ECONNRESET): kill QEMU.
  */
 int vq_input(struct vq *v);
 

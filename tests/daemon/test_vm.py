@@ -186,12 +186,9 @@ def test_start_and_call():
     assert "NoNewPrivs:\t1" in status and "Seccomp:\t2" in status, status
     # QMP is read by the launcher's confined child (QEMU's uid, no
     # groups, seccomp), never by the root launcher itself
-    launcher = int(bh.proc_status(pid)["PPid"])
+    launcher, reader = qmp_reader(pid)
     assert bh.proc_status(launcher)["Uid"].split()[0] == "0"
-    readers = [p for p, ppid in bh.programs(D, "bulkhead-vm")
-               if ppid == launcher]
-    assert len(readers) == 1, readers
-    rs = bh.proc_status(readers[0])
+    rs = bh.proc_status(reader)
     want = str(bh.UID_BASE + qid("vm1") * 65536)
     assert rs["Uid"].split() == [want] * 4 and rs["Groups"] == "", rs
     assert rs["NoNewPrivs"] == "1" and rs["Seccomp"] == "2", rs
@@ -458,6 +455,35 @@ def test_launcher_killed():
                 "QEMU %d dead (it outlived its launcher)" % qpid, 30)
 
 
+def qmp_reader(qpid):
+    """The QMP reader of the qube whose QEMU is qpid: the other
+    bulkhead-vm child of its launcher."""
+    launcher = int(bh.proc_status(qpid)["PPid"])
+    readers = [p for p, ppid in bh.programs(D, "bulkhead-vm")
+               if ppid == launcher]
+    assert len(readers) == 1, readers
+    return launcher, readers[0]
+
+
+def test_qmp_reader_killed():
+    # a QMP reader that dies without a word (as one QEMU took over
+    # might) leaves QEMU out of the launcher's hands: QEMU is killed and
+    # the qube halts, leaving nothing
+    D.call("admin.vm.Start", "vm1")
+    qpid = qemu_pid("vm1")
+    _, reader = qmp_reader(qpid)
+    logf = os.path.join(D.state, "log", "vm1.log")
+    seen = os.path.getsize(logf)
+    os.kill(reader, signal.SIGKILL)
+    bh.wait_for(lambda: state("vm1") == "Halted", "vm1 halted", 30)
+    nothing_left(["vm1"])
+    bh.wait_for(lambda: dead(qpid), "QEMU %d dead" % qpid, 30)
+    with open(logf, errors="replace") as f:
+        f.seek(seen)
+        text = f.read()
+    assert "QMP: Connection reset by peer; killing QEMU" in text, text
+
+
 def test_hostile_guest():
     # the guest's root stops its own bulkhead-vmux and writes garbage on
     # the qrexec port: the admin side's vmux refuses it and the qube is
@@ -651,6 +677,7 @@ try:
         test_daemon_restart_adopts,
         test_qemu_killed,
         test_launcher_killed,
+        test_qmp_reader_killed,
         test_hostile_guest,
         test_console_cannot_fill_the_disk,
         test_disposable,
