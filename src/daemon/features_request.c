@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -550,7 +551,7 @@ static const char *const fr_child_allowed[] = {"read", "write", "sendto",
  * confine itself.
  */
 static int
-fr_child(bool notify, int fd, uid_t uid, gid_t gid)
+fr_child(bool notify, int fd, uid_t uid, gid_t gid, pid_t parent)
 {
 	static struct features_request req;
 	char *untrusted_buf = NULL;
@@ -558,9 +559,16 @@ fr_child(bool notify, int fd, uid_t uid, gid_t gid)
 	int r;
 
 	(void)alarm(FR_READ_TIMEOUT_S);
-	if ((r = priv_drop(uid, gid, FR_LOG_MAX)) < 0 ||
-	    (r = seccomp_util_allow_only(
-	         fr_child_allowed, ARRAY_SIZE(fr_child_allowed))) < 0) {
+	r = priv_drop(uid, gid, FR_LOG_MAX);
+	/* after the ids changed, which clear it: die with the parent */
+	if (r == 0 && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		r = -errno;
+	if (r == 0 && getppid() != parent)
+		r = -ESRCH;
+	if (r == 0)
+		r = seccomp_util_allow_only(
+		    fr_child_allowed, ARRAY_SIZE(fr_child_allowed));
+	if (r < 0) {
 		(void)fprintf(stderr, "%s: confining the reader: %s\n",
 		    arg_service, strerror(-r));
 		return 2;
@@ -600,7 +608,7 @@ fr_read_request(bool notify, struct features_request *ret)
 	uid_t uid = pw ? pw->pw_uid : 65534;
 	gid_t gid = pw ? pw->pw_gid : 65534;
 	int fd[2], status, r;
-	pid_t pid;
+	pid_t pid, self = getpid();
 
 	if (pipe2(fd, O_CLOEXEC) < 0) {
 		(void)fprintf(
@@ -617,10 +625,16 @@ fr_read_request(bool notify, struct features_request *ret)
 	}
 	if (pid == 0) {
 		(void)close(fd[0]);
-		_exit(fr_child(notify, fd[1], uid, gid));
+		_exit(fr_child(notify, fd[1], uid, gid, self));
 	}
 	(void)close(fd[1]);
-	/* stdin is the child's: nothing of it is read here */
+	/*
+	 * stdin is the child's: nothing of it is read here.  The child's
+	 * alarm bounds an honest reader; one the qube took over could block
+	 * it, so this process bounds itself too (SIGALRM's default ends it,
+	 * and the child with it: its parent-death signal).
+	 */
+	(void)alarm(FR_READ_TIMEOUT_S + 5);
 	r = io_read_all(fd[0], ret, sizeof(*ret), NULL);
 	(void)close(fd[0]);
 	while (waitpid(pid, &status, 0) < 0)
@@ -628,6 +642,7 @@ fr_read_request(bool notify, struct features_request *ret)
 			status = -1;
 			break;
 		}
+	(void)alarm(0);
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
 		(void)fprintf(stderr,
 		    "%s: %s: no whole request within %d s, refused\n",

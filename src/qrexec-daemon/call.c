@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -80,7 +81,8 @@ call_filter_names(bool syslog, const char **names, size_t *n)
 int
 call_confine(void *arg)
 {
-	const struct daemon_config *c = arg;
+	const struct call_confine_arg *a = arg;
+	const struct daemon_config *c = a->cfg;
 	const char *names[ARRAY_SIZE(call_allowed) + ARRAY_SIZE(call_syslog)];
 	size_t n;
 	int r;
@@ -88,6 +90,11 @@ call_confine(void *arg)
 	r = priv_drop(c->user_uid, c->user_gid, CALL_LOG_MAX);
 	if (r < 0)
 		return r;
+	/* after the ids changed, which clear it */
+	if (a->die_with != 0 &&
+	    (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+	        getppid() != a->die_with))
+		return -ESRCH;
 	if (c->call_filter != NULL)
 		return seccomp_util_apply(c->call_filter);
 	call_filter_names(c->syslog, names, &n);
@@ -223,7 +230,10 @@ static int
 call_in_child(const struct daemon_config *cfg, const char *disp,
     const char *cmd, const char *ident)
 {
-	struct dclient_confine cc = {.fn = call_confine, .arg = (void *)cfg};
+	/* the relay dies with this process, which would kill the
+	 * disposable after it */
+	struct call_confine_arg ca = {.cfg = cfg, .die_with = getpid()};
+	struct dclient_confine cc = {.fn = call_confine, .arg = &ca};
 	int status;
 	pid_t pid;
 
@@ -306,7 +316,8 @@ int
 daemon_call_run(
     const struct daemon_config *cfg, const struct qrexec_trigger *req, bool rs)
 {
-	struct dclient_confine cc = {.fn = call_confine, .arg = (void *)cfg};
+	struct call_confine_arg ca = {.cfg = cfg};
+	struct dclient_confine cc = {.fn = call_confine, .arg = &ca};
 	struct policy_reply pr;
 	const char *service, *source, *trailer, *target;
 	char *cmd = NULL;

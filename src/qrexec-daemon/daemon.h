@@ -148,11 +148,15 @@ int daemon_call_run(const struct daemon_config *cfg,
 
 /*
  * PROC_QREXEC_CALL, its connections made: become cfg's user (never root
- * again), no_new_privs, not dumpable, and load the allowlist of what a
- * relay or a local service's stream needs (no open, exec, fork, kill,
- * connect but syslog's).  arg: the const struct daemon_config.  0 or
- * -errno.  (struct dclient_confine's fn.)
+ * again), no_new_privs, not dumpable, die with die_with if not 0 (its
+ * parent), and load the allowlist of what a relay or a local service's
+ * stream needs (no open, exec, fork, kill, connect but syslog's).  arg: a
+ * struct call_confine_arg.  0 or -errno.  (struct dclient_confine's fn.)
  */
+struct call_confine_arg {
+	const struct daemon_config *cfg;
+	pid_t die_with;
+};
 int call_confine(void *arg);
 
 /* call_confine's seccomp program, for cfg->call_filter.  0 or -errno. */

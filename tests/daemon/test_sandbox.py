@@ -987,6 +987,51 @@ def test_calls_are_confined_as_the_callers_id():
     assert out == "in=other from=work\n", (rc, out, err)
 
 
+def test_dispvm_relay_dies_with_its_call():
+    """A call into a disposable relays in a confined child of its call
+    process (root, which kills the disposable once the call ends): if
+    that process is killed, the relay goes with it."""
+    if D.qubes()["work"]["state"] != "Running":
+        D.call("admin.vm.Start", "work")
+    before = set(D.qubes())
+    mon = [p for p, ppid in bh.programs(D, "qrexec-daemon")
+           if ppid == D.proc.pid and
+           open("/proc/%d/cmdline" % p, "rb").read().split(b"\0")[-3] ==
+           b"work"]
+    assert len(mon) == 1, mon
+    rc, out, err = sh("work", "{ sleep 60 | qrexec-client-vm @dispvm:dvm "
+                      "test.Echo >/dev/null 2>&1; } </dev/null >/dev/null "
+                      "2>&1 &")
+    assert rc == 0, (rc, out, err)
+    found = []
+
+    def call_and_relay():
+        found[:] = []
+        for p, ppid in bh.programs(D, "qrexec-daemon"):
+            try:
+                if ppid != mon[0] or bh.proc_status(p)["Uid"].split()[0] \
+                        != "0":
+                    continue
+                kids = [k for k, kp in bh.programs(D, "qrexec-daemon")
+                        if kp == p and
+                        bh.proc_status(k)["Seccomp"] == "2"]
+            except OSError:
+                continue
+            if len(kids) == 1:
+                found[:] = [p, kids[0]]
+        return bool(found)
+    bh.wait_for(call_and_relay, "the call process and its relay", 60)
+    call, relay = found
+    os.kill(call, signal.SIGKILL)
+    bh.wait_for(lambda: not os.path.exists("/proc/%d" % relay) or
+                bh.proc_status(relay)["State"].startswith("Z"),
+                "the relay to die with its call", 10)
+    # the disposable its call process would have killed
+    for q in set(D.qubes()) - before:
+        D.call("admin.vm.Kill", q)
+        bh.wait_for(lambda: q not in D.qubes(), q + " removed", 30)
+
+
 def tree_listing(qube, where):
     rc, out, err = sh(qube, "cd %s && find t -printf '%%P %%m %%s %%y %%l\\n' "
                       "| sort && md5sum t/sub/big" % where, user="user")
@@ -1349,6 +1394,7 @@ try:
         test_disposable,
         test_dispvm_call_and_autostart,
         test_calls_are_confined_as_the_callers_id,
+        test_dispvm_relay_dies_with_its_call,
         test_filecopy,
         test_open_in_vm,
         test_vmexec_and_getdate,
