@@ -38,7 +38,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -559,12 +558,7 @@ fr_child(bool notify, int fd, uid_t uid, gid_t gid, pid_t parent)
 	int r;
 
 	(void)alarm(FR_READ_TIMEOUT_S);
-	r = priv_drop(uid, gid, FR_LOG_MAX);
-	/* after the ids changed, which clear it: die with the parent */
-	if (r == 0 && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		r = -errno;
-	if (r == 0 && getppid() != parent)
-		r = -ESRCH;
+	r = priv_drop(uid, gid, FR_LOG_MAX, parent);
 	if (r == 0)
 		r = seccomp_util_allow_only(
 		    fr_child_allowed, ARRAY_SIZE(fr_child_allowed));

@@ -14,7 +14,7 @@
 #include "lib/privdrop.h"
 
 int
-priv_drop(uid_t uid, gid_t gid, size_t log_max)
+priv_drop(uid_t uid, gid_t gid, size_t log_max, pid_t die_with)
 {
 	struct rlimit core = {0, 0};
 	struct stat st;
@@ -26,6 +26,11 @@ priv_drop(uid_t uid, gid_t gid, size_t log_max)
 		if (uid != 0 && setuid(0) == 0)
 			return -EPERM; /* root could come back */
 	}
+	/* after the ids changed, which clear it */
+	if (die_with != 0 &&
+	    (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+	        getppid() != die_with))
+		return -ESRCH;
 	tzset(); /* syslog's timestamps read the time zone once, now */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;

@@ -14,8 +14,10 @@
  * When root: to uid/gid with no supplementary groups, and never root
  * again (checked).  Then no_new_privs, not dumpable, no core file, and,
  * if log_max > 0 and stderr is a regular file (its log), at most log_max
- * bytes more in it (EFBIG after, not SIGXFSZ).  0 or -errno.
+ * bytes more in it (EFBIG after, not SIGXFSZ).  die_with (not 0): the
+ * parent this process dies with (SIGKILL), set after the ids changed
+ * (which clear it); -ESRCH if that parent is already gone.  0 or -errno.
  */
-int priv_drop(uid_t uid, gid_t gid, size_t log_max);
+int priv_drop(uid_t uid, gid_t gid, size_t log_max, pid_t die_with);
 
 #endif

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -63,18 +62,6 @@ static const char *const call_allowed[] = {
 /* Logging to syslog (without --direct): glibc reconnects its socket. */
 static const char *const call_syslog[] = {"socket", "connect"};
 
-/* The allowlist's names into names[] (room for both lists), *n set. */
-static void
-call_filter_names(bool syslog, const char **names, size_t *n)
-{
-	memcpy(names, call_allowed, sizeof(call_allowed));
-	*n = ARRAY_SIZE(call_allowed);
-	if (syslog) {
-		memcpy(names + *n, call_syslog, sizeof(call_syslog));
-		*n += ARRAY_SIZE(call_syslog);
-	}
-}
-
 /* What a confined call may add to its log (stderr), at most. */
 #define CALL_LOG_MAX (1024 * 1024)
 
@@ -83,31 +70,25 @@ call_confine(void *arg)
 {
 	const struct call_confine_arg *a = arg;
 	const struct daemon_config *c = a->cfg;
-	const char *names[ARRAY_SIZE(call_allowed) + ARRAY_SIZE(call_syslog)];
-	size_t n;
 	int r;
 
-	r = priv_drop(c->user_uid, c->user_gid, CALL_LOG_MAX);
+	r = priv_drop(c->user_uid, c->user_gid, CALL_LOG_MAX, a->die_with);
 	if (r < 0)
 		return r;
-	/* after the ids changed, which clear it */
-	if (a->die_with != 0 &&
-	    (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
-	        getppid() != a->die_with))
-		return -ESRCH;
-	if (c->call_filter != NULL)
-		return seccomp_util_apply(c->call_filter);
-	call_filter_names(c->syslog, names, &n);
-	return seccomp_util_allow_only(names, n);
+	return seccomp_util_apply(c->call_filter);
 }
 
 int
 call_filter_compile(bool syslog, struct seccomp_util_prog *ret)
 {
 	const char *names[ARRAY_SIZE(call_allowed) + ARRAY_SIZE(call_syslog)];
-	size_t n;
+	size_t n = ARRAY_SIZE(call_allowed);
 
-	call_filter_names(syslog, names, &n);
+	memcpy(names, call_allowed, sizeof(call_allowed));
+	if (syslog) {
+		memcpy(names + n, call_syslog, sizeof(call_syslog));
+		n += ARRAY_SIZE(call_syslog);
+	}
 	return seccomp_util_compile(names, n, ret);
 }
 

@@ -757,7 +757,7 @@ confine(uid_t uid, gid_t gid, bool syslog)
 	size_t n = ARRAY_SIZE(w_allowed);
 	int r;
 
-	r = priv_drop(uid, gid, WORKER_LOG_MAX);
+	r = priv_drop(uid, gid, WORKER_LOG_MAX, 0);
 	if (r < 0)
 		return r;
 	memcpy(names, w_allowed, sizeof(w_allowed));

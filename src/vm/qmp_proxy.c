@@ -8,7 +8,6 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -103,12 +102,7 @@ reader_main(uid_t uid, gid_t gid, pid_t launcher)
 	 * it now, before the filter denies open.
 	 */
 	json_object_seed(0);
-	r = priv_drop(uid, gid, VQ_LOG_MAX);
-	/* after the ids changed, which clear it: die with the launcher */
-	if (r == 0 && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		r = -errno;
-	if (r == 0 && getppid() != launcher)
-		r = -ESRCH;
+	r = priv_drop(uid, gid, VQ_LOG_MAX, launcher);
 	if (r == 0)
 		r = seccomp_util_allow_only(vq_allowed, ARRAY_SIZE(vq_allowed));
 	if (r < 0) {

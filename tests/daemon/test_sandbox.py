@@ -950,16 +950,25 @@ def test_dispvm_call_and_autostart():
     assert D.qubes()["other"]["state"] == "Running"
 
 
+def monitor_of(name):
+    """The qrexec-daemon monitor of qube name: bulkheadd's child whose
+    command line ends DOMID NAME DEFAULT_USER."""
+    mon = []
+    for p, ppid in bh.programs(D, "qrexec-daemon"):
+        with open("/proc/%d/cmdline" % p, "rb") as f:
+            if ppid == D.proc.pid and \
+                    f.read().split(b"\0")[-3] == name.encode():
+                mon.append(p)
+    assert len(mon) == 1, mon
+    return mon[0]
+
+
 def test_calls_are_confined_as_the_callers_id():
     """A call's process on the admin side (a child of the calling qube's
     monitor) relays the data as the caller's worker id, confined, not as
     root."""
     want = str(1000000 + qid("work") * 65536 + 65535)
-    mon = [p for p, ppid in bh.programs(D, "qrexec-daemon")
-           if ppid == D.proc.pid and
-           open("/proc/%d/cmdline" % p, "rb").read().split(b"\0")[-3] ==
-           b"work"]
-    assert len(mon) == 1, mon
+    mon = monitor_of("work")
     # a call from work to other that lasts while its input does
     rc, out, err = sh("work", "{ sleep 4 | qrexec-client-vm other test.Echo "
                       ">/tmp/held 2>&1; } </dev/null >/dev/null 2>&1 &")
@@ -968,7 +977,7 @@ def test_calls_are_confined_as_the_callers_id():
 
     def two_confined():
         kids[:] = [p for p, ppid in bh.programs(D, "qrexec-daemon")
-                   if ppid == mon[0]]
+                   if ppid == mon]
         try:
             return len(kids) == 2 and all(
                 bh.proc_status(p)["Seccomp"] == "2" for p in kids)
@@ -982,7 +991,7 @@ def test_calls_are_confined_as_the_callers_id():
         assert st["Groups"] == "" and st["NoNewPrivs"] == "1", st
         assert st["CapEff"] == "0000000000000000", st
     bh.wait_for(lambda: len([p for p, ppid in bh.programs(D, "qrexec-daemon")
-                             if ppid == mon[0]]) == 1, "the call's end", 30)
+                             if ppid == mon]) == 1, "the call's end", 30)
     rc, out, err = sh("work", "cat /tmp/held")
     assert out == "in=other from=work\n", (rc, out, err)
 
@@ -994,11 +1003,7 @@ def test_dispvm_relay_dies_with_its_call():
     if D.qubes()["work"]["state"] != "Running":
         D.call("admin.vm.Start", "work")
     before = set(D.qubes())
-    mon = [p for p, ppid in bh.programs(D, "qrexec-daemon")
-           if ppid == D.proc.pid and
-           open("/proc/%d/cmdline" % p, "rb").read().split(b"\0")[-3] ==
-           b"work"]
-    assert len(mon) == 1, mon
+    mon = monitor_of("work")
     rc, out, err = sh("work", "{ sleep 60 | qrexec-client-vm @dispvm:dvm "
                       "test.Echo >/dev/null 2>&1; } </dev/null >/dev/null "
                       "2>&1 &")
@@ -1009,7 +1014,7 @@ def test_dispvm_relay_dies_with_its_call():
         found[:] = []
         for p, ppid in bh.programs(D, "qrexec-daemon"):
             try:
-                if ppid != mon[0] or bh.proc_status(p)["Uid"].split()[0] \
+                if ppid != mon or bh.proc_status(p)["Uid"].split()[0] \
                         != "0":
                     continue
                 kids = [k for k, kp in bh.programs(D, "qrexec-daemon")

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,7 +50,7 @@ drop_ids(void *arg)
 	gid_t gr, ge, gs;
 
 	(void)arg;
-	if (priv_drop(ID, ID, 0) < 0)
+	if (priv_drop(ID, ID, 0, 0) < 0)
 		return 1;
 	if (getresuid(&r, &e, &s) < 0 || r != ID || e != ID || s != ID)
 		return 2;
@@ -64,6 +65,30 @@ drop_ids(void *arg)
 	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
 		return 7;
 	return 0;
+}
+
+static int
+drop_die_with(void *arg)
+{
+	int sig = 0;
+
+	(void)arg;
+	/* a parent that is not ours: refused */
+	if (priv_drop(ID, ID, 0, getppid() + 1) != -ESRCH)
+		return 1;
+	if (priv_drop(ID, ID, 0, getppid()) < 0)
+		return 2;
+	/* set after the ids changed (which clear it) */
+	if (prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0) < 0 || sig != SIGKILL)
+		return 3;
+	return 0;
+}
+
+static void
+test_die_with(void **state)
+{
+	(void)state;
+	assert_int_equal(in_child(drop_die_with, NULL), 0);
 }
 
 static void
@@ -91,7 +116,7 @@ drop_log(void *arg)
 	fd = open(lc->path, O_WRONLY | O_APPEND);
 	if (fd < 0 || dup2(fd, 2) < 0)
 		return 1;
-	if (priv_drop(ID, ID, lc->log_max) < 0)
+	if (priv_drop(ID, ID, lc->log_max, 0) < 0)
 		return 2;
 	if (getrlimit(RLIMIT_FSIZE, &rl) < 0)
 		return 3;
@@ -137,6 +162,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_ids),
+	    cmocka_unit_test(test_die_with),
 	    cmocka_unit_test(test_log_bound),
 	};
 
