@@ -1,19 +1,24 @@
 /*
- * fuzz_qmp.c - what a (compromised) QEMU sends on its QMP socket.
+ * fuzz_qmp.c - what a (compromised) QEMU sends on its QMP socket, and what
+ * the QMP reader it may have taken over sends the launcher.
  *
- * Byte 0, bit 0, picks the mode:
- *  0: the rest is one line for qmp_parse();
- *  1: the rest is a QMP stream after a valid greeting and capabilities
- *     reply, read by a client through qmp_read_available() and
- *     qmp_pop_event() until EOF or an error, then one qmp_execute()
- *     whose reply may or may not be in the stream.
+ * Byte 0 picks the mode:
+ *  bit 0 set: the rest is a QMP stream after a valid greeting and
+ *     capabilities reply, read by a client through qmp_read_available()
+ *     and qmp_pop_event() until EOF or an error, then one qmp_execute()
+ *     whose reply may or may not be in the stream;
+ *  else bit 1 set: the rest is one packet from the QMP reader for
+ *     vq_msg_parse() (src/vm/qmp_proxy.c);
+ *  else: the rest is one line for qmp_parse().
  *
  * Invariants beyond "no crash, no sanitizer report": an accepted message
  * has a type in range and fits its line limit; its strings are NUL-terminated within their limits
  * and of their character sets; an event's data is NULL or an object, a
  * return's data is set; an error or event written back as JSON parses to
  * the same fields.  The client never queues more than QMP_EVENT_QUEUE_MAX
- * events, and a client that saw garbage stays broken.
+ * events, and a client that saw garbage stays broken.  An accepted reader
+ * packet is exactly 8 bytes, copied unchanged, an op the reader sends,
+ * and a result the launcher can return: 0 or -1..-4095 (VQ_BROKEN never 0).
  *
  * The seeds in corpus/qmp are lines QEMU 7.2 sent in the experiments
  * noted in src/vm/qemu_cmd.c, plus edge cases at the limits.
@@ -27,6 +32,7 @@
 #include "fuzz.h"
 #include "lib/io.h"
 #include "vm/qmp.h"
+#include "vm/qmp_proxy.h"
 
 static bool
 all_chars(const char *s, size_t max, const char *set, bool lower)
@@ -152,6 +158,26 @@ fuzz_stream(const uint8_t *data, size_t size)
 	(void)close(sv[0]);
 }
 
+/* One packet from the QMP reader to the launcher. */
+static void
+fuzz_reader_packet(const uint8_t *data, size_t size)
+{
+	struct vq_msg m;
+
+	memset(&m, 0xa5, sizeof(m));
+	if (vq_msg_parse(data, size, &m) < 0) {
+		/* rejected: nothing written */
+		FUZZ_CHECK(
+		    m.vm_op == 0xa5a5a5a5u && m.vm_arg == (int32_t)0xa5a5a5a5u);
+		return;
+	}
+	FUZZ_CHECK(size == sizeof(m));
+	FUZZ_CHECK(memcmp(&m, data, sizeof(m)) == 0);
+	FUZZ_CHECK(m.vm_op == VQ_DONE || m.vm_op == VQ_BROKEN);
+	FUZZ_CHECK(m.vm_arg <= 0 && m.vm_arg >= -4095);
+	FUZZ_CHECK(m.vm_op != VQ_BROKEN || m.vm_arg != 0);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -162,6 +188,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (data[0] & 1) {
 		fuzz_stream(data + 1, size - 1);
+		return 0;
+	}
+	if (data[0] & 2) {
+		fuzz_reader_packet(data + 1, size - 1);
 		return 0;
 	}
 	if (qmp_parse((const char *)data + 1, size - 1, &m) < 0)
