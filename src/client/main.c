@@ -5,6 +5,14 @@
  * Runs on the admin side as the calling admin user (or the daemon's user
  * for -c).  Untrusted input: the data channel (the qube's service), parsed
  * by stream.c.  The daemon's replies are validated by dclient.c.
+ *
+ * Started as root (qvm-run under sudo, or a root service), it connects as
+ * root and then, before the first byte of the qube's data, confines
+ * itself (confine_data_phase): the user nobody, no groups, no_new_privs,
+ * not dumpable, the stream's seccomp allowlist (no open, exec, fork, kill
+ * or ptrace).  A stream a qube took over holds the fds of its own call and
+ * nothing else.  Not with -l: the local command is root's child, and the
+ * stream must be able to pass it a SIGTERM.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,7 +27,9 @@
 #include "lib/dclient.h"
 #include "lib/log.h"
 #include "lib/msg.h"
+#include "lib/privdrop.h"
 #include "lib/qcmd.h"
+#include "lib/seccomp_util.h"
 #include "lib/service.h"
 #include "lib/stream.h"
 #include "lib/util.h"
@@ -63,6 +73,58 @@ usage(FILE *f, int code)
 	    "connection broke; 1 or 2 on bad usage.\n",
 	    DCLIENT_DEFAULT_SOCKET_DIR);
 	exit(code);
+}
+
+/* Set once the data phase is confined: leave with _exit (leave()). */
+static bool confined;
+
+/*
+ * The confine hook of the data phase (see the top): when root, nobody
+ * under the stream's allowlist.  Not root: the caller's own user already,
+ * nothing to do.  0 or -errno; the caller then gives up the call.
+ */
+static int
+confine_data_phase(void *arg)
+{
+	uid_t uid;
+	gid_t gid;
+	int r;
+
+	(void)arg;
+	if (geteuid() != 0 && getuid() != 0)
+		return 0;
+	priv_nobody(&uid, &gid);
+	/* no log bound: stdout may be a file the admin redirected to */
+	r = priv_drop(uid, gid, 0, 0);
+	/* made when bulkhead was built: one prctl, no libseccomp here */
+	if (r == 0)
+		r = seccomp_util_apply(&seccomp_util_stream_prog);
+	if (r < 0) {
+		(void)fprintf(stderr,
+		    "qrexec-client: cannot confine the data phase: %s\n",
+		    strerror(-r));
+		return r;
+	}
+	confined = true;
+	return 0;
+}
+
+static const struct dclient_confine data_confine = {
+    .fn = confine_data_phase, .arg = NULL};
+
+/*
+ * Leave with code.  Once confined, with _exit: what exit() runs may make
+ * calls the allowlist forbids (a sanitizer's leak check: clone, ptrace),
+ * and nothing is left to clean up.
+ */
+static int
+leave(int code)
+{
+	if (confined) {
+		(void)fflush(NULL);
+		_exit(code);
+	}
+	return code;
 }
 
 static void
@@ -143,8 +205,8 @@ run_vm_to_dom0(const struct vchan_env *env, const char *socket_dir,
 		    stderr, "qrexec-client: negotiating: %s\n", strerror(-r));
 		return QREXEC_EXIT_PROBLEM;
 	}
-	return dclient_run_local_service(
-	    env, dom, port, src_name, cmdline, timeout_ms, prefix, NULL);
+	return dclient_run_local_service(env, dom, port, src_name, cmdline,
+	    timeout_ms, prefix, &data_confine);
 }
 
 int
@@ -276,7 +338,7 @@ main(int argc, char **argv)
 			r = run_vm_to_dom0(&env, socket_dir, req_id, src_name,
 			    src_id, cmdline, timeout_s ? timeout_s * 1000 : -1,
 			    prefix);
-			return exit_with_code ? r : 0;
+			return leave(exit_with_code ? r : 0);
 		}
 		if (local_cmd != NULL) {
 			(void)fprintf(stderr,
@@ -291,8 +353,8 @@ main(int argc, char **argv)
 
 		(void)parse_u32(src_id, INT32_MAX, &id);
 		r = dclient_execute_vm(&env, socket_dir, domname, id, cmdline,
-		    req_id, just_exec, NULL);
-		return r < 0 ? 137 : 0;
+		    req_id, just_exec, &data_confine);
+		return leave(r < 0 ? 137 : 0);
 	}
 
 	{
@@ -376,12 +438,15 @@ main(int argc, char **argv)
 			    strerror(-chan));
 			return QREXEC_EXIT_PROBLEM;
 		}
+		/* the qube's first byte comes next: confined before it */
+		if (local_cmd == NULL && confine_data_phase(NULL) < 0)
+			return QREXEC_EXIT_PROBLEM;
 		version =
 		    stream_handshake(chan, timeout_s ? timeout_s * 1000 : -1);
 		if (version < 0) {
 			(void)fprintf(stderr, "qrexec-client: handshake: %s\n",
 			    strerror(-version));
-			return QREXEC_EXIT_PROBLEM;
+			return leave(QREXEC_EXIT_PROBLEM);
 		}
 		memset(&sp, 0, sizeof(sp));
 		sp.chan = chan;
@@ -410,7 +475,7 @@ main(int argc, char **argv)
 		(void)close(chan);
 		(void)close(fd);
 		if (!exit_with_code)
-			return 0;
-		return r < 0 ? 255 : r;
+			return leave(0);
+		return leave(r < 0 ? 255 : r);
 	}
 }

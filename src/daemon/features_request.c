@@ -32,7 +32,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -598,12 +597,12 @@ fr_child(bool notify, int fd, uid_t uid, gid_t gid, pid_t parent)
 static int
 fr_read_request(bool notify, struct features_request *ret)
 {
-	struct passwd *pw = getpwnam("nobody");
-	uid_t uid = pw ? pw->pw_uid : 65534;
-	gid_t gid = pw ? pw->pw_gid : 65534;
+	uid_t uid;
+	gid_t gid;
 	int fd[2], status, r;
 	pid_t pid, self = getpid();
 
+	priv_nobody(&uid, &gid);
 	if (pipe2(fd, O_CLOEXEC) < 0) {
 		(void)fprintf(
 		    stderr, "%s: pipe: %s\n", arg_service, strerror(errno));

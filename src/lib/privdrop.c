@@ -4,7 +4,10 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -51,4 +54,25 @@ priv_drop(uid_t uid, gid_t gid, size_t log_max, pid_t die_with)
 			return -errno;
 	}
 	return 0;
+}
+
+void
+priv_nobody(uid_t *ret_uid, gid_t *ret_gid)
+{
+	FILE *f = fopen("/etc/passwd", "re");
+	struct passwd *pw;
+
+	*ret_uid = 65534;
+	*ret_gid = 65534;
+	if (f == NULL)
+		return;
+	/* fgetpwent parses the file itself: no NSS modules to load */
+	while ((pw = fgetpwent(f)) != NULL)
+		if (strcmp(pw->pw_name, "nobody") == 0 && pw->pw_uid != 0 &&
+		    pw->pw_gid != 0) {
+			*ret_uid = pw->pw_uid;
+			*ret_gid = pw->pw_gid;
+			break;
+		}
+	(void)fclose(f);
 }

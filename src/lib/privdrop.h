@@ -20,4 +20,11 @@
  */
 int priv_drop(uid_t uid, gid_t gid, size_t log_max, pid_t die_with);
 
+/*
+ * The ids of the user "nobody" (/etc/passwd, read without NSS, so static
+ * programs may call it), or 65534/65534 where there is none: the user a
+ * process confines itself to when nothing of its own fits.
+ */
+void priv_nobody(uid_t *ret_uid, gid_t *ret_gid);
+
 #endif

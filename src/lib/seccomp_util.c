@@ -112,22 +112,21 @@ out:
 	return r;
 }
 
-int
-seccomp_util_apply(const struct seccomp_util_prog *p)
-{
-	struct sock_fprog prog = {.len = p->len, .filter = p->insns};
-
-	if (p->insns == NULL || p->len == 0)
-		return -EINVAL;
-	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
-		return -errno;
-	return 0;
-}
-
-void
-seccomp_util_prog_free(struct seccomp_util_prog *p)
-{
-	free(p->insns);
-	p->insns = NULL;
-	p->len = 0;
-}
+/* sized by its initializer: a count that disagrees with the header's
+ * does not compile */
+const char *const seccomp_util_stream_calls[] = {
+    /* the relay and the stream */
+    "read", "write", "writev", "readv", "splice", "pipe2", "sendto", "recvfrom",
+    "sendmsg", "recvmsg", "shutdown", "close", "poll", "ppoll", "fcntl",
+    /* a local service's end (SIGCHLD arrives on a signalfd) */
+    "wait4", "waitid",
+    /* memory (malloc) */
+    "brk", "mmap", "munmap", "mremap", "madvise", "mprotect",
+    /* time (deadlines), logging to stderr */
+    "clock_gettime", "gettimeofday", "getpid", "fstat", "newfstatat",
+    /* signals (the relay ignores SIGPIPE), stdio locks, the sanitizers'
+     * alternate stack */
+    "rt_sigaction", "rt_sigreturn", "rt_sigprocmask", "futex", "sigaltstack",
+    "restart_syscall",
+    /* leaving */
+    "exit", "exit_group"};

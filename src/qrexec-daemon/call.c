@@ -36,29 +36,6 @@
 #include "lib/util.h"
 #include "qrexec-daemon/daemon.h"
 
-/*
- * What a confined call does: move bytes between its fds (splice through
- * pipes it makes, or read/write), wait for them and for its local service
- * to end, log.  No open, exec, fork, kill or ptrace: a call a qube took
- * over reaches only the fds it holds.
- */
-static const char *const call_allowed[] = {
-    /* the relay and the stream */
-    "read", "write", "writev", "readv", "splice", "pipe2", "sendto", "recvfrom",
-    "sendmsg", "recvmsg", "shutdown", "close", "poll", "ppoll", "fcntl",
-    /* a local service's end (SIGCHLD arrives on a signalfd) */
-    "wait4", "waitid",
-    /* memory (malloc) */
-    "brk", "mmap", "munmap", "mremap", "madvise", "mprotect",
-    /* time (deadlines), logging to stderr */
-    "clock_gettime", "gettimeofday", "getpid", "fstat", "newfstatat",
-    /* signals (the relay ignores SIGPIPE), stdio locks, the sanitizers'
-     * alternate stack */
-    "rt_sigaction", "rt_sigreturn", "rt_sigprocmask", "futex", "sigaltstack",
-    "restart_syscall",
-    /* leaving */
-    "exit", "exit_group"};
-
 /* Logging to syslog (without --direct): glibc reconnects its socket. */
 static const char *const call_syslog[] = {"socket", "connect"};
 
@@ -81,10 +58,11 @@ call_confine(void *arg)
 int
 call_filter_compile(bool syslog, struct seccomp_util_prog *ret)
 {
-	const char *names[ARRAY_SIZE(call_allowed) + ARRAY_SIZE(call_syslog)];
-	size_t n = ARRAY_SIZE(call_allowed);
+	const char *names[SECCOMP_UTIL_STREAM_NCALLS + ARRAY_SIZE(call_syslog)];
+	size_t n = SECCOMP_UTIL_STREAM_NCALLS;
 
-	memcpy(names, call_allowed, sizeof(call_allowed));
+	memcpy(names, seccomp_util_stream_calls,
+	    sizeof(seccomp_util_stream_calls[0]) * n);
 	if (syslog) {
 		memcpy(names + n, call_syslog, sizeof(call_syslog));
 		n += ARRAY_SIZE(call_syslog);

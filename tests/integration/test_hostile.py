@@ -526,6 +526,45 @@ def test_call_is_confined_before_the_data():
     honest_call_works()
 
 
+def test_client_is_confined_before_the_data():
+    # qrexec-client started as root (as qvm-run under sudo starts it)
+    # connects as root, then, before the qube's first byte, is nobody:
+    # no groups, no capabilities, no_new_privs, not dumpable, seccomp;
+    # the data still flows both ways and the exit code comes back
+    import pwd
+    try:
+        nobody = pwd.getpwnam("nobody")
+        ids = (nobody.pw_uid, nobody.pw_gid)
+    except KeyError:
+        ids = (65534, 65534)
+    p = subprocess.Popen(
+        [os.path.join(h.BIN, "qrexec-client"), "--socket-dir=" + S.sockdir,
+         "-d", "work", "%s:QUBESRPC test.Echo dom0" % h.user()],
+        env=S.admin_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    try:
+        h.wait_for(lambda: proc_status(p.pid)["Seccomp"] == "2",
+                   "qrexec-client to confine itself")
+        st = proc_status(p.pid)
+        assert st["Uid"].split() == [str(ids[0])] * 4, st["Uid"]
+        assert st["Gid"].split() == [str(ids[1])] * 4, st["Gid"]
+        assert st["Groups"].strip() == "", st["Groups"]
+        assert st["CapEff"] == st["CapPrm"] == "0000000000000000", st
+        assert st["NoNewPrivs"] == "1", st
+        # not dumpable: its /proc files stay root's, not nobody's
+        assert os.stat("/proc/%d/status" % p.pid).st_uid == 0
+        out, err = p.communicate(b"ok\n", timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0 and out == b"dom0\nok\n", (p.returncode, out,
+                                                        err)
+    # the error paths after it leave cleanly too (not killed by the
+    # filter): test_garbage_on_data_channel's client is confined as well
+    honest_call_works()
+
+
 def test_worker_id_options():
     # --uid: a real id, not root, not -1; and not with --user
     base = [os.path.join(h.BIN, "qrexec-daemon"), "--direct", "-u",
@@ -605,6 +644,7 @@ try:
         test_agent_path_symlink_not_followed,
         test_channel_reader_is_confined,
         test_call_is_confined_before_the_data,
+        test_client_is_confined_before_the_data,
         test_worker_id_options,
         test_worker_killed_ends_only_its_daemon,
         test_silent_agent_does_not_hold_sigterm,

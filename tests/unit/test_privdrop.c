@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -157,6 +158,23 @@ test_log_bound(void **state)
 	unit_rmtree(dir);
 }
 
+static void
+test_nobody(void **state)
+{
+	struct passwd *pw = getpwnam("nobody");
+	uid_t uid = 0;
+	gid_t gid = 0;
+
+	(void)state;
+	priv_nobody(&uid, &gid);
+	/* this machine's files are its password database: the same ids as
+	 * NSS gives (Debian: 65534/65534), never root's */
+	assert_non_null(pw);
+	assert_int_equal(uid, pw->pw_uid);
+	assert_int_equal(gid, pw->pw_gid);
+	assert_true(uid != 0 && gid != 0);
+}
+
 int
 main(void)
 {
@@ -164,6 +182,7 @@ main(void)
 	    cmocka_unit_test(test_ids),
 	    cmocka_unit_test(test_die_with),
 	    cmocka_unit_test(test_log_bound),
+	    cmocka_unit_test(test_nobody),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,9 +3,12 @@
  * loaded at once (seccomp_util_allow_only) or built once and applied in
  * other processes (seccomp_util_compile / _apply, as qrexec-daemon's call
  * processes do).  Each filter runs in a child: a call it allows works, a
- * call it does not kills the child with SIGSYS.
+ * call it does not kills the child with SIGSYS.  Also the stream's
+ * program made when bulkhead was built (seccomp_export.c, for
+ * qrexec-client): it is the one libseccomp builds now, and confines.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -131,6 +134,52 @@ test_apply_nothing(void **state)
 	assert_int_equal(WEXITSTATUS(st), 91);
 }
 
+static void
+test_stream_prog_is_current(void **state)
+{
+	struct seccomp_util_prog p;
+
+	(void)state;
+	assert_int_equal(seccomp_util_compile(seccomp_util_stream_calls,
+	                     SECCOMP_UTIL_STREAM_NCALLS, &p),
+	    0);
+	assert_int_equal(p.len, seccomp_util_stream_prog.len);
+	assert_memory_equal(p.insns, seccomp_util_stream_prog.insns,
+	    sizeof(struct sock_filter) * p.len);
+	seccomp_util_prog_free(&p);
+}
+
+static void
+test_stream_prog_confines(void **state)
+{
+	int fd[2], st;
+	pid_t pid;
+	char c;
+
+	(void)state;
+	assert_int_equal(pipe(fd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		(void)close(fd[0]);
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    seccomp_util_apply(&seccomp_util_stream_prog) < 0)
+			_exit(91);
+		/* moving bytes: allowed */
+		if (write(fd[1], "x", 1) != 1)
+			_exit(92);
+		/* opening a file: not */
+		(void)syscall(SYS_openat, AT_FDCWD, "/etc/passwd", O_RDONLY);
+		_exit(7);
+	}
+	(void)close(fd[1]);
+	assert_int_equal(read(fd[0], &c, 1), 1);
+	(void)close(fd[0]);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGSYS);
+}
+
 int
 main(void)
 {
@@ -138,6 +187,8 @@ main(void)
 	    cmocka_unit_test(test_allow_only),
 	    cmocka_unit_test(test_compile_and_apply),
 	    cmocka_unit_test(test_apply_nothing),
+	    cmocka_unit_test(test_stream_prog_is_current),
+	    cmocka_unit_test(test_stream_prog_confines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
