@@ -11,8 +11,9 @@
  * itself (confine_data_phase): the user nobody, no groups, no_new_privs,
  * not dumpable, the stream's seccomp allowlist (no open, exec, fork, kill
  * or ptrace).  A stream a qube took over holds the fds of its own call and
- * nothing else.  Not with -l: the local command is root's child, and the
- * stream must be able to pass it a SIGTERM.
+ * nothing else.  What runs here for the call (-l's local command, -c's
+ * service) is started before, as the caller's user; the confined stream
+ * only moves its bytes and waits for it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -439,7 +440,7 @@ main(int argc, char **argv)
 			return QREXEC_EXIT_PROBLEM;
 		}
 		/* the qube's first byte comes next: confined before it */
-		if (local_cmd == NULL && confine_data_phase(NULL) < 0)
+		if (confine_data_phase(NULL) < 0)
 			return QREXEC_EXIT_PROBLEM;
 		version =
 		    stream_handshake(chan, timeout_s ? timeout_s * 1000 : -1);

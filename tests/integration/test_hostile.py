@@ -11,6 +11,7 @@ honest qubes still complete.
 """
 
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -560,9 +561,118 @@ def test_client_is_confined_before_the_data():
             p.wait()
     assert p.returncode == 0 and out == b"dom0\nok\n", (p.returncode, out,
                                                         err)
+    # with -l the local command is started first, as root, and the client
+    # is confined the same; the command's bytes go both ways (it waits at
+    # a gate while the test looks)
+    gate, got = os.path.join(S.root, "gate"), os.path.join(S.root, "got")
+    os.mkfifo(gate)
+    p = subprocess.Popen(
+        [os.path.join(h.BIN, "qrexec-client"), "--socket-dir=" + S.sockdir,
+         "-d", "work", "-l",
+         "read a; cat %s; echo hello; read b; echo \"$(id -u) $a $b\" > %s"
+         % (gate, got), "%s:QUBESRPC test.Echo dom0" % h.user()],
+        env=S.admin_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    try:
+        h.wait_for(lambda: proc_status(p.pid)["Seccomp"] == "2",
+                   "qrexec-client -l to confine itself")
+        assert proc_status(p.pid)["Uid"].split()[0] == str(ids[0])
+        with open(gate, "w"):
+            pass
+        _, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.unlink(gate)
+    assert p.returncode == 0, (p.returncode, err)
+    with open(got) as f:
+        assert f.read() == "0 dom0 hello\n"
+    os.unlink(got)
     # the error paths after it leave cleanly too (not killed by the
     # filter): test_garbage_on_data_channel's client is confined as well
     honest_call_works()
+
+
+def test_client_answering_a_call_is_confined():
+    # qrexec-client -c (what Qubes 4.0's policy tools run to answer a
+    # qube's call): as root it starts the admin-side service and connects
+    # to the caller's channel, then confines itself before the caller's
+    # first byte; the service itself stays root's
+    S.admin_service("test.Who", "#!/bin/sh\necho \"$QREXEC_REMOTE_DOMAIN\"\n"
+                    "id -u\ncat\n")
+    # the qube's request, pending while the policy (here: a program that
+    # holds) decides, as Qubes 4.0's ran qrexec-client -c itself
+    with open(S.policy_program) as f:
+        policy = f.read()
+    with open(S.policy_program, "w") as f:
+        f.write("#!/bin/sh\nexec sleep 120\n")
+    held = []
+    try:
+        EVIL_AGENT.send(trigger4(b"test.Who", target="dom0", ident=b"SOCKETC"))
+
+        def holding():
+            held[:] = [q for q in h.descendants(EVIL.daemon.pid)
+                       if open("/proc/%d/cmdline" % q, "rb").read()
+                       .startswith(b"sleep\0")]
+            return held
+        h.wait_for(holding, "the policy to hold the request")
+    finally:
+        with open(S.policy_program, "w") as f:
+            f.write(policy)
+    try:
+        answer_held_call()
+    finally:
+        # the policy's late "no" changes nothing for an answered request
+        for q in held:
+            os.kill(q, signal.SIGKILL)
+    everyone_alive()
+    honest_call_works()
+
+
+def answer_held_call():
+    p = subprocess.Popen(
+        [os.path.join(h.BIN, "qrexec-client"), "--socket-dir=" + S.sockdir,
+         "-d", "dom0", "-c", "SOCKETC,evil,%d" % EVIL.domid, "--",
+         "QUBESRPC test.Who evil name dom0"],
+        env=S.admin_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    c = None
+    try:
+        m = h.recv_msg(EVIL_AGENT.conn, timeout=30)
+        assert m and m[0] == h.MSG_SERVICE_CONNECT, m
+        dom, port = struct.unpack("<LL", m[1][:8])
+        assert m[1][8:].rstrip(b"\0") == b"SOCKETC", m
+        # evil's qrexec-client-vm is the channel's server
+        c = accept_once(os.path.join(EVIL.vchan_dir, "vchan.%d.%d.%d.sock" % (
+            EVIL.domid, dom, port)))
+        h.wait_for(lambda: proc_status(p.pid)["Seccomp"] == "2",
+                   "qrexec-client -c to confine itself")
+        st = proc_status(p.pid)
+        assert st["Uid"].split()[0] != "0" and st["NoNewPrivs"] == "1", st
+        assert st["CapEff"] == "0000000000000000", st
+        c.sendall(h.msg(h.MSG_HELLO, struct.pack("<L", 4)))
+        assert h.recv_msg(c, timeout=30)[0] == h.MSG_HELLO
+        c.sendall(h.msg(h.MSG_DATA_STDIN, b"ok\n") + h.msg(h.MSG_DATA_STDIN))
+        out, code = b"", None
+        while code is None:
+            m = h.recv_msg(c, timeout=30)
+            assert m is not None, ("the channel ended early", out)
+            t, body = m
+            if t == h.MSG_DATA_STDOUT:
+                out += body
+            elif t == h.MSG_DATA_EXIT_CODE:
+                code = struct.unpack("<l", body)[0]
+        assert out == b"evil\n0\nok\n" and code == 0, (out, code)
+        c.close()
+        c = None
+        _, err = p.communicate(timeout=30)
+    finally:
+        if c is not None:
+            c.close()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, (p.returncode, err)
 
 
 def test_worker_id_options():
@@ -645,6 +755,7 @@ try:
         test_channel_reader_is_confined,
         test_call_is_confined_before_the_data,
         test_client_is_confined_before_the_data,
+        test_client_answering_a_call_is_confined,
         test_worker_id_options,
         test_worker_killed_ends_only_its_daemon,
         test_silent_agent_does_not_hold_sigterm,
