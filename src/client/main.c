@@ -69,9 +69,14 @@ usage(FILE *f, int code)
 	    "                        or $BULKHEAD_RUN_DIR/qrexec)\n"
 	    "  --use-stdin-socket    fd 0 is a socket for both directions\n"
 	    "\n"
+	    "Started as root, it connects as root and then, before the qube's\n"
+	    "first byte, runs as nobody under a seccomp allowlist (a local\n"
+	    "command or service is started before, as root).\n"
+	    "\n"
 	    "Exit status: the remote exit code (0 with -E); 125 on a qrexec\n"
-	    "problem; 126 refused; 127 service not found; 255 if the\n"
-	    "connection broke; 1 or 2 on bad usage.\n",
+	    "problem (also: it could not confine itself); 126 refused; 127\n"
+	    "service not found; 255 if the connection broke; 1 or 2 on bad\n"
+	    "usage.\n",
 	    DCLIENT_DEFAULT_SOCKET_DIR);
 	exit(code);
 }
