@@ -778,6 +778,40 @@ out:
 	return r;
 }
 
+/*
+ * The volatile area (the root's upper layer, a disposable's private
+ * upper, the mount points of the lower layers) as a tmpfs of this
+ * launcher's mount namespace, over the host directory bulkheadd made
+ * empty: what the qube writes there is never on the host's disk, where
+ * nothing would bound it (no quotas in the kernels bulkhead runs on).
+ * Its pages are charged to the qube's memory cgroup (to whoever writes
+ * them), and it holds at most half the qube's memory limit: a qube that
+ * fills it gets ENOSPC, with the other half left to its processes, and
+ * the host's filesystem never sees it.  It goes with the namespace when
+ * the qube ends.  An overlay's upper on a tmpfs also mounts faster than
+ * on ext4 (0.1 ms against 1.3-7 ms here).
+ */
+static int
+volatile_tmpfs(void)
+{
+	uint32_t mib = A.memory_mib / 2 < 16 ? 16 : A.memory_mib / 2;
+	char opt[96];
+
+	if (A.memory_mib > 0)
+		(void)snprintf(opt, sizeof(opt),
+		    "mode=0700,size=%um,nr_inodes=%u", mib, mib * 64u);
+	else
+		(void)snprintf(opt, sizeof(opt), "mode=0700");
+	if (mount("volatile", A.volatile_dir, "tmpfs", MS_NOSUID | MS_NODEV,
+	        opt) < 0) {
+		int e = errno;
+
+		log_warn("tmpfs at %s", A.volatile_dir);
+		return -e;
+	}
+	return 0;
+}
+
 /* A directory in the volatile area, owned by the qube's root. */
 static int
 vol_dir(const char *name, char *out, size_t n)
@@ -1280,7 +1314,9 @@ main(int argc, char **argv)
 	if (unshare(CLONE_NEWNS) < 0 ||
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		fatal("mount namespace");
-	r = A.host_root ? build_host_root() : build_layered_root();
+	r = volatile_tmpfs();
+	if (r == 0)
+		r = A.host_root ? build_host_root() : build_layered_root();
 	if (r == 0)
 		r = build_common();
 	idmaps_close();

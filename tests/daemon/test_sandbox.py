@@ -913,6 +913,50 @@ def test_disposable():
     D.call("admin.vm.Kill", "dvm")
 
 
+def host_bytes(top):
+    """Bytes of the files under top, as the host's filesystem has them."""
+    n = 0
+    for root, dirs, files in os.walk(top):
+        for f in files:
+            try:
+                n += os.lstat(os.path.join(root, f)).st_blocks * 512
+            except OSError:
+                pass
+    return n
+
+
+def test_disposable_writes_stay_off_the_host_disk():
+    # what a disposable writes (its private's upper layer, in its volatile
+    # area) is on a tmpfs of its launcher, counted in its memory: never on
+    # the host's filesystem, and at most half its memory limit (ENOSPC)
+    name = D.call("admin.vm.CreateDisposable", "dvm")
+    qid(name)
+    try:
+        D.call("admin.vm.property.Set", name, "maxmem", "96")
+        D.call("admin.vm.Start", name)
+        vol = os.path.join(D.state, "qubes", name, "volatile")
+        assert os.path.isdir(vol)
+        rc, out, err = sh(name, "dd if=/dev/zero of=/rw/fill bs=1M count=24 "
+                          "2>/dev/null && wc -c < /rw/fill")
+        assert rc == 0 and out == "%d\n" % (24 << 20), (rc, out, err)
+        assert host_bytes(vol) < (1 << 20), host_bytes(vol)
+        # more than it may hold: refused, the qube's own problem
+        rc, out, err = sh(name, "dd if=/dev/zero of=/rw/big bs=1M count=200 "
+                          "2>&1; echo rc=$?")
+        assert "No space left" in out and "rc=0" not in out, (out, err)
+        rc, out, _ = sh(name, "rm /rw/big; echo still here")
+        assert rc == 0 and out == "still here\n", (rc, out)
+        assert host_bytes(vol) < (1 << 20), host_bytes(vol)
+        if D.qubes()["other"]["state"] == "Halted":
+            D.call("admin.vm.Start", "other")
+        rc, out, _ = sh("other", "echo alive")
+        assert rc == 0 and out == "alive\n", (rc, out)
+    finally:
+        D.call("admin.vm.Kill", name)
+        bh.wait_for(lambda: name not in D.qubes(), "disposable removed")
+    nothing_left([name])
+
+
 def test_dispvm_call_and_autostart():
     # a qube calls "@dispvm:dvm": a disposable is made, serves the call,
     # and is gone afterwards; a call to a halted qube starts it
@@ -1397,6 +1441,7 @@ try:
         test_qrexec_sockets_closed_to_host_users,
         test_shutdown_timeout_kills,
         test_disposable,
+        test_disposable_writes_stay_off_the_host_disk,
         test_dispvm_call_and_autostart,
         test_calls_are_confined_as_the_callers_id,
         test_dispvm_relay_dies_with_its_call,
