@@ -1,8 +1,9 @@
 /*
- * seccomp_util.h - the allowlist filter of the processes that confine
- * themselves with libseccomp (filecopy's unpacker, the GUI domain's
- * validator, qrexec-daemon's worker and call processes, qrexec-client's
- * data phase).
+ * seccomp_util.h - the allowlist filters of the processes that confine
+ * themselves (filecopy's unpacker, the GUI domain's validator,
+ * qrexec-daemon's worker and call processes: built with libseccomp;
+ * qrexec-client's data phase: a program libseccomp built when bulkhead
+ * was built).
  */
 #ifndef BULKHEAD_SECCOMP_UTIL_H
 #define BULKHEAD_SECCOMP_UTIL_H

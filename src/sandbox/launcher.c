@@ -797,11 +797,12 @@ volatile_tmpfs(void)
 	uint32_t mib = A.memory_mib / 2 < 16 ? 16 : A.memory_mib / 2;
 	char opt[96];
 
-	if (A.memory_mib > 0)
+	/* without --memory (no limit): the kernel's default, half the RAM */
+	if (A.memory_mib == 0)
+		(void)snprintf(opt, sizeof(opt), "mode=0700");
+	else
 		(void)snprintf(opt, sizeof(opt),
 		    "mode=0700,size=%um,nr_inodes=%u", mib, mib * 64u);
-	else
-		(void)snprintf(opt, sizeof(opt), "mode=0700");
 	if (mount("volatile", A.volatile_dir, "tmpfs", MS_NOSUID | MS_NODEV,
 	        opt) < 0) {
 		int e = errno;
