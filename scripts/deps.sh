@@ -17,7 +17,7 @@ pkgs=(
 if [ "${1:-}" = "--test" ]; then
 	pkgs+=(
 		libcmocka-dev clang clang-format libclang-rt-14-dev
-		bubblewrap chromium
+		bubblewrap chromium strace
 		qemu-system-x86 qemu-utils busybox-static kmod e2fsprogs
 		xvfb x11-apps x11-utils netpbm libxcb-xtest0-dev
 		# the X11 output under Xorg (dummy driver) and Xwayland

@@ -181,13 +181,44 @@ icon_ok(const char *v, size_t len)
 	return true;
 }
 
+/* The index in menus_keys of key (klen bytes), or -1 if not taken. */
+static int
+key_which(const char *key, size_t klen, bool localised)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(menus_keys); i++)
+		if (strlen(menus_keys[i].name) == klen &&
+		    memcmp(menus_keys[i].name, key, klen) == 0 &&
+		    (!localised || menus_keys[i].localised))
+			return (int)i;
+	return -1;
+}
+
+/* A value (len bytes) for key menus_keys[which] (see menus_line_parse). */
+static bool
+key_value_ok(int which, const char *v, size_t len)
+{
+	const char *name = menus_keys[which].name;
+
+	if (!value_ok(v, len))
+		return false;
+	if (strcmp(name, "Categories") == 0 && !categories_ok(v, len))
+		return false;
+	if (strcmp(name, "Icon") == 0 && !icon_ok(v, len))
+		return false;
+	if (strcmp(name, "Name") == 0 && len == 0)
+		return false;
+	return true;
+}
+
 int
 menus_line_parse(const char *untrusted_line, size_t len, struct menus_line *ret)
 {
 	const char *end = untrusted_line + len, *colon, *p, *key, *loc = NULL;
-	size_t flen, idlen, klen, loclen = 0, i;
+	size_t flen, idlen, klen, loclen = 0;
 	struct menus_line l;
-	int which = -1;
+	int which;
 
 	memset(&l, 0, sizeof(l));
 	/* ID.desktop: ids have no ':', so the first one ends the name */
@@ -234,23 +265,10 @@ menus_line_parse(const char *untrusted_line, size_t len, struct menus_line *ret)
 	while (end > p && blank(end[-1]))
 		end--;
 
-	for (i = 0; i < ARRAY_SIZE(menus_keys); i++)
-		if (strlen(menus_keys[i].name) == klen &&
-		    memcmp(menus_keys[i].name, key, klen) == 0 &&
-		    (loc == NULL || menus_keys[i].localised))
-			which = (int)i;
+	which = key_which(key, klen, loc != NULL);
 	if (which < 0)
 		return 1; /* Exec, Type, MimeType, ...: not ours to take */
-
-	if (!value_ok(p, (size_t)(end - p)))
-		return -EINVAL;
-	if (strcmp(menus_keys[which].name, "Categories") == 0 &&
-	    !categories_ok(p, (size_t)(end - p)))
-		return -EINVAL;
-	if (strcmp(menus_keys[which].name, "Icon") == 0 &&
-	    !icon_ok(p, (size_t)(end - p)))
-		return -EINVAL;
-	if (strcmp(menus_keys[which].name, "Name") == 0 && p == end)
+	if (!key_value_ok(which, p, (size_t)(end - p)))
 		return -EINVAL;
 
 	/* the key as checked: Key, or Key[locale] */
@@ -416,6 +434,237 @@ menus_parse(const char *untrusted_buf, size_t len, struct menus **ret)
 	return 0;
 
 out_free_menus:
+	menus_free(m);
+	return r;
+}
+
+/* ---- the handover from the confined reader (menus.h) ---- */
+
+_Static_assert(sizeof(struct menus_wire_hdr) == 16, "menus_wire_hdr");
+_Static_assert(
+    sizeof(struct menus_wire_app) == DESKTOP_ID_MAX + 8, "menus_wire_app");
+_Static_assert(
+    sizeof(struct menus_wire_kv) == MENUS_KEY_MAX + 6, "menus_wire_kv");
+_Static_assert(MENUS_APPS_MAX <= UINT32_MAX && MENUS_INPUT_MAX <= UINT32_MAX,
+    "counts fit the header");
+
+int
+menus_encode(const struct menus *m, char **ret, size_t *ret_len)
+{
+	struct menus_wire_hdr h;
+	size_t len = sizeof(h), off, i, k;
+	char *buf;
+
+	if (m->m_napps > MENUS_APPS_MAX ||
+	    m->m_unnamed > MENUS_APPS_MAX - m->m_napps ||
+	    m->m_bad > MENUS_INPUT_MAX)
+		return -EMSGSIZE;
+	for (i = 0; i < m->m_napps; i++) {
+		if (m->m_apps[i].ma_nkv > MENUS_KEYS_MAX)
+			return -EMSGSIZE;
+		len += sizeof(struct menus_wire_app);
+		for (k = 0; k < m->m_apps[i].ma_nkv; k++)
+			len += sizeof(struct menus_wire_kv) +
+			    strlen(m->m_apps[i].ma_kv[k].mk_value);
+		if (len > MENUS_WIRE_MAX)
+			return -EMSGSIZE;
+	}
+	buf = calloc(1, len);
+	if (buf == NULL)
+		return -ENOMEM;
+	h.mw_magic = MENUS_WIRE_MAGIC;
+	h.mw_napps = (uint32_t)m->m_napps;
+	h.mw_bad = (uint32_t)m->m_bad;
+	h.mw_unnamed = (uint32_t)m->m_unnamed;
+	memcpy(buf, &h, sizeof(h));
+	off = sizeof(h);
+	for (i = 0; i < m->m_napps; i++) {
+		const struct menus_app *a = &m->m_apps[i];
+		struct menus_wire_app wa;
+
+		memset(&wa, 0, sizeof(wa));
+		memcpy(wa.mw_id, a->ma_id, strlen(a->ma_id));
+		wa.mw_nkv = (uint32_t)a->ma_nkv;
+		memcpy(buf + off, &wa, sizeof(wa));
+		off += sizeof(wa);
+		for (k = 0; k < a->ma_nkv; k++) {
+			const struct menus_kv *kv = &a->ma_kv[k];
+			size_t vl = strlen(kv->mk_value);
+			struct menus_wire_kv wk;
+
+			memset(&wk, 0, sizeof(wk));
+			memcpy(wk.mw_key, kv->mk_key, strlen(kv->mk_key));
+			wk.mw_value_len = (uint32_t)vl;
+			memcpy(buf + off, &wk, sizeof(wk));
+			off += sizeof(wk);
+			memcpy(buf + off, kv->mk_value, vl);
+			off += vl;
+		}
+	}
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+/* A fixed field of n bytes: a NUL within it, only NULs after it. */
+static bool
+field_ok(const char *f, size_t n)
+{
+	const char *nul = memchr(f, '\0', n);
+
+	if (nul == NULL)
+		return false;
+	for (; nul < f + n; nul++)
+		if (*nul != '\0')
+			return false;
+	return true;
+}
+
+/*
+ * A key of the handover: "Key" or "Key[locale]", as menus_line_parse
+ * takes it.  The index in menus_keys, or -1.
+ */
+static int
+wire_key_which(const char *key)
+{
+	size_t klen = 0, loclen = 0;
+
+	while (key_char((unsigned char)key[klen]))
+		klen++;
+	if (klen == 0 || klen > MENUS_KEYNAME_MAX)
+		return -1;
+	if (key[klen] == '\0')
+		return key_which(key, klen, false);
+	if (key[klen] != '[')
+		return -1;
+	while (locale_char((unsigned char)key[klen + 1 + loclen]))
+		loclen++;
+	if (loclen == 0 || loclen > MENUS_LOCALE_MAX ||
+	    key[klen + 1 + loclen] != ']' || key[klen + 2 + loclen] != '\0')
+		return -1;
+	return key_which(key, klen, true);
+}
+
+static int
+kv_by_key(const void *x, const void *y)
+{
+	const struct menus_kv *const *a = x, *const *b = y;
+
+	return strcmp((*a)->mk_key, (*b)->mk_key);
+}
+
+/* The keys of a (ma_nkv >= 1) are each there once.  0, -EBADMSG or
+ * -ENOMEM. */
+static int
+keys_once(const struct menus_app *a)
+{
+	const struct menus_kv **v = calloc(a->ma_nkv, sizeof(*v));
+	size_t k;
+	int r = 0;
+
+	if (v == NULL)
+		return -ENOMEM;
+	for (k = 0; k < a->ma_nkv; k++)
+		v[k] = &a->ma_kv[k];
+	qsort(v, a->ma_nkv, sizeof(*v), kv_by_key);
+	for (k = 1; k < a->ma_nkv; k++)
+		if (strcmp(v[k - 1]->mk_key, v[k]->mk_key) == 0)
+			r = -EBADMSG;
+	free(v);
+	return r;
+}
+
+int
+menus_decode(const char *untrusted_buf, size_t len, struct menus **ret)
+{
+	struct menus_wire_hdr h;
+	struct menus *m;
+	size_t off = sizeof(h), i, k;
+	int r = -EBADMSG;
+
+	if (len > MENUS_WIRE_MAX || len < sizeof(h))
+		return -EBADMSG;
+	memcpy(&h, untrusted_buf, sizeof(h));
+	if (h.mw_magic != MENUS_WIRE_MAGIC || h.mw_napps > MENUS_APPS_MAX ||
+	    h.mw_unnamed > MENUS_APPS_MAX - h.mw_napps ||
+	    h.mw_bad > MENUS_INPUT_MAX)
+		return -EBADMSG;
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+		return -ENOMEM;
+	m->m_bad = h.mw_bad;
+	m->m_unnamed = h.mw_unnamed;
+	/* at most MENUS_APPS_MAX, checked above */
+	if (h.mw_napps > 0) {
+		m->m_apps = calloc(h.mw_napps, sizeof(*m->m_apps));
+		if (m->m_apps == NULL)
+			goto out_nomem;
+	}
+	for (i = 0; i < h.mw_napps; i++) {
+		struct menus_app *a = &m->m_apps[i];
+		struct menus_wire_app wa;
+		bool name = false;
+
+		if (len - off < sizeof(wa))
+			goto out_free;
+		memcpy(&wa, untrusted_buf + off, sizeof(wa));
+		off += sizeof(wa);
+		if (!field_ok(wa.mw_id, sizeof(wa.mw_id)) ||
+		    strlen(wa.mw_id) > DESKTOP_ID_MAX ||
+		    !desktop_id_valid(wa.mw_id) ||
+		    (i > 0 && strcmp(m->m_apps[i - 1].ma_id, wa.mw_id) >= 0) ||
+		    wa.mw_nkv < 1 || wa.mw_nkv > MENUS_KEYS_MAX)
+			goto out_free;
+		memcpy(a->ma_id, wa.mw_id, strlen(wa.mw_id) + 1);
+		/* at most MENUS_KEYS_MAX, checked above */
+		a->ma_kv = calloc(wa.mw_nkv, sizeof(*a->ma_kv));
+		if (a->ma_kv == NULL)
+			goto out_nomem;
+		/* counted now: menus_free frees what is filled in */
+		m->m_napps = i + 1;
+		for (k = 0; k < wa.mw_nkv; k++) {
+			struct menus_kv *kv = &a->ma_kv[k];
+			struct menus_wire_kv wk;
+			const char *untrusted_v;
+			int which;
+
+			if (len - off < sizeof(wk))
+				goto out_free;
+			memcpy(&wk, untrusted_buf + off, sizeof(wk));
+			off += sizeof(wk);
+			if (!field_ok(wk.mw_key, sizeof(wk.mw_key)) ||
+			    strlen(wk.mw_key) > MENUS_KEY_MAX ||
+			    (which = wire_key_which(wk.mw_key)) < 0 ||
+			    wk.mw_value_len > MENUS_LINE_MAX ||
+			    len - off < wk.mw_value_len)
+				goto out_free;
+			untrusted_v = untrusted_buf + off;
+			off += wk.mw_value_len;
+			/* value_ok refuses a NUL (a control character) */
+			if (!key_value_ok(which, untrusted_v, wk.mw_value_len))
+				goto out_free;
+			memcpy(kv->mk_key, wk.mw_key, strlen(wk.mw_key) + 1);
+			kv->mk_value = strndup(untrusted_v, wk.mw_value_len);
+			if (kv->mk_value == NULL)
+				goto out_nomem;
+			a->ma_nkv = k + 1;
+			name = name || strcmp(kv->mk_key, "Name") == 0;
+		}
+		if (!name)
+			goto out_free;
+		r = keys_once(a);
+		if (r < 0)
+			goto out_free;
+		r = -EBADMSG;
+	}
+	if (off != len)
+		goto out_free;
+	*ret = m;
+	return 0;
+
+out_nomem:
+	r = -ENOMEM;
+out_free:
 	menus_free(m);
 	return r;
 }

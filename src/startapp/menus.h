@@ -14,6 +14,7 @@
 #define BULKHEAD_STARTAPP_MENUS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "startapp/desktop.h"
 
@@ -98,6 +99,60 @@ struct menus {
 int menus_parse(const char *untrusted_buf, size_t len, struct menus **ret);
 
 void menus_free(struct menus *m);
+
+/*
+ * The handover of a parsed answer from qvm-sync-appmenus' confined reader
+ * (the child that parses the qube's bytes) to its parent, which writes
+ * the menus.  Host byte order, no padding (sizes asserted in menus.c):
+ *
+ *   struct menus_wire_hdr
+ *   napps times: struct menus_wire_app, then nkv times:
+ *       struct menus_wire_kv, then value_len bytes of value (no NUL)
+ *
+ * Strings in fixed fields are NUL-terminated and NUL-padded.  The
+ * applications come sorted by id, each id once; an application's keys
+ * each once, in the order of the answer.  Nothing follows the last one.
+ */
+#define MENUS_WIRE_MAGIC 0x314e4d42u /* "BMN1" */
+/* Bigger than any encoding of a MENUS_INPUT_MAX answer (each line taken
+ * costs at most sizeof app + kv = 208 bytes beyond its value, and has at
+ * least 16 bytes: "I.desktop:Icon=x"). */
+#define MENUS_WIRE_MAX ((size_t)16 * 1024 * 1024)
+
+struct menus_wire_hdr {
+	uint32_t mw_magic;
+	uint32_t mw_napps;   /* <= MENUS_APPS_MAX */
+	uint32_t mw_bad;     /* <= MENUS_INPUT_MAX */
+	uint32_t mw_unnamed; /* mw_napps + mw_unnamed <= MENUS_APPS_MAX */
+};
+
+struct menus_wire_app {
+	char mw_id[DESKTOP_ID_MAX + 4]; /* desktop_id_valid */
+	uint32_t mw_nkv;                /* 1..MENUS_KEYS_MAX */
+};
+
+struct menus_wire_kv {
+	char mw_key[MENUS_KEY_MAX + 2]; /* a key menus_line_parse takes */
+	uint32_t mw_value_len;          /* <= MENUS_LINE_MAX */
+};
+
+/*
+ * Encode m (a menus_parse result) for the handover: a new buffer in *ret
+ * of *ret_len bytes (the caller frees it).  0, -EMSGSIZE (over
+ * MENUS_WIRE_MAX: not from menus_parse) or -ENOMEM.
+ */
+int menus_encode(const struct menus *m, char **ret, size_t *ret_len);
+
+/*
+ * The parent's side: check an encoding from the reader, which may have
+ * been taken over by the qube, as hostile: the exact layout above, every
+ * count within its limit, every id, key and value as menus_line_parse
+ * would take it (the same checks, on fixed fields instead of a line),
+ * ids sorted and once, keys once an application, each application with
+ * a Name.  Returns 0 and *ret (menus_free), -EBADMSG (refused, nothing
+ * repaired) or -ENOMEM.
+ */
+int menus_decode(const char *untrusted_buf, size_t len, struct menus **ret);
 
 /*
  * The menu file for application a of qube: a [Desktop Entry] of

@@ -4,11 +4,16 @@
  * file a application in ~/.local/share/qubes-appmenus/QUBE/apps/, whose
  * Exec starts it with qubes.StartApp+ID.
  *
- * Runs on the admin side as the invoking user (the owner of the menus),
- * with qrexec-client for the call.  Untrusted: everything the qube sends
- * on the call's standard output.  It is read with a size bound and a
- * deadline and goes through menus_parse (menus.c), which takes only
- * checked lines of a few keys; the menu files are written from that.
+ * Runs on the admin side as the invoking user (the owner of the menus,
+ * often root), with qrexec-client for the call.  Untrusted: everything
+ * the qube sends on the call's standard output.  This process reads it
+ * with a size bound and a deadline but never parses it: a child does,
+ * after it has confined itself (nobody if it was root, no_new_privs, not
+ * dumpable, a seccomp allowlist of memory and writing its result), with
+ * menus_parse (menus.c), which takes only checked lines of a few keys.
+ * It hands over a fixed layout (menus_encode), which this process checks
+ * again as hostile (menus_decode: the same checks of ids, keys and
+ * values, on fixed fields) before the menu files are written from it.
  * The qube's standard error reaches ours through qrexec-client -T, which
  * replaces its control characters.
  */
@@ -24,7 +29,9 @@
 #include <unistd.h>
 
 #include "lib/io.h"
+#include "lib/privdrop.h"
 #include "lib/proto/qrexec.h"
+#include "lib/seccomp_util.h"
 #include "lib/util.h"
 #include "startapp/menus.h"
 
@@ -36,6 +43,8 @@
 /* The whole call, qube start of the service to its last byte. */
 #define SYNC_TIMEOUT_DEFAULT 60u
 #define SYNC_TIMEOUT_MAX     3600u
+/* The confined reader's parse of at most 1 MiB (milliseconds here). */
+#define READER_TIMEOUT_S 30
 
 enum {
 	EXIT_FAIL = 1,
@@ -73,6 +82,10 @@ usage(FILE *f)
 	    "not a path), whose values are UTF-8 text without control or\n"
 	    "bidirectional formatting characters.  The qube's Exec is never "
 	    "used.\n"
+	    "The answer is parsed by a confined child (nobody when run as "
+	    "root, no_new_privs,\n"
+	    "seccomp) and its result checked again before anything is "
+	    "written.\n"
 	    "\n"
 	    "Options:\n"
 	    "  -q, --quiet            do not report ignored lines\n"
@@ -235,6 +248,127 @@ call_getappmenus(
 	return 0;
 }
 
+/*
+ * What the reader may do once confined: memory (malloc; sysinfo: glibc's
+ * qsort asks for the machine's memory before it sorts a large array),
+ * write its result (io_write_all tries send first, for sockets, then
+ * write), leave.  No open, exec, fork, kill or ptrace.
+ */
+static const char *const reader_allowed[] = {"write", "sendto", "brk", "mmap",
+    "munmap", "mremap", "madvise", "mprotect", "sysinfo", "rt_sigreturn",
+    "rt_sigprocmask", "sigaltstack", "futex", "getpid", "exit", "exit_group"};
+
+/*
+ * The reader (a child): confine, parse, write the encoding to fd.  Exit
+ * status 0 sent, 1 failed (out of memory), 2 could not confine itself.
+ */
+static int
+reader(int fd, const char *untrusted_buf, size_t len, uid_t uid, gid_t gid,
+    pid_t parent)
+{
+	struct menus *m;
+	char *enc;
+	size_t enc_len;
+	int r;
+
+	r = priv_drop(uid, gid, 0, parent);
+	if (r == 0)
+		r = seccomp_util_allow_only(
+		    reader_allowed, ARRAY_SIZE(reader_allowed));
+	if (r < 0) {
+		(void)fprintf(
+		    stderr, PROG ": confining the reader: %s\n", strerror(-r));
+		return 2;
+	}
+	if (menus_parse(untrusted_buf, len, &m) < 0)
+		return 1;
+	r = menus_encode(m, &enc, &enc_len);
+	if (r < 0)
+		return 1;
+	return io_write_all(fd, enc, enc_len) < 0 ? 1 : 0;
+}
+
+/*
+ * The qube's answer (untrusted_buf, len bytes), parsed by a confined
+ * child and checked again here.  0 and *ret, or 1 after printing why
+ * not.
+ */
+static int
+parse_confined(
+    const char *qube, const char *untrusted_buf, size_t len, struct menus **ret)
+{
+	char *untrusted_enc = NULL;
+	size_t enc_len = 0;
+	pid_t pid, self = getpid();
+	int fd[2], status, r;
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+
+	/* root reads the qube's bytes as nobody; anyone else as itself */
+	if (uid == 0 || geteuid() == 0)
+		priv_nobody(&uid, &gid);
+	if (pipe2(fd, O_CLOEXEC) < 0) {
+		(void)fprintf(stderr, PROG ": pipe: %s\n", strerror(errno));
+		return EXIT_FAIL;
+	}
+	(void)fflush(stdout);
+	(void)fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		(void)fprintf(stderr, PROG ": fork: %s\n", strerror(errno));
+		(void)close(fd[0]);
+		(void)close(fd[1]);
+		return EXIT_FAIL;
+	}
+	if (pid == 0) {
+		(void)close(fd[0]);
+		/* _exit: no atexit work (nor a sanitizer's leak check, which
+		 * the seccomp program would stop) in the confined child */
+		_exit(reader(fd[1], untrusted_buf, len, uid, gid, self));
+	}
+	(void)close(fd[1]);
+	r = fd_set_nonblock(fd[0], true);
+	if (r == 0)
+		r = io_read_to_eof_until(fd[0], MENUS_WIRE_MAX,
+		    io_deadline(READER_TIMEOUT_S * 1000), &untrusted_enc,
+		    &enc_len);
+	(void)close(fd[0]);
+	if (r < 0)
+		(void)kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			status = -1;
+			break;
+		}
+	if (r == 0 && status == 0)
+		r = menus_decode(untrusted_enc, enc_len, ret);
+	free(untrusted_enc);
+	if (r == 0 && status == 0)
+		return 0;
+	if (r == -ENOMEM ||
+	    (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 1))
+		(void)fprintf(stderr,
+		    PROG ": %s: reading the answer: out of memory\n", qube);
+	else if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 2)
+		; /* it said why */
+	else if (status != -1 && WIFSIGNALED(status))
+		(void)fprintf(stderr,
+		    PROG ": %s: the answer's reader was killed (%s), "
+		         "refused\n",
+		    qube, strsignal(WTERMSIG(status)));
+	else if (r < 0)
+		(void)fprintf(stderr,
+		    PROG ": %s: the answer's reader handed over a bad result "
+		         "(%s), refused\n",
+		    qube, strerror(-r));
+	else
+		(void)fprintf(stderr,
+		    PROG ": %s: the answer's reader failed (status %d), "
+		         "refused\n",
+		    qube, status);
+	return EXIT_FAIL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -302,12 +436,10 @@ main(int argc, char **argv)
 	if (call_getappmenus(qube, timeout, &untrusted_buf, &untrusted_len) !=
 	    0)
 		return EXIT_FAIL;
-	r = menus_parse(untrusted_buf, untrusted_len, &m);
+	r = parse_confined(qube, untrusted_buf, untrusted_len, &m);
 	free(untrusted_buf);
-	if (r < 0) {
-		(void)fprintf(stderr, PROG ": %s: %s\n", qube, strerror(-r));
+	if (r != 0)
 		return EXIT_FAIL;
-	}
 	if (!quiet && m->m_bad > 0)
 		(void)fprintf(stderr,
 		    PROG ": %s: %zu line%s of the answer ignored (malformed, "

@@ -16,6 +16,7 @@ menus stay.  After every path nothing is left: no process in the qube's
 uid range, no cgroup."""
 
 import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -348,6 +349,66 @@ def test_hostile_qube():
     assert rc == 0, (rc, out, err)
 
 
+def test_reader_is_confined():
+    """qvm-sync-appmenus (as root) never parses the qube's answer itself:
+    a child of it does, and before it writes anything it has become
+    nobody (no groups), set no_new_privs and loaded its seccomp program;
+    the parent never changes its ids.  Seen with strace.  The answer has
+    60 applications, so that the reader's qsort (which asks sysinfo for
+    the machine's memory) runs under the program too."""
+    strace = shutil.which("strace")
+    assert strace, "strace not found (scripts/deps.sh --test installs it)"
+    hostile_service("#!/bin/sh\n" + "".join(
+        "printf 'app%02d.desktop:Name=App %d\\napp%02d.desktop:"
+        "Comment=c\\n'\n" % (i, i, i) for i in range(60)))
+    log = os.path.join(HOME, "strace.log")
+    env = admin_env()
+    # LeakSanitizer (the test build's) cannot run under ptrace
+    env["ASAN_OPTIONS"] = ":".join(
+        x for x in (env.get("ASAN_OPTIONS", ""), "detect_leaks=0") if x)
+    p = subprocess.run(
+        [strace, "-f", "-qq", "-o", log, "-e",
+         "trace=execve,setgroups,setresuid,prctl,seccomp,write",
+         os.path.join(bh.BIN, "startapp", "qvm-sync-appmenus"), QUBE],
+        env=env, capture_output=True, timeout=120)
+    assert p.returncode == 0, (p.returncode, p.stderr)
+    assert len(menus()) == 60, sorted(menus())
+    calls = {}
+    with open(log) as f:
+        for ln in f:
+            pid, rest = ln.split(" ", 1)
+            calls.setdefault(int(pid), []).append(rest.strip())
+    os.unlink(log)
+    main = next(iter(calls))  # the first line: its execve
+    execd = {q for q, c in calls.items()
+             if q != main and any(x.startswith("execve(") for x in c)}
+    readers = [q for q, c in calls.items() if q != main and q not in execd
+               and any(x.startswith("seccomp(") for x in c)]
+    assert len(readers) == 1, calls
+    c = calls[readers[0]]
+    nobody = pwd.getpwnam("nobody").pw_uid
+
+    def at(prefix):
+        """The first such call that succeeded (libseccomp probes the
+        kernel with calls that fail before it loads the program)."""
+        i = [k for k, x in enumerate(c)
+             if x.startswith(prefix) and x.endswith("= 0")]
+        assert i, (prefix, c)
+        return i[0]
+
+    order = [at("setgroups(0, NULL)"),
+             at("setresuid(%d, %d, %d)" % (nobody, nobody, nobody)),
+             at("prctl(PR_SET_NO_NEW_PRIVS, 1"),
+             at("seccomp(SECCOMP_SET_MODE_FILTER")]
+    assert order == sorted(order), c
+    writes = [k for k, x in enumerate(c) if x.startswith("write(")]
+    assert writes and min(writes) > order[-1], c
+    assert not any(x.startswith("setresuid(") for x in calls[main]), \
+        calls[main]
+    rc, out, err = sh(QUBE, "rm /rw/config/qubes-rpc/qubes.GetAppmenus")
+    assert rc == 0, (rc, out, err)
+
+
 def test_usage_and_halted():
     for args in ((), ("a", "b"), ("../x",), ("dom0",), ("a b",),
                  ("--timeout", "0", QUBE), ("--bogus", QUBE)):
@@ -388,6 +449,7 @@ try:
         test_menu_exec_starts_the_app,
         test_resync_replaces,
         test_hostile_qube,
+        test_reader_is_confined,
         test_usage_and_halted,
         test_nothing_left,
     ])

@@ -4,7 +4,9 @@
  * menu files menus_render() makes from it: the bytes a hostile qube
  * controls, up to what reaches a file.
  *
- * Input: the answer, as the qube sends it.
+ * Input: the answer, as the qube sends it; the same bytes are also given
+ * to menus_decode(), as from qvm-sync-appmenus' confined reader taken
+ * over by the qube.
  *
  * Invariants beyond "no crash":
  *  - at most MENUS_APPS_MAX applications, sorted by id, each id once and
@@ -15,7 +17,10 @@
  *    every byte >= 0x80 part of a UTF-8 sequence; Icon has no '/';
  *  - each rendered file is "[Desktop Entry]" and lines "Key=Value", one
  *    Exec, which is ours: "qvm-run -q -a --service -- QUBE
- *    qubes.StartApp+ID" for this id.
+ *    qubes.StartApp+ID" for this id;
+ *  - the parse's encoding (menus_encode) decodes to the same menus;
+ *  - bytes menus_decode takes hold menus of which all the above holds,
+ *    and are exactly what menus_encode makes of them (one encoding).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -107,18 +112,12 @@ check_file(const struct menus_app *a, const char *text)
 	FUZZ_CHECK(execs == 1);
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Everything the menus of a parse or a decode must be. */
+static void
+check_menus(const struct menus *m)
 {
-	struct menus *m;
 	size_t i, k;
-	int r;
 
-	r = menus_parse((const char *)data, size, &m);
-	if (r < 0) {
-		FUZZ_CHECK(r == -EFBIG && size > MENUS_INPUT_MAX);
-		return 0;
-	}
 	FUZZ_CHECK(m->m_napps <= MENUS_APPS_MAX);
 	for (i = 0; i < m->m_napps; i++) {
 		const struct menus_app *a = &m->m_apps[i];
@@ -145,6 +144,62 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_file(a, text);
 		free(text);
 	}
-	menus_free(m);
+}
+
+static bool
+same(const struct menus *a, const struct menus *b)
+{
+	size_t i, k;
+
+	if (a->m_napps != b->m_napps || a->m_bad != b->m_bad ||
+	    a->m_unnamed != b->m_unnamed)
+		return false;
+	for (i = 0; i < a->m_napps; i++) {
+		const struct menus_app *x = &a->m_apps[i], *y = &b->m_apps[i];
+
+		if (strcmp(x->ma_id, y->ma_id) != 0 || x->ma_nkv != y->ma_nkv)
+			return false;
+		for (k = 0; k < x->ma_nkv; k++)
+			if (strcmp(x->ma_kv[k].mk_key, y->ma_kv[k].mk_key) !=
+			        0 ||
+			    strcmp(x->ma_kv[k].mk_value,
+			        y->ma_kv[k].mk_value) != 0)
+				return false;
+	}
+	return true;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct menus *m, *d;
+	char *enc;
+	size_t len;
+	int r;
+
+	r = menus_parse((const char *)data, size, &m);
+	if (r < 0) {
+		FUZZ_CHECK(r == -EFBIG && size > MENUS_INPUT_MAX);
+	} else {
+		check_menus(m);
+		FUZZ_CHECK(menus_encode(m, &enc, &len) == 0);
+		FUZZ_CHECK(menus_decode(enc, len, &d) == 0);
+		FUZZ_CHECK(same(m, d));
+		menus_free(d);
+		free(enc);
+		menus_free(m);
+	}
+
+	d = (struct menus *)0x1;
+	r = menus_decode((const char *)data, size, &d);
+	if (r < 0) {
+		FUZZ_CHECK(r == -EBADMSG && d == (struct menus *)0x1);
+		return 0;
+	}
+	check_menus(d);
+	FUZZ_CHECK(menus_encode(d, &enc, &len) == 0);
+	FUZZ_CHECK(len == size && memcmp(enc, data, size) == 0);
+	free(enc);
+	menus_free(d);
 	return 0;
 }

@@ -360,6 +360,282 @@ test_parse_limits(void **state)
 
 /* ---- the menu file ---- */
 
+/* Two menus the same: counts, ids, keys and values in order. */
+static void
+assert_menus_equal(const struct menus *a, const struct menus *b)
+{
+	size_t i, k;
+
+	assert_int_equal(a->m_napps, b->m_napps);
+	assert_int_equal(a->m_bad, b->m_bad);
+	assert_int_equal(a->m_unnamed, b->m_unnamed);
+	for (i = 0; i < a->m_napps; i++) {
+		assert_string_equal(a->m_apps[i].ma_id, b->m_apps[i].ma_id);
+		assert_int_equal(a->m_apps[i].ma_nkv, b->m_apps[i].ma_nkv);
+		for (k = 0; k < a->m_apps[i].ma_nkv; k++) {
+			assert_string_equal(a->m_apps[i].ma_kv[k].mk_key,
+			    b->m_apps[i].ma_kv[k].mk_key);
+			assert_string_equal(a->m_apps[i].ma_kv[k].mk_value,
+			    b->m_apps[i].ma_kv[k].mk_value);
+		}
+	}
+}
+
+/* An encoding made by hand, record by record. */
+struct wire {
+	char buf[8192];
+	size_t len;
+};
+
+static void
+w_put(struct wire *w, const void *p, size_t n)
+{
+	assert_true(w->len + n <= sizeof(w->buf));
+	memcpy(w->buf + w->len, p, n);
+	w->len += n;
+}
+
+static void
+w_hdr(struct wire *w, uint32_t napps, uint32_t bad, uint32_t unnamed)
+{
+	struct menus_wire_hdr h = {MENUS_WIRE_MAGIC, napps, bad, unnamed};
+
+	w->len = 0;
+	w_put(w, &h, sizeof(h));
+}
+
+static void
+w_app(struct wire *w, const char *id, uint32_t nkv)
+{
+	struct menus_wire_app a;
+
+	memset(&a, 0, sizeof(a));
+	memcpy(a.mw_id, id, strlen(id));
+	a.mw_nkv = nkv;
+	w_put(w, &a, sizeof(a));
+}
+
+static void
+w_kv(struct wire *w, const char *key, const char *v)
+{
+	struct menus_wire_kv kv;
+
+	memset(&kv, 0, sizeof(kv));
+	memcpy(kv.mw_key, key, strlen(key));
+	kv.mw_value_len = (uint32_t)strlen(v);
+	w_put(w, &kv, sizeof(kv));
+	w_put(w, v, strlen(v));
+}
+
+static void
+expect_decoded(const struct wire *w)
+{
+	struct menus *m = NULL;
+
+	assert_int_equal(menus_decode(w->buf, w->len, &m), 0);
+	menus_free(m);
+}
+
+static void
+expect_bad(const struct wire *w, const char *why)
+{
+	struct menus *m = (struct menus *)0x1;
+
+	if (menus_decode(w->buf, w->len, &m) != -EBADMSG)
+		fail_msg("taken: %s", why);
+	assert_ptr_equal(m, (struct menus *)0x1);
+}
+
+static void
+test_wire_roundtrip(void **state)
+{
+	struct menus *m, *d = NULL;
+	char *enc;
+	size_t len, i;
+
+	(void)state;
+	m = parse("xterm.desktop:Name=XTerm\n"
+	          "xterm.desktop:Name[de]=XTerm (de)\n"
+	          "xterm.desktop:Comment=\xc3\xa9t\xc3\xa9\n"
+	          "abc.desktop:Name=A\n"
+	          "abc.desktop:Categories=System;Utility;\n"
+	          "abc.desktop:Icon=utilities-terminal\n"
+	          "abc.desktop:Keywords=\n"
+	          "noname.desktop:Comment=x\n"
+	          "garbage\n");
+	assert_int_equal(menus_encode(m, &enc, &len), 0);
+	assert_int_equal(menus_decode(enc, len, &d), 0);
+	assert_menus_equal(m, d);
+	/* any byte less or more is refused */
+	menus_free(d);
+	assert_int_equal(menus_decode(enc, len - 1, &d), -EBADMSG);
+	for (i = 0; i < len; i += 7) {
+		char *cut = malloc(len + 1);
+
+		assert_non_null(cut);
+		memcpy(cut, enc, len);
+		cut[len] = '\0';
+		assert_int_equal(menus_decode(cut, len + 1, &d), -EBADMSG);
+		assert_int_equal(menus_decode(cut, i, &d), -EBADMSG);
+		free(cut);
+	}
+	free(enc);
+	menus_free(m);
+
+	/* nothing at all, and the limits full */
+	m = parse("");
+	assert_int_equal(menus_encode(m, &enc, &len), 0);
+	assert_int_equal(len, sizeof(struct menus_wire_hdr));
+	assert_int_equal(menus_decode(enc, len, &d), 0);
+	assert_menus_equal(m, d);
+	menus_free(d);
+	free(enc);
+	menus_free(m);
+	{
+		size_t cap = (size_t)MENUS_APPS_MAX * 40, n = 0;
+		char *big = malloc(cap);
+
+		assert_non_null(big);
+		for (i = 0; i < MENUS_APPS_MAX; i++)
+			n += (size_t)snprintf(big + n, cap - n,
+			    "a%05zu.desktop:Name=N%zu\n", i, i);
+		assert_int_equal(menus_parse(big, n, &m), 0);
+		free(big);
+		assert_int_equal(m->m_napps, MENUS_APPS_MAX);
+		assert_int_equal(menus_encode(m, &enc, &len), 0);
+		assert_int_equal(menus_decode(enc, len, &d), 0);
+		assert_menus_equal(m, d);
+		menus_free(d);
+		free(enc);
+		menus_free(m);
+	}
+}
+
+/*
+ * What a reader the qube took over might hand over: each encoding is
+ * well formed but for the one thing named.
+ */
+static void
+test_wire_refused(void **state)
+{
+	struct wire w;
+	char v[MENUS_LINE_MAX + 2];
+
+	(void)state;
+	w_hdr(&w, 1, 0, 0);
+	w_app(&w, "a", 2);
+	w_kv(&w, "Name", "A");
+	w_kv(&w, "Name[de_DE@euro]", "A");
+	expect_decoded(&w);
+
+	w_hdr(&w, 1, 0, 0);
+	w.buf[0] ^= 1;
+	w_app(&w, "a", 1);
+	w_kv(&w, "Name", "A");
+	expect_bad(&w, "magic");
+
+	w_hdr(&w, MENUS_APPS_MAX + 1, 0, 0);
+	expect_bad(&w, "too many applications");
+	w_hdr(&w, 0, 0, MENUS_APPS_MAX + 1);
+	expect_bad(&w, "too many unnamed");
+	w_hdr(&w, 0, (uint32_t)MENUS_INPUT_MAX + 1, 0);
+	expect_bad(&w, "more bad lines than bytes");
+	w_hdr(&w, 2, 0, 0);
+	w_app(&w, "a", 1);
+	w_kv(&w, "Name", "A");
+	expect_bad(&w, "an application missing");
+
+	w_hdr(&w, 2, 0, 0);
+	w_app(&w, "b", 1);
+	w_kv(&w, "Name", "B");
+	w_app(&w, "a", 1);
+	w_kv(&w, "Name", "A");
+	expect_bad(&w, "ids out of order");
+	w_hdr(&w, 2, 0, 0);
+	w_app(&w, "a", 1);
+	w_kv(&w, "Name", "A");
+	w_app(&w, "a", 1);
+	w_kv(&w, "Name", "A");
+	expect_bad(&w, "an id twice");
+
+	w_hdr(&w, 1, 0, 0);
+	w_app(&w, "../x", 1);
+	w_kv(&w, "Name", "A");
+	expect_bad(&w, "id with a slash");
+	w_hdr(&w, 1, 0, 0);
+	w_app(&w, "a", 1);
+	w.buf[w.len - 8] = 'x'; /* after the id's NUL */
+	w_kv(&w, "Name", "A");
+	expect_bad(&w, "id field not NUL-padded");
+	w_hdr(&w, 1, 0, 0);
+	w_app(&w, "a", 0);
+	expect_bad(&w, "no keys");
+	w_hdr(&w, 1, 0, 0);
+	w_app(&w, "a", MENUS_KEYS_MAX + 1);
+	expect_bad(&w, "too many keys");
+
+	w_hdr(&w, 1, 0, 0);
+	w_app(&w, "a", 1);
+	w_kv(&w, "Comment", "c");
+	expect_bad(&w, "no Name");
+	w_hdr(&w, 1, 0, 0);
+	w_app(&w, "a", 1);
+	w_kv(&w, "Name", "");
+	expect_bad(&w, "empty Name");
+	w_hdr(&w, 1, 0, 0);
+	w_app(&w, "a", 2);
+	w_kv(&w, "Name", "A");
+	w_kv(&w, "Name", "B");
+	expect_bad(&w, "a key twice");
+	w_hdr(&w, 1, 0, 0);
+	w_app(&w, "a", 2);
+	w_kv(&w, "Name", "A");
+	w_kv(&w, "Exec", "rm -rf ~");
+	expect_bad(&w, "a key never taken");
+	w_hdr(&w, 1, 0, 0);
+	w_app(&w, "a", 2);
+	w_kv(&w, "Name", "A");
+	w_kv(&w, "Icon[de]", "x");
+	expect_bad(&w, "a locale on Icon");
+	w_hdr(&w, 1, 0, 0);
+	w_app(&w, "a", 2);
+	w_kv(&w, "Name", "A");
+	w_kv(&w, "Name[de", "x");
+	expect_bad(&w, "an unclosed locale");
+
+	w_hdr(&w, 1, 0, 0);
+	w_app(&w, "a", 1);
+	w_kv(&w, "Name", "A\nExec=evil");
+	expect_bad(&w, "a newline in a value");
+	w_hdr(&w, 1, 0, 0);
+	w_app(&w, "a", 1);
+	w_kv(&w, "Name", "A");
+	w.buf[w.len - 1] = '\0';
+	expect_bad(&w, "a NUL in a value");
+	w_hdr(&w, 1, 0, 0);
+	w_app(&w, "a", 1);
+	w_kv(&w, "Name",
+	    "\xe2\x80\xae"
+	    "fdp.exe");
+	expect_bad(&w, "a bidirectional override");
+	w_hdr(&w, 1, 0, 0);
+	w_app(&w, "a", 2);
+	w_kv(&w, "Name", "A");
+	w_kv(&w, "Icon", "/etc/shadow");
+	expect_bad(&w, "an icon path");
+	w_hdr(&w, 1, 0, 0);
+	w_app(&w, "a", 1);
+	memset(v, 'x', sizeof(v) - 1);
+	v[sizeof(v) - 1] = '\0';
+	w_kv(&w, "Name", v);
+	expect_bad(&w, "a value over MENUS_LINE_MAX");
+	w_hdr(&w, 1, 0, 0);
+	w_app(&w, "a", 1);
+	w_kv(&w, "Name", "A");
+	w.buf[w.len - 5] = 9; /* value_len 9, one byte there */
+	expect_bad(&w, "a value longer than what follows");
+}
+
 static void
 test_render(void **state)
 {
@@ -561,6 +837,8 @@ main(void)
 	    cmocka_unit_test(test_line_limits),
 	    cmocka_unit_test(test_parse),
 	    cmocka_unit_test(test_parse_limits),
+	    cmocka_unit_test(test_wire_roundtrip),
+	    cmocka_unit_test(test_wire_refused),
 	    cmocka_unit_test(test_render),
 	    cmocka_unit_test(test_store),
 	    cmocka_unit_test(test_store_failure_keeps_old),
