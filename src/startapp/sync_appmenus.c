@@ -149,6 +149,84 @@ qrexec_client_path(char *out, size_t n)
 }
 
 /*
+ * Fork a child that runs child(arg, wfd), wfd the write end of a pipe
+ * (it must not return: it execs or _exits); read what it writes there,
+ * at most max bytes within timeout_s seconds, into *ret_buf and *ret_len
+ * (*ret_read: 0, or the read's -errno, after which the child is killed:
+ * it may be stuck on a qube that never ends); reap it (*ret_status: its
+ * wait status, -1 if it could not be had).  Returns 0, or 1 after
+ * printing why there is no child.
+ */
+static int
+run_reading(void (*child)(void *arg, int wfd), void *arg, size_t max,
+    unsigned timeout_s, char **ret_buf, size_t *ret_len, int *ret_read,
+    int *ret_status)
+{
+	int fd[2], status, r;
+	pid_t pid;
+
+	*ret_buf = NULL;
+	*ret_len = 0;
+	if (pipe2(fd, O_CLOEXEC) < 0) {
+		(void)fprintf(stderr, PROG ": pipe: %s\n", strerror(errno));
+		return EXIT_FAIL;
+	}
+	(void)fflush(stdout);
+	(void)fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		(void)fprintf(stderr, PROG ": fork: %s\n", strerror(errno));
+		(void)close(fd[0]);
+		(void)close(fd[1]);
+		return EXIT_FAIL;
+	}
+	if (pid == 0) {
+		(void)close(fd[0]);
+		child(arg, fd[1]);
+		_exit(127);
+	}
+	(void)close(fd[1]);
+	r = fd_set_nonblock(fd[0], true);
+	if (r == 0)
+		r = io_read_to_eof_until(fd[0], max,
+		    io_deadline((int)timeout_s * 1000), ret_buf, ret_len);
+	(void)close(fd[0]);
+	if (r < 0)
+		(void)kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			status = -1;
+			break;
+		}
+	*ret_read = r;
+	*ret_status = status;
+	return 0;
+}
+
+struct client_args {
+	const char *client;
+	const char **argv;
+};
+
+/* The child of call_getappmenus: qrexec-client, its stdout the pipe. */
+static void
+client_child(void *arg, int wfd)
+{
+	const struct client_args *a = arg;
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (null < 0 || dup2(null, STDIN_FILENO) < 0 ||
+	    dup2(wfd, STDOUT_FILENO) < 0)
+		_exit(127);
+	if (strchr(a->client, '/') != NULL)
+		(void)execv(a->client, (char *const *)a->argv);
+	else
+		(void)execvp(a->client, (char *const *)a->argv);
+	(void)fprintf(stderr, PROG ": %s: %s\n", a->client, strerror(errno));
+	_exit(127);
+}
+
+/*
  * Run qubes.GetAppmenus in qube: its standard output, at most
  * MENUS_INPUT_MAX bytes within timeout seconds, in *ret_buf and *ret_len.
  * Returns 0, or 1 after printing why not.
@@ -160,9 +238,9 @@ call_getappmenus(
 	char client[PATH_MAX], sockdir[PATH_MAX + 16], *buf = NULL;
 	const char *sd = getenv(QREXEC_SOCKET_DIR_ENV);
 	const char *argv[8];
-	int out[2], n = 0, status, r;
+	struct client_args ca = {client, argv};
+	int n = 0, status, r;
 	size_t len = 0;
-	pid_t pid;
 
 	qrexec_client_path(client, sizeof(client));
 	argv[n++] = client;
@@ -181,47 +259,9 @@ call_getappmenus(
 	argv[n++] = "DEFAULT:QUBESRPC qubes.GetAppmenus+ dom0";
 	argv[n] = NULL;
 
-	if (pipe2(out, O_CLOEXEC) < 0) {
-		(void)fprintf(stderr, PROG ": pipe: %s\n", strerror(errno));
+	if (run_reading(client_child, &ca, MENUS_INPUT_MAX, timeout, &buf, &len,
+	        &r, &status) != 0)
 		return EXIT_FAIL;
-	}
-	(void)fflush(stdout);
-	(void)fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		(void)fprintf(stderr, PROG ": fork: %s\n", strerror(errno));
-		(void)close(out[0]);
-		(void)close(out[1]);
-		return EXIT_FAIL;
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		if (null < 0 || dup2(null, STDIN_FILENO) < 0 ||
-		    dup2(out[1], STDOUT_FILENO) < 0)
-			_exit(127);
-		if (strchr(client, '/') != NULL)
-			(void)execv(client, (char *const *)argv);
-		else
-			(void)execvp(client, (char *const *)argv);
-		(void)fprintf(
-		    stderr, PROG ": %s: %s\n", client, strerror(errno));
-		_exit(127);
-	}
-	(void)close(out[1]);
-	r = fd_set_nonblock(out[0], true);
-	if (r == 0)
-		r = io_read_to_eof_until(out[0], MENUS_INPUT_MAX,
-		    io_deadline((int)timeout * 1000), &buf, &len);
-	(void)close(out[0]);
-	if (r < 0)
-		/* our child: it may be stuck on a qube that never ends */
-		(void)kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			status = -1;
-			break;
-		}
 	if (r < 0) {
 		(void)fprintf(stderr, PROG ": %s: qubes.GetAppmenus: %s\n",
 		    qube,
@@ -258,34 +298,42 @@ static const char *const reader_allowed[] = {"write", "sendto", "brk", "mmap",
     "munmap", "mremap", "madvise", "mprotect", "sysinfo", "rt_sigreturn",
     "rt_sigprocmask", "sigaltstack", "futex", "getpid", "exit", "exit_group"};
 
+struct reader_args {
+	const char *untrusted_buf;
+	size_t len;
+	uid_t uid;
+	gid_t gid;
+	pid_t parent;
+};
+
 /*
- * The reader (a child): confine, parse, write the encoding to fd.  Exit
+ * The reader (a child): confine, parse, write the encoding to wfd.  Exit
  * status 0 sent, 1 failed (out of memory), 2 could not confine itself.
+ * _exit: no atexit work (nor a sanitizer's leak check, which the seccomp
+ * program would stop) in the confined child.
  */
-static int
-reader(int fd, const char *untrusted_buf, size_t len, uid_t uid, gid_t gid,
-    pid_t parent)
+static void
+reader(void *arg, int wfd)
 {
+	const struct reader_args *a = arg;
 	struct menus *m;
 	char *enc;
 	size_t enc_len;
 	int r;
 
-	r = priv_drop(uid, gid, 0, parent);
+	r = priv_drop(a->uid, a->gid, 0, a->parent);
 	if (r == 0)
 		r = seccomp_util_allow_only(
 		    reader_allowed, ARRAY_SIZE(reader_allowed));
 	if (r < 0) {
 		(void)fprintf(
 		    stderr, PROG ": confining the reader: %s\n", strerror(-r));
-		return 2;
+		_exit(2);
 	}
-	if (menus_parse(untrusted_buf, len, &m) < 0)
-		return 1;
-	r = menus_encode(m, &enc, &enc_len);
-	if (r < 0)
-		return 1;
-	return io_write_all(fd, enc, enc_len) < 0 ? 1 : 0;
+	if (menus_parse(a->untrusted_buf, a->len, &m) < 0 ||
+	    menus_encode(m, &enc, &enc_len) < 0)
+		_exit(1);
+	_exit(io_write_all(wfd, enc, enc_len) < 0 ? 1 : 0);
 }
 
 /*
@@ -297,49 +345,18 @@ static int
 parse_confined(
     const char *qube, const char *untrusted_buf, size_t len, struct menus **ret)
 {
+	struct reader_args a = {
+	    untrusted_buf, len, getuid(), getgid(), getpid()};
 	char *untrusted_enc = NULL;
 	size_t enc_len = 0;
-	pid_t pid, self = getpid();
-	int fd[2], status, r;
-	uid_t uid = getuid();
-	gid_t gid = getgid();
+	int status, r;
 
 	/* root reads the qube's bytes as nobody; anyone else as itself */
-	if (uid == 0 || geteuid() == 0)
-		priv_nobody(&uid, &gid);
-	if (pipe2(fd, O_CLOEXEC) < 0) {
-		(void)fprintf(stderr, PROG ": pipe: %s\n", strerror(errno));
+	if (a.uid == 0 || geteuid() == 0)
+		priv_nobody(&a.uid, &a.gid);
+	if (run_reading(reader, &a, MENUS_WIRE_MAX, READER_TIMEOUT_S,
+	        &untrusted_enc, &enc_len, &r, &status) != 0)
 		return EXIT_FAIL;
-	}
-	(void)fflush(stdout);
-	(void)fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		(void)fprintf(stderr, PROG ": fork: %s\n", strerror(errno));
-		(void)close(fd[0]);
-		(void)close(fd[1]);
-		return EXIT_FAIL;
-	}
-	if (pid == 0) {
-		(void)close(fd[0]);
-		/* _exit: no atexit work (nor a sanitizer's leak check, which
-		 * the seccomp program would stop) in the confined child */
-		_exit(reader(fd[1], untrusted_buf, len, uid, gid, self));
-	}
-	(void)close(fd[1]);
-	r = fd_set_nonblock(fd[0], true);
-	if (r == 0)
-		r = io_read_to_eof_until(fd[0], MENUS_WIRE_MAX,
-		    io_deadline(READER_TIMEOUT_S * 1000), &untrusted_enc,
-		    &enc_len);
-	(void)close(fd[0]);
-	if (r < 0)
-		(void)kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			status = -1;
-			break;
-		}
 	if (r == 0 && status == 0)
 		r = menus_decode(untrusted_enc, enc_len, ret);
 	free(untrusted_enc);
