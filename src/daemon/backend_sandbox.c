@@ -320,18 +320,31 @@ sb_start(struct daemon *d, const struct db_qube *q, struct running *r,
 	    backend_qube_path(d, p, sizeof(p), q->name, "private") == 0)
 		rc = argv_push(&v, "--private=%s,%u", p, base);
 	if (rc == 0 && qube_class_of(q) == QC_DISPVM) {
-		/* a disposable's private: a snapshot of its DVM template's */
+		/*
+		 * a disposable's private: over its DVM template's as it was
+		 * when it last shut down (snapshot.c), never the one a running
+		 * DVM template writes to
+		 */
 		char tname[64];
 		struct db_qube dvm;
 
-		if (backend_prop(d, q, "template", tname, sizeof(tname)) == 0 &&
-		    db_qube_by_name(&d->db, tname, &dvm) == 0 &&
-		    ensure_private(d, dvm.name, sandbox_uid_base(dvm.qid)) ==
-		        0 &&
-		    backend_qube_path(d, p, sizeof(p), dvm.name, "private") ==
-		        0)
-			rc = argv_push(&v, "--private-lower=%s,%u", p,
-			    sandbox_uid_base(dvm.qid));
+		/* never a disposable over a private of its own instead */
+		if (backend_prop(d, q, "template", tname, sizeof(tname)) < 0 ||
+		    db_qube_by_name(&d->db, tname, &dvm) < 0) {
+			(void)snprintf(
+			    err, errlen, "its disposable template is gone");
+			rc = -ENOENT;
+		} else if ((rc = ensure_private(
+		                d, dvm.name, sandbox_uid_base(dvm.qid))) < 0 ||
+		    (rc = snapshot_private_lower(
+		         d, &dvm, r->priv_lower, sizeof(r->priv_lower))) < 0) {
+			(void)snprintf(err, errlen,
+			    "the private volume of %s: %s", dvm.name,
+			    strerror(-rc));
+		} else {
+			rc = argv_push(&v, "--private-lower=%s,%u",
+			    r->priv_lower, sandbox_uid_base(dvm.qid));
+		}
 	}
 	if (rc == 0)
 		rc = argv_push(&v, "--vchan=%s", vchan);

@@ -21,10 +21,15 @@
  *                                        over its template's
  *                                        root-snap.img),
  *                                        private.qcow2 (a disposable's
- *                                        over its DVM template's private);
+ *                                        over its DVM template's
+ *                                        private-snap.img);
  *                                        thrown away at every start and
  *                                        stop
  *   <state>/qubes/<name>/private.img     the private volume (/rw), kept
+ *   <state>/qubes/<dvm>/private-snap.img a copy of a DVM template's
+ *                                        private.img made while it was
+ *                                        halted: what its disposables
+ *                                        start over (image_snapshot)
  *   <state>/qubes/<name>/private.img.rev-<ms>
  *                                        what it held before the last
  *                                        start (PRIVATE_REVISIONS kept;
@@ -439,49 +444,48 @@ ensure_root_image(struct daemon *d, const struct db_qube *t, char *out,
 }
 
 /*
- * The image template t's AppVMs and disposables start over: root-snap.img,
- * a copy of its root.img taken while t was halted.  This is Qubes' rule
- * for a template's root: its changes reach the qubes based on it at their
- * next start after it stopped, and never change under a running one.  The
- * copy is replaced by rename, never written in place, so a qube running
- * over the previous one keeps it (its launcher holds it open).  It is made
- * again when root.img changed since (another mtime or size) and t is
- * halted (t_halted; at t's own start too, before its QEMU opens root.img);
- * while t runs, the last one is used.  Called by vm_prepare, under the
- * preparation lock (cp --reflink=auto --sparse=always: quick with reflinks
- * or for a small template, seconds for a large root without them).
+ * A snapshot of the image img (of qube name, whose QEMU holds img locked
+ * LOCK_EX while it runs) at snap, a copy taken while that qube was
+ * halted.  This is Qubes' rule for a template's root and for a DVM
+ * template's private: its changes reach the qubes started over it at
+ * their next start after it stopped, and never change under a running
+ * one.  The copy is replaced by rename, never written in place, so a qube
+ * running over the previous one keeps it (its launcher holds it open).
+ * It is made again when img changed since (another mtime or size) and
+ * the qube is halted (halted; at its own start too, before its QEMU opens
+ * img); while it runs, the last one is used.  what names img in messages.
+ * Called by vm_prepare, under the preparation lock (cp --reflink=auto
+ * --sparse=always: quick with reflinks or for a small image, seconds for
+ * a large one without them).
  */
 static int
-template_snapshot(struct daemon *d, const struct db_qube *t, bool t_halted,
-    char *out, size_t n, char *err, size_t errlen)
+image_snapshot(struct daemon *d, const char *name, const char *img,
+    const char *snap, bool halted, const char *what, char *err, size_t errlen)
 {
-	char img[PATH_MAX], tmp[PATH_MAX], log[PATH_MAX];
+	char tmp[PATH_MAX], log[PATH_MAX];
 	struct stat si, ss;
 	int lock_fd = -1, rc;
 	bool have;
 
-	if ((rc = ensure_root_image(d, t, img, sizeof(img), err, errlen)) < 0)
-		return rc;
-	if (backend_qube_path(d, out, n, t->name, "root-snap.img") < 0 ||
-	    str_printf(tmp, sizeof(tmp), "%s.new", out) < 0)
+	if (str_printf(tmp, sizeof(tmp), "%s.new", snap) < 0)
 		return -ENAMETOOLONG;
 	if (stat(img, &si) < 0) {
 		rc = -errno;
 		(void)snprintf(err, errlen, "%s: %s", img, strerror(-rc));
 		return rc;
 	}
-	have = stat(out, &ss) == 0;
+	have = stat(snap, &ss) == 0;
 	if (have && ss.st_size == si.st_size &&
 	    ss.st_mtim.tv_sec == si.st_mtim.tv_sec &&
 	    ss.st_mtim.tv_nsec == si.st_mtim.tv_nsec)
 		return 0;
 	/*
 	 * Halted as the daemon saw it, but its start may have begun since:
-	 * a template's launcher holds root.img locked (LOCK_EX) for as long
-	 * as its QEMU runs; holding it shared keeps one from starting to
-	 * write while this copies.
+	 * its launcher holds img locked (LOCK_EX) for as long as its QEMU
+	 * runs; holding it shared keeps one from starting to write while
+	 * this copies.
 	 */
-	if (t_halted) {
+	if (halted) {
 		/* never a copy without the lock: an image that cannot be
 		 * opened for it could not be copied either */
 		lock_fd = open(img, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -492,35 +496,36 @@ template_snapshot(struct daemon *d, const struct db_qube *t, bool t_halted,
 			return rc;
 		}
 		if (flock(lock_fd, LOCK_SH | LOCK_NB) < 0)
-			t_halted = false;
+			halted = false;
 	}
-	if (!t_halted) {
+	if (!halted) {
 		if (lock_fd >= 0)
 			(void)close(lock_fd);
 		if (have)
 			return 0; /* the one from before it started */
 		(void)snprintf(err, errlen,
-		    "template %s runs and has no snapshot of its root yet: "
-		    "shut it down once",
-		    t->name);
+		    "%s runs and has no snapshot of its %s yet: shut it down "
+		    "once",
+		    name, what);
 		return -EBUSY;
 	}
 	(void)str_printf(
-	    log, sizeof(log), "%s/log/%s.log", d->cfg.state_dir, t->name);
+	    log, sizeof(log), "%s/log/%s.log", d->cfg.state_dir, name);
 	{
 		char *argv[] = {(char *)"/bin/cp", (char *)"--reflink=auto",
-		    (char *)"--sparse=always", img, tmp, NULL};
+		    (char *)"--sparse=always", (char *)img, tmp, NULL};
 
 		(void)unlink(tmp);
-		log_info("%s: snapshot of its root for the qubes based on it",
-		    t->name);
+		log_info("%s: snapshot of its %s for the qubes started over it",
+		    name, what);
 		rc = run_wait(argv, log);
 	}
 	if (rc == 0) {
-		/* the snapshot's times are root.img's: how staleness shows */
+		/* the snapshot's times are img's: how staleness shows */
 		struct timespec tv[2] = {si.st_atim, si.st_mtim};
 
-		if (utimensat(AT_FDCWD, tmp, tv, 0) < 0 || rename(tmp, out) < 0)
+		if (utimensat(AT_FDCWD, tmp, tv, 0) < 0 ||
+		    rename(tmp, snap) < 0)
 			rc = -errno;
 	}
 	if (rc < 0) {
@@ -531,6 +536,26 @@ template_snapshot(struct daemon *d, const struct db_qube *t, bool t_halted,
 	if (lock_fd >= 0)
 		(void)close(lock_fd);
 	return rc;
+}
+
+/*
+ * The image template t's AppVMs and disposables start over: root-snap.img,
+ * a snapshot (image_snapshot) of its root.img.  t_halted: as the daemon
+ * saw it.
+ */
+static int
+template_snapshot(struct daemon *d, const struct db_qube *t, bool t_halted,
+    char *out, size_t n, char *err, size_t errlen)
+{
+	char img[PATH_MAX];
+	int rc;
+
+	if ((rc = ensure_root_image(d, t, img, sizeof(img), err, errlen)) < 0)
+		return rc;
+	if (backend_qube_path(d, out, n, t->name, "root-snap.img") < 0)
+		return -ENAMETOOLONG;
+	return image_snapshot(
+	    d, t->name, img, out, t_halted, "root", err, errlen);
 }
 
 /* A new empty private image (ext4, /home/user the user's). */
@@ -734,7 +759,8 @@ struct vm_prep {
 	struct daemon *d;
 	struct db_qube q, t; /* the qube; its template (AppVM, DispVM) */
 	enum qube_class k;
-	bool t_halted; /* as the daemon saw it */
+	bool t_halted;   /* as the daemon saw it */
+	bool dvm_halted; /* a disposable's DVM template, likewise */
 	bool gui;
 	char ver[72];
 	char dvm[64]; /* a disposable's DVM template */
@@ -791,9 +817,13 @@ vm_prepare(void *arg)
 	} else if ((rc = template_snapshot(d, &p->t, p->t_halted, x, sizeof(x),
 	                err, sizeof(err))) < 0)
 		goto out;
+	/* a disposable's private: over its DVM template's as it was when
+	 * that last shut down, never the image a running one writes to */
 	if (p->k == QC_DISPVM &&
-	    (rc = ensure_private_image(
-	         d, p->dvm, x, sizeof(x), err, sizeof(err))) < 0)
+	    ((rc = ensure_private_image(
+	          d, p->dvm, x, sizeof(x), err, sizeof(err))) < 0 ||
+	        (rc = image_snapshot(d, p->dvm, x, p->priv_b, p->dvm_halted,
+	             "private", err, sizeof(err))) < 0))
 		goto out;
 	close_fd(&lfd);
 
@@ -943,8 +973,12 @@ vm_start(struct daemon *d, const struct db_qube *q, struct running *r,
 			rc = -ENOENT;
 			goto out;
 		}
+		struct db_qube dvm;
+
+		p->dvm_halted = db_qube_by_name(&d->db, p->dvm, &dvm) < 0 ||
+		    qube_running(d, dvm.qid) == NULL;
 		if (backend_qube_path(d, p->priv_b, sizeof(p->priv_b), p->dvm,
-		        "private.img") < 0 ||
+		        "private-snap.img") < 0 ||
 		    str_printf(p->priv, sizeof(p->priv), "%s/private.qcow2",
 		        p->vol) < 0)
 			goto out;

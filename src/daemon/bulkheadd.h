@@ -62,6 +62,9 @@ struct running {
 	bool killing;
 	bool handed_out; /* a preloaded disposable given out, not yet Started */
 	char lower[PATH_MAX]; /* the template snapshot it runs on, or "" */
+	/* a disposable's: the snapshot of its DVM template's private it
+	 * runs over, or "" */
+	char priv_lower[PATH_MAX];
 	struct running *next;
 };
 
@@ -295,7 +298,13 @@ spawn_logged(const char *prog, char *const argv[], const struct spawn_opts *o);
  * 1 if t's start must wait for a copy (it is then started, and c
  * answered, when the copy ends), -EBUSY if a start already waits, 0 if
  * it may start now.  The hooks: a conn went away; q halted
- * (lower: the snapshot it ran on).
+ * (lower, priv_lower: the snapshots it ran on).
+ *
+ * A DVM template's private volume likewise (namespace backend), for its
+ * disposables: snapshot_private_lower gives the newest snapshot of dvm's
+ * private (its live private if it has none), taken when it halts and
+ * before its first start; snapshot_defers_start covers a DVM template's
+ * own start too.
  */
 int
 snapshot_lower(struct daemon *d, const struct db_qube *t, char *out, size_t n);
@@ -311,9 +320,20 @@ int snapshot_defers_start(
 #define SNAPSHOT_MAX_WAITERS 16
 int snapshot_defers_appvm_start(struct daemon *d, const struct db_qube *t,
     const struct db_qube *q, struct conn *c);
+int snapshot_private_lower(
+    struct daemon *d, const struct db_qube *dvm, char *out, size_t n);
+/* Is a snapshot of t's (its root, or its private) being taken? */
+bool snapshot_in_progress(const struct db_qube *t);
+/*
+ * The same for q, a disposable of dvm: 1 if q's start waits for a copy
+ * of dvm's private (never snapshotted, or a copy under way), -EBUSY if it
+ * waits already or too many do, 0 if it may start now.
+ */
+int snapshot_defers_dispvm_start(struct daemon *d, const struct db_qube *dvm,
+    const struct db_qube *q, struct conn *c);
 void snapshot_forget_conn(struct conn *c);
-void snapshot_qube_halted(
-    struct daemon *d, const struct db_qube *q, const char *lower);
+void snapshot_qube_halted(struct daemon *d, const struct db_qube *q,
+    const char *lower, const char *priv_lower);
 /* fs_remove_tree without waiting for it (big trees, off the loop). */
 void fs_remove_tree_async(const char *path);
 /*

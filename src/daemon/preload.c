@@ -392,6 +392,35 @@ drop_from_list(struct daemon *d, const struct db_qube *dvm, const char *name)
 	free(v);
 }
 
+/*
+ * Is the preloaded disposable r of dvm outdated: has dvm halted since
+ * with another private volume, or dvm's template with another root (a
+ * newer snapshot than the one it started over, snapshot.c)?  Qubes 4.3
+ * discards such a preload when one is asked for.  Namespace qubes only:
+ * a VM's overlays do not say which copy they are over.
+ */
+static bool
+outdated(struct daemon *d, const struct db_qube *dvm, const struct running *r)
+{
+	char cur[PATH_MAX], tname[MODEL_MAX_NAME + 1];
+	struct db_qube t;
+
+	if (r->backend == &backend_vm)
+		return false;
+	/* a snapshot being taken: that template halted just now */
+	if (r->priv_lower[0] != '\0' &&
+	    (snapshot_in_progress(dvm) ||
+	        (snapshot_private_lower(d, dvm, cur, sizeof(cur)) == 0 &&
+	            strcmp(cur, r->priv_lower) != 0)))
+		return true;
+	return r->lower[0] != '\0' &&
+	    backend_prop(d, dvm, "template", tname, sizeof(tname)) == 0 &&
+	    db_qube_by_name(&d->db, tname, &t) == 0 &&
+	    (snapshot_in_progress(&t) ||
+	        (snapshot_lower(d, &t, cur, sizeof(cur)) == 0 &&
+	            strcmp(cur, r->lower) != 0));
+}
+
 int
 preload_take(struct daemon *d, const struct db_qube *dvm, struct db_qube *ret)
 {
@@ -417,6 +446,16 @@ preload_take(struct daemon *d, const struct db_qube *dvm, struct db_qube *ret)
 		if (r == NULL || r->killing ||
 		    (r->rt.state != PS_PAUSED && r->rt.state != PS_RUNNING))
 			continue;
+		if (outdated(d, dvm, r)) {
+			/* replaced by the next pass, as any stopped preload */
+			log_warnx("%s: discarding the preloaded %s: its "
+			          "volumes are outdated (a template halted "
+			          "with changes since it started)",
+			    dvm->name, q->name);
+			drop_from_list(d, dvm, q->name);
+			(void)qube_kill(d, q, NULL);
+			continue;
+		}
 		if (r->rt.state == PS_PAUSED && qube_pause(d, q, false) < 0) {
 			log_warnx("%s: could not unpause it", q->name);
 			continue;

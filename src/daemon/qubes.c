@@ -200,11 +200,11 @@ write_state(struct daemon *d, struct running *r)
 	(void)fprintf(f,
 	    "qid=%u\ndomid=%u\ninit_pid=%d\ninit_start=%llu\n"
 	    "qrexec_pid=%d\nqrexec_start=%llu\nstart_time=%llu\n"
-	    "state=%s\nlower=%s\n",
+	    "state=%s\nlower=%s\npriv_lower=%s\n",
 	    r->rt.qid, r->rt.domid, (int)r->init_pid, proc_start(r->init_pid),
 	    (int)r->qrexec_pid, proc_start(r->qrexec_pid),
 	    (unsigned long long)r->rt.start_time, power_state_name(r->rt.state),
-	    r->lower);
+	    r->lower, r->priv_lower);
 	if (fclose(f) != 0 || rename(tmp, path) < 0)
 		log_warn("%s: writing state", r->name);
 }
@@ -463,7 +463,8 @@ qube_halted(struct daemon *d, struct running *r)
 		if (db_qube_by_qid(&d->db, r->rt.qid, &q) == 0) {
 			preload_halted(d, &q, was_starting);
 			if (r->backend != &backend_vm)
-				snapshot_qube_halted(d, &q, r->lower);
+				snapshot_qube_halted(
+				    d, &q, r->lower, r->priv_lower);
 		}
 	}
 	if (r->auto_cleanup)
@@ -832,8 +833,36 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 			return rc;
 		}
 	}
-	/* a template whose root is being snapshotted starts after the copy */
-	if (k == QC_TEMPLATEVM && qube_backend(d, q) != &backend_vm) {
+	/* a disposable's private is over its DVM template's last snapshot */
+	if (k == QC_DISPVM && qube_backend(d, q) != &backend_vm) {
+		struct db_qube dvm;
+		char dname[64];
+
+		if (prop_str(d, q, "template", dname, sizeof(dname)) < 0 ||
+		    db_qube_by_name(&d->db, dname, &dvm) < 0) {
+			api_reply_exc(d, c, "QubesNoTemplateError",
+			    "%s has no disposable template", q->name);
+			return -ENOENT;
+		}
+		rc = snapshot_defers_dispvm_start(d, &dvm, q, c);
+		if (rc > 0) {
+			log_info("%s: starting once %s's private snapshot is "
+			         "taken",
+			    q->name, dvm.name);
+			return 0;
+		}
+		if (rc < 0) {
+			api_reply_exc(d, c, "QubesVMError",
+			    "%s is already waiting to start", q->name);
+			return rc;
+		}
+	}
+	/*
+	 * a template whose root (or a DVM template whose private) is being
+	 * snapshotted starts after the copy
+	 */
+	if ((k == QC_TEMPLATEVM || k == QC_APPVM || k == QC_STANDALONEVM) &&
+	    qube_backend(d, q) != &backend_vm) {
 		rc = snapshot_defers_start(d, q, c);
 		if (rc > 0) {
 			log_info(
@@ -1133,6 +1162,7 @@ struct state_file {
 	unsigned long long init_start, qrexec_start, start_time;
 	char state[16];
 	char lower[PATH_MAX];
+	char priv_lower[PATH_MAX];
 };
 
 static int
@@ -1167,6 +1197,10 @@ read_state(const char *path, struct state_file *sf)
 		else if (strncmp(line, "lower=", 6) == 0) {
 			line[strcspn(line, "\n")] = '\0';
 			(void)str_copy(sf->lower, sizeof(sf->lower), line + 6);
+		} else if (strncmp(line, "priv_lower=", 11) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			(void)str_copy(
+			    sf->priv_lower, sizeof(sf->priv_lower), line + 11);
 		} else
 			(void)sscanf(line, "state=%15s", sf->state);
 	}
@@ -1233,6 +1267,7 @@ adopt_or_clean(struct daemon *d, const char *name)
 	r->init_pid = sf.init_pid;
 	r->rt.start_time = sf.start_time;
 	(void)str_copy(r->lower, sizeof(r->lower), sf.lower);
+	(void)str_copy(r->priv_lower, sizeof(r->priv_lower), sf.priv_lower);
 	r->rt.state = strcmp(sf.state, "Paused") == 0 ? PS_PAUSED : PS_RUNNING;
 	{
 		char *ac = NULL;

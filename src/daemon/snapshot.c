@@ -13,6 +13,14 @@
  * Copies happen in a child (cp -a --reflink=auto: cheap where the
  * filesystem shares extents); the loop goes on.  A template is not started
  * while its snapshot is being taken: its start waits for the copy.
+ *
+ * A DVM template's private volume the same way, for its disposables:
+ * Qubes gives a disposable the private volume its DVM template had when
+ * it last shut down, never what a running DVM template is writing.  So a
+ * DVM template (template_for_dispvms, namespace backend) gets
+ * private.snap-N, taken when it halts and before its first start (or a
+ * disposable's first start from it); a disposable's private is an
+ * overlay over the newest one.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,15 +37,27 @@
 #include "lib/log.h"
 #include "lib/util.h"
 
+/* What a snapshot is of: a template's root, a DVM template's private. */
+enum snap_vol {
+	SNAP_ROOT,
+	SNAP_PRIVATE,
+};
+
+static const char *const vol_dir[] = {"root", "private"};
+/* "root.snap-", "private.snap-" */
+static const char *const vol_prefix[] = {"root.snap-", "private.snap-"};
+
 struct snap_op {
 	struct daemon *d;
-	uint32_t qid;         /* the template */
+	enum snap_vol vol;
+	uint32_t qid;         /* the template (or DVM template) */
 	int result_fd;        /* the copier writes 0 (done) or 1 */
 	char tmp[PATH_MAX];   /* root.snap-N.new */
 	char final[PATH_MAX]; /* root.snap-N */
 	struct conn *start;   /* an admin.vm.Start waiting for the copy */
 	bool start_pending;   /* a start with nobody to answer (autostart) */
-	/* AppVMs (and disposables) of the template waiting for the copy */
+	/* AppVMs (and disposables) of the template, or disposables of the
+	 * DVM template, waiting for the copy */
 	struct {
 		uint32_t qid;
 		struct conn *c;
@@ -54,10 +74,11 @@ tdir(struct daemon *d, const char *name, char *out, size_t n)
 	return str_printf(out, n, "%s/qubes/%s", d->cfg.state_dir, name);
 }
 
-/* The highest N of root.snap-N in dir, 0 if none (-errno on error). */
+/* The highest N of VOL.snap-N in dir, 0 if none (-errno on error). */
 static long
-newest(const char *dir)
+newest(const char *dir, enum snap_vol vol)
 {
+	size_t plen = strlen(vol_prefix[vol]);
 	DIR *dp = opendir(dir);
 	struct dirent *e;
 	long best = 0;
@@ -67,8 +88,8 @@ newest(const char *dir)
 	while ((e = readdir(dp)) != NULL) {
 		uint32_t n;
 
-		if (strncmp(e->d_name, "root.snap-", 10) == 0 &&
-		    parse_u32(e->d_name + 10, 1000000000, &n) == 0 &&
+		if (strncmp(e->d_name, vol_prefix[vol], plen) == 0 &&
+		    parse_u32(e->d_name + plen, 1000000000, &n) == 0 &&
 		    (long)n > best)
 			best = (long)n;
 	}
@@ -77,30 +98,80 @@ newest(const char *dir)
 }
 
 static struct snap_op *
-op_of(uint32_t qid)
+op_of(uint32_t qid, enum snap_vol vol)
 {
 	struct snap_op *op;
 
 	for (op = ops; op; op = op->next)
-		if (op->qid == qid)
+		if (op->qid == qid && op->vol == vol)
 			return op;
 	return NULL;
 }
 
-int
-snapshot_lower(struct daemon *d, const struct db_qube *t, char *out, size_t n)
+/* Any copy of t's under way (a start of t waits for it). */
+static struct snap_op *
+op_of_any(uint32_t qid)
+{
+	struct snap_op *op = op_of(qid, SNAP_ROOT);
+
+	return op != NULL ? op : op_of(qid, SNAP_PRIVATE);
+}
+
+/* The newest snapshot of t's vol, or the live volume if none. */
+static int
+lower_of(struct daemon *d, const struct db_qube *t, enum snap_vol vol,
+    char *out, size_t n)
 {
 	char dir[PATH_MAX];
 	long best;
 
 	if (tdir(d, t->name, dir, sizeof(dir)) < 0)
 		return -ENAMETOOLONG;
-	best = newest(dir);
+	best = newest(dir, vol);
 	if (best < 0)
 		return (int)best;
 	if (best == 0) /* never snapshotted: the template never ran */
-		return str_printf(out, n, "%s/root", dir);
-	return str_printf(out, n, "%s/root.snap-%ld", dir, best);
+		return str_printf(out, n, "%s/%s", dir, vol_dir[vol]);
+	return str_printf(out, n, "%s/%s%ld", dir, vol_prefix[vol], best);
+}
+
+bool
+snapshot_in_progress(const struct db_qube *t)
+{
+	return op_of_any(t->qid) != NULL;
+}
+
+int
+snapshot_lower(struct daemon *d, const struct db_qube *t, char *out, size_t n)
+{
+	return lower_of(d, t, SNAP_ROOT, out, n);
+}
+
+int
+snapshot_private_lower(
+    struct daemon *d, const struct db_qube *dvm, char *out, size_t n)
+{
+	return lower_of(d, dvm, SNAP_PRIVATE, out, n);
+}
+
+/* Is q a DVM template whose private volume disposables start over? */
+static bool
+is_dvm_template(struct daemon *d, const struct db_qube *q)
+{
+	const struct prop_def *p;
+	char *flag = NULL;
+	bool def, yes;
+
+	/* AppVMs and StandaloneVMs have the property (model.c) */
+	if ((qube_class_of(q) != QC_APPVM &&
+	        qube_class_of(q) != QC_STANDALONEVM) ||
+	    qube_backend(d, q) == &backend_vm ||
+	    (p = prop_find(qube_class_of(q), "template_for_dispvms")) == NULL)
+		return false;
+	yes = prop_get(&d->model, q, p, &flag, &def) > 0 &&
+	    strcmp(flag, "True") == 0;
+	free(flag);
+	return yes;
 }
 
 static bool
@@ -116,27 +187,29 @@ op_of_path(const char *dir, const char *leaf)
 	return false;
 }
 
-/* Remove t's snapshots but the newest and those a running qube uses. */
+/* Remove t's snapshots of vol but the newest and those a running qube
+ * uses. */
 static void
-gc(struct daemon *d, const char *tname)
+gc(struct daemon *d, const char *tname, enum snap_vol vol)
 {
 	char dir[PATH_MAX], p[PATH_MAX + 300];
+	size_t plen = strlen(vol_prefix[vol]);
 	struct dirent *e;
 	long best;
 	DIR *dp;
 
-	if (tdir(d, tname, dir, sizeof(dir)) < 0 || (best = newest(dir)) <= 0 ||
-	    (dp = opendir(dir)) == NULL)
+	if (tdir(d, tname, dir, sizeof(dir)) < 0 ||
+	    (best = newest(dir, vol)) <= 0 || (dp = opendir(dir)) == NULL)
 		return;
 	while ((e = readdir(dp)) != NULL) {
 		struct running *r;
 		uint32_t n;
 		bool used = false;
 
-		if (strncmp(e->d_name, "root.snap-", 10) != 0)
+		if (strncmp(e->d_name, vol_prefix[vol], plen) != 0)
 			continue;
-		if (parse_u32(e->d_name + 10, 1000000000, &n) < 0) {
-			/* a copy that never finished (root.snap-N.new) */
+		if (parse_u32(e->d_name + plen, 1000000000, &n) < 0) {
+			/* a copy that never finished (VOL.snap-N.new) */
 			if (op_of_path(dir, e->d_name))
 				continue;
 		} else if ((long)n == best) {
@@ -144,7 +217,9 @@ gc(struct daemon *d, const char *tname)
 		}
 		(void)str_printf(p, sizeof(p), "%s/%s", dir, e->d_name);
 		for (r = d->running; r && !used; r = r->next)
-			used = strcmp(r->lower, p) == 0;
+			used =
+			    strcmp(vol == SNAP_ROOT ? r->lower : r->priv_lower,
+			        p) == 0;
 		if (!used) {
 			log_info("%s: removing its unused snapshot %s", tname,
 			    e->d_name);
@@ -161,6 +236,8 @@ done(void *arg, int fd, short revents)
 	struct daemon *d = op->d;
 	struct db_qube t;
 	char status = 1, root[PATH_MAX];
+	const char *what = vol_dir[op->vol];
+	const char *users = op->vol == SNAP_ROOT ? "AppVMs" : "disposables";
 	bool ok, have = db_qube_by_qid(&d->db, op->qid, &t) == 0;
 	unsigned i;
 
@@ -178,35 +255,38 @@ done(void *arg, int fd, short revents)
 		log_info("%s: snapshot %s taken", have ? t.name : "?",
 		    strrchr(op->final, '/') + 1);
 	} else {
-		log_warnx("%s: taking a snapshot of its root failed; its "
-		          "AppVMs keep the previous one",
-		    have ? t.name : "?");
+		log_warnx("%s: taking a snapshot of its %s failed; its %s keep "
+		          "the previous one",
+		    have ? t.name : "?", what, users);
 		fs_remove_tree_async(op->tmp);
 	}
 	/*
 	 * A failed copy with no snapshot before it: whoever waits is told,
 	 * not started (a template would only try again, and again; an AppVM
-	 * would run on the live root).
+	 * or a disposable would run on the live volume).
 	 */
 	if (!ok && have && tdir(d, t.name, root, sizeof(root)) == 0 &&
-	    newest(root) == 0) {
+	    newest(root, op->vol) == 0) {
 		if (op->start)
 			api_reply_exc(d, op->start, "QubesVMError",
-			    "%s: taking a snapshot of its root failed (see "
+			    "%s: taking a snapshot of its %s failed (see "
 			    "bulkheadd's log)",
-			    t.name);
+			    t.name, what);
 		for (i = 0; i < op->nappvms; i++)
 			if (op->appvms[i].c)
 				api_reply_exc(d, op->appvms[i].c,
 				    "QubesVMError",
-				    "%s: taking a snapshot of its template's root "
+				    "%s: taking a snapshot of its %s's %s "
 				    "failed (see bulkheadd's log)",
-				    t.name);
+				    t.name,
+				    op->vol == SNAP_ROOT ? "template" :
+				                           "DVM template",
+				    what);
 		free(op);
 		return;
 	}
 	if (have) {
-		gc(d, t.name);
+		gc(d, t.name, op->vol);
 		if (op->start || op->start_pending)
 			(void)qube_start(d, &t, op->start);
 	}
@@ -224,33 +304,35 @@ done(void *arg, int fd, short revents)
 	free(op);
 }
 
-int
-snapshot_take(struct daemon *d, const struct db_qube *t)
+/* Start copying t's vol (t halted) into VOL.snap-N+1.  0 or -errno. */
+static int
+take(struct daemon *d, const struct db_qube *t, enum snap_vol vol)
 {
-	char dir[PATH_MAX], root[PATH_MAX + 8];
+	char dir[PATH_MAX], src[PATH_MAX + 8];
 	struct snap_op *op;
 	int pipefd[2];
 	long best;
 	pid_t pid;
 
-	if (op_of(t->qid) != NULL)
+	if (op_of(t->qid, vol) != NULL)
 		return 0; /* one is being taken */
 	if (tdir(d, t->name, dir, sizeof(dir)) < 0 ||
-	    str_printf(root, sizeof(root), "%s/root", dir) < 0)
+	    str_printf(src, sizeof(src), "%s/%s", dir, vol_dir[vol]) < 0)
 		return -ENAMETOOLONG;
-	if (access(root, F_OK) < 0)
+	if (access(src, F_OK) < 0)
 		return -ENOENT;
-	best = newest(dir);
+	best = newest(dir, vol);
 	if (best < 0)
 		return (int)best;
 	op = calloc(1, sizeof(*op));
 	if (op == NULL)
 		return -ENOMEM;
 	op->d = d;
+	op->vol = vol;
 	op->qid = t->qid;
 	op->result_fd = -1;
-	if (str_printf(op->final, sizeof(op->final), "%s/root.snap-%ld", dir,
-	        best + 1) < 0 ||
+	if (str_printf(op->final, sizeof(op->final), "%s/%s%ld", dir,
+	        vol_prefix[vol], best + 1) < 0 ||
 	    str_printf(op->tmp, sizeof(op->tmp), "%s.new", op->final) < 0 ||
 	    pipe2(pipefd, O_CLOEXEC) < 0) {
 		free(op);
@@ -263,7 +345,7 @@ snapshot_take(struct daemon *d, const struct db_qube *t)
 
 		(void)close(pipefd[0]);
 		daemon_child_init(pipefd[1]);
-		st = fs_copy_tree_in_child(root, op->tmp);
+		st = fs_copy_tree_in_child(src, op->tmp);
 		_exit(write(pipefd[1], st ? "\1" : "", 1) == 1 ? st : 1);
 	}
 	(void)close(pipefd[1]);
@@ -278,21 +360,40 @@ snapshot_take(struct daemon *d, const struct db_qube *t)
 	}
 	op->next = ops;
 	ops = op;
-	log_info("%s: taking a snapshot of its root for its AppVMs", t->name);
+	log_info("%s: taking a snapshot of its %s for its %s", t->name,
+	    vol_dir[vol], vol == SNAP_ROOT ? "AppVMs" : "disposables");
 	return 0;
+}
+
+int
+snapshot_take(struct daemon *d, const struct db_qube *t)
+{
+	return take(d, t, SNAP_ROOT);
+}
+
+/* Has t (a template, or a DVM template) never been snapshotted? */
+static bool
+never_snapshotted(struct daemon *d, const struct db_qube *t, enum snap_vol vol)
+{
+	char dir[PATH_MAX];
+
+	return tdir(d, t->name, dir, sizeof(dir)) == 0 && newest(dir, vol) == 0;
 }
 
 int
 snapshot_defers_start(struct daemon *d, const struct db_qube *t, struct conn *c)
 {
-	struct snap_op *op = op_of(t->qid);
-	char dir[PATH_MAX];
+	struct snap_op *op = op_of_any(t->qid);
 
+	/* its first start: keep the pristine root, or the private volume
+	 * its disposables start over */
 	if (op == NULL && qube_class_of(t) == QC_TEMPLATEVM &&
-	    tdir(d, t->name, dir, sizeof(dir)) == 0 && newest(dir) == 0 &&
-	    snapshot_take(d, t) == 0)
-		op =
-		    op_of(t->qid); /* its first start: keep the pristine root */
+	    never_snapshotted(d, t, SNAP_ROOT) && take(d, t, SNAP_ROOT) == 0)
+		op = op_of(t->qid, SNAP_ROOT);
+	if (op == NULL && is_dvm_template(d, t) &&
+	    never_snapshotted(d, t, SNAP_PRIVATE) &&
+	    take(d, t, SNAP_PRIVATE) == 0)
+		op = op_of(t->qid, SNAP_PRIVATE);
 	if (op == NULL)
 		return 0;
 	if (op->start || op->start_pending)
@@ -302,13 +403,29 @@ snapshot_defers_start(struct daemon *d, const struct db_qube *t, struct conn *c)
 	return 1;
 }
 
+/* q waits for op: 1, or -EBUSY (it waits already, or too many do). */
+static int
+wait_for(struct snap_op *op, const struct db_qube *q, struct conn *c)
+{
+	unsigned i;
+
+	for (i = 0; i < op->nappvms; i++)
+		if (op->appvms[i].qid == q->qid)
+			return -EBUSY; /* it waits already */
+	if (op->nappvms == SNAPSHOT_MAX_WAITERS)
+		return -EBUSY;
+	op->appvms[op->nappvms].qid = q->qid;
+	op->appvms[op->nappvms].c = c;
+	op->nappvms++;
+	return 1;
+}
+
 int
 snapshot_defers_appvm_start(struct daemon *d, const struct db_qube *t,
     const struct db_qube *q, struct conn *c)
 {
-	struct snap_op *op = op_of(t->qid);
+	struct snap_op *op = op_of(t->qid, SNAP_ROOT);
 	char dir[PATH_MAX], root[PATH_MAX + 8];
-	unsigned i;
 
 	if (op == NULL) {
 		/*
@@ -319,20 +436,43 @@ snapshot_defers_appvm_start(struct daemon *d, const struct db_qube *t,
 		if (qube_class_of(t) != QC_TEMPLATEVM ||
 		    tdir(d, t->name, dir, sizeof(dir)) < 0 ||
 		    str_printf(root, sizeof(root), "%s/root", dir) < 0 ||
-		    access(root, F_OK) < 0 || newest(dir) != 0)
+		    access(root, F_OK) < 0 || newest(dir, SNAP_ROOT) != 0)
 			return 0;
-		if (snapshot_take(d, t) < 0 || (op = op_of(t->qid)) == NULL)
+		if (take(d, t, SNAP_ROOT) < 0 ||
+		    (op = op_of(t->qid, SNAP_ROOT)) == NULL)
 			return 0;
 	}
-	for (i = 0; i < op->nappvms; i++)
-		if (op->appvms[i].qid == q->qid)
-			return -EBUSY; /* it waits already */
-	if (op->nappvms == SNAPSHOT_MAX_WAITERS)
-		return -EBUSY;
-	op->appvms[op->nappvms].qid = q->qid;
-	op->appvms[op->nappvms].c = c;
-	op->nappvms++;
-	return 1;
+	return wait_for(op, q, c);
+}
+
+int
+snapshot_defers_dispvm_start(struct daemon *d, const struct db_qube *dvm,
+    const struct db_qube *q, struct conn *c)
+{
+	struct snap_op *op = op_of(dvm->qid, SNAP_PRIVATE);
+
+	if (op == NULL) {
+		/*
+		 * A DVM template never snapshotted (it never ran since it
+		 * became one): its private volume is copied now, before its
+		 * next start could write to it under the disposable.  If it
+		 * runs, the copy is of what it holds now, which is the best
+		 * there is (it was a DVM template before this bulkheadd
+		 * snapshotted them, or became one while it ran).
+		 */
+		if (!never_snapshotted(d, dvm, SNAP_PRIVATE))
+			return 0;
+		if (qube_running(d, dvm->qid) != NULL)
+			log_warnx(
+			    "%s: running, with no snapshot of its private "
+			    "volume yet: its disposables start over a copy "
+			    "of what it holds now",
+			    dvm->name);
+		if (take(d, dvm, SNAP_PRIVATE) < 0 ||
+		    (op = op_of(dvm->qid, SNAP_PRIVATE)) == NULL)
+			return 0;
+	}
+	return wait_for(op, q, c);
 }
 
 void
@@ -353,24 +493,33 @@ snapshot_forget_conn(struct conn *c)
 	}
 }
 
+/* gc the snapshots of vol of the template whose snapshot lower is. */
+static void
+gc_lower(struct daemon *d, const char *lower, enum snap_vol vol)
+{
+	/* lower is <state>/qubes/<template>/VOL.snap-N */
+	char tname[MODEL_MAX_NAME + 1], *slash;
+	const char *base = lower + strlen(d->cfg.state_dir) + 7;
+
+	if (lower[0] == '\0' ||
+	    strncmp(lower, d->cfg.state_dir, strlen(d->cfg.state_dir)) != 0 ||
+	    strlen(lower) < strlen(d->cfg.state_dir) + 7 ||
+	    str_copy(tname, sizeof(tname), base) < 0)
+		return;
+	slash = strchr(tname, '/');
+	if (slash)
+		*slash = '\0';
+	gc(d, tname, vol);
+}
+
 void
-snapshot_qube_halted(
-    struct daemon *d, const struct db_qube *q, const char *lower)
+snapshot_qube_halted(struct daemon *d, const struct db_qube *q,
+    const char *lower, const char *priv_lower)
 {
 	if (qube_class_of(q) == QC_TEMPLATEVM)
-		(void)snapshot_take(d, q);
-	if (lower[0]) {
-		/* lower is <state>/qubes/<template>/root.snap-N */
-		char tname[MODEL_MAX_NAME + 1], *slash;
-		const char *base = lower + strlen(d->cfg.state_dir) + 7;
-
-		if (strncmp(lower, d->cfg.state_dir,
-		        strlen(d->cfg.state_dir)) != 0 ||
-		    str_copy(tname, sizeof(tname), base) < 0)
-			return;
-		slash = strchr(tname, '/');
-		if (slash)
-			*slash = '\0';
-		gc(d, tname);
-	}
+		(void)take(d, q, SNAP_ROOT);
+	if (is_dvm_template(d, q))
+		(void)take(d, q, SNAP_PRIVATE);
+	gc_lower(d, lower, SNAP_ROOT);
+	gc_lower(d, priv_lower, SNAP_PRIVATE);
 }

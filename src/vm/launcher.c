@@ -679,6 +679,17 @@ start_qemu(int qmp_fd, int serial_fd, int gui_pool_fd, int *ret_console_fd)
 	if (A.priv[0] != '\0') {
 		if ((fds[n] = open_file(A.priv, true)) < 0)
 			goto fail;
+		/*
+		 * Its own private image (raw, written in place; a DVM
+		 * template's disposables start over a copy of it): locked
+		 * likewise, so that bulkheadd never copies it while QEMU
+		 * writes (backend_vm.c: image_snapshot).
+		 */
+		if (A.priv_backing[0] == '\0' && flock(fds[n], LOCK_EX) < 0) {
+			log_warn("%s: lock", A.priv);
+			n++;
+			goto fail;
+		}
 		want[n++] = FD_PRIV;
 	}
 	if (A.priv_backing[0] != '\0') {

@@ -924,6 +924,78 @@ def test_disposable():
     D.call("admin.vm.Kill", "dvm")
 
 
+def private_snaps(dvm):
+    """The snapshots of dvm's private volume, oldest first."""
+    d = os.path.join(D.state, "qubes", dvm)
+    return sorted((e for e in os.listdir(d)
+                   if re.fullmatch(r"private\.snap-\d+", e)),
+                  key=lambda e: int(e.rsplit("-", 1)[1]))
+
+
+def test_disposable_gets_the_dvm_templates_last_shutdown():
+    # Qubes' rule: a disposable's private is its DVM template's as it was
+    # when that last shut down; never what a running DVM template is
+    # writing, and a running disposable's never changes under it
+    if D.qubes()["dvm"]["state"] != "Halted":
+        D.call("admin.vm.Shutdown", "dvm", "wait")
+    D.call("admin.vm.Start", "dvm")
+    sh("dvm", "echo one > /rw/v")
+    D.call("admin.vm.Shutdown", "dvm", "wait")
+    bh.wait_for(lambda: private_snaps("dvm") and not os.path.exists(
+        os.path.join(D.state, "qubes", "dvm", private_snaps("dvm")[-1] +
+                     ".new")), "the DVM template's snapshot")
+    D.call("admin.vm.Start", "dvm")
+    rc, out, err = sh("dvm", "echo two > /rw/v && sync && cat /rw/v")
+    assert out == "two\n", (rc, out, err)
+    d1 = D.call("admin.vm.CreateDisposable", "dvm")
+    qid(d1)
+    D.call("admin.vm.Start", d1)
+    rc, out, err = sh(d1, "cat /rw/v")
+    assert out == "one\n", (rc, out, err)
+    snap1 = private_snaps("dvm")[-1]
+    # the DVM template halts: a new snapshot; d1 keeps the one it has
+    D.call("admin.vm.Shutdown", "dvm", "wait")
+    bh.wait_for(lambda: private_snaps("dvm")[-1] != snap1,
+                "a new snapshot after the DVM template's halt")
+    snap2 = private_snaps("dvm")[-1]
+    rc, out, err = sh(d1, "cat /rw/v")
+    assert out == "one\n", (rc, out, err)
+    assert snap1 in private_snaps("dvm"), private_snaps("dvm")
+    d2 = D.call("admin.vm.CreateDisposable", "dvm")
+    qid(d2)
+    D.call("admin.vm.Start", d2)
+    rc, out, err = sh(d2, "cat /rw/v")
+    assert out == "two\n", (rc, out, err)
+    # d1 gone: nothing uses its snapshot any more
+    D.call("admin.vm.Kill", d1)
+    bh.wait_for(lambda: snap1 not in private_snaps("dvm"),
+                "the snapshot d1 ran over removed")
+    # a restarted bulkheadd still knows which snapshot d2 runs over
+    D.stop(signal.SIGKILL)
+    D.start()
+    assert D.qubes()[d2]["state"] == "Running"
+    D.call("admin.vm.Start", "dvm")
+    sh("dvm", "echo three > /rw/v")
+    D.call("admin.vm.Shutdown", "dvm", "wait")
+    bh.wait_for(lambda: private_snaps("dvm")[-1] not in (snap1, snap2),
+                "a third snapshot")
+    assert snap2 in private_snaps("dvm"), private_snaps("dvm")
+    rc, out, err = sh(d2, "cat /rw/v")
+    assert out == "two\n", (rc, out, err)
+    D.call("admin.vm.Kill", d2)
+    bh.wait_for(lambda: private_snaps("dvm") == [private_snaps("dvm")[-1]],
+                "only the newest snapshot left")
+    d3 = D.call("admin.vm.CreateDisposable", "dvm")
+    qid(d3)
+    D.call("admin.vm.Start", d3)
+    rc, out, err = sh(d3, "cat /rw/v")
+    assert out == "three\n", (rc, out, err)
+    D.call("admin.vm.Kill", d3)
+    bh.wait_for(lambda: all(n not in D.qubes() for n in (d1, d2, d3)),
+                "the disposables removed")
+    nothing_left([d1, d2, d3])
+
+
 def host_bytes(top):
     """Bytes of the files under top, as the host's filesystem has them."""
     n = 0
@@ -1360,6 +1432,30 @@ def test_preloaded_disposables():
         time.sleep(0.02)
     bh.wait_for(lambda: gone not in D.qubes(), "the stopped preload removed")
     bh.wait_for(lambda: len(ready()) == 2, "the replacement preload")
+    # the DVM template halts with changes: the preloads made before are
+    # outdated; asked for a disposable, bulkheadd discards them rather
+    # than hand out the old private, and makes new ones (Qubes 4.3)
+    stale = ready()
+    for n in stale:
+        qid(n)
+    D.call("admin.vm.Start", "dvm")
+    sh("dvm", "echo fresh > /rw/v")
+    D.call("admin.vm.Shutdown", "dvm", "wait")
+    name = D.call("admin.vm.CreateDisposable", "dvm")
+    qid(name)
+    assert name not in stale, (name, stale)
+    D.call("admin.vm.Start", name)
+    rc, out, err = sh(name, "cat /rw/v")
+    assert out == "fresh\n", (rc, out, err)
+    assert "discarding the preloaded" in D.log()
+    D.call("admin.vm.Kill", name)
+    bh.wait_for(lambda: not set(stale + [name]) & set(D.qubes()),
+                "the outdated preloads and the used one removed")
+    bh.wait_for(lambda: len(ready()) == 2, "two new preloads")
+    newest = os.path.join(D.state, "qubes", "dvm", private_snaps("dvm")[-1])
+    for n in ready():  # paused: what they run over, from their state
+        with open(os.path.join(D.run, "qubes", n, "state")) as f:
+            assert "priv_lower=%s\n" % newest in f.read(), n
     # they survive a restart of bulkheadd
     before = ready()
     for n in before:
@@ -1452,6 +1548,7 @@ try:
         test_qrexec_sockets_closed_to_host_users,
         test_shutdown_timeout_kills,
         test_disposable,
+        test_disposable_gets_the_dvm_templates_last_shutdown,
         test_disposable_writes_stay_off_the_host_disk,
         test_dispvm_call_and_autostart,
         test_calls_are_confined_as_the_callers_id,

@@ -569,6 +569,13 @@ def test_disposable():
     D.call("admin.vm.Start", "vmdvm")
     rc, out, _ = run("vmdvm", "cat /rw/seed")
     assert out == "from-dvm\n", out
+    # what a running DVM template writes does not reach a new disposable:
+    # that starts over its private as it was when it last shut down (a
+    # copy made while it was halted), as in Qubes
+    rc, out, err = run("vmdvm", "echo running-dvm > /rw/seed && sync")
+    assert rc == 0, (rc, out, err)
+    r = cli("qvm-run", "--dispvm=vmdvm", "--pass-io", "--", "cat /rw/seed")
+    assert r.stdout == "from-dvm\n", (r.stdout, r.stderr)
 
 
 def test_preloaded_disposable():
@@ -582,8 +589,10 @@ def test_preloaded_disposable():
     D.call("admin.vm.feature.Set", "vmdvm", "preload-dispvm-max", "1")
     bh.wait_for(lambda: len(preloaded()) == 1, "a preloaded disposable", 90)
     ready = preloaded()[0]
-    r = cli("qvm-run", "--dispvm=vmdvm", "--pass-io", "--", "hostname")
-    assert r.stdout == ready + "\n", (r.stdout, ready)
+    r = cli("qvm-run", "--dispvm=vmdvm", "--pass-io", "--",
+            "hostname; cat /rw/seed")
+    # made after the DVM template halted: what it wrote while it ran
+    assert r.stdout == ready + "\nrunning-dvm\n", (r.stdout, ready)
     bh.wait_for(lambda: ready not in D.qubes(), "used disposable removed", 30)
     bh.wait_for(lambda: len(preloaded()) == 1, "a new preloaded one", 90)
     D.call("admin.vm.feature.Remove", "vmdvm", "preload-dispvm-max")
