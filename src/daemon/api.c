@@ -1412,6 +1412,12 @@ m_vm_remove(struct daemon *d, struct conn *c, const struct api_request *r,
 		}
 		free(v);
 	}
+	/* the copy writes into its directory: not removed under it */
+	if (snapshot_in_progress(q))
+		return exc(res, "QubesVMError",
+		    "%s: a snapshot of its volume is being taken (it halted "
+		    "moments ago); try again when it is done",
+		    q->name);
 	if (db_qube_remove(&d->db, q->qid) < 0)
 		return exc(res, "QubesException", "database error");
 	if (qube_remove_files(d, q) < 0)

@@ -130,6 +130,12 @@ ensure_private(struct daemon *d, const char *name, uint32_t base)
 	return mkdir_owned(home, 0755, base);
 }
 
+int
+backend_sandbox_ensure_private(struct daemon *d, const struct db_qube *q)
+{
+	return ensure_private(d, q->name, sandbox_uid_base(q->qid));
+}
+
 /* true if q is the embedded host template */
 static bool
 is_host_template(struct daemon *d, const struct db_qube *q)

@@ -355,5 +355,7 @@ int api_new_disposable(struct daemon *d, const struct db_qube *dvm,
     struct db_qube *ret, char *err, size_t errlen);
 
 int backend_sandbox_make_host_template(struct daemon *d, const char *name);
+/* q's private volume (a namespace qube's), made if missing.  0 or -errno. */
+int backend_sandbox_ensure_private(struct daemon *d, const struct db_qube *q);
 
 #endif

@@ -392,6 +392,7 @@ snapshot_defers_start(struct daemon *d, const struct db_qube *t, struct conn *c)
 		op = op_of(t->qid, SNAP_ROOT);
 	if (op == NULL && is_dvm_template(d, t) &&
 	    never_snapshotted(d, t, SNAP_PRIVATE) &&
+	    backend_sandbox_ensure_private(d, t) == 0 &&
 	    take(d, t, SNAP_PRIVATE) == 0)
 		op = op_of(t->qid, SNAP_PRIVATE);
 	if (op == NULL)
@@ -461,6 +462,9 @@ snapshot_defers_dispvm_start(struct daemon *d, const struct db_qube *dvm,
 		 * snapshotted them, or became one while it ran).
 		 */
 		if (!never_snapshotted(d, dvm, SNAP_PRIVATE))
+			return 0;
+		/* one never started has none yet: an empty one, copied */
+		if (backend_sandbox_ensure_private(d, dvm) < 0)
 			return 0;
 		if (qube_running(d, dvm->qid) != NULL)
 			log_warnx(

@@ -991,9 +991,33 @@ def test_disposable_gets_the_dvm_templates_last_shutdown():
     rc, out, err = sh(d3, "cat /rw/v")
     assert out == "three\n", (rc, out, err)
     D.call("admin.vm.Kill", d3)
-    bh.wait_for(lambda: all(n not in D.qubes() for n in (d1, d2, d3)),
+    # a DVM template never started: its first disposable starts over a
+    # snapshot of its (new, empty) private too, so the DVM template's
+    # first run does not write under it
+    D.create("AppVM", "dvm2", "red")
+    qid("dvm2")  # known after its removal, for nothing_left()
+    D.call("admin.vm.property.Set", "dvm2", "template_for_dispvms", "True")
+    d4 = D.call("admin.vm.CreateDisposable", "dvm2")
+    qid(d4)
+    D.call("admin.vm.Start", d4)
+    assert private_snaps("dvm2") == ["private.snap-1"], private_snaps("dvm2")
+    D.call("admin.vm.Start", "dvm2")
+    sh("dvm2", "echo first-run > /rw/v")
+    rc, out, err = sh(d4, "cat /rw/v 2>&1; true")
+    assert "first-run" not in out, (rc, out, err)
+    D.call("admin.vm.Kill", d4)
+    bh.wait_for(lambda: all(n not in D.qubes() for n in (d1, d2, d3, d4)),
                 "the disposables removed")
-    nothing_left([d1, d2, d3])
+    # a DVM template is not removed while its snapshot is being copied
+    # (300 MiB: the copy takes a while after the halt)
+    sh("dvm2", "head -c 300M /dev/zero > /rw/big && sync")
+    D.call("admin.vm.Kill", "dvm2")
+    expect_exc("QubesVMError", D.call, "admin.vm.Remove", "dvm2")
+    # taken: the new one there, the old one (nobody uses it) gone
+    bh.wait_for(lambda: private_snaps("dvm2") == ["private.snap-2"],
+                "the snapshot taken", 60)
+    D.call("admin.vm.Remove", "dvm2")
+    nothing_left([d1, d2, d3, d4, "dvm2"])
 
 
 def host_bytes(top):
