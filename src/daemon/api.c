@@ -749,9 +749,12 @@ prop_op(struct daemon *d, const struct api_request *r, const struct db_qube *q,
 			ev_kv[6] = NULL;
 			api_event(d, q ? q->name : "", evname, ev_kv);
 		}
-		/* a DVM template no more (or again): its preloads follow */
-		if (q && strcmp(prop_name(p), "template_for_dispvms") == 0)
+		/* a DVM template no more (or again): its preloads follow,
+		 * and its private's snapshots go once nothing uses them */
+		if (q && strcmp(prop_name(p), "template_for_dispvms") == 0) {
 			preload_schedule(d, 0);
+			snapshot_private_gc(d, q);
+		}
 		free(v);
 		free(old);
 		return 0;

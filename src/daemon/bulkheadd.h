@@ -324,6 +324,9 @@ int snapshot_private_lower(
     struct daemon *d, const struct db_qube *dvm, char *out, size_t n);
 /* Is a snapshot of t's (its root, or its private) being taken? */
 bool snapshot_in_progress(const struct db_qube *t);
+/* q's private's snapshots: all that no running disposable uses if q is
+ * no DVM template (any more), else all but the newest. */
+void snapshot_private_gc(struct daemon *d, const struct db_qube *q);
 /*
  * The same for q, a disposable of dvm: 1 if q's start waits for a copy
  * of dvm's private (never snapshotted, or a copy under way), -EBUSY if it

@@ -187,10 +187,21 @@ op_of_path(const char *dir, const char *leaf)
 	return false;
 }
 
+static void gc_keep(
+    struct daemon *d, const char *tname, enum snap_vol vol, bool newest);
+
 /* Remove t's snapshots of vol but the newest and those a running qube
  * uses. */
 static void
 gc(struct daemon *d, const char *tname, enum snap_vol vol)
+{
+	gc_keep(d, tname, vol, true);
+}
+
+/* The same, the newest too unless keep_newest. */
+static void
+gc_keep(struct daemon *d, const char *tname, enum snap_vol vol,
+    bool keep_newest)
 {
 	char dir[PATH_MAX], p[PATH_MAX + 300];
 	size_t plen = strlen(vol_prefix[vol]);
@@ -212,7 +223,7 @@ gc(struct daemon *d, const char *tname, enum snap_vol vol)
 			/* a copy that never finished (VOL.snap-N.new) */
 			if (op_of_path(dir, e->d_name))
 				continue;
-		} else if ((long)n == best) {
+		} else if ((long)n == best && keep_newest) {
 			continue;
 		}
 		(void)str_printf(p, sizeof(p), "%s/%s", dir, e->d_name);
@@ -286,7 +297,10 @@ done(void *arg, int fd, short revents)
 		return;
 	}
 	if (have) {
-		gc(d, t.name, op->vol);
+		if (op->vol == SNAP_PRIVATE)
+			snapshot_private_gc(d, &t);
+		else
+			gc(d, t.name, op->vol);
 		if (op->start || op->start_pending)
 			(void)qube_start(d, &t, op->start);
 	}
@@ -513,7 +527,24 @@ gc_lower(struct daemon *d, const char *lower, enum snap_vol vol)
 	slash = strchr(tname, '/');
 	if (slash)
 		*slash = '\0';
+	if (vol == SNAP_PRIVATE) {
+		struct db_qube t;
+
+		/* no DVM template any more (or gone): none is kept */
+		if (db_qube_by_name(&d->db, tname, &t) == 0)
+			snapshot_private_gc(d, &t);
+		return;
+	}
 	gc(d, tname, vol);
+}
+
+void
+snapshot_private_gc(struct daemon *d, const struct db_qube *q)
+{
+	/* a copy under way finishes first (its end collects again) */
+	if (op_of(q->qid, SNAP_PRIVATE) != NULL)
+		return;
+	gc_keep(d, q->name, SNAP_PRIVATE, is_dvm_template(d, q));
 }
 
 void

@@ -1016,6 +1016,10 @@ def test_disposable_gets_the_dvm_templates_last_shutdown():
     # taken: the new one there, the old one (nobody uses it) gone
     bh.wait_for(lambda: private_snaps("dvm2") == ["private.snap-2"],
                 "the snapshot taken", 60)
+    # no DVM template any more: its snapshots go
+    D.call("admin.vm.property.Set", "dvm2", "template_for_dispvms", "False")
+    bh.wait_for(lambda: private_snaps("dvm2") == [],
+                "the snapshots of a DVM template no more removed")
     D.call("admin.vm.Remove", "dvm2")
     nothing_left([d1, d2, d3, d4, "dvm2"])
 
