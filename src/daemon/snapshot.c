@@ -187,8 +187,8 @@ op_of_path(const char *dir, const char *leaf)
 	return false;
 }
 
-static void gc_keep(
-    struct daemon *d, const char *tname, enum snap_vol vol, bool newest);
+static void
+gc_keep(struct daemon *d, const char *tname, enum snap_vol vol, bool newest);
 
 /* Remove t's snapshots of vol but the newest and those a running qube
  * uses. */
@@ -200,8 +200,8 @@ gc(struct daemon *d, const char *tname, enum snap_vol vol)
 
 /* The same, the newest too unless keep_newest. */
 static void
-gc_keep(struct daemon *d, const char *tname, enum snap_vol vol,
-    bool keep_newest)
+gc_keep(
+    struct daemon *d, const char *tname, enum snap_vol vol, bool keep_newest)
 {
 	char dir[PATH_MAX], p[PATH_MAX + 300];
 	size_t plen = strlen(vol_prefix[vol]);
