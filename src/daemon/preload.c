@@ -20,9 +20,11 @@
  * parsed with bounds like any other input.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "daemon/bulkheadd.h"
 #include "lib/log.h"
@@ -392,12 +394,62 @@ drop_from_list(struct daemon *d, const struct db_qube *dvm, const char *name)
 	free(v);
 }
 
+/* path's birth time (statx), if its filesystem keeps one. */
+static bool
+birth(const char *path, struct timespec *ret)
+{
+	struct statx sx;
+
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) < 0 ||
+	    !(sx.stx_mask & STATX_BTIME))
+		return false;
+	ret->tv_sec = sx.stx_btime.tv_sec;
+	ret->tv_nsec = sx.stx_btime.tv_nsec;
+	return true;
+}
+
+static bool
+later(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec ||
+	    (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
+/*
+ * A VM disposable's overlay (LEAF in its volatile area) over owner's
+ * snapshot SNAP of image IMG (backend_vm.c): outdated if the snapshot
+ * was made again after the overlay (birth times), or if owner halted
+ * with IMG changed since the snapshot (the next start will copy it).
+ */
+static bool
+vm_overlay_outdated(struct daemon *d, const char *qube,
+    const struct db_qube *owner, const char *img, const char *snap,
+    const char *leaf)
+{
+	char pi[PATH_MAX], ps[PATH_MAX], po[PATH_MAX];
+	struct timespec bs, bo;
+	struct stat si, ss;
+
+	if (backend_qube_path(d, pi, sizeof(pi), owner->name, img) < 0 ||
+	    backend_qube_path(d, ps, sizeof(ps), owner->name, snap) < 0 ||
+	    str_printf(po, sizeof(po), "%s/qubes/%s/volatile/%s",
+	        d->cfg.state_dir, qube, leaf) < 0 ||
+	    stat(ps, &ss) < 0)
+		return false;
+	if (birth(ps, &bs) && birth(po, &bo) && later(&bs, &bo))
+		return true;
+	return qube_running(d, owner->qid) == NULL && stat(pi, &si) == 0 &&
+	    (si.st_size != ss.st_size ||
+	        si.st_mtim.tv_sec != ss.st_mtim.tv_sec ||
+	        si.st_mtim.tv_nsec != ss.st_mtim.tv_nsec);
+}
+
 /*
  * Is the preloaded disposable r of dvm outdated: has dvm halted since
  * with another private volume, or dvm's template with another root (a
- * newer snapshot than the one it started over, snapshot.c)?  Qubes 4.3
- * discards such a preload when one is asked for.  Namespace qubes only:
- * a VM's overlays do not say which copy they are over.
+ * newer snapshot than the one it started over, snapshot.c and
+ * backend_vm.c)?  Qubes 4.3 discards such a preload when one is asked
+ * for.
  */
 static bool
 outdated(struct daemon *d, const struct db_qube *dvm, const struct running *r)
@@ -406,7 +458,13 @@ outdated(struct daemon *d, const struct db_qube *dvm, const struct running *r)
 	struct db_qube t;
 
 	if (r->backend == &backend_vm)
-		return false;
+		return vm_overlay_outdated(d, r->name, dvm, "private.img",
+		           "private-snap.img", "private.qcow2") ||
+		    (backend_prop(d, dvm, "template", tname, sizeof(tname)) ==
+		            0 &&
+		        db_qube_by_name(&d->db, tname, &t) == 0 &&
+		        vm_overlay_outdated(d, r->name, &t, "root.img",
+		            "root-snap.img", "root.qcow2"));
 	/* a snapshot being taken: that template halted just now */
 	if (r->priv_lower[0] != '\0' &&
 	    (snapshot_in_progress(dvm) ||

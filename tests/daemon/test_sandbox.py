@@ -1475,7 +1475,8 @@ def test_preloaded_disposables():
     D.call("admin.vm.Start", name)
     rc, out, err = sh(name, "cat /rw/v")
     assert out == "fresh\n", (rc, out, err)
-    assert "discarding the preloaded" in D.log()
+    with open(os.path.join(D.root, "bulkheadd.log")) as f:
+        assert "discarding the preloaded" in f.read()
     D.call("admin.vm.Kill", name)
     bh.wait_for(lambda: not set(stale + [name]) & set(D.qubes()),
                 "the outdated preloads and the used one removed")

@@ -595,6 +595,23 @@ def test_preloaded_disposable():
     assert r.stdout == ready + "\nrunning-dvm\n", (r.stdout, ready)
     bh.wait_for(lambda: ready not in D.qubes(), "used disposable removed", 30)
     bh.wait_for(lambda: len(preloaded()) == 1, "a new preloaded one", 90)
+    # the DVM template runs and halts with a change: the preload made
+    # before is outdated, discarded when a disposable is asked for (Qubes
+    # 4.3), and the disposable made instead has the change
+    stale = preloaded()[0]
+    D.call("admin.vm.Start", "vmdvm")
+    rc, out, err = run("vmdvm", "echo after-preload > /rw/seed && sync")
+    assert rc == 0, (rc, out, err)
+    D.call("admin.vm.Shutdown", "vmdvm", "wait")
+    r = cli("qvm-run", "--dispvm=vmdvm", "--pass-io", "--",
+            "hostname; cat /rw/seed")
+    got = r.stdout.split()
+    assert got[0] != stale and got[1:] == ["after-preload"], (r.stdout, stale)
+    with open(os.path.join(D.root, "bulkheadd.log")) as f:
+        assert "discarding the preloaded " + stale in f.read()
+    bh.wait_for(lambda: stale not in D.qubes() and got[0] not in D.qubes(),
+                "the outdated preload and the used one removed", 30)
+    bh.wait_for(lambda: len(preloaded()) == 1, "a fresh preload", 90)
     D.call("admin.vm.feature.Remove", "vmdvm", "preload-dispvm-max")
     bh.wait_for(lambda: not preloaded(), "preloaded ones removed", 30)
     D.call("admin.vm.Start", "vmdvm")
