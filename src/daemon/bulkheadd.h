@@ -267,7 +267,8 @@ void daemon_child_init(int keep);
 
 /*
  * In such a child (it waits): copy the tree from to to with
- * cp -a --reflink=auto.  0 if the copy succeeded, else 1.
+ * cp -a --reflink=auto.  0 if the copy succeeded, else 1.  The child and
+ * its cp die with bulkheadd (PR_SET_PDEATHSIG).
  */
 int fs_copy_tree_in_child(const char *from, const char *to);
 
@@ -327,6 +328,9 @@ bool snapshot_in_progress(const struct db_qube *t);
 /* q's private's snapshots: all that no running disposable uses if q is
  * no DVM template (any more), else all but the newest. */
 void snapshot_private_gc(struct daemon *d, const struct db_qube *q);
+/* At start-up: copies the previous bulkheadd left unfinished are taken
+ * again (halted qubes) and their leftovers removed. */
+void snapshot_resume(struct daemon *d);
 /*
  * The same for q, a disposable of dvm: 1 if q's start waits for a copy
  * of dvm's private (never snapshotted, or a copy under way), -EBUSY if it

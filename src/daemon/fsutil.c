@@ -14,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -44,10 +45,22 @@ daemon_child_init(int keep)
 int
 fs_copy_tree_in_child(const char *from, const char *to)
 {
-	pid_t cp = fork();
+	pid_t self = getpid(), cp;
 	int st = 1;
 
+	/*
+	 * The copy ends with bulkheadd: this child when bulkheadd dies, cp
+	 * when this child does.  A restarted bulkheadd removes what it left
+	 * (VOL.snap-N.new, a clone's volume) and copies again, with no cp of
+	 * before still writing into the same place.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1)
+		return 1;
+	cp = fork();
 	if (cp == 0) {
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+		    getppid() != self)
+			_exit(127);
 		execl("/bin/cp", "cp", "-a", "--reflink=auto", "--", from, to,
 		    (char *)NULL);
 		_exit(127);

@@ -1377,6 +1377,7 @@ qube_reconcile(struct daemon *d)
 		if (n < 64)
 			break;
 	}
+	snapshot_resume(d);
 }
 
 /* ---- the policy daemon ---- */

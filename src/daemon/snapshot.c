@@ -538,6 +538,64 @@ gc_lower(struct daemon *d, const char *lower, enum snap_vol vol)
 	gc(d, tname, vol);
 }
 
+/*
+ * A copy the previous bulkheadd was making when it died (VOL.snap-N.new
+ * left; its cp died with it, fsutil.c): taken again now if the qube is
+ * halted (what its qubes should start over is what it held when it
+ * last halted), else its next halt takes one; the leftover goes either
+ * way.
+ */
+static int
+resume_one(const struct db_qube *q, void *arg)
+{
+	struct daemon *d = arg;
+	char dir[PATH_MAX], p[PATH_MAX + 300];
+	bool left[2] = {false, false};
+	struct dirent *e;
+	DIR *dp;
+	int v;
+
+	if (tdir(d, q->name, dir, sizeof(dir)) < 0 ||
+	    (dp = opendir(dir)) == NULL)
+		return 0;
+	while ((e = readdir(dp)) != NULL) {
+		size_t n = strlen(e->d_name);
+
+		if (n < 4 || strcmp(e->d_name + n - 4, ".new") != 0)
+			continue;
+		for (v = SNAP_ROOT; v <= SNAP_PRIVATE; v++) {
+			if (strncmp(e->d_name, vol_prefix[v],
+			        strlen(vol_prefix[v])) != 0)
+				continue;
+			left[v] = true;
+			/* now, not in the background: a copy taken again
+			 * below writes to the same name */
+			(void)str_printf(
+			    p, sizeof(p), "%s/%s", dir, e->d_name);
+			(void)fs_remove_tree(p);
+		}
+	}
+	(void)closedir(dp);
+	for (v = SNAP_ROOT; v <= SNAP_PRIVATE; v++) {
+		if (!left[v] || qube_running(d, q->qid) != NULL)
+			continue;
+		if ((v == SNAP_ROOT && qube_class_of(q) == QC_TEMPLATEVM) ||
+		    (v == SNAP_PRIVATE && is_dvm_template(d, q))) {
+			log_info("%s: its %s snapshot was cut short (bulkheadd "
+			         "stopped): taking it again",
+			    q->name, vol_dir[v]);
+			(void)take(d, q, (enum snap_vol)v);
+		}
+	}
+	return 0;
+}
+
+void
+snapshot_resume(struct daemon *d)
+{
+	(void)db_qube_foreach(&d->db, resume_one, d);
+}
+
 void
 snapshot_private_gc(struct daemon *d, const struct db_qube *q)
 {

@@ -1013,9 +1013,34 @@ def test_disposable_gets_the_dvm_templates_last_shutdown():
     sh("dvm2", "head -c 300M /dev/zero > /rw/big && sync")
     D.call("admin.vm.Kill", "dvm2")
     expect_exc("QubesVMError", D.call, "admin.vm.Remove", "dvm2")
+    # bulkheadd killed during that copy: its cp dies with it, and the
+    # next bulkheadd takes the snapshot again from the start
+    d2dir = os.path.join(D.state, "qubes", "dvm2")
+    bh.wait_for(lambda: "private.snap-2.new" in os.listdir(d2dir),
+                "the copy under way")
+    D.stop(signal.SIGKILL)
+
+    def copiers():
+        out = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open("/proc/%s/cmdline" % pid, "rb") as f:
+                    if d2dir.encode() in f.read():
+                        out.append(pid)
+            except OSError:
+                pass
+        return out
+    bh.wait_for(lambda: not copiers(), "the copy gone with bulkheadd")
+    # cut short, not finished by a cp left behind
+    big = os.path.join(d2dir, "private.snap-2.new", "big")
+    assert not os.path.exists(big) or os.path.getsize(big) < 300 << 20
+    D.start()
     # taken: the new one there, the old one (nobody uses it) gone
-    bh.wait_for(lambda: private_snaps("dvm2") == ["private.snap-2"],
-                "the snapshot taken", 60)
+    bh.wait_for(lambda: private_snaps("dvm2") == ["private.snap-2"] and
+                "private.snap-2.new" not in os.listdir(d2dir),
+                "the snapshot taken again", 60)
+    assert os.path.getsize(os.path.join(d2dir, "private.snap-2", "big")) \
+        == 300 << 20
     # no DVM template any more: its snapshots go
     D.call("admin.vm.property.Set", "dvm2", "template_for_dispvms", "False")
     bh.wait_for(lambda: private_snaps("dvm2") == [],
