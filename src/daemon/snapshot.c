@@ -570,8 +570,7 @@ resume_one(const struct db_qube *q, void *arg)
 			left[v] = true;
 			/* now, not in the background: a copy taken again
 			 * below writes to the same name */
-			(void)str_printf(
-			    p, sizeof(p), "%s/%s", dir, e->d_name);
+			(void)str_printf(p, sizeof(p), "%s/%s", dir, e->d_name);
 			(void)fs_remove_tree(p);
 		}
 	}
