@@ -295,7 +295,7 @@ spawn_logged(const char *prog, char *const argv[], const struct spawn_opts *o);
 /*
  * Template snapshots (snapshot.c): what AppVMs of a template with a root
  * of its own start on.  snapshot_lower: that directory for template t.
- * snapshot_take: start copying t's root (t halted).  snapshot_defers_start:
+ * snapshot_defers_start:
  * 1 if t's start must wait for a copy (it is then started, and c
  * answered, when the copy ends), -EBUSY if a start already waits, 0 if
  * it may start now.  The hooks: a conn went away; q halted
@@ -309,7 +309,6 @@ spawn_logged(const char *prog, char *const argv[], const struct spawn_opts *o);
  */
 int
 snapshot_lower(struct daemon *d, const struct db_qube *t, char *out, size_t n);
-int snapshot_take(struct daemon *d, const struct db_qube *t);
 int snapshot_defers_start(
     struct daemon *d, const struct db_qube *t, struct conn *c);
 /*

@@ -379,12 +379,6 @@ take(struct daemon *d, const struct db_qube *t, enum snap_vol vol)
 	return 0;
 }
 
-int
-snapshot_take(struct daemon *d, const struct db_qube *t)
-{
-	return take(d, t, SNAP_ROOT);
-}
-
 /* Has t (a template, or a DVM template) never been snapshotted? */
 static bool
 never_snapshotted(struct daemon *d, const struct db_qube *t, enum snap_vol vol)
