@@ -25,6 +25,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,7 @@ struct snap_op {
 	int result_fd;        /* the copier writes 0 (done) or 1 */
 	char tmp[PATH_MAX];   /* root.snap-N.new */
 	char final[PATH_MAX]; /* root.snap-N */
+	char sum[PATH_MAX];   /* VOL.snap.sum: "N DIGEST" of the newest */
 	struct conn *start;   /* an admin.vm.Start waiting for the copy */
 	bool start_pending;   /* a start with nobody to answer (autostart) */
 	/* AppVMs (and disposables) of the template, or disposables of the
@@ -253,8 +255,18 @@ done(void *arg, int fd, short revents)
 	unsigned i;
 
 	(void)fd, (void)revents;
-	ok = read(op->result_fd, &status, 1) == 1 && status == 0 &&
-	    rename(op->tmp, op->final) == 0;
+	char sum_new[PATH_MAX + 8];
+	bool unchanged;
+
+	if (read(op->result_fd, &status, 1) != 1)
+		status = 1;
+	/* unchanged since the newest snapshot: that one serves */
+	unchanged = status == 2;
+	ok = unchanged || (status == 0 && rename(op->tmp, op->final) == 0);
+	if (status == 0 && ok &&
+	    str_printf(sum_new, sizeof(sum_new), "%s.new", op->sum) == 0 &&
+	    rename(sum_new, op->sum) < 0)
+		(void)unlink(op->sum); /* a stale sum never matches again */
 	loop_del(&d->loop, op->result_fd);
 	close_fd(&op->result_fd);
 	for (pp = &ops; *pp; pp = &(*pp)->next)
@@ -262,7 +274,10 @@ done(void *arg, int fd, short revents)
 			*pp = op->next;
 			break;
 		}
-	if (ok) {
+	if (unchanged) {
+		log_info("%s: its %s is as at its last snapshot: no copy",
+		    have ? t.name : "?", what);
+	} else if (ok) {
 		log_info("%s: snapshot %s taken", have ? t.name : "?",
 		    strrchr(op->final, '/') + 1);
 	} else {
@@ -318,6 +333,126 @@ done(void *arg, int fd, short revents)
 	free(op);
 }
 
+/*
+ * Whether a tree changed since its last snapshot, without copying it: a
+ * digest of what stat(2) says of every entry (path, inode, type and
+ * mode, owner, size, link count, mtime and ctime), in the walk's order.
+ * Any change to a file or its name changes its ctime or its directory's,
+ * and nobody in a qube can set a ctime.  FNV-1a, 128 bits: not a
+ * cryptographic hash; a qube that made a change digest the same would
+ * only keep its own disposables (or AppVMs) on its own older state.
+ * Computed in the copier (a child of bulkheadd's), hence the static.
+ */
+__extension__ typedef unsigned __int128 digest_t;
+
+static digest_t walk_digest;
+static size_t walk_skip; /* length of the tree's own path */
+
+static void
+digest_add(const void *p, size_t n)
+{
+	const digest_t prime = ((digest_t)0x1000000ULL << 64) | 0x13bULL;
+	const unsigned char *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		walk_digest ^= b[i];
+		walk_digest *= prime;
+	}
+}
+
+static int
+digest_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	const char *rel = path + walk_skip;
+	uint64_t v[11];
+
+	(void)f;
+	v[0] = (uint64_t)flag;
+	v[1] = (uint64_t)st->st_ino;
+	v[2] = (uint64_t)st->st_mode;
+	v[3] = (uint64_t)st->st_uid;
+	v[4] = (uint64_t)st->st_gid;
+	v[5] = (uint64_t)st->st_size;
+	v[6] = (uint64_t)st->st_nlink;
+	v[7] = (uint64_t)st->st_mtim.tv_sec;
+	v[8] = (uint64_t)st->st_mtim.tv_nsec;
+	v[9] = (uint64_t)st->st_ctim.tv_sec;
+	v[10] = (uint64_t)st->st_ctim.tv_nsec;
+	digest_add(rel, strlen(rel) + 1);
+	digest_add(v, sizeof(v));
+	return 0;
+}
+
+/* The digest of the tree at path, in hex (33 bytes).  0 or -1. */
+static int
+tree_digest(const char *path, char out[33])
+{
+	static const char hex[] = "0123456789abcdef";
+	int i;
+
+	walk_digest =
+	    ((digest_t)0x6c62272e07bb0142ULL << 64) | 0x62b821756295c58dULL;
+	walk_skip = strlen(path);
+	/* FTW_PHYS: links are entries, never followed; FTW_MOUNT: one
+	 * file system */
+	if (nftw(path, digest_entry, 32, FTW_PHYS | FTW_MOUNT) != 0)
+		return -1;
+	for (i = 0; i < 32; i++)
+		out[i] = hex[(unsigned)(walk_digest >> (124 - 4 * i)) & 0xf];
+	out[32] = '\0';
+	return 0;
+}
+
+/* Does the sum file say "N DIGEST" for snapshot n of this digest? */
+static bool
+sum_is(const char *sum, long n, const char *digest)
+{
+	char buf[64], want[64];
+	ssize_t len;
+	int fd = open(sum, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return false;
+	len = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (len <= 0)
+		return false;
+	buf[len] = '\0';
+	(void)snprintf(want, sizeof(want), "%ld %s\n", n, digest);
+	return strcmp(buf, want) == 0;
+}
+
+/*
+ * The copier (a child): the tree's digest, then nothing more if the
+ * newest snapshot (best) has it, else the copy and, beside it, its sum
+ * file to be (SUM.new).  Exit status (and the byte written): 0 copied,
+ * 2 unchanged, 1 failed.
+ */
+static int
+copier(const char *src, const struct snap_op *op, const char *sum, long best)
+{
+	char digest[33], line[64], tmp_sum[PATH_MAX + 8];
+	bool have = tree_digest(src, digest) == 0;
+	int fd, st;
+
+	if (have && best > 0 && sum_is(sum, best, digest))
+		return 2;
+	st = fs_copy_tree_in_child(src, op->tmp);
+	if (st != 0 || !have)
+		return st;
+	(void)snprintf(tmp_sum, sizeof(tmp_sum), "%s.new", sum);
+	(void)snprintf(line, sizeof(line), "%ld %s\n", best + 1, digest);
+	fd = open(tmp_sum,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		if (write(fd, line, strlen(line)) != (ssize_t)strlen(line))
+			(void)unlink(tmp_sum);
+		(void)close(fd);
+	}
+	return 0;
+}
+
 /* Start copying t's vol (t halted) into VOL.snap-N+1.  0 or -errno. */
 static int
 take(struct daemon *d, const struct db_qube *t, enum snap_vol vol)
@@ -348,6 +483,8 @@ take(struct daemon *d, const struct db_qube *t, enum snap_vol vol)
 	if (str_printf(op->final, sizeof(op->final), "%s/%s%ld", dir,
 	        vol_prefix[vol], best + 1) < 0 ||
 	    str_printf(op->tmp, sizeof(op->tmp), "%s.new", op->final) < 0 ||
+	    str_printf(op->sum, sizeof(op->sum), "%s/%s.snap.sum", dir,
+	        vol_dir[vol]) < 0 ||
 	    pipe2(pipefd, O_CLOEXEC) < 0) {
 		free(op);
 		return -ENAMETOOLONG;
@@ -359,8 +496,14 @@ take(struct daemon *d, const struct db_qube *t, enum snap_vol vol)
 
 		(void)close(pipefd[0]);
 		daemon_child_init(pipefd[1]);
-		st = fs_copy_tree_in_child(src, op->tmp);
-		_exit(write(pipefd[1], st ? "\1" : "", 1) == 1 ? st : 1);
+		st = copier(src, op, op->sum, best);
+		_exit(write(pipefd[1],
+		          st == 2 ? "\2" :
+		              st  ? "\1" :
+		                    "",
+		          1) == 1 ?
+		        st :
+		        1);
 	}
 	(void)close(pipefd[1]);
 	op->result_fd = pipefd[0];

@@ -941,9 +941,28 @@ def test_disposable_gets_the_dvm_templates_last_shutdown():
     D.call("admin.vm.Start", "dvm")
     sh("dvm", "echo one > /rw/v")
     D.call("admin.vm.Shutdown", "dvm", "wait")
-    bh.wait_for(lambda: private_snaps("dvm") and not os.path.exists(
-        os.path.join(D.state, "qubes", "dvm", private_snaps("dvm")[-1] +
-                     ".new")), "the DVM template's snapshot")
+
+    def newest_holds(text):
+        snaps = private_snaps("dvm")
+        try:
+            with open(os.path.join(D.state, "qubes", "dvm", snaps[-1],
+                                   "v")) as f:
+                return bool(snaps) and f.read() == text
+        except (OSError, IndexError):
+            return False
+    bh.wait_for(lambda: newest_holds("one\n"), "the DVM template's snapshot")
+    # a run that changes nothing in its private: no copy, the same one
+    before = private_snaps("dvm")[-1]  # older ones may still be going
+    D.call("admin.vm.Start", "dvm")
+    D.call("admin.vm.Shutdown", "dvm", "wait")
+    log = os.path.join(D.root, "bulkheadd.log")
+
+    def no_copy_lines():
+        with open(log) as f:
+            return f.read().count("dvm: its private is as at its last "
+                                  "snapshot: no copy")
+    bh.wait_for(lambda: no_copy_lines() >= 1, "the unchanged private seen")
+    assert private_snaps("dvm")[-1] == before, (private_snaps("dvm"), before)
     D.call("admin.vm.Start", "dvm")
     rc, out, err = sh("dvm", "echo two > /rw/v && sync && cat /rw/v")
     assert out == "two\n", (rc, out, err)
