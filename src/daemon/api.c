@@ -1930,6 +1930,7 @@ volume_clone_to(struct daemon *d, struct conn *c, const struct api_request *r,
 	struct clone_op *op;
 	char from[PATH_MAX];
 	int pipefd[2];
+	pid_t self;
 	size_t i;
 
 	if (r->payload_len != 32)
@@ -1997,13 +1998,14 @@ volume_clone_to(struct daemon *d, struct conn *c, const struct api_request *r,
 		free(op);
 		return exc(res, "QubesException", "cannot start the copy");
 	}
+	self = getpid();
 	op->pid = fork();
 	if (op->pid == 0) {
 		int st;
 
 		(void)close(pipefd[0]);
 		daemon_child_init(pipefd[1]);
-		st = fs_copy_tree_in_child(from, op->tmp);
+		st = fs_copy_tree_in_child(self, from, op->tmp);
 		/* the copy's files become the new qube's */
 		shift_from = sandbox_uid_base(src.qid);
 		shift_to = sandbox_uid_base(q->qid);

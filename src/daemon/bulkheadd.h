@@ -268,9 +268,10 @@ void daemon_child_init(int keep);
 /*
  * In such a child (it waits): copy the tree from to to with
  * cp -a --reflink=auto.  0 if the copy succeeded, else 1.  The child and
- * its cp die with bulkheadd (PR_SET_PDEATHSIG).
+ * its cp die with bulkheadd (PR_SET_PDEATHSIG; daemon: bulkheadd's pid,
+ * this child's parent, which may be gone already: then 1).
  */
-int fs_copy_tree_in_child(const char *from, const char *to);
+int fs_copy_tree_in_child(pid_t daemon, const char *from, const char *to);
 
 /* How spawn_logged() starts a program. */
 struct spawn_opts {

@@ -43,7 +43,7 @@ daemon_child_init(int keep)
 }
 
 int
-fs_copy_tree_in_child(const char *from, const char *to)
+fs_copy_tree_in_child(pid_t daemon, const char *from, const char *to)
 {
 	pid_t self = getpid(), cp;
 	int st = 1;
@@ -54,7 +54,8 @@ fs_copy_tree_in_child(const char *from, const char *to)
 	 * (VOL.snap-N.new, a clone's volume) and copies again, with no cp of
 	 * before still writing into the same place.
 	 */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1)
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+	    getppid() != daemon)
 		return 1;
 	cp = fork();
 	if (cp == 0) {

@@ -189,6 +189,102 @@ start_one(struct daemon *d, const struct db_qube *dvm)
 	(void)qube_start(d, &q, NULL);
 }
 
+/* path's birth time (statx), if its filesystem keeps one. */
+static bool
+birth(const char *path, struct timespec *ret)
+{
+	struct statx sx;
+
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) < 0 ||
+	    !(sx.stx_mask & STATX_BTIME))
+		return false;
+	ret->tv_sec = sx.stx_btime.tv_sec;
+	ret->tv_nsec = sx.stx_btime.tv_nsec;
+	return true;
+}
+
+static bool
+later(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec > b->tv_sec ||
+	    (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
+/*
+ * A VM disposable's overlay (LEAF in its volatile area) over owner's
+ * snapshot SNAP of image IMG (backend_vm.c): outdated if the snapshot
+ * was made again after the overlay (birth times), or if owner halted
+ * with IMG changed since the snapshot (the next start will copy it).
+ */
+static bool
+vm_overlay_outdated(struct daemon *d, const char *qube,
+    const struct db_qube *owner, const char *img, const char *snap,
+    const char *leaf)
+{
+	char pi[PATH_MAX], ps[PATH_MAX], po[PATH_MAX];
+	struct timespec bs, bo;
+	struct stat si, ss;
+
+	if (backend_qube_path(d, pi, sizeof(pi), owner->name, img) < 0 ||
+	    backend_qube_path(d, ps, sizeof(ps), owner->name, snap) < 0 ||
+	    str_printf(po, sizeof(po), "%s/qubes/%s/volatile/%s",
+	        d->cfg.state_dir, qube, leaf) < 0 ||
+	    stat(ps, &ss) < 0)
+		return false;
+	if (birth(ps, &bs) && birth(po, &bo) && later(&bs, &bo))
+		return true;
+	return qube_running(d, owner->qid) == NULL && stat(pi, &si) == 0 &&
+	    (si.st_size != ss.st_size ||
+	        si.st_mtim.tv_sec != ss.st_mtim.tv_sec ||
+	        si.st_mtim.tv_nsec != ss.st_mtim.tv_nsec);
+}
+
+enum freshness {
+	FRESH,
+	OUTDATED,
+	UNSURE, /* a snapshot it depends on is being taken */
+};
+
+/*
+ * Is the preloaded disposable r of dvm outdated: has dvm halted since
+ * with another private volume, or dvm's template with another root (a
+ * newer snapshot than the one it started over, snapshot.c and
+ * backend_vm.c)?  Qubes 4.3 discards such a preload when one is asked
+ * for.  While a namespace template's snapshot is being taken (it has
+ * just halted) nobody can say yet: the preload is neither handed out nor
+ * discarded (a halt that changed nothing keeps it).
+ */
+static enum freshness
+freshness(struct daemon *d, const struct db_qube *dvm, const struct running *r)
+{
+	char cur[PATH_MAX], tname[MODEL_MAX_NAME + 1];
+	struct db_qube t;
+	bool have_t;
+
+	/* a disposable's root is its DVM template's template's */
+	have_t = backend_prop(d, dvm, "template", tname, sizeof(tname)) == 0 &&
+	    db_qube_by_name(&d->db, tname, &t) == 0;
+	if (r->backend == &backend_vm) {
+		if (vm_overlay_outdated(d, r->name, dvm, "private.img",
+		        "private-snap.img", "private.qcow2") ||
+		    (have_t &&
+		        vm_overlay_outdated(d, r->name, &t, "root.img",
+		            "root-snap.img", "root.qcow2")))
+			return OUTDATED;
+		return FRESH;
+	}
+	if ((r->priv_lower[0] != '\0' &&
+	        snapshot_private_lower(d, dvm, cur, sizeof(cur)) == 0 &&
+	        strcmp(cur, r->priv_lower) != 0) ||
+	    (r->lower[0] != '\0' && have_t &&
+	        snapshot_lower(d, &t, cur, sizeof(cur)) == 0 &&
+	        strcmp(cur, r->lower) != 0))
+		return OUTDATED;
+	if (snapshot_in_progress(dvm) || (have_t && snapshot_in_progress(&t)))
+		return UNSURE;
+	return FRESH;
+}
+
 /* One DVM template: its list, then as many preloads as it wants. */
 static void
 reconcile_dvm(struct daemon *d, const struct db_qube *dvm,
@@ -209,6 +305,16 @@ reconcile_dvm(struct daemon *d, const struct db_qube *dvm,
 		r = qube_running(d, q->qid);
 		if (r == NULL || r->killing || r->rt.state == PS_HALTING)
 			continue; /* on its way out */
+		/* its template halted with changes since it was made: it
+		 * would hand out an old state (made again below) */
+		if (freshness(d, dvm, r) == OUTDATED) {
+			log_warnx("%s: discarding the preloaded %s: its "
+			          "volumes are outdated (a template halted "
+			          "with changes since it started)",
+			    dvm->name, q->name);
+			(void)qube_kill(d, q, NULL);
+			continue;
+		}
 		if (have >= want) {
 			log_info("%s: %s is one preload too many", dvm->name,
 			    q->name);
@@ -394,91 +500,6 @@ drop_from_list(struct daemon *d, const struct db_qube *dvm, const char *name)
 	free(v);
 }
 
-/* path's birth time (statx), if its filesystem keeps one. */
-static bool
-birth(const char *path, struct timespec *ret)
-{
-	struct statx sx;
-
-	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BTIME, &sx) < 0 ||
-	    !(sx.stx_mask & STATX_BTIME))
-		return false;
-	ret->tv_sec = sx.stx_btime.tv_sec;
-	ret->tv_nsec = sx.stx_btime.tv_nsec;
-	return true;
-}
-
-static bool
-later(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec > b->tv_sec ||
-	    (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
-}
-
-/*
- * A VM disposable's overlay (LEAF in its volatile area) over owner's
- * snapshot SNAP of image IMG (backend_vm.c): outdated if the snapshot
- * was made again after the overlay (birth times), or if owner halted
- * with IMG changed since the snapshot (the next start will copy it).
- */
-static bool
-vm_overlay_outdated(struct daemon *d, const char *qube,
-    const struct db_qube *owner, const char *img, const char *snap,
-    const char *leaf)
-{
-	char pi[PATH_MAX], ps[PATH_MAX], po[PATH_MAX];
-	struct timespec bs, bo;
-	struct stat si, ss;
-
-	if (backend_qube_path(d, pi, sizeof(pi), owner->name, img) < 0 ||
-	    backend_qube_path(d, ps, sizeof(ps), owner->name, snap) < 0 ||
-	    str_printf(po, sizeof(po), "%s/qubes/%s/volatile/%s",
-	        d->cfg.state_dir, qube, leaf) < 0 ||
-	    stat(ps, &ss) < 0)
-		return false;
-	if (birth(ps, &bs) && birth(po, &bo) && later(&bs, &bo))
-		return true;
-	return qube_running(d, owner->qid) == NULL && stat(pi, &si) == 0 &&
-	    (si.st_size != ss.st_size ||
-	        si.st_mtim.tv_sec != ss.st_mtim.tv_sec ||
-	        si.st_mtim.tv_nsec != ss.st_mtim.tv_nsec);
-}
-
-/*
- * Is the preloaded disposable r of dvm outdated: has dvm halted since
- * with another private volume, or dvm's template with another root (a
- * newer snapshot than the one it started over, snapshot.c and
- * backend_vm.c)?  Qubes 4.3 discards such a preload when one is asked
- * for.
- */
-static bool
-outdated(struct daemon *d, const struct db_qube *dvm, const struct running *r)
-{
-	char cur[PATH_MAX], tname[MODEL_MAX_NAME + 1];
-	struct db_qube t;
-
-	if (r->backend == &backend_vm)
-		return vm_overlay_outdated(d, r->name, dvm, "private.img",
-		           "private-snap.img", "private.qcow2") ||
-		    (backend_prop(d, dvm, "template", tname, sizeof(tname)) ==
-		            0 &&
-		        db_qube_by_name(&d->db, tname, &t) == 0 &&
-		        vm_overlay_outdated(d, r->name, &t, "root.img",
-		            "root-snap.img", "root.qcow2"));
-	/* a snapshot being taken: that template halted just now */
-	if (r->priv_lower[0] != '\0' &&
-	    (snapshot_in_progress(dvm) ||
-	        (snapshot_private_lower(d, dvm, cur, sizeof(cur)) == 0 &&
-	            strcmp(cur, r->priv_lower) != 0)))
-		return true;
-	return r->lower[0] != '\0' &&
-	    backend_prop(d, dvm, "template", tname, sizeof(tname)) == 0 &&
-	    db_qube_by_name(&d->db, tname, &t) == 0 &&
-	    (snapshot_in_progress(&t) ||
-	        (snapshot_lower(d, &t, cur, sizeof(cur)) == 0 &&
-	            strcmp(cur, r->lower) != 0));
-}
-
 int
 preload_take(struct daemon *d, const struct db_qube *dvm, struct db_qube *ret)
 {
@@ -504,16 +525,10 @@ preload_take(struct daemon *d, const struct db_qube *dvm, struct db_qube *ret)
 		if (r == NULL || r->killing ||
 		    (r->rt.state != PS_PAUSED && r->rt.state != PS_RUNNING))
 			continue;
-		if (outdated(d, dvm, r)) {
-			/* replaced by the next pass, as any stopped preload */
-			log_warnx("%s: discarding the preloaded %s: its "
-			          "volumes are outdated (a template halted "
-			          "with changes since it started)",
-			    dvm->name, q->name);
-			drop_from_list(d, dvm, q->name);
-			(void)qube_kill(d, q, NULL);
+		/* outdated: the pass this call ends with discards it;
+		 * unsure: a snapshot is being taken.  A cold one instead */
+		if (freshness(d, dvm, r) != FRESH)
 			continue;
-		}
 		if (r->rt.state == PS_PAUSED && qube_pause(d, q, false) < 0) {
 			log_warnx("%s: could not unpause it", q->name);
 			continue;

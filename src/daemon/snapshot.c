@@ -52,7 +52,7 @@ struct snap_op {
 	struct daemon *d;
 	enum snap_vol vol;
 	uint32_t qid;         /* the template (or DVM template) */
-	int result_fd;        /* the copier writes 0 (done) or 1 */
+	int result_fd;        /* the copier writes 0 (copied), 1 or 2 */
 	char tmp[PATH_MAX];   /* root.snap-N.new */
 	char final[PATH_MAX]; /* root.snap-N */
 	char sum[PATH_MAX];   /* VOL.snap.sum: "N DIGEST" of the newest */
@@ -251,13 +251,11 @@ done(void *arg, int fd, short revents)
 	char status = 1, root[PATH_MAX];
 	const char *what = vol_dir[op->vol];
 	const char *users = op->vol == SNAP_ROOT ? "AppVMs" : "disposables";
-	bool ok, have = db_qube_by_qid(&d->db, op->qid, &t) == 0;
+	bool ok, unchanged, have = db_qube_by_qid(&d->db, op->qid, &t) == 0;
+	char sum_new[PATH_MAX + 8];
 	unsigned i;
 
 	(void)fd, (void)revents;
-	char sum_new[PATH_MAX + 8];
-	bool unchanged;
-
 	if (read(op->result_fd, &status, 1) != 1)
 		status = 1;
 	/* unchanged since the newest snapshot: that one serves */
@@ -280,6 +278,8 @@ done(void *arg, int fd, short revents)
 	} else if (ok) {
 		log_info("%s: snapshot %s taken", have ? t.name : "?",
 		    strrchr(op->final, '/') + 1);
+		/* the preloads made over the one before are outdated now */
+		preload_schedule(d, 0);
 	} else {
 		log_warnx("%s: taking a snapshot of its %s failed; its %s keep "
 		          "the previous one",
@@ -430,7 +430,8 @@ sum_is(const char *sum, long n, const char *digest)
  * 2 unchanged, 1 failed.
  */
 static int
-copier(const char *src, const struct snap_op *op, const char *sum, long best)
+copier(pid_t daemon, const char *src, const struct snap_op *op, const char *sum,
+    long best)
 {
 	char digest[33], line[64], tmp_sum[PATH_MAX + 8];
 	bool have = tree_digest(src, digest) == 0;
@@ -438,7 +439,7 @@ copier(const char *src, const struct snap_op *op, const char *sum, long best)
 
 	if (have && best > 0 && sum_is(sum, best, digest))
 		return 2;
-	st = fs_copy_tree_in_child(src, op->tmp);
+	st = fs_copy_tree_in_child(daemon, src, op->tmp);
 	if (st != 0 || !have)
 		return st;
 	(void)snprintf(tmp_sum, sizeof(tmp_sum), "%s.new", sum);
@@ -461,7 +462,7 @@ take(struct daemon *d, const struct db_qube *t, enum snap_vol vol)
 	struct snap_op *op;
 	int pipefd[2];
 	long best;
-	pid_t pid;
+	pid_t pid, parent;
 
 	if (op_of(t->qid, vol) != NULL)
 		return 0; /* one is being taken */
@@ -490,20 +491,17 @@ take(struct daemon *d, const struct db_qube *t, enum snap_vol vol)
 		return -ENAMETOOLONG;
 	}
 	(void)fs_remove_tree(op->tmp);
+	parent = getpid();
 	pid = fork();
 	if (pid == 0) {
 		int st;
+		char b;
 
 		(void)close(pipefd[0]);
 		daemon_child_init(pipefd[1]);
-		st = copier(src, op, op->sum, best);
-		_exit(write(pipefd[1],
-		          st == 2 ? "\2" :
-		              st  ? "\1" :
-		                    "",
-		          1) == 1 ?
-		        st :
-		        1);
+		st = copier(parent, src, op, op->sum, best);
+		b = (char)st; /* 0 copied, 1 failed, 2 unchanged */
+		_exit(write(pipefd[1], &b, 1) == 1 ? st : 1);
 	}
 	(void)close(pipefd[1]);
 	op->result_fd = pipefd[0];

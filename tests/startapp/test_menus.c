@@ -468,17 +468,18 @@ test_wire_roundtrip(void **state)
 	assert_menus_equal(m, d);
 	/* any byte less or more is refused */
 	menus_free(d);
-	assert_int_equal(menus_decode(enc, len - 1, &d), -EBADMSG);
-	for (i = 0; i < len; i += 7) {
-		char *cut = malloc(len + 1);
+	{
+		char *more = malloc(len + 1);
 
-		assert_non_null(cut);
-		memcpy(cut, enc, len);
-		cut[len] = '\0';
-		assert_int_equal(menus_decode(cut, len + 1, &d), -EBADMSG);
-		assert_int_equal(menus_decode(cut, i, &d), -EBADMSG);
-		free(cut);
+		assert_non_null(more);
+		memcpy(more, enc, len);
+		more[len] = '\0';
+		assert_int_equal(menus_decode(more, len + 1, &d), -EBADMSG);
+		free(more);
 	}
+	for (i = 0; i < len; i += 7)
+		assert_int_equal(menus_decode(enc, i, &d), -EBADMSG);
+	assert_int_equal(menus_decode(enc, len - 1, &d), -EBADMSG);
 	free(enc);
 	menus_free(m);
 
