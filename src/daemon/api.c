@@ -1027,7 +1027,7 @@ create_qube(struct daemon *d, const char *src, const char *klass,
 	struct db_label l;
 	const char *kv[3];
 	char tag[64];
-	int c = qclass_parse(klass);
+	int c = qclass_parse(klass), qr;
 
 	if (c < 0 || c == QC_ADMINVM)
 		return exc(res, "ProtocolError", "no such class %s", klass);
@@ -1078,12 +1078,19 @@ create_qube(struct daemon *d, const char *src, const char *klass,
 			    t.name);
 	}
 	memset(&q, 0, sizeof(q));
-	if (db_qid_free(&d->db, &q.qid) < 0)
-		return exc(res, "QubesException", "too many qubes");
 	(void)str_copy(q.name, sizeof(q.name), name);
 	(void)str_copy(q.klass, sizeof(q.klass), klass);
 	if (model_uuid(q.uuid) < 0)
 		return exc(res, "QubesException", "cannot make a uuid");
+	/* claimed host-wide; a failure below leaves a claim that the next
+	 * take of that qid (or the next start of bulkheadd) sees is stale */
+	qr = qube_new_qid(d, q.uuid, &q.qid);
+	if (qr == -ENOSPC)
+		return exc(res, "QubesException", "too many qubes");
+	if (qr < 0)
+		return exc(res, "QubesException",
+		    "cannot claim a qid in the host's qid registry (%s): %s",
+		    d->cfg.id_registry, strerror(-qr));
 	if (db_qube_add(&d->db, &q) < 0 ||
 	    db_kv_set(&d->db, DB_PROPS, q.qid, "label", label) < 0)
 		return exc(res, "QubesException", "database error");

@@ -25,6 +25,7 @@
 #include <sys/types.h>
 
 #include "daemon/db.h"
+#include "daemon/idclaim.h"
 #include "daemon/loop.h"
 #include "daemon/model.h"
 #include "lib/buffer.h"
@@ -105,6 +106,8 @@ struct daemon_config {
 	/* the user of the qrexec-daemons' workers (--qrexec-user): "" for
 	 * an id of each qube's own */
 	char qrexec_user[64];
+	/* the host-wide registry of qids (--id-registry; idclaim.h) */
+	char id_registry[PATH_MAX];
 };
 
 struct daemon {
@@ -125,6 +128,8 @@ struct daemon {
 	/* the policy the Admin API's filter evaluates (api.c), kept while
 	 * its files do not change */
 	struct api_policy_cache *apc;
+	/* our claims on qids, host-wide (idclaim.c) */
+	struct idclaim ids;
 };
 
 /* ---- api.c ---- */
@@ -165,8 +170,25 @@ int qube_pause(struct daemon *d, const struct db_qube *q, bool pause);
 void qube_forget_conn(struct daemon *d, struct conn *c);
 /* At startup: adopt qubes still running from a previous bulkheadd. */
 void qube_reconcile(struct daemon *d);
-/* Remove a qube's files (private volume etc.). */
+/* Remove a qube's files (private volume etc.) and give up its qid's
+ * host-wide claim. */
 int qube_remove_files(struct daemon *d, const struct db_qube *q);
+/*
+ * A qid for a new qube with this uuid: free in our database and claimed
+ * host-wide (idclaim.c), so that no qube of another bulkheadd has its
+ * host ids.  0, -ENOSPC (none left), or -errno.
+ */
+int qube_new_qid(struct daemon *d, const char *uuid, uint32_t *ret_qid);
+/*
+ * Make sure q's qid is claimed host-wide for q (it is, unless q was made
+ * before the registry existed or another registry was used).  0; -EBUSY if
+ * a qube of another bulkheadd holds it, whose state directory goes to
+ * holder; -errno.
+ */
+int qube_claim_ids(
+    struct daemon *d, const struct db_qube *q, char *holder, size_t n);
+/* At startup: our stale claims removed, every qube's claim checked. */
+void qube_claims_check(struct daemon *d);
 int qube_policy_start(struct daemon *d);
 
 /* ---- backends ---- */

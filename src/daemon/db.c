@@ -447,15 +447,18 @@ db_qube_remove(struct db *db, uint32_t qid)
 }
 
 int
-db_qid_free(struct db *db, uint32_t *ret_qid)
+db_qid_free(struct db *db, uint32_t from, uint32_t *ret_qid)
 {
 	sqlite3_stmt *st;
-	uint32_t want = 1;
+	uint32_t want = from > 1 ? from : 1;
 	int r, s;
 
-	r = prep(db, "SELECT qid FROM qubes WHERE qid >= 1 ORDER BY qid", &st);
+	if (want > DB_MAX_QID)
+		return -ENOSPC;
+	r = prep(db, "SELECT qid FROM qubes WHERE qid >= ? ORDER BY qid", &st);
 	if (r < 0)
 		return r;
+	(void)sqlite3_bind_int(st, 1, (int)want);
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		uint32_t q = (uint32_t)sqlite3_column_int(st, 0);
 

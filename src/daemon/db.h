@@ -66,8 +66,8 @@ int db_qube_by_name(struct db *db, const char *name, struct db_qube *ret);
 int db_qube_by_qid(struct db *db, uint32_t qid, struct db_qube *ret);
 int db_qube_add(struct db *db, const struct db_qube *q);
 int db_qube_remove(struct db *db, uint32_t qid);
-/* The lowest free qid >= 1, or -ENOSPC. */
-int db_qid_free(struct db *db, uint32_t *ret_qid);
+/* The lowest free qid >= from (and >= 1), or -ENOSPC. */
+int db_qid_free(struct db *db, uint32_t from, uint32_t *ret_qid);
 /* Number of qubes whose property name has value (references). */
 int db_prop_refs(
     struct db *db, const char *name, const char *value, uint32_t *ret_qid);

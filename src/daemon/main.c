@@ -66,6 +66,11 @@ usage(FILE *f, int code)
 	    "  --qrexec-user USER     the user of each qube's qrexec-daemon's\n"
 	    "                         worker, which reads the qube's channel\n"
 	    "                         (default: an id of the qube's own)\n"
+	    "  --id-registry DIR      the host-wide registry of qids, shared\n"
+	    "                         by every bulkheadd of the host, so that\n"
+	    "                         no two qubes get the same host ids\n"
+	    "                         (default $BULKHEAD_ID_REGISTRY, else\n"
+	    "                         " IDCLAIM_DEFAULT_REGISTRY ")\n"
 	    "  --daemon               detach once ready (the parent exits 0\n"
 	    "                         then, 1 if start-up failed); log to\n"
 	    "                         STATE/log/bulkheadd.log\n"
@@ -74,7 +79,7 @@ usage(FILE *f, int code)
 	    "\n"
 	    "Environment: BULKHEAD_BIN_DIR (where its helper programs are),\n"
 	    "BULKHEAD_PROCESS_USER (the user of process-backend qubes),\n"
-	    "BULKHEAD_LOG_LEVEL.\n"
+	    "BULKHEAD_ID_REGISTRY (--id-registry), BULKHEAD_LOG_LEVEL.\n"
 	    "\n"
 	    "One bulkheadd a state directory: STATE/bulkheadd.lock holds the\n"
 	    "running one's pid.\n"
@@ -481,8 +486,14 @@ ensure_host_template(struct daemon *d)
 		memset(&q, 0, sizeof(q));
 		(void)str_copy(q.name, sizeof(q.name), "host");
 		(void)str_copy(q.klass, sizeof(q.klass), "TemplateVM");
-		if (model_uuid(uuid) < 0 || db_qid_free(&d->db, &q.qid) < 0 ||
-		    db_begin(&d->db) < 0)
+		if (model_uuid(uuid) < 0)
+			return;
+		if ((r = qube_new_qid(d, uuid, &q.qid)) < 0) {
+			log_warnx("cannot create the host template: no qid: %s",
+			    strerror(-r));
+			return;
+		}
+		if (db_begin(&d->db) < 0)
 			return;
 		(void)str_copy(q.uuid, sizeof(q.uuid), uuid);
 		if (db_qube_add(&d->db, &q) < 0 ||
@@ -538,6 +549,7 @@ main(int argc, char **argv)
 		OPT_NO_POLICY,
 		OPT_POLICY_USER,
 		OPT_QREXEC_USER,
+		OPT_ID_REGISTRY,
 		OPT_DAEMON,
 	};
 	static const struct option longopts[] = {
@@ -550,6 +562,7 @@ main(int argc, char **argv)
 	    {"no-policy-daemon", no_argument, NULL, OPT_NO_POLICY},
 	    {"policy-user", required_argument, NULL, OPT_POLICY_USER},
 	    {"qrexec-user", required_argument, NULL, OPT_QREXEC_USER},
+	    {"id-registry", required_argument, NULL, OPT_ID_REGISTRY},
 	    {"daemon", no_argument, NULL, OPT_DAEMON},
 	    {"debug", no_argument, NULL, 'd'},
 	    {"help", no_argument, NULL, 'h'},
@@ -578,6 +591,15 @@ main(int argc, char **argv)
 		exit(2);
 	}
 	(void)str_copy(cfg->conf_dir, sizeof(cfg->conf_dir), BULKHEAD_CONF_DIR);
+	if (str_copy(cfg->id_registry, sizeof(cfg->id_registry),
+	        getenv("BULKHEAD_ID_REGISTRY") != NULL &&
+	                getenv("BULKHEAD_ID_REGISTRY")[0] != '\0' ?
+	            getenv("BULKHEAD_ID_REGISTRY") :
+	            IDCLAIM_DEFAULT_REGISTRY) < 0) {
+		(void)fprintf(
+		    stderr, "bulkheadd: BULKHEAD_ID_REGISTRY: path too long\n");
+		exit(2);
+	}
 	(void)str_copy(cfg->backend, sizeof(cfg->backend), "sandbox");
 	cfg->start_policy_daemon = true;
 	log_init("bulkheadd", 1);
@@ -618,6 +640,10 @@ main(int argc, char **argv)
 			break;
 		case OPT_QREXEC_USER:
 			qrexec_user = optarg;
+			break;
+		case OPT_ID_REGISTRY:
+			dst = cfg->id_registry;
+			dl = sizeof(cfg->id_registry);
 			break;
 		case OPT_DAEMON:
 			daemonize = true;
@@ -685,6 +711,12 @@ main(int argc, char **argv)
 		fatalx("state directory path too long");
 	if (db_open(&d->db, dbpath, err, sizeof(err)) < 0)
 		fatalx("database: %s", err);
+	r = idclaim_open(&d->ids, cfg->id_registry, cfg->state_dir);
+	if (r < 0) {
+		errno = -r;
+		fatal("the host's qid registry %s (--id-registry)",
+		    cfg->id_registry);
+	}
 	d->model.db = &d->db;
 	d->model.rt = qube_rt_lookup;
 	d->model.ctx = d;
@@ -713,6 +745,7 @@ main(int argc, char **argv)
 		ensure_host_template(d);
 	}
 	qube_reconcile(d);
+	qube_claims_check(d);
 	if (cfg->start_policy_daemon)
 		(void)qube_policy_start(d);
 	(void)db_qube_foreach(&d->db, autostart_one, d);
@@ -731,6 +764,7 @@ main(int argc, char **argv)
 	if (d->policy_pid > 0)
 		(void)kill(d->policy_pid, SIGTERM);
 	db_close(&d->db);
+	idclaim_close(&d->ids);
 	loop_free(&d->loop);
 	return r < 0 ? 1 : 0;
 }

@@ -783,6 +783,23 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 		api_reply_exc(d, c, "QubesVMError", "dom0 is always running");
 		return -EINVAL;
 	}
+	/* never two running qubes of two bulkheadds with the same host ids */
+	rc = qube_claim_ids(d, q, path, sizeof(path));
+	if (rc == -EBUSY) {
+		api_reply_exc(d, c, "QubesVMError",
+		    "%s: its qid %u, and so its host ids, belong to a qube of "
+		    "the bulkheadd whose state is in %s; qvm-clone it (the "
+		    "copy gets a qid of its own) and remove it",
+		    q->name, q->qid, path);
+		return rc;
+	}
+	if (rc < 0) {
+		api_reply_exc(d, c, "QubesVMError",
+		    "%s: cannot claim its qid %u in the host's qid registry "
+		    "(%s): %s",
+		    q->name, q->qid, d->cfg.id_registry, strerror(-rc));
+		return rc;
+	}
 	if (prop_str(d, q, "virt_mode", vm, sizeof(vm)) == 0 &&
 	    strcmp(vm, "vm") == 0 &&
 	    backend_vm_available(d, err, sizeof(err)) < 0) {
@@ -1094,11 +1111,92 @@ qube_forget_conn(struct daemon *d, struct conn *c)
 	}
 }
 
+/* ---- host-wide qid claims (idclaim.c) ---- */
+
+/* idclaim_ours_fn: whether our qube qid is the one with uuid. */
+static bool
+qid_is(void *arg, uint32_t qid, const char *uuid)
+{
+	struct daemon *d = arg;
+	struct db_qube q;
+
+	return db_qube_by_qid(&d->db, qid, &q) == 0 &&
+	    strcmp(q.uuid, uuid) == 0;
+}
+
+int
+qube_new_qid(struct daemon *d, const char *uuid, uint32_t *ret_qid)
+{
+	char holder[PATH_MAX];
+	uint32_t qid = 1;
+	int r;
+
+	/* the lowest qid free here and not another bulkheadd's */
+	for (;;) {
+		if ((r = db_qid_free(&d->db, qid, &qid)) < 0)
+			return r;
+		r = idclaim_take(
+		    &d->ids, qid, uuid, qid_is, d, holder, sizeof(holder));
+		if (r == 0) {
+			*ret_qid = qid;
+			return 0;
+		}
+		if (r != -EBUSY)
+			return r;
+		qid++;
+	}
+}
+
+int
+qube_claim_ids(
+    struct daemon *d, const struct db_qube *q, char *holder, size_t n)
+{
+	if (q->qid == 0)
+		return 0; /* dom0: no host ids of its own */
+	return idclaim_take(&d->ids, q->qid, q->uuid, qid_is, d, holder, n);
+}
+
+static int
+claim_check_one(const struct db_qube *q, void *arg)
+{
+	struct daemon *d = arg;
+	char holder[PATH_MAX] = "";
+	int r = qube_claim_ids(d, q, holder, sizeof(holder));
+
+	if (r == -EBUSY)
+		log_warnx("%s: its qid %u, and so its host ids, belong to a "
+		          "qube of the bulkheadd whose state is in %s: it will "
+		          "not start while that lasts (qvm-clone it, which "
+		          "gives the copy a qid of its own, and remove it)",
+		    q->name, q->qid, holder);
+	else if (r < 0)
+		log_warnx("%s: cannot claim its qid %u host-wide: %s", q->name,
+		    q->qid, strerror(-r));
+	return 0;
+}
+
+void
+qube_claims_check(struct daemon *d)
+{
+	int n = idclaim_prune(&d->ids, qid_is, d);
+
+	if (n < 0)
+		log_warnx("qid registry: %s", strerror(-n));
+	else if (n > 0)
+		log_info("qid registry: %d stale claim(s) of ours removed", n);
+	(void)db_qube_foreach(&d->db, claim_check_one, d);
+}
+
 int
 qube_remove_files(struct daemon *d, const struct db_qube *q)
 {
 	char path[PATH_MAX], trash[PATH_MAX];
 
+	/*
+	 * The qid is free for another bulkheadd's new qube from now on: the
+	 * files stay in our trash until removed, where no qube reaches them.
+	 */
+	idclaim_release(&d->ids, q->qid, q->uuid);
 	/*
 	 * Renamed aside at once (a new qube of the same name starts clean),
 	 * removed in the background (a template's root is big: the loop

@@ -1583,6 +1583,69 @@ def test_daemon_restart_cleans_up_a_dead_qube():
     assert not os.path.exists(vchan), vchan
 
 
+def test_two_daemons_give_qubes_apart_host_ids():
+    # Two bulkheadds sharing a qid registry (--id-registry) never give two
+    # qubes one qid, so never the same host ids; a qube whose qid another
+    # bulkheadd holds (made under another registry) does not start until
+    # that qube is gone.
+    shared = os.path.join(D.root, "ids-shared")
+    own = os.path.join(D.root, "ids-own")
+    a, b, c = (bh.Bulkheadd(backend="sandbox") for _ in range(3))
+    try:
+        a.start({"BULKHEAD_ID_REGISTRY": shared})
+        b.start({"BULKHEAD_ID_REGISTRY": shared})
+        a.create("AppVM", "qa", "red")
+        b.create("AppVM", "qb", "blue")
+        qids = {(x, n): int(x.prop(n, "qid")[0])
+                for x, n in ((a, "host"), (a, "qa"), (b, "host"),
+                             (b, "qb"))}
+        assert len(set(qids.values())) == 4, qids
+        qa, qb = qids[(a, "qa")], qids[(b, "qb")]
+        for x, n, q in ((a, "qa", qa), (b, "qb", qb)):
+            assert os.readlink(os.path.join(shared, str(q))) == \
+                "%s %s" % (x.prop(n, "uuid")[0], os.path.realpath(x.state))
+            x.call("admin.vm.Start", n)
+            # its files and processes: its own qid's range
+            st = os.stat(os.path.join(x.state, "qubes", n, "private"))
+            assert st.st_uid == bh.UID_BASE + q * 65536, (n, st.st_uid)
+            rc, out, _ = x.qrexec_client(n, "root:id -u; cat /proc/self/"
+                                         "uid_map")
+            assert rc == 0 and out.decode().split()[:3] == [
+                "0", "0", str(bh.UID_BASE + q * 65536)], out
+        # c, under a registry of its own, makes a qube with qa's qid
+        c.start({"BULKHEAD_ID_REGISTRY": own})
+        for i in range(12):
+            c.create("AppVM", "qc%d" % i, "green")
+            if int(c.prop("qc%d" % i, "qid")[0]) == qa:
+                clash = "qc%d" % i
+                break
+        else:
+            raise AssertionError("no qube of c got qid %d" % qa)
+        c.stop()
+        # ... and under the shared one, it does not start, and says why
+        c.start({"BULKHEAD_ID_REGISTRY": shared})
+        e = expect_exc("QubesVMError", c.call, "admin.vm.Start", clash)
+        assert "qid %d" % qa in str(e) and \
+            os.path.realpath(a.state) in str(e), e
+        assert "%s: its qid %d" % (clash, qa) in c.log(), c.log()
+        assert c.qubes()[clash]["state"] == "Halted"
+        assert os.readlink(os.path.join(shared, str(qa))).endswith(
+            " " + os.path.realpath(a.state))
+        # once a's qube is gone, its qid is free for c's
+        a.call("admin.vm.Kill", "qa")
+        bh.wait_for(lambda: a.qubes()["qa"]["state"] == "Halted",
+                    "qa halted")
+        a.call("admin.vm.Remove", "qa")
+        assert not os.path.lexists(os.path.join(shared, str(qa)))
+        c.call("admin.vm.Start", clash)
+        assert os.readlink(os.path.join(shared, str(qa))) == "%s %s" % (
+            c.prop(clash, "uuid")[0], os.path.realpath(c.state))
+        c.call("admin.vm.Kill", clash)
+    finally:
+        for x in (a, b, c):
+            x.close()
+
+
 def test_everything_stops_clean():
     for name, info in D.qubes().items():
         if name != "dom0" and info["state"] != "Halted":
@@ -1634,6 +1697,7 @@ try:
         test_preloaded_disposables,
         test_daemon_restart_adopts,
         test_daemon_restart_cleans_up_a_dead_qube,
+        test_two_daemons_give_qubes_apart_host_ids,
         test_everything_stops_clean,
     ])
 finally:

@@ -1,0 +1,63 @@
+/*
+ * idclaim.h - host-wide claims on qids (idclaim.c), so that two bulkheadd
+ * instances on one host never give two qubes the same host ids.
+ *
+ * Used by bulkheadd (root) only.
+ */
+#ifndef BULKHEAD_DAEMON_IDCLAIM_H
+#define BULKHEAD_DAEMON_IDCLAIM_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The registry bulkheadd uses unless --id-registry or the environment's
+ * BULKHEAD_ID_REGISTRY names another. */
+#define IDCLAIM_DEFAULT_REGISTRY "/var/lib/bulkhead-ids"
+/* a claim's target: "UUID STATEDIR" (a uuid is 36 characters) */
+#define IDCLAIM_UUID_LEN 36
+
+struct idclaim {
+	int dirfd; /* the registry directory, -1 when closed */
+	/* our state directory, canonical: what our claims name */
+	char state_dir[PATH_MAX];
+};
+
+/*
+ * Whether our qube qid is the one with this uuid (the caller's database
+ * says): a claim of ours for a qube that is gone may be taken again.
+ */
+typedef bool (*idclaim_ours_fn)(void *arg, uint32_t qid, const char *uuid);
+
+/*
+ * Open (making it if missing, 0700) the registry directory and remember
+ * our state directory (which must exist).  0 or -errno; ic->dirfd is -1
+ * on failure.
+ */
+int
+idclaim_open(struct idclaim *ic, const char *registry, const char *state_dir);
+void idclaim_close(struct idclaim *ic);
+
+/*
+ * Claim qid for our qube uuid.  0: it is ours (now, or it was already).
+ * -EBUSY: a qube of another bulkheadd holds it; that bulkheadd's state
+ * directory is copied to ret_holder (if not NULL), and nothing changes.
+ * A claim whose state directory has no qubes.db any more, or ours for a
+ * qube that ours() says is gone, is taken over.  A claim that cannot be
+ * read counts as held (-EBUSY, holder "?").  -errno on other failures.
+ */
+int idclaim_take(struct idclaim *ic, uint32_t qid, const char *uuid,
+    idclaim_ours_fn ours, void *arg, char *ret_holder, size_t holder_len);
+
+/* Give up qid's claim if it is ours for uuid; anything else stays. */
+void idclaim_release(struct idclaim *ic, uint32_t qid, const char *uuid);
+
+/*
+ * Remove every claim of ours whose qube ours() says is gone (a crash
+ * between a claim and its qube's creation or removal).  The number
+ * removed, or -errno.
+ */
+int idclaim_prune(struct idclaim *ic, idclaim_ours_fn ours, void *arg);
+
+#endif
