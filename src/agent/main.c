@@ -29,6 +29,7 @@
 #include "config.h"
 #include "lib/log.h"
 #include "lib/msg.h"
+#include "lib/service.h"
 #include "lib/sock.h"
 #include "lib/util.h"
 
@@ -530,6 +531,9 @@ main(int argc, char **argv)
 		errno = -trigger_lfd;
 		fatal("listening on %s", arg_trigger_path);
 	}
+	/* each call's process (a fork) looks up its user: the name
+	 * service's modules loaded once, here */
+	svc_preload_user_db();
 	log_debug("ready (domain %u)", env.my_dom);
 
 	while (!quit) {

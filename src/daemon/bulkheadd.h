@@ -108,6 +108,9 @@ struct daemon_config {
 	char qrexec_user[64];
 	/* the host-wide registry of qids (--id-registry; idclaim.h) */
 	char id_registry[PATH_MAX];
+	/* the host users' subordinate ids: ':'-separated files
+	 * (BULKHEAD_SUBID_FILES, default IDCLAIM_SUBID_FILES) */
+	char subid_files[PATH_MAX];
 };
 
 struct daemon {
@@ -174,19 +177,22 @@ void qube_reconcile(struct daemon *d);
  * host-wide claim. */
 int qube_remove_files(struct daemon *d, const struct db_qube *q);
 /*
- * A qid for a new qube with this uuid: free in our database and claimed
- * host-wide (idclaim.c), so that no qube of another bulkheadd has its
- * host ids.  0, -ENOSPC (none left), or -errno.
+ * A qid for a new qube with this uuid: free in our database, whose host
+ * ids no host user has as subordinate ids, and claimed host-wide
+ * (idclaim.c), so that no qube of another bulkheadd has its host ids.  0,
+ * -ENOSPC (none left), or -errno.
  */
 int qube_new_qid(struct daemon *d, const char *uuid, uint32_t *ret_qid);
 /*
  * Make sure q's qid is claimed host-wide for q (it is, unless q was made
- * before the registry existed or another registry was used).  0; -EBUSY if
- * a qube of another bulkheadd holds it, whose state directory goes to
- * holder; -errno.
+ * before the registry existed or another registry was used) and that its
+ * host ids are no host user's subordinate ids.  0; -EBUSY if a qube of
+ * another bulkheadd holds the qid or a user's subordinate ids meet its
+ * range, -errno if that cannot be told; then why ends "its host ids ..."
+ * with the reason.
  */
-int qube_claim_ids(
-    struct daemon *d, const struct db_qube *q, char *holder, size_t n);
+int
+qube_claim_ids(struct daemon *d, const struct db_qube *q, char *why, size_t n);
 /* At startup: our stale claims removed, every qube's claim checked. */
 void qube_claims_check(struct daemon *d);
 int qube_policy_start(struct daemon *d);

@@ -23,6 +23,10 @@
  * under flock on the registry directory, so two instances never take
  * over the same stale claim.
  *
+ * The host's users' subordinate ids (/etc/subuid, /etc/subgid) are ranges
+ * in use too: a qid whose range meets one is not given out, and a qube
+ * whose range meets one does not start (idclaim_subid_meets).
+ *
  * Runs in bulkheadd (root).  Input: the registry's entries, made by other
  * bulkheadd instances (root, so trusted as much as the admin who runs
  * them, but read with bounds all the same): a claim that cannot be parsed
@@ -42,6 +46,7 @@
 
 #include "daemon/db.h"
 #include "daemon/idclaim.h"
+#include "lib/io.h"
 #include "lib/util.h"
 
 /* how long a change waits for another instance's (each holds the lock
@@ -319,4 +324,105 @@ idclaim_prune(struct idclaim *ic, idclaim_ours_fn ours, void *arg)
 	(void)closedir(dir);
 	unlock(ic);
 	return n;
+}
+
+/* A decimal number of at most 10 digits, all of s (n bytes). */
+static bool
+subid_number(const char *s, size_t n, uint64_t *ret)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (n == 0 || n > 10)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	*ret = v;
+	return true;
+}
+
+int
+idclaim_subid_text_meets(const char *text, size_t len, uint64_t first,
+    uint64_t count, char *ret_who, size_t who_len)
+{
+	size_t at = 0;
+
+	while (at < len) {
+		const char *line = text + at, *nl, *c1, *c2;
+		size_t n;
+		uint64_t f, k;
+
+		nl = memchr(line, '\n', len - at);
+		n = nl != NULL ? (size_t)(nl - line) : len - at;
+		at += n + 1;
+		if (n == 0 || n > IDCLAIM_SUBID_LINE_MAX || line[0] == '#')
+			continue;
+		c1 = memchr(line, ':', n);
+		if (c1 == NULL || c1 == line)
+			continue;
+		c2 = memchr(c1 + 1, ':', n - (size_t)(c1 + 1 - line));
+		if (c2 == NULL ||
+		    !subid_number(c1 + 1, (size_t)(c2 - c1 - 1), &f) ||
+		    !subid_number(c2 + 1, n - (size_t)(c2 + 1 - line), &k) ||
+		    k == 0)
+			continue;
+		/* [f, f + k) and [first, first + count) meet */
+		if (f < first + count && first < f + k) {
+			if (ret_who != NULL && who_len > 0) {
+				size_t w = (size_t)(c1 - line);
+
+				if (w >= who_len)
+					w = who_len - 1;
+				memcpy(ret_who, line, w);
+				ret_who[w] = '\0';
+			}
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+idclaim_subid_meets(const char *files, uint64_t first, uint64_t count,
+    char *ret_who, size_t who_len)
+{
+	char path[PATH_MAX], who[IDCLAIM_SUBID_LINE_MAX + 1];
+	const char *p = files;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, ":");
+		char *text = NULL;
+		size_t len = 0;
+		int fd, r;
+
+		if (n == 0 || n >= sizeof(path)) {
+			p += n + (p[n] == ':');
+			continue;
+		}
+		memcpy(path, p, n);
+		path[n] = '\0';
+		p += n + (p[n] == ':');
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0 && errno == ENOENT)
+			continue;
+		if (fd < 0)
+			return -errno;
+		r = io_read_to_eof(fd, IDCLAIM_SUBID_FILE_MAX, &text, &len);
+		(void)close(fd);
+		if (r < 0)
+			return r;
+		r = idclaim_subid_text_meets(
+		    text, len, first, count, who, sizeof(who));
+		free(text);
+		if (r > 0) {
+			if (ret_who != NULL)
+				(void)snprintf(
+				    ret_who, who_len, "%s in %s", who, path);
+			return 1;
+		}
+	}
+	return 0;
 }

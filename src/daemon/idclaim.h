@@ -60,4 +60,34 @@ void idclaim_release(struct idclaim *ic, uint32_t qid, const char *uuid);
  */
 int idclaim_prune(struct idclaim *ic, idclaim_ours_fn ours, void *arg);
 
+/*
+ * /etc/subuid and /etc/subgid: the host ids the host gives its users for
+ * their own user namespaces (rootless containers, unshare with newuidmap).
+ * A user whose range meets a qube's could run processes as the qube's
+ * ids in the host's pid namespace, and signal or trace the qube's.
+ */
+#define IDCLAIM_SUBID_FILES "/etc/subuid:/etc/subgid"
+/* a line of those files: NAME:FIRST:COUNT, at most this long */
+#define IDCLAIM_SUBID_LINE_MAX 512
+/* the files read, at most this much each */
+#define IDCLAIM_SUBID_FILE_MAX (4u << 20)
+
+/*
+ * Whether [first, first + count) meets a range of the text of a subuid or
+ * subgid file (len bytes).  1 with the range's owner (the line's first
+ * field) in ret_who, 0 if none; a line that is not NAME:FIRST:COUNT with
+ * decimal numbers is skipped, as shadow's tools skip it.
+ */
+int idclaim_subid_text_meets(const char *text, size_t len, uint64_t first,
+    uint64_t count, char *ret_who, size_t who_len);
+
+/*
+ * The same for the files of files (':'-separated; a missing one is
+ * empty).  1 with the owner and the file in ret_who ("NAME in FILE"), 0,
+ * or -errno (a file that cannot be read, or is larger than
+ * IDCLAIM_SUBID_FILE_MAX).
+ */
+int idclaim_subid_meets(const char *files, uint64_t first, uint64_t count,
+    char *ret_who, size_t who_len);
+
 #endif

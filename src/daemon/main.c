@@ -79,7 +79,10 @@ usage(FILE *f, int code)
 	    "\n"
 	    "Environment: BULKHEAD_BIN_DIR (where its helper programs are),\n"
 	    "BULKHEAD_PROCESS_USER (the user of process-backend qubes),\n"
-	    "BULKHEAD_ID_REGISTRY (--id-registry), BULKHEAD_LOG_LEVEL.\n"
+	    "BULKHEAD_ID_REGISTRY (--id-registry), BULKHEAD_SUBID_FILES\n"
+	    "(the host users' subordinate ids, default "
+	    "/etc/subuid:/etc/subgid),\n"
+	    "BULKHEAD_LOG_LEVEL.\n"
 	    "\n"
 	    "One bulkheadd a state directory: STATE/bulkheadd.lock holds the\n"
 	    "running one's pid.\n"
@@ -598,6 +601,14 @@ main(int argc, char **argv)
 	            IDCLAIM_DEFAULT_REGISTRY) < 0) {
 		(void)fprintf(
 		    stderr, "bulkheadd: BULKHEAD_ID_REGISTRY: path too long\n");
+		exit(2);
+	}
+	if (str_copy(cfg->subid_files, sizeof(cfg->subid_files),
+	        getenv("BULKHEAD_SUBID_FILES") != NULL ?
+	            getenv("BULKHEAD_SUBID_FILES") :
+	            IDCLAIM_SUBID_FILES) < 0) {
+		(void)fprintf(
+		    stderr, "bulkheadd: BULKHEAD_SUBID_FILES: too long\n");
 		exit(2);
 	}
 	(void)str_copy(cfg->backend, sizeof(cfg->backend), "sandbox");

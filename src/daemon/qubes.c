@@ -783,21 +783,19 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 		api_reply_exc(d, c, "QubesVMError", "dom0 is always running");
 		return -EINVAL;
 	}
-	/* never two running qubes of two bulkheadds with the same host ids */
+	/*
+	 * Never a qube whose host ids another bulkheadd's qube or a host
+	 * user's own user namespaces may have too.
+	 */
 	rc = qube_claim_ids(d, q, path, sizeof(path));
-	if (rc == -EBUSY) {
-		api_reply_exc(d, c, "QubesVMError",
-		    "%s: its qid %u, and so its host ids, belong to a qube of "
-		    "the bulkheadd whose state is in %s; qvm-clone it (the "
-		    "copy gets a qid of its own) and remove it",
-		    q->name, q->qid, path);
-		return rc;
-	}
 	if (rc < 0) {
 		api_reply_exc(d, c, "QubesVMError",
-		    "%s: cannot claim its qid %u in the host's qid registry "
-		    "(%s): %s",
-		    q->name, q->qid, d->cfg.id_registry, strerror(-rc));
+		    "%s: its qid %u, and so its host ids (%u-%u), %s%s",
+		    q->name, q->qid, sandbox_uid_base(q->qid),
+		    sandbox_uid_base(q->qid) + SANDBOX_ID_RANGE - 1, path,
+		    rc == -EBUSY ? "; qvm-clone it (the copy gets a qid of its "
+		                   "own) and remove it" :
+		                   "");
 		return rc;
 	}
 	if (prop_str(d, q, "virt_mode", vm, sizeof(vm)) == 0 &&
@@ -1124,54 +1122,103 @@ qid_is(void *arg, uint32_t qid, const char *uuid)
 	    strcmp(q.uuid, uuid) == 0;
 }
 
+/*
+ * Whether qid's host ids meet a host user's subordinate ids: 1 with why
+ * filled, 0, or -errno.
+ */
+static int
+qid_meets_subids(struct daemon *d, uint32_t qid, char *why, size_t n)
+{
+	char who[PATH_MAX];
+	int r = idclaim_subid_meets(d->cfg.subid_files, sandbox_uid_base(qid),
+	    SANDBOX_ID_RANGE, who, sizeof(who));
+
+	if (r > 0)
+		(void)snprintf(why, n,
+		    "meet the subordinate ids of %s (ids its user may map in "
+		    "user namespaces of its own)",
+		    who);
+	return r;
+}
+
 int
 qube_new_qid(struct daemon *d, const char *uuid, uint32_t *ret_qid)
 {
-	char holder[PATH_MAX];
+	char why[PATH_MAX + 128];
 	uint32_t qid = 1;
 	int r;
 
-	/* the lowest qid free here and not another bulkheadd's */
-	for (;;) {
+	/*
+	 * The lowest qid free here, whose ids no host user has as
+	 * subordinate ids, and not another bulkheadd's.
+	 */
+	for (;; qid++) {
 		if ((r = db_qid_free(&d->db, qid, &qid)) < 0)
 			return r;
+		r = qid_meets_subids(d, qid, why, sizeof(why));
+		if (r > 0)
+			continue;
+		if (r < 0)
+			return r;
 		r = idclaim_take(
-		    &d->ids, qid, uuid, qid_is, d, holder, sizeof(holder));
+		    &d->ids, qid, uuid, qid_is, d, why, sizeof(why));
 		if (r == 0) {
 			*ret_qid = qid;
 			return 0;
 		}
 		if (r != -EBUSY)
 			return r;
-		qid++;
 	}
 }
 
 int
-qube_claim_ids(
-    struct daemon *d, const struct db_qube *q, char *holder, size_t n)
+qube_claim_ids(struct daemon *d, const struct db_qube *q, char *why, size_t n)
 {
+	char holder[PATH_MAX];
+	int r;
+
 	if (q->qid == 0)
 		return 0; /* dom0: no host ids of its own */
-	return idclaim_take(&d->ids, q->qid, q->uuid, qid_is, d, holder, n);
+	r = idclaim_take(
+	    &d->ids, q->qid, q->uuid, qid_is, d, holder, sizeof(holder));
+	if (r == -EBUSY) {
+		(void)snprintf(why, n,
+		    "belong to a qube of the bulkheadd whose state is in %s",
+		    holder);
+		return r;
+	}
+	if (r < 0) {
+		(void)snprintf(why, n,
+		    "cannot be claimed in the host's qid registry (%s): %s",
+		    d->cfg.id_registry, strerror(-r));
+		return r;
+	}
+	r = qid_meets_subids(d, q->qid, why, n);
+	if (r > 0)
+		return -EBUSY;
+	if (r < 0) {
+		(void)snprintf(why, n,
+		    "cannot be checked against the host users' subordinate "
+		    "ids (%s): %s",
+		    d->cfg.subid_files, strerror(-r));
+		return r;
+	}
+	return 0;
 }
 
 static int
 claim_check_one(const struct db_qube *q, void *arg)
 {
 	struct daemon *d = arg;
-	char holder[PATH_MAX] = "";
-	int r = qube_claim_ids(d, q, holder, sizeof(holder));
+	char why[PATH_MAX + 128] = "";
 
-	if (r == -EBUSY)
-		log_warnx("%s: its qid %u, and so its host ids, belong to a "
-		          "qube of the bulkheadd whose state is in %s: it will "
-		          "not start while that lasts (qvm-clone it, which "
-		          "gives the copy a qid of its own, and remove it)",
-		    q->name, q->qid, holder);
-	else if (r < 0)
-		log_warnx("%s: cannot claim its qid %u host-wide: %s", q->name,
-		    q->qid, strerror(-r));
+	if (qube_claim_ids(d, q, why, sizeof(why)) < 0)
+		log_warnx("%s: its qid %u, and so its host ids (%u-%u), %s: "
+		          "it will not start while that lasts (qvm-clone it, "
+		          "which gives the copy a qid of its own, and remove "
+		          "it)",
+		    q->name, q->qid, sandbox_uid_base(q->qid),
+		    sandbox_uid_base(q->qid) + SANDBOX_ID_RANGE - 1, why);
 	return 0;
 }
 

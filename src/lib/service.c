@@ -456,6 +456,20 @@ svc_exec_rpc(const char *prog, const struct qcmd *c)
 	                        QREXEC_EXIT_PROBLEM);
 }
 
+void
+svc_preload_user_db(void)
+{
+	struct passwd *pw = getpwnam("root");
+	gid_t g[16];
+	int n = 16;
+
+	/* what spawn_plan_user and become_user ask: the same databases */
+	if (pw != NULL)
+		(void)getgrouplist(pw->pw_name, pw->pw_gid, g, &n);
+	endpwent();
+	endgrent();
+}
+
 /* In the child: become user (if root), or check that we already are. */
 static int
 become_user(const char *user, const char **ret_shell)

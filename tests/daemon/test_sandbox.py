@@ -1646,6 +1646,51 @@ def test_two_daemons_give_qubes_apart_host_ids():
             x.close()
 
 
+def test_host_users_subordinate_ids_are_avoided():
+    # A qid whose host ids a host user has as subordinate ids (/etc/subuid,
+    # /etc/subgid: that user may run processes as those ids) is not given
+    # out, and a qube whose ids become some user's does not start.
+    x = bh.Bulkheadd(backend="sandbox")
+    subuid = os.path.join(x.root, "subuid")
+    subgid = os.path.join(x.root, "subgid")
+
+    def sub(path, first, count=65536, who="alice"):
+        with open(path, "w") as f:
+            f.write("someone:100000:65536\n%s:%d:%d\n" % (who, first, count))
+
+    try:
+        # qid 2's range, and the last id of qid 3's
+        sub(subuid, bh.UID_BASE + 2 * 65536)
+        sub(subgid, bh.UID_BASE + 4 * 65536 - 1, 1, "bob")
+        x.start({"BULKHEAD_ID_REGISTRY": os.path.join(x.root, "ids"),
+                 "BULKHEAD_SUBID_FILES": subuid + ":" + subgid})
+        assert x.prop("host", "qid")[0] == "1"
+        x.create("AppVM", "s1", "red")
+        assert x.prop("s1", "qid")[0] == "4", x.prop("s1", "qid")
+        x.call("admin.vm.Start", "s1")
+        x.call("admin.vm.Kill", "s1")
+        bh.wait_for(lambda: x.qubes()["s1"]["state"] == "Halted", "halt")
+        # now alice's range meets s1's: it does not start, and says why
+        sub(subuid, bh.UID_BASE + 4 * 65536 + 100, 1)
+        e = expect_exc("QubesVMError", x.call, "admin.vm.Start", "s1")
+        assert "subordinate ids of alice in %s" % subuid in str(e), e
+        assert x.qubes()["s1"]["state"] == "Halted"
+        # a restart says so in the log
+        x.stop()
+        x.start({"BULKHEAD_ID_REGISTRY": os.path.join(x.root, "ids"),
+                 "BULKHEAD_SUBID_FILES": subuid + ":" + subgid})
+        assert "s1: its qid 4, and so its host ids (%d-%d), meet the " \
+            "subordinate ids of alice" % (bh.UID_BASE + 4 * 65536,
+                                          bh.UID_BASE + 5 * 65536 - 1) \
+            in x.log(), x.log()
+        # alice's range gone: it starts
+        sub(subuid, 100000 + 65536)
+        x.call("admin.vm.Start", "s1")
+        x.call("admin.vm.Kill", "s1")
+    finally:
+        x.close()
+
+
 def test_everything_stops_clean():
     for name, info in D.qubes().items():
         if name != "dom0" and info["state"] != "Halted":
@@ -1698,6 +1743,7 @@ try:
         test_daemon_restart_adopts,
         test_daemon_restart_cleans_up_a_dead_qube,
         test_two_daemons_give_qubes_apart_host_ids,
+        test_host_users_subordinate_ids_are_avoided,
         test_everything_stops_clean,
     ])
 finally:

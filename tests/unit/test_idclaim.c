@@ -3,7 +3,10 @@
  * state directories sharing a registry never hold one qid; a claim whose
  * state directory lost its database, or ours for a qube that is gone, is
  * taken over; one that cannot be read is never taken; release and prune
- * touch only our own stale claims; bad arguments are refused.
+ * touch only our own stale claims; bad arguments are refused.  The host
+ * users' subordinate ids (/etc/subuid, /etc/subgid): a range meets one
+ * exactly when they share an id; malformed lines are skipped; a file too
+ * big is an error.
  */
 #include <sys/stat.h>
 
@@ -284,6 +287,96 @@ test_bad_arguments(void **state)
 	assert_int_equal(c.dirfd, -1);
 }
 
+static void
+test_subid_text(void **state)
+{
+	static const char text[] = "# a comment\n"
+	                           "\n"
+	                           "alice:100000:65536\n"
+	                           "bob:1065536:65536\n"
+	                           "broken:12x:5\n"
+	                           "zero:2000000:0\n"
+	                           "toolong:12345678901:1\n"
+	                           "nocount:3000000:\n"
+	                           ":4000000:10\n"
+	                           "1001:5000000:100";
+	char who[16];
+
+	(void)state;
+	/* [1000000, 1065536): bob starts where it ends */
+	assert_int_equal(idclaim_subid_text_meets(text, strlen(text), 1000000,
+	                     65536, who, sizeof(who)),
+	    0);
+	/* one id more meets bob's first */
+	assert_int_equal(idclaim_subid_text_meets(text, strlen(text), 1000001,
+	                     65536, who, sizeof(who)),
+	    1);
+	assert_string_equal(who, "bob");
+	/* alice's last id */
+	assert_int_equal(idclaim_subid_text_meets(
+	                     text, strlen(text), 165535, 1, who, sizeof(who)),
+	    1);
+	assert_string_equal(who, "alice");
+	assert_int_equal(idclaim_subid_text_meets(
+	                     text, strlen(text), 165536, 1, who, sizeof(who)),
+	    0);
+	/* malformed lines are skipped, whatever they say */
+	assert_int_equal(idclaim_subid_text_meets(
+	                     text, strlen(text), 2000000, 1, who, sizeof(who)),
+	    0);
+	assert_int_equal(idclaim_subid_text_meets(
+	                     text, strlen(text), 3000000, 1, who, sizeof(who)),
+	    0);
+	assert_int_equal(idclaim_subid_text_meets(
+	                     text, strlen(text), 4000000, 1, who, sizeof(who)),
+	    0);
+	/* the last line, without a newline, by uid; a long name cut */
+	assert_int_equal(
+	    idclaim_subid_text_meets(text, strlen(text), 5000099, 1, who, 3),
+	    1);
+	assert_string_equal(who, "10");
+	/* the text's length is what counts, not a NUL */
+	assert_int_equal(idclaim_subid_text_meets(
+	                     text, 20, 1000001, 65536, who, sizeof(who)),
+	    0);
+}
+
+static void
+test_subid_files(void **state)
+{
+	struct fixture *f = *state;
+	char files[2 * PATH_MAX], who[PATH_MAX];
+	char *uid = unit_path(f->dir, "subuid"),
+	     *gid = unit_path(f->dir, "subgid");
+	char *big;
+	size_t n = IDCLAIM_SUBID_FILE_MAX + 2; /* one byte over, and a NUL */
+
+	(void)snprintf(files, sizeof(files), "%s::%s", uid, gid);
+	/* neither file exists: nothing meets */
+	assert_int_equal(
+	    idclaim_subid_meets(files, 1000000, 65536, who, sizeof(who)), 0);
+	unit_write_file(f->dir, "subuid", "alice:100000:65536\n", 0644);
+	unit_write_file(f->dir, "subgid", "carol:1131072:65536\n", 0644);
+	assert_int_equal(
+	    idclaim_subid_meets(files, 1000000, 131072, who, sizeof(who)), 0);
+	assert_int_equal(
+	    idclaim_subid_meets(files, 1065536, 65537, who, sizeof(who)), 1);
+	assert_non_null(strstr(who, "carol in "));
+	assert_non_null(strstr(who, "subgid"));
+	/* a file too big to be one is an error, not "nothing meets" */
+	big = malloc(n);
+	assert_non_null(big);
+	memset(big, '#', n);
+	big[n - 1] = '\0';
+	unit_write_file(f->dir, "subuid", big, 0644);
+	assert_int_equal(
+	    idclaim_subid_meets(files, 1000000, 65536, who, sizeof(who)),
+	    -EMSGSIZE);
+	free(big);
+	free(uid);
+	free(gid);
+}
+
 int
 main(void)
 {
@@ -299,6 +392,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_bad_arguments, setup, teardown),
+	    cmocka_unit_test(test_subid_text),
+	    cmocka_unit_test_setup_teardown(test_subid_files, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
