@@ -67,6 +67,7 @@ static const char *arg_trigger_path = AGENT_DEFAULT_TRIGGER;
 static struct vchan_listener ctrl_listener = {.fd = -1};
 static int ctrl_fd = -1;
 static bool ctrl_ready; /* HELLO exchanged */
+static bool nss_loaded; /* svc_preload_user_db() done */
 static uint32_t ctrl_version;
 static struct msg_reader ctrl_rd;
 static int trigger_lfd = -1;
@@ -302,6 +303,16 @@ handle_ctrl_input(void)
 			ctrl_ready = true;
 			log_debug(
 			    "control channel up, protocol %u", ctrl_version);
+			/*
+			 * Each call's process (a fork of ours) looks up its
+			 * user: the name service's modules loaded once, here
+			 * (about a millisecond), after our HELLO went out, so
+			 * that a qube's start does not wait for it.
+			 */
+			if (!nss_loaded) {
+				svc_preload_user_db();
+				nss_loaded = true;
+			}
 			continue;
 		}
 		handle_ctrl_msg(&hdr, body);
@@ -531,9 +542,6 @@ main(int argc, char **argv)
 		errno = -trigger_lfd;
 		fatal("listening on %s", arg_trigger_path);
 	}
-	/* each call's process (a fork) looks up its user: the name
-	 * service's modules loaded once, here */
-	svc_preload_user_db();
 	log_debug("ready (domain %u)", env.my_dom);
 
 	while (!quit) {
