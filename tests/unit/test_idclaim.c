@@ -9,6 +9,7 @@
  * big is an error.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -377,6 +378,77 @@ test_subid_files(void **state)
 	free(gid);
 }
 
+/* ours() for the race: every claim of ours is alive. */
+static bool
+all_ours(void *arg, uint32_t qid, const char *uuid)
+{
+	(void)arg, (void)qid, (void)uuid;
+	return true;
+}
+
+/*
+ * Two instances (two processes) claim the same 300 qids at once, each for
+ * qubes of its own, where a third instance, whose state directory is gone,
+ * left claims: every qid goes to exactly one of them (each take-over
+ * reads and replaces a claim under flock; without it both could find the
+ * same stale claim and both rename theirs over it).
+ */
+static void
+test_race(void **state)
+{
+	struct fixture *f = *state;
+	enum {
+		N = 300
+	};
+	unsigned char got_a[N + 1] = {0}, got_b[N + 1] = {0};
+	int p[2], status;
+	uint32_t q;
+	pid_t pid;
+
+	for (q = 1; q <= N; q++) {
+		char name[16];
+
+		(void)snprintf(name, sizeof(name), "%u", q);
+		assert_int_equal(
+		    symlinkat(U3 " /nonexistent/state", f->a.dirfd, name), 0);
+	}
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* b, from the other end, so that they meet in the middle */
+		for (q = N; q >= 1; q--) {
+			char u[IDCLAIM_UUID_LEN + 1];
+
+			(void)snprintf(
+			    u, sizeof(u), "00000000-0000-4000-8000-%012u", q);
+			got_b[q] = idclaim_take(&f->b, q, u, all_ours, NULL,
+			               NULL, 0) == 0;
+		}
+		_exit(
+		    write(p[1], got_b, sizeof(got_b)) == sizeof(got_b) ? 0 : 1);
+	}
+	for (q = 1; q <= N; q++) {
+		char u[IDCLAIM_UUID_LEN + 1];
+
+		(void)snprintf(
+		    u, sizeof(u), "11111111-0000-4000-8000-%012u", q);
+		got_a[q] =
+		    idclaim_take(&f->a, q, u, all_ours, NULL, NULL, 0) == 0;
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(read(p[0], got_b, sizeof(got_b)), sizeof(got_b));
+	(void)close(p[0]);
+	(void)close(p[1]);
+	for (q = 1; q <= N; q++) {
+		const char *c = claim_of(f, q);
+
+		assert_int_equal(got_a[q] + got_b[q], 1);
+		assert_non_null(strstr(c, got_a[q] ? f->real_a : f->real_b));
+	}
+}
+
 int
 main(void)
 {
@@ -392,6 +464,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_bad_arguments, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_race, setup, teardown),
 	    cmocka_unit_test(test_subid_text),
 	    cmocka_unit_test_setup_teardown(test_subid_files, setup, teardown),
 	};
