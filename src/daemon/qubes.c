@@ -1181,6 +1181,13 @@ qube_claim_ids(struct daemon *d, const struct db_qube *q, char *why, size_t n)
 		return 0; /* dom0: no host ids of its own */
 	r = idclaim_take(
 	    &d->ids, q->qid, q->uuid, qid_is, d, holder, sizeof(holder));
+	if (r == -EBUSY && strcmp(holder, "?") == 0) {
+		(void)snprintf(why, n,
+		    "are held by a claim that cannot be read, %s/%u (remove it "
+		    "by hand if no bulkheadd made it)",
+		    d->cfg.id_registry, q->qid);
+		return r;
+	}
 	if (r == -EBUSY) {
 		(void)snprintf(why, n,
 		    "belong to a qube of the bulkheadd whose state is in %s",

@@ -1641,6 +1641,16 @@ def test_two_daemons_give_qubes_apart_host_ids():
         assert os.readlink(os.path.join(shared, str(qa))) == "%s %s" % (
             c.prop(clash, "uuid")[0], os.path.realpath(c.state))
         c.call("admin.vm.Kill", clash)
+        bh.wait_for(lambda: c.qubes()[clash]["state"] == "Halted", "halt")
+        # a claim nobody can read is never taken for free
+        os.unlink(os.path.join(shared, str(qa)))
+        os.symlink("garbage", os.path.join(shared, str(qa)))
+        e = expect_exc("QubesVMError", c.call, "admin.vm.Start", clash)
+        assert "held by a claim that cannot be read, %s/%d" % (
+            shared, qa) in str(e), e
+        os.unlink(os.path.join(shared, str(qa)))
+        c.call("admin.vm.Start", clash)
+        c.call("admin.vm.Kill", clash)
     finally:
         for x in (a, b, c):
             x.close()
