@@ -115,25 +115,6 @@ unlock(struct idclaim *ic)
 	(void)flock(ic->dirfd, LOCK_UN);
 }
 
-static bool
-uuid_valid(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < IDCLAIM_UUID_LEN; i++) {
-		char c = s[i];
-
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (c != '-')
-				return false;
-		} else if (!((c >= '0' && c <= '9') ||
-		               (c >= 'a' && c <= 'f'))) {
-			return false;
-		}
-	}
-	return true;
-}
-
 /*
  * Parse a claim's target: exactly a uuid, one space, and an absolute
  * state directory path.  0 or -EBADMSG.
@@ -149,7 +130,7 @@ claim_parse(const char *untrusted, size_t len, struct claim *ret)
 		return -EBADMSG;
 	memcpy(ret->uuid, untrusted, IDCLAIM_UUID_LEN);
 	ret->uuid[IDCLAIM_UUID_LEN] = '\0';
-	if (!uuid_valid(ret->uuid))
+	if (!str_uuid_valid(ret->uuid))
 		return -EBADMSG;
 	memcpy(ret->state_dir, untrusted + IDCLAIM_UUID_LEN + 1,
 	    len - IDCLAIM_UUID_LEN - 1);
@@ -195,7 +176,7 @@ claim_read(struct idclaim *ic, const char *name, uint32_t qid, const char *uuid,
 static int
 target_of(struct idclaim *ic, const char *uuid, char *out, size_t n)
 {
-	if (strlen(uuid) != IDCLAIM_UUID_LEN || !uuid_valid(uuid))
+	if (!str_uuid_valid(uuid))
 		return -EINVAL;
 	return str_printf(out, n, "%s %s", uuid, ic->state_dir);
 }

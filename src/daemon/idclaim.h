@@ -15,7 +15,8 @@
 /* The registry bulkheadd uses unless --id-registry or the environment's
  * BULKHEAD_ID_REGISTRY names another. */
 #define IDCLAIM_DEFAULT_REGISTRY "/var/lib/bulkhead-ids"
-/* a claim's target: "UUID STATEDIR" (a uuid is 36 characters) */
+/* a claim's target: "UUID STATEDIR" (a uuid is 36 characters:
+ * STR_UUID_LEN) */
 #define IDCLAIM_UUID_LEN 36
 
 struct idclaim {

@@ -76,6 +76,26 @@ str_startswith(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+bool
+str_uuid_valid(const char *s)
+{
+	size_t i;
+
+	/* a shorter s stops at its NUL, which is neither '-' nor hex */
+	for (i = 0; i < STR_UUID_LEN; i++) {
+		char c = s[i];
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (c != '-')
+				return false;
+		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+		               (c >= 'A' && c <= 'F'))) {
+			return false;
+		}
+	}
+	return s[STR_UUID_LEN] == '\0';
+}
+
 int
 fd_set_nonblock(int fd, bool nonblock)
 {

@@ -72,6 +72,10 @@ int parse_u32(const char *s, uint32_t max, uint32_t *ret_value);
 /* true if s starts with prefix */
 bool str_startswith(const char *s, const char *prefix);
 
+/* A uuid's text: exactly 8-4-4-4-12 hex digits (either case), then NUL. */
+#define STR_UUID_LEN 36
+bool str_uuid_valid(const char *s);
+
 int fd_set_nonblock(int fd, bool nonblock);
 int fd_set_cloexec(int fd, bool cloexec);
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/util.h"
 #include "policy/internal.h"
 
 #define ARENA_BLOCK_MIN 65536u
@@ -190,35 +191,18 @@ policy_qube_name_valid(const char *s)
 	return true;
 }
 
-static bool
-uuid_valid(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < SYSINFO_UUID_LEN; i++) {
-		char c = s[i];
-
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (c != '-')
-				return false;
-		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-		               (c >= 'A' && c <= 'F'))) {
-			return false;
-		}
-	}
-	return s[SYSINFO_UUID_LEN] == '\0';
-}
+_Static_assert(SYSINFO_UUID_LEN == STR_UUID_LEN, "a uuid's length");
 
 bool
 policy_uuid_ref_valid(const char *s)
 {
-	return strncmp(s, "uuid:", 5) == 0 && uuid_valid(s + 5);
+	return strncmp(s, "uuid:", 5) == 0 && str_uuid_valid(s + 5);
 }
 
 bool
 policy_uuid_valid(const char *s)
 {
-	return uuid_valid(s);
+	return str_uuid_valid(s);
 }
 
 bool

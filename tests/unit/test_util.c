@@ -105,6 +105,32 @@ test_startswith(void **state)
 }
 
 static void
+test_uuid_valid(void **state)
+{
+	static const char *const good[] = {
+	    "00000000-0000-0000-0000-000000000000",
+	    "6a61030b-78c1-4691-8b58-994c4318b34a",
+	    "6A61030B-78C1-4691-8B58-994C4318B34A",
+	};
+	static const char *const bad[] = {
+	    "",
+	    "6a61030b-78c1-4691-8b58-994c4318b34",   /* one short */
+	    "6a61030b-78c1-4691-8b58-994c4318b34aa", /* one more */
+	    "6a61030b-78c1-4691-8b58-994c4318b34g",  /* not hex */
+	    "6a61030b_78c1-4691-8b58-994c4318b34a",  /* not a dash */
+	    "6a61030b-78c1-4691-8b58994c-4318b34a",  /* a dash moved */
+	    "6a61030b-78c1-4691-8b58-994c4318b34 ",
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(str_uuid_valid(good[i]));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(str_uuid_valid(bad[i]));
+}
+
+static void
 test_fd_flags(void **state)
 {
 	int p[2];
@@ -244,6 +270,7 @@ main(void)
 	    cmocka_unit_test(test_str_printf),
 	    cmocka_unit_test(test_parse_u32),
 	    cmocka_unit_test(test_startswith),
+	    cmocka_unit_test(test_uuid_valid),
 	    cmocka_unit_test(test_fd_flags),
 	    cmocka_unit_test(test_clock),
 	    cmocka_unit_test(test_close_fd),
