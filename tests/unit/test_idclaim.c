@@ -301,36 +301,34 @@ test_subid_text(void **state)
 	                           "nocount:3000000:\n"
 	                           ":4000000:10\n"
 	                           "1001:5000000:100";
+	static const struct {
+		uint64_t first, count;
+		const char *who; /* NULL: nothing meets */
+	} cases[] = {
+	    /* [1000000, 1065536): bob starts where it ends */
+	    {1000000, 65536, NULL},
+	    /* one id more meets bob's first */
+	    {1000001, 65536, "bob"},
+	    /* alice's last id, and the one after it */
+	    {165535, 1, "alice"},
+	    {165536, 1, NULL},
+	    /* malformed lines are skipped, whatever they say */
+	    {2000000, 1, NULL},
+	    {3000000, 1, NULL},
+	    {4000000, 1, NULL},
+	};
 	char who[16];
+	size_t i;
 
 	(void)state;
-	/* [1000000, 1065536): bob starts where it ends */
-	assert_int_equal(idclaim_subid_text_meets(text, strlen(text), 1000000,
-	                     65536, who, sizeof(who)),
-	    0);
-	/* one id more meets bob's first */
-	assert_int_equal(idclaim_subid_text_meets(text, strlen(text), 1000001,
-	                     65536, who, sizeof(who)),
-	    1);
-	assert_string_equal(who, "bob");
-	/* alice's last id */
-	assert_int_equal(idclaim_subid_text_meets(
-	                     text, strlen(text), 165535, 1, who, sizeof(who)),
-	    1);
-	assert_string_equal(who, "alice");
-	assert_int_equal(idclaim_subid_text_meets(
-	                     text, strlen(text), 165536, 1, who, sizeof(who)),
-	    0);
-	/* malformed lines are skipped, whatever they say */
-	assert_int_equal(idclaim_subid_text_meets(
-	                     text, strlen(text), 2000000, 1, who, sizeof(who)),
-	    0);
-	assert_int_equal(idclaim_subid_text_meets(
-	                     text, strlen(text), 3000000, 1, who, sizeof(who)),
-	    0);
-	assert_int_equal(idclaim_subid_text_meets(
-	                     text, strlen(text), 4000000, 1, who, sizeof(who)),
-	    0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(
+		    idclaim_subid_text_meets(text, strlen(text), cases[i].first,
+		        cases[i].count, who, sizeof(who)),
+		    cases[i].who != NULL);
+		if (cases[i].who != NULL)
+			assert_string_equal(who, cases[i].who);
+	}
 	/* the last line, without a newline, by uid; a long name cut */
 	assert_int_equal(
 	    idclaim_subid_text_meets(text, strlen(text), 5000099, 1, who, 3),
