@@ -63,11 +63,6 @@ enum claim_kind {
 	CLAIM_BAD,      /* unreadable: held */
 };
 
-struct claim {
-	char uuid[IDCLAIM_UUID_LEN + 1];
-	char state_dir[PATH_MAX];
-};
-
 int
 idclaim_open(struct idclaim *ic, const char *registry, const char *state_dir)
 {
@@ -115,23 +110,23 @@ unlock(struct idclaim *ic)
 	(void)flock(ic->dirfd, LOCK_UN);
 }
 
-/*
- * Parse a claim's target: exactly a uuid, one space, and an absolute
- * state directory path.  0 or -EBADMSG.
- */
-static int
-claim_parse(const char *untrusted, size_t len, struct claim *ret)
+int
+idclaim_target_parse(
+    const char *untrusted, size_t len, struct idclaim_target *ret)
 {
+	char uuid[IDCLAIM_UUID_LEN + 1];
+
 	if (len < IDCLAIM_UUID_LEN + 2 ||
 	    len >= IDCLAIM_UUID_LEN + 1 + PATH_MAX ||
 	    memchr(untrusted, '\0', len) != NULL ||
 	    untrusted[IDCLAIM_UUID_LEN] != ' ' ||
 	    untrusted[IDCLAIM_UUID_LEN + 1] != '/')
 		return -EBADMSG;
-	memcpy(ret->uuid, untrusted, IDCLAIM_UUID_LEN);
-	ret->uuid[IDCLAIM_UUID_LEN] = '\0';
-	if (!str_uuid_valid(ret->uuid))
+	memcpy(uuid, untrusted, IDCLAIM_UUID_LEN);
+	uuid[IDCLAIM_UUID_LEN] = '\0';
+	if (!str_uuid_valid(uuid))
 		return -EBADMSG;
+	memcpy(ret->uuid, uuid, sizeof(uuid));
 	memcpy(ret->state_dir, untrusted + IDCLAIM_UUID_LEN + 1,
 	    len - IDCLAIM_UUID_LEN - 1);
 	ret->state_dir[len - IDCLAIM_UUID_LEN - 1] = '\0';
@@ -153,7 +148,7 @@ state_dir_alive(const char *dir)
 /* What name's claim is to us (the lock held). */
 static enum claim_kind
 claim_read(struct idclaim *ic, const char *name, uint32_t qid, const char *uuid,
-    idclaim_ours_fn ours, void *arg, struct claim *c)
+    idclaim_ours_fn ours, void *arg, struct idclaim_target *c)
 {
 	char untrusted[IDCLAIM_UUID_LEN + 1 + PATH_MAX + 1];
 	ssize_t n = readlinkat(ic->dirfd, name, untrusted, sizeof(untrusted));
@@ -161,7 +156,7 @@ claim_read(struct idclaim *ic, const char *name, uint32_t qid, const char *uuid,
 	(void)str_copy(c->state_dir, sizeof(c->state_dir), "?");
 	if (n < 0)
 		return errno == ENOENT ? CLAIM_NONE : CLAIM_BAD;
-	if (claim_parse(untrusted, (size_t)n, c) < 0) {
+	if (idclaim_target_parse(untrusted, (size_t)n, c) < 0) {
 		(void)str_copy(c->state_dir, sizeof(c->state_dir), "?");
 		return CLAIM_BAD;
 	}
@@ -186,7 +181,7 @@ idclaim_take(struct idclaim *ic, uint32_t qid, const char *uuid,
     idclaim_ours_fn ours, void *arg, char *ret_holder, size_t holder_len)
 {
 	char name[16], tmp[48], target[IDCLAIM_UUID_LEN + 1 + PATH_MAX];
-	struct claim c;
+	struct idclaim_target c;
 	int r;
 
 	if (qid == 0 || qid > DB_MAX_QID)
@@ -249,7 +244,7 @@ void
 idclaim_release(struct idclaim *ic, uint32_t qid, const char *uuid)
 {
 	char name[16];
-	struct claim c;
+	struct idclaim_target c;
 
 	if (ic->dirfd < 0 || qid == 0 || qid > DB_MAX_QID)
 		return;
@@ -282,7 +277,7 @@ idclaim_prune(struct idclaim *ic, idclaim_ours_fn ours, void *arg)
 		return r;
 	}
 	while ((e = readdir(dir)) != NULL) {
-		struct claim c;
+		struct idclaim_target c;
 		char *end;
 		unsigned long q;
 
@@ -325,6 +320,19 @@ subid_number(const char *s, size_t n, uint64_t *ret)
 	return true;
 }
 
+/*
+ * A user's name or uid as the files give it: printable, no space (no
+ * user has another; what we say of it goes into logs and replies).
+ */
+static bool
+subid_name(const char *p, const char *end)
+{
+	for (; p < end; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
+			return false;
+	return true;
+}
+
 int
 idclaim_subid_text_meets(const char *text, size_t len, uint64_t first,
     uint64_t count, char *ret_who, size_t who_len)
@@ -342,7 +350,7 @@ idclaim_subid_text_meets(const char *text, size_t len, uint64_t first,
 		if (n == 0 || n > IDCLAIM_SUBID_LINE_MAX || line[0] == '#')
 			continue;
 		c1 = memchr(line, ':', n);
-		if (c1 == NULL || c1 == line)
+		if (c1 == NULL || c1 == line || !subid_name(line, c1))
 			continue;
 		c2 = memchr(c1 + 1, ':', n - (size_t)(c1 + 1 - line));
 		if (c2 == NULL ||

@@ -25,6 +25,22 @@ struct idclaim {
 	char state_dir[PATH_MAX];
 };
 
+/* What a claim says: whose qube it is, and which bulkheadd's. */
+struct idclaim_target {
+	char uuid[IDCLAIM_UUID_LEN + 1];
+	char state_dir[PATH_MAX];
+};
+
+/*
+ * Parse a claim's target (what readlink gave: len bytes, not
+ * NUL-terminated): exactly a uuid, one space and an absolute path, no
+ * NUL.  0 with *ret filled, or -EBADMSG (ret untouched).  Pure: the
+ * registry's entries are written by other bulkheadds, read as hostile
+ * all the same, and this is fuzzed (tests/fuzz/fuzz_idclaim.c).
+ */
+int idclaim_target_parse(
+    const char *untrusted, size_t len, struct idclaim_target *ret);
+
 /*
  * Whether our qube qid is the one with this uuid (the caller's database
  * says): a claim of ours for a qube that is gone may be taken again.
@@ -77,7 +93,8 @@ int idclaim_prune(struct idclaim *ic, idclaim_ours_fn ours, void *arg);
  * Whether [first, first + count) meets a range of the text of a subuid or
  * subgid file (len bytes).  1 with the range's owner (the line's first
  * field) in ret_who, 0 if none; a line that is not NAME:FIRST:COUNT with
- * decimal numbers is skipped, as shadow's tools skip it.
+ * a printable NAME without spaces and decimal numbers is skipped (no
+ * user's name matches it, so newuidmap grants it to nobody).
  */
 int idclaim_subid_text_meets(const char *text, size_t len, uint64_t first,
     uint64_t count, char *ret_who, size_t who_len);

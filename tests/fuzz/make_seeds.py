@@ -530,6 +530,28 @@ seed("qd_ctl", "call_len_lies", qd(2, QD_CALL, 0, MSG_TRIGGER_SERVICE4,
      4, trigger4("a.B", "x", "y", "1"), length=300))
 
 
+# ---- idclaim: byte 0 even = a claim's symlink target; odd = 16 bytes
+# (first, count: u64 little-endian) then a subuid/subgid file's text ----
+U = b"6a61030b-78c1-4691-8b58-994c4318b34a"
+seed("idclaim", "claim", b"\x00" + U + b" /var/lib/bulkhead")
+seed("idclaim", "claim_relative", b"\x00" + U + b" var/lib/bulkhead")
+seed("idclaim", "claim_no_dir", b"\x00" + U)
+seed("idclaim", "claim_upper", b"\x00" + U.upper() + b" /tmp/state")
+seed("idclaim", "subid_meets",
+     b"\x01" + struct.pack("<QQ", 1131072, 65536) +
+     b"# users\nalice:100000:65536\nbob:1131072:65536\n")
+seed("idclaim", "subid_apart",
+     b"\x01" + struct.pack("<QQ", 1000000, 65536) +
+     b"alice:100000:65536\nbob:1065536:65536")
+seed("idclaim", "subid_malformed",
+     b"\x01" + struct.pack("<QQ", 0, 0xffffffff) +
+     b"x:12x:5\nzero:1:0\n:2:3\nlong:12345678901:1\nn:1:\n")
+# found by the fuzzer: a NUL in a name (such a line is skipped)
+seed("idclaim", "subid_nul_in_name",
+     b"\x01" + struct.pack("<QQ", 1000000, 0) +
+     b"alice:060000:15536\nb\x00-:1061072:65536")
+
+
 def main():
     top = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "corpus")

@@ -300,6 +300,8 @@ test_subid_text(void **state)
 	                           "toolong:12345678901:1\n"
 	                           "nocount:3000000:\n"
 	                           ":4000000:10\n"
+	                           "ev\til:6000000:10\n"
+	                           "a b:7000000:10\n"
 	                           "1001:5000000:100";
 	static const struct {
 		uint64_t first, count;
@@ -316,6 +318,9 @@ test_subid_text(void **state)
 	    {2000000, 1, NULL},
 	    {3000000, 1, NULL},
 	    {4000000, 1, NULL},
+	    /* a name no user has: a control character, a space */
+	    {6000000, 1, NULL},
+	    {7000000, 1, NULL},
 	};
 	char who[16];
 	size_t i;
