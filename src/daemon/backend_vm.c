@@ -475,9 +475,7 @@ image_snapshot(struct daemon *d, const char *name, const char *img,
 		return rc;
 	}
 	have = stat(snap, &ss) == 0;
-	if (have && ss.st_size == si.st_size &&
-	    ss.st_mtim.tv_sec == si.st_mtim.tv_sec &&
-	    ss.st_mtim.tv_nsec == si.st_mtim.tv_nsec)
+	if (have && backend_snapshot_current(&si, &ss))
 		return 0;
 	/*
 	 * Halted as the daemon saw it, but its start may have begun since:

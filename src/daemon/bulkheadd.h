@@ -22,6 +22,7 @@
 #include <pwd.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "daemon/db.h"
@@ -245,6 +246,18 @@ int backend_vm_revert(struct daemon *d, const struct db_qube *q,
  * killed with SIGKILL left, killing what is still in them.
  */
 void backend_remove_cgroups(const char *name);
+/*
+ * Whether a VM image's snapshot (image_snapshot in backend_vm.c: a copy
+ * given the image's mtime) is still what the image holds: same size and
+ * mtime.  The one test of staleness, for the copy and for preloads.
+ */
+static inline bool
+backend_snapshot_current(const struct stat *img, const struct stat *snap)
+{
+	return img->st_size == snap->st_size &&
+	    img->st_mtim.tv_sec == snap->st_mtim.tv_sec &&
+	    img->st_mtim.tv_nsec == snap->st_mtim.tv_nsec;
+}
 /* <state>/qubes/<name>/<leaf> into out.  0 or -ENAMETOOLONG. */
 int backend_qube_path(
     struct daemon *d, char *out, size_t n, const char *name, const char *leaf);

@@ -234,9 +234,7 @@ vm_overlay_outdated(struct daemon *d, const char *qube,
 	if (birth(ps, &bs) && birth(po, &bo) && later(&bs, &bo))
 		return true;
 	return qube_running(d, owner->qid) == NULL && stat(pi, &si) == 0 &&
-	    (si.st_size != ss.st_size ||
-	        si.st_mtim.tv_sec != ss.st_mtim.tv_sec ||
-	        si.st_mtim.tv_nsec != ss.st_mtim.tv_nsec);
+	    !backend_snapshot_current(&si, &ss);
 }
 
 enum freshness {

@@ -439,10 +439,12 @@ copier(pid_t daemon, const char *src, const struct snap_op *op, const char *sum,
 
 	if (have && best > 0 && sum_is(sum, best, digest))
 		return 2;
+	/* done() renames SUM.new after a copy: never one of before */
+	(void)snprintf(tmp_sum, sizeof(tmp_sum), "%s.new", sum);
+	(void)unlink(tmp_sum);
 	st = fs_copy_tree_in_child(daemon, src, op->tmp);
 	if (st != 0 || !have)
 		return st;
-	(void)snprintf(tmp_sum, sizeof(tmp_sum), "%s.new", sum);
 	(void)snprintf(line, sizeof(line), "%ld %s\n", best + 1, digest);
 	fd = open(tmp_sum,
 	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);

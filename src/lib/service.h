@@ -97,10 +97,9 @@ int svc_spawn(const char *prog, const struct qcmd *c, const char *user,
  * Look up a user and its groups once, so that the name service's modules
  * (nsswitch.conf's "systemd" and the libraries it loads) are loaded in
  * this process: a long-lived process that forks a child for each call,
- * which then looks up the call's user, calls this at start-up and its
- * children find them loaded (a call's lookup then costs about a
- * millisecond less: measured 1.0-2.5 ms per fork and lookup, 2 CPUs).
- * Nothing is kept but what glibc keeps itself; failures are ignored.
+ * which then looks up the call's user, calls this once and its children
+ * find them loaded instead of loading them each.  Nothing is kept but
+ * what glibc keeps itself; failures are ignored.
  */
 void svc_preload_user_db(void);
 

@@ -550,14 +550,20 @@ def test_console_cannot_fill_the_disk():
     D.call("admin.vm.Shutdown", "vm1", "wait")
 
 
+def dvm_halts_with(text):
+    """The DVM template vmdvm started, text written to its /rw/seed, and
+    shut down."""
+    D.call("admin.vm.Start", "vmdvm")
+    rc, out, err = run("vmdvm", "echo %s > /rw/seed && sync" % text)
+    assert rc == 0, (rc, out, err)
+    D.call("admin.vm.Shutdown", "vmdvm", "wait")
+
+
 def test_disposable():
     D.create("AppVM", "vmdvm", "red", template="busybox")
     qid("vmdvm")
     D.call("admin.vm.property.Set", "vmdvm", "template_for_dispvms", "True")
-    D.call("admin.vm.Start", "vmdvm")
-    rc, out, err = run("vmdvm", "echo from-dvm > /rw/seed && sync")
-    assert rc == 0, (rc, out, err)
-    D.call("admin.vm.Shutdown", "vmdvm", "wait")
+    dvm_halts_with("from-dvm")
     r = cli("qvm-run", "--dispvm=vmdvm", "--pass-io", "--",
             "cat /rw/seed; echo changed > /rw/seed; hostname")
     lines = r.stdout.split()
@@ -599,10 +605,7 @@ def test_preloaded_disposable():
     # before is outdated, discarded when a disposable is asked for (Qubes
     # 4.3), and the disposable made instead has the change
     stale = preloaded()[0]
-    D.call("admin.vm.Start", "vmdvm")
-    rc, out, err = run("vmdvm", "echo after-preload > /rw/seed && sync")
-    assert rc == 0, (rc, out, err)
-    D.call("admin.vm.Shutdown", "vmdvm", "wait")
+    dvm_halts_with("after-preload")
     r = cli("qvm-run", "--dispvm=vmdvm", "--pass-io", "--",
             "hostname; cat /rw/seed")
     got = r.stdout.split()
