@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/aio_abi.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "filecopy/crc.h"
@@ -35,6 +37,23 @@
  * little left to write: the disk works while the stream still comes.
  */
 #define WRITEBACK_STEP (8u << 20)
+/*
+ * Started writeback is not yet durable: the data may sit in a volatile
+ * cache below the page cache (a virtual disk's, in its host), which only
+ * a flush empties, and the syncfs(2) at the end would flush all of it at
+ * once and wait.  Measured on these machines' virtio disk: 0.35-0.4 s
+ * for 256 MiB, after the stream had taken 0.55 s to arrive.  So every
+ * this many bytes an fdatasync is started behind the stream, with Linux
+ * AIO (IOCB_CMD_FDSYNC: the kernel runs it in a worker and this process
+ * waits for nothing), at most one at a time, and the disk drains while
+ * the stream still comes; the syncfs then finds little left (0.35 s ->
+ * 0.05 s in the same measurement).  AIO rather than a thread: one made
+ * after confinement would need clone in the seccomp allowlist, one made
+ * before it would stand outside Landlock's domain, and either would share
+ * the parser's memory.  Where io_setup fails (no AIO in the kernel, the
+ * host's aio-max-nr reached) only the syncfs flushes.
+ */
+#define FLUSH_STEP (32u << 20)
 
 struct rd {
 	int fd;
@@ -43,6 +62,11 @@ struct rd {
 	uint32_t crc;
 	/* the file being written: bytes written, writeback started up to */
 	uint64_t out_done, out_flushed;
+	/* flushes behind: bytes since the last, the AIO context (0: none
+	 * yet), one in flight, AIO unavailable */
+	uint64_t since_flush;
+	aio_context_t aio;
+	bool aio_busy, aio_off;
 };
 
 struct ctx {
@@ -59,6 +83,56 @@ struct ctx {
 };
 
 /*
+ * Start an fdatasync of fd in the background once FLUSH_STEP bytes have
+ * been handed to writeback since the last one, unless the last one is
+ * still going (then at a later step).  The AIO context is made at the
+ * first; a file closed meanwhile stays referenced by its request.  Only
+ * a hint, as writeback_behind: the syncfs at the end is the flush whose
+ * result counts.
+ */
+static void
+flush_behind(struct rd *r, int fd)
+{
+	struct iocb cb, *cbs[1] = {&cb};
+	struct io_event ev;
+	struct timespec now = {0, 0};
+
+	if (r->aio_off || r->since_flush < FLUSH_STEP)
+		return;
+	if (r->aio == 0 && syscall(SYS_io_setup, 1, &r->aio) < 0) {
+		r->aio = 0;
+		r->aio_off = true;
+		return;
+	}
+	if (r->aio_busy) {
+		if (syscall(SYS_io_getevents, r->aio, 0, 1, &ev, &now) != 1)
+			return;
+		r->aio_busy = false;
+	}
+	memset(&cb, 0, sizeof(cb));
+	cb.aio_fildes = (uint32_t)fd;
+	cb.aio_lio_opcode = IOCB_CMD_FDSYNC;
+	if (syscall(SYS_io_submit, r->aio, 1, cbs) == 1)
+		r->aio_busy = true;
+	r->since_flush = 0;
+}
+
+/* The AIO context, once its request (if any) has ended. */
+static void
+flush_end(struct rd *r)
+{
+	struct io_event ev;
+
+	if (r->aio == 0)
+		return;
+	if (r->aio_busy)
+		(void)syscall(SYS_io_getevents, r->aio, 1, 1, &ev, NULL);
+	(void)syscall(SYS_io_destroy, r->aio);
+	r->aio = 0;
+	r->aio_busy = false;
+}
+
+/*
  * Start writeback of what fd has been written since the last time, once
  * that is WRITEBACK_STEP or more.  Only a hint: SYNC_FILE_RANGE_WRITE
  * waits for nothing, and a failure here is found again by the syncfs.
@@ -70,7 +144,9 @@ writeback_behind(struct rd *r, int fd)
 		return;
 	(void)sync_file_range(fd, (off_t)r->out_flushed,
 	    (off_t)(r->out_done - r->out_flushed), SYNC_FILE_RANGE_WRITE);
+	r->since_flush += r->out_done - r->out_flushed;
 	r->out_flushed = r->out_done;
+	flush_behind(r, fd);
 }
 
 /* Fill the buffer: bytes read, 0 at EOF, -errno. */
@@ -479,6 +555,7 @@ unpack_stream(int in_fd, int target_fd, const struct unpack_opts *o,
 	r = unpack_loop(c);
 	if (r == 0 && syncfs(target_fd) < 0)
 		r = -errno;
+	flush_end(&c->rd);
 	res->error = r < 0 ? (uint32_t)-r : 0;
 	res->crc = (uint32_t)c->rd.crc;
 	close_fd(&c->parent_fd);

@@ -196,14 +196,15 @@ class Box:
         assert not left, "temporary files left: %r" % left
 
     def unpack(self, stream, args=(), want_rc=0, want_code=None,
-               want_name=None, umask=-1):
-        """Run qfile-unpacker on stream; check the exit status, the reply
-        (its error code; its CRC on success), and that nothing outside
-        changed.  Returns (code, name, stderr)."""
+               want_name=None, umask=-1, wrap=()):
+        """Run qfile-unpacker on stream (under the command wrap, if
+        given); check the exit status, the reply (its error code; its CRC
+        on success), and that nothing outside changed.  Returns (code,
+        name, stderr)."""
         if self.before is None:
             self.before = self.snapshot_outside()
         p = subprocess.run(
-            [UNPACKER] + list(args) + [str(NOBODY), self.dir],
+            list(wrap) + [UNPACKER] + list(args) + [str(NOBODY), self.dir],
             input=stream, capture_output=True, timeout=RUN_TIMEOUT,
             env=UNPACKER_ENV, umask=umask)
         err = p.stderr.decode(errors="replace")
@@ -461,6 +462,46 @@ def test_more_than_free_space(b):
     b.unpack(f("fits", data) + END)
     with open(b.path("fits"), "rb") as fh:
         assert fh.read() == data
+
+
+@boxed
+def test_large_file_flushed_behind(b):
+    # A file of more than two flush steps (unpack.c's FLUSH_STEP, 32 MiB):
+    # the unpacker starts fdatasyncs behind the stream with Linux AIO, at
+    # most one at a time, and releases the AIO context before it exits;
+    # all of it under its seccomp allowlist, which kills it on any call
+    # it does not allow.  The data arrives whole either way.
+    data = os.urandom(1 << 20) * 80
+    strace = shutil.which("strace")
+    fd, trace = tempfile.mkstemp(prefix="bulkhead-filecopy-trace-")
+    os.close(fd)
+    try:
+        wrap = [strace, "-f", "-qq", "-o", trace, "-e",
+                "trace=io_setup,io_submit,io_destroy"] if strace else []
+        b.unpack(f("big", data) + f("after", "x") + END, wrap=wrap)
+        with open(trace) as fh:
+            calls = fh.read()
+    finally:
+        os.unlink(trace)
+    with open(b.path("big"), "rb") as fh:
+        assert fh.read() == data
+    assert b.inside() == ["after", "big"]
+    if not strace:
+        raise Skip("the data arrived; no strace to see the flushes")
+    submits = calls.count("IOCB_CMD_FDSYNC")
+    assert 1 <= submits <= 2, calls
+    assert calls.count("io_setup(") == 1, calls
+    assert calls.count("io_destroy(") == 1, calls
+    # a small file: no flush behind, no AIO context
+    fd, trace = tempfile.mkstemp(prefix="bulkhead-filecopy-trace-")
+    os.close(fd)
+    try:
+        b.unpack(f("small", b"y" * 4096) + END, wrap=[
+            strace, "-f", "-qq", "-o", trace, "-e", "trace=io_setup"])
+        with open(trace) as fh:
+            assert "io_setup" not in fh.read()
+    finally:
+        os.unlink(trace)
 
 
 @boxed
@@ -913,6 +954,7 @@ if __name__ == "__main__":
         test_max_files,
         test_max_bytes,
         test_more_than_free_space,
+        test_large_file_flushed_behind,
         test_dir_then_symlink_over_it,
         test_preexisting_symlink,
         test_setuid_dropped,
