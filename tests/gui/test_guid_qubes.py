@@ -15,6 +15,7 @@ stopped qubes).  TAP output; needs root
 
 import os
 import pwd
+import re
 import stat
 import subprocess
 import sys
@@ -26,6 +27,9 @@ import bh  # noqa: E402
 from guitest import (AGENT, GUID, PROBE, RED, GREEN, A_RGB, B_RGB,  # noqa
                      Image, content_exact, diag, finish, frame_bad,
                      free_port, ok, snap_vnc, start, stop_all, wait_for)
+
+# how long a question is shown before its Allow takes effect (--prompt-delay)
+PROMPT_DELAY = 4000
 
 
 def main():
@@ -48,13 +52,17 @@ def run(D):
     # a service every qube offers (seen by qubes started after this)
     rpc = os.path.join(D.conf, "qubes-rpc")
     os.makedirs(rpc, exist_ok=True)
-    with open(os.path.join(rpc, "demo.Ask"), "w") as f:
-        f.write("#!/bin/sh\necho answered-in-$(hostname)\n")
-    os.chmod(os.path.join(rpc, "demo.Ask"), 0o755)
+    for svc in ("demo.Ask", "demo.Ask2"):
+        with open(os.path.join(rpc, svc), "w") as f:
+            f.write("#!/bin/sh\necho answered-in-$(hostname)\n")
+        os.chmod(os.path.join(rpc, svc), 0o755)
     D.start()
     with open(os.path.join(D.conf, "policy.d", "50-clip.policy"), "w") as f:
         f.write("qubes.ClipboardPaste * @anyvm @anyvm deny\n"
-                "demo.Ask * gw @anyvm ask default_target=gp\n")
+                "demo.Ask * gw @anyvm ask default_target=gp\n"
+                "demo.Ask2 * gw @default ask\n"
+                "demo.Ask2 * gw gp ask\n"
+                "demo.Ask2 * gw gx ask\n")
     D.create("AppVM", "gw", "red")
     D.create("AppVM", "gp", "green")
     D.create("AppVM", "gx", "blue")
@@ -87,7 +95,7 @@ def run(D):
        "--policy-user naming no user: exit 2 (%d)" % r.returncode)
     guid = start(
         [GUID, "--admin-socket", D.sock, "--run-dir", D.run, "--ask",
-         "--policy-user", "nobody",
+         "--policy-user", "nobody", "--prompt-delay", str(PROMPT_DELAY),
          "--vnc=%d" % port, "--screen", "1024x768", "--policy-dir",
          os.path.join(D.conf, "policy.d"), "-d"], glog)
 
@@ -189,16 +197,27 @@ def run(D):
     ok("key 30" not in cat(clients["gp"]), "... and not gp's")
 
     # qrexec "ask": the question in a window the GUI domain draws itself
-    def ask_call():
+    def ask_call(svc="demo.Ask", target="gp"):
         env = dict(os.environ, VCHAN_DOMAIN="0",
                    VCHAN_SOCKET_DIR=os.path.join(D.run, "vchan"),
                    BULKHEAD_VCHAN_LAYOUT="per-qube")
         return subprocess.Popen(
             [os.path.join(bh.BIN, "qrexec-client"),
              "--socket-dir=" + os.path.join(D.run, "qrexec"), "-d", "gw",
-             "user:qrexec-client-vm gp demo.Ask </dev/null >/tmp/qo; "
-             "r=$?; cat /tmp/qo; echo rc=$r"], env=env,
+             "user:qrexec-client-vm %s %s </dev/null >/tmp/qo; "
+             "r=$?; cat /tmp/qo; echo rc=$r" % (target, svc)], env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def keys(*k):
+        subprocess.run([PROBE, "127.0.0.1:%d" % port] + list(k), timeout=60)
+
+    def answered(call, timeout=30):
+        try:
+            out, _ = call.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            call.kill()
+            out, _ = call.communicate()
+        return out
 
     def prompt_shown():
         im = snap_vnc(port, os.path.join(D.root, "vnc-ask.ppm"), check=False)
@@ -208,6 +227,20 @@ def run(D):
         return (im, box) if box else None
     call = ask_call()
     got = wait_for(prompt_shown, 20, 0.5)
+    shown_at = time.monotonic()
+    # A Return typed as the question appears (the qube sees the user's
+    # keys and can time its call) is no answer, nor its repeats while
+    # held: only a new press once the question has been up PROMPT_DELAY.
+    keys("press:ff0d")
+    time.sleep(1)
+    early = call.poll() is None
+    time.sleep(max(0, shown_at + PROMPT_DELAY / 1000 + 0.5 -
+                   time.monotonic()))
+    keys("press:ff0d")
+    time.sleep(1)
+    ok(early and call.poll() is None,
+       "a Return pressed as the prompt appeared, and its repeat once "
+       "Allow is armed, do not answer")
     if ok(got, "an ask from gw shows a prompt window in the GUI domain"):
         im, box = got
         bad = frame_bad(im, box, 0x000000, 18)
@@ -216,17 +249,25 @@ def run(D):
         text = sum(1 for y in range(box[1], box[1] + 40)
                    for x in range(box[0], box[2]) if im.at(x, y) == 0)
         ok(text > 50, "... with the question written in it")
-    subprocess.run([PROBE, "127.0.0.1:%d" % port, "press:ff0d",
-                    "release:ff0d"], timeout=60)
-    try:
-        out, _ = call.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        call.kill()
-        out, _ = call.communicate()
+    keys("release:ff0d", "press:ff0d", "release:ff0d")
+    out = answered(call)
     ok("answered-in-gp" in out and "rc=0" in out,
-       "Return allows it: the call runs in gp (the default target)")
+       "Return, let go and pressed again, allows it: the call runs in gp "
+       "(the default target)")
+    # without a default target, Return chooses nothing: the user does
+    call = ask_call("demo.Ask2", "@default")
+    ok(wait_for(prompt_shown, 20, 0.5), "an ask with no default target")
+    time.sleep(PROMPT_DELAY / 1000 + 0.5)
+    keys("press:ff0d", "release:ff0d")
+    time.sleep(1)
+    ok(call.poll() is None, "... Return alone does not answer it")
+    keys("press:ff54", "release:ff54", "press:ff0d", "release:ff0d")
+    out = answered(call)
+    ok(re.search(r"answered-in-g[px]", out) and "rc=0" in out,
+       "... Down chooses a target, then Return allows it (%s)" %
+       out.strip().replace("\n", " "))
     call = ask_call()
-    ok(wait_for(prompt_shown, 20, 0.5), "a second ask shows the prompt again")
+    ok(wait_for(prompt_shown, 20, 0.5), "a third ask shows the prompt again")
     subprocess.run([PROBE, "127.0.0.1:%d" % port, "press:ff1b",
                     "release:ff1b"], timeout=60)
     try:

@@ -1234,7 +1234,7 @@ gd_run(struct gd *g)
 	void **owner_of = NULL;
 	int *kind = NULL;
 	size_t cap = 0;
-	int n, i, r;
+	int n, i, r, timeout;
 
 	for (;;) {
 		struct gd_q *q, *next;
@@ -1302,7 +1302,14 @@ gd_run(struct gd *g)
 			}
 			n += m;
 		}
-		r = poll(p, (nfds_t)n, 1000);
+		timeout = 1000;
+		if (g->prompt != NULL) {
+			int t = gd_prompt_timeout_ms(g->prompt);
+
+			if (t >= 0 && t < timeout)
+				timeout = t;
+		}
+		r = poll(p, (nfds_t)n, timeout);
 		if (r < 0 && errno != EINTR) {
 			r = -errno;
 			goto out;
@@ -1396,7 +1403,8 @@ gd_new(const struct gd_core_opts *o, struct gd **ret, char *err, size_t errlen)
 		g->noutputs++;
 	}
 	if (o->ask_fd >= 0 &&
-	    (r = gd_prompt_new(g, o->ask_fd, &g->prompt)) < 0) {
+	    (r = gd_prompt_new(g, o->ask_fd, o->prompt_delay_ms, &g->prompt)) <
+	        0) {
 		(void)snprintf(err, errlen, "prompt: %s", strerror(-r));
 		goto out_free;
 	}

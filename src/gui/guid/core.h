@@ -14,10 +14,11 @@ struct gd_core_opts {
 	uint32_t width, height;   /* the screen */
 	uint32_t clipboard_limit; /* GUI_CLIPBOARD_MIN..MAX */
 	bool allow_utf8_titles;
-	int connector_fd; /* SOCK_SEQPACKET to the connector (taken) */
-	const char *exe;  /* this program, for the validators */
-	bool debug;       /* validators log to stderr too */
-	int ask_fd;       /* listening for the policy daemon, or -1 */
+	int connector_fd;         /* SOCK_SEQPACKET to the connector (taken) */
+	const char *exe;          /* this program, for the validators */
+	bool debug;               /* validators log to stderr too */
+	int ask_fd;               /* listening for the policy daemon, or -1 */
+	uint32_t prompt_delay_ms; /* before a question's Allow is armed */
 	bool vnc;
 	bool x11;
 	struct gd_output_opts out;

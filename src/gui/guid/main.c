@@ -92,6 +92,12 @@ usage(FILE *f)
 	    "                           (default RUN/policy-agent.sock, where "
 	    "bulkheadd's\n"
 	    "                           policy daemon asks)\n"
+	    "  --prompt-delay MS        how long a question is shown before "
+	    "its Allow\n"
+	    "                           takes effect (0..60000, default 1000: "
+	    "a Return\n"
+	    "                           typed just before it appeared is not "
+	    "an answer)\n"
 	    "  --policy-user USER       the policy daemon's user, whose group "
 	    "may reach\n"
 	    "                           the --ask socket (default " BULKHEAD_POLICY_USER
@@ -133,6 +139,7 @@ enum {
 	O_QUBE,
 	O_ASK,
 	O_POLICY_USER,
+	O_PROMPT_DELAY,
 	O_POOL_FD,
 	O_MAX_QUBES,
 };
@@ -233,6 +240,7 @@ main(int argc, char **argv)
 	    {"qube", required_argument, NULL, O_QUBE},
 	    {"ask", optional_argument, NULL, O_ASK},
 	    {"policy-user", required_argument, NULL, O_POLICY_USER},
+	    {"prompt-delay", required_argument, NULL, O_PROMPT_DELAY},
 	    {"pool-fd", required_argument, NULL, O_POOL_FD},
 	    {"max-qubes", required_argument, NULL, O_MAX_QUBES},
 	    {"debug", no_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'},
@@ -256,6 +264,7 @@ main(int argc, char **argv)
 
 	memset(&go, 0, sizeof(go));
 	go.ask_fd = -1;
+	go.prompt_delay_ms = 1000;
 	ask[0] = '\0';
 	go.width = 1280;
 	go.height = 800;
@@ -359,6 +368,11 @@ main(int argc, char **argv)
 			break;
 		case O_POLICY_USER:
 			policy_user = optarg;
+			break;
+		case O_PROMPT_DELAY:
+			if (parse_u32(optarg, 60000, &u) < 0)
+				goto bad;
+			go.prompt_delay_ms = u;
 			break;
 		case O_ASK:
 			want_ask = true;

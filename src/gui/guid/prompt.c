@@ -12,6 +12,15 @@
  * (Escape, "Deny", closing the window).  Questions wait their turn (a
  * few); a question the daemon withdraws (its timeout) disappears.
  *
+ * A qube sees the keys typed into its windows, so it can time a question
+ * to appear just before a Return the user meant for it.  So Allow takes
+ * effect only once the question has been shown for the arming delay
+ * (--prompt-delay, 1 s by default), and a Return held down since before
+ * that counts only after it has been let go and pressed again; without a
+ * default target nothing is chosen until the user picks one.  (Qubes'
+ * dialogs do the same with their focus-stealing guard.)  Deny needs no
+ * delay.
+ *
  * Untrusted input: the question's names came from qubes; the daemon
  * checked them and policy_agent_msg_parse() checks them again (only the
  * characters of names; nothing else is drawn).
@@ -48,6 +57,7 @@
 #define P_KEY_KPENT  104u
 #define P_KEY_UP     111u
 #define P_KEY_DOWN   116u
+#define P_ALLOW_OFF  0xbabdb6u /* the Allow button before it is armed */
 
 struct gd_prompt {
 	struct gd *g;
@@ -60,6 +70,11 @@ struct gd_prompt {
 	bool shown;
 	struct policy_agent_msg m;
 	size_t sel;
+	bool have_sel;     /* a target is chosen (sel) */
+	uint64_t arm_ns;   /* the arming delay */
+	uint64_t armed_at; /* now_ns() when Allow takes effect */
+	bool armed;
+	bool ret_held; /* a Return pressed before arming, not yet let go */
 	struct gd_window *w;
 	uint32_t *px;
 	uint32_t height;
@@ -67,7 +82,7 @@ struct gd_prompt {
 };
 
 int
-gd_prompt_new(struct gd *g, int lfd, struct gd_prompt **ret)
+gd_prompt_new(struct gd *g, int lfd, uint32_t delay_ms, struct gd_prompt **ret)
 {
 	struct gd_prompt *p = calloc(1, sizeof(*p));
 
@@ -81,6 +96,7 @@ gd_prompt_new(struct gd *g, int lfd, struct gd_prompt **ret)
 	p->g = g;
 	p->lfd = lfd;
 	p->fd = -1;
+	p->arm_ns = (uint64_t)delay_ms * 1000000u;
 	(void)fd_set_nonblock(lfd, true);
 	*ret = p;
 	return 0;
@@ -116,15 +132,16 @@ draw(struct gd_prompt *p)
 	    strcmp(p->m.argument, "+") == 0 ? "" : p->m.argument);
 	(void)render_text(
 	    &fb, &clip, P_MARGIN, row_y(1), line, strlen(line), P_FG);
-	(void)snprintf(line, sizeof(line),
-	    "Target (Up/Down). Return allows, Escape denies:");
+	(void)snprintf(line, sizeof(line), "%s",
+	    p->have_sel ? "Target (Up/Down). Return allows, Escape denies:" :
+	                  "Choose a target (Up/Down). Escape denies:");
 	(void)render_text(
 	    &fb, &clip, P_MARGIN, row_y(3), line, strlen(line), P_FG);
 	if (p->sel >= P_SHOWN)
 		first = (uint32_t)p->sel - P_SHOWN + 1;
 	for (i = 0; i < n; i++) {
 		size_t t = first + i;
-		bool sel = t == p->sel;
+		bool sel = p->have_sel && t == p->sel;
 		bool def = strcmp(p->m.targets[t], p->m.default_target) == 0;
 
 		row = 4 + i;
@@ -138,7 +155,7 @@ draw(struct gd_prompt *p)
 	}
 	row = 5 + n;
 	render_fill(&fb, &clip, P_MARGIN, row_y(row) - 3, P_BUTTON_W,
-	    P_LINE + 2, P_SEL_BG);
+	    P_LINE + 2, p->armed && p->have_sel ? P_SEL_BG : P_ALLOW_OFF);
 	(void)render_text(&fb, &clip, P_MARGIN + 3 * FONT_CELL_W, row_y(row),
 	    "Allow", 5, P_SEL_FG);
 	render_fill(&fb, &clip, P_WIDTH - P_MARGIN - P_BUTTON_W, row_y(row) - 3,
@@ -194,6 +211,9 @@ allow(struct gd_prompt *p)
 {
 	char a[POLICY_NAME_MAX + 8];
 
+	if (!p->armed || !p->have_sel)
+		return;
+
 	(void)snprintf(a, sizeof(a), "allow:%s", p->m.targets[p->sel]);
 	finish(p, a);
 }
@@ -205,9 +225,15 @@ show(struct gd_prompt *p)
 	size_t i;
 
 	p->sel = 0;
+	p->have_sel = false;
 	for (i = 0; i < p->m.ntargets; i++)
-		if (strcmp(p->m.targets[i], p->m.default_target) == 0)
+		if (strcmp(p->m.targets[i], p->m.default_target) == 0) {
 			p->sel = i;
+			p->have_sel = true;
+		}
+	p->armed = p->arm_ns == 0;
+	p->armed_at = now_ns() + p->arm_ns;
+	p->ret_held = false;
 	p->height = (uint32_t)(2 * P_MARGIN + (7 + rows_targets(p)) * P_LINE);
 	p->prev_focus = focus != NULL ? focus->gid : 0;
 	p->w = gd_local_window_new(
@@ -249,9 +275,25 @@ handle(struct gd_prompt *p)
 	show(p);
 }
 
+int
+gd_prompt_timeout_ms(const struct gd_prompt *p)
+{
+	uint64_t now = now_ns();
+
+	if (!p->shown || p->armed)
+		return -1;
+	if (now >= p->armed_at)
+		return 0;
+	return (int)((p->armed_at - now + 999999u) / 1000000u);
+}
+
 void
 gd_prompt_dispatch(struct gd_prompt *p)
 {
+	if (p->shown && !p->armed && now_ns() >= p->armed_at) {
+		p->armed = true;
+		draw(p);
+	}
 	for (;;) {
 		int fd = accept4(p->lfd, NULL, NULL, SOCK_CLOEXEC);
 
@@ -319,22 +361,34 @@ gd_prompt_fill_pollfds(struct gd_prompt *p, struct pollfd *pfd, int max)
 void
 gd_prompt_key(struct gd_prompt *p, uint32_t keycode, bool press)
 {
-	if (!p->shown || !press)
+	if (!p->shown)
 		return;
+	if (!press) {
+		if (keycode == P_KEY_RETURN || keycode == P_KEY_KPENT)
+			p->ret_held = false;
+		return;
+	}
 	switch (keycode) {
 	case P_KEY_UP:
-		if (p->sel > 0)
+		if (p->have_sel && p->sel > 0)
 			p->sel--;
+		p->have_sel = true;
 		draw(p);
 		break;
 	case P_KEY_DOWN:
-		if (p->sel + 1 < p->m.ntargets)
+		if (p->have_sel && p->sel + 1 < p->m.ntargets)
 			p->sel++;
+		p->have_sel = true;
 		draw(p);
 		break;
 	case P_KEY_RETURN:
 	case P_KEY_KPENT:
-		allow(p);
+		/* one typed before Allow was armed, even if held (repeats),
+		 * is not taken for an answer */
+		if (!p->armed || p->ret_held)
+			p->ret_held = true;
+		else
+			allow(p);
 		break;
 	case P_KEY_ESC:
 		finish(p, "deny");
@@ -358,6 +412,7 @@ gd_prompt_button(struct gd_prompt *p, int32_t x, int32_t y, bool press)
 		first = (uint32_t)p->sel - P_SHOWN + 1;
 	if (row >= 4 && row < 4 + (int32_t)n) {
 		p->sel = first + (uint32_t)(row - 4);
+		p->have_sel = true;
 		draw(p);
 	} else if (row == 5 + (int32_t)n) {
 		if (x >= P_MARGIN && x < P_MARGIN + (int32_t)P_BUTTON_W)
