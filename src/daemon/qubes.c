@@ -27,6 +27,7 @@
 #include "daemon/bulkheadd.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "sandbox/logcap.h"
 #include "sandbox/sandbox.h"
 
 struct running *
@@ -115,6 +116,8 @@ int find_program(struct daemon *d, const char *name, char *out, size_t n);
  * checked with one access() and looked up again if it no longer works.
  */
 #define PROGRAM_CACHE_MAX 48
+/* a qube's qrexec log over this goes aside at its next start */
+#define QREXEC_LOG_KEEP (4u << 20)
 static struct {
 	char name[64];
 	char path[PATH_MAX];
@@ -299,7 +302,8 @@ remove_disposable(struct daemon *d, uint32_t qid, const char *name)
 	 * regular qube's stay after its removal, as in Qubes) */
 	{
 		static const char *const logs[] = {"log", "qrexec.log",
-		    "console.log", "console.log.old", "agent.log"};
+		    "qrexec.log.old", "console.log", "console.log.old",
+		    "agent.log"};
 		char path[PATH_MAX];
 		size_t i;
 
@@ -615,7 +619,7 @@ spawn_qrexec_daemon(
 	char policy_opt[PATH_MAX + 20], uuid[64], name[MODEL_MAX_NAME + 1];
 	char worker_user[80];
 	const char *pu = getenv("BULKHEAD_PROCESS_USER");
-	int p[2] = {-1, -1};
+	int p[2] = {-1, -1}, rc;
 	pid_t pid;
 
 	if (find_program(d, "qrexec-daemon", prog, sizeof(prog)) < 0) {
@@ -649,6 +653,12 @@ spawn_qrexec_daemon(
 	/* logs outlive the qube's runtime directory, as Qubes' do */
 	(void)str_printf(log, sizeof(log), "%s/log/%s.qrexec.log",
 	    d->cfg.state_dir, r->name);
+	/*
+	 * The daemon keeps the log within 32 MiB (QD_LOG_FILE_MAX); one over
+	 * 4 MiB goes aside (.old) at each start, so two at most are kept.
+	 */
+	if ((rc = logcap_rotate(log, QREXEC_LOG_KEEP)) < 0)
+		log_warnx("%s: %s, ignoring", log, strerror(-rc));
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
 	(void)str_printf(

@@ -46,14 +46,45 @@ priv_drop(uid_t uid, gid_t gid, size_t log_max, pid_t die_with)
 	 * what is there, and then gets EFBIG (not SIGXFSZ).
 	 */
 	if (log_max > 0 && fstat(2, &st) == 0 && S_ISREG(st.st_mode)) {
-		struct rlimit fsize;
+		struct rlimit fsize, now;
+		rlim_t lim = (rlim_t)st.st_size + log_max;
 
-		fsize.rlim_cur = fsize.rlim_max = (rlim_t)st.st_size + log_max;
+		/* never above a cap set before (priv_log_cap): the ids have
+		 * changed, raising it would fail */
+		if (getrlimit(RLIMIT_FSIZE, &now) == 0 &&
+		    now.rlim_max != RLIM_INFINITY && now.rlim_max < lim)
+			lim = now.rlim_max;
+		fsize.rlim_cur = fsize.rlim_max = lim;
 		(void)signal(SIGXFSZ, SIG_IGN);
 		if (setrlimit(RLIMIT_FSIZE, &fsize) < 0)
 			return -errno;
 	}
 	return 0;
+}
+
+int
+priv_log_cap(size_t file_max)
+{
+	struct rlimit fsize;
+	struct stat st;
+
+	if (fstat(2, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	/* a log already over the cap takes no more */
+	fsize.rlim_cur = fsize.rlim_max = (rlim_t)st.st_size > file_max ?
+	    (rlim_t)st.st_size :
+	    (rlim_t)file_max;
+	(void)signal(SIGXFSZ, SIG_IGN);
+	return setrlimit(RLIMIT_FSIZE, &fsize) < 0 ? -errno : 0;
+}
+
+void
+priv_log_uncap(void)
+{
+	struct rlimit inf = {RLIM_INFINITY, RLIM_INFINITY};
+
+	if (geteuid() == 0)
+		(void)setrlimit(RLIMIT_FSIZE, &inf);
 }
 
 void

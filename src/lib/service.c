@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/privdrop.h"
 #include "lib/proto/qrexec.h"
 #include "lib/service.h"
 #include "lib/sock.h"
@@ -726,6 +727,8 @@ spawn_child(void *arg)
 	}
 	/* every other fd is close-on-exec: this only tidies (may be ENOSYS) */
 	(void)syscall(SYS_close_range, 3U, ~0U, 0U);
+	/* a service's files are not the log a qrexec-daemon caps */
+	priv_log_uncap();
 	if (p->set_ids &&
 	    (syscall(SYS_SETGROUPS, (size_t)p->ngroups, p->groups) < 0 ||
 	        syscall(SYS_SETGID, p->gid) < 0 ||
@@ -864,6 +867,7 @@ svc_spawn(const char *prog, const struct qcmd *c, const char *user,
 		int e;
 
 		reset_signals();
+		priv_log_uncap();
 		if (stdio == SVC_STDIO_NULL)
 			e = setup_stdio(nullfd, nullfd, nullfd);
 		else

@@ -33,12 +33,15 @@
 #include "config.h"
 #include "lib/dclient.h"
 #include "lib/log.h"
+#include "lib/privdrop.h"
 #include "lib/qubesd.h"
 #include "lib/sock.h"
 #include "lib/util.h"
 #include "qrexec-daemon/daemon.h"
 
 #define STARTUP_TIMEOUT_S 60
+/* the log (stderr, a file) grows to this at most, whoever writes it */
+#define QD_LOG_FILE_MAX (32u << 20)
 /* How long an agent that has taken our connection may take to say HELLO
  * when the start-up timeout is 0 (wait for ever for the connection). */
 #define AGENT_HELLO_TIMEOUT_MS (STARTUP_TIMEOUT_S * 1000u)
@@ -671,6 +674,16 @@ main(int argc, char **argv)
 		log_set_level(LOG_LEVEL_WARN);
 	if (!arg_direct)
 		daemonize();
+	/*
+	 * With stderr a file (bulkheadd's log of this qube's qrexec), this
+	 * process and every one it forks (the worker, each call) together
+	 * make it no larger than QD_LOG_FILE_MAX: the worker's lines about
+	 * the qube are budgeted, but a qube can fail calls one after
+	 * another, and each call says why.  bulkheadd moves a log over
+	 * 4 MiB aside at each start.  A local service lifts the cap.
+	 */
+	if ((r = priv_log_cap(QD_LOG_FILE_MAX)) < 0)
+		log_warnx("limiting the log: %s, ignoring", strerror(-r));
 
 	(void)signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof(sa));

@@ -1453,6 +1453,46 @@ def test_call_flood_logs_within_bounds():
     assert decisions + counted == 301, (decisions, counted)
 
 
+def file_size_limit(pid):
+    """The soft and hard RLIMIT_FSIZE of process pid (None: unlimited)."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max file size"):
+                soft, hard = line.split()[3:5]
+                return tuple(None if v == "unlimited" else int(v)
+                             for v in (soft, hard))
+    raise AssertionError("no file size limit line")
+
+
+def test_qrexec_log_is_capped():
+    # The lines a qube can cause in its qrexec log (calls it makes fail,
+    # one after another, each saying why) are bounded as a whole: the
+    # qrexec-daemon caps its log at 32 MiB for itself and every process
+    # it forks (the worker, each call process), and a log over 4 MiB goes
+    # aside (.old) when the qube starts: two files at most.
+    cap = 32 << 20
+    if D.qubes()["work"]["state"] != "Halted":
+        D.call("admin.vm.Kill", "work")
+        bh.wait_for(lambda: D.qubes()["work"]["state"] == "Halted",
+                    "work halted")
+    log = os.path.join(D.state, "log", "work.qrexec.log")
+    with open(log, "ab") as f:
+        f.write(b"x" * (5 << 20) + b"\n")
+    D.call("admin.vm.Start", "work")
+    assert os.path.getsize(log + ".old") > 5 << 20
+    assert os.path.getsize(log) < 1 << 20, os.path.getsize(log)
+    mon = monitor_of("work")
+    assert file_size_limit(mon) == (cap, cap), file_size_limit(mon)
+    workers = [p for p, ppid in bh.programs(D, "qrexec-daemon")
+               if ppid == mon]
+    assert len(workers) == 1, workers
+    soft, hard = file_size_limit(workers[0])
+    assert soft == hard and soft <= cap, (soft, hard)
+    rc, out, _ = sh("work", "echo alive")
+    assert out == "alive\n", out
+    os.unlink(log + ".old")
+
+
 def test_preloaded_disposables():
     # Qubes 4.3's preload-dispvm-max: N disposables ready (paused) ahead
     def ready():
@@ -1749,6 +1789,7 @@ try:
         test_vmexec_and_getdate,
         test_admin_side_service_force_user,
         test_call_flood_logs_within_bounds,
+        test_qrexec_log_is_capped,
         test_preloaded_disposables,
         test_daemon_restart_adopts,
         test_daemon_restart_cleans_up_a_dead_qube,

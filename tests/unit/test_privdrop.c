@@ -2,8 +2,9 @@
  * test_privdrop.c - priv_drop() (src/lib/privdrop.c), in children: as
  * root, the ids change for good and the groups go; no_new_privs, not
  * dumpable; with stderr a file, the log may grow by log_max and no more
- * (EFBIG, the process goes on); log_max 0 sets no limit.  Skipped (77)
- * when not run as root.
+ * (EFBIG, the process goes on); log_max 0 sets no limit.  priv_log_cap:
+ * the file as a whole within a cap, kept by priv_drop, lifted by
+ * priv_log_uncap.  Skipped (77) when not run as root.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <stdbool.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -158,6 +161,100 @@ test_log_bound(void **state)
 	unit_rmtree(dir);
 }
 
+/*
+ * priv_log_cap: the log file as a whole stays within the cap, for this
+ * process and what it forks; priv_drop keeps within it; a child that
+ * execs a local service lifts it (priv_log_uncap, as root).
+ */
+static int
+cap_log(void *arg)
+{
+	const char *path = arg;
+	char buf[100];
+	struct rlimit rl;
+	int fd, status;
+	pid_t pid;
+
+	fd = open(path, O_WRONLY | O_APPEND);
+	if (fd < 0 || dup2(fd, 2) < 0)
+		return 1;
+	memset(buf, 'x', sizeof(buf));
+	/* 10 bytes there already: 40 in all */
+	if (priv_log_cap(40) < 0)
+		return 2;
+	if (write(2, buf, 30) != 30 || write(2, buf, 1) != -1 || errno != EFBIG)
+		return 3;
+	pid = fork();
+	if (pid == 0) {
+		/* raising a limit takes CAP_SYS_RESOURCE, which root in some
+		 * containers lacks (these machines': then it stays) */
+		bool can =
+		    prctl(PR_CAPBSET_READ, CAP_SYS_RESOURCE, 0, 0, 0) == 1;
+
+		priv_log_uncap();
+		if (getrlimit(RLIMIT_FSIZE, &rl) < 0)
+			_exit(1);
+		_exit(can ? rl.rlim_cur != RLIM_INFINITY ||
+		            rl.rlim_max != RLIM_INFINITY :
+		            rl.rlim_cur != 40);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		return 4;
+	/* more for this process's own lines: never past the cap */
+	if (priv_drop(ID, ID, 1000, 0) < 0 ||
+	    getrlimit(RLIMIT_FSIZE, &rl) < 0 || rl.rlim_cur != 40 ||
+	    rl.rlim_max != 40)
+		return 5;
+	return 0;
+}
+
+/* A log already over the cap takes nothing more; a terminal, no cap. */
+static int
+cap_full_log(void *arg)
+{
+	const char *path = arg;
+	struct rlimit rl;
+	int fd;
+
+	fd = open("/dev/null", O_WRONLY);
+	if (fd < 0 || dup2(fd, 2) < 0)
+		return 1;
+	if (priv_log_cap(40) < 0 || getrlimit(RLIMIT_FSIZE, &rl) < 0 ||
+	    rl.rlim_cur != RLIM_INFINITY)
+		return 2;
+	fd = open(path, O_WRONLY | O_APPEND);
+	if (fd < 0 || dup2(fd, 2) < 0)
+		return 3;
+	if (priv_log_cap(40) < 0 || write(2, "x", 1) != -1 || errno != EFBIG)
+		return 4;
+	return 0;
+}
+
+static void
+test_log_cap(void **state)
+{
+	char *dir = unit_tmpdir(), *p = unit_path(dir, "log");
+	struct stat st;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	unit_write_file(dir, "log", "0123456789", 0644);
+	assert_int_equal(in_child(cap_log, p), 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 40);
+	unit_write_file(dir, "log",
+	    "0123456789012345678901234567890123456789012345678901234567890123"
+	    "4567890123456789",
+	    0644);
+	assert_int_equal(in_child(cap_full_log, p), 0);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, 80);
+	free(p);
+	unit_rmtree(dir);
+}
+
 static void
 test_nobody(void **state)
 {
@@ -182,6 +279,7 @@ main(void)
 	    cmocka_unit_test(test_ids),
 	    cmocka_unit_test(test_die_with),
 	    cmocka_unit_test(test_log_bound),
+	    cmocka_unit_test(test_log_cap),
 	    cmocka_unit_test(test_nobody),
 	};
 
