@@ -27,7 +27,7 @@ import guitest
 # test_guid_vm.py too
 from guitest import (AGENT, CLIENT, GUID, PROBE, RED, GREEN, PURPLE,
                      ORANGE, A_RGB, B_RGB, BORDER, TITLEBAR, CREATE, MAP,
-                     SHMIMAGE, ERROR, POOL, SEAL_GROW, SEAL_SHRINK, Closed,
+                     SHMIMAGE, ERROR, POOL, CLIP_DATA, SEAL_GROW, SEAL_SHRINK, Closed,
                      FakeAgent, Image, Qube,
                      content_exact, create, diag, dump, finish, frame_bad,
                      free_port, msg, ok, probe, sealed_memfd, snap_vnc,
@@ -265,6 +265,7 @@ def run(tmp):
                 break
         return (im, box) if box else None
     got = wait_for(evil_box, 10, 0.3)
+    eb = None
     if ok(got, "VNC: the hostile qube's window is shown in its own colour"):
         im, eb = got
         bad = frame_bad(im, eb, PURPLE, TITLEBAR)
@@ -332,9 +333,21 @@ def run(tmp):
        "a click in work's window reaches its client")
 
     # -- the secure clipboard --
+    # evil is asked first and keeps quiet; the user then copies from work
+    if eb:
+        probe(port, "click:%d,%d" % ((eb[0] + eb[2]) // 2,
+                                     (eb[1] + eb[3]) // 2))
+        chord(port, ord("C"))
+        probe(port, "click:%d,%d" % (ax, ay))
     chord(port, ord("C"))
     ok(wait_for(lambda: "Copied 5 bytes from work" in glog_text(), 5),
        "Ctrl-Shift-C in work copies its clipboard (5 bytes)")
+    if eb:
+        # evil's answer, now that the user copied elsewhere: not taken
+        evil.c.send(msg(CLIP_DATA, 0, b"stale"))
+        time.sleep(0.5)
+        ok("from evil" not in glog_text(),
+           "a qube asked before the last copy answers late: ignored")
     ok("key 46" not in work.output(),
        "the secure-copy key never reaches the qube")
 

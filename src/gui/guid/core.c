@@ -72,6 +72,9 @@ struct gd_win {
 	uint32_t dmg_x1, dmg_y1, dmg_x2, dmg_y2; /* buffer coords, half-open */
 };
 
+/* a qube asked for its clipboard (Ctrl-Shift-C) answers within this */
+#define COPY_ANSWER_NS (5ull * 1000000000ull)
+
 struct gd_q {
 	struct gd_qube pub; /* first */
 	struct gd *g;
@@ -79,7 +82,8 @@ struct gd_q {
 	struct gd_stream s;
 	struct gd_win **wins; /* by the qube's id */
 	bool copy_requested;
-	bool said_attention; /* logged once: a qube repeats it at will */
+	uint64_t copy_deadline; /* now_ns() by which its answer must come */
+	bool said_attention;    /* logged once: a qube repeats it at will */
 	bool dead;
 	bool local; /* the GUI domain's own windows (the prompt): no stream */
 	uint8_t *local_px; /* local: the pool, writable */
@@ -351,8 +355,17 @@ secure_copy(struct gd *g)
 		notice(g, "Secure copy: no window has the focus");
 		return;
 	}
+	/*
+	 * Only the last qube asked may answer, and only soon: an older
+	 * request left unanswered must not fill the clipboard later, when
+	 * the user no longer expects it (and a qube that knows the user has
+	 * just copied elsewhere could replace that copy with its own).
+	 */
+	for (q = g->qubes; q != NULL; q = q->next)
+		q->copy_requested = false;
 	q = owner(g->focus);
 	q->copy_requested = true;
+	q->copy_deadline = now_ns() + COPY_ANSWER_NS;
 	q_send(q, GUI_MSG_CLIPBOARD_REQ, 0, NULL, 0);
 }
 
@@ -872,6 +885,22 @@ q_msg(void *ctx, const struct gui_msg *m)
 		if (!q->copy_requested)
 			return 0;
 		q->copy_requested = false;
+		if (now_ns() > q->copy_deadline) {
+			notice(g, "Copy from %s ignored: it came too late",
+			    q->pub.name);
+			return 0;
+		}
+		/*
+		 * The policy was asked about the clipboard as it is: while it
+		 * answers, nothing replaces it (the paste would carry data
+		 * the decision was not about).
+		 */
+		if (g->paste_pending) {
+			notice(g,
+			    "Copy from %s ignored: a paste waits for the policy",
+			    q->pub.name);
+			return 0;
+		}
 		if (m->u.clipboard.too_big) {
 			notice(g, "Copy from %s refused: over %u bytes",
 			    q->pub.name, g->clipboard_limit);
