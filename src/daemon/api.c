@@ -1771,7 +1771,12 @@ struct clone_token {
 	char token[33];
 	uint32_t qid;
 	char vol[16];
+	char src[API_MAX_QUBE + 1]; /* who asked for it */
+	uint64_t made;              /* now_ns() */
 };
+
+/* tokens one caller may hold: its own oldest goes for a new one */
+#define CLONE_TOKENS_PER_SRC 4
 
 /* CloneFrom tokens, used once (Qubes' semantics), lost at a restart */
 static struct clone_token clone_tokens[16];
@@ -1788,6 +1793,36 @@ struct clone_op {
 };
 
 static struct clone_op *clone_ops;
+
+/*
+ * Where a new CloneFrom token of caller src goes: its own oldest once it
+ * holds CLONE_TOKENS_PER_SRC (a caller that asks again and again replaces
+ * only its own), else a free slot, else the oldest of all.
+ */
+static struct clone_token *
+clone_token_slot(const char *src)
+{
+	struct clone_token *own = NULL, *any = NULL, *t;
+	size_t i, n = 0;
+
+	for (i = 0; i < ARRAY_SIZE(clone_tokens); i++) {
+		t = &clone_tokens[i];
+		if (t->token[0] == '\0') {
+			if (any == NULL || any->token[0] != '\0')
+				any = t;
+			continue;
+		}
+		if (strcmp(t->src, src) == 0) {
+			n++;
+			if (own == NULL || t->made < own->made)
+				own = t;
+		}
+		if (any == NULL ||
+		    (any->token[0] != '\0' && t->made < any->made))
+			any = t;
+	}
+	return n >= CLONE_TOKENS_PER_SRC ? own : any;
+}
 
 static bool
 host_template(struct daemon *d, const struct db_qube *q)
@@ -2073,17 +2108,15 @@ m_vm_volume(struct daemon *d, struct conn *c, const struct api_request *r,
 			    r->arg,
 			    strcmp(r->arg, "root") == 0 ? "a template's" :
 			                                  "scratch");
-		for (i = 0; i < ARRAY_SIZE(clone_tokens) && t == NULL; i++)
-			if (clone_tokens[i].token[0] == '\0')
-				t = &clone_tokens[i];
-		if (t == NULL) /* all taken: the oldest unused one goes */
-			t = &clone_tokens[0];
+		t = clone_token_slot(r->src);
 		if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
 			return exc(res, "QubesException", "no randomness");
 		for (i = 0; i < sizeof(raw); i++)
 			(void)snprintf(t->token + 2 * i, 3, "%02x", raw[i]);
 		t->qid = q->qid;
 		(void)str_copy(t->vol, sizeof(t->vol), r->arg);
+		(void)str_copy(t->src, sizeof(t->src), r->src);
+		t->made = now_ns();
 		return out_str(res, t->token);
 	}
 	if (strcmp(m, "CloneTo") == 0)

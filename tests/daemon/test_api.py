@@ -408,6 +408,35 @@ def test_volumes():
                "work", "nope")
 
 
+def test_clone_tokens_per_caller():
+    """CloneFrom tokens: a caller holds at most four, its own oldest going
+    for a new one, so one that asks again and again (a management qube
+    with the right) pushes out only its own, never another caller's."""
+    for n in ("cmgmt", "cdst"):
+        D.create("AppVM", n, "red", "tpl")
+
+    def good(token):
+        try:
+            D.call("admin.vm.volume.CloneTo", "cdst", "private", token)
+        except bh.ApiError as e:
+            # refused for another reason (work running): it was known
+            return "no such clone token" not in e.msg
+        return True
+    try:
+        mine = D.call("admin.vm.volume.CloneFrom", "work", "private")
+        theirs = [D.call("admin.vm.volume.CloneFrom", "work", "private",
+                         src="cmgmt") for _ in range(20)]
+        assert len(set(theirs)) == 20 and mine not in theirs
+        assert not any(good(t) for t in theirs[:16])
+        assert all(good(t) for t in theirs[16:])
+        assert good(mine)
+        # each is good once
+        assert not good(mine)
+    finally:
+        for n in ("cmgmt", "cdst"):
+            D.call("admin.vm.Remove", n)
+
+
 def test_notes():
     # Qubes 4.3's qube notes: UTF-8 text, set whole, read back
     assert D.call("admin.vm.notes.Get", "work") == ""
@@ -575,6 +604,7 @@ try:
         test_start_failures,
         test_disposables,
         test_volumes,
+        test_clone_tokens_per_caller,
         test_notes,
         test_firewall_rules_kept,
         test_system_info,
