@@ -42,6 +42,17 @@
 #define STARTUP_TIMEOUT_S 60
 /* the log (stderr, a file) grows to this at most, whoever writes it */
 #define QD_LOG_FILE_MAX (32u << 20)
+/*
+ * An agent that comes and goes (a qube that accepts our connection and
+ * closes it, again and again: each round costs this process and the
+ * worker a dozen calls and remakes the sockets, outside the qube's CPU
+ * limit) is dialled again only after a pause, doubled each time a
+ * connection lasted less than RECONNECT_STABLE_NS, from RECONNECT_MIN_MS
+ * to RECONNECT_MAX_MS; one that lasted longer is redialled at once.
+ */
+#define RECONNECT_STABLE_NS (5ull * 1000000000ull)
+#define RECONNECT_MIN_MS    100u
+#define RECONNECT_MAX_MS    1000u
 /* How long an agent that has taken our connection may take to say HELLO
  * when the start-up timeout is 0 (wait for ever for the connection). */
 #define AGENT_HELLO_TIMEOUT_MS (STARTUP_TIMEOUT_S * 1000u)
@@ -518,6 +529,18 @@ daemonize(void)
 	log_set_qube(cfg.name);
 }
 
+/* The pause before dialling the agent again (RECONNECT_*): 0 after a
+ * connection made at connected_at that lasted, else prev doubled. */
+static uint32_t
+next_backoff(uint64_t connected_at, uint32_t prev)
+{
+	if (now_ns() - connected_at >= RECONNECT_STABLE_NS)
+		return 0;
+	if (prev == 0)
+		return RECONNECT_MIN_MS;
+	return prev * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : prev * 2;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -550,6 +573,8 @@ main(int argc, char **argv)
 	int opt, sigfd, r, i, status = 0, timeout_s = STARTUP_TIMEOUT_S;
 	uint32_t hello_ms;
 	bool quiet = false, first = true;
+	uint64_t connected_at = 0;
+	uint32_t backoff_ms = 0;
 	static char d_sockdir[PATH_MAX], d_policy[PATH_MAX], d_admin[PATH_MAX];
 
 	log_init("qrexec-daemon", 1);
@@ -718,7 +743,18 @@ main(int argc, char **argv)
 		int t;
 
 		if (phase == QD_PHASE_DIAL) {
-			int fd = agent_dial(first ? timeout_s : 0, !first);
+			int fd;
+
+			if (backoff_ms > 0) {
+				const struct timespec pause = {
+				    backoff_ms / 1000,
+				    (long)(backoff_ms % 1000) * 1000000L};
+
+				(void)nanosleep(&pause, NULL);
+				if (quit)
+					break;
+			}
+			fd = agent_dial(first ? timeout_s : 0, !first);
 
 			if (fd == -EINTR)
 				break;
@@ -750,6 +786,7 @@ main(int argc, char **argv)
 				status = 1;
 				break;
 			}
+			connected_at = now_ns();
 			phase = QD_PHASE_HELLO;
 			continue;
 		}
@@ -791,6 +828,7 @@ main(int argc, char **argv)
 				status = 1;
 				break;
 			}
+			backoff_ms = next_backoff(connected_at, backoff_ms);
 			phase = QD_PHASE_DIAL;
 		} else if (t == QD_HELLO_OK) {
 			r = create_sockets();
@@ -820,6 +858,7 @@ main(int argc, char **argv)
 			phase = QD_PHASE_UP;
 		} else if (t == QD_AGENT_LOST) {
 			remove_sockets();
+			backoff_ms = next_backoff(connected_at, backoff_ms);
 			phase = QD_PHASE_DIAL;
 		}
 	}

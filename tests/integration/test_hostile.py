@@ -409,6 +409,37 @@ def test_agent_path_symlink_not_followed():
     honest_call_works()
 
 
+def test_agent_that_comes_and_goes():
+    # the qube takes the daemon's connection and drops it at once, again
+    # and again: the daemon dials again only after a pause that doubles
+    # (100 ms up to 1 s), not in a loop that keeps it and its worker busy
+    EVIL_AGENT.conn.close()
+    if os.path.exists(EVIL_AGENT.path):
+        os.unlink(EVIL_AGENT.path)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(EVIL_AGENT.path)
+    srv.listen(16)
+    srv.settimeout(0.2)
+    n = 0
+    end = time.monotonic() + 4
+    try:
+        while time.monotonic() < end:
+            try:
+                c, _ = srv.accept()
+            except socket.timeout:
+                continue
+            c.close()
+            n += 1
+    finally:
+        srv.close()
+        os.unlink(EVIL_AGENT.path)
+    # 0.1 + 0.2 + 0.4 + 0.8 + 1 + 1 ... s apart: 6 or 7 in 4 s
+    assert 2 <= n <= 10, "%d connections in 4 s" % n
+    everyone_alive()
+    honest_call_works()
+    reconnect_evil()
+
+
 def proc_status(pid):
     with open("/proc/%d/status" % pid) as f:
         return dict(ln.rstrip("\n").split(":\t", 1) for ln in f
@@ -752,6 +783,7 @@ try:
         test_hostile_trigger_clients,
         test_hostile_caller_to_service,
         test_agent_path_symlink_not_followed,
+        test_agent_that_comes_and_goes,
         test_channel_reader_is_confined,
         test_call_is_confined_before_the_data,
         test_client_is_confined_before_the_data,
