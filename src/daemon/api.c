@@ -2491,6 +2491,8 @@ conn_close(struct daemon *d, struct conn *c)
 	buffer_free(&c->in);
 	buffer_free(&c->out);
 	d->nconns--;
+	if (c->internal)
+		d->nconns_internal--;
 	free(c);
 }
 
@@ -2766,17 +2768,21 @@ accept_conn(struct daemon *d, int lfd, bool internal)
 		(void)close(fd);
 		return;
 	}
-	if (d->nconns >= API_MAX_CONNS) {
+	if (internal ? d->nconns_internal >= API_INTERNAL_CONNS :
+	               d->nconns - d->nconns_internal >=
+	            API_MAX_CONNS - API_INTERNAL_CONNS) {
 		/*
-		 * Full: the oldest connection that has not finished sending
-		 * its request gives way, so that idle connections cannot
-		 * lock callers out.  Calls being answered, deferred replies
-		 * and event streams are kept; with only those, refuse.
+		 * Full (this socket's share): its oldest connection that has
+		 * not finished sending its request gives way, so that idle
+		 * connections cannot lock callers out.  Calls being answered,
+		 * deferred replies and event streams are kept; with only
+		 * those, refuse.
 		 */
 		struct conn *x, *oldest = NULL;
 
 		for (x = d->conns; x; x = x->next)
-			if (x->state == CONN_READING && !x->busy &&
+			if (x->internal == internal &&
+			    x->state == CONN_READING && !x->busy &&
 			    (oldest == NULL || x->since < oldest->since))
 				oldest = x;
 		if (oldest == NULL) {
@@ -2811,6 +2817,8 @@ accept_conn(struct daemon *d, int lfd, bool internal)
 	c->next = d->conns;
 	d->conns = c;
 	d->nconns++;
+	if (internal)
+		d->nconns_internal++;
 }
 
 static void

@@ -35,8 +35,16 @@
 #define API_MAX_REQUEST (64u * 1024u)
 /* A reply larger than this is a bug; the call fails instead. */
 #define API_MAX_REPLY (16u * 1024u * 1024u)
-/* Connections served at once (including event streams). */
+/*
+ * Connections served at once (including event streams): on the public
+ * socket API_MAX_CONNS - API_INTERNAL_CONNS, on the internal one (the
+ * policy daemon's system information, asked at every call) its own
+ * API_INTERNAL_CONNS, so that callers holding the public socket's slots
+ * (a qube's calls to @dispvm, each waiting for its disposable's start)
+ * cannot keep the policy daemon out, and with it every qube's calls.
+ */
 #define API_MAX_CONNS         256
+#define API_INTERNAL_CONNS    32
 #define API_MAX_EVENT_STREAMS 64
 
 struct daemon;
@@ -126,6 +134,7 @@ struct daemon {
 	int api_fd, internal_fd;
 	struct conn *conns;
 	unsigned nconns, nstreams;
+	unsigned nconns_internal; /* of nconns, on the internal socket */
 	pid_t policy_pid;
 	int policy_pidfd;
 	unsigned policy_restarts;

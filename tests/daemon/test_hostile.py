@@ -187,16 +187,16 @@ def test_subscriber_that_never_reads():
     alive_and_unchanged()
 
 
-def connect_retrying(timeout=20):
-    """A connection to the Admin API socket.  A full listen backlog
-    (EAGAIN: the daemon has not accepted the earlier ones yet) is waited
-    out; anything else is an error."""
+def connect_retrying(timeout=20, path=None):
+    """A connection to the Admin API socket (or path).  A full listen
+    backlog (EAGAIN: the daemon has not accepted the earlier ones yet) is
+    waited out; anything else is an error."""
     deadline = time.monotonic() + timeout
     while True:
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.settimeout(10)
         try:
-            s.connect(D.sock)
+            s.connect(path or D.sock)
             return s
         except BlockingIOError:
             s.close()
@@ -235,6 +235,53 @@ def test_idle_connections_do_not_lock_out():
     alive_and_unchanged()
 
 
+def test_internal_socket_has_its_own_connections():
+    # The policy daemon asks the internal socket at every call.  Callers
+    # of the public socket (a qube's calls to @dispvm each hold one while
+    # its disposable starts) must not take its place: each socket has its
+    # own share (224 and 32), and a full one gives way only within itself.
+    def dropped():
+        return D.log().count("dropping the oldest idle one")
+
+    def still_open(socks):
+        n = 0
+        for s in socks:
+            s.setblocking(False)
+            try:
+                if s.recv(1) != b"":
+                    n += 1
+            except BlockingIOError:
+                n += 1
+            except ConnectionResetError:
+                pass
+        return n
+    public, internal = [], []
+    try:
+        for _ in range(240):
+            public.append(connect_retrying())
+        # the public share is full: one more public drops a public one
+        time.sleep(0.5)
+        before = dropped()
+        kept = still_open(public)
+        assert before >= 16 and 0 < kept <= 224, (before, kept)
+        # internal ones take none of the public share
+        for _ in range(32):
+            internal.append(connect_retrying(path=D.internal))
+        info = D.call("internal.GetSystemInfo", sock=D.internal)
+        time.sleep(0.5)
+        after = dropped()
+        # the 33rd internal connection (the call) dropped an idle
+        # internal one, nothing else
+        assert after == before + 1, (before, after)
+        assert '"domains"' in info, info[:80]
+        # and every public connection open before is open still
+        assert still_open(public) == kept, (still_open(public), kept)
+    finally:
+        for s in public + internal:
+            s.close()
+    alive_and_unchanged()
+
+
 try:
     bh.run_tests([
         test_malformed_headers,
@@ -243,6 +290,7 @@ try:
         test_flood_of_subscriptions,
         test_subscriber_that_never_reads,
         test_idle_connections_do_not_lock_out,
+        test_internal_socket_has_its_own_connections,
     ])
 finally:
     D.close()
