@@ -468,6 +468,52 @@ test_stacking(void **state)
 	assert_int_equal(px(199, 250), GREEN);
 }
 
+/*
+ * A qube stacking many screen-sized windows does not make every update
+ * redraw each of them: a pixel is drawn by the window on top there only
+ * (render_scene walks from the top and stops once the clip is covered).
+ */
+static void
+test_scene_draws_only_what_shows(void **state)
+{
+	static uint32_t buf[640 * 480];
+	struct render_fb fb = {buf, 640, 480, 640};
+	pixman_box32_t clip = {0, 0, 640, 480};
+	struct gd *g2;
+	struct gd_window *w = NULL, *top;
+	unsigned long before;
+	int i;
+
+	(void)state;
+	g2 = fake_gd_new();
+	assert_non_null(g2);
+	for (i = 0; i < 256; i++) {
+		w = fake_window_new(g2, &qb, 0, GD_BORDER + GD_TITLEBAR, 640,
+		    480, false, "under");
+		fake_window_buffer(w, 1u << 20, 300 * 4, 260, 200);
+	}
+	/* on top: work's, covering the whole clip with its frame */
+	top = fake_window_new(g2, &qa, -10, 0, 700, 520, false, "top");
+	fake_window_buffer(top, 0, 200 * 4, 200, 150);
+	before = fake_pixels_calls;
+	render_scene(g2, &fb, &clip, NULL);
+	assert_int_equal(fake_pixels_calls - before, 1);
+	/* what shows is the top window's: its content where its buffer
+	 * is, grey where the window is larger than its buffer */
+	assert_int_equal(buf[30 * 640 + 0], pattern(0, 10, 30));
+	assert_int_equal(buf[300 * 640 + 320], RENDER_NO_BUFFER);
+	/* half the clip uncovered: the next window down shows there */
+	top->x = 320;
+	before = fake_pixels_calls;
+	render_scene(g2, &fb, &clip, NULL);
+	assert_int_equal(fake_pixels_calls - before, 2);
+	assert_int_equal(buf[100 * 640 + 10],
+	    pattern(77, 10, 100 - GD_BORDER - GD_TITLEBAR));
+	/* and the top window's left border, in work's red */
+	assert_int_equal(buf[100 * 640 + 319], RED);
+	fake_gd_free(g2);
+}
+
 /* C is override-redirect: border, no title bar. */
 static void
 test_override_redirect(void **state)
@@ -677,6 +723,7 @@ main(void)
 	    cmocka_unit_test(test_borders),
 	    cmocka_unit_test(test_titlebar),
 	    cmocka_unit_test(test_stacking),
+	    cmocka_unit_test(test_scene_draws_only_what_shows),
 	    cmocka_unit_test(test_override_redirect),
 	    cmocka_unit_test(test_damage_never_touches_border),
 	    cmocka_unit_test(test_click_focus_button),

@@ -9,6 +9,7 @@
 #include "gui/guid/guid.h"
 #include "vnc_fake_core.h"
 
+unsigned long fake_pixels_calls;
 pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void
@@ -107,6 +108,7 @@ fake_window_buffer(struct gd_window *w, uint32_t offset, uint32_t stride,
 const uint8_t *
 gd_window_pixels(const struct gd_window *w)
 {
+	fake_pixels_calls++;
 	if (!w->has_buffer || w->qube->pool == NULL)
 		return NULL;
 	return w->qube->pool + w->buf_offset;

@@ -46,6 +46,8 @@ struct gd {
 };
 
 extern pthread_mutex_t fake_lock;
+/* how many times a window's pixels were asked for (each window drawn) */
+extern unsigned long fake_pixels_calls;
 
 struct gd *fake_gd_new(void);
 void fake_gd_free(struct gd *g);

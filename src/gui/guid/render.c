@@ -177,27 +177,63 @@ draw_content(const struct render_fb *fb, const pixman_box32_t *clip,
 	}
 }
 
+/* One window, frame (label colour), title and content, within clip. */
+static void
+draw_window(const struct render_fb *fb, const pixman_box32_t *clip,
+    const struct gd_window *w, const pixman_box32_t *fr)
+{
+	/* the whole frame in the label colour, then the content over its
+	 * own rectangle: the border is what is left */
+	render_fill(fb, clip, fr->x1, fr->y1, (int64_t)fr->x2 - fr->x1,
+	    (int64_t)fr->y2 - fr->y1, w->qube->label_rgb & 0xffffffu);
+	if (!w->override_redirect)
+		draw_title(fb, clip, w);
+	draw_content(fb, clip, w);
+}
+
+/*
+ * Every pixel of the clip is drawn once, by the window on top there: the
+ * windows are taken from the top down, each drawn only where no window
+ * above it covered (a frame is opaque), and the walk ends once nothing is
+ * left; the background fills what remains.  Painting every window from
+ * the bottom up instead let a qube with many screen-sized windows make
+ * each update cost that many full redraws, for every qube's updates
+ * (0.6 s a frame measured with 256).
+ */
 void
 render_scene(struct gd *g, const struct render_fb *fb,
     const pixman_box32_t *clip, const char *notice)
 {
+	pixman_region32_t left, vis;
 	struct gd_window *w;
 	pixman_box32_t fr;
+	const pixman_box32_t *b;
+	int i, n;
 
-	render_fill(fb, clip, clip->x1, clip->y1, clip->x2 - clip->x1,
-	    clip->y2 - clip->y1, RENDER_BACKGROUND);
-	for (w = gd_bottom(g); w != NULL; w = w->above) {
+	pixman_region32_init_rect(&left, clip->x1, clip->y1,
+	    (unsigned)(clip->x2 - clip->x1), (unsigned)(clip->y2 - clip->y1));
+	pixman_region32_init(&vis);
+	for (w = gd_top(g); w != NULL && pixman_region32_not_empty(&left);
+	     w = w->below) {
 		if (!w->mapped || w->qube == NULL)
 			continue;
 		render_frame_box(w, &fr);
-		/* the whole frame in the label colour, then the content over
-		 * its own rectangle: the border is what is left */
-		render_fill(fb, clip, fr.x1, fr.y1, (int64_t)fr.x2 - fr.x1,
-		    (int64_t)fr.y2 - fr.y1, w->qube->label_rgb & 0xffffffu);
-		if (!w->override_redirect)
-			draw_title(fb, clip, w);
-		draw_content(fb, clip, w);
+		if (fr.x2 <= fr.x1 || fr.y2 <= fr.y1)
+			continue;
+		pixman_region32_intersect_rect(&vis, &left, fr.x1, fr.y1,
+		    (unsigned)((int64_t)fr.x2 - fr.x1),
+		    (unsigned)((int64_t)fr.y2 - fr.y1));
+		b = pixman_region32_rectangles(&vis, &n);
+		for (i = 0; i < n; i++)
+			draw_window(fb, &b[i], w, &fr);
+		pixman_region32_subtract(&left, &left, &vis);
 	}
+	b = pixman_region32_rectangles(&left, &n);
+	for (i = 0; i < n; i++)
+		render_fill(fb, &b[i], b[i].x1, b[i].y1, b[i].x2 - b[i].x1,
+		    b[i].y2 - b[i].y1, RENDER_BACKGROUND);
+	pixman_region32_fini(&vis);
+	pixman_region32_fini(&left);
 	if (notice != NULL && fb->height >= RENDER_NOTICE_H) {
 		int64_t y = (int64_t)fb->height - RENDER_NOTICE_H;
 
