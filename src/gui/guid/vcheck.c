@@ -482,6 +482,20 @@ gd_vcheck_from_core(struct gd_vcheck *v, const struct gui_msg *m)
 		return 0; /* acknowledged here already */
 	case GUI_MSG_ERROR:
 		return -EPIPE;
+	case GUI_MSG_CONFIGURE: {
+		/*
+		 * A size the user or the window manager gave the window (a
+		 * maximise): the override-redirect rule measures the window
+		 * as it is shown, not as the qube last asked for it.
+		 */
+		struct vwin *w = m->window != 0 ? win_get(v, m->window) : NULL;
+
+		if (w != NULL) {
+			w->width = m->u.configure.configure_width;
+			w->height = m->u.configure.configure_height;
+		}
+		break;
+	}
 	default:
 		break;
 	}
