@@ -1557,6 +1557,25 @@ m_events(struct daemon *d, struct conn *c, const struct api_request *r,
 {
 	if (d->nstreams >= API_MAX_EVENT_STREAMS)
 		return exc(res, "QubesException", "too many event streams");
+	/*
+	 * A qube with admin.Events (a management qube) holds a few streams,
+	 * and qubes together never all of them: dom0's subscribers (the
+	 * qvm-* tools waiting for a state) always find one.
+	 */
+	if (!src_is_admin(r->src)) {
+		unsigned mine = 0, qubes = 0;
+		struct conn *x;
+
+		for (x = d->conns; x != NULL; x = x->next)
+			if (x->state == CONN_STREAM && x->stream_src[0]) {
+				qubes++;
+				mine += strcmp(x->stream_src, r->src) == 0;
+			}
+		if (mine >= API_EVENT_STREAMS_PER_QUBE ||
+		    qubes >= API_MAX_EVENT_STREAMS - API_EVENT_STREAMS_ADMIN)
+			return exc(res, "QubesException",
+			    "too many event streams for qubes");
+	}
 	(void)str_copy(
 	    c->stream_dest, sizeof(c->stream_dest), q->qid == 0 ? "" : q->name);
 	(void)str_copy(c->stream_src, sizeof(c->stream_src),

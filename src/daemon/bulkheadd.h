@@ -46,6 +46,10 @@
 #define API_MAX_CONNS         256
 #define API_INTERNAL_CONNS    32
 #define API_MAX_EVENT_STREAMS 64
+/* streams a qube (not dom0) may hold; qubes' streams together stay
+ * below API_MAX_EVENT_STREAMS - API_EVENT_STREAMS_ADMIN */
+#define API_EVENT_STREAMS_PER_QUBE 8
+#define API_EVENT_STREAMS_ADMIN    16
 
 struct daemon;
 struct conn;

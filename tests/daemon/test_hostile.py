@@ -128,11 +128,11 @@ def test_flood_of_calls():
     alive_and_unchanged()
 
 
-def subscribe():
+def subscribe(src="dom0"):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)
     s.connect(D.sock)
-    s.sendall(b"admin.Events+ dom0 name dom0\0")
+    s.sendall(b"admin.Events+ %s name dom0\0" % src.encode())
     s.shutdown(socket.SHUT_WR)
     return s
 
@@ -158,6 +158,30 @@ def test_flood_of_subscriptions():
     s = subscribe()
     assert s.recv(4096).startswith(b"1\0")
     s.close()
+
+
+def test_qube_subscriptions_leave_room_for_dom0():
+    # a qube with admin.Events (a management qube) asking again and again
+    # holds 8 streams, never all 64: dom0's subscribers still get one
+    subs, refused = [], 0
+    try:
+        for _ in range(20):
+            s = subscribe("work")
+            first = s.recv(4096)
+            if first.startswith(b"1\0"):
+                subs.append(s)
+            else:
+                assert first.startswith(b"2\0"), first
+                refused += 1
+                s.close()
+        assert len(subs) == 8 and refused == 12, (len(subs), refused)
+        s = subscribe()
+        assert s.recv(4096).startswith(b"1\0")
+        s.close()
+    finally:
+        for s in subs:
+            s.close()
+    alive_and_unchanged()
 
 
 def test_subscriber_that_never_reads():
@@ -288,6 +312,7 @@ try:
         test_oversized_payloads,
         test_flood_of_calls,
         test_flood_of_subscriptions,
+        test_qube_subscriptions_leave_room_for_dom0,
         test_subscriber_that_never_reads,
         test_idle_connections_do_not_lock_out,
         test_internal_socket_has_its_own_connections,
