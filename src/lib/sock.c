@@ -171,6 +171,12 @@ set_send_timeout(int fd, uint64_t ms)
 int
 sock_connect_nofollow(const char *path)
 {
+	return sock_connect_nofollow_until(path, IO_NO_DEADLINE);
+}
+
+int
+sock_connect_nofollow_until(const char *path, uint64_t deadline)
+{
 	char proc[32];
 	struct stat st;
 	int pfd, r;
@@ -193,7 +199,7 @@ sock_connect_nofollow(const char *path)
 	}
 	r = str_printf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
 	if (r == 0)
-		r = sock_connect(proc);
+		r = sock_connect_until(proc, deadline);
 out_close:
 	(void)close(pfd);
 	return r;

@@ -44,6 +44,9 @@ int sock_connect(const char *path);
  */
 int sock_connect_nofollow(const char *path);
 
+/* The same, giving up at deadline as sock_connect_until does. */
+int sock_connect_nofollow_until(const char *path, uint64_t deadline);
+
 /*
  * sock_connect, giving up at deadline (io.h: io_deadline(), or
  * IO_NO_DEADLINE) with -ETIMEDOUT: a UNIX connect() waits while the

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "lib/io.h"
 #include "lib/sock.h"
 #include "lib/util.h"
 #include "lib/vchan.h"
@@ -197,7 +198,13 @@ vchan_connect_since(const struct vchan_env *env, uint32_t dir_dom,
 		 * the host (say another qube's agent, then served as this
 		 * qube).  It is a socket nobody listens on.
 		 */
-		r = sock_connect_nofollow(path);
+		/*
+		 * A listener that does not accept (its backlog full) holds
+		 * a connect() until the deadline, not for ever: the caller
+		 * (a qrexec-daemon's monitor, root) must see its SIGTERM.
+		 */
+		r = sock_connect_nofollow_until(
+		    path, timeout_ms >= 0 ? deadline : IO_NO_DEADLINE);
 		if (r >= 0)
 			return r;
 		if (r != -ENOENT && r != -ECONNREFUSED)

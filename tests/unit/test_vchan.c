@@ -367,6 +367,37 @@ test_listener_close(void **state)
 	assert_int_equal(lstat(l2.path, &st), -1);
 }
 
+/*
+ * A listener that accepts nothing, its backlog full: a connect gives up
+ * at its deadline instead of waiting for ever (a qrexec-daemon's monitor,
+ * root, dials a qube's agent so, and must still see its SIGTERM).
+ */
+static void
+test_connect_full_backlog(void **state)
+{
+	struct fixture *f = *state;
+	struct vchan_addr a = {.server_dom = 0, .client_dom = 5, .port = 604};
+	char path[PATH_MAX];
+	int lfd, c[8], n = 0, r, i;
+
+	assert_int_equal(vchan_path(&f->env, 0, &a, path, sizeof(path)), 0);
+	lfd = unit_listen(path);
+	/* the smallest backlog: a connection or two fill it */
+	assert_int_equal(listen(lfd, 0), 0);
+	for (;;) {
+		r = vchan_connect(&f->env, 0, &a, 100);
+		if (r < 0)
+			break;
+		assert_true(n < 8);
+		c[n++] = r;
+	}
+	assert_int_equal(r, -ETIMEDOUT);
+	assert_true(n >= 1);
+	for (i = 0; i < n; i++)
+		(void)close(c[i]);
+	(void)close(lfd);
+}
+
 static void
 test_connect_timeout(void **state)
 {
@@ -625,6 +656,7 @@ main(void)
 	    T(test_accept_timeout),
 	    T(test_listener_close),
 	    T(test_connect_timeout),
+	    T(test_connect_full_backlog),
 	    T(test_connect_retry),
 	    T(test_per_qube),
 	    T(test_accept_faults),
