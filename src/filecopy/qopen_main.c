@@ -130,7 +130,13 @@ receive_edit(const char *path, const struct stat *orig, char *buf)
 		goto out;
 	}
 	n = copy_fd(fd, 0, OPEN_MAX_FILE_BYTES, buf);
-	if (n > 0 && (fchmod(fd, orig->st_mode & 07777) < 0 || fsync(fd) < 0))
+	/*
+	 * The original's permissions, but never its set-id bits: the content
+	 * is what the disposable sent, and a set-id program it wrote must
+	 * not run with the original's owner or group (as the unpacker drops
+	 * them from a copied file).
+	 */
+	if (n > 0 && (fchmod(fd, orig->st_mode & 01777) < 0 || fsync(fd) < 0))
 		n = -errno;
 	(void)close(fd);
 	if (n <= 0) {

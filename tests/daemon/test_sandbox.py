@@ -1333,6 +1333,12 @@ def test_open_in_vm():
             break
         time.sleep(0.1)
     assert rc == 0 and out == "doc\nedited in other\n", (rc, out, err)
+    # an edit keeps the file's permissions but not its set-id bits: the
+    # content is what the other qube sent
+    rc, out, err = sh("work", "echo s > ~/s.sh && chmod 4755 ~/s.sh && "
+                      "qvm-open-in-vm other ~/s.sh && stat -c %a ~/s.sh && "
+                      "cat ~/s.sh", user="user")
+    assert rc == 0 and out == "755\ns\nedited in other\n", (rc, out, err)
     # view-only: the handler edits (it may), nothing comes back
     rc, out, err = sh("work", "echo ro > ~/ro.txt && qvm-open-in-vm "
                       "--view-only other ~/ro.txt && cat ~/ro.txt",
