@@ -153,13 +153,22 @@ spawn_logged(const char *prog, char *const argv[], const struct spawn_opts *o)
 	 * o->before_exec, whose caller vouches for it) */
 	{
 		sigset_t none;
-		int lfd = o->log ?
-		    open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		        0600) :
-		    -1;
+		int lfd, nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 		sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		/*
+		 * Nothing of bulkheadd's but what the child is given: its
+		 * stdin (the admin's terminal when run by hand) would reach a
+		 * qube's init and, through it, the qube.
+		 */
+		if (nfd < 0 ||
+		    (nfd == 0 ? fcntl(0, F_SETFD, 0) : dup2(nfd, 0)) < 0)
+			_exit(127);
+		lfd = o->log ?
+		    open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		        0600) :
+		    -1;
 		if (lfd >= 0) {
 			(void)dup2(lfd, 1);
 			(void)dup2(lfd, 2);
@@ -168,6 +177,8 @@ spawn_logged(const char *prog, char *const argv[], const struct spawn_opts *o)
 		if (o->fd3 >= 0 &&
 		    (o->fd3 == 3 ? fcntl(3, F_SETFD, 0) : dup2(o->fd3, 3)) < 0)
 			_exit(127);
+		/* every other fd: close-on-exec already, closed here too */
+		(void)syscall(SYS_close_range, o->fd3 >= 0 ? 4U : 3U, ~0U, 0U);
 		(void)setsid(); /* its own session and process group */
 		if (o->as != NULL &&
 		    (setgroups(0, NULL) < 0 || setgid(o->as->pw_gid) < 0 ||

@@ -82,7 +82,10 @@ class Bulkheadd:
                 self.policy_user, "--debug"] + (
                     ["--qrexec-user", self.qrexec_user]
                     if self.qrexec_user else []),
-            env=env, stderr=self.logf, stdout=self.logf)
+            # a pipe for stdin, as a terminal would be when an admin
+            # runs it by hand: nothing it starts may hold it
+            env=env, stderr=self.logf, stdout=self.logf,
+            stdin=subprocess.PIPE)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if os.path.exists(self.sock):

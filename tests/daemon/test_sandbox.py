@@ -9,6 +9,7 @@ import pwd
 import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -503,6 +504,40 @@ def test_qrexec_workers_have_ids_of_their_own():
     assert ids["work"] != ids["other"], ids
     rc, out, _ = sh("work", "echo alive")
     assert out == "alive\n", out
+
+
+def test_qubes_get_none_of_bulkheadds_stdin():
+    # bulkheadd run by hand has the admin's terminal as its stdin; a
+    # qube's launcher and init (and so the qube) get /dev/null, and hold
+    # nothing that is bulkheadd's stdin
+    if D.qubes()["work"]["state"] != "Running":
+        D.call("admin.vm.Start", "work")
+    ours = os.readlink("/proc/%d/fd/0" % D.proc.pid)
+    assert ours.startswith("pipe:"), ours
+    launchers = [p for p, _ in bh.programs(D, "bulkhead-sandbox")]
+    # each launcher's child: the qube's init
+    inits = []
+    for e in os.listdir("/proc"):
+        if e.isdigit():
+            try:
+                with open("/proc/%s/stat" % e) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid in launchers:
+                inits.append(int(e))
+    assert inits and launchers, (inits, launchers)
+    for p in inits + launchers:
+        # (a path seen from the qube's root: compare the device)
+        st, null = os.stat("/proc/%d/fd/0" % p), os.stat("/dev/null")
+        assert stat.S_ISCHR(st.st_mode) and st.st_rdev == null.st_rdev, \
+            (p, os.readlink("/proc/%d/fd/0" % p))
+        for fd in os.listdir("/proc/%d/fd" % p):
+            try:
+                assert os.readlink("/proc/%d/fd/%s" % (p, fd)) != ours, \
+                    (p, fd)
+            except FileNotFoundError:
+                pass
 
 
 def test_private_symlinks_stay_inside():
@@ -1773,6 +1808,7 @@ try:
         test_isolation_host_sockets,
         test_channel_directory_is_bounded,
         test_qrexec_workers_have_ids_of_their_own,
+        test_qubes_get_none_of_bulkheadds_stdin,
         test_private_symlinks_stay_inside,
         test_admin_api_from_a_qube,
         test_admin_tools_in_a_management_qube,
