@@ -1806,7 +1806,8 @@ struct clone_op {
 	struct conn *c;
 	pid_t pid;
 	uint32_t dst_qid;
-	int result_fd; /* the copier writes 0 (done) or 1 (failed) here */
+	uint32_t src_qid; /* may not start while its volume is copied */
+	int result_fd;    /* the copier writes 0 (done) or 1 (failed) here */
 	char tmp[PATH_MAX], dst[PATH_MAX];
 	struct clone_op *next;
 };
@@ -1972,6 +1973,17 @@ clone_done(void *arg, int fd, short revents)
 	free(op);
 }
 
+bool
+api_volume_copying_from(uint32_t qid)
+{
+	struct clone_op *op;
+
+	for (op = clone_ops; op; op = op->next)
+		if (op->src_qid == qid)
+			return true;
+	return false;
+}
+
 void
 api_volume_forget_conn(struct conn *c)
 {
@@ -2032,6 +2044,7 @@ volume_clone_to(struct daemon *d, struct conn *c, const struct api_request *r,
 	op->d = d;
 	op->c = c;
 	op->dst_qid = q->qid;
+	op->src_qid = src.qid;
 	op->result_fd = -1;
 	if (volume_dir(d, &src, r->arg, from, sizeof(from)) < 0 ||
 	    volume_dir(d, q, r->arg, op->dst, sizeof(op->dst)) < 0 ||

@@ -304,6 +304,8 @@ void
 preload_halted(struct daemon *d, const struct db_qube *q, bool was_starting);
 /* A connection went away: a volume copy in progress tells nobody. */
 void api_volume_forget_conn(struct conn *c);
+/* Is a volume of qube qid being copied (CloneTo) now? */
+bool api_volume_copying_from(uint32_t qid);
 /*
  * Remove a tree bulkheadd owns, safely against what a qube put in it
  * (fsutil.c).  0, or -errno / -EIO.
@@ -388,7 +390,9 @@ void snapshot_resume(struct daemon *d);
 /*
  * The same for q, a disposable of dvm: 1 if q's start waits for a copy
  * of dvm's private (never snapshotted, or a copy under way), -EBUSY if it
- * waits already or too many do, 0 if it may start now.
+ * waits already or too many do, -EAGAIN if dvm runs and was never
+ * snapshotted (nothing to start over until it halts), 0 if it may start
+ * now.
  */
 int snapshot_defers_dispvm_start(struct daemon *d, const struct db_qube *dvm,
     const struct db_qube *q, struct conn *c);

@@ -822,6 +822,18 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 		    "(bulkheadd --backend)");
 		return -ENOTSUP;
 	}
+	/*
+	 * Its volume is being copied (qvm-clone): running, it could change
+	 * the tree under root's cp, a symlink swapped in mid-copy taking the
+	 * copy to host files.
+	 */
+	if (api_volume_copying_from(q->qid)) {
+		api_reply_exc(d, c, "QubesVMError",
+		    "a copy of %s's volume is being made (qvm-clone): start "
+		    "it once that is done",
+		    q->name);
+		return -EBUSY;
+	}
 	if (k == QC_APPVM || k == QC_DISPVM) {
 		struct db_qube t;
 		char tname[64];
@@ -875,6 +887,15 @@ qube_start(struct daemon *d, const struct db_qube *q, struct conn *c)
 			         "taken",
 			    q->name, dvm.name);
 			return 0;
+		}
+		if (rc == -EAGAIN) {
+			api_reply_exc(d, c, "QubesVMError",
+			    "%s runs and has no snapshot of its private volume "
+			    "yet (it became a disposable template while it "
+			    "ran): its disposables start over it as it last "
+			    "shut down; shut it down once",
+			    dvm.name);
+			return rc;
 		}
 		if (rc < 0) {
 			api_reply_exc(d, c, "QubesVMError",

@@ -607,22 +607,23 @@ snapshot_defers_dispvm_start(struct daemon *d, const struct db_qube *dvm,
 		/*
 		 * A DVM template never snapshotted (it never ran since it
 		 * became one): its private volume is copied now, before its
-		 * next start could write to it under the disposable.  If it
-		 * runs, the copy is of what it holds now, which is the best
-		 * there is (it was a DVM template before this bulkheadd
-		 * snapshotted them, or became one while it ran).
+		 * next start could write to it under the disposable.
 		 */
 		if (!never_snapshotted(d, dvm, SNAP_PRIVATE))
 			return 0;
+		/*
+		 * One that runs (it became a DVM template while it ran) has
+		 * nothing to start over until it halts, as in Qubes: its
+		 * volume as it last shut down.  Copying the live tree would
+		 * also have root's cp walk paths the qube can change under
+		 * it, a symlink swapped in mid-copy taking the copy to host
+		 * files.
+		 */
+		if (qube_running(d, dvm->qid) != NULL)
+			return -EAGAIN;
 		/* one never started has none yet: an empty one, copied */
 		if (backend_sandbox_ensure_private(d, dvm) < 0)
 			return 0;
-		if (qube_running(d, dvm->qid) != NULL)
-			log_warnx(
-			    "%s: running, with no snapshot of its private "
-			    "volume yet: its disposables start over a copy "
-			    "of what it holds now",
-			    dvm->name);
 		if (take(d, dvm, SNAP_PRIVATE) < 0 ||
 		    (op = op_of(dvm->qid, SNAP_PRIVATE)) == NULL)
 			return 0;

@@ -596,10 +596,22 @@ def test_copier_holds_nothing_of_the_daemon():
         with open("/proc/%d/status" % found[1]) as f:
             blk = [ln.split()[1] for ln in f if ln.startswith("SigBlk:")]
         assert blk == ["0000000000000000"], blk
+        # the source does not start while its volume is copied: running,
+        # it could swap a symlink into the tree under root's cp
+        os.kill(found[1], signal.SIGSTOP)
+        try:
+            e = bh.expect_exc("QubesVMError", d.call, "admin.vm.Start",
+                              "src")
+            assert "is being made" in e.msg, e.msg
+        finally:
+            os.kill(found[1], signal.SIGCONT)
         t.join(60)
         assert done, "CloneTo did not return"
         assert len(os.listdir(os.path.join(d.state, "qubes", "dst",
                                            "private"))) == 40
+        # once it is done, it starts
+        d.call("admin.vm.Start", "src")
+        d.call("admin.vm.Kill", "src")
     finally:
         d.close()
 

@@ -1099,8 +1099,29 @@ def test_disposable_gets_the_dvm_templates_last_shutdown():
     D.call("admin.vm.property.Set", "dvm2", "template_for_dispvms", "False")
     bh.wait_for(lambda: private_snaps("dvm2") == [],
                 "the snapshots of a DVM template no more removed")
+    # made one again while it runs: nothing to start over until it halts
+    # (Qubes: the volume as it last shut down); its live tree is never
+    # copied (root's cp would walk paths the qube changes under it)
+    if D.qubes()["dvm2"]["state"] != "Running":
+        D.call("admin.vm.Start", "dvm2")
+    D.call("admin.vm.property.Set", "dvm2", "template_for_dispvms", "True")
+    d5 = D.call("admin.vm.CreateDisposable", "dvm2")
+    qid(d5)
+    e = expect_exc("QubesVMError", D.call, "admin.vm.Start", d5)
+    assert "no snapshot of its private volume yet" in e.msg, e.msg
+    assert private_snaps("dvm2") == [], private_snaps("dvm2")
+    sh("dvm2", "echo at-halt > /rw/v && sync")
+    D.call("admin.vm.Shutdown", "dvm2", "wait")
+    D.call("admin.vm.Start", d5)
+    rc, out, err = sh(d5, "cat /rw/v")
+    assert rc == 0 and out == "at-halt\n", (rc, out, err)
+    D.call("admin.vm.Kill", d5)
+    bh.wait_for(lambda: d5 not in D.qubes(), "the disposable removed")
+    D.call("admin.vm.property.Set", "dvm2", "template_for_dispvms", "False")
+    bh.wait_for(lambda: private_snaps("dvm2") == [],
+                "the snapshots of a DVM template no more removed")
     D.call("admin.vm.Remove", "dvm2")
-    nothing_left([d1, d2, d3, d4, "dvm2"])
+    nothing_left([d1, d2, d3, d4, d5, "dvm2"])
 
 
 def host_bytes(top):
