@@ -2342,6 +2342,17 @@ sysinfo_one(const struct db_qube *q, void *arg)
 	        strcmp(v, "True") == 0));
 	free(v);
 	v = NULL;
+	/*
+	 * Qubes' feature "internal" (a preloaded disposable has it): the
+	 * policy offers no internal qube at an ask.  Truthy as Qubes reads
+	 * it, any value but the empty one.
+	 */
+	json_object_set_new(o, "internal",
+	    json_boolean(
+	        db_kv_get(&d->db, DB_FEATURES, q->qid, "internal", &v) > 0 &&
+	        v[0] != '\0'));
+	free(v);
+	v = NULL;
 	for (i = 0; i < ARRAY_SIZE(strprops); i++) {
 		p = prop_find(k, strprops[i]);
 		if (p == NULL)

@@ -898,8 +898,13 @@ policy_decision_format(struct policy_decision *d, char *out, size_t outlen)
 
 	if (d->verdict != POLICY_VERDICT_ALLOW)
 		goto out_deny;
-	/* XXX #3: Qubes #951, loopback calls are not supported */
-	if (strcmp(d->source, d->target) == 0) {
+	/*
+	 * XXX #3: Qubes #951, loopback calls are not supported.  The same
+	 * qube named twice ways (name and uuid:) is a loopback too.
+	 */
+	if (strcmp(d->source, d->target) == 0 ||
+	    ((dom = sysinfo_find(d->si, d->target)) != NULL &&
+	        dom == sysinfo_find(d->si, d->source))) {
 		deny(d, true, "loopback qrexec connection not supported");
 		goto out_deny;
 	}
@@ -914,8 +919,8 @@ policy_decision_format(struct policy_decision *d, char *out, size_t outlen)
 	if (policy_is_dom0(d->target)) {
 		n = snprintf(out, outlen,
 		    "user=%s\nresult=allow\ntarget=dom0\nautostart=%s\n"
-		    "requested_target=%s",
-		    user, auto_s, d->requested_target);
+		    "requested_target=%s%s",
+		    user, auto_s, d->requested_target, tail);
 	} else if (strncmp(d->target, "@dispvm:", 8) == 0) {
 		dom = sysinfo_find(d->si, d->target + 8);
 		if (dom == NULL) {
@@ -965,7 +970,7 @@ policy_decision_format(struct policy_decision *d, char *out, size_t outlen)
 			    relay->uuid ? relay->uuid : "",
 			    relay->uuid ? "\n" : "", auto_s,
 			    d->requested_target, dom->transport_rpc,
-			    d->requested_target, d->service, d->argument, tail);
+			    dom->name, d->service, d->argument, tail);
 		} else {
 			n = snprintf(out, outlen,
 			    "user=%s\nresult=allow\ntarget=%s\n%s%s%s"

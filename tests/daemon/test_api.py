@@ -478,6 +478,9 @@ def test_system_info():
     D.create("AppVM", "si-app", "blue", "si-tpl")
     D.call("admin.vm.property.Set", "si-dvm", "template_for_dispvms", "True")
     D.call("admin.vm.property.Set", "si-app", "default_dispvm", "si-dvm")
+    # Qubes' feature "internal" (a preloaded disposable's): the policy
+    # offers no internal qube at an ask
+    D.call("admin.vm.feature.Set", "si-dvm", "internal", payload="1")
     info = json.loads(D.call("internal.GetSystemInfo", sock=D.internal))
     doms = info["domains"]
     assert doms["dom0"]["type"] == "AdminVM"
@@ -487,6 +490,8 @@ def test_system_info():
     assert doms["si-app"]["template_for_dispvms"] is False
     assert doms["si-app"]["default_dispvm"] == "si-dvm"
     assert doms["si-app"]["power_state"] == "Halted"
+    assert doms["si-dvm"]["internal"] is True
+    assert doms["si-app"]["internal"] is False
     for name in ("si-app", "si-dvm", "si-tpl"):
         D.call("admin.vm.Remove", name)
     # only on the internal socket, and nothing else there
