@@ -969,8 +969,8 @@ policy_decision_format(struct policy_decision *d, char *out, size_t outlen)
 			    relay->name, relay->uuid ? "target_uuid=uuid:" : "",
 			    relay->uuid ? relay->uuid : "",
 			    relay->uuid ? "\n" : "", auto_s,
-			    d->requested_target, dom->transport_rpc,
-			    dom->name, d->service, d->argument, tail);
+			    d->requested_target, dom->transport_rpc, dom->name,
+			    d->service, d->argument, tail);
 		} else {
 			n = snprintf(out, outlen,
 			    "user=%s\nresult=allow\ntarget=%s\n%s%s%s"
