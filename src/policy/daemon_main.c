@@ -46,7 +46,14 @@
 #define PROG "qrexec-policy-daemon"
 
 /* per-connection limits */
-#define DAEMON_MAX_CONNS         512u
+#define DAEMON_MAX_CONNS 512u
+/*
+ * Questions one source qube may have waiting for the user at once.  Each
+ * holds a connection (for up to --ask-timeout) and a place in the GUI's
+ * queue: a qube that asks more is denied at once, so that it can neither
+ * take every connection nor bury other qubes' questions.
+ */
+#define DAEMON_ASKS_PER_SOURCE   4u
 #define DAEMON_READ_TIMEOUT_MS   10000u
 #define DAEMON_WRITE_TIMEOUT_MS  10000u
 #define DAEMON_AGENT_ANSWER_MAX  256u
@@ -558,9 +565,33 @@ start_tty_prompt(struct daemon *D, struct conn *c)
 	return 0;
 }
 
+/* Questions from source waiting now (at the agent, the terminal or its
+ * queue). */
+static unsigned
+asks_waiting(const struct daemon *D, const char *source)
+{
+	const struct conn *x;
+	unsigned n = 0;
+
+	for (x = D->conns; x != NULL; x = x->next)
+		if ((x->state == C_ASK || x->state == C_ASK_QUEUED) &&
+		    x->have_dec && strcmp(x->dec.source, source) == 0)
+			n++;
+	return n;
+}
+
 static void
 start_ask(struct daemon *D, struct conn *c)
 {
+	if (asks_waiting(D, c->dec.source) >= DAEMON_ASKS_PER_SOURCE) {
+		if (decision_budget(c->dec.source))
+			log_warnx("ask: %u questions from %s wait already, "
+			          "denying",
+			    DAEMON_ASKS_PER_SOURCE, c->dec.source);
+		(void)policy_decision_answer(&c->dec, false, "");
+		conclude(D, c);
+		return;
+	}
 	if (D->ask_socket != NULL) {
 		int fd = connect_agent(D->ask_socket);
 

@@ -370,6 +370,66 @@ def main():
         t.join(5)
         r = decision(sock, "work", "vault", "test.Ask")
         check("no agent listening is a deny", r == "deny", r)
+        # one qube asking again and again: 4 of its questions wait for
+        # the user at once, more are denied at once; another qube's
+        # question still reaches the agent
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(agent)
+        srv.listen(16)
+        srv.settimeout(0.5)
+        held, answers = [], []
+
+        def accept_question():
+            # a question, not a notification (the denials notify)
+            while True:
+                c = srv.accept()[0]
+                c.settimeout(2)
+                data = b""
+                while not data.endswith(b"\n"):
+                    chunk = c.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+                if "notify" not in json.loads(data or b"{}"):
+                    return c
+                c.close()
+
+        def ask_one(src):
+            answers.append((src, decision(sock, src, "vault", "test.Ask")))
+        threads = [threading.Thread(target=ask_one, args=("work",))
+                   for _ in range(6)]
+        for th in threads:
+            th.start()
+        t0 = time.time()
+        while len(held) < 6 and time.time() - t0 < 1.5:
+            try:
+                held.append(accept_question())
+            except socket.timeout:
+                pass
+        early = [r for _, r in answers]
+        check("a qube's 5th and 6th waiting questions are denied at once",
+              len(held) == 4 and early == ["deny", "deny"],
+              (len(held), early))
+        write_atomic(main_file,
+                     "test.Ask * @anyvm @anyvm ask default_target=vault "
+                     "notify=yes\n"
+                     "* * @anyvm @anyvm deny notify=no\n")
+        time.sleep(1)  # the daemon reads the changed policy (inotify)
+        th = threading.Thread(target=ask_one, args=("personal",))
+        th.start()
+        try:
+            held.append(accept_question())
+            other = True
+        except socket.timeout:
+            other = False
+        check("... while another qube's question still reaches the agent",
+              other, len(held))
+        for c in held:
+            c.close()
+        for th in threads + [th]:
+            th.join(10)
+        srv.close()
+        os.unlink(agent)
     finally:
         stop(proc)
 
