@@ -41,13 +41,18 @@ class FakeAgent:
                                  "vchan.%d.0.512.sock" % qube.domid)
         self.conn = None
 
-    def listen_and_accept(self, version=4):
+    def listener(self, backlog=1, timeout=30):
+        """A socket listening where the daemon dials the agent."""
         if os.path.exists(self.path):
             os.unlink(self.path)
         srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         srv.bind(self.path)
-        srv.listen(1)
-        srv.settimeout(30)
+        srv.listen(backlog)
+        srv.settimeout(timeout)
+        return srv
+
+    def listen_and_accept(self, version=4):
+        srv = self.listener()
         self.conn, _ = srv.accept()
         srv.close()
         os.unlink(self.path)
@@ -414,12 +419,7 @@ def test_agent_that_comes_and_goes():
     # and again: the daemon dials again only after a pause that doubles
     # (100 ms up to 1 s), not in a loop that keeps it and its worker busy
     EVIL_AGENT.conn.close()
-    if os.path.exists(EVIL_AGENT.path):
-        os.unlink(EVIL_AGENT.path)
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(EVIL_AGENT.path)
-    srv.listen(16)
-    srv.settimeout(0.2)
+    srv = EVIL_AGENT.listener(backlog=16, timeout=0.2)
     n = 0
     end = time.monotonic() + 4
     try:
