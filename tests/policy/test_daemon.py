@@ -153,6 +153,18 @@ def stop(proc):
         return -1
 
 
+def read_line(conn):
+    """What conn sends up to a newline (or its end): the agent's view of
+    one message from the daemon."""
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def fake_agent(path, answer, seen, delay=0.0):
     """Answer one question on path with answer; record the question."""
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -161,13 +173,7 @@ def fake_agent(path, answer, seen, delay=0.0):
 
     def run():
         conn, _ = srv.accept()
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = conn.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        seen.append(json.loads(data))
+        seen.append(json.loads(read_line(conn)))
         time.sleep(delay)
         try:
             if answer is not None:
@@ -384,13 +390,7 @@ def main():
             while True:
                 c = srv.accept()[0]
                 c.settimeout(2)
-                data = b""
-                while not data.endswith(b"\n"):
-                    chunk = c.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
-                if "notify" not in json.loads(data or b"{}"):
+                if "notify" not in json.loads(read_line(c) or b"{}"):
                     return c
                 c.close()
 
