@@ -153,7 +153,7 @@ spawn_logged(const char *prog, char *const argv[], const struct spawn_opts *o)
 	 * o->before_exec, whose caller vouches for it) */
 	{
 		sigset_t none;
-		int lfd, nfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		int lfd;
 
 		sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
@@ -162,8 +162,7 @@ spawn_logged(const char *prog, char *const argv[], const struct spawn_opts *o)
 		 * stdin (the admin's terminal when run by hand) would reach a
 		 * qube's init and, through it, the qube.
 		 */
-		if (nfd < 0 ||
-		    (nfd == 0 ? fcntl(0, F_SETFD, 0) : dup2(nfd, 0)) < 0)
+		if (fd_stdin_null() < 0)
 			_exit(127);
 		lfd = o->log ?
 		    open(o->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,

@@ -41,13 +41,12 @@
  * Started writeback is not yet durable: the data may sit in a volatile
  * cache below the page cache (a virtual disk's, in its host), which only
  * a flush empties, and the syncfs(2) at the end would flush all of it at
- * once and wait.  Measured on these machines' virtio disk: 0.35-0.4 s
- * for 256 MiB, after the stream had taken 0.55 s to arrive.  So every
- * this many bytes an fdatasync is started behind the stream, with Linux
- * AIO (IOCB_CMD_FDSYNC: the kernel runs it in a worker and this process
- * waits for nothing), at most one at a time, and the disk drains while
- * the stream still comes; the syncfs then finds little left (0.35 s ->
- * 0.05 s in the same measurement).  AIO rather than a thread: one made
+ * once and wait.  So every this many bytes an fdatasync is started
+ * behind the stream, with Linux AIO (IOCB_CMD_FDSYNC: the kernel runs it
+ * in a worker and this process waits for nothing), at most one at a
+ * time, and the disk drains while the stream still comes; the syncfs
+ * then finds little left (bench/run's filecopy figures show the effect
+ * on the whole path).  AIO rather than a thread: one made
  * after confinement would need clone in the seccomp allowlist, one made
  * before it would stand outside Landlock's domain, and either would share
  * the parser's memory.  Where io_setup fails (no AIO in the kernel, the

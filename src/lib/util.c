@@ -97,6 +97,21 @@ str_uuid_valid(const char *s)
 }
 
 int
+fd_stdin_null(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC), e;
+
+	if (fd < 0)
+		return -errno;
+	/* dup2 onto itself would keep close-on-exec */
+	if (fd == 0)
+		return fcntl(0, F_SETFD, 0) < 0 ? -errno : 0;
+	e = dup2(fd, 0) < 0 ? -errno : 0;
+	(void)close(fd);
+	return e;
+}
+
+int
 fd_set_nonblock(int fd, bool nonblock)
 {
 	int fl = fcntl(fd, F_GETFL);

@@ -76,6 +76,11 @@ bool str_startswith(const char *s, const char *prefix);
 #define STR_UUID_LEN 36
 bool str_uuid_valid(const char *s);
 
+/*
+ * /dev/null as fd 0, kept across exec (for a child that must read nothing
+ * of its parent's stdin).  Async-signal-safe.  0 or -errno.
+ */
+int fd_stdin_null(void);
 int fd_set_nonblock(int fd, bool nonblock);
 int fd_set_cloexec(int fd, bool cloexec);
 

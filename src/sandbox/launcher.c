@@ -1148,27 +1148,6 @@ loopback_up(void)
 	(void)close(s);
 }
 
-/* /dev/null as fd 0, kept across exec: 0 or -errno. */
-static int
-null_stdin(void)
-{
-	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	/* dup2 onto itself would keep close-on-exec */
-	if (fd == 0)
-		return fcntl(0, F_SETFD, 0) < 0 ? -errno : 0;
-	if (dup2(fd, 0) < 0) {
-		int e = errno;
-
-		(void)close(fd);
-		return -e;
-	}
-	(void)close(fd);
-	return 0;
-}
-
 static int
 qube_child(void)
 {
@@ -1178,7 +1157,7 @@ qube_child(void)
 	(void)close(go_pipe[1]);
 	/* what the qube writes goes through the launcher (its limit); it
 	 * reads nothing of ours (our stdin may be the admin's terminal) */
-	if (null_stdin() < 0 || dup2(out_pipe[1], 1) < 0 ||
+	if (fd_stdin_null() < 0 || dup2(out_pipe[1], 1) < 0 ||
 	    dup2(out_pipe[1], 2) < 0)
 		_exit(1);
 	(void)close(out_pipe[0]);

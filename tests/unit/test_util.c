@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -262,6 +264,44 @@ test_run_dir(void **state)
 	assert_int_equal(unsetenv("BULKHEAD_RUN_DIR"), 0);
 }
 
+/* In a child: fd 0 is /dev/null, open across exec (close_0: fd 0 was
+ * closed before, so /dev/null lands on 0 itself). */
+static int
+stdin_null_child(bool close_0)
+{
+	struct stat st, null;
+	int p[2];
+
+	if (pipe(p) < 0 || dup2(p[0], 0) < 0)
+		return 1;
+	if (close_0)
+		(void)close(0);
+	if (fd_stdin_null() < 0 || fstat(0, &st) < 0 ||
+	    stat("/dev/null", &null) < 0)
+		return 2;
+	if (!S_ISCHR(st.st_mode) || st.st_rdev != null.st_rdev)
+		return 3;
+	return (fcntl(0, F_GETFD) & FD_CLOEXEC) ? 4 : 0;
+}
+
+static void
+test_stdin_null(void **state)
+{
+	int i, status;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(stdin_null_child(i == 1));
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+}
+
 int
 main(void)
 {
@@ -271,6 +311,7 @@ main(void)
 	    cmocka_unit_test(test_parse_u32),
 	    cmocka_unit_test(test_startswith),
 	    cmocka_unit_test(test_uuid_valid),
+	    cmocka_unit_test(test_stdin_null),
 	    cmocka_unit_test(test_fd_flags),
 	    cmocka_unit_test(test_clock),
 	    cmocka_unit_test(test_close_fd),
